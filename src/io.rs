@@ -1,0 +1,98 @@
+//! A row's input and output, as one value the kernels take.
+//!
+//! Softmax may run in place (the output is the input), which two Rust slices cannot express.
+//! [`InOut`] holds the two pointers and the length; its safe constructors take either two
+//! slices of equal length or one mutable slice, so a kernel can rely on: `x` readable and `y`
+//! writable for `len` elements, and `y` either equal to `x` or disjoint from it.
+
+use std::marker::PhantomData;
+
+/// Input and output of one row (possibly the same memory).
+pub(crate) struct InOut<'a> {
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl<'a> InOut<'a> {
+    /// Separate input and output; `None` when the lengths differ.
+    pub(crate) fn new(x: &'a [f32], y: &'a mut [f32]) -> Option<Self> {
+        (x.len() == y.len()).then(|| InOut {
+            x: x.as_ptr(),
+            y: y.as_mut_ptr(),
+            n: x.len(),
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The output overwrites the input.
+    pub(crate) fn in_place(xy: &'a mut [f32]) -> Self {
+        let y = xy.as_mut_ptr();
+        InOut {
+            x: y,
+            y,
+            n: xy.len(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// From raw parts (the C ABI).
+    ///
+    /// # Safety
+    /// `x` must be valid for `n` reads and `y` for `n` writes for `'a`, both aligned and
+    /// non-null, and `y` must equal `x` or not overlap `x[..n]`.
+    pub(crate) unsafe fn from_raw(x: *const f32, y: *mut f32, n: usize) -> Self {
+        InOut {
+            x,
+            y,
+            n,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The row length.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Input pointer, readable for `len()` elements.
+    #[inline(always)]
+    pub(crate) fn x(&self) -> *const f32 {
+        self.x
+    }
+
+    /// Output pointer, writable for `len()` elements (may equal `x()`).
+    #[inline(always)]
+    pub(crate) fn y(&self) -> *mut f32 {
+        self.y
+    }
+
+    /// The input as a slice (for the portable special-value scans; no write may happen while
+    /// it is borrowed, which `set` taking `&mut self` enforces).
+    pub(crate) fn input(&self) -> &[f32] {
+        if self.n == 0 {
+            return &[];
+        }
+        // SAFETY: the constructors guarantee `x` is valid for `n` reads during 'a.
+        unsafe { std::slice::from_raw_parts(self.x, self.n) }
+    }
+
+    /// Reads input element `i` (panics when out of range, never reads out of bounds).
+    pub(crate) fn get(&self, i: usize) -> f32 {
+        self.input()[i]
+    }
+
+    /// Writes output element `i` (panics when out of range).
+    pub(crate) fn set(&mut self, i: usize, v: f32) {
+        assert!(i < self.n);
+        // SAFETY: `y` is valid for `n` writes and `i < n`.
+        unsafe { self.y.add(i).write(v) }
+    }
+
+    /// The same row, now reading its input from the output (after a pass wrote it).
+    pub(crate) fn into_in_place(self) -> InOut<'a> {
+        InOut { x: self.y, ..self }
+    }
+}

@@ -1,0 +1,99 @@
+//! AVX2+FMA kernels: 8 lanes of `__m256`.
+//!
+//! Tails use `vmaskmovps` loads and stores (no scalar remainder loop); large outputs use
+//! `vmovntps` non-temporal stores.
+
+use core::arch::x86_64::*;
+
+use crate::kernels::simd::Simd;
+
+/// One AVX register of eight `f32`.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2(__m256);
+
+/// Sliding window for tail masks: `MASKS[8 - n..16 - n]` has `n` leading all-ones lanes.
+static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+#[inline(always)]
+unsafe fn tail_mask(n: usize) -> __m256i {
+    debug_assert!(n < 8);
+    _mm256_loadu_si256(MASKS.as_ptr().add(8 - n) as *const __m256i)
+}
+
+// SAFETY: every method uses AVX/AVX2/FMA instructions only; the dispatcher reaches these
+// kernels only after `is_x86_feature_detected!("avx2")` and `("fma")` both held.
+unsafe impl Simd for Avx2 {
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Avx2(_mm256_set1_ps(v))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx2(_mm256_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
+        let m = tail_mask(n);
+        let v = _mm256_maskload_ps(p, m);
+        Avx2(_mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m)))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm256_storeu_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, n: usize) {
+        _mm256_maskstore_ps(p, tail_mask(n), self.0)
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        _mm256_stream_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn stream_fence() {
+        _mm_sfence()
+    }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx2(_mm256_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx2(_mm256_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx2(_mm256_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        Avx2(_mm256_fmadd_ps(a.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self, b: Self) -> Self {
+        // vmaxps returns its second operand when either is NaN.
+        Avx2(_mm256_max_ps(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2_from_magic(t: Self) -> Self {
+        Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(t.0))))
+    }
+    #[inline(always)]
+    unsafe fn to_array(self, out: &mut [f32; 16]) {
+        _mm256_storeu_ps(out.as_mut_ptr(), self.0)
+    }
+}
+
+// Four vectors (32 floats) per iteration.
+crate::kernels::kernel_table!(
+    crate::Isa::Avx2,
+    Avx2,
+    4,
+    #[target_feature(enable = "avx2,fma")]
+);

@@ -1,0 +1,93 @@
+//! Per-machine thresholds read once at first use: the cache sizes that decide `Auto`'s
+//! algorithm and when outputs go through non-temporal stores.
+
+use std::sync::OnceLock;
+
+/// Cache sizes in bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caches {
+    /// Per-core level-2 data/unified cache.
+    pub l2: usize,
+    /// Last-level cache.
+    pub llc: usize,
+}
+
+static CACHES: OnceLock<Caches> = OnceLock::new();
+
+/// Used when the sizes cannot be read (non-Linux, containers hiding sysfs).
+const FALLBACK: Caches = Caches {
+    l2: 512 * 1024,
+    llc: 16 * 1024 * 1024,
+};
+
+/// The cache sizes of this machine (Linux sysfs, else a typical desktop's).
+pub(crate) fn caches() -> Caches {
+    *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (num, mult) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 1024),
+        b'M' | b'm' => (&s[..s.len() - 1], 1024 * 1024),
+        b'G' | b'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.trim().parse::<usize>().ok().map(|v| v * mult)
+}
+
+fn read_sysfs() -> Option<Caches> {
+    let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let mut l2 = None;
+    let mut llc: Option<(u32, usize)> = None;
+    for entry in std::fs::read_dir(base).ok()? {
+        let dir = entry.ok()?.path();
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size")) else {
+            continue;
+        };
+        let (Ok(level), Some(size)) = (level.trim().parse::<u32>(), parse_size(&size)) else {
+            continue;
+        };
+        if kind.trim() == "Instruction" {
+            continue;
+        }
+        if level == 2 {
+            l2 = Some(size);
+        }
+        if llc.is_none_or(|(l, _)| level > l) {
+            llc = Some((level, size));
+        }
+    }
+    let llc = llc?.1;
+    Some(Caches {
+        l2: l2.unwrap_or(llc.min(FALLBACK.l2)),
+        llc,
+    })
+}
+
+/// Rows of at most this many elements use three-pass reload under `Auto` (one exponential
+/// per element wins while the row stays in the private caches); longer rows use the blocked
+/// two-pass algorithm (two reads of memory instead of three).
+pub(crate) fn auto_reload_max_len() -> usize {
+    caches().l2 / 4
+}
+
+/// Outputs of at least this many elements are written with non-temporal stores (the row no
+/// longer fits the last-level cache, so caching the output only evicts the input).
+pub(crate) fn nt_min_len() -> usize {
+    caches().llc / 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("32K\n"), Some(32 * 1024));
+        assert_eq!(parse_size("16M"), Some(16 * 1024 * 1024));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+    }
+}
