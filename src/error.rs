@@ -32,10 +32,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::LengthMismatch { expected, actual } => {
-                write!(f, "slice length {actual} does not match the required {expected}")
+                write!(
+                    f,
+                    "slice length {actual} does not match the required {expected}"
+                )
             }
             Error::InvalidStride { stride, cols } => {
-                write!(f, "row stride {stride} is smaller than the row length {cols} or overflows")
+                write!(
+                    f,
+                    "row stride {stride} is smaller than the row length {cols} or overflows"
+                )
             }
             Error::UnsupportedIsa(isa) => write!(f, "ISA {} is not supported here", isa.name()),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),

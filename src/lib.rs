@@ -251,7 +251,12 @@ impl Softmax {
     }
 
     /// `y = softmax(x)` with the given algorithm.
-    pub fn softmax_with(&self, x: &[f32], y: &mut [f32], algorithm: Algorithm) -> Result<(), Error> {
+    pub fn softmax_with(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        algorithm: Algorithm,
+    ) -> Result<(), Error> {
         let (expected, actual) = (x.len(), y.len());
         let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;
         self.run_softmax(io, algorithm);
@@ -327,7 +332,9 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.rows(x, x_stride, y, y_stride, rows, cols, |io| self.run_log_softmax(io))
+        self.rows(x, x_stride, y, y_stride, rows, cols, |io| {
+            self.run_log_softmax(io)
+        })
     }
 
     /// Log-softmax of `rows` rows of `cols` values `stride` apart, in place.

@@ -43,7 +43,8 @@ fn read_sysfs() -> Option<Caches> {
     for entry in std::fs::read_dir(base).ok()? {
         let dir = entry.ok()?.path();
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
-        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size")) else {
+        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+        else {
             continue;
         };
         let (Ok(level), Some(size)) = (level.trim().parse::<u32>(), parse_size(&size)) else {

@@ -189,7 +189,8 @@ unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
         i += l;
     }
     if i < n {
-        f.apply(V::load_tail(x.add(i), n - i, 0.0)).store_tail(y.add(i), n - i);
+        f.apply(V::load_tail(x.add(i), n - i, 0.0))
+            .store_tail(y.add(i), n - i);
     }
     if NT {
         V::stream_fence();
@@ -286,12 +287,19 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
 /// Returns `(M*, E*)` with `sum_i e^{x_i} = M* * 2^E*`, or `None` when the row needs the
 /// special-value path (NaN, infinities, or a maximum magnitude of `LARGE` or more).
 #[inline(always)]
-pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(x: *const f32, n: usize) -> Option<(f64, f32)> {
+pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
+    x: *const f32,
+    n: usize,
+) -> Option<(f64, f32)> {
     #[inline(always)]
     unsafe fn accumulate<V: Simd>(ex: &Exp<V>, m: &mut V, e: &mut V, v: V) {
         let (ev, p) = ex.pair(v);
         let new_e = V::max(*e, ev);
-        *m = V::fma(p, V::scale_pow2(V::splat(1.0), ev.sub(new_e)), V::scale_pow2(*m, e.sub(new_e)));
+        *m = V::fma(
+            p,
+            V::scale_pow2(V::splat(1.0), ev.sub(new_e)),
+            V::scale_pow2(*m, e.sub(new_e)),
+        );
         *e = new_e;
     }
     let l = V::LANES;
@@ -363,7 +371,10 @@ fn pow2_f64(d: f32) -> f64 {
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k` (S is NaN when the row holds a NaN the
 /// maxima missed), or `None` for the special-value path.
 #[inline(always)]
-pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(x: *const f32, n: usize) -> Option<(f64, f32)> {
+pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
+    x: *const f32,
+    n: usize,
+) -> Option<(f64, f32)> {
     let kmin = k_min();
     let mut k = f32::NEG_INFINITY;
     let mut total = 0.0f64;
@@ -488,7 +499,11 @@ unsafe fn softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, nt: bool) 
         Special::PosInf(count) => {
             let share = 1.0 / count as f32;
             for i in 0..io.len() {
-                let v = if io.get(i) == f32::INFINITY { share } else { 0.0 };
+                let v = if io.get(i) == f32::INFINITY {
+                    share
+                } else {
+                    0.0
+                };
                 io.set(i, v);
             }
         }
@@ -545,7 +560,9 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>) {
             let mut shifted = io.into_in_place();
             let (y, n) = (shifted.y(), shifted.len());
             match block_sum::<V, U>(y, n) {
-                Some((s, k)) => shift_store::<V, U>(y, y, n, k, (k as f64 * LN2_LO_F64 + s.ln()) as f32),
+                Some((s, k)) => {
+                    shift_store::<V, U>(y, y, n, k, (k as f64 * LN2_LO_F64 + s.ln()) as f32)
+                }
                 None => fill_nan(&mut shifted),
             }
         }

@@ -37,7 +37,11 @@ unsafe impl Simd for Avx2 {
     unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
         let m = tail_mask(n);
         let v = _mm256_maskload_ps(p, m);
-        Avx2(_mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m)))
+        Avx2(_mm256_blendv_ps(
+            _mm256_set1_ps(fill),
+            v,
+            _mm256_castsi256_ps(m),
+        ))
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
@@ -82,7 +86,9 @@ unsafe impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
-        Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(t.0))))
+        Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(
+            _mm256_castps_si256(t.0),
+        )))
     }
     #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
