@@ -18,7 +18,7 @@ pub(crate) struct InOut<'a> {
 impl<'a> InOut<'a> {
     /// Separate input and output; `None` when the lengths differ.
     pub(crate) fn new(x: &'a [f32], y: &'a mut [f32]) -> Option<Self> {
-        (x.len() == y.len()).then(|| InOut {
+        (x.len() == y.len()).then_some(InOut {
             x: x.as_ptr(),
             y: y.as_mut_ptr(),
             n: x.len(),
@@ -91,8 +91,93 @@ impl<'a> InOut<'a> {
         unsafe { self.y.add(i).write(v) }
     }
 
+    /// Reads output element `i` (after a pass wrote it; panics when out of range).
+    pub(crate) fn get_out(&self, i: usize) -> f32 {
+        assert!(i < self.n);
+        // SAFETY: `y` is valid for `n` reads and writes and `i < n`.
+        unsafe { self.y.add(i).read() }
+    }
+
+    /// A shorter-lived copy (for handing the row to a pass and using it afterwards).
+    pub(crate) fn reborrow(&mut self) -> InOut<'_> {
+        InOut { ..*self }
+    }
+
     /// The same row, now reading its input from the output (after a pass wrote it).
     pub(crate) fn into_in_place(self) -> InOut<'a> {
         InOut { x: self.y, ..self }
+    }
+}
+
+/// Inputs `y` and `dy` and output `dx` of a backward pass (the output may be either input).
+pub(crate) struct Grad<'a> {
+    y: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+    n: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl<'a> Grad<'a> {
+    /// Separate buffers; `None` unless all three lengths are equal.
+    pub(crate) fn new(y: &'a [f32], dy: &'a [f32], dx: &'a mut [f32]) -> Option<Self> {
+        (y.len() == dy.len() && dy.len() == dx.len()).then_some(Grad {
+            y: y.as_ptr(),
+            dy: dy.as_ptr(),
+            dx: dx.as_mut_ptr(),
+            n: y.len(),
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The gradient overwrites `dy`; `None` unless the lengths are equal.
+    pub(crate) fn in_place(y: &'a [f32], dy_dx: &'a mut [f32]) -> Option<Self> {
+        let p = dy_dx.as_mut_ptr();
+        (y.len() == dy_dx.len()).then_some(Grad {
+            y: y.as_ptr(),
+            dy: p,
+            dx: p,
+            n: y.len(),
+            _borrow: PhantomData,
+        })
+    }
+
+    /// From raw parts (the C ABI).
+    ///
+    /// # Safety
+    /// `y` and `dy` valid for `n` reads, `dx` for `n` writes, all aligned and non-null for
+    /// `'a`; `dx` equal to `y` or `dy` or disjoint from both.
+    pub(crate) unsafe fn from_raw(y: *const f32, dy: *const f32, dx: *mut f32, n: usize) -> Self {
+        Grad {
+            y,
+            dy,
+            dx,
+            n,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Row length.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The forward output.
+    #[inline(always)]
+    pub(crate) fn y(&self) -> *const f32 {
+        self.y
+    }
+
+    /// The incoming gradient.
+    #[inline(always)]
+    pub(crate) fn dy(&self) -> *const f32 {
+        self.dy
+    }
+
+    /// The outgoing gradient.
+    #[inline(always)]
+    pub(crate) fn dx(&self) -> *mut f32 {
+        self.dx
     }
 }

@@ -49,8 +49,8 @@ mod tuning;
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
 
-use io::InOut;
-use kernels::Kernels;
+use io::{Grad, InOut};
+use kernels::{Flags, Kernels};
 
 /// An instruction-set family with its own kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,6 +197,7 @@ fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
 #[derive(Clone, Copy)]
 pub struct Softmax {
     kernels: &'static Kernels,
+    zero_masked: bool,
 }
 
 impl Default for Softmax {
@@ -207,7 +208,10 @@ impl Default for Softmax {
 
 impl std::fmt::Debug for Softmax {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Softmax").field("isa", &self.isa()).finish()
+        f.debug_struct("Softmax")
+            .field("isa", &self.isa())
+            .field("zero_masked_rows", &self.zero_masked)
+            .finish()
     }
 }
 
@@ -216,13 +220,17 @@ impl Softmax {
     pub fn new() -> Softmax {
         Softmax {
             kernels: dispatch::active(),
+            zero_masked: false,
         }
     }
 
     /// The kernels of `isa`; [`Error::UnsupportedIsa`] when this CPU or build lacks it.
     pub fn with_isa(isa: Isa) -> Result<Softmax, Error> {
         dispatch::kernels_for(isa)
-            .map(|kernels| Softmax { kernels })
+            .map(|kernels| Softmax {
+                kernels,
+                zero_masked: false,
+            })
             .ok_or(Error::UnsupportedIsa(isa))
     }
 
@@ -231,13 +239,84 @@ impl Softmax {
         self.kernels.isa
     }
 
+    /// The same kernels with masked-row mode on or off. When on, softmax of a row whose
+    /// entries are all `-inf` (a fully masked attention row) gives zeros instead of NaN, so
+    /// its gradient through [`Softmax::softmax_backward`] is zero too. Off by default.
+    pub fn zero_masked_rows(self, on: bool) -> Softmax {
+        Softmax {
+            zero_masked: on,
+            ..self
+        }
+    }
+
+    fn flags(&self, n: usize) -> Flags {
+        Flags {
+            nt: n >= tuning::nt_min_len(),
+            zero_masked: self.zero_masked,
+        }
+    }
+
     fn run_softmax(&self, io: InOut<'_>, algorithm: Algorithm) {
         let n = io.len();
-        let alg = algorithm.resolve(n);
-        let nt = n >= tuning::nt_min_len();
         // SAFETY: `self.kernels` came from `dispatch`, which hands out a table only when the
         // CPU supports its ISA; `io` upholds the kernel's pointer contract by construction.
-        unsafe { (self.kernels.softmax)(io, alg, nt) }
+        unsafe { (self.kernels.softmax)(io, algorithm.resolve(n), self.flags(n)) }
+    }
+
+    fn run_softmax_scaled(
+        &self,
+        io: InOut<'_>,
+        algorithm: Algorithm,
+        scale: f32,
+    ) -> Result<(), Error> {
+        if !scale.is_finite() {
+            return Err(Error::InvalidArgument("scale must be finite"));
+        }
+        let n = io.len();
+        // SAFETY: as in `run_softmax`; `scale` is finite as the kernel requires.
+        unsafe { (self.kernels.softmax_scaled)(io, algorithm.resolve(n), self.flags(n), scale) };
+        Ok(())
+    }
+
+    fn run_backward(&self, g: Grad<'_>, log: bool) {
+        let nt = g.len() >= tuning::nt_min_len();
+        let f = if log {
+            self.kernels.log_softmax_backward
+        } else {
+            self.kernels.softmax_backward
+        };
+        // SAFETY: as in `run_softmax`; `g` upholds the kernel's pointer contract.
+        unsafe { f(g, nt) }
+    }
+
+    fn check_target(n: usize, target: usize, smoothing: f32) -> Result<(), Error> {
+        if target >= n {
+            return Err(Error::InvalidArgument(
+                "target must be smaller than the row length",
+            ));
+        }
+        if !(0.0..=1.0).contains(&smoothing) {
+            return Err(Error::InvalidArgument("label smoothing must be in [0, 1]"));
+        }
+        Ok(())
+    }
+
+    fn run_cross_entropy(&self, x: &[f32], target: usize, smoothing: f32) -> Result<f32, Error> {
+        Self::check_target(x.len(), target, smoothing)?;
+        // SAFETY: as in `run_softmax`; `target < x.len()` and the smoothing is in range.
+        Ok(unsafe { (self.kernels.cross_entropy)(x, target, smoothing) })
+    }
+
+    fn run_cross_entropy_grad(
+        &self,
+        io: InOut<'_>,
+        target: usize,
+        smoothing: f32,
+    ) -> Result<f32, Error> {
+        let n = io.len();
+        Self::check_target(n, target, smoothing)?;
+        // SAFETY: as in `run_cross_entropy`; `io` upholds the pointer contract.
+        Ok(unsafe { (self.kernels.cross_entropy_grad)(io, target, smoothing, self.flags(n)) })
     }
 
     fn run_log_softmax(&self, io: InOut<'_>) {
@@ -348,6 +427,245 @@ impl Softmax {
         self.rows_in_place(xy, stride, rows, cols, |io| self.run_log_softmax(io))
     }
 
+    /// `y = softmax(scale * x)` with [`Algorithm::Auto`]: a temperature or attention scale
+    /// fused into the kernels (no extra pass). `scale` must be finite
+    /// ([`Error::InvalidArgument`] otherwise); `scale == 0` gives the uniform distribution
+    /// (NaN when an input is not finite).
+    pub fn softmax_scaled(&self, x: &[f32], y: &mut [f32], scale: f32) -> Result<(), Error> {
+        self.softmax_scaled_with(x, y, scale, Algorithm::Auto)
+    }
+
+    /// `y = softmax(scale * x)` with the given algorithm.
+    pub fn softmax_scaled_with(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        scale: f32,
+        algorithm: Algorithm,
+    ) -> Result<(), Error> {
+        let (expected, actual) = (x.len(), y.len());
+        let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;
+        self.run_softmax_scaled(io, algorithm, scale)
+    }
+
+    /// `xy = softmax(scale * xy)`.
+    pub fn softmax_scaled_in_place(&self, xy: &mut [f32], scale: f32) -> Result<(), Error> {
+        self.run_softmax_scaled(InOut::in_place(xy), Algorithm::Auto, scale)
+    }
+
+    /// Batched `softmax(scale * x)` (layout as in [`Softmax::softmax_rows`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn softmax_scaled_rows(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        y: &mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+        scale: f32,
+        algorithm: Algorithm,
+    ) -> Result<(), Error> {
+        if !scale.is_finite() {
+            return Err(Error::InvalidArgument("scale must be finite"));
+        }
+        self.rows(x, x_stride, y, y_stride, rows, cols, |io| {
+            // The scale was checked above, so this cannot fail.
+            let _ = self.run_softmax_scaled(io, algorithm, scale);
+        })
+    }
+
+    /// Softmax backward pass: `dx = y * (dy - dot(dy, y))` for a softmax output `y` and the
+    /// gradient `dy` of the loss with respect to `y`. All three slices have one length.
+    pub fn softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+        let mismatch = Error::LengthMismatch {
+            expected: y.len(),
+            actual: if dy.len() != y.len() {
+                dy.len()
+            } else {
+                dx.len()
+            },
+        };
+        let g = Grad::new(y, dy, dx).ok_or(mismatch)?;
+        self.run_backward(g, false);
+        Ok(())
+    }
+
+    /// [`Softmax::softmax_backward`] writing `dx` over `dy`.
+    pub fn softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+        let (expected, actual) = (y.len(), dy_dx.len());
+        let g = Grad::in_place(y, dy_dx).ok_or(Error::LengthMismatch { expected, actual })?;
+        self.run_backward(g, false);
+        Ok(())
+    }
+
+    /// Log-softmax backward pass: `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y`
+    /// (values above ~88 overflow the exponential).
+    pub fn log_softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+        let mismatch = Error::LengthMismatch {
+            expected: y.len(),
+            actual: if dy.len() != y.len() {
+                dy.len()
+            } else {
+                dx.len()
+            },
+        };
+        let g = Grad::new(y, dy, dx).ok_or(mismatch)?;
+        self.run_backward(g, true);
+        Ok(())
+    }
+
+    /// [`Softmax::log_softmax_backward`] writing `dx` over `dy`.
+    pub fn log_softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+        let (expected, actual) = (y.len(), dy_dx.len());
+        let g = Grad::in_place(y, dy_dx).ok_or(Error::LengthMismatch { expected, actual })?;
+        self.run_backward(g, true);
+        Ok(())
+    }
+
+    /// Batched softmax backward pass: row `r` of each buffer starts at `r * stride` of that
+    /// buffer (strides in elements, at least `cols`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn softmax_backward_rows(
+        &self,
+        y: &[f32],
+        y_stride: usize,
+        dy: &[f32],
+        dy_stride: usize,
+        dx: &mut [f32],
+        dx_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        let strides = [y_stride, dy_stride, dx_stride];
+        self.grad_rows(y, dy, dx, strides, rows, cols, false)
+    }
+
+    /// Batched log-softmax backward pass (layout as in [`Softmax::softmax_backward_rows`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn log_softmax_backward_rows(
+        &self,
+        y: &[f32],
+        y_stride: usize,
+        dy: &[f32],
+        dy_stride: usize,
+        dx: &mut [f32],
+        dx_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        let strides = [y_stride, dy_stride, dx_stride];
+        self.grad_rows(y, dy, dx, strides, rows, cols, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn grad_rows(
+        &self,
+        y: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+        [ys, dys, dxs]: [usize; 3],
+        rows: usize,
+        cols: usize,
+        log: bool,
+    ) -> Result<(), Error> {
+        check_len(batch_extent(rows, cols, ys)?, y.len())?;
+        check_len(batch_extent(rows, cols, dys)?, dy.len())?;
+        check_len(batch_extent(rows, cols, dxs)?, dx.len())?;
+        for r in 0..rows {
+            let g = Grad::new(
+                &y[r * ys..][..cols],
+                &dy[r * dys..][..cols],
+                &mut dx[r * dxs..][..cols],
+            );
+            self.run_backward(g.expect("rows have equal lengths"), log);
+        }
+        Ok(())
+    }
+
+    /// Cross-entropy loss of one row of logits against class `target`:
+    /// `logsumexp(logits) - logits[target]`, in one pass over the logits (fused: no softmax
+    /// is materialised). `target >= logits.len()` is [`Error::InvalidArgument`].
+    ///
+    /// Special rows: a NaN logit gives NaN; `k` logits at `+inf` give `ln k` when the target
+    /// is one of them and `+inf` otherwise; a row of only `-inf` gives NaN.
+    ///
+    /// ```
+    /// let sm = softmax::Softmax::new();
+    /// let loss = sm.cross_entropy(&[0.0, 0.0], 1).unwrap();
+    /// assert!((loss - std::f32::consts::LN_2).abs() < 1e-7);
+    /// ```
+    pub fn cross_entropy(&self, logits: &[f32], target: usize) -> Result<f32, Error> {
+        self.run_cross_entropy(logits, target, 0.0)
+    }
+
+    /// [`Softmax::cross_entropy`] that also writes the gradient with respect to the logits,
+    /// `softmax(logits) - onehot(target)`, to `dlogits`: two passes, no intermediate buffer.
+    pub fn cross_entropy_with_grad(
+        &self,
+        logits: &[f32],
+        target: usize,
+        dlogits: &mut [f32],
+    ) -> Result<f32, Error> {
+        let (expected, actual) = (logits.len(), dlogits.len());
+        let io = InOut::new(logits, dlogits).ok_or(Error::LengthMismatch { expected, actual })?;
+        self.run_cross_entropy_grad(io, target, 0.0)
+    }
+
+    /// Batched cross-entropy: row `r` of `cols` logits starts at `r * stride`; `targets[r]`
+    /// is its class, or `options.ignore_index` to skip it (loss 0, gradient row 0). Writes
+    /// one loss per row to `losses` (the caller reduces) and, when `dlogits` is given as
+    /// `(buffer, stride)`, the gradient rows. With label smoothing `eps`, the target
+    /// distribution is `(1 - eps) * onehot + eps / cols`. Every target is checked before
+    /// anything is written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cross_entropy_rows(
+        &self,
+        logits: &[f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        targets: &[i64],
+        options: CrossEntropyOptions,
+        losses: &mut [f32],
+        mut dlogits: Option<(&mut [f32], usize)>,
+    ) -> Result<(), Error> {
+        check_len(batch_extent(rows, cols, stride)?, logits.len())?;
+        check_len(rows, targets.len())?;
+        check_len(rows, losses.len())?;
+        if let Some((d, ds)) = &dlogits {
+            check_len(batch_extent(rows, cols, *ds)?, d.len())?;
+        }
+        let eps = options.label_smoothing;
+        for &t in targets.iter().take(rows) {
+            if t != options.ignore_index {
+                let t =
+                    usize::try_from(t).map_err(|_| Error::InvalidArgument("negative target"))?;
+                Self::check_target(cols, t, eps)?;
+            }
+        }
+        Self::check_target(1, 0, eps)?;
+        for r in 0..rows {
+            let x = &logits[r * stride..][..cols];
+            let t = targets[r];
+            losses[r] = match dlogits.as_mut() {
+                _ if t == options.ignore_index => {
+                    if let Some((d, ds)) = dlogits.as_mut() {
+                        d[r * *ds..][..cols].fill(0.0);
+                    }
+                    0.0
+                }
+                Some((d, ds)) => {
+                    let io =
+                        InOut::new(x, &mut d[r * *ds..][..cols]).expect("rows have equal lengths");
+                    self.run_cross_entropy_grad(io, t as usize, eps)?
+                }
+                None => self.run_cross_entropy(x, t as usize, eps)?,
+            };
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn rows(
         &self,
@@ -456,4 +774,53 @@ pub fn log_softmax_rows(
     cols: usize,
 ) -> Result<(), Error> {
     Softmax::new().log_softmax_rows(x, x_stride, y, y_stride, rows, cols)
+}
+
+/// Options of [`Softmax::cross_entropy_rows`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrossEntropyOptions {
+    /// Rows whose target equals this value contribute loss 0 and gradient 0.
+    pub ignore_index: i64,
+    /// Label smoothing `eps` in `[0, 1]`.
+    pub label_smoothing: f32,
+}
+
+impl Default for CrossEntropyOptions {
+    /// `ignore_index = -100` (the common framework convention), no smoothing.
+    fn default() -> Self {
+        CrossEntropyOptions {
+            ignore_index: -100,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+/// `y = softmax(scale * x)` on the current ISA (see [`Softmax::softmax_scaled`]).
+pub fn softmax_scaled(x: &[f32], y: &mut [f32], scale: f32) -> Result<(), Error> {
+    Softmax::new().softmax_scaled(x, y, scale)
+}
+
+/// Softmax backward pass on the current ISA (see [`Softmax::softmax_backward`]).
+pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    Softmax::new().softmax_backward(y, dy, dx)
+}
+
+/// Log-softmax backward pass on the current ISA (see [`Softmax::log_softmax_backward`]).
+pub fn log_softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    Softmax::new().log_softmax_backward(y, dy, dx)
+}
+
+/// Cross-entropy loss on the current ISA (see [`Softmax::cross_entropy`]).
+pub fn cross_entropy(logits: &[f32], target: usize) -> Result<f32, Error> {
+    Softmax::new().cross_entropy(logits, target)
+}
+
+/// Cross-entropy loss and gradient on the current ISA (see
+/// [`Softmax::cross_entropy_with_grad`]).
+pub fn cross_entropy_with_grad(
+    logits: &[f32],
+    target: usize,
+    dlogits: &mut [f32],
+) -> Result<f32, Error> {
+    Softmax::new().cross_entropy_with_grad(logits, target, dlogits)
 }

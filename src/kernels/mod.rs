@@ -13,20 +13,39 @@ pub(crate) mod x86_64;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;
 
-use crate::io::InOut;
+use crate::io::{Grad, InOut};
 use crate::{Algorithm, Isa};
+
+/// Per-call options of the kernels.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flags {
+    /// Write the output with non-temporal stores (rows larger than the last-level cache).
+    pub nt: bool,
+    /// Softmax of a row of only `-inf` is all zeros instead of NaN (masked attention).
+    pub zero_masked: bool,
+}
 
 /// One ISA's entry points. Every function requires the ISA to be available on the running
 /// CPU; [`crate::dispatch`] hands out a table only after checking that.
 pub(crate) struct Kernels {
     /// The ISA these kernels use.
     pub isa: Isa,
-    /// Softmax of one row; the algorithm is never `Auto`; `nt` asks for non-temporal stores.
-    pub softmax: unsafe fn(InOut<'_>, Algorithm, bool),
+    /// Softmax of one row; the algorithm is never `Auto`.
+    pub softmax: unsafe fn(InOut<'_>, Algorithm, Flags),
+    /// Softmax of `scale * x` for one row (`scale` finite).
+    pub softmax_scaled: unsafe fn(InOut<'_>, Algorithm, Flags, f32),
     /// Log-softmax of one row.
     pub log_softmax: unsafe fn(InOut<'_>),
     /// Log-sum-exp of one row.
     pub logsumexp: unsafe fn(&[f32]) -> f32,
+    /// Softmax backward pass; the flag asks for non-temporal stores.
+    pub softmax_backward: unsafe fn(Grad<'_>, bool),
+    /// Log-softmax backward pass; the flag asks for non-temporal stores.
+    pub log_softmax_backward: unsafe fn(Grad<'_>, bool),
+    /// Cross-entropy loss of one row (`target < len`, smoothing in `[0, 1]`).
+    pub cross_entropy: unsafe fn(&[f32], usize, f32) -> f32,
+    /// Cross-entropy loss and gradient of one row.
+    pub cross_entropy_grad: unsafe fn(InOut<'_>, usize, f32, Flags) -> f32,
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -39,13 +58,38 @@ macro_rules! kernel_table {
         mod entry {
             #![allow(unused_imports)]
             use super::*;
-            use $crate::io::InOut;
-            use $crate::kernels::generic;
+            use $crate::io::{Grad, InOut};
+            use $crate::kernels::{generic, Flags};
             use $crate::Algorithm;
 
             $(#[$attr])*
-            pub(super) unsafe fn softmax(io: InOut<'_>, alg: Algorithm, nt: bool) {
-                generic::softmax::<$V, { $unroll }>(io, alg, nt)
+            pub(super) unsafe fn softmax(io: InOut<'_>, alg: Algorithm, flags: Flags) {
+                generic::softmax::<$V, { $unroll }>(io, alg, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn softmax_scaled(io: InOut<'_>, alg: Algorithm, flags: Flags, scale: f32) {
+                generic::softmax_scaled::<$V, { $unroll }>(io, alg, flags, scale)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn softmax_backward(g: Grad<'_>, nt: bool) {
+                generic::softmax_backward::<$V, { $unroll }>(g, nt)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn log_softmax_backward(g: Grad<'_>, nt: bool) {
+                generic::log_softmax_backward::<$V, { $unroll }>(g, nt)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn cross_entropy(x: &[f32], target: usize, eps: f32) -> f32 {
+                generic::cross_entropy::<$V, { $unroll }>(x, target, eps)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn cross_entropy_grad(io: InOut<'_>, target: usize, eps: f32, flags: Flags) -> f32 {
+                generic::cross_entropy_grad::<$V, { $unroll }>(io, target, eps, flags)
             }
 
             $(#[$attr])*
@@ -63,8 +107,13 @@ macro_rules! kernel_table {
         pub(crate) static KERNELS: $crate::kernels::Kernels = $crate::kernels::Kernels {
             isa: $isa,
             softmax: entry::softmax,
+            softmax_scaled: entry::softmax_scaled,
             log_softmax: entry::log_softmax,
             logsumexp: entry::logsumexp,
+            softmax_backward: entry::softmax_backward,
+            log_softmax_backward: entry::log_softmax_backward,
+            cross_entropy: entry::cross_entropy,
+            cross_entropy_grad: entry::cross_entropy_grad,
         };
     };
 }

@@ -1,0 +1,271 @@
+//! Softmax (every algorithm), log-softmax and log-sum-exp of one row, and the special-value
+//! rules shared by every ISA.
+//!
+//! Rows take the fast path when their maximum `m` is finite with `|m| < LARGE`; every other
+//! row (NaN, infinities, huge magnitudes) goes through [`classify`] and the documented special
+//! rules, or is shifted by `m` first (exact for every element that carries mass) and then
+//! takes the fast path.
+
+use super::passes::{
+    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Scale,
+    Scaled, Shift, PREFETCH,
+};
+use crate::io::InOut;
+use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64};
+use crate::kernels::simd::Simd;
+use crate::kernels::Flags;
+use crate::Algorithm;
+
+/// What a row that left the fast path holds.
+pub(crate) enum Special {
+    /// At least one NaN.
+    Nan,
+    /// This many `+inf` entries (and no NaN).
+    PosInf(usize),
+    /// Every entry is `-inf`.
+    AllNegInf,
+    /// Finite maximum `m` (typically `|m| >= LARGE`): shift by it.
+    Shift(f32),
+}
+
+/// Scans a row for the special-value rules (portable, so every ISA agrees).
+pub(crate) fn classify(x: &[f32], value: impl Fn(f32) -> f32) -> Special {
+    let mut m = f32::NEG_INFINITY;
+    let mut inf = 0usize;
+    for &v in x {
+        let v = value(v);
+        if v.is_nan() {
+            return Special::Nan;
+        }
+        if v == f32::INFINITY {
+            inf += 1;
+        }
+        if v > m {
+            m = v;
+        }
+    }
+    if inf > 0 {
+        Special::PosInf(inf)
+    } else if m == f32::NEG_INFINITY {
+        Special::AllNegInf
+    } else {
+        Special::Shift(m)
+    }
+}
+
+/// Fills the output with `v`.
+pub(crate) fn fill(io: &mut InOut<'_>, v: f32) {
+    for i in 0..io.len() {
+        io.set(i, v);
+    }
+}
+
+/// Last pass shared by the softmax algorithms: `y = exp(x - k*ln2) / s`.
+#[inline(always)]
+unsafe fn finish<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    io: &mut InOut<'_>,
+    s: f64,
+    k: f32,
+    nt: bool,
+) {
+    if s.is_nan() {
+        fill(io, f32::NAN);
+    } else {
+        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &Exp::new(k, 1.0 / s), nt);
+    }
+}
+
+/// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
+#[inline(always)]
+pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algorithm, flags: Flags) {
+    softmax_of::<V, U>(&Plain, io, alg, flags)
+}
+
+/// Softmax of `scale * x` for one row, the scale fused into every load. `scale` is finite.
+#[inline(always)]
+pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
+    mut io: InOut<'_>,
+    alg: Algorithm,
+    flags: Flags,
+    scale: f32,
+) {
+    if scale == 1.0 {
+        softmax_of::<V, U>(&Plain, io, alg, flags)
+    } else if scale == 0.0 {
+        // softmax(0 * x): uniform, except that 0 * inf is NaN.
+        let uniform = 1.0 / io.len() as f32;
+        let v = if io.input().iter().all(|x| x.is_finite()) {
+            uniform
+        } else {
+            f32::NAN
+        };
+        fill(&mut io, v);
+    } else {
+        softmax_of::<V, U>(&Scaled::<V>::new(scale), io, alg, flags)
+    }
+}
+
+#[inline(always)]
+unsafe fn softmax_of<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    mut io: InOut<'_>,
+    alg: Algorithm,
+    flags: Flags,
+) {
+    let (x, y, n) = (io.x(), io.y(), io.len());
+    if n == 0 {
+        return;
+    }
+    match alg {
+        Algorithm::ThreePassRecompute | Algorithm::ThreePassReload | Algorithm::Auto => {
+            let m = max::<V, U, PREFETCH>(inp, x, n);
+            if m.is_nan() || m.abs() >= LARGE {
+                return softmax_special::<V, U>(inp, io, flags);
+            }
+            let k = shift_for_max(m);
+            if alg == Algorithm::ThreePassReload {
+                let s = exp_store_sum::<V, U>(inp, x, y, n, &Exp::new(k, 1.0));
+                if s.is_nan() {
+                    fill(&mut io, f32::NAN);
+                } else {
+                    map_store::<V, U, false>(&Plain, y, y, n, &Scale(V::splat((1.0 / s) as f32)));
+                }
+            } else {
+                let s = sum_exp::<V, U, PREFETCH>(inp, x, n, &Exp::new(k, 1.0));
+                finish::<V, U>(inp, &mut io, s, k, flags.nt);
+            }
+        }
+        Algorithm::TwoPass => match pair_sum::<V, U>(inp, x, n) {
+            Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
+            None => softmax_special::<V, U>(inp, io, flags),
+        },
+        Algorithm::TwoPassBlocked => match block_sum::<V, U>(inp, x, n) {
+            Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
+            None => softmax_special::<V, U>(inp, io, flags),
+        },
+    }
+}
+
+/// Softmax of a row that left the fast path (inlined like everything else here, so it is
+/// compiled with the ISA's features; it runs rarely but must not fall back to intrinsic calls).
+#[inline(always)]
+pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    mut io: InOut<'_>,
+    flags: Flags,
+) {
+    match classify(io.input(), |v| inp.value(v)) {
+        Special::Nan => fill(&mut io, f32::NAN),
+        Special::AllNegInf => fill(&mut io, if flags.zero_masked { 0.0 } else { f32::NAN }),
+        Special::PosInf(count) => {
+            let share = 1.0 / count as f32;
+            for i in 0..io.len() {
+                let v = if inp.value(io.get(i)) == f32::INFINITY {
+                    share
+                } else {
+                    0.0
+                };
+                io.set(i, v);
+            }
+        }
+        Special::Shift(m) => {
+            // x - m is exact for every x that carries mass (Sterbenz), so the shifted row has
+            // maximum 0 and takes the fast path.
+            let (x, y, n) = (io.x(), io.y(), io.len());
+            map_store::<V, U, false>(inp, x, y, n, &Shift::new(0.0, m));
+            let s = sum_exp::<V, U, PREFETCH>(&Plain, y, n, &Exp::new(0.0, 1.0));
+            finish::<V, U>(&Plain, &mut io.into_in_place(), s, 0.0, flags.nt);
+        }
+    }
+}
+
+/// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
+/// `x - k*LN2_HI`.
+#[inline]
+fn log_softmax_offset(s: f64, k: f32) -> f32 {
+    (k as f64 * LN2_LO_F64 + s.ln()) as f32
+}
+
+/// Log-softmax of one row: blocked pass 1, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
+/// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
+#[inline(always)]
+pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>) {
+    let (x, y, n) = (io.x(), io.y(), io.len());
+    if n == 0 {
+        return;
+    }
+    match block_sum::<V, U>(&Plain, x, n) {
+        Some((s, _)) if s.is_nan() => fill(&mut io, f32::NAN),
+        Some((s, k)) => {
+            map_store::<V, U, false>(&Plain, x, y, n, &Shift::new(k, log_softmax_offset(s, k)))
+        }
+        None => log_softmax_special::<V, U>(io),
+    }
+}
+
+#[inline(always)]
+unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>) {
+    match classify(io.input(), |v| v) {
+        Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
+        Special::PosInf(count) => {
+            let share = -(count as f32).ln();
+            for i in 0..io.len() {
+                let v = if io.get(i) == f32::INFINITY {
+                    share
+                } else {
+                    f32::NEG_INFINITY
+                };
+                io.set(i, v);
+            }
+        }
+        Special::Shift(m) => {
+            let (x, y, n) = (io.x(), io.y(), io.len());
+            map_store::<V, U, false>(&Plain, x, y, n, &Shift::new(0.0, m));
+            let mut shifted = io.into_in_place();
+            match block_sum::<V, U>(&Plain, y, n) {
+                Some((s, k)) => map_store::<V, U, false>(
+                    &Plain,
+                    y,
+                    y,
+                    n,
+                    &Shift::new(k, log_softmax_offset(s, k)),
+                ),
+                None => fill(&mut shifted, f32::NAN),
+            }
+        }
+    }
+}
+
+/// `ln sum_i e^{x_i}` in one pass over the row (blocked (mantissa, exponent) accumulator).
+#[inline(always)]
+pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
+    logsumexp_f64::<V, U>(x) as f32
+}
+
+/// [`logsumexp`] before the final rounding.
+#[inline(always)]
+pub(crate) unsafe fn logsumexp_f64<V: Simd, const U: usize>(x: &[f32]) -> f64 {
+    if x.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    match block_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
+        Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),
+        None => logsumexp_special(x),
+    }
+}
+
+/// Log-sum-exp of a row that left the fast path (portable, rare).
+#[inline(never)]
+pub(crate) fn logsumexp_special(x: &[f32]) -> f64 {
+    match classify(x, |v| v) {
+        Special::Nan => f64::NAN,
+        Special::PosInf(_) => f64::INFINITY,
+        Special::AllNegInf => f64::NEG_INFINITY,
+        Special::Shift(m) => {
+            let m64 = m as f64;
+            let s: f64 = x.iter().map(|&v| (v as f64 - m64).exp()).sum();
+            m64 + s.ln()
+        }
+    }
+}

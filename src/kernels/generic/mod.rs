@@ -1,0 +1,28 @@
+//! The algorithms, written once over [`Simd`](super::simd::Simd) and instantiated per ISA by
+//! [`kernel_table`](super::kernel_table).
+//!
+//! - [`passes`]: the loops over memory (maximum, sums of exponentials, stores, the two
+//!   (mantissa, exponent) accumulators, dot products).
+//! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
+//!   and log-sum-exp, including the special-value rules shared by every ISA.
+//! - [`training`]: the backward passes and the fused cross-entropy loss.
+//!
+//! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
+//! dependent FMA/max chains overlap), then single vectors, then one partial vector through
+//! `load_tail`/`store_tail` (no scalar remainder loop). Sums are accumulated per block of
+//! [`passes::BLOCK`] elements in f32 lanes and the block totals in f64, which keeps the error
+//! of a 16M-element sum near 1e-7 instead of the 1e-3 of one running f32 sum.
+//!
+//! # Safety
+//! Every function here executes `V`'s instructions: callers guarantee `V`'s ISA is available.
+//! Pointer arguments are valid for the stated number of elements; an output may be equal to
+//! an input (in place) but must not partly overlap it.
+
+pub(crate) mod forward;
+pub(crate) mod passes;
+pub(crate) mod training;
+
+pub(crate) use forward::{log_softmax, logsumexp, softmax, softmax_scaled};
+pub(crate) use training::{
+    cross_entropy, cross_entropy_grad, log_softmax_backward, softmax_backward,
+};

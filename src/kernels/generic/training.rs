@@ -1,0 +1,175 @@
+//! Training-side operations: the backward passes of softmax and log-softmax, and the fused
+//! cross-entropy loss (with its gradient) built on the blocked (mantissa, exponent) pass.
+
+use super::forward::{classify, fill, logsumexp_special, softmax_special, Special};
+use super::passes::{block_sum, dot, map2_store, map_store_nt, ExpMinus, LaneMap2, Plain};
+use crate::io::{Grad, InOut};
+use crate::kernels::exp::Exp;
+use crate::kernels::simd::Simd;
+use crate::kernels::Flags;
+
+/// `(y, dy) -> y * (dy - d)`.
+struct SoftmaxGrad<V> {
+    d: V,
+}
+
+impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
+    #[inline(always)]
+    unsafe fn apply(&self, y: V, dy: V) -> V {
+        y.mul(dy.sub(self.d))
+    }
+}
+
+/// `(y, dy) -> dy - exp(y) * s`, with `s` folded into the exponential's coefficients.
+struct LogSoftmaxGrad<V> {
+    ex: Exp<V>,
+}
+
+impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
+    #[inline(always)]
+    unsafe fn apply(&self, y: V, dy: V) -> V {
+        dy.sub(self.ex.eval(y))
+    }
+}
+
+#[inline(always)]
+unsafe fn store2<V: Simd, const U: usize>(g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
+    if nt && (g.dx() as usize).is_multiple_of(4) {
+        map2_store::<V, U, true>(g.y(), g.dy(), g.dx(), g.len(), f);
+    } else {
+        map2_store::<V, U, false>(g.y(), g.dy(), g.dx(), g.len(), f);
+    }
+}
+
+/// `dx = y * (dy - dot(dy, y))` for a softmax output `y`: one pass for the dot product (f64
+/// block totals), one for the result.
+#[inline(always)]
+pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
+    let d = dot::<V, U>(g.y(), Some(g.dy()), g.len());
+    store2::<V, U>(
+        &g,
+        &SoftmaxGrad {
+            d: V::splat(d as f32),
+        },
+        nt,
+    );
+}
+
+/// `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y` (so `y <= 0`; inputs above ~88
+/// overflow the exponential).
+#[inline(always)]
+pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
+    let s = dot::<V, U>(g.dy(), None, g.len());
+    store2::<V, U>(
+        &g,
+        &LogSoftmaxGrad {
+            ex: Exp::new(0.0, s),
+        },
+        nt,
+    );
+}
+
+/// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
+/// result `(S, k)` with `sum e^x = S * 2^k`.
+#[inline(always)]
+unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
+    x: &[f32],
+    target: usize,
+    eps: f32,
+) -> (f64, Option<(f64, f32)>) {
+    let n = x.len();
+    let xt = x[target] as f64;
+    let eps64 = eps as f64;
+    let mean = if eps > 0.0 {
+        dot::<V, U>(x.as_ptr(), None, n) / n as f64
+    } else {
+        0.0
+    };
+    let loss_from = |lse: f64| {
+        if eps > 0.0 {
+            lse - (1.0 - eps64) * xt - eps64 * mean
+        } else {
+            lse - xt
+        }
+    };
+    match block_sum::<V, U>(&Plain, x.as_ptr(), n) {
+        Some((s, k)) if !s.is_nan() => (
+            loss_from(k as f64 * std::f64::consts::LN_2 + s.ln()),
+            Some((s, k)),
+        ),
+        _ => {
+            let loss = match classify(x, |v| v) {
+                Special::Nan | Special::AllNegInf => f64::NAN,
+                // k logits at +inf: the limit is ln k when the target is one of them (no
+                // smoothing), +inf when it is not; with smoothing the mean has no limit.
+                Special::PosInf(k) if eps == 0.0 => {
+                    if x[target] == f32::INFINITY {
+                        (k as f64).ln()
+                    } else {
+                        f64::INFINITY
+                    }
+                }
+                Special::PosInf(_) => f64::NAN,
+                Special::Shift(_) => loss_from(logsumexp_special(x)),
+            };
+            (loss, None)
+        }
+    }
+}
+
+/// Cross-entropy loss of one row of logits against class `target < n`, with label smoothing
+/// `eps` in `[0, 1]`: `loss = lse(x) - (1 - eps) * x[target] - eps * mean(x)`. One pass over
+/// the logits (plus one for the mean when `eps > 0`).
+#[inline(always)]
+pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
+    x: &[f32],
+    target: usize,
+    eps: f32,
+) -> f32 {
+    cross_entropy_parts::<V, U>(x, target, eps).0 as f32
+}
+
+/// [`cross_entropy`] that also writes the gradient
+/// `softmax(x) - (1 - eps) * onehot(target) - eps / n` to `io`'s output (which may be the
+/// logits themselves): two passes, no intermediate buffer.
+#[inline(always)]
+pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
+    mut io: InOut<'_>,
+    target: usize,
+    eps: f32,
+    flags: Flags,
+) -> f32 {
+    let n = io.len();
+    let (loss, fast) = cross_entropy_parts::<V, U>(io.input(), target, eps);
+    let per_class = eps / n as f32;
+    match fast {
+        Some((s, k)) => {
+            let ex = Exp::new(k, 1.0 / s);
+            if eps > 0.0 {
+                let f = ExpMinus {
+                    ex,
+                    c: V::splat(per_class),
+                };
+                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &f, flags.nt);
+            } else {
+                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &ex, flags.nt);
+            }
+            let gt = io.get_out(target);
+            io.set(target, gt - (1.0 - eps));
+        }
+        None => match classify(io.input(), |v| v) {
+            Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
+            Special::PosInf(_) | Special::Shift(_) => {
+                softmax_special::<V, U>(&Plain, io.reborrow(), flags);
+                for i in 0..n {
+                    let mut v = io.get_out(i) - per_class;
+                    if i == target {
+                        v -= 1.0 - eps;
+                    }
+                    io.set(i, v);
+                }
+            }
+        },
+    }
+    loss as f32
+}
