@@ -2,9 +2,13 @@
 //!
 //! This is the reference every SIMD ISA is tested against (besides the f64 oracle of the
 //! tests): it runs the same exp core, the same shifts and the same blocked sums, so it is
-//! accurate, not naive, and it is what `SOFTMAX_ISA=scalar` selects. `f32::mul_add` is a true
-//! fused multiply-add on every target (a single instruction on aarch64 and on x86 CPUs with
-//! FMA, a correctly rounded library call elsewhere), so every ISA rounds alike.
+//! accurate, not naive, and it is what `SOFTMAX_ISA=scalar` selects.
+//!
+//! The fused multiply-add is computed in f64: the product of two f32 is exact there, and the
+//! sum is rounded once to f64 and once more to f32. That equals a true f32 FMA except in
+//! rare double-rounding ties, and it is exact in the steps that need exactness (the
+//! `x - n*ln2` reduction, whose exact value fits in 53 bits). `f32::mul_add` would be a
+//! library call costing tens of nanoseconds on x86 CPUs compiled without FMA.
 
 use super::simd::Simd;
 
@@ -58,7 +62,7 @@ unsafe impl Simd for Lane {
     }
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-        Lane(a.0.mul_add(b.0, c.0))
+        Lane((a.0 as f64 * b.0 as f64 + c.0 as f64) as f32)
     }
     #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
