@@ -453,8 +453,10 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
 /// Pass 1 of the two-pass algorithm (Dukhan & Ablavatski): every element becomes a pair
 /// `(m, e)` with `e^x = m * 2^e`, accumulated per lane as `(M, E)` meaning `M * 2^E`:
 /// `E' = max(E, e)`, `M' = M * 2^(E - E') + m * 2^(e - E')`, both scale factors exact
-/// powers of two ([`Simd::scale_pow2`]). The lanes restart every [`BLOCK`] elements and each
-/// block's pair is folded into an f64 pair, which keeps long rows accurate.
+/// powers of two ([`Simd::scale_pow2`]). The `U` accumulators share their lane exponents, so
+/// `E'` is taken over a group of `U` vectors and the rescale of `M` costs once per group.
+/// The lanes restart every [`BLOCK`] elements and each block's pair is folded into an f64
+/// pair, which keeps long rows accurate.
 /// Returns `(M*, E*)` with `sum_i e^{x_i} = M* * 2^E*`, or `None` when the row needs the
 /// special-value path (NaN, infinities, or a maximum magnitude of `LARGE` or more).
 #[inline(always)]
@@ -463,12 +465,24 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     x: *const f32,
     n: usize,
 ) -> Option<(f64, f32)> {
+    /// Adds the pairs of `vs` to the accumulators `m` (which share the lane exponents `e`):
+    /// one maximum for the whole group, so the accumulators are rescaled once per group.
     #[inline(always)]
-    unsafe fn accumulate<V: Simd>(ex: &Exp<V>, m: &mut V, e: &mut V, v: V) {
-        let (ev, p) = ex.pair(v);
-        let new_e = V::max(*e, ev);
-        let s_p = V::scale_pow2(V::splat(1.0), ev.sub(new_e));
-        *m = V::fma(p, s_p, V::scale_pow2(*m, e.sub(new_e)));
+    unsafe fn group<V: Simd, const U: usize>(ex: &Exp<V>, m: &mut [V; U], e: &mut V, vs: &[V]) {
+        let mut es = [V::splat(0.0); U];
+        let mut ps = [V::splat(0.0); U];
+        let mut new_e = *e;
+        for (j, &v) in vs.iter().enumerate() {
+            (es[j], ps[j]) = ex.pair(v);
+            new_e = V::max(new_e, es[j]);
+        }
+        let s = V::scale_pow2(V::splat(1.0), e.sub(new_e));
+        for mj in m.iter_mut() {
+            *mj = mj.mul(s);
+        }
+        for j in 0..vs.len() {
+            m[j] = m[j].add(V::scale_pow2(ps[j], es[j].sub(new_e)));
+        }
         *e = new_e;
     }
     let l = V::LANES;
@@ -480,34 +494,31 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     while start < n {
         let end = n.min(start + BLOCK);
         let mut acc_m = [V::splat(0.0); U];
-        let mut acc_e = [V::splat(-1.0e6); U];
+        let mut acc_e = V::splat(-1.0e6);
         let mut i = start;
         while i + step <= end {
             prefetch_ahead::<V, PREFETCH>(x.add(i), step);
-            for j in 0..U {
-                accumulate(
-                    &ex,
-                    &mut acc_m[j],
-                    &mut acc_e[j],
-                    inp.load(x.add(i + j * l)),
-                );
+            let mut vs = [V::splat(0.0); U];
+            for (j, v) in vs.iter_mut().enumerate() {
+                *v = inp.load(x.add(i + j * l));
             }
+            group(&ex, &mut acc_m, &mut acc_e, &vs);
             i += step;
         }
         while i + l <= end {
-            accumulate(&ex, &mut acc_m[0], &mut acc_e[0], inp.load(x.add(i)));
+            group(&ex, &mut acc_m, &mut acc_e, &[inp.load(x.add(i))]);
             i += l;
         }
         if i < end {
             let v = inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY);
-            accumulate(&ex, &mut acc_m[0], &mut acc_e[0], v);
+            group(&ex, &mut acc_m, &mut acc_e, &[v]);
         }
         // Fold the block's lanes into the f64 pair.
         let mut ms = [0.0f32; 16];
         let mut es = [0.0f32; 16];
-        for j in 0..U {
-            acc_m[j].to_array(&mut ms);
-            acc_e[j].to_array(&mut es);
+        acc_e.to_array(&mut es);
+        for m in &acc_m {
+            m.to_array(&mut ms);
             for lane in 0..l {
                 let (m, e) = (ms[lane], es[lane]);
                 if e.is_nan() || m.is_nan() {
