@@ -114,7 +114,22 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
     flags: Flags,
 ) {
     let (x, y, n) = (io.x(), io.y(), io.len());
-    if n == 0 {
+    if n <= 1 {
+        // One entry holds all the mass; the special-value rules decide the rest (NaN and an
+        // all -inf row give NaN, +inf gives 1). Skips every pass's fixed cost.
+        if n == 1 {
+            let v = inp.value(io.get(0));
+            let out = if v.is_nan() || v == f32::NEG_INFINITY {
+                if flags.zero_masked && v == f32::NEG_INFINITY {
+                    0.0
+                } else {
+                    f32::NAN
+                }
+            } else {
+                1.0
+            };
+            io.set(0, out);
+        }
         return;
     }
     match alg {
@@ -192,7 +207,19 @@ fn log_softmax_offset(s: f64, k: f32) -> f32 {
 #[inline(always)]
 pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>) {
     let (x, y, n) = (io.x(), io.y(), io.len());
-    if n == 0 {
+    if n <= 1 {
+        // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
+        if n == 1 {
+            let v = io.get(0);
+            io.set(
+                0,
+                if v.is_nan() || v == f32::NEG_INFINITY {
+                    f32::NAN
+                } else {
+                    0.0
+                },
+            );
+        }
         return;
     }
     match block_sum::<V, U>(&Plain, x, n) {
@@ -246,8 +273,10 @@ pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
 /// [`logsumexp`] before the final rounding.
 #[inline(always)]
 pub(crate) unsafe fn logsumexp_f64<V: Simd, const U: usize>(x: &[f32]) -> f64 {
-    if x.is_empty() {
-        return f64::NEG_INFINITY;
+    match x {
+        [] => return f64::NEG_INFINITY,
+        [v] => return *v as f64,
+        _ => {}
     }
     match block_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
         Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),

@@ -575,7 +575,7 @@ pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
         }
         let kb = shift_for_max(bm).max(kmin);
         if kb > k {
-            total *= ((k - kb) as f64).exp2();
+            total *= pow2_f64(k - kb);
             k = kb;
         }
         // Prefetch the next block while the exponentials keep the core busy.

@@ -94,6 +94,25 @@ unsafe impl Simd for Avx2 {
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm256_storeu_ps(out.as_mut_ptr(), self.0)
     }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        let m = _mm_max_ps(
+            _mm256_castps256_ps128(self.0),
+            _mm256_extractf128_ps::<1>(self.0),
+        );
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        _mm_cvtss_f32(m)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f64 {
+        // Widen to f64 first so the horizontal sum adds no f32 rounding.
+        let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(self.0));
+        let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(self.0));
+        let s = _mm256_add_pd(lo, hi);
+        let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
+        _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+    }
 }
 
 // Four vectors (32 floats) per iteration.
