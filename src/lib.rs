@@ -320,8 +320,9 @@ impl Softmax {
     }
 
     fn run_log_softmax(&self, io: InOut<'_>) {
+        let flags = self.flags(io.len());
         // SAFETY: as in `run_softmax`.
-        unsafe { (self.kernels.log_softmax)(io) }
+        unsafe { (self.kernels.log_softmax)(io, flags) }
     }
 
     /// `y = softmax(x)` with [`Algorithm::Auto`]; `y.len()` must equal `x.len()`.

@@ -35,7 +35,7 @@ pub(crate) struct Kernels {
     /// Softmax of `scale * x` for one row (`scale` finite).
     pub softmax_scaled: unsafe fn(InOut<'_>, Algorithm, Flags, f32),
     /// Log-softmax of one row.
-    pub log_softmax: unsafe fn(InOut<'_>),
+    pub log_softmax: unsafe fn(InOut<'_>, Flags),
     /// Log-sum-exp of one row.
     pub logsumexp: unsafe fn(&[f32]) -> f32,
     /// Softmax backward pass; the flag asks for non-temporal stores.
@@ -93,8 +93,8 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn log_softmax(io: InOut<'_>) {
-                generic::log_softmax::<$V, { $unroll }>(io)
+            pub(super) unsafe fn log_softmax(io: InOut<'_>, flags: Flags) {
+                generic::log_softmax::<$V, { $unroll }>(io, flags)
             }
 
             $(#[$attr])*

@@ -205,7 +205,7 @@ fn log_softmax_offset(s: f64, k: f32) -> f32 {
 /// Log-softmax of one row: blocked pass 1, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
 #[inline(always)]
-pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>) {
+pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     let (x, y, n) = (io.x(), io.y(), io.len());
     if n <= 1 {
         // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
@@ -225,7 +225,8 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>) {
     match block_sum::<V, U>(&Plain, x, n) {
         Some((s, _)) if s.is_nan() => fill(&mut io, f32::NAN),
         Some((s, k)) => {
-            map_store::<V, U, false>(&Plain, x, y, n, &Shift::new(k, log_softmax_offset(s, k)))
+            let f = Shift::new(k, log_softmax_offset(s, k));
+            map_store_nt::<V, U>(&Plain, x, y, n, &f, flags.nt)
         }
         None => log_softmax_special::<V, U>(io),
     }
