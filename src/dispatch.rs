@@ -29,6 +29,15 @@ pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
         Isa::Avx2 => (std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma"))
         .then_some(&crate::kernels::x86_64::avx2::KERNELS),
+        // `avx512f` implies AVX2 and FMA for the compiler, so those are checked as well.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => (std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        .then_some(&crate::kernels::x86_64::avx512::KERNELS),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => std::arch::is_aarch64_feature_detected!("neon")
+            .then_some(&crate::kernels::aarch64::neon::KERNELS),
         #[allow(unreachable_patterns)]
         _ => None,
     }

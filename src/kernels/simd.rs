@@ -54,9 +54,11 @@ pub(crate) unsafe trait Simd: Copy {
     /// and reinterprets the result as `f32`. For `t = 1.5 * 2^23 + 127 + k` with integer
     /// `k` in `[-127, 128]` this is exactly `2^k` (and `0.0` for `k = -127`).
     unsafe fn pow2_from_magic(t: Self) -> Self;
-    /// `m * 2^d` for integer-valued `d <= 0`, exactly 0 when `d < -126` (NaN stays NaN).
-    /// The default builds `2^d` with the exponent trick; AVX-512 overrides it with
-    /// `vscalefps`, which takes any `d` directly.
+    /// `m * 2^d` for integer-valued `d <= 0` (NaN stays NaN). Only the (mantissa, exponent)
+    /// sums use it, where contributions below `2^-126` of the running total do not matter:
+    /// the default builds `2^d` with the exponent trick and gives exactly 0 for `d < -126`;
+    /// AVX-512 overrides it with `vscalefps`, which takes any `d` directly (and keeps
+    /// denormal results).
     #[inline(always)]
     unsafe fn scale_pow2(m: Self, d: Self) -> Self {
         let d = Self::max(Self::splat(-127.0), d);

@@ -1,0 +1,128 @@
+//! AVX-512F kernels: 16 lanes of `__m512`.
+//!
+//! Tails use `k`-masked loads and stores (masked-off lanes never touch memory, so they cannot
+//! fault); large outputs use `vmovntps` non-temporal stores; the (mantissa, exponent) rescaling
+//! of the two-pass algorithm uses `vscalefps`, which multiplies by `2^d` for any `d` in one
+//! instruction (see [`Simd::scale_pow2`]). Only AVX-512F instructions are used (plus the
+//! AVX2/FMA/SSE instructions that `avx512f` implies), so any AVX-512 CPU runs these kernels.
+
+use core::arch::x86_64::*;
+
+use crate::kernels::simd::Simd;
+
+/// One AVX-512 register of sixteen `f32`.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512(__m512);
+
+/// The mask of the first `n < 16` lanes.
+#[inline(always)]
+fn tail_mask(n: usize) -> __mmask16 {
+    debug_assert!(n < 16);
+    ((1u32 << n) - 1) as __mmask16
+}
+
+// SAFETY: every method uses AVX-512F instructions (and the SSE/AVX2/FMA ones `avx512f` implies)
+// only; the dispatcher reaches these kernels only after `is_x86_feature_detected!("avx512f")`
+// (which includes the OS's support for the zmm and mask state), `("avx2")` and `("fma")` held.
+unsafe impl Simd for Avx512 {
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Avx512(_mm512_set1_ps(v))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx512(_mm512_loadu_ps(p))
+    }
+    #[inline(always)]
+    unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
+        // Masked-off lanes take `fill` and are not read (no fault past `p + n`).
+        Avx512(_mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, n: usize) {
+        _mm512_mask_storeu_ps(p, tail_mask(n), self.0)
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        // `p` is 64-byte aligned: the generic code aligns `y` to `LANES * 4` bytes first.
+        _mm512_stream_ps(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn stream_fence() {
+        _mm_sfence()
+    }
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx512(_mm512_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx512(_mm512_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx512(_mm512_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        Avx512(_mm512_fmadd_ps(a.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self, b: Self) -> Self {
+        // vmaxps returns its second operand when either is NaN (as on AVX2).
+        Avx512(_mm512_max_ps(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2_from_magic(t: Self) -> Self {
+        Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(
+            _mm512_castps_si512(t.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn scale_pow2(m: Self, d: Self) -> Self {
+        // vscalefps: m * 2^floor(d) for any d, rounding an underflow itself (tiny results are
+        // denormal or 0 rather than flushed at 2^-126, which only adds accuracy to the
+        // two-pass sums); NaN in either operand gives NaN.
+        Avx512(_mm512_scalef_ps(m.0, d.0))
+    }
+    #[inline(always)]
+    unsafe fn to_array(self, out: &mut [f32; 16]) {
+        _mm512_storeu_ps(out.as_mut_ptr(), self.0)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        // Shuffle tree; NaN lanes may or may not win, which callers allow.
+        _mm512_reduce_max_ps(self.0)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f64 {
+        // Widen both halves to f64 (exact) and sum in f64, like the trait's default but
+        // without the round trip through memory.
+        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(self.0));
+        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+            _mm512_castps_pd(self.0),
+        )));
+        _mm512_reduce_add_pd(_mm512_add_pd(lo, hi))
+    }
+}
+
+// Four vectors (64 floats) per iteration, as on AVX2. The 32 zmm registers would allow more
+// (the unrolled loops use no stack slots at 4), but the only AVX-512 CPU measured so far is an
+// AMD Zen 4, which splits 512-bit operations in two: there 8 was no faster (two-pass pass 1
+// slower). Intel AVX-512 cores are unmeasured, so this stays at 4.
+crate::kernels::kernel_table!(
+    crate::Isa::Avx512,
+    Avx512,
+    4,
+    #[target_feature(enable = "avx512f")]
+);

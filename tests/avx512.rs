@@ -1,0 +1,874 @@
+//! Focused checks of the AVX-512 kernels, sized for the AVX-512 emulator (Bochs, about 100x
+//! slower than native): `scripts/test-avx512.sh` builds this binary statically and boots it
+//! there with `RUST_SOFTMAX_EXPECT_AVX512=1`.
+//!
+//! Every row is checked against an f64 oracle (softmax in f64: subtract the maximum, exp, sum,
+//! divide; rounded once to f32) and against the portable scalar kernels, for every softmax
+//! algorithm, log-softmax, log-sum-exp, the in-place forms and the rows API.
+//!
+//! On a CPU without AVX-512 (a normal `cargo test` on an AVX2 machine) every test prints
+//! `SKIP: AVX-512 not available on this CPU` and passes, unless `RUST_SOFTMAX_EXPECT_AVX512=1`
+//! says AVX-512 must be there (then its absence is a failure).
+
+use std::io::Write;
+
+use softmax::{Algorithm, Isa, Softmax};
+
+/// Set (to `1`) by `scripts/test-avx512.sh` inside the emulator: AVX-512 must be detected.
+const EXPECT_VAR: &str = "RUST_SOFTMAX_EXPECT_AVX512";
+
+/// Softmax: relative error bound for outputs above [`TINY`], absolute bound below.
+const SOFTMAX_REL: f64 = 2e-6;
+const TINY: f64 = 1e-30;
+const TINY_ABS: f64 = 1e-36;
+/// Log-softmax: bound on `|err| / max(1, |exact|)`.
+const LOG_REL: f64 = 2e-6;
+/// Log-sum-exp: bound on `|err| / max(1, |exact|)` (relative for `|lse| >= 1`; a purely
+/// relative bound means nothing for results near 0).
+const LSE_REL: f64 = 1e-6;
+
+/// The AVX-512 and scalar kernels, or `None` after a loud SKIP line when the CPU lacks AVX-512.
+fn kernels(test: &str) -> Option<Kernels> {
+    if Isa::Avx512.is_supported() {
+        return Some(Kernels {
+            avx: Softmax::with_isa(Isa::Avx512).expect("AVX-512 is supported"),
+            scalar: Softmax::with_isa(Isa::Scalar).expect("scalar always works"),
+        });
+    }
+    let expected = std::env::var(EXPECT_VAR).is_ok_and(|v| v.trim() == "1");
+    assert!(
+        !expected,
+        "{EXPECT_VAR}=1 but Isa::Avx512.is_supported() is false: AVX-512 is not detected"
+    );
+    // Written to the stderr handle directly: libtest captures only print!/eprint!, and this
+    // line must show in a normal run.
+    let line = format!("SKIP: AVX-512 not available on this CPU ({test}: nothing checked)\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    None
+}
+
+struct Kernels {
+    avx: Softmax,
+    scalar: Softmax,
+}
+
+/// SplitMix64: a tiny deterministic generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi]`.
+    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (lo as f64 + (hi as f64 - lo as f64) * u) as f32
+    }
+
+    fn row(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+}
+
+/// The f64 oracle of a row with a finite maximum, each result rounded once to f32.
+struct Oracle {
+    softmax: Vec<f32>,
+    log_softmax: Vec<f32>,
+    lse: f32,
+    /// `x_i - max` in f64 (for the exact-zero rule).
+    below_max: Vec<f64>,
+}
+
+fn oracle(x: &[f32]) -> Oracle {
+    let m = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    assert!(m.is_finite(), "the oracle needs a finite maximum");
+    let below_max: Vec<f64> = x.iter().map(|&v| v as f64 - m).collect();
+    let e: Vec<f64> = below_max.iter().map(|d| d.exp()).collect();
+    let s: f64 = e.iter().sum();
+    let lse = m + s.ln();
+    Oracle {
+        softmax: e.iter().map(|v| (v / s) as f32).collect(),
+        // (x - max) - ln(sum), not x - lse: exact for huge x where lse rounds ln(sum) away.
+        log_softmax: below_max.iter().map(|d| (d - s.ln()) as f32).collect(),
+        lse: lse as f32,
+        below_max,
+    }
+}
+
+/// Equal, with every NaN equal to every NaN (and -0 equal to +0).
+fn same(a: f32, b: f32) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b
+}
+
+fn assert_same(ctx: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{ctx}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(same(g, w), "{ctx}: [{i}] = {g:e}, expected exactly {w:e}");
+    }
+}
+
+/// Softmax output `got` against reference `want` with the bounds scaled by `factor`.
+fn softmax_close(got: f32, want: f32, factor: f64) -> bool {
+    let (g, w) = (got as f64, want as f64);
+    if w > TINY {
+        (g - w).abs() <= SOFTMAX_REL * factor * w
+    } else {
+        (g - w).abs() <= TINY_ABS * factor
+    }
+}
+
+/// Log-domain output (log-softmax, log-sum-exp) against `want`.
+fn log_close(got: f32, want: f32, rel: f64) -> bool {
+    if want.is_infinite() {
+        return got == want;
+    }
+    let (g, w) = (got as f64, want as f64);
+    (g - w).abs() <= rel * w.abs().max(1.0)
+}
+
+fn check_softmax(ctx: &str, x: &[f32], y: &[f32], o: &Oracle) {
+    for i in 0..x.len() {
+        assert!(
+            softmax_close(y[i], o.softmax[i], 1.0),
+            "{ctx}: softmax[{i}] = {:e}, oracle {:e} (x = {:e}, n = {})",
+            y[i],
+            o.softmax[i],
+            x[i],
+            x.len()
+        );
+        // e^(x - max) below ~2^-126 must give exactly 0 (never a denormal residue).
+        if o.below_max[i] <= -90.0 {
+            assert!(
+                y[i] == 0.0,
+                "{ctx}: softmax[{i}] = {:e} for x - max = {:e}, expected exactly 0",
+                y[i],
+                o.below_max[i]
+            );
+        }
+    }
+}
+
+fn check_log_softmax(ctx: &str, x: &[f32], y: &[f32], o: &Oracle) {
+    for i in 0..x.len() {
+        assert!(
+            log_close(y[i], o.log_softmax[i], LOG_REL),
+            "{ctx}: log_softmax[{i}] = {:e}, oracle {:e} (x = {:e}, n = {})",
+            y[i],
+            o.log_softmax[i],
+            x[i],
+            x.len()
+        );
+    }
+}
+
+/// AVX-512 output against the scalar kernels' output (each may be off the oracle by the
+/// bound, so twice the bound), and the same special outcomes (NaN, infinities, exact 0).
+fn check_vs_scalar(ctx: &str, got: &[f32], scalar: &[f32], log_domain: bool) {
+    for (i, (&g, &s)) in got.iter().zip(scalar).enumerate() {
+        let ok = if s.is_nan() || s.is_infinite() {
+            same(g, s)
+        } else if log_domain {
+            log_close(g, s, 2.0 * LOG_REL)
+        } else {
+            softmax_close(g, s, 2.0)
+        };
+        assert!(ok, "{ctx}: [{i}] = {g:e}, scalar kernels give {s:e}");
+    }
+}
+
+/// Every operation on one row with a finite maximum: softmax (every algorithm), log-softmax and
+/// log-sum-exp, out of place and in place, against the oracle and the scalar kernels.
+fn check_row(k: &Kernels, ctx: &str, x: &[f32]) {
+    let n = x.len();
+    if n == 0 {
+        return check_empty(k, ctx);
+    }
+    let o = oracle(x);
+    for alg in Algorithm::ALL {
+        let ctx = format!("{ctx}, {}", alg.name());
+        let mut y = vec![f32::NAN; n];
+        k.avx.softmax_with(x, &mut y, alg).unwrap();
+        check_softmax(&ctx, x, &y, &o);
+
+        let mut ys = vec![f32::NAN; n];
+        k.scalar.softmax_with(x, &mut ys, alg).unwrap();
+        check_vs_scalar(&format!("{ctx} vs scalar"), &y, &ys, false);
+
+        let mut z = x.to_vec();
+        k.avx.softmax_in_place_with(&mut z, alg);
+        assert_same(&format!("{ctx} in place"), &z, &y);
+    }
+
+    let mut y = vec![f32::NAN; n];
+    k.avx.log_softmax(x, &mut y).unwrap();
+    check_log_softmax(&format!("{ctx}, log_softmax"), x, &y, &o);
+    let mut ys = vec![f32::NAN; n];
+    k.scalar.log_softmax(x, &mut ys).unwrap();
+    check_vs_scalar(&format!("{ctx}, log_softmax vs scalar"), &y, &ys, true);
+    let mut z = x.to_vec();
+    k.avx.log_softmax_in_place(&mut z);
+    assert_same(&format!("{ctx}, log_softmax in place"), &z, &y);
+
+    let lse = k.avx.logsumexp(x);
+    assert!(
+        log_close(lse, o.lse, LSE_REL),
+        "{ctx}: logsumexp = {lse:e}, oracle {:e} (n = {n})",
+        o.lse
+    );
+    let lse_s = k.scalar.logsumexp(x);
+    assert!(
+        log_close(lse, lse_s, 2.0 * LSE_REL),
+        "{ctx}: logsumexp = {lse:e}, scalar kernels give {lse_s:e}"
+    );
+}
+
+fn check_empty(k: &Kernels, ctx: &str) {
+    for alg in Algorithm::ALL {
+        k.avx.softmax_with(&[], &mut [], alg).unwrap();
+        k.avx.softmax_in_place_with(&mut [], alg);
+    }
+    k.avx.log_softmax(&[], &mut []).unwrap();
+    k.avx.log_softmax_in_place(&mut []);
+    assert_eq!(
+        k.avx.logsumexp(&[]),
+        f32::NEG_INFINITY,
+        "{ctx}: empty logsumexp"
+    );
+}
+
+/// A row with exactly known results (special values): every path of both kernels must give
+/// exactly `softmax`, `log_softmax` and `lse`.
+fn check_exact(k: &Kernels, ctx: &str, x: &[f32], softmax: &[f32], log_softmax: &[f32], lse: f32) {
+    for (name, sm) in [("avx512", &k.avx), ("scalar", &k.scalar)] {
+        for alg in Algorithm::ALL {
+            let c = format!("{ctx} ({name}, {}, n = {})", alg.name(), x.len());
+            let mut y = vec![0.25; x.len()];
+            sm.softmax_with(x, &mut y, alg).unwrap();
+            assert_same(&c, &y, softmax);
+            let mut z = x.to_vec();
+            sm.softmax_in_place_with(&mut z, alg);
+            assert_same(&format!("{c} in place"), &z, softmax);
+        }
+        let c = format!("{ctx} ({name}, log_softmax, n = {})", x.len());
+        let mut y = vec![0.25; x.len()];
+        sm.log_softmax(x, &mut y).unwrap();
+        assert_same(&c, &y, log_softmax);
+        let mut z = x.to_vec();
+        sm.log_softmax_in_place(&mut z);
+        assert_same(&format!("{c} in place"), &z, log_softmax);
+        let got = sm.logsumexp(x);
+        assert!(
+            same(got, lse),
+            "{ctx} ({name}): logsumexp = {got:e}, expected {lse:e}"
+        );
+    }
+}
+
+#[test]
+fn every_length_up_to_300() {
+    let Some(k) = kernels("every_length_up_to_300") else {
+        return;
+    };
+    let mut rng = Rng(1);
+    for n in 0..=300 {
+        let x = rng.row(n, -10.0, 10.0);
+        check_row(&k, &format!("uniform [-10, 10], n = {n}"), &x);
+    }
+}
+
+/// A buffer of `len + 32` floats and the index of its first 64-byte-aligned element.
+fn aligned_buffer(len: usize, fill: f32) -> (Vec<f32>, usize) {
+    let buf = vec![fill; len + 32];
+    let base = buf.as_ptr().align_offset(64);
+    assert!(base < 16);
+    (buf, base)
+}
+
+#[test]
+fn unaligned_starts() {
+    let Some(k) = kernels("unaligned_starts") else {
+        return;
+    };
+    let mut rng = Rng(2);
+    let lengths = (0..=40).chain([47, 63, 64, 65, 127, 128, 129, 255, 256, 257, 300]);
+    for n in lengths {
+        let row = rng.row(n, -10.0, 10.0);
+        let o = oracle_or_empty(&row);
+        for off_x in 1..16 {
+            // The output is misaligned differently from the input.
+            let off_y = (off_x * 5) % 16;
+            let (mut xb, bx) = aligned_buffer(n, 7.0);
+            xb[bx + off_x..][..n].copy_from_slice(&row);
+            let x = &xb[bx + off_x..][..n];
+            let ctx = format!("n = {n}, x at 64B+{off_x} floats, y at 64B+{off_y} floats");
+            for alg in Algorithm::ALL {
+                let (mut yb, by) = aligned_buffer(n, -3.0);
+                k.avx
+                    .softmax_with(x, &mut yb[by + off_y..][..n], alg)
+                    .unwrap();
+                let y = &yb[by + off_y..][..n];
+                if let Some(o) = &o {
+                    check_softmax(&format!("{ctx}, {}", alg.name()), x, y, o);
+                }
+                assert_untouched(&ctx, &yb, by + off_y, n, -3.0);
+
+                // In place at the input's misalignment.
+                let mut zb = xb.clone();
+                k.avx.softmax_in_place_with(&mut zb[bx + off_x..][..n], alg);
+                assert_same(
+                    &format!("{ctx}, {} in place", alg.name()),
+                    &zb[bx + off_x..][..n],
+                    y,
+                );
+                assert_untouched(&ctx, &zb, bx + off_x, n, 7.0);
+            }
+            let (mut yb, by) = aligned_buffer(n, -3.0);
+            k.avx.log_softmax(x, &mut yb[by + off_y..][..n]).unwrap();
+            if let Some(o) = &o {
+                check_log_softmax(&format!("{ctx}, log_softmax"), x, &yb[by + off_y..][..n], o);
+                let lse = k.avx.logsumexp(x);
+                assert!(
+                    log_close(lse, o.lse, LSE_REL),
+                    "{ctx}: logsumexp {lse:e} vs {:e}",
+                    o.lse
+                );
+            }
+            assert_untouched(&ctx, &yb, by + off_y, n, -3.0);
+        }
+    }
+}
+
+fn oracle_or_empty(x: &[f32]) -> Option<Oracle> {
+    (!x.is_empty()).then(|| oracle(x))
+}
+
+/// Everything outside `buf[start..start + n]` still holds `fill` (tails must not spill).
+fn assert_untouched(ctx: &str, buf: &[f32], start: usize, n: usize, fill: f32) {
+    for (i, &v) in buf.iter().enumerate() {
+        if i < start || i >= start + n {
+            assert!(
+                v == fill,
+                "{ctx}: wrote {v:e} outside the row at buffer index {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn large_rows() {
+    let Some(k) = kernels("large_rows") else {
+        return;
+    };
+    let mut rng = Rng(3);
+    for n in [2048, 2049, 5000, 70_000, 70_001] {
+        let x = rng.row(n, -10.0, 10.0);
+        check_row(&k, &format!("uniform [-10, 10], n = {n}"), &x);
+    }
+    let x = rng.row(70_000, -1000.0, 1000.0);
+    check_row(&k, "uniform [-1000, 1000], n = 70000", &x);
+}
+
+#[test]
+fn wide_and_shifted_ranges() {
+    let Some(k) = kernels("wide_and_shifted_ranges") else {
+        return;
+    };
+    let mut rng = Rng(4);
+    let ranges: [(f32, f32); 7] = [
+        (90.0, 100.0),
+        (-100.0, -90.0),
+        (-1000.0, 1000.0),
+        // Maxima beyond the fast path's 2^17: shifted by the maximum first.
+        (200_000.0, 200_040.0),
+        (-200_040.0, -200_000.0),
+        (-1e30, 1e30),
+        (-1e-30, 1e-30),
+    ];
+    for (lo, hi) in ranges {
+        for n in [1, 2, 15, 16, 17, 64, 100, 257, 3000] {
+            let x = rng.row(n, lo, hi);
+            check_row(&k, &format!("uniform [{lo:e}, {hi:e}], n = {n}"), &x);
+        }
+    }
+}
+
+#[test]
+fn finite_special_rows() {
+    let Some(k) = kernels("finite_special_rows") else {
+        return;
+    };
+    let denormal = f32::from_bits(1);
+    let rows: Vec<(&str, Vec<f32>)> = vec![
+        ("-1e30 / 1e30", vec![1e30, 0.0, -1e30, 1e30, 5.0]),
+        ("1e30 and small", vec![1e30, 1.0, 2.0]),
+        ("-1e30 and small", vec![-1e30, 1.0, 2.0, -1e30]),
+        ("f32::MAX twice", vec![f32::MAX, f32::MAX, 0.0]),
+        ("f32::MAX and f32::MIN", vec![f32::MAX, f32::MIN, f32::MIN]),
+        ("all f32::MIN", vec![f32::MIN; 20]),
+        (
+            "denormals",
+            vec![
+                denormal,
+                -denormal,
+                0.0,
+                -0.0,
+                f32::MIN_POSITIVE,
+                1e-40,
+                -1e-39,
+            ],
+        ),
+        ("zeros", vec![0.0; 33]),
+        ("ones", vec![1.0; 70]),
+        (
+            "very negative entries",
+            vec![
+                0.0, -90.0, -100.0, -200.0, -1e30, -3.0e38, 1.0, -87.0, -104.0,
+            ],
+        ),
+        (
+            "-inf entries",
+            vec![f32::NEG_INFINITY, 1.0, f32::NEG_INFINITY, 2.0, -1e30],
+        ),
+    ];
+    for (name, row) in &rows {
+        check_row(&k, name, row);
+        // Also inside longer rows (the vector bodies, not just tails).
+        let len = row.len() + 67;
+        let mut long = vec![-95.0f32; len];
+        long[3..3 + row.len()].copy_from_slice(row);
+        long[len - 1] = row[0];
+        check_row(&k, &format!("{name} in a row of {len}"), &long);
+    }
+    // Underflow boundary: every entry at x - max <= -90 must come out exactly 0.
+    let mut x: Vec<f32> = (0..200).map(|i| -0.5 * i as f32).collect();
+    x.reverse();
+    check_row(&k, "ramp 0 .. -99.5", &x);
+}
+
+#[test]
+fn nan_inf_and_empty_rows() {
+    let Some(k) = kernels("nan_inf_and_empty_rows") else {
+        return;
+    };
+    check_empty(&k, "empty");
+    let nan = f32::NAN;
+    let (inf, ninf) = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut rng = Rng(5);
+    for n in [1, 2, 15, 16, 17, 64, 65, 100, 2049, 5000] {
+        let base = rng.row(n, -10.0, 10.0);
+        let mut positions = vec![0, n / 2, n - 1];
+        positions.dedup();
+
+        // NaN anywhere: everything NaN.
+        for &p in &positions {
+            let mut x = base.clone();
+            x[p] = nan;
+            let all_nan = vec![nan; n];
+            check_exact(&k, &format!("NaN at {p}"), &x, &all_nan, &all_nan, nan);
+            if n > 1 {
+                // NaN together with +inf is still NaN.
+                x[(p + 1) % n] = inf;
+                check_exact(
+                    &k,
+                    &format!("NaN at {p} and +inf"),
+                    &x,
+                    &all_nan,
+                    &all_nan,
+                    nan,
+                );
+            }
+        }
+
+        // k entries of +inf: 1/k each, 0 elsewhere.
+        for count in 1..=3usize.min(n) {
+            let mut x = base.clone();
+            let mut sm = vec![0.0f32; n];
+            let mut ls = vec![ninf; n];
+            for j in 0..count {
+                let p = (j * n) / count + (n / count) / 2;
+                x[p] = inf;
+                sm[p] = 1.0 / count as f32;
+                ls[p] = -(count as f32).ln();
+            }
+            if n > count {
+                // A -inf among the finite entries changes nothing.
+                let q = (0..n).find(|&q| x[q] != inf).unwrap();
+                x[q] = ninf;
+            }
+            check_exact(&k, &format!("{count} x +inf"), &x, &sm, &ls, inf);
+        }
+
+        // All -inf: NaN softmax and log-softmax, -inf log-sum-exp.
+        let x = vec![ninf; n];
+        let all_nan = vec![nan; n];
+        check_exact(&k, "all -inf", &x, &all_nan, &all_nan, ninf);
+    }
+}
+
+#[test]
+fn rows_api() {
+    let Some(k) = kernels("rows_api") else {
+        return;
+    };
+    let mut rng = Rng(6);
+    let rows = 5;
+    for cols in [0, 1, 15, 16, 17, 31, 64, 100, 300] {
+        let (xs, ys) = (cols + 5, cols + 3);
+        let mut x = vec![9.0f32; rows * xs];
+        for r in 0..rows {
+            x[r * xs..][..cols].copy_from_slice(&rng.row(cols, -10.0, 10.0));
+        }
+        if cols > 0 {
+            x[2 * xs + cols / 2] = f32::NAN; // one special row among ordinary ones
+            x[3 * xs] = f32::INFINITY;
+        }
+        let ctx = format!("rows = {rows}, cols = {cols}");
+        for alg in Algorithm::ALL {
+            let mut y = vec![-3.0f32; rows * ys];
+            k.avx
+                .softmax_rows(&x, xs, &mut y, ys, rows, cols, alg)
+                .unwrap();
+            let mut y_s = vec![-3.0f32; rows * ys];
+            k.scalar
+                .softmax_rows(&x, xs, &mut y_s, ys, rows, cols, alg)
+                .unwrap();
+            let mut z = x.clone();
+            k.avx
+                .softmax_rows_in_place(&mut z, xs, rows, cols, alg)
+                .unwrap();
+            for r in 0..rows {
+                let xr = &x[r * xs..][..cols];
+                let yr = &y[r * ys..][..cols];
+                let c = format!("{ctx}, row {r}, {}", alg.name());
+                let mut one = vec![0.0; cols];
+                k.avx.softmax_with(xr, &mut one, alg).unwrap();
+                assert_same(&c, yr, &one);
+                assert_same(&format!("{c} in place"), &z[r * xs..][..cols], &one);
+                check_vs_scalar(&format!("{c} vs scalar"), yr, &y_s[r * ys..][..cols], false);
+                if cols > 0 && xr.iter().all(|v| v.is_finite()) {
+                    check_softmax(&c, xr, yr, &oracle(xr));
+                }
+                // Gaps between rows are untouched.
+                if r + 1 < rows {
+                    assert!(
+                        y[r * ys + cols..(r + 1) * ys].iter().all(|&v| v == -3.0),
+                        "{c}: gap"
+                    );
+                    assert!(
+                        z[r * xs + cols..(r + 1) * xs].iter().all(|&v| v == 9.0),
+                        "{c}: gap"
+                    );
+                }
+            }
+        }
+
+        let mut y = vec![-3.0f32; rows * ys];
+        k.avx
+            .log_softmax_rows(&x, xs, &mut y, ys, rows, cols)
+            .unwrap();
+        let mut y_s = vec![-3.0f32; rows * ys];
+        k.scalar
+            .log_softmax_rows(&x, xs, &mut y_s, ys, rows, cols)
+            .unwrap();
+        let mut z = x.clone();
+        k.avx
+            .log_softmax_rows_in_place(&mut z, xs, rows, cols)
+            .unwrap();
+        for r in 0..rows {
+            let xr = &x[r * xs..][..cols];
+            let yr = &y[r * ys..][..cols];
+            let c = format!("{ctx}, row {r}, log_softmax");
+            let mut one = vec![0.0; cols];
+            k.avx.log_softmax(xr, &mut one).unwrap();
+            assert_same(&c, yr, &one);
+            assert_same(&format!("{c} in place"), &z[r * xs..][..cols], &one);
+            check_vs_scalar(&format!("{c} vs scalar"), yr, &y_s[r * ys..][..cols], true);
+            if cols > 0 && xr.iter().all(|v| v.is_finite()) {
+                check_log_softmax(&c, xr, yr, &oracle(xr));
+            }
+            if r + 1 < rows {
+                assert!(
+                    y[r * ys + cols..(r + 1) * ys].iter().all(|&v| v == -3.0),
+                    "{c}: gap"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dispatch_picks_avx512_and_avx2_stays_selectable() {
+    let Some(k) = kernels("dispatch_picks_avx512_and_avx2_stays_selectable") else {
+        return;
+    };
+    assert_eq!(k.avx.isa(), Isa::Avx512);
+    assert_eq!(Isa::best(), Isa::Avx512);
+    match std::env::var(softmax::ISA_ENV_VAR) {
+        Ok(v) if !v.trim().is_empty() => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {}={v} is set, so the default-dispatch check is skipped",
+                softmax::ISA_ENV_VAR
+            );
+        }
+        _ => {
+            assert_eq!(softmax::current_isa(), Isa::Avx512, "default dispatch");
+            assert_eq!(Softmax::new().isa(), Isa::Avx512);
+        }
+    }
+
+    // AVX2 is still there and agrees with the oracle.
+    assert!(
+        Isa::Avx2.is_supported(),
+        "an AVX-512 CPU runs the AVX2 kernels too"
+    );
+    let avx2 = Softmax::with_isa(Isa::Avx2).expect("AVX2 selectable");
+    assert_eq!(avx2.isa(), Isa::Avx2);
+    let mut rng = Rng(7);
+    let x = rng.row(1001, -10.0, 10.0);
+    let o = oracle(&x);
+    for alg in Algorithm::ALL {
+        let mut y = vec![0.0; x.len()];
+        avx2.softmax_with(&x, &mut y, alg).unwrap();
+        check_softmax(&format!("avx2, {}", alg.name()), &x, &y, &o);
+    }
+
+    // The free functions follow the active ISA; switching and switching back works.
+    if softmax::current_isa() == Isa::Avx512 {
+        let mut want = vec![0.0; x.len()];
+        k.avx.softmax(&x, &mut want).unwrap();
+        let mut got = vec![0.0; x.len()];
+        softmax::softmax(&x, &mut got).unwrap();
+        assert_same("free function on avx512", &got, &want);
+
+        softmax::set_isa(Isa::Avx2).unwrap();
+        assert_eq!(softmax::current_isa(), Isa::Avx2);
+        softmax::softmax(&x, &mut got).unwrap();
+        check_softmax("free function on avx2", &x, &got, &o);
+        softmax::set_isa(Isa::Avx512).unwrap();
+        assert_eq!(softmax::current_isa(), Isa::Avx512);
+    }
+}
+
+/// The row length from which the crate writes softmax outputs with non-temporal stores: a
+/// quarter of the last-level cache, read like `src/tuning.rs` does (Linux sysfs, else 16 MiB).
+fn streaming_threshold() -> usize {
+    let mut llc: Option<(u32, usize)> = None;
+    if let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") {
+        for entry in dir.flatten() {
+            let read = |f: &str| std::fs::read_to_string(entry.path().join(f)).ok();
+            let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+            else {
+                continue;
+            };
+            let size = size.trim();
+            let (num, mult) = match size.strip_suffix(['K', 'k']) {
+                Some(num) => (num, 1024),
+                None => match size.strip_suffix(['M', 'm']) {
+                    Some(num) => (num, 1024 * 1024),
+                    None => (size, 1),
+                },
+            };
+            let (Ok(level), Ok(num)) = (level.trim().parse::<u32>(), num.parse::<usize>()) else {
+                continue;
+            };
+            if kind.trim() != "Instruction" && llc.is_none_or(|(l, _)| level > l) {
+                llc = Some((level, num * mult));
+            }
+        }
+    }
+    llc.map_or(16 << 20, |(_, size)| size) / 4
+}
+
+/// Rows long enough for non-temporal stores, with the output 1-3 floats off a 64-byte boundary
+/// (the head before the aligned streaming body and the tail both run).
+#[test]
+fn streaming_stores() {
+    let Some(k) = kernels("streaming_stores") else {
+        return;
+    };
+    let n = streaming_threshold() + 19;
+    if n > 1 << 24 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: streaming_stores skipped: the non-temporal threshold ({n} floats) is too large"
+        );
+        return;
+    }
+    let mut rng = Rng(8);
+    let x = rng.row(n, -10.0, 10.0);
+    let o = oracle(&x);
+    for (i, alg) in Algorithm::ALL.into_iter().enumerate() {
+        if alg == Algorithm::ThreePassReload {
+            continue; // stores its exponentials for the rescaling pass: never streams
+        }
+        let off = 1 + i % 3;
+        let (mut yb, by) = aligned_buffer(n, -3.0);
+        k.avx
+            .softmax_with(&x, &mut yb[by + off..][..n], alg)
+            .unwrap();
+        let ctx = format!("streaming, n = {n}, y at 64B+{off} floats, {}", alg.name());
+        check_softmax(&ctx, &x, &yb[by + off..][..n], &o);
+        assert_untouched(&ctx, &yb, by + off, n, -3.0);
+    }
+    let (mut zb, bz) = aligned_buffer(n, -3.0);
+    zb[bz + 2..][..n].copy_from_slice(&x);
+    k.avx
+        .softmax_in_place_with(&mut zb[bz + 2..][..n], Algorithm::TwoPassBlocked);
+    let ctx = format!("streaming in place, n = {n}");
+    check_softmax(&ctx, &x, &zb[bz + 2..][..n], &o);
+    assert_untouched(&ctx, &zb, bz + 2, n, -3.0);
+}
+
+/// The operations beyond softmax / log-softmax / log-sum-exp (scaled softmax, the backward
+/// passes, cross-entropy, masked rows): against f64 oracles and the scalar kernels.
+#[test]
+fn scaled_backward_and_cross_entropy() {
+    let Some(k) = kernels("scaled_backward_and_cross_entropy") else {
+        return;
+    };
+    let mut rng = Rng(9);
+    for n in (1..=70).chain([255, 256, 257, 5000]) {
+        let x = rng.row(n, -10.0, 10.0);
+
+        // softmax(scale * x): the oracle takes the f32 products; the kernels may fold the
+        // scale elsewhere (one more rounding of an argument up to 30), hence 5x the bound.
+        for scale in [0.125f32, -0.5, 3.0] {
+            let xs: Vec<f32> = x.iter().map(|&v| v * scale).collect();
+            let o = oracle(&xs);
+            for alg in Algorithm::ALL {
+                let ctx = format!("softmax_scaled({scale}), n = {n}, {}", alg.name());
+                let mut y = vec![f32::NAN; n];
+                k.avx.softmax_scaled_with(&x, &mut y, scale, alg).unwrap();
+                let mut ys = vec![f32::NAN; n];
+                k.scalar
+                    .softmax_scaled_with(&x, &mut ys, scale, alg)
+                    .unwrap();
+                check_vs_scalar(&ctx, &y, &ys, false);
+                for (i, (&got, &want)) in y.iter().zip(&o.softmax).enumerate() {
+                    assert!(
+                        softmax_close(got, want, 5.0),
+                        "{ctx}: [{i}] = {got:e}, oracle {want:e}"
+                    );
+                }
+            }
+        }
+
+        // Softmax backward: dx = y * (dy - dot(y, dy)).
+        let o = oracle(&x);
+        let y = o.softmax.clone();
+        let dy = rng.row(n, -1.0, 1.0);
+        let dot: f64 = y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64).sum();
+        let abs_dot: f64 = y
+            .iter()
+            .zip(&dy)
+            .map(|(&a, &b)| (a as f64 * b as f64).abs())
+            .sum();
+        let mut dx = vec![f32::NAN; n];
+        k.avx.softmax_backward(&y, &dy, &mut dx).unwrap();
+        let mut dxs = vec![f32::NAN; n];
+        k.scalar.softmax_backward(&y, &dy, &mut dxs).unwrap();
+        let mut dx_in_place = dy.clone();
+        k.avx
+            .softmax_backward_in_place(&y, &mut dx_in_place)
+            .unwrap();
+        assert_same(
+            &format!("softmax_backward in place, n = {n}"),
+            &dx_in_place,
+            &dx,
+        );
+        for i in 0..n {
+            let (yi, di) = (y[i] as f64, dy[i] as f64);
+            let exact = yi * (di - dot);
+            let bound = 1e-6 * yi * (di.abs() + abs_dot) + 1e-38;
+            for (name, got) in [("avx512", dx[i]), ("scalar", dxs[i])] {
+                assert!(
+                    (got as f64 - exact).abs() <= bound,
+                    "softmax_backward ({name}), n = {n}: [{i}] = {got:e}, exact {exact:e}"
+                );
+            }
+        }
+
+        // Log-softmax backward: dx = dy - exp(y) * sum(dy).
+        let ly = o.log_softmax.clone();
+        let sum: f64 = dy.iter().map(|&v| v as f64).sum();
+        let abs_sum: f64 = dy.iter().map(|&v| (v as f64).abs()).sum();
+        k.avx.log_softmax_backward(&ly, &dy, &mut dx).unwrap();
+        k.scalar.log_softmax_backward(&ly, &dy, &mut dxs).unwrap();
+        let mut dx_in_place = dy.clone();
+        k.avx
+            .log_softmax_backward_in_place(&ly, &mut dx_in_place)
+            .unwrap();
+        assert_same(
+            &format!("log_softmax_backward in place, n = {n}"),
+            &dx_in_place,
+            &dx,
+        );
+        for i in 0..n {
+            let (e, di) = ((ly[i] as f64).exp(), dy[i] as f64);
+            let exact = di - e * sum;
+            let bound = 1e-6 * (di.abs() + e * abs_sum) + 1e-38;
+            for (name, got) in [("avx512", dx[i]), ("scalar", dxs[i])] {
+                assert!(
+                    (got as f64 - exact).abs() <= bound,
+                    "log_softmax_backward ({name}), n = {n}: [{i}] = {got:e}, exact {exact:e}"
+                );
+            }
+        }
+
+        // Cross-entropy: lse - x[t], and its gradient softmax - onehot(t).
+        let mut targets = vec![0, n / 2, n - 1];
+        targets.dedup();
+        let lse = o.lse as f64;
+        for t in targets {
+            let exact = lse - x[t] as f64;
+            let bound = 2.0 * LSE_REL * lse.abs().max(1.0);
+            let ctx = format!("cross_entropy, n = {n}, target {t}");
+            let loss = k.avx.cross_entropy(&x, t).unwrap();
+            let loss_s = k.scalar.cross_entropy(&x, t).unwrap();
+            for (name, got) in [("avx512", loss), ("scalar", loss_s)] {
+                assert!(
+                    (got as f64 - exact).abs() <= bound,
+                    "{ctx} ({name}) = {got:e}, exact {exact:e}"
+                );
+            }
+            let mut g = vec![f32::NAN; n];
+            let loss_g = k.avx.cross_entropy_with_grad(&x, t, &mut g).unwrap();
+            assert!(
+                (loss_g as f64 - exact).abs() <= bound,
+                "{ctx} with grad = {loss_g:e}, exact {exact:e}"
+            );
+            let mut gs = vec![f32::NAN; n];
+            k.scalar.cross_entropy_with_grad(&x, t, &mut gs).unwrap();
+            for i in 0..n {
+                let p = o.softmax[i] as f64;
+                let exact = if i == t { p - 1.0 } else { p };
+                let bound = 2.0 * SOFTMAX_REL * p.max(exact.abs()) + TINY_ABS;
+                for (name, got) in [("avx512", g[i]), ("scalar", gs[i])] {
+                    assert!(
+                        (got as f64 - exact).abs() <= bound,
+                        "{ctx} grad ({name}): [{i}] = {got:e}, exact {exact:e}"
+                    );
+                }
+            }
+        }
+
+        // Masked rows: all -inf gives zeros (and a zero gradient) instead of NaN.
+        let masked = k.avx.zero_masked_rows(true);
+        let x = vec![f32::NEG_INFINITY; n];
+        let zeros = vec![0.0f32; n];
+        for alg in Algorithm::ALL {
+            let mut y = vec![f32::NAN; n];
+            masked.softmax_with(&x, &mut y, alg).unwrap();
+            assert_same(&format!("masked row, n = {n}, {}", alg.name()), &y, &zeros);
+        }
+        let mut dx = vec![f32::NAN; n];
+        masked.softmax_backward(&zeros, &dy, &mut dx).unwrap();
+        assert_same(&format!("masked row backward, n = {n}"), &dx, &zeros);
+    }
+}
