@@ -1,0 +1,114 @@
+//! NEON (Advanced SIMD) kernels: 4 lanes of `float32x4_t`.
+//!
+//! Tails (`n < 4`) go through a small stack array, so memory past `p + n` is never read or
+//! written. NEON has no non-temporal store reachable through intrinsics (`stnp` only exists as
+//! a pair store in assembly and is merely a hint), so `stream` is a plain store and
+//! `stream_fence` does nothing. `vmaxq_f32` (`fmax`) returns NaN when either operand is NaN,
+//! which satisfies the `Simd::max` contract.
+
+use core::arch::aarch64::*;
+
+use crate::kernels::simd::Simd;
+
+/// One NEON register of four `f32`.
+#[derive(Clone, Copy)]
+pub(crate) struct Neon(float32x4_t);
+
+// SAFETY: every method uses Advanced SIMD instructions only (plus `prfm`, a hint that never
+// faults); the dispatcher reaches these kernels only after
+// `is_aarch64_feature_detected!("neon")` held. Pointer methods follow the contracts written on
+// the trait: tails copy exactly `n` elements through a stack buffer.
+unsafe impl Simd for Neon {
+    const LANES: usize = 4;
+
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Neon(vdupq_n_f32(v))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Neon(vld1q_f32(p))
+    }
+    #[inline(always)]
+    unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
+        debug_assert!(n < 4);
+        let mut buf = [fill; 4];
+        // The caller guarantees `p..p + n` is readable; `buf` holds 4 > n elements.
+        core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+        Neon(vld1q_f32(buf.as_ptr()))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        vst1q_f32(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, n: usize) {
+        debug_assert!(n < 4);
+        let mut buf = [0.0f32; 4];
+        vst1q_f32(buf.as_mut_ptr(), self.0);
+        // The caller guarantees `p..p + n` is writable; nothing past it is touched.
+        core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        // No non-temporal store intrinsic on NEON: a plain store.
+        vst1q_f32(p, self.0)
+    }
+    #[inline(always)]
+    unsafe fn stream_fence() {}
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // `prfm` is a hint: it never faults, so `p` may point anywhere (even past the row).
+        core::arch::asm!(
+            "prfm pldl1keep, [{0}]",
+            in(reg) p,
+            options(nostack, readonly, preserves_flags)
+        );
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Neon(vaddq_f32(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Neon(vsubq_f32(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Neon(vmulq_f32(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+        // vfmaq_f32(acc, x, y) = acc + x * y: the accumulator comes first.
+        Neon(vfmaq_f32(c.0, a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self, b: Self) -> Self {
+        // `fmax` propagates a NaN from either operand.
+        Neon(vmaxq_f32(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2_from_magic(t: Self) -> Self {
+        Neon(vreinterpretq_f32_s32(vshlq_n_s32::<23>(
+            vreinterpretq_s32_f32(t.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn to_array(self, out: &mut [f32; 16]) {
+        vst1q_f32(out.as_mut_ptr(), self.0)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        // `fmaxv`: one instruction (a NaN lane wins, which the trait allows).
+        vmaxvq_f32(self.0)
+    }
+}
+
+// Four vectors (16 floats) per iteration; NEON's 32 registers would allow more, but four
+// independent chains already cover the FMA latency of the cores this targets.
+crate::kernels::kernel_table!(
+    crate::Isa::Neon,
+    Neon,
+    4,
+    #[target_feature(enable = "neon")]
+);
