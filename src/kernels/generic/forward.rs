@@ -288,14 +288,21 @@ pub(crate) unsafe fn logsumexp_f64<V: Simd, const U: usize>(x: &[f32]) -> f64 {
 /// Log-sum-exp of a row that left the fast path (portable, rare).
 #[inline(never)]
 pub(crate) fn logsumexp_special(x: &[f32]) -> f64 {
+    let (base, rest) = logsumexp_special_parts(x);
+    base + rest
+}
+
+/// [`logsumexp_special`] as `base + rest`, with `base` the row maximum (so callers can
+/// subtract a logit from it before adding the small `rest`, without cancellation).
+pub(crate) fn logsumexp_special_parts(x: &[f32]) -> (f64, f64) {
     match classify(x, |v| v) {
-        Special::Nan => f64::NAN,
-        Special::PosInf(_) => f64::INFINITY,
-        Special::AllNegInf => f64::NEG_INFINITY,
+        Special::Nan => (f64::NAN, 0.0),
+        Special::PosInf(_) => (f64::INFINITY, 0.0),
+        Special::AllNegInf => (f64::NEG_INFINITY, 0.0),
         Special::Shift(m) => {
             let m64 = m as f64;
             let s: f64 = x.iter().map(|&v| (v as f64 - m64).exp()).sum();
-            m64 + s.ln()
+            (m64, s.ln())
         }
     }
 }

@@ -79,6 +79,37 @@ impl<V: Simd> Input<V> for Scaled<V> {
     }
 }
 
+/// Inputs minus a finite constant (sums of logits without cancellation).
+#[derive(Clone, Copy)]
+pub(crate) struct Offset<V> {
+    v: V,
+    c: f32,
+}
+
+impl<V: Simd> Offset<V> {
+    /// # Safety
+    /// `V`'s ISA must be available; `c` finite.
+    #[inline(always)]
+    pub(crate) unsafe fn new(c: f32) -> Self {
+        Offset { v: V::splat(c), c }
+    }
+}
+
+impl<V: Simd> Input<V> for Offset<V> {
+    #[inline(always)]
+    unsafe fn load(&self, p: *const f32) -> V {
+        V::load(p).sub(self.v)
+    }
+    #[inline(always)]
+    unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V {
+        V::load_tail(p, n, fill + self.c).sub(self.v)
+    }
+    #[inline(always)]
+    fn value(&self, x: f32) -> f32 {
+        x - self.c
+    }
+}
+
 /// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`).
 #[inline(always)]
 pub(crate) unsafe fn prefetch_ahead<V: Simd, const PF: usize>(p: *const f32, step: usize) {
@@ -170,9 +201,10 @@ pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
     total
 }
 
-/// `sum_i a_i * b_i` (or `sum_i a_i` when `b` is `None`) in f64, blocked.
+/// `sum_i input(a_i) * b_i` (or `sum_i input(a_i)` when `b` is `None`) in f64, blocked.
 #[inline(always)]
 pub(crate) unsafe fn dot<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
     a: *const f32,
     b: Option<*const f32>,
     n: usize,
@@ -192,7 +224,7 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
                     Some(b) => V::load(b.add(i + j * l)),
                     None => one,
                 };
-                *s = V::fma(V::load(a.add(i + j * l)), vb, *s);
+                *s = V::fma(inp.load(a.add(i + j * l)), vb, *s);
             }
             i += step;
         }
@@ -201,11 +233,11 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
                 Some(b) => V::load(b.add(i)),
                 None => one,
             };
-            acc[0] = V::fma(V::load(a.add(i)), vb, acc[0]);
+            acc[0] = V::fma(inp.load(a.add(i)), vb, acc[0]);
             i += l;
         }
         if i < end {
-            let va = V::load_tail(a.add(i), end - i, 0.0);
+            let va = inp.load_tail(a.add(i), end - i, 0.0);
             let vb = match b {
                 Some(b) => V::load_tail(b.add(i), end - i, 0.0),
                 None => one,

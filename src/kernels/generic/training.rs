@@ -1,8 +1,8 @@
 //! Training-side operations: the backward passes of softmax and log-softmax, and the fused
 //! cross-entropy loss (with its gradient) built on the blocked (mantissa, exponent) pass.
 
-use super::forward::{classify, fill, logsumexp_special, softmax_special, Special};
-use super::passes::{block_sum, dot, map2_store, map_store_nt, ExpMinus, LaneMap2, Plain};
+use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
+use super::passes::{block_sum, dot, map2_store, map_store_nt, ExpMinus, LaneMap2, Offset, Plain};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::Simd;
@@ -45,7 +45,7 @@ unsafe fn store2<V: Simd, const U: usize>(g: &Grad<'_>, f: &impl LaneMap2<V>, nt
 /// block totals), one for the result.
 #[inline(always)]
 pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
-    let d = dot::<V, U>(g.y(), Some(g.dy()), g.len());
+    let d = dot::<V, U>(&Plain, g.y(), Some(g.dy()), g.len());
     store2::<V, U>(
         &g,
         &SoftmaxGrad {
@@ -59,7 +59,7 @@ pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: 
 /// overflow the exponential).
 #[inline(always)]
 pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
-    let s = dot::<V, U>(g.dy(), None, g.len());
+    let s = dot::<V, U>(&Plain, g.dy(), None, g.len());
     store2::<V, U>(
         &g,
         &LogSoftmaxGrad {
@@ -78,23 +78,36 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
     eps: f32,
 ) -> (f64, Option<(f64, f32)>) {
     let n = x.len();
-    let xt = x[target] as f64;
-    let eps64 = eps as f64;
-    let mean = if eps > 0.0 {
-        dot::<V, U>(x.as_ptr(), None, n) / n as f64
+    let xt = x[target];
+    // The smoothing term needs lse - mean(x); both can be huge and close, so the mean is
+    // taken of x - c with c the target logit (when finite), and lse - c formed in f64 from
+    // lse's two parts before the small part is added.
+    let c = if xt.is_finite() { xt } else { 0.0 };
+    let mean_minus_c = if eps > 0.0 {
+        let s = dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, n);
+        if s.is_finite() {
+            s / n as f64
+        } else {
+            // Differences beyond the f32 range (logits near +-3e38): redo it in f64.
+            x.iter().map(|&v| v as f64 - c as f64).sum::<f64>() / n as f64
+        }
     } else {
         0.0
     };
-    let loss_from = |lse: f64| {
+    let eps64 = eps as f64;
+    // lse = base + rest, with |rest| small: loss = (1-eps)(lse - x_t) + eps(lse - mean).
+    let loss_from = |base: f64, rest: f64| {
+        let to_target = (base - xt as f64) + rest;
         if eps > 0.0 {
-            lse - (1.0 - eps64) * xt - eps64 * mean
+            let to_mean = (base - c as f64) + rest - mean_minus_c;
+            (1.0 - eps64) * to_target + eps64 * to_mean
         } else {
-            lse - xt
+            to_target
         }
     };
     match block_sum::<V, U>(&Plain, x.as_ptr(), n) {
         Some((s, k)) if !s.is_nan() => (
-            loss_from(k as f64 * std::f64::consts::LN_2 + s.ln()),
+            loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
             Some((s, k)),
         ),
         _ => {
@@ -110,7 +123,10 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
                     }
                 }
                 Special::PosInf(_) => f64::NAN,
-                Special::Shift(_) => loss_from(logsumexp_special(x)),
+                Special::Shift(_) => {
+                    let (base, rest) = logsumexp_special_parts(x);
+                    loss_from(base, rest)
+                }
             };
             (loss, None)
         }
