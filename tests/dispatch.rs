@@ -173,7 +173,15 @@ fn child_reports_isa() {
 /// `None`), expecting `expect`; returns the child's stderr.
 fn run_child(value: Option<&str>, set: Option<Isa>, expect: Isa) -> String {
     let exe = env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(exe);
+    // Cross runs (scripts/test-aarch64.sh) name the emulator that must start the child.
+    let mut cmd = match env::var("SOFTMAX_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut c = Command::new(runner.trim());
+            c.arg(exe);
+            c
+        }
+        _ => Command::new(exe),
+    };
     cmd.args([
         "--exact",
         "child_reports_isa",
