@@ -118,12 +118,11 @@ impl<V: Simd> Exp<V> {
         p.mul(V::pow2_from_magic(t))
     }
 
-    /// Exponent `n = round(x*log2(e)) - k` (integer-valued float) and mantissa
-    /// `exp(x - n*ln2) * s`, without reconstructing `2^n`: the (m, e) pair of the two-pass
-    /// algorithm. Inputs are clamped like [`Exp::eval`].
+    /// The (m, e) pair of the two-pass algorithm, without reconstructing `2^e`: the biased
+    /// exponent `t = e + MAGIC - k` (integer-valued float, `e = round(x*log2(e))`) and the
+    /// mantissa `exp(x - e*ln2) * s`. Inputs are clamped like [`Exp::eval`].
     #[inline(always)]
     pub(crate) unsafe fn pair(&self, x: V) -> (V, V) {
-        let (t, p) = self.parts(x);
-        (t.sub(self.bias), p)
+        self.parts(x)
     }
 }

@@ -64,6 +64,14 @@ pub(crate) unsafe trait Simd: Copy {
         let d = Self::max(Self::splat(-127.0), d);
         m.mul(Self::pow2_from_magic(d.add(Self::splat(super::exp::MAGIC))))
     }
+    /// `acc + p * 2^d` where the exponent arrives biased, `b = d + MAGIC` (integer-valued
+    /// `d <= 0`, any size), as the exponent trick produces it: the inner step of the two-pass
+    /// sum. The default is one clamp, one shift and one FMA; AVX-512 uses `vscalefps`.
+    #[inline(always)]
+    unsafe fn add_pow2_biased(acc: Self, p: Self, b: Self) -> Self {
+        let floor = Self::splat(super::exp::MAGIC - 127.0);
+        Self::fma(p, Self::pow2_from_magic(Self::max(floor, b)), acc)
+    }
     /// Writes the lanes to `out[..LANES]`.
     unsafe fn to_array(self, out: &mut [f32; 16]);
 

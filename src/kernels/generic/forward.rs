@@ -151,7 +151,9 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
                 finish::<V, U>(inp, &mut io, s, k, flags.nt);
             }
         }
-        Algorithm::TwoPass => match pair_sum::<V, U>(inp, x, n) {
+        // Two accumulators: the group's exponents and mantissas then stay in registers, which
+        // AVX2's 16 need (16K floats, Zen 4: AVX2 1.78 -> 1.87 el/ns, AVX-512 2.45 -> 2.48).
+        Algorithm::TwoPass => match pair_sum::<V, 2>(inp, x, n) {
             Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
             None => softmax_special::<V, U>(inp, io, flags),
         },

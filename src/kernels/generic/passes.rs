@@ -1,7 +1,7 @@
 //! The loops over memory. Each is `#[inline(always)]` so it is compiled inside the calling
 //! ISA's `#[target_feature]` entry point.
 
-use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
+use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI, MAGIC};
 use crate::kernels::simd::Simd;
 
 /// Elements per summation block (also the block of the blocked two-pass algorithm):
@@ -500,22 +500,25 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     /// Adds the pairs of `vs` to the accumulators `m` (which share the lane exponents `e`):
     /// one maximum for the whole group, so the accumulators are rescaled once per group.
     #[inline(always)]
-    unsafe fn group<V: Simd, const U: usize>(ex: &Exp<V>, m: &mut [V; U], e: &mut V, vs: &[V]) {
-        let mut es = [V::splat(0.0); U];
+    /// Exponents are kept biased (`t = e + MAGIC`, as [`Exp::pair`] returns them), so the
+    /// difference `t_j - (t_max - MAGIC)` is already the biased `e_j - e_max`.
+    unsafe fn group<V: Simd, const U: usize>(ex: &Exp<V>, m: &mut [V; U], t: &mut V, vs: &[V]) {
+        let mut ts = [V::splat(0.0); U];
         let mut ps = [V::splat(0.0); U];
-        let mut new_e = *e;
+        let mut new_t = *t;
         for (j, &v) in vs.iter().enumerate() {
-            (es[j], ps[j]) = ex.pair(v);
-            new_e = V::max(new_e, es[j]);
+            (ts[j], ps[j]) = ex.pair(v);
+            new_t = V::max(new_t, ts[j]);
         }
-        let s = V::scale_pow2(V::splat(1.0), e.sub(new_e));
+        let s = V::scale_pow2(V::splat(1.0), t.sub(new_t));
         for mj in m.iter_mut() {
             *mj = mj.mul(s);
         }
+        let unbias = new_t.sub(V::splat(MAGIC));
         for j in 0..vs.len() {
-            m[j] = m[j].add(V::scale_pow2(ps[j], es[j].sub(new_e)));
+            m[j] = V::add_pow2_biased(m[j], ps[j], ts[j].sub(unbias));
         }
-        *e = new_e;
+        *t = new_t;
     }
     let l = V::LANES;
     let step = U * l;
@@ -526,7 +529,8 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     while start < n {
         let end = n.min(start + BLOCK);
         let mut acc_m = [V::splat(0.0); U];
-        let mut acc_e = V::splat(-1.0e6);
+        // Biased lane exponents, starting far below any input's.
+        let mut acc_e = V::splat(MAGIC - 1.0e6);
         let mut i = start;
         while i + step <= end {
             prefetch_ahead::<V, PREFETCH>(x.add(i), step);
@@ -548,7 +552,7 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
         // Fold the block's lanes into the f64 pair.
         let mut ms = [0.0f32; 16];
         let mut es = [0.0f32; 16];
-        acc_e.to_array(&mut es);
+        acc_e.sub(V::splat(MAGIC)).to_array(&mut es);
         for m in &acc_m {
             m.to_array(&mut ms);
             for lane in 0..l {

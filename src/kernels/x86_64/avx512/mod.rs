@@ -96,6 +96,11 @@ unsafe impl Simd for Avx512 {
         Avx512(_mm512_scalef_ps(m.0, d.0))
     }
     #[inline(always)]
+    unsafe fn add_pow2_biased(acc: Self, p: Self, b: Self) -> Self {
+        let d = _mm512_sub_ps(b.0, _mm512_set1_ps(crate::kernels::exp::MAGIC));
+        Avx512(_mm512_add_ps(acc.0, _mm512_scalef_ps(p.0, d)))
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm512_storeu_ps(out.as_mut_ptr(), self.0)
     }
