@@ -487,8 +487,8 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
 /// `E' = max(E, e)`, `M' = M * 2^(E - E') + m * 2^(e - E')`, both scale factors exact
 /// powers of two ([`Simd::scale_pow2`]). The `U` accumulators share their lane exponents, so
 /// `E'` is taken over a group of `U` vectors and the rescale of `M` costs once per group.
-/// The lanes restart every [`BLOCK`] elements and each block's pair is folded into an f64
-/// pair, which keeps long rows accurate.
+/// The lanes restart every [`BLOCK`] elements (or 512 per lane, if fewer) and each block's
+/// pair is folded into an f64 pair, which keeps long rows accurate.
 /// Returns `(M*, E*)` with `sum_i e^{x_i} = M* * 2^E*`, or `None` when the row needs the
 /// special-value path (NaN, infinities, or a maximum magnitude of `LARGE` or more).
 #[inline(always)]
@@ -525,9 +525,12 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     // Clamp far below any row that takes this path: such inputs only add zeros.
     let ex = Exp::<V>::with_floor(0.0, 1.0, -2.0 * LARGE);
     let (mut total, mut e_total) = (0.0f64, f32::NEG_INFINITY);
+    // Fold into f64 at least every 512 elements per lane: few lanes (scalar, NEON) and few
+    // accumulators would otherwise sum too many terms in one f32.
+    let block = (512 * l).min(BLOCK);
     let mut start = 0;
     while start < n {
-        let end = n.min(start + BLOCK);
+        let end = n.min(start + block);
         let mut acc_m = [V::splat(0.0); U];
         // Biased lane exponents, starting far below any input's.
         let mut acc_e = V::splat(MAGIC - 1.0e6);
