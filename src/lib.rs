@@ -479,30 +479,26 @@ impl Softmax {
     /// Softmax backward pass: `dx = y * (dy - dot(dy, y))` for a softmax output `y` and the
     /// gradient `dy` of the loss with respect to `y`. All three slices have one length.
     pub fn softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
-        let mismatch = Error::LengthMismatch {
-            expected: y.len(),
-            actual: if dy.len() != y.len() {
-                dy.len()
-            } else {
-                dx.len()
-            },
-        };
-        let g = Grad::new(y, dy, dx).ok_or(mismatch)?;
-        self.run_backward(g, false);
-        Ok(())
+        self.backward(y, dy, dx, false)
     }
 
     /// [`Softmax::softmax_backward`] writing `dx` over `dy`.
     pub fn softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
-        let (expected, actual) = (y.len(), dy_dx.len());
-        let g = Grad::in_place(y, dy_dx).ok_or(Error::LengthMismatch { expected, actual })?;
-        self.run_backward(g, false);
-        Ok(())
+        self.backward_in_place(y, dy_dx, false)
     }
 
     /// Log-softmax backward pass: `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y`
     /// (values above ~88 overflow the exponential).
     pub fn log_softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+        self.backward(y, dy, dx, true)
+    }
+
+    /// [`Softmax::log_softmax_backward`] writing `dx` over `dy`.
+    pub fn log_softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+        self.backward_in_place(y, dy_dx, true)
+    }
+
+    fn backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32], log: bool) -> Result<(), Error> {
         let mismatch = Error::LengthMismatch {
             expected: y.len(),
             actual: if dy.len() != y.len() {
@@ -511,16 +507,14 @@ impl Softmax {
                 dx.len()
             },
         };
-        let g = Grad::new(y, dy, dx).ok_or(mismatch)?;
-        self.run_backward(g, true);
+        self.run_backward(Grad::new(y, dy, dx).ok_or(mismatch)?, log);
         Ok(())
     }
 
-    /// [`Softmax::log_softmax_backward`] writing `dx` over `dy`.
-    pub fn log_softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+    fn backward_in_place(&self, y: &[f32], dy_dx: &mut [f32], log: bool) -> Result<(), Error> {
         let (expected, actual) = (y.len(), dy_dx.len());
         let g = Grad::in_place(y, dy_dx).ok_or(Error::LengthMismatch { expected, actual })?;
-        self.run_backward(g, true);
+        self.run_backward(g, log);
         Ok(())
     }
 

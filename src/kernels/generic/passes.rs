@@ -172,6 +172,18 @@ pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
     n: usize,
     ex: &Exp<V>,
 ) -> f64 {
+    exp_sum::<V, U, PF, false>(inp, x, std::ptr::null_mut(), n, ex)
+}
+
+/// The blocked sum of exponentials, also storing them to `y` when `STORE`.
+#[inline(always)]
+unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    ex: &Exp<V>,
+) -> f64 {
     let l = V::LANES;
     let step = U * l;
     let mut total = 0.0f64;
@@ -183,17 +195,28 @@ pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
         while i + step <= end {
             prefetch_ahead::<V, PF>(x.add(i), step);
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = a.add(ex.eval(inp.load(x.add(i + j * l))));
+                let e = ex.eval(inp.load(x.add(i + j * l)));
+                if STORE {
+                    e.store(y.add(i + j * l));
+                }
+                *a = a.add(e);
             }
             i += step;
         }
         while i + l <= end {
-            acc[0] = acc[0].add(ex.eval(inp.load(x.add(i))));
+            let e = ex.eval(inp.load(x.add(i)));
+            if STORE {
+                e.store(y.add(i));
+            }
+            acc[0] = acc[0].add(e);
             i += l;
         }
         if i < end {
-            let v = inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY);
-            acc[0] = acc[0].add(ex.eval(v));
+            let e = ex.eval(inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY));
+            if STORE {
+                e.store_tail(y.add(i), end - i);
+            }
+            acc[0] = acc[0].add(e);
         }
         total += reduce_sum(&acc);
         start = end;
@@ -448,38 +471,7 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
     n: usize,
     ex: &Exp<V>,
 ) -> f64 {
-    let l = V::LANES;
-    let step = U * l;
-    let mut total = 0.0f64;
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut acc = [V::splat(0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
-            for (j, a) in acc.iter_mut().enumerate() {
-                let e = ex.eval(inp.load(x.add(i + j * l)));
-                e.store(y.add(i + j * l));
-                *a = a.add(e);
-            }
-            i += step;
-        }
-        while i + l <= end {
-            let e = ex.eval(inp.load(x.add(i)));
-            e.store(y.add(i));
-            acc[0] = acc[0].add(e);
-            i += l;
-        }
-        if i < end {
-            let e = ex.eval(inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY));
-            e.store_tail(y.add(i), end - i);
-            acc[0] = acc[0].add(e);
-        }
-        total += reduce_sum(&acc);
-        start = end;
-    }
-    total
+    exp_sum::<V, U, PREFETCH, true>(inp, x, y, n, ex)
 }
 
 /// Pass 1 of the two-pass algorithm (Dukhan & Ablavatski): every element becomes a pair
