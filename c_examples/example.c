@@ -5,7 +5,9 @@
  *
  * Prints what it computes and exits with status 1 if any result or status code is wrong.
  * Every numeric result is compared with a double-precision computation (relative tolerance
- * 1e-5). The checks run once on every ISA this CPU supports.
+ * 1e-5; gradients, which may cancel to 0, within 1e-5 of the magnitude of their terms). The
+ * checks run once on every ISA this CPU supports: the forward operations, then the training
+ * operations (scaled softmax, masked rows, backward passes, cross-entropy).
  */
 #include <math.h>
 #include <stdint.h>
@@ -55,6 +57,74 @@ static void check_softmax_row(const char *what, const float *x, const float *y, 
         double want = exp((double)x[i] - lse);
         if (!close_rel(y[i], want)) {
             CHECK(0, "%s: y[%zu] = %.9g, expected %.9g", what, i, (double)y[i], want);
+            return;
+        }
+    }
+}
+
+/* Gradients: |got - want| <= 1e-5 * scale, where scale bounds the terms that were summed. */
+static int close_grad(double got, double want, double scale) {
+    return fabs(got - want) <= 1e-5 * (scale + fabs(want)) + 1e-30;
+}
+
+/* Softmax of scale * x in double. */
+static void check_scaled_row(const char *what, const float *x, const float *y, size_t n,
+                             float scale) {
+    double m = -INFINITY, s = 0.0;
+    size_t i;
+    for (i = 0; i < n; ++i)
+        if ((double)scale * x[i] > m) m = (double)scale * x[i];
+    for (i = 0; i < n; ++i) s += exp((double)scale * x[i] - m);
+    for (i = 0; i < n; ++i) {
+        double want = exp((double)scale * x[i] - m) / s;
+        if (!close_rel(y[i], want)) {
+            CHECK(0, "%s: y[%zu] = %.9g, expected %.9g", what, i, (double)y[i], want);
+            return;
+        }
+    }
+}
+
+/* dx = y * (dy - dot(dy, y)) (log == 0) or dx = dy - exp(y) * sum(dy) (log == 1). */
+static void check_backward_row(const char *what, const float *y, const float *dy,
+                               const float *dx, size_t n, int log_softmax) {
+    double red = 0.0, red_abs = 0.0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        double term = log_softmax ? (double)dy[i] : (double)y[i] * dy[i];
+        red += term;
+        red_abs += fabs(term);
+    }
+    for (i = 0; i < n; ++i) {
+        double want, scale;
+        if (log_softmax) {
+            want = dy[i] - exp(y[i]) * red;
+            scale = fabs(dy[i]) + exp(y[i]) * red_abs;
+        } else {
+            want = y[i] * (dy[i] - red);
+            scale = y[i] * (fabs(dy[i]) + red_abs);
+        }
+        if (!close_grad(dx[i], want, scale)) {
+            CHECK(0, "%s: dx[%zu] = %.9g, expected %.9g", what, i, (double)dx[i], want);
+            return;
+        }
+    }
+}
+
+/* Cross-entropy with label smoothing eps: the loss, and the gradient when d != NULL. */
+static void check_cross_entropy_row(const char *what, const float *x, size_t n, size_t target,
+                                    double eps, float loss, const float *d) {
+    double lse = ref_logsumexp(x, n), mean = 0.0, want;
+    size_t i;
+    for (i = 0; i < n; ++i) mean += x[i];
+    mean /= (double)n;
+    want = lse - (1.0 - eps) * x[target] - eps * mean;
+    CHECK(fabs(loss - want) <= 1e-5 * fmax(1.0, fabs(want)), "%s: loss = %.9g, expected %.9g",
+          what, (double)loss, want);
+    if (!d) return;
+    for (i = 0; i < n; ++i) {
+        double g = exp((double)x[i] - lse) - eps / (double)n - (i == target ? 1.0 - eps : 0.0);
+        if (!close_grad(d[i], g, 1.0)) {
+            CHECK(0, "%s: dlogits[%zu] = %.9g, expected %.9g", what, i, (double)d[i], g);
             return;
         }
     }
@@ -154,6 +224,104 @@ static void run_checks(void) {
         CHECK(isinf(lse) && lse < 0, "logsumexp of nothing = %g, expected -inf", (double)lse);
     }
 
+    /* Softmax with a fused scale (temperature / attention scaling). */
+    EXPECT_STATUS(softmax_scaled_f32(x, y, N, 0.125f), SOFTMAX_STATUS_OK);
+    check_scaled_row("softmax_scaled_f32", x, y, N, 0.125f);
+    printf("  softmax_scaled(x, 0.125)[0..2] = [%.6g %.6g]\n", y[0], y[1]);
+
+    /* Backward passes: y = softmax(x), dy an incoming gradient in [-1, 1). */
+    {
+        static float dy[N], dx[N];
+        fill(dy, N, 99);
+        for (i = 0; i < N; ++i) dy[i] /= 8.0f;
+        EXPECT_STATUS(softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(softmax_backward_f32(y, dy, dx, N), SOFTMAX_STATUS_OK);
+        check_backward_row("softmax_backward_f32", y, dy, dx, N, 0);
+        printf("  softmax_backward dx[0..2] = [%.6g %.6g]\n", dx[0], dx[1]);
+        EXPECT_STATUS(log_softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(log_softmax_backward_f32(y, dy, dx, N), SOFTMAX_STATUS_OK);
+        check_backward_row("log_softmax_backward_f32", y, dy, dx, N, 1);
+    }
+
+    /* Cross-entropy: loss only, loss and gradient, and in place over the logits. */
+    {
+        static float d[N], xd[N];
+        float loss = 0.0f, loss2 = 0.0f;
+        EXPECT_STATUS(cross_entropy_f32(x, N, 7, &loss, NULL), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("cross_entropy_f32", x, N, 7, 0.0, loss, NULL);
+        EXPECT_STATUS(cross_entropy_f32(x, N, 7, &loss2, d), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("cross_entropy_f32 with gradient", x, N, 7, 0.0, loss2, d);
+        memcpy(xd, x, sizeof x);
+        EXPECT_STATUS(cross_entropy_f32(xd, N, 7, &loss2, xd), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("cross_entropy_f32 in place", x, N, 7, 0.0, loss2, xd);
+        printf("  cross_entropy(x, 7) = %.6f, dlogits[7] = %.6f\n", loss, d[7]);
+    }
+
+    /* Batches of the training operations. */
+    {
+        float bx[(ROWS - 1) * X_STRIDE + COLS], by[(ROWS - 1) * Y_STRIDE + COLS];
+        float bdy[(ROWS - 1) * X_STRIDE + COLS], bdx[(ROWS - 1) * Y_STRIDE + COLS];
+        float losses[ROWS];
+        const int64_t targets[ROWS] = {4, -100, 0}; /* row 1 is ignored */
+        fill(bx, sizeof bx / sizeof bx[0], 11);
+        fill(bdy, sizeof bdy / sizeof bdy[0], 12);
+
+        EXPECT_STATUS(softmax_scaled_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS, 2.0f,
+                                              SOFTMAX_ALGORITHM_TWO_PASS),
+                      SOFTMAX_STATUS_OK);
+        for (r = 0; r < ROWS; ++r)
+            check_scaled_row("softmax_scaled_rows_f32", bx + r * X_STRIDE, by + r * Y_STRIDE,
+                             COLS, 2.0f);
+
+        /* y rows Y_STRIDE apart, dy rows X_STRIDE apart, dx rows Y_STRIDE apart. */
+        EXPECT_STATUS(softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS,
+                                       SOFTMAX_ALGORITHM_AUTO),
+                      SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(softmax_backward_rows_f32(by, Y_STRIDE, bdy, X_STRIDE, bdx, Y_STRIDE, ROWS,
+                                                COLS),
+                      SOFTMAX_STATUS_OK);
+        for (r = 0; r < ROWS; ++r)
+            check_backward_row("softmax_backward_rows_f32", by + r * Y_STRIDE,
+                               bdy + r * X_STRIDE, bdx + r * Y_STRIDE, COLS, 0);
+        EXPECT_STATUS(log_softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS),
+                      SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(log_softmax_backward_rows_f32(by, Y_STRIDE, bdy, X_STRIDE, bdx, Y_STRIDE,
+                                                    ROWS, COLS),
+                      SOFTMAX_STATUS_OK);
+        for (r = 0; r < ROWS; ++r)
+            check_backward_row("log_softmax_backward_rows_f32", by + r * Y_STRIDE,
+                               bdy + r * X_STRIDE, bdx + r * Y_STRIDE, COLS, 1);
+
+        /* One loss per row, label smoothing 0.1, gradient rows Y_STRIDE apart. */
+        EXPECT_STATUS(cross_entropy_rows_f32(bx, X_STRIDE, ROWS, COLS, targets, -100, 0.1f,
+                                             losses, bdx, Y_STRIDE),
+                      SOFTMAX_STATUS_OK);
+        for (r = 0; r < ROWS; ++r) {
+            if (targets[r] == -100) {
+                CHECK(losses[r] == 0.0f && bdx[r * Y_STRIDE] == 0.0f,
+                      "cross_entropy_rows_f32: ignored row %zu not zero", r);
+                continue;
+            }
+            check_cross_entropy_row("cross_entropy_rows_f32", bx + r * X_STRIDE, COLS,
+                                    (size_t)targets[r], 0.1, losses[r], bdx + r * Y_STRIDE);
+        }
+        printf("  cross_entropy_rows losses = [%.6f %.6f %.6f]\n", losses[0], losses[1],
+               losses[2]);
+
+        /* Masked attention: row 1 all -inf gives zeros with the flag (NaN without). */
+        for (i = 0; i < COLS; ++i) bx[X_STRIDE + i] = -INFINITY;
+        EXPECT_STATUS(softmax_rows_f32_ex(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS,
+                                          SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS),
+                      SOFTMAX_STATUS_OK);
+        for (i = 0; i < COLS; ++i)
+            CHECK(by[Y_STRIDE + i] == 0.0f, "masked row: y[%zu] = %g", i, (double)by[Y_STRIDE + i]);
+        check_softmax_row("softmax_rows_f32_ex", bx, by, COLS);
+        EXPECT_STATUS(softmax_rows_f32_ex(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS,
+                                          SOFTMAX_ALGORITHM_AUTO, 0),
+                      SOFTMAX_STATUS_OK);
+        CHECK(isnan(by[Y_STRIDE]), "masked row without the flag: %g", (double)by[Y_STRIDE]);
+    }
+
     /* Special values. */
     {
         const float inf_row[3] = {INFINITY, 1.0f, INFINITY};
@@ -196,6 +364,29 @@ static void check_status_codes(void) {
     CHECK(!softmax_isa_supported(99), "softmax_isa_supported(99) != 0");
     CHECK(strcmp(softmax_isa_name(99), "unknown") == 0, "softmax_isa_name(99) = %s",
           softmax_isa_name(99));
+    /* Training operations: out-of-domain scalars, missing outputs, bad targets. */
+    {
+        const int64_t targets[2] = {0, 9};
+        float losses[2];
+        EXPECT_STATUS(softmax_scaled_f32(a, b, 4, NAN), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(softmax_scaled_f32(a, b, 4, INFINITY), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(softmax_rows_f32_ex(a, 4, b, 4, 2, 4, SOFTMAX_ALGORITHM_AUTO, 2),
+                      SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(softmax_backward_f32(a, NULL, b, 4), SOFTMAX_STATUS_NULL_POINTER);
+        EXPECT_STATUS(softmax_backward_f32(NULL, NULL, NULL, 0), SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(log_softmax_backward_f32(a, a + 4, a + 1, 4),
+                      SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(cross_entropy_f32(a, 4, 4, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(cross_entropy_f32(a, 0, 0, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(cross_entropy_f32(a, 4, 0, NULL, b), SOFTMAX_STATUS_NULL_POINTER);
+        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, -100, 0.0f, losses, NULL, 0),
+                      SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 1.5f, losses, NULL, 0),
+                      SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 0.5f, losses, NULL, 0),
+                      SOFTMAX_STATUS_OK);
+        CHECK(losses[1] == 0.0f, "ignored row: loss %g", (double)losses[1]);
+    }
     CHECK(strcmp(softmax_status_string(12345), "unknown status") == 0,
           "softmax_status_string(12345) = %s", softmax_status_string(12345));
     printf("  status strings: %s / %s / %s / %s / %s\n",

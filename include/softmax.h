@@ -1,5 +1,7 @@
 /*
- * softmax: hand-vectorised softmax, log-softmax and log-sum-exp over float rows.
+ * softmax: hand-vectorised softmax, log-softmax and log-sum-exp over float rows, and the
+ * training-side operations built on them: softmax with a fused input scale, the backward
+ * passes of softmax and log-softmax, and the fused cross-entropy loss with its gradient.
  *
  * This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
  * generated from `src/ffi.rs` by `build.rs` with cbindgen; regenerate it with
@@ -16,27 +18,37 @@
  * (the library is built with `panic = "unwind"`). Every function is thread-safe.
  *
  * ARGUMENT RULES (shared by all functions; checked in this order):
- *  1. An `algorithm` outside the `SOFTMAX_ALGORITHM_*` constants is
- *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *  1. Scalar arguments out of their domain are `SOFTMAX_STATUS_INVALID_ARGUMENT`: an
+ *     `algorithm` outside the `SOFTMAX_ALGORITHM_*` constants, `flags` with a bit outside the
+ *     `SOFTMAX_FLAG_*` constants, a `scale` that is not finite, a `label_smoothing` outside
+ *     `[0, 1]` or NaN, and for cross-entropy a row without classes (`n == 0`, `cols == 0`)
+ *     or `target >= n`.
  *  2. Batches (`*_rows_f32`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
  *     a batch extent `(rows - 1) * stride + cols` that overflows `size_t`, is
  *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
- *  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) returns
- *     `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be NULL) and writes
- *     nothing; `logsumexp_f32` still needs a valid `result` and stores `-inf` there.
- *  4. A NULL array pointer (when elements are touched) or a NULL `result` is
- *     `SOFTMAX_STATUS_NULL_POINTER`.
- *  5. A pointer not aligned to 4 bytes (`_Alignof(float)`) is
- *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
+ *     rule 1 returns `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be
+ *     NULL) and writes nothing; `logsumexp_f32` still needs a valid `result` and stores
+ *     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
+ *  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
+ *     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
+ *  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 8 bytes for the
+ *     `int64_t` targets) is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *  6. An array whose size in bytes exceeds `PTRDIFF_MAX`, or whose address range wraps around
  *     the address space, is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
- *  7. The output may be the input (`y == x`, and for batches also `y_stride == x_stride`):
- *     the call then works in place. Any other overlap of the address ranges
- *     `[x, x + extent)` and `[y, y + extent)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *  7. An output may be exactly one of the float inputs, with the same layout (for batches
+ *     also the same stride): the call then works in place. That is `y == x` for the forward
+ *     operations, `dx == y` or `dx == dy` for the backward passes, and `dlogits == logits`
+ *     for cross-entropy. Any other overlap of the address ranges `[p, p + extent)` of an
+ *     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
+ *     may overlap each other freely). `loss` is written last: it may point into `logits`,
+ *     not into `dlogits`.
+ *  8. `cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
+ *     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *
- * Beyond these checks the caller must pass arrays that are really readable (`x`) and writable
- * (`y`) for the given number of elements, and must not modify them from another thread during
- * the call.
+ * Beyond these checks the caller must pass arrays that are really readable (inputs) and
+ * writable (outputs) for the given number of elements, and must not modify them from another
+ * thread during the call.
  *
  * ISA SELECTION: on first use the library picks the best instruction set the CPU supports:
  * AVX-512 > AVX2+FMA > scalar on x86_64, NEON on aarch64, the portable scalar kernels
@@ -51,13 +63,26 @@
  *  - `+inf` entries (and no NaN): the `k` entries equal to `+inf` get `1/k` each, all others
  *    0; log-softmax gives `-ln k` and `-inf`; log-sum-exp is `+inf`.
  *  - A row of only `-inf`: softmax and log-softmax give NaN (there is no limit); log-sum-exp
- *    gives `-inf`.
+ *    gives `-inf`. With `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, softmax gives zeros instead.
  *  - Entries far below the row maximum (where `exp(x - max)` is below about `2^-126`) get
  *    exactly 0 from softmax, never a denormal residue; log-softmax stays exact.
  *  - Finite inputs of any magnitude work (no overflow for large values).
+ *  - Scaled softmax applies these rules to `scale * x` (rounded to float); `scale == 0`
+ *    gives the uniform `1/n`, or NaN when an input is not finite (`0 * inf`).
+ *  - Cross-entropy: a NaN logit gives NaN (loss and gradient); `k` logits at `+inf` give
+ *    `ln k` when the target is one of them and `+inf` otherwise (NaN with label
+ *    smoothing), and the gradient `softmax - onehot` with the softmax rule above; a row of
+ *    only `-inf` gives NaN (loss and gradient).
+ *  - Backward passes follow IEEE arithmetic on their formulas: a NaN in `dy` makes the row
+ *    NaN, as does a NaN in `y` for softmax (through `dot(dy, y)`; for log-softmax only its own
+ *    entry); a zero row `y` (a masked row) gives a zero softmax gradient. One exception:
+ *    when `sum(dy)` is infinite or beyond the float range, log-softmax backward gives NaN or
+ *    infinite entries (the sum is folded into the exponential).
  *
  * ACCURACY: softmax within a few ULP (relative error <= 1e-6 for outputs above 1e-30);
- * log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`.
+ * log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`;
+ * cross-entropy within 1e-6 of `max(1, |loss|)`; gradients within about 1e-6 absolute plus
+ * 1e-6 relative.
  */
 
 #ifndef SOFTMAX_H
@@ -101,6 +126,13 @@
 #define SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED 4
 
 /**
+ * Flag of `softmax_rows_f32_ex`: softmax of a row whose entries are all `-inf` (a fully
+ * masked attention row) gives zeros instead of NaN, so its gradient through
+ * `softmax_backward_rows_f32` is zero too. Every other row is unaffected.
+ */
+#define SOFTMAX_FLAG_ZERO_MASKED_ROWS 1
+
+/**
  * ISA: the portable kernels (no SIMD intrinsics); always supported.
  */
 #define SOFTMAX_ISA_SCALAR 0
@@ -134,14 +166,16 @@ typedef uint32_t softmax_status;
 #define SOFTMAX_STATUS_OK 0
 
 /**
- * A required pointer (an array that is touched, or `result`) was NULL. Nothing was written.
+ * A required pointer (an array that is touched, `result` or `loss`) was NULL. Nothing was
+ * written.
  */
 #define SOFTMAX_STATUS_NULL_POINTER 1
 
 /**
- * An argument was out of its domain: unknown algorithm or ISA value, stride smaller than
- * `cols`, an extent or size that overflows, a pointer not aligned to 4 bytes, or an output
- * that partly overlaps its input. Nothing was written.
+ * An argument was out of its domain: unknown algorithm, flag or ISA value, a non-finite
+ * scale, a label smoothing outside `[0, 1]`, a row without classes or a target out of range,
+ * stride smaller than `cols`, an extent or size that overflows, a misaligned pointer, or an
+ * output that partly overlaps an input or another output. Nothing was written.
  */
 #define SOFTMAX_STATUS_INVALID_ARGUMENT 2
 
@@ -252,6 +286,29 @@ softmax_status softmax_rows_f32(const float *x,
                                 uint32_t algorithm);
 
 /**
+ * `softmax_rows_f32` with `flags`, a combination (bitwise or) of `SOFTMAX_FLAG_*` values:
+ * with `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, a row of only `-inf` (a fully masked attention row)
+ * gives zeros instead of NaN. `flags == 0` is exactly `softmax_rows_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (unknown algorithm, a flag bit outside the
+ * `SOFTMAX_FLAG_*` constants, stride < cols with `rows > 0`, extent overflow, misaligned
+ * pointer, overlap). The algorithm and the flags are checked first, even when nothing is
+ * touched.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_rows_f32_ex(const float *x,
+                                   size_t x_stride,
+                                   float *y,
+                                   size_t y_stride,
+                                   size_t rows,
+                                   size_t cols,
+                                   uint32_t algorithm,
+                                   uint32_t flags);
+
+/**
  * Log-softmax of a batch of `rows` rows of `cols` floats (layout, in-place and overlap rules
  * as in `softmax_rows_f32`). Each row follows the special-value rules of `log_softmax_f32`.
  *
@@ -268,6 +325,217 @@ softmax_status log_softmax_rows_f32(const float *x,
                                     size_t y_stride,
                                     size_t rows,
                                     size_t cols);
+
+/**
+ * Softmax of `scale * x` for one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
+ * `y[i] = exp(scale * x[i]) / sum_j exp(scale * x[j])`. The scale (a temperature `1 / T`, an
+ * attention scale `1 / sqrt(d)`) is fused into the kernels' loads: no extra pass over memory.
+ *
+ * A `scale` that is not finite is `SOFTMAX_STATUS_INVALID_ARGUMENT` (checked first, even
+ * when `n == 0`). Otherwise as `softmax_f32` (in place when `y == x`, NULL allowed with
+ * `n == 0`, any other overlap rejected), with its special-value rules applied to
+ * `scale * x[i]` rounded to float: a negative scale turns `-inf` inputs into `+inf`, and a
+ * product that overflows counts as an infinity. `scale == 0` gives `1 / n` everywhere (NaN
+ * for a row that holds a NaN or an infinity, since `0 * inf` is NaN).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (non-finite scale, misaligned pointer, `n * 4` above
+ * `PTRDIFF_MAX`, partial overlap).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_scaled_f32(const float *x, float *y, size_t n, float scale);
+
+/**
+ * Softmax of `scale * x` for a batch of `rows` rows of `cols` floats (layout, in-place and
+ * overlap rules as in `softmax_rows_f32`), with the given `SOFTMAX_ALGORITHM_*`. Each row
+ * follows the rules of `softmax_scaled_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (unknown algorithm, non-finite scale, stride < cols with
+ * `rows > 0`, extent overflow, misaligned pointer, overlap). The algorithm and the scale are
+ * checked first, even when nothing is touched.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_scaled_rows_f32(const float *x,
+                                       size_t x_stride,
+                                       float *y,
+                                       size_t y_stride,
+                                       size_t rows,
+                                       size_t cols,
+                                       float scale,
+                                       uint32_t algorithm);
+
+/**
+ * Softmax backward pass of one row of `n` floats: `dx[i] = y[i] * (dy[i] - dot(dy, y))`,
+ * where `y` is the softmax output of the forward pass and `dy` the gradient of the loss with
+ * respect to `y` (the dot product is accumulated in double precision).
+ *
+ * `dx` may be `dy` or `y` (in place); any other overlap of `dx` with `y` or `dy` is
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (`y` and `dy` may overlap each other). The pointers may
+ * be NULL when `n == 0` (nothing is written). Special values follow IEEE arithmetic on the
+ * formula: a NaN in `y` or `dy` makes the whole row NaN (through the dot product), infinite
+ * `dy` give infinities or NaN as the formula does, and a zero row `y` (the output of a fully
+ * masked row with `SOFTMAX_FLAG_ZERO_MASKED_ROWS`) gives a zero gradient for finite `dy`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+ * partial overlap).
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);
+
+/**
+ * Log-softmax backward pass of one row of `n` floats: `dx[i] = dy[i] - exp(y[i]) * sum(dy)`,
+ * where `y` is the log-softmax output of the forward pass and `dy` the gradient of the loss
+ * with respect to `y` (the sum is accumulated in double precision).
+ *
+ * `y` must be a log-softmax output (`y <= 0`), or at least at most about 88: `exp(y)` is
+ * `inf` from about 88.4 and meaningless (not necessarily infinite) beyond about 89. Values
+ * below about -87.3 count as `exp(y) = 0` (a `-inf` entry gives `dx = dy`). Aliasing
+ * and NULL rules as in `softmax_backward_f32`. Special values follow IEEE arithmetic on the
+ * formula: a NaN in `dy` makes the whole row NaN (through the sum), a NaN in `y` its own
+ * entry; but when `sum(dy)` is infinite or beyond the float range the entries are NaN or
+ * infinite (the sum is folded into the exponential's polynomial).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+ * partial overlap).
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status log_softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);
+
+/**
+ * Softmax backward pass of a batch of `rows` rows of `cols` floats: row `r` of each array
+ * starts at `r * stride` of that array (`y_stride`, `dy_stride`, `dx_stride`, in elements,
+ * at least `cols`). Each row follows `softmax_backward_f32`.
+ *
+ * `dx` may be `dy` or `y` with the same stride (in place); otherwise the extent of `dx`,
+ * `[dx, dx + (rows - 1) * dx_stride + cols)`, must not overlap the extents of `y` and `dy`.
+ * Elements between rows are neither read nor written. Pointers may be NULL when
+ * `rows == 0` or `cols == 0` (nothing is written).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_backward_rows_f32(const float *y,
+                                         size_t y_stride,
+                                         const float *dy,
+                                         size_t dy_stride,
+                                         float *dx,
+                                         size_t dx_stride,
+                                         size_t rows,
+                                         size_t cols);
+
+/**
+ * Log-softmax backward pass of a batch (layout, in-place and overlap rules as in
+ * `softmax_backward_rows_f32`). Each row follows `log_softmax_backward_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status log_softmax_backward_rows_f32(const float *y,
+                                             size_t y_stride,
+                                             const float *dy,
+                                             size_t dy_stride,
+                                             float *dx,
+                                             size_t dx_stride,
+                                             size_t rows,
+                                             size_t cols);
+
+/**
+ * Cross-entropy loss of one row of `n` logits against class `target`:
+ * `*loss = logsumexp(logits) - logits[target]`, fused in one pass (no softmax is
+ * materialised; the log-sum-exp is accumulated in double precision). When `dlogits` is not
+ * NULL it also receives the gradient with respect to the logits,
+ * `dlogits[i] = softmax(logits)[i] - (i == target)`, in a second pass.
+ *
+ * `n == 0` (no class) and `target >= n` are `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked first.
+ * `loss` is required; `dlogits` is optional and may be `logits` itself (the gradient then
+ * overwrites the logits; the loss is computed first); any other overlap of `dlogits` with
+ * `logits`, or `loss` inside `dlogits`, is `SOFTMAX_STATUS_INVALID_ARGUMENT`. `loss` may
+ * point into `logits`: it is written last.
+ *
+ * Special values: a NaN logit gives a NaN loss (and a NaN gradient row); `k` logits at
+ * `+inf` give `ln k` when the target is one of them and `+inf` otherwise, with the gradient
+ * `1/k` at the `+inf` logits and 0 elsewhere, minus 1 at the target; a row of only `-inf`
+ * gives NaN (loss and gradient); a finite target logit far below the others gives a large
+ * finite loss, a target logit of `-inf` (others finite) `+inf`. Finite logits of any
+ * magnitude work (no overflow).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (`logits` or `loss` NULL) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (no class, target out of range, misaligned pointer,
+ * `n * 4` above `PTRDIFF_MAX`, overlap).
+ *
+ * # Safety
+ * `logits` must be readable for `n` floats, `loss` writable for one, and `dlogits` (unless
+ * NULL) writable for `n`.
+ */
+softmax_status cross_entropy_f32(const float *logits,
+                                 size_t n,
+                                 size_t target,
+                                 float *loss,
+                                 float *dlogits);
+
+/**
+ * Cross-entropy of a batch: row `r` of `cols` logits starts at `logits + r * logits_stride`
+ * and its class is `targets[r]`; `losses[r]` receives its loss (one per row: the caller
+ * reduces them, e.g. to a mean over the rows that are not ignored). When `dlogits` is not
+ * NULL, row `r` of the gradient goes to `dlogits + r * dlogits_stride` (`dlogits_stride` is
+ * ignored when `dlogits` is NULL).
+ *
+ * A row whose target equals `ignore_index` (commonly -100) gets loss 0 and, with `dlogits`,
+ * a zero gradient row; its logits are not read. With label smoothing `eps`
+ * (`label_smoothing`, in `[0, 1]`) the target distribution is
+ * `(1 - eps) * onehot(target) + eps / cols`: the loss is
+ * `logsumexp(x) - (1 - eps) * x[target] - eps * mean(x)` and the gradient
+ * `softmax(x) - (1 - eps) * onehot(target) - eps / cols`. `label_smoothing == 0` gives
+ * `cross_entropy_f32` for each row.
+ *
+ * Checks, before anything is read or written: `label_smoothing` outside `[0, 1]` or NaN and
+ * `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
+ * `rows == 0` returns `SOFTMAX_STATUS_OK` (pointers may be NULL); `logits`, `targets` and
+ * `losses` must be non-NULL and aligned (8 bytes for `targets`); `dlogits` may be `logits`
+ * with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
+ * and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
+ * is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
+ * nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
+ * smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `logits` must be readable for the rows described, `targets` readable and `losses` writable
+ * for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
+ */
+softmax_status cross_entropy_rows_f32(const float *logits,
+                                      size_t logits_stride,
+                                      size_t rows,
+                                      size_t cols,
+                                      const int64_t *targets,
+                                      int64_t ignore_index,
+                                      float label_smoothing,
+                                      float *losses,
+                                      float *dlogits,
+                                      size_t dlogits_stride);
 
 /**
  * The ISA (`SOFTMAX_ISA_*`) that calls use now: the one chosen at first use (best available,

@@ -1,4 +1,6 @@
-//! softmax: hand-vectorised softmax, log-softmax and log-sum-exp over float rows.
+//! softmax: hand-vectorised softmax, log-softmax and log-sum-exp over float rows, and the
+//! training-side operations built on them: softmax with a fused input scale, the backward
+//! passes of softmax and log-softmax, and the fused cross-entropy loss with its gradient.
 //!
 //! This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
 //! generated from `src/ffi.rs` by `build.rs` with cbindgen; regenerate it with
@@ -15,27 +17,37 @@
 //! (the library is built with `panic = "unwind"`). Every function is thread-safe.
 //!
 //! ARGUMENT RULES (shared by all functions; checked in this order):
-//!  1. An `algorithm` outside the `SOFTMAX_ALGORITHM_*` constants is
-//!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+//!  1. Scalar arguments out of their domain are `SOFTMAX_STATUS_INVALID_ARGUMENT`: an
+//!     `algorithm` outside the `SOFTMAX_ALGORITHM_*` constants, `flags` with a bit outside the
+//!     `SOFTMAX_FLAG_*` constants, a `scale` that is not finite, a `label_smoothing` outside
+//!     `[0, 1]` or NaN, and for cross-entropy a row without classes (`n == 0`, `cols == 0`)
+//!     or `target >= n`.
 //!  2. Batches (`*_rows_f32`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
 //!     a batch extent `(rows - 1) * stride + cols` that overflows `size_t`, is
 //!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
-//!  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) returns
-//!     `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be NULL) and writes
-//!     nothing; `logsumexp_f32` still needs a valid `result` and stores `-inf` there.
-//!  4. A NULL array pointer (when elements are touched) or a NULL `result` is
-//!     `SOFTMAX_STATUS_NULL_POINTER`.
-//!  5. A pointer not aligned to 4 bytes (`_Alignof(float)`) is
-//!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+//!  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
+//!     rule 1 returns `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be
+//!     NULL) and writes nothing; `logsumexp_f32` still needs a valid `result` and stores
+//!     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
+//!  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
+//!     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
+//!  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 8 bytes for the
+//!     `int64_t` targets) is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!  6. An array whose size in bytes exceeds `PTRDIFF_MAX`, or whose address range wraps around
 //!     the address space, is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
-//!  7. The output may be the input (`y == x`, and for batches also `y_stride == x_stride`):
-//!     the call then works in place. Any other overlap of the address ranges
-//!     `[x, x + extent)` and `[y, y + extent)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+//!  7. An output may be exactly one of the float inputs, with the same layout (for batches
+//!     also the same stride): the call then works in place. That is `y == x` for the forward
+//!     operations, `dx == y` or `dx == dy` for the backward passes, and `dlogits == logits`
+//!     for cross-entropy. Any other overlap of the address ranges `[p, p + extent)` of an
+//!     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
+//!     may overlap each other freely). `loss` is written last: it may point into `logits`,
+//!     not into `dlogits`.
+//!  8. `cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
+//!     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!
-//! Beyond these checks the caller must pass arrays that are really readable (`x`) and writable
-//! (`y`) for the given number of elements, and must not modify them from another thread during
-//! the call.
+//! Beyond these checks the caller must pass arrays that are really readable (inputs) and
+//! writable (outputs) for the given number of elements, and must not modify them from another
+//! thread during the call.
 //!
 //! ISA SELECTION: on first use the library picks the best instruction set the CPU supports:
 //! AVX-512 > AVX2+FMA > scalar on x86_64, NEON on aarch64, the portable scalar kernels
@@ -50,18 +62,31 @@
 //!  - `+inf` entries (and no NaN): the `k` entries equal to `+inf` get `1/k` each, all others
 //!    0; log-softmax gives `-ln k` and `-inf`; log-sum-exp is `+inf`.
 //!  - A row of only `-inf`: softmax and log-softmax give NaN (there is no limit); log-sum-exp
-//!    gives `-inf`.
+//!    gives `-inf`. With `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, softmax gives zeros instead.
 //!  - Entries far below the row maximum (where `exp(x - max)` is below about `2^-126`) get
 //!    exactly 0 from softmax, never a denormal residue; log-softmax stays exact.
 //!  - Finite inputs of any magnitude work (no overflow for large values).
+//!  - Scaled softmax applies these rules to `scale * x` (rounded to float); `scale == 0`
+//!    gives the uniform `1/n`, or NaN when an input is not finite (`0 * inf`).
+//!  - Cross-entropy: a NaN logit gives NaN (loss and gradient); `k` logits at `+inf` give
+//!    `ln k` when the target is one of them and `+inf` otherwise (NaN with label
+//!    smoothing), and the gradient `softmax - onehot` with the softmax rule above; a row of
+//!    only `-inf` gives NaN (loss and gradient).
+//!  - Backward passes follow IEEE arithmetic on their formulas: a NaN in `dy` makes the row
+//!    NaN, as does a NaN in `y` for softmax (through `dot(dy, y)`; for log-softmax only its own
+//!    entry); a zero row `y` (a masked row) gives a zero softmax gradient. One exception:
+//!    when `sum(dy)` is infinite or beyond the float range, log-softmax backward gives NaN or
+//!    infinite entries (the sum is folded into the exponential).
 //!
 //! ACCURACY: softmax within a few ULP (relative error <= 1e-6 for outputs above 1e-30);
-//! log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`.
+//! log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`;
+//! cross-entropy within 1e-6 of `max(1, |loss|)`; gradients within about 1e-6 absolute plus
+//! 1e-6 relative.
 
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::io::InOut;
+use crate::io::{Grad, InOut};
 use crate::{batch_extent, Algorithm, Isa, Softmax};
 
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
@@ -73,11 +98,13 @@ pub type softmax_status = u32;
 
 /// Success: the outputs were written.
 pub const SOFTMAX_STATUS_OK: softmax_status = 0;
-/// A required pointer (an array that is touched, or `result`) was NULL. Nothing was written.
+/// A required pointer (an array that is touched, `result` or `loss`) was NULL. Nothing was
+/// written.
 pub const SOFTMAX_STATUS_NULL_POINTER: softmax_status = 1;
-/// An argument was out of its domain: unknown algorithm or ISA value, stride smaller than
-/// `cols`, an extent or size that overflows, a pointer not aligned to 4 bytes, or an output
-/// that partly overlaps its input. Nothing was written.
+/// An argument was out of its domain: unknown algorithm, flag or ISA value, a non-finite
+/// scale, a label smoothing outside `[0, 1]`, a row without classes or a target out of range,
+/// stride smaller than `cols`, an extent or size that overflows, a misaligned pointer, or an
+/// output that partly overlaps an input or another output. Nothing was written.
 pub const SOFTMAX_STATUS_INVALID_ARGUMENT: softmax_status = 2;
 /// `softmax_set_isa`: the ISA is valid but this CPU (or this build) cannot run it; the
 /// current choice is unchanged.
@@ -103,6 +130,11 @@ pub const SOFTMAX_ALGORITHM_TWO_PASS: u32 = 3;
 /// maximum while in L1): same memory traffic as TWO_PASS with cheaper arithmetic, the fastest
 /// out of cache.
 pub const SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED: u32 = 4;
+
+/// Flag of `softmax_rows_f32_ex`: softmax of a row whose entries are all `-inf` (a fully
+/// masked attention row) gives zeros instead of NaN, so its gradient through
+/// `softmax_backward_rows_f32` is zero too. Every other row is unaffected.
+pub const SOFTMAX_FLAG_ZERO_MASKED_ROWS: u32 = 1;
 
 /// ISA: the portable kernels (no SIMD intrinsics); always supported.
 pub const SOFTMAX_ISA_SCALAR: u32 = 0;
@@ -146,9 +178,46 @@ fn algorithm_arg(algorithm: u32) -> Checked<Algorithm> {
     Algorithm::from_u32(algorithm).ok_or(SOFTMAX_STATUS_INVALID_ARGUMENT)
 }
 
-/// Checks a pointer to `n > 0` floats: non-null, aligned, at most `isize::MAX` bytes, no
-/// wrap-around. Returns its byte range `[start, end)`.
-fn span(p: *const f32, n: usize) -> Checked<(usize, usize)> {
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` unless `ok`.
+fn require(ok: bool) -> Checked<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SOFTMAX_STATUS_INVALID_ARGUMENT)
+    }
+}
+
+fn scale_arg(scale: f32) -> Checked<()> {
+    require(scale.is_finite())
+}
+
+fn smoothing_arg(label_smoothing: f32) -> Checked<()> {
+    // NaN fails the range test.
+    require((0.0..=1.0).contains(&label_smoothing))
+}
+
+fn flags_arg(flags: u32) -> Checked<()> {
+    require(flags & !SOFTMAX_FLAG_ZERO_MASKED_ROWS == 0)
+}
+
+/// The number of elements a batch spans (`batch_extent`, as a status).
+fn extent(rows: usize, cols: usize, stride: usize) -> Checked<usize> {
+    batch_extent(rows, cols, stride).map_err(|_| SOFTMAX_STATUS_INVALID_ARGUMENT)
+}
+
+/// `SOFTMAX_STATUS_NULL_POINTER` when any of `ptrs` is NULL (reported before any other
+/// pointer problem).
+fn non_null(ptrs: &[*const ()]) -> Checked<()> {
+    if ptrs.iter().any(|p| p.is_null()) {
+        Err(SOFTMAX_STATUS_NULL_POINTER)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a pointer to `n > 0` values of `T`: non-null, aligned, at most `isize::MAX` bytes,
+/// no wrap-around. Returns its byte range `[start, end)`.
+fn span<T>(p: *const T, n: usize) -> Checked<(usize, usize)> {
     if p.is_null() {
         return Err(SOFTMAX_STATUS_NULL_POINTER);
     }
@@ -156,7 +225,7 @@ fn span(p: *const f32, n: usize) -> Checked<(usize, usize)> {
         return Err(SOFTMAX_STATUS_INVALID_ARGUMENT);
     }
     let bytes = n
-        .checked_mul(std::mem::size_of::<f32>())
+        .checked_mul(std::mem::size_of::<T>())
         .filter(|&b| b <= isize::MAX as usize)
         .ok_or(SOFTMAX_STATUS_INVALID_ARGUMENT)?;
     let start = p as usize;
@@ -171,6 +240,21 @@ fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < b.1 && b.0 < a.1
 }
 
+/// An output byte range that is either exactly an input (same start and, by `same_layout`,
+/// the same layout: the call works in place) or disjoint from it.
+fn in_place_or_disjoint(
+    out: (usize, usize),
+    inp: (usize, usize),
+    same_layout: bool,
+) -> Checked<()> {
+    require((out.0 == inp.0 && same_layout) || !overlaps(out, inp))
+}
+
+/// Two byte ranges that must not share a byte.
+fn disjoint(a: (usize, usize), b: (usize, usize)) -> Checked<()> {
+    require(!overlaps(a, b))
+}
+
 /// Validates an input/output pair of `x_ext`/`y_ext` (> 0) elements: non-null, aligned,
 /// sizes within `isize::MAX` bytes, and `y` either in place (`y == x` with `same_layout`) or
 /// disjoint from `x`.
@@ -181,17 +265,10 @@ fn check_pair(
     y_ext: usize,
     same_layout: bool,
 ) -> Checked<()> {
-    // NULL pointers are reported before any other pointer problem.
-    if x.is_null() || y.is_null() {
-        return Err(SOFTMAX_STATUS_NULL_POINTER);
-    }
+    non_null(&[x.cast(), y.cast()])?;
     let xs = span(x, x_ext)?;
     let ys = span(y, y_ext)?;
-    let in_place = std::ptr::eq(x, y) && same_layout;
-    if !in_place && overlaps(xs, ys) {
-        return Err(SOFTMAX_STATUS_INVALID_ARGUMENT);
-    }
-    Ok(())
+    in_place_or_disjoint(ys, xs, same_layout)
 }
 
 /// Runs `op` on each row of a batch that [`check_pair`] accepted.
@@ -361,9 +438,38 @@ pub unsafe extern "C" fn softmax_rows_f32(
     cols: usize,
     algorithm: u32,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { softmax_rows_f32_ex(x, x_stride, y, y_stride, rows, cols, algorithm, 0) }
+}
+
+/// `softmax_rows_f32` with `flags`, a combination (bitwise or) of `SOFTMAX_FLAG_*` values:
+/// with `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, a row of only `-inf` (a fully masked attention row)
+/// gives zeros instead of NaN. `flags == 0` is exactly `softmax_rows_f32`.
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (unknown algorithm, a flag bit outside the
+/// `SOFTMAX_FLAG_*` constants, stride < cols with `rows > 0`, extent overflow, misaligned
+/// pointer, overlap). The algorithm and the flags are checked first, even when nothing is
+/// touched.
+///
+/// # Safety
+/// `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn softmax_rows_f32_ex(
+    x: *const f32,
+    x_stride: usize,
+    y: *mut f32,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+    algorithm: u32,
+    flags: u32,
+) -> softmax_status {
     guard_status(|| {
         let alg = algorithm_arg(algorithm)?;
-        let sm = Softmax::new();
+        flags_arg(flags)?;
+        let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
             rows_impl(x, x_stride, y, y_stride, rows, cols, |io| {
@@ -416,8 +522,8 @@ unsafe fn rows_impl(
     cols: usize,
     op: impl FnMut(InOut<'_>),
 ) -> Checked<()> {
-    let x_ext = batch_extent(rows, cols, x_stride).map_err(|_| SOFTMAX_STATUS_INVALID_ARGUMENT)?;
-    let y_ext = batch_extent(rows, cols, y_stride).map_err(|_| SOFTMAX_STATUS_INVALID_ARGUMENT)?;
+    let x_ext = extent(rows, cols, x_stride)?;
+    let y_ext = extent(rows, cols, y_stride)?;
     if rows == 0 || cols == 0 {
         return Ok(());
     }
@@ -425,6 +531,418 @@ unsafe fn rows_impl(
     // SAFETY: validated above; the caller guarantees the memory of the rows.
     unsafe { for_each_row(x, x_stride, y, y_stride, rows, cols, op) };
     Ok(())
+}
+
+/// Softmax of `scale * x` for one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
+/// `y[i] = exp(scale * x[i]) / sum_j exp(scale * x[j])`. The scale (a temperature `1 / T`, an
+/// attention scale `1 / sqrt(d)`) is fused into the kernels' loads: no extra pass over memory.
+///
+/// A `scale` that is not finite is `SOFTMAX_STATUS_INVALID_ARGUMENT` (checked first, even
+/// when `n == 0`). Otherwise as `softmax_f32` (in place when `y == x`, NULL allowed with
+/// `n == 0`, any other overlap rejected), with its special-value rules applied to
+/// `scale * x[i]` rounded to float: a negative scale turns `-inf` inputs into `+inf`, and a
+/// product that overflows counts as an infinity. `scale == 0` gives `1 / n` everywhere (NaN
+/// for a row that holds a NaN or an infinity, since `0 * inf` is NaN).
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (non-finite scale, misaligned pointer, `n * 4` above
+/// `PTRDIFF_MAX`, partial overlap).
+///
+/// # Safety
+/// `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+#[no_mangle]
+pub unsafe extern "C" fn softmax_scaled_f32(
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    scale: f32,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract (one row of `n` floats).
+    unsafe { softmax_scaled_rows_f32(x, n, y, n, 1, n, scale, SOFTMAX_ALGORITHM_AUTO) }
+}
+
+/// Softmax of `scale * x` for a batch of `rows` rows of `cols` floats (layout, in-place and
+/// overlap rules as in `softmax_rows_f32`), with the given `SOFTMAX_ALGORITHM_*`. Each row
+/// follows the rules of `softmax_scaled_f32`.
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (unknown algorithm, non-finite scale, stride < cols with
+/// `rows > 0`, extent overflow, misaligned pointer, overlap). The algorithm and the scale are
+/// checked first, even when nothing is touched.
+///
+/// # Safety
+/// `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn softmax_scaled_rows_f32(
+    x: *const f32,
+    x_stride: usize,
+    y: *mut f32,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    algorithm: u32,
+) -> softmax_status {
+    guard_status(|| {
+        let alg = algorithm_arg(algorithm)?;
+        scale_arg(scale)?;
+        let sm = Softmax::new();
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            rows_impl(x, x_stride, y, y_stride, rows, cols, |io| {
+                // The scale passed `scale_arg`, which is the kernel's own condition.
+                sm.run_softmax_scaled(io, alg, scale)
+                    .expect("scale checked by scale_arg")
+            })
+        }
+    })
+}
+
+/// Softmax backward pass of one row of `n` floats: `dx[i] = y[i] * (dy[i] - dot(dy, y))`,
+/// where `y` is the softmax output of the forward pass and `dy` the gradient of the loss with
+/// respect to `y` (the dot product is accumulated in double precision).
+///
+/// `dx` may be `dy` or `y` (in place); any other overlap of `dx` with `y` or `dy` is
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (`y` and `dy` may overlap each other). The pointers may
+/// be NULL when `n == 0` (nothing is written). Special values follow IEEE arithmetic on the
+/// formula: a NaN in `y` or `dy` makes the whole row NaN (through the dot product), infinite
+/// `dy` give infinities or NaN as the formula does, and a zero row `y` (the output of a fully
+/// masked row with `SOFTMAX_FLAG_ZERO_MASKED_ROWS`) gives a zero gradient for finite `dy`.
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+/// partial overlap).
+///
+/// # Safety
+/// `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+#[no_mangle]
+pub unsafe extern "C" fn softmax_backward_f32(
+    y: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+    n: usize,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract (one row of `n` floats).
+    guard_status(|| unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, false) })
+}
+
+/// Log-softmax backward pass of one row of `n` floats: `dx[i] = dy[i] - exp(y[i]) * sum(dy)`,
+/// where `y` is the log-softmax output of the forward pass and `dy` the gradient of the loss
+/// with respect to `y` (the sum is accumulated in double precision).
+///
+/// `y` must be a log-softmax output (`y <= 0`), or at least at most about 88: `exp(y)` is
+/// `inf` from about 88.4 and meaningless (not necessarily infinite) beyond about 89. Values
+/// below about -87.3 count as `exp(y) = 0` (a `-inf` entry gives `dx = dy`). Aliasing
+/// and NULL rules as in `softmax_backward_f32`. Special values follow IEEE arithmetic on the
+/// formula: a NaN in `dy` makes the whole row NaN (through the sum), a NaN in `y` its own
+/// entry; but when `sum(dy)` is infinite or beyond the float range the entries are NaN or
+/// infinite (the sum is folded into the exponential's polynomial).
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+/// partial overlap).
+///
+/// # Safety
+/// `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+#[no_mangle]
+pub unsafe extern "C" fn log_softmax_backward_f32(
+    y: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+    n: usize,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract (one row of `n` floats).
+    guard_status(|| unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, true) })
+}
+
+/// Softmax backward pass of a batch of `rows` rows of `cols` floats: row `r` of each array
+/// starts at `r * stride` of that array (`y_stride`, `dy_stride`, `dx_stride`, in elements,
+/// at least `cols`). Each row follows `softmax_backward_f32`.
+///
+/// `dx` may be `dy` or `y` with the same stride (in place); otherwise the extent of `dx`,
+/// `[dx, dx + (rows - 1) * dx_stride + cols)`, must not overlap the extents of `y` and `dy`.
+/// Elements between rows are neither read nor written. Pointers may be NULL when
+/// `rows == 0` or `cols == 0` (nothing is written).
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+/// misaligned pointer, overlap).
+///
+/// # Safety
+/// `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+/// touched).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn softmax_backward_rows_f32(
+    y: *const f32,
+    y_stride: usize,
+    dy: *const f32,
+    dy_stride: usize,
+    dx: *mut f32,
+    dx_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    guard_status(|| unsafe {
+        backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, false)
+    })
+}
+
+/// Log-softmax backward pass of a batch (layout, in-place and overlap rules as in
+/// `softmax_backward_rows_f32`). Each row follows `log_softmax_backward_f32`.
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+/// misaligned pointer, overlap).
+///
+/// # Safety
+/// `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+/// touched).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn log_softmax_backward_rows_f32(
+    y: *const f32,
+    y_stride: usize,
+    dy: *const f32,
+    dy_stride: usize,
+    dx: *mut f32,
+    dx_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    guard_status(|| unsafe {
+        backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, true)
+    })
+}
+
+/// Validates a backward batch and runs it row by row (`log` picks log-softmax).
+///
+/// # Safety
+/// The caller contract of `softmax_backward_rows_f32`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn backward_impl(
+    y: *const f32,
+    y_stride: usize,
+    dy: *const f32,
+    dy_stride: usize,
+    dx: *mut f32,
+    dx_stride: usize,
+    rows: usize,
+    cols: usize,
+    log: bool,
+) -> Checked<()> {
+    let y_ext = extent(rows, cols, y_stride)?;
+    let dy_ext = extent(rows, cols, dy_stride)?;
+    let dx_ext = extent(rows, cols, dx_stride)?;
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    non_null(&[y.cast(), dy.cast(), dx.cast()])?;
+    let ys = span(y, y_ext)?;
+    let dys = span(dy, dy_ext)?;
+    let dxs = span(dx, dx_ext)?;
+    in_place_or_disjoint(dxs, ys, dx_stride == y_stride)?;
+    in_place_or_disjoint(dxs, dys, dx_stride == dy_stride)?;
+    let sm = Softmax::new();
+    for r in 0..rows {
+        // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are non-null,
+        // aligned, at most isize::MAX bytes and readable/writable (the caller); `dx`'s row is
+        // `y`'s or `dy`'s row (same base and stride) or lies in an extent disjoint from
+        // theirs. Only the rows are accessed, never the gaps between them.
+        let g = unsafe {
+            Grad::from_raw(
+                y.add(r * y_stride),
+                dy.add(r * dy_stride),
+                dx.add(r * dx_stride),
+                cols,
+            )
+        };
+        sm.run_backward(g, log);
+    }
+    Ok(())
+}
+
+/// A kernel's own refusal after this module validated the arguments: a bug (the same
+/// status as a caught panic).
+fn validated<T>(r: Result<T, crate::Error>) -> Checked<T> {
+    r.map_err(|_| SOFTMAX_STATUS_INTERNAL_ERROR)
+}
+
+/// Cross-entropy loss of one row of `n` logits against class `target`:
+/// `*loss = logsumexp(logits) - logits[target]`, fused in one pass (no softmax is
+/// materialised; the log-sum-exp is accumulated in double precision). When `dlogits` is not
+/// NULL it also receives the gradient with respect to the logits,
+/// `dlogits[i] = softmax(logits)[i] - (i == target)`, in a second pass.
+///
+/// `n == 0` (no class) and `target >= n` are `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked first.
+/// `loss` is required; `dlogits` is optional and may be `logits` itself (the gradient then
+/// overwrites the logits; the loss is computed first); any other overlap of `dlogits` with
+/// `logits`, or `loss` inside `dlogits`, is `SOFTMAX_STATUS_INVALID_ARGUMENT`. `loss` may
+/// point into `logits`: it is written last.
+///
+/// Special values: a NaN logit gives a NaN loss (and a NaN gradient row); `k` logits at
+/// `+inf` give `ln k` when the target is one of them and `+inf` otherwise, with the gradient
+/// `1/k` at the `+inf` logits and 0 elsewhere, minus 1 at the target; a row of only `-inf`
+/// gives NaN (loss and gradient); a finite target logit far below the others gives a large
+/// finite loss, a target logit of `-inf` (others finite) `+inf`. Finite logits of any
+/// magnitude work (no overflow).
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (`logits` or `loss` NULL) or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT` (no class, target out of range, misaligned pointer,
+/// `n * 4` above `PTRDIFF_MAX`, overlap).
+///
+/// # Safety
+/// `logits` must be readable for `n` floats, `loss` writable for one, and `dlogits` (unless
+/// NULL) writable for `n`.
+#[no_mangle]
+pub unsafe extern "C" fn cross_entropy_f32(
+    logits: *const f32,
+    n: usize,
+    target: usize,
+    loss: *mut f32,
+    dlogits: *mut f32,
+) -> softmax_status {
+    guard_status(|| {
+        require(n > 0 && target < n)?;
+        non_null(&[logits.cast(), loss.cast()])?;
+        let xs = span(logits, n)?;
+        let ls = span(loss, 1)?;
+        let sm = Softmax::new();
+        let value = if dlogits.is_null() {
+            // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes and readable for
+            // `n` floats (the caller); the slice is dropped before `loss` is written.
+            let x = unsafe { std::slice::from_raw_parts(logits, n) };
+            validated(sm.run_cross_entropy(x, target, 0.0))?
+        } else {
+            let ds = span(dlogits, n)?;
+            in_place_or_disjoint(ds, xs, true)?;
+            disjoint(ls, ds)?;
+            // SAFETY: both pointers are non-null, aligned, valid for `n` floats (checked
+            // above and the caller's contract), and `dlogits` is `logits` or disjoint from
+            // it; the kernel reads the target logit and finishes the loss before it writes.
+            let io = unsafe { InOut::from_raw(logits, dlogits, n) };
+            validated(sm.run_cross_entropy_grad(io, target, 0.0))?
+        };
+        // SAFETY: `loss` is non-null, aligned and writable (the caller), outside `dlogits`.
+        unsafe { loss.write(value) };
+        Ok(())
+    })
+}
+
+/// Cross-entropy of a batch: row `r` of `cols` logits starts at `logits + r * logits_stride`
+/// and its class is `targets[r]`; `losses[r]` receives its loss (one per row: the caller
+/// reduces them, e.g. to a mean over the rows that are not ignored). When `dlogits` is not
+/// NULL, row `r` of the gradient goes to `dlogits + r * dlogits_stride` (`dlogits_stride` is
+/// ignored when `dlogits` is NULL).
+///
+/// A row whose target equals `ignore_index` (commonly -100) gets loss 0 and, with `dlogits`,
+/// a zero gradient row; its logits are not read. With label smoothing `eps`
+/// (`label_smoothing`, in `[0, 1]`) the target distribution is
+/// `(1 - eps) * onehot(target) + eps / cols`: the loss is
+/// `logsumexp(x) - (1 - eps) * x[target] - eps * mean(x)` and the gradient
+/// `softmax(x) - (1 - eps) * onehot(target) - eps / cols`. `label_smoothing == 0` gives
+/// `cross_entropy_f32` for each row.
+///
+/// Checks, before anything is read or written: `label_smoothing` outside `[0, 1]` or NaN and
+/// `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
+/// `rows == 0` returns `SOFTMAX_STATUS_OK` (pointers may be NULL); `logits`, `targets` and
+/// `losses` must be non-NULL and aligned (8 bytes for `targets`); `dlogits` may be `logits`
+/// with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
+/// and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
+/// is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
+/// nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
+/// smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).
+///
+/// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+/// `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `logits` must be readable for the rows described, `targets` readable and `losses` writable
+/// for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn cross_entropy_rows_f32(
+    logits: *const f32,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    ignore_index: i64,
+    label_smoothing: f32,
+    losses: *mut f32,
+    dlogits: *mut f32,
+    dlogits_stride: usize,
+) -> softmax_status {
+    guard_status(|| {
+        smoothing_arg(label_smoothing)?;
+        require(cols > 0)?;
+        let x_ext = extent(rows, cols, logits_stride)?;
+        let d_ext = if dlogits.is_null() {
+            0
+        } else {
+            extent(rows, cols, dlogits_stride)?
+        };
+        if rows == 0 {
+            return Ok(());
+        }
+        non_null(&[logits.cast(), targets.cast(), losses.cast()])?;
+        let xs = span(logits, x_ext)?;
+        let ts = span(targets, rows)?;
+        let ls = span(losses, rows)?;
+        disjoint(ls, xs)?;
+        disjoint(ls, ts)?;
+        if !dlogits.is_null() {
+            let ds = span(dlogits, d_ext)?;
+            in_place_or_disjoint(ds, xs, dlogits_stride == logits_stride)?;
+            disjoint(ds, ts)?;
+            disjoint(ds, ls)?;
+        }
+        // SAFETY: `targets` is non-null, aligned, at most isize::MAX bytes and readable for
+        // `rows` values (the caller), and no output overlaps it.
+        let targets = unsafe { std::slice::from_raw_parts(targets, rows) };
+        let class = |t: i64| usize::try_from(t).ok().filter(|&t| t < cols);
+        for &t in targets {
+            require(t == ignore_index || class(t).is_some())?;
+        }
+        let sm = Softmax::new();
+        for (r, &t) in targets.iter().enumerate() {
+            // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
+            // which are non-null, aligned, at most isize::MAX bytes and readable/writable (the
+            // caller); `dlogits`' row is `logits`' row (same base and stride) or disjoint from
+            // the logits, and `losses` is disjoint from both. Only the rows are accessed,
+            // never the gaps between them.
+            let x = logits.wrapping_add(r * logits_stride);
+            let d = dlogits.wrapping_add(r * dlogits_stride);
+            let value = match class(t) {
+                _ if t == ignore_index => {
+                    if !dlogits.is_null() {
+                        // SAFETY: `d` is row `r` of `dlogits` (see above); no other reference
+                        // to that memory is alive.
+                        unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
+                    }
+                    0.0
+                }
+                Some(t) if dlogits.is_null() => {
+                    // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
+                    let x = unsafe { std::slice::from_raw_parts(x, cols) };
+                    validated(sm.run_cross_entropy(x, t, label_smoothing))?
+                }
+                Some(t) => {
+                    // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for `cols`
+                    // floats, the output either the input or disjoint from it.
+                    let io = unsafe { InOut::from_raw(x, d, cols) };
+                    validated(sm.run_cross_entropy_grad(io, t, label_smoothing))?
+                }
+                None => return Err(SOFTMAX_STATUS_INTERNAL_ERROR),
+            };
+            // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no array.
+            unsafe { losses.add(r).write(value) };
+        }
+        Ok(())
+    })
 }
 
 /// The ISA (`SOFTMAX_ISA_*`) that calls use now: the one chosen at first use (best available,

@@ -619,3 +619,538 @@ fn set_and_get_isa() {
     assert_eq!(softmax_set_isa(previous), OK);
     assert_eq!(softmax_get_isa(), previous);
 }
+
+// ---------------------------------------------------------------------------------------------
+// (3) The training functions: argument validation (their results are checked against an f64
+//     oracle on every ISA in tests/training.rs).
+// ---------------------------------------------------------------------------------------------
+
+const NO_FLAGS: u32 = 0;
+const AUTO: u32 = SOFTMAX_ALGORITHM_AUTO;
+
+#[test]
+fn training_functions_work() {
+    let x = [1.0f32, 2.0, 3.0, 4.0];
+    let mut y = [0.0f32; 4];
+    let dy = [0.5f32, -1.0, 0.25, 2.0];
+    let mut dx = [0.0f32; 4];
+    let mut loss = 0.0f32;
+    let mut d = [0.0f32; 4];
+    // SAFETY (whole block): valid buffers of the stated lengths.
+    unsafe {
+        assert_eq!(softmax_scaled_f32(x.as_ptr(), y.as_mut_ptr(), 4, 0.5), OK);
+        let half: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
+        assert_softmax(&half, &y);
+        assert_eq!(
+            softmax_scaled_rows_f32(x.as_ptr(), 2, y.as_mut_ptr(), 2, 2, 2, 2.0, AUTO),
+            OK
+        );
+        assert_softmax(&[2.0, 4.0], &y[..2]);
+        assert_softmax(&[6.0, 8.0], &y[2..]);
+
+        assert_eq!(softmax_f32(x.as_ptr(), y.as_mut_ptr(), 4), OK);
+        assert_eq!(
+            softmax_backward_f32(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), 4),
+            OK
+        );
+        let dot: f64 = y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64).sum();
+        for i in 0..4 {
+            let want = y[i] as f64 * (dy[i] as f64 - dot);
+            assert!(
+                (dx[i] as f64 - want).abs() <= 1e-6,
+                "dx[{i}] = {}, expected {want}",
+                dx[i]
+            );
+        }
+        assert_eq!(log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), 4), OK);
+        assert_eq!(
+            log_softmax_backward_f32(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), 4),
+            OK
+        );
+        let sum: f64 = dy.iter().map(|&v| v as f64).sum();
+        for i in 0..4 {
+            let want = dy[i] as f64 - (y[i] as f64).exp() * sum;
+            assert!(
+                (dx[i] as f64 - want).abs() <= 1e-6,
+                "dx[{i}] = {}, expected {want}",
+                dx[i]
+            );
+        }
+
+        assert_eq!(
+            cross_entropy_f32(x.as_ptr(), 4, 2, &mut loss, d.as_mut_ptr()),
+            OK
+        );
+        let want = reference_logsumexp(&x) - 3.0;
+        assert!((loss as f64 - want).abs() <= 1e-6, "{loss} vs {want}");
+        assert!((d[2] as f64 - ((3.0 - reference_logsumexp(&x)).exp() - 1.0)).abs() <= 1e-6);
+
+        let targets = [3i64, -100];
+        let mut losses = [5.0f32; 2];
+        let st = cross_entropy_rows_f32(
+            x.as_ptr(),
+            2,
+            2,
+            2,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            losses.as_mut_ptr(),
+            ptr::null_mut(),
+            0,
+        );
+        // Target 3 is out of range for 2 columns.
+        assert_eq!(st, INVALID);
+        assert_eq!(losses, [5.0; 2]);
+        let targets = [1i64, -100];
+        let st = cross_entropy_rows_f32(
+            x.as_ptr(),
+            2,
+            2,
+            2,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            losses.as_mut_ptr(),
+            d.as_mut_ptr(),
+            2,
+        );
+        assert_eq!(st, OK);
+        let want = reference_logsumexp(&x[..2]) - 2.0;
+        assert!((losses[0] as f64 - want).abs() <= 1e-6);
+        assert_eq!(losses[1], 0.0);
+        assert_eq!(d[2..], [0.0, 0.0]);
+
+        // The flag: a row of -inf gives zeros instead of NaN.
+        let masked = [f32::NEG_INFINITY; 3];
+        let mut out = [5.0f32; 3];
+        let st = softmax_rows_f32_ex(
+            masked.as_ptr(),
+            3,
+            out.as_mut_ptr(),
+            3,
+            1,
+            3,
+            AUTO,
+            SOFTMAX_FLAG_ZERO_MASKED_ROWS,
+        );
+        assert_eq!(st, OK);
+        assert_eq!(out, [0.0; 3]);
+        assert_eq!(
+            softmax_rows_f32_ex(
+                masked.as_ptr(),
+                3,
+                out.as_mut_ptr(),
+                3,
+                1,
+                3,
+                AUTO,
+                NO_FLAGS
+            ),
+            OK
+        );
+        assert!(out.iter().all(|v| v.is_nan()));
+    }
+}
+
+#[test]
+fn training_null_pointers() {
+    let x = [1.0f32, 2.0, 3.0];
+    let mut y = [5.0f32; 3];
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let t = [0i64];
+    let mut loss = 5.0f32;
+    let lp: *mut f32 = &mut loss;
+    let null = ptr::null::<f32>();
+    let null_mut = ptr::null_mut::<f32>();
+    // SAFETY (whole block): every pointer is NULL or valid for the length passed.
+    unsafe {
+        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+            assert_eq!(f(null, xp, yp, 3), NULL);
+            assert_eq!(f(xp, null, yp, 3), NULL);
+            assert_eq!(f(xp, xp, null_mut, 3), NULL);
+            // NULL is reported before a misaligned pointer.
+            assert_eq!(f(null, misaligned(&mut y), yp, 3), NULL);
+            assert_eq!(f(null, null, null_mut, 0), OK);
+        }
+        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+            assert_eq!(f(null, 3, xp, 3, yp, 3, 1, 3), NULL);
+            assert_eq!(f(xp, 3, null, 3, yp, 3, 1, 3), NULL);
+            assert_eq!(f(xp, 3, xp, 3, null_mut, 3, 1, 3), NULL);
+            assert_eq!(f(null, 3, null, 3, null_mut, 3, 0, 3), OK);
+            assert_eq!(f(null, 3, null, 3, null_mut, 3, 2, 0), OK);
+        }
+        assert_eq!(softmax_scaled_f32(null, yp, 3, 0.5), NULL);
+        assert_eq!(softmax_scaled_f32(xp, null_mut, 3, 0.5), NULL);
+        assert_eq!(softmax_scaled_f32(null, null_mut, 0, 0.5), OK);
+        assert_eq!(
+            softmax_scaled_rows_f32(null, 3, yp, 3, 1, 3, 0.5, AUTO),
+            NULL
+        );
+        assert_eq!(
+            softmax_scaled_rows_f32(null, 3, null_mut, 3, 0, 3, 0.5, AUTO),
+            OK
+        );
+        assert_eq!(softmax_rows_f32_ex(null, 3, yp, 3, 1, 3, AUTO, 1), NULL);
+        assert_eq!(softmax_rows_f32_ex(xp, 3, null_mut, 3, 1, 3, AUTO, 0), NULL);
+        assert_eq!(softmax_rows_f32_ex(null, 3, null_mut, 3, 2, 0, AUTO, 1), OK);
+
+        assert_eq!(cross_entropy_f32(null, 3, 0, lp, null_mut), NULL);
+        assert_eq!(cross_entropy_f32(xp, 3, 0, null_mut, null_mut), NULL);
+        assert_eq!(cross_entropy_f32(xp, 3, 0, null_mut, yp), NULL);
+        // dlogits is optional.
+        assert_eq!(cross_entropy_f32(xp, 3, 0, lp, null_mut), OK);
+        let ce_rows = |x: *const f32, t: *const i64, l: *mut f32, d: *mut f32, rows: usize| {
+            cross_entropy_rows_f32(x, 3, rows, 3, t, -100, 0.0, l, d, 3)
+        };
+        assert_eq!(ce_rows(null, t.as_ptr(), lp, yp, 1), NULL);
+        assert_eq!(ce_rows(xp, ptr::null(), lp, yp, 1), NULL);
+        assert_eq!(ce_rows(xp, t.as_ptr(), null_mut, yp, 1), NULL);
+        assert_eq!(ce_rows(null, ptr::null(), null_mut, null_mut, 0), OK);
+    }
+    assert_eq!(y, [5.0; 3]);
+    assert!((loss - (reference_logsumexp(&x) - 1.0) as f32).abs() < 1e-6);
+}
+
+#[test]
+fn training_bad_scalar_arguments() {
+    let x = [1.0f32, 2.0, 3.0, 4.0];
+    let mut y = [5.0f32; 4];
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let mut loss = 5.0f32;
+    let lp: *mut f32 = &mut loss;
+    let null = ptr::null::<f32>();
+    let null_mut = ptr::null_mut::<f32>();
+    // SAFETY (whole block): valid buffers, or NULL where the call is rejected first.
+    unsafe {
+        // Non-finite scales, even when nothing is touched.
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            assert_eq!(softmax_scaled_f32(xp, yp, 4, bad), INVALID);
+            assert_eq!(softmax_scaled_f32(null, null_mut, 0, bad), INVALID);
+            assert_eq!(
+                softmax_scaled_rows_f32(xp, 2, yp, 2, 2, 2, bad, AUTO),
+                INVALID
+            );
+            assert_eq!(
+                softmax_scaled_rows_f32(null, 2, null_mut, 2, 0, 2, bad, AUTO),
+                INVALID
+            );
+        }
+        for bad_alg in [5, 99, u32::MAX] {
+            assert_eq!(
+                softmax_scaled_rows_f32(xp, 2, yp, 2, 2, 2, 1.0, bad_alg),
+                INVALID
+            );
+            assert_eq!(softmax_rows_f32_ex(xp, 2, yp, 2, 2, 2, bad_alg, 0), INVALID);
+        }
+        // Unknown flag bits, even when nothing is touched.
+        for bad in [2, 3, 0x8000_0000, u32::MAX] {
+            assert_eq!(softmax_rows_f32_ex(xp, 2, yp, 2, 2, 2, AUTO, bad), INVALID);
+            assert_eq!(
+                softmax_rows_f32_ex(null, 2, null_mut, 2, 0, 2, AUTO, bad),
+                INVALID
+            );
+        }
+
+        // Cross-entropy: no class, target out of range (checked before the pointers).
+        assert_eq!(cross_entropy_f32(xp, 0, 0, lp, null_mut), INVALID);
+        assert_eq!(cross_entropy_f32(null, 0, 0, null_mut, null_mut), INVALID);
+        assert_eq!(cross_entropy_f32(xp, 4, 4, lp, yp), INVALID);
+        assert_eq!(cross_entropy_f32(xp, 4, usize::MAX, lp, yp), INVALID);
+        assert_eq!(cross_entropy_f32(null, 4, 4, null_mut, null_mut), INVALID);
+
+        let targets = [0i64, 1];
+        let mut losses = [5.0f32; 2];
+        let tp = targets.as_ptr();
+        let lsp = losses.as_mut_ptr();
+        for bad in [f32::NAN, -0.1, 1.0001, f32::INFINITY, f32::NEG_INFINITY] {
+            let st = cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, bad, lsp, yp, 2);
+            assert_eq!(st, INVALID, "label smoothing {bad}");
+            let st = cross_entropy_rows_f32(
+                null,
+                2,
+                0,
+                2,
+                ptr::null(),
+                -100,
+                bad,
+                null_mut,
+                null_mut,
+                2,
+            );
+            assert_eq!(st, INVALID, "label smoothing {bad} with no rows");
+        }
+        // Smoothing 0 and 1 are fine.
+        for eps in [0.0, 1.0] {
+            assert_eq!(
+                cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, eps, lsp, null_mut, 0),
+                OK
+            );
+        }
+        losses = [5.0; 2];
+        // cols == 0: no class.
+        assert_eq!(
+            cross_entropy_rows_f32(xp, 2, 2, 0, tp, -100, 0.0, lsp, null_mut, 0),
+            INVALID
+        );
+        assert_eq!(
+            cross_entropy_rows_f32(null, 0, 0, 0, ptr::null(), -100, 0.0, null_mut, null_mut, 0),
+            INVALID
+        );
+        // Targets: negative (not the ignore index) or >= cols, in any row; nothing is written.
+        for bad in [[0i64, 2], [-1, 0], [0, -101], [i64::MIN, 0], [0, i64::MAX]] {
+            let st = cross_entropy_rows_f32(xp, 2, 2, 2, bad.as_ptr(), -100, 0.0, lsp, yp, 2);
+            assert_eq!(st, INVALID, "targets {bad:?}");
+        }
+        // The ignore index may be any value, even a valid class.
+        let st = cross_entropy_rows_f32(xp, 2, 2, 2, [1i64, 7].as_ptr(), 7, 0.0, lsp, null_mut, 0);
+        assert_eq!(st, OK);
+        assert_eq!(losses[1], 0.0);
+        let st = cross_entropy_rows_f32(xp, 2, 2, 2, [1i64, 0].as_ptr(), 0, 0.0, lsp, null_mut, 0);
+        assert_eq!(st, OK);
+        assert_eq!(losses[1], 0.0);
+    }
+    assert_eq!(y, [5.0; 4]);
+    assert_eq!(loss, 5.0);
+}
+
+#[test]
+fn training_bad_strides_and_extents() {
+    let x = [0.0f32; 16];
+    let mut y = [5.0f32; 16];
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let t = [0i64; 4];
+    let mut losses = [5.0f32; 4];
+    let lsp = losses.as_mut_ptr();
+    let big = isize::MAX as usize / 4 + 1;
+    let mut loss = 5.0f32;
+    // SAFETY (whole block): every call is rejected before touching memory, or stays within
+    // the 16-element buffers.
+    unsafe {
+        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+            // Each stride smaller than the row.
+            assert_eq!(f(xp, 3, xp, 4, yp, 4, 2, 4), INVALID);
+            assert_eq!(f(xp, 4, xp, 3, yp, 4, 2, 4), INVALID);
+            assert_eq!(f(xp, 4, xp, 4, yp, 3, 2, 4), INVALID);
+            // ... even with NULL pointers (strides are checked first).
+            assert_eq!(
+                f(ptr::null(), 4, ptr::null(), 4, ptr::null_mut(), 0, 1, 4),
+                INVALID
+            );
+            // ... but fine without rows.
+            assert_eq!(f(xp, 1, xp, 1, yp, 1, 0, 4), OK);
+            // Extents that overflow or exceed isize::MAX bytes.
+            assert_eq!(f(xp, usize::MAX, xp, 4, yp, 4, 2, 4), INVALID);
+            assert_eq!(f(xp, 4, xp, 4, yp, usize::MAX / 2, 3, 4), INVALID);
+            assert_eq!(f(xp, big, xp, 4, yp, 4, 2, 4), INVALID);
+        }
+        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+            assert_eq!(f(xp, xp, yp, big), INVALID);
+            assert_eq!(f(xp, xp, yp, usize::MAX), INVALID);
+        }
+        assert_eq!(softmax_scaled_f32(xp, yp, big, 2.0), INVALID);
+        assert_eq!(
+            softmax_scaled_rows_f32(xp, 3, yp, 4, 2, 4, 2.0, AUTO),
+            INVALID
+        );
+        assert_eq!(
+            softmax_scaled_rows_f32(xp, usize::MAX, yp, 4, 2, 4, 2.0, AUTO),
+            INVALID
+        );
+        assert_eq!(softmax_rows_f32_ex(xp, 4, yp, 3, 2, 4, AUTO, 1), INVALID);
+        assert_eq!(
+            cross_entropy_f32(xp, big, 0, &mut loss, ptr::null_mut()),
+            INVALID
+        );
+        assert_eq!(cross_entropy_f32(xp, big, 0, &mut loss, yp), INVALID);
+
+        let ce = |ls: usize, rows: usize, d: *mut f32, ds: usize| {
+            cross_entropy_rows_f32(xp, ls, rows, 4, t.as_ptr(), -100, 0.0, lsp, d, ds)
+        };
+        assert_eq!(ce(3, 2, ptr::null_mut(), 0), INVALID);
+        assert_eq!(ce(usize::MAX, 2, ptr::null_mut(), 0), INVALID);
+        assert_eq!(ce(big, 2, ptr::null_mut(), 0), INVALID);
+        assert_eq!(ce(4, 2, yp, 3), INVALID);
+        assert_eq!(ce(4, 2, yp, usize::MAX), INVALID);
+        assert_eq!(ce(4, big, ptr::null_mut(), 0), INVALID);
+        // dlogits_stride is ignored without dlogits.
+        assert_eq!(ce(4, 2, ptr::null_mut(), 0), OK);
+        assert_eq!(ce(4, 2, ptr::null_mut(), usize::MAX), OK);
+    }
+    assert_eq!(y, [5.0; 16]);
+    assert_eq!(loss, 5.0);
+}
+
+#[test]
+fn training_overlap_rules() {
+    let mut buf: Vec<f32> = input(64).iter().map(|v| v * 0.01).collect();
+    let orig = buf.clone();
+    let p = buf.as_mut_ptr();
+    let mut loss = 5.0f32;
+    let targets = [0i64, 1, 2, 3];
+    // SAFETY (whole block): every pointer stays inside `buf` (or the small arrays above); the
+    // rejected calls touch nothing.
+    unsafe {
+        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+            // dx partly over y, partly over dy, or over dy while being y.
+            assert_eq!(f(p, p.add(16), p.add(1), 8), INVALID);
+            assert_eq!(f(p.add(16), p, p.add(7), 8), INVALID);
+            assert_eq!(f(p, p.add(4), p, 8), INVALID);
+            assert_eq!(f(p.add(4), p, p, 8), INVALID);
+            // dx is dy, but dy partly overlaps y (writing dx would change y).
+            assert_eq!(f(p, p.add(2), p.add(2), 8), INVALID);
+        }
+        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+            // dx at y's base with another stride.
+            assert_eq!(f(p, 8, p.add(32), 8, p, 4, 2, 4), INVALID);
+            // Extents overlap although the rows would not.
+            assert_eq!(f(p, 8, p.add(32), 8, p.add(4), 8, 2, 4), INVALID);
+        }
+        assert_eq!(softmax_scaled_f32(p, p.add(1), 8, 0.5), INVALID);
+        assert_eq!(
+            softmax_scaled_rows_f32(p, 8, p, 4, 2, 4, 0.5, AUTO),
+            INVALID
+        );
+        assert_eq!(
+            softmax_rows_f32_ex(p, 8, p.add(4), 8, 2, 4, AUTO, 1),
+            INVALID
+        );
+
+        // Cross-entropy: dlogits partly over the logits; the loss inside dlogits.
+        assert_eq!(cross_entropy_f32(p, 8, 0, &mut loss, p.add(1)), INVALID);
+        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(40), p.add(36)), INVALID);
+        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(3), p), INVALID);
+        assert_eq!(loss, 5.0);
+        let ce_rows =
+            |x: *const f32, xs: usize, l: *mut f32, t: *const i64, d: *mut f32, ds: usize| {
+                cross_entropy_rows_f32(x, xs, 2, 4, t, -100, 0.0, l, d, ds)
+            };
+        let tp = targets.as_ptr();
+        // Losses over the logits, over the targets, over dlogits.
+        assert_eq!(ce_rows(p, 8, p.add(11), tp, ptr::null_mut(), 0), INVALID);
+        let tbuf = targets.as_ptr() as *mut f32;
+        assert_eq!(ce_rows(p, 8, tbuf.add(1), tp, ptr::null_mut(), 0), INVALID);
+        assert_eq!(ce_rows(p, 8, p.add(40), tp, p.add(36), 8), INVALID);
+        // dlogits at the logits with another stride, over the targets, partly over the logits.
+        assert_eq!(ce_rows(p, 8, p.add(40), tp, p, 4), INVALID);
+        assert_eq!(ce_rows(p, 8, p.add(40), tp, tbuf, 4), INVALID);
+        assert_eq!(ce_rows(p, 8, p.add(40), tp, p.add(8), 8), INVALID);
+    }
+    assert_eq!(buf, orig);
+
+    // Accepted aliasing: y and dy may overlap each other; dx may be y or dy; dlogits may be
+    // the logits (same stride); the loss may be inside the logits when dlogits is elsewhere.
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(softmax_backward_f32(p, p.add(2), p.add(32), 8), OK);
+        assert_eq!(log_softmax_backward_f32(p, p.add(16), p.add(16), 8), OK);
+        assert_eq!(log_softmax_backward_f32(p, p.add(16), p, 8), OK);
+        assert_eq!(softmax_backward_f32(p, p, p, 8), OK);
+        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(3), p.add(40)), OK);
+        assert_eq!(cross_entropy_f32(p, 8, 0, &mut loss, p), OK);
+        let st = cross_entropy_rows_f32(p, 8, 2, 4, targets.as_ptr(), -100, 0.1, p.add(50), p, 8);
+        assert_eq!(st, OK);
+    }
+}
+
+#[test]
+fn training_misaligned_pointers() {
+    let mut a = [1.0f32; 9];
+    let mut b = [5.0f32; 9];
+    let (mx, my) = (misaligned(&mut a), misaligned(&mut b));
+    let (ap, bp) = (a.as_ptr(), b.as_mut_ptr());
+    let mut loss = [5.0f32; 2];
+    let targets = [0i64; 3];
+    // Aligned for a float but not for an int64_t.
+    let t4 = targets.as_ptr().cast::<u8>().wrapping_add(4).cast::<i64>();
+    let mut c = [5.0f32; 9];
+    let cp = c.as_mut_ptr();
+    // SAFETY (whole block): the misaligned pointers cover 8 values inside their buffers and
+    // are rejected before any access.
+    unsafe {
+        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+            assert_eq!(f(mx, ap, bp, 8), INVALID);
+            assert_eq!(f(ap, mx, bp, 8), INVALID);
+            assert_eq!(f(ap, ap, my, 8), INVALID);
+        }
+        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+            assert_eq!(f(mx, 4, ap, 4, bp, 4, 2, 4), INVALID);
+            assert_eq!(f(ap, 4, ap, 4, my, 4, 2, 4), INVALID);
+        }
+        assert_eq!(softmax_scaled_f32(mx, bp, 8, 0.5), INVALID);
+        assert_eq!(
+            softmax_scaled_rows_f32(ap, 4, my, 4, 2, 4, 0.5, AUTO),
+            INVALID
+        );
+        assert_eq!(softmax_rows_f32_ex(mx, 4, bp, 4, 2, 4, AUTO, 1), INVALID);
+        assert_eq!(
+            cross_entropy_f32(mx, 8, 0, loss.as_mut_ptr(), ptr::null_mut()),
+            INVALID
+        );
+        assert_eq!(
+            cross_entropy_f32(ap, 8, 0, misaligned(&mut loss), ptr::null_mut()),
+            INVALID
+        );
+        assert_eq!(cross_entropy_f32(ap, 8, 0, loss.as_mut_ptr(), my), INVALID);
+        let st = cross_entropy_rows_f32(ap, 4, 2, 4, t4, -100, 0.0, cp, ptr::null_mut(), 0);
+        assert_eq!(st, INVALID);
+        let st = cross_entropy_rows_f32(mx, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, bp, 4);
+        assert_eq!(st, INVALID);
+        let st = cross_entropy_rows_f32(ap, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, my, 4);
+        assert_eq!(st, INVALID);
+        let st = cross_entropy_rows_f32(
+            ap,
+            4,
+            2,
+            4,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            misaligned(&mut c),
+            bp,
+            4,
+        );
+        assert_eq!(st, INVALID);
+    }
+    assert_eq!(b, [5.0; 9]);
+    assert_eq!(loss, [5.0; 2]);
+    assert_eq!(c, [5.0; 9]);
+}
+
+/// The training functions and the flag are declared in the committed header, each with a doc
+/// comment (`tests/header.rs` checks that the header is up to date).
+#[test]
+fn header_declares_the_training_abi() {
+    let path = manifest_dir().join("include/softmax.h");
+    let header = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let names = [
+        "#define SOFTMAX_FLAG_ZERO_MASKED_ROWS 1",
+        "softmax_status softmax_rows_f32_ex(const float *x,",
+        "softmax_status softmax_scaled_f32(const float *x, float *y, size_t n, float scale);",
+        "softmax_status softmax_scaled_rows_f32(const float *x,",
+        "softmax_status softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);",
+        "softmax_status log_softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);",
+        "softmax_status softmax_backward_rows_f32(const float *y,",
+        "softmax_status log_softmax_backward_rows_f32(const float *y,",
+        "softmax_status cross_entropy_f32(const float *logits,",
+        "softmax_status cross_entropy_rows_f32(const float *logits,",
+    ];
+    for name in names {
+        let at = header
+            .find(name)
+            .unwrap_or_else(|| panic!("the header lacks `{name}`"));
+        assert!(
+            header[..at].trim_end().ends_with("*/"),
+            "`{name}` has no doc comment"
+        );
+    }
+    for text in [
+        "const int64_t *targets",
+        "int64_t ignore_index",
+        "float label_smoothing",
+        "uint32_t flags",
+    ] {
+        assert!(header.contains(text), "the header lacks {text:?}");
+    }
+}
