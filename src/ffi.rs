@@ -74,9 +74,8 @@
 //!    only `-inf` gives NaN (loss and gradient).
 //!  - Backward passes follow IEEE arithmetic on their formulas: a NaN in `dy` makes the row
 //!    NaN, as does a NaN in `y` for softmax (through `dot(dy, y)`; for log-softmax only its own
-//!    entry); a zero row `y` (a masked row) gives a zero softmax gradient. One exception:
-//!    when `sum(dy)` is infinite or beyond the float range, log-softmax backward gives NaN or
-//!    infinite entries (the sum is folded into the exponential).
+//!    entry); a zero row `y` (a masked row) gives a zero softmax gradient; an infinite
+//!    `sum(dy)` or `exp(y)` gives the infinities and NaNs the formula gives.
 //!
 //! ACCURACY: softmax within a few ULP (relative error <= 1e-6 for outputs above 1e-30);
 //! log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`;
@@ -631,13 +630,12 @@ pub unsafe extern "C" fn softmax_backward_f32(
 /// where `y` is the log-softmax output of the forward pass and `dy` the gradient of the loss
 /// with respect to `y` (the sum is accumulated in double precision).
 ///
-/// `y` must be a log-softmax output (`y <= 0`), or at least at most about 88: `exp(y)` is
-/// `inf` from about 88.4 and meaningless (not necessarily infinite) beyond about 89. Values
-/// below about -87.3 count as `exp(y) = 0` (a `-inf` entry gives `dx = dy`). Aliasing
-/// and NULL rules as in `softmax_backward_f32`. Special values follow IEEE arithmetic on the
-/// formula: a NaN in `dy` makes the whole row NaN (through the sum), a NaN in `y` its own
-/// entry; but when `sum(dy)` is infinite or beyond the float range the entries are NaN or
-/// infinite (the sum is folded into the exponential's polynomial).
+/// `y` is a log-softmax output (`y <= 0`); `exp(y)` counts as infinite from about 88.4 on
+/// and as 0 below about -87.3 (a `-inf` entry gives `dx = dy`). Aliasing and NULL rules as
+/// in `softmax_backward_f32`. Special values follow IEEE arithmetic on the formula: a NaN in
+/// `dy` makes the whole row NaN (through the sum), a NaN in `y` its own entry, and an
+/// infinite `sum(dy)` or `exp(y)` gives the infinities and NaNs the formula gives (for
+/// example `y = log_softmax([1, 2, 3])`, `dy = [1, inf, 2]` gives `[-inf, NaN, -inf]`).
 ///
 /// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
 /// `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,

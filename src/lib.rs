@@ -488,7 +488,7 @@ impl Softmax {
     }
 
     /// Log-softmax backward pass: `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y`
-    /// (values above ~88 overflow the exponential).
+    /// (`exp(y)` counts as infinite from about 88.4 on; infinities follow IEEE rules).
     pub fn log_softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
         self.backward(y, dy, dx, true)
     }

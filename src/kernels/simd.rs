@@ -50,6 +50,8 @@ pub(crate) unsafe trait Simd: Copy {
     /// be either value (x86 returns `b`, NEON returns NaN). Kernels clamp with
     /// `max(bound, x)` so a NaN input stays NaN.
     unsafe fn max(a: Self, b: Self) -> Self;
+    /// Lane-wise minimum, with the NaN rule of [`Simd::max`].
+    unsafe fn min(a: Self, b: Self) -> Self;
     /// The exponent-field trick: reinterprets `t` as integers, shifts each left by 23 bits
     /// and reinterprets the result as `f32`. For `t = 1.5 * 2^23 + 127 + k` with integer
     /// `k` in `[-127, 128]` this is exactly `2^k` (and `0.0` for `k = -127`).

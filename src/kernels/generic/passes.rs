@@ -26,6 +26,8 @@ pub(crate) trait Input<V>: Copy {
     unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V;
     /// One input, for the portable special-value scans.
     fn value(&self, x: f32) -> f32;
+    /// One input in f64 (for the f64 fallback of sums that overflow f32).
+    fn value64(&self, x: f32) -> f64;
 }
 
 /// Inputs as stored.
@@ -44,6 +46,9 @@ impl<V: Simd> Input<V> for Plain {
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
         x
+    }
+    fn value64(&self, x: f32) -> f64 {
+        x as f64
     }
 }
 
@@ -77,6 +82,9 @@ impl<V: Simd> Input<V> for Scaled<V> {
     fn value(&self, x: f32) -> f32 {
         x * self.s
     }
+    fn value64(&self, x: f32) -> f64 {
+        x as f64 * self.s as f64
+    }
 }
 
 /// Inputs minus a finite constant (sums of logits without cancellation).
@@ -107,6 +115,9 @@ impl<V: Simd> Input<V> for Offset<V> {
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
         x - self.c
+    }
+    fn value64(&self, x: f32) -> f64 {
+        x as f64 - self.c as f64
     }
 }
 
@@ -270,7 +281,21 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
         total += reduce_sum(&acc);
         start = end;
     }
-    total
+    if total.is_finite() {
+        total
+    } else {
+        // An f32 lane overflowed (terms near the f32 range), or a term is not finite: redo
+        // it in f64, which tells the two apart.
+        (0..n)
+            .map(|i| {
+                let va = inp.value64(a.add(i).read());
+                match b {
+                    Some(b) => va * b.add(i).read() as f64,
+                    None => va,
+                }
+            })
+            .sum()
+    }
 }
 
 /// A lane-wise map applied by [`map_store`] (a trait rather than a closure so that

@@ -20,15 +20,26 @@ impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
     }
 }
 
-/// `(y, dy) -> dy - exp(y) * s`, with `s` folded into the exponential's coefficients.
+/// Log-probabilities above this give an infinite `exp(y)` (the exponent trick saturates at
+/// `2^128`, which is infinity, from `round(y*log2(e)) = 128` on).
+const LOG_PROB_CAP: f32 = 89.0;
+
+/// `(y, dy) -> dy - exp(y) * s`, with `s` (or most of it) folded into the exponential's
+/// coefficients and the rest, if any, multiplied afterwards.
 struct LogSoftmaxGrad<V> {
     ex: Exp<V>,
+    cap: V,
+    s: Option<V>,
 }
 
 impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
     #[inline(always)]
     unsafe fn apply(&self, y: V, dy: V) -> V {
-        dy.sub(self.ex.eval(y))
+        let e = self.ex.eval(V::min(self.cap, y));
+        match self.s {
+            None => dy.sub(e),
+            Some(s) => dy.sub(e.mul(s)),
+        }
     }
 }
 
@@ -55,18 +66,29 @@ pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: 
     );
 }
 
-/// `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y` (so `y <= 0`; inputs above ~88
-/// overflow the exponential).
+/// `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y` (so `y <= 0`; from about 88.4
+/// on, `exp(y)` is infinite).
 #[inline(always)]
 pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
     let s = dot::<V, U>(&Plain, g.dy(), None, g.len());
-    store2::<V, U>(
-        &g,
-        &LogSoftmaxGrad {
-            ex: Exp::new(0.0, s),
-        },
-        nt,
-    );
+    let cap = V::splat(LOG_PROB_CAP);
+    // Fold `s` when it fits in f32; fold `s / 2^64` and multiply by `2^64` after when only
+    // f64 holds it (so `exp(y) * s` overflows only when the product does); multiply an
+    // infinite or NaN `s` after, so infinities follow IEEE rules.
+    const SPLIT: f64 = 18_446_744_073_709_551_616.0; // 2^64
+    let (fold, post) = if (s as f32).is_finite() {
+        (s, None)
+    } else if s.is_finite() {
+        (s / SPLIT, Some(SPLIT as f32))
+    } else {
+        (1.0, Some(s as f32))
+    };
+    let f = LogSoftmaxGrad {
+        ex: Exp::new(0.0, fold),
+        cap,
+        s: post.map(|p| V::splat(p)),
+    };
+    store2::<V, U>(&g, &f, nt);
 }
 
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
@@ -84,13 +106,7 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
     // lse's two parts before the small part is added.
     let c = if xt.is_finite() { xt } else { 0.0 };
     let mean_minus_c = if eps > 0.0 {
-        let s = dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, n);
-        if s.is_finite() {
-            s / n as f64
-        } else {
-            // Differences beyond the f32 range (logits near +-3e38): redo it in f64.
-            x.iter().map(|&v| v as f64 - c as f64).sum::<f64>() / n as f64
-        }
+        dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, n) / n as f64
     } else {
         0.0
     };

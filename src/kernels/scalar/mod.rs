@@ -74,6 +74,15 @@ unsafe impl Simd for Lane {
         }
     }
     #[inline(always)]
+    unsafe fn min(a: Self, b: Self) -> Self {
+        // The x86 rule: `b` unless `a < b`.
+        if a.0 < b.0 {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
         Lane(f32::from_bits(t.0.to_bits() << 23))
     }

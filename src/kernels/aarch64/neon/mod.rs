@@ -88,6 +88,11 @@ unsafe impl Simd for Neon {
         Neon(vmaxq_f32(a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn min(a: Self, b: Self) -> Self {
+        // `fmin` propagates a NaN from either operand.
+        Neon(vminq_f32(a.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
         Neon(vreinterpretq_f32_s32(vshlq_n_s32::<23>(
             vreinterpretq_s32_f32(t.0),

@@ -85,6 +85,11 @@ unsafe impl Simd for Avx2 {
         Avx2(_mm256_max_ps(a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn min(a: Self, b: Self) -> Self {
+        // vminps returns its second operand when either is NaN.
+        Avx2(_mm256_min_ps(a.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
         Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(
             _mm256_castps_si256(t.0),

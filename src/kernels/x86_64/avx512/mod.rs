@@ -83,6 +83,10 @@ unsafe impl Simd for Avx512 {
         Avx512(_mm512_max_ps(a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn min(a: Self, b: Self) -> Self {
+        Avx512(_mm512_min_ps(a.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
         Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(
             _mm512_castps_si512(t.0),
