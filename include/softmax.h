@@ -93,8 +93,8 @@
 #include <stddef.h>
 
 /**
- * Algorithm: three-pass reload for rows that fit the per-core L2 cache, blocked two-pass
- * beyond (the recommended default).
+ * Algorithm: three-pass reload for rows up to a quarter of the last-level cache, blocked
+ * two-pass beyond (the recommended default).
  */
 #define SOFTMAX_ALGORITHM_AUTO 0
 

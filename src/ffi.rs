@@ -112,8 +112,8 @@ pub const SOFTMAX_STATUS_UNSUPPORTED_ISA: softmax_status = 3;
 /// outputs may be partly written.
 pub const SOFTMAX_STATUS_INTERNAL_ERROR: softmax_status = 4;
 
-/// Algorithm: three-pass reload for rows that fit the per-core L2 cache, blocked two-pass
-/// beyond (the recommended default).
+/// Algorithm: three-pass reload for rows up to a quarter of the last-level cache, blocked
+/// two-pass beyond (the recommended default).
 pub const SOFTMAX_ALGORITHM_AUTO: u32 = 0;
 /// Algorithm: max; sum of exponentials; exponentials again, normalised on the fly
 /// (3 reads + 1 write of memory, 2 exponentials per element).

@@ -107,7 +107,8 @@ impl Isa {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u32)]
 pub enum Algorithm {
-    /// Three-pass reload for rows that fit the per-core L2 cache, blocked two-pass beyond.
+    /// Three-pass reload for rows up to a quarter of the last-level cache, blocked two-pass
+    /// beyond.
     #[default]
     Auto = 0,
     /// Max; sum of exponentials; exponentials again, normalised on the fly
