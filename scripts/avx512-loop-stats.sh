@@ -10,14 +10,14 @@
 #   insns    instructions from the jump target to the jump: the body, once
 #   streams  distinct address registers of the full-width vector loads (input arrays: 1 for
 #            x, 2 for (y, dy), ...; constants on the stack or in .rodata are not counted)
-#   vecs     vector loads per stream: the unroll (4 in the main loops, 1 in the remainders)
+#   vecs     vector loads per stream: the unroll (2-4 in the main loops, 1 in the remainders)
 #   elems    vecs x lanes (16 or 8): elements one iteration consumes
 #   ins/el   insns / elems
 # and the mix: st stores (nt of them non-temporal), fma, add (vaddps), mx (vmaxps), sc
 # (vscalefps), sh (vpslld), pf prefetches, stk stack accesses (spills/reloads), br inner
 # branches, and a guess of which generic loop it is.
 #
-# Prints a summary per loop kind (unrolled loops only, vecs >= 4): instructions per element of
+# Prints a summary per loop kind (unrolled loops only, vecs >= 2): instructions per element of
 # AVX2 and AVX-512 side by side; --all also lists every loop. The counts are static: no cycles,
 # ports, latencies or memory effects, and a body with inner branches (br > 0) counts all paths.
 set -euo pipefail
@@ -123,10 +123,10 @@ END { flush() }' | sort -t "$(printf '\t')" -k1,1 -k2,2n >"$rows"
 
 [ -s "$rows" ] || { echo "avx512-loop-stats: no kernel loops found in $obj" >&2; exit 1; }
 
-echo "Innermost unrolled loops (vecs >= 4), instructions per element, by loop kind:"
+echo "Innermost unrolled loops (vecs >= 2), instructions per element, by loop kind:"
 echo "(n = number of such loops; min / max over them; elements per iteration in brackets)"
 awk -F '\t' '
-$6 >= 4 {
+$6 >= 2 {
   isa = ($1 ~ /^avx512/) ? "avx512" : "avx2"; k = $18; e = $4 / $7
   kinds[k] = 1; c = k SUBSEP isa
   if (!(c in cnt)) { lo[c] = e; hi[c] = e; el[c] = $7 }
