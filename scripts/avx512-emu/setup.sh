@@ -64,7 +64,7 @@ ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
 # serial console, uncompressed initramfs, ELF and #! binaries, devtmpfs/proc/sys/tmpfs, the
 # syscalls std and libtest use (futex, epoll, eventfd, timers, ...), gzip kernel (an XZ kernel
 # takes far longer to unpack under Bochs). Keep the text unchanged unless needed: its hash is
-# part of the cache stamp (and matches the shared recipe's, so its cached kernel is reused).
+# part of the cache stamp (an identical kernel already cached at ~/.cache/avx512-emu is reused).
 options='CONFIG_64BIT=y
 CONFIG_PRINTK=y
 CONFIG_PRINTK_TIME=y
@@ -114,12 +114,12 @@ fresh() { [ -s "$1/bzImage" ] && [ "$(cat "$1/kernel.stamp" 2>/dev/null)" = "$st
 fresh "$cache" && exit 0
 mkdir -p "$cache"
 
-shared=${XDG_CACHE_HOME:-$HOME/.cache}/avx512-emu
-if [ "$shared" != "$cache" ] && fresh "$shared"; then
-  cp "$shared/bzImage" "$cache/bzImage.tmp"
+other=${XDG_CACHE_HOME:-$HOME/.cache}/avx512-emu
+if [ "$other" != "$cache" ] && fresh "$other"; then
+  cp "$other/bzImage" "$cache/bzImage.tmp"
   mv "$cache/bzImage.tmp" "$cache/bzImage"
   printf '%s' "$stamp" >"$cache/kernel.stamp"
-  echo "avx512-emu/setup: reused the kernel cached in $shared" >&2
+  echo "avx512-emu/setup: reused the kernel cached in $other" >&2
   exit 0
 fi
 
