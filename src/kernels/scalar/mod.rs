@@ -21,19 +21,29 @@ const N: usize = 4;
 #[derive(Clone, Copy)]
 pub(crate) struct Lanes([f32; N]);
 
-impl Lanes {
-    #[inline(always)]
-    fn map(self, f: impl Fn(f32) -> f32) -> Self {
-        Lanes(self.0.map(f))
-    }
-    #[inline(always)]
-    fn zip(self, b: Self, f: impl Fn(f32, f32) -> f32) -> Self {
-        let mut out = self.0;
-        for (o, &v) in out.iter_mut().zip(&b.0) {
-            *o = f(*o, v);
-        }
-        Lanes(out)
-    }
+/// Builds a `Lanes` from an expression of the lane index, written out per lane (no closures
+/// or iterators, so debug builds, which the test-suite uses, stay fast too).
+macro_rules! per_lane {
+    (|$i:ident| $e:expr) => {
+        Lanes([
+            {
+                let $i = 0;
+                $e
+            },
+            {
+                let $i = 1;
+                $e
+            },
+            {
+                let $i = 2;
+                $e
+            },
+            {
+                let $i = 3;
+                $e
+            },
+        ])
+    };
 }
 
 // SAFETY: plain scalar arithmetic, available on every CPU; pointer methods follow the trait's
@@ -51,11 +61,7 @@ unsafe impl Simd for Lanes {
     }
     #[inline(always)]
     unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
-        let mut v = [fill; N];
-        for (i, lane) in v.iter_mut().enumerate().take(n) {
-            *lane = p.add(i).read();
-        }
-        Lanes(v)
+        per_lane!(|i| if i < n { p.add(i).read() } else { fill })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
@@ -63,8 +69,10 @@ unsafe impl Simd for Lanes {
     }
     #[inline(always)]
     unsafe fn store_tail(self, p: *mut f32, n: usize) {
-        for (i, &v) in self.0.iter().enumerate().take(n) {
-            p.add(i).write(v);
+        let mut i = 0;
+        while i < n {
+            p.add(i).write(self.0[i]);
+            i += 1;
         }
     }
     #[inline(always)]
@@ -77,37 +85,33 @@ unsafe impl Simd for Lanes {
     unsafe fn prefetch(_p: *const f32) {}
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
-        self.zip(b, |x, y| x + y)
+        per_lane!(|i| self.0[i] + b.0[i])
     }
     #[inline(always)]
     unsafe fn sub(self, b: Self) -> Self {
-        self.zip(b, |x, y| x - y)
+        per_lane!(|i| self.0[i] - b.0[i])
     }
     #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
-        self.zip(b, |x, y| x * y)
+        per_lane!(|i| self.0[i] * b.0[i])
     }
     #[inline(always)]
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-        let mut out = c.0;
-        for ((o, &x), &y) in out.iter_mut().zip(&a.0).zip(&b.0) {
-            *o = (x as f64 * y as f64 + *o as f64) as f32;
-        }
-        Lanes(out)
+        per_lane!(|i| (a.0[i] as f64 * b.0[i] as f64 + c.0[i] as f64) as f32)
     }
     #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // The x86 rule: `b` unless `a > b` (so a NaN `b` is kept).
-        a.zip(b, |x, y| if x > y { x } else { y })
+        per_lane!(|i| if a.0[i] > b.0[i] { a.0[i] } else { b.0[i] })
     }
     #[inline(always)]
     unsafe fn min(a: Self, b: Self) -> Self {
         // The x86 rule: `b` unless `a < b`.
-        a.zip(b, |x, y| if x < y { x } else { y })
+        per_lane!(|i| if a.0[i] < b.0[i] { a.0[i] } else { b.0[i] })
     }
     #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
-        t.map(|v| f32::from_bits(v.to_bits() << 23))
+        per_lane!(|i| f32::from_bits(t.0[i].to_bits() << 23))
     }
     #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
