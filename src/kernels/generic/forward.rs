@@ -76,6 +76,18 @@ unsafe fn finish<V: Simd, const U: usize>(
     }
 }
 
+/// Passes 2 and 3 of three-pass recompute against the shift `k`: the sum, then the output.
+#[inline(always)]
+unsafe fn recompute<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    io: &mut InOut<'_>,
+    k: f32,
+    nt: bool,
+) {
+    let s = sum_exp::<V, U, PREFETCH>(inp, io.x(), io.len(), &Exp::new(k, 1.0));
+    finish::<V, U>(inp, io, s, k, nt);
+}
+
 /// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
 #[inline(always)]
 pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algorithm, flags: Flags) {
@@ -147,8 +159,7 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
                     map_store::<V, U, false>(&Plain, y, y, n, &Scale(V::splat((1.0 / s) as f32)));
                 }
             } else {
-                let s = sum_exp::<V, U, PREFETCH>(inp, x, n, &Exp::new(k, 1.0));
-                finish::<V, U>(inp, &mut io, s, k, flags.nt);
+                recompute::<V, U>(inp, &mut io, k, flags.nt);
             }
         }
         // Two accumulators: the group's exponents and mantissas then stay in registers, which
@@ -189,10 +200,8 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
         Special::Shift(m) => {
             // x - m is exact for every x that carries mass (Sterbenz), so the shifted row has
             // maximum 0 and takes the fast path.
-            let (x, y, n) = (io.x(), io.y(), io.len());
-            map_store::<V, U, false>(inp, x, y, n, &Shift::new(0.0, m));
-            let s = sum_exp::<V, U, PREFETCH>(&Plain, y, n, &Exp::new(0.0, 1.0));
-            finish::<V, U>(&Plain, &mut io.into_in_place(), s, 0.0, flags.nt);
+            map_store::<V, U, false>(inp, io.x(), io.y(), io.len(), &Shift::new(0.0, m));
+            recompute::<V, U>(&Plain, &mut io.into_in_place(), 0.0, flags.nt);
         }
     }
 }
@@ -208,10 +217,9 @@ fn log_softmax_offset(s: f64, k: f32) -> f32 {
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
 #[inline(always)]
 pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
-    let (x, y, n) = (io.x(), io.y(), io.len());
-    if n <= 1 {
+    if io.len() <= 1 {
         // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
-        if n == 1 {
+        if io.len() == 1 {
             let v = io.get(0);
             io.set(
                 0,
@@ -224,18 +232,29 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
         }
         return;
     }
+    if !log_softmax_fast::<V, U>(&mut io, flags) {
+        log_softmax_special::<V, U>(io, flags);
+    }
+}
+
+/// Blocked pass 1 and the output pass of log-softmax; `false` (nothing written) when the row
+/// needs the special-value rules.
+#[inline(always)]
+unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: Flags) -> bool {
+    let (x, y, n) = (io.x(), io.y(), io.len());
     match block_sum::<V, U>(&Plain, x, n) {
-        Some((s, _)) if s.is_nan() => fill(&mut io, f32::NAN),
+        Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
         Some((s, k)) => {
             let f = Shift::new(k, log_softmax_offset(s, k));
             map_store_nt::<V, U>(&Plain, x, y, n, &f, flags.nt)
         }
-        None => log_softmax_special::<V, U>(io),
+        None => return false,
     }
+    true
 }
 
 #[inline(always)]
-unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>) {
+unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     match classify(io.input(), |v| v) {
         Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
         Special::PosInf(count) => {
@@ -250,18 +269,11 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>) {
             }
         }
         Special::Shift(m) => {
-            let (x, y, n) = (io.x(), io.y(), io.len());
-            map_store::<V, U, false>(&Plain, x, y, n, &Shift::new(0.0, m));
+            // As for softmax: the shifted row has maximum 0 and takes the fast path.
+            map_store::<V, U, false>(&Plain, io.x(), io.y(), io.len(), &Shift::new(0.0, m));
             let mut shifted = io.into_in_place();
-            match block_sum::<V, U>(&Plain, y, n) {
-                Some((s, k)) => map_store::<V, U, false>(
-                    &Plain,
-                    y,
-                    y,
-                    n,
-                    &Shift::new(k, log_softmax_offset(s, k)),
-                ),
-                None => fill(&mut shifted, f32::NAN),
+            if !log_softmax_fast::<V, U>(&mut shifted, flags) {
+                fill(&mut shifted, f32::NAN);
             }
         }
     }
@@ -270,21 +282,15 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>) {
 /// `ln sum_i e^{x_i}` in one pass over the row (blocked (mantissa, exponent) accumulator).
 #[inline(always)]
 pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
-    logsumexp_f64::<V, U>(x) as f32
-}
-
-/// [`logsumexp`] before the final rounding.
-#[inline(always)]
-pub(crate) unsafe fn logsumexp_f64<V: Simd, const U: usize>(x: &[f32]) -> f64 {
-    match x {
-        [] => return f64::NEG_INFINITY,
-        [v] => return *v as f64,
-        _ => {}
-    }
-    match block_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
-        Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),
-        None => logsumexp_special(x),
-    }
+    let lse = match x {
+        [] => f64::NEG_INFINITY,
+        [v] => *v as f64,
+        _ => match block_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
+            Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),
+            None => logsumexp_special(x),
+        },
+    };
+    lse as f32
 }
 
 /// Log-sum-exp of a row that left the fast path (portable, rare).

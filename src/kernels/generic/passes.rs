@@ -428,7 +428,7 @@ pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
 
 /// Writes `f(a_i, b_i)` to `y_i`; with `NT`, the aligned body uses non-temporal stores.
 #[inline(always)]
-pub(crate) unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
+unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
     a: *const f32,
     b: *const f32,
     y: *mut f32,
@@ -468,8 +468,14 @@ pub(crate) unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
     }
 }
 
-/// `y_i = f(input(x_i))`, with non-temporal stores when `nt` (and `y` is 4-byte aligned, so
-/// it can reach vector alignment).
+/// Whether an output at `y` can take non-temporal stores when asked to (`nt`): it must be
+/// 4-byte aligned to reach vector alignment at all.
+#[inline(always)]
+fn nt_usable(y: *mut f32, nt: bool) -> bool {
+    nt && (y as usize).is_multiple_of(4)
+}
+
+/// `y_i = f(input(x_i))`, with non-temporal stores when `nt` and usable.
 #[inline(always)]
 pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     inp: &impl Input<V>,
@@ -479,10 +485,27 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     f: &impl LaneMap<V>,
     nt: bool,
 ) {
-    if nt && (y as usize).is_multiple_of(4) {
+    if nt_usable(y, nt) {
         map_store::<V, U, true>(inp, x, y, n, f);
     } else {
         map_store::<V, U, false>(inp, x, y, n, f);
+    }
+}
+
+/// `y_i = f(a_i, b_i)`, with non-temporal stores when `nt` and usable.
+#[inline(always)]
+pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
+    a: *const f32,
+    b: *const f32,
+    y: *mut f32,
+    n: usize,
+    f: &impl LaneMap2<V>,
+    nt: bool,
+) {
+    if nt_usable(y, nt) {
+        map2_store::<V, U, true>(a, b, y, n, f);
+    } else {
+        map2_store::<V, U, false>(a, b, y, n, f);
     }
 }
 

@@ -2,7 +2,9 @@
 //! cross-entropy loss (with its gradient) built on the blocked (mantissa, exponent) pass.
 
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
-use super::passes::{block_sum, dot, map2_store, map_store_nt, ExpMinus, LaneMap2, Offset, Plain};
+use super::passes::{
+    block_sum, dot, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Offset, Plain,
+};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::Simd;
@@ -43,13 +45,10 @@ impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
     }
 }
 
+/// Writes a backward pass's map of `(y, dy)` to `dx`.
 #[inline(always)]
 unsafe fn store2<V: Simd, const U: usize>(g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
-    if nt && (g.dx() as usize).is_multiple_of(4) {
-        map2_store::<V, U, true>(g.y(), g.dy(), g.dx(), g.len(), f);
-    } else {
-        map2_store::<V, U, false>(g.y(), g.dy(), g.dx(), g.len(), f);
-    }
+    map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), g.len(), f, nt);
 }
 
 /// `dx = y * (dy - dot(dy, y))` for a softmax output `y`: one pass for the dot product (f64
