@@ -168,7 +168,7 @@ fn sweep(
 const SMALL: std::ops::RangeInclusive<usize> = 0..=300;
 
 /// The large rows: 4096 (two blocks), 65_537 (32 blocks + 1), 1_000_003 (beyond the L2 size
-/// here, so `Auto` switches to the blocked two-pass algorithm).
+/// here; `Auto` picks reload or two-pass for it from this machine's last-level cache).
 const LARGE: [usize; 3] = [4096, 65_537, 1_000_003];
 
 fn small_lengths() -> Vec<usize> {
@@ -255,6 +255,86 @@ fn large_rows_table(isas: &[(Isa, Softmax)]) -> Table {
         t.add(*isa, *op, w);
     }
     t
+}
+
+/// Rows shaped to move the per-lane exponents of the two-pass sum (pass 1 of two-pass
+/// softmax, log-softmax and log-sum-exp) at every point a row can: a rising ramp (the
+/// exponents move again and again, across folding blocks), a falling ramp, late spikes far
+/// above the rest, lanes that diverge by 1000, a lane of -inf, and maxima just inside the
+/// fast path's `|max| < 131072`. Every operation on every ISA, against the oracle and the
+/// scalar ISA.
+#[test]
+fn rows_that_move_the_exponents() {
+    let mut rng = rng(12);
+    let mut rows: Vec<(&str, Vec<f32>)> = Vec::new();
+    rows.push((
+        "rising",
+        (0..5000).map(|i| -2000.0 + 0.75 * i as f32).collect(),
+    ));
+    rows.push((
+        "rising steep",
+        (0..700).map(|i| -30_000.0 + 90.0 * i as f32).collect(),
+    ));
+    rows.push((
+        "falling",
+        (0..5000).map(|i| 1750.0 - 0.75 * i as f32).collect(),
+    ));
+    let mut spikes = uniform(&mut rng, 12_000, -20.0, 0.0);
+    spikes[3001] = 150.0;
+    spikes[9000] = 5000.0;
+    spikes[11_999] = 5001.0;
+    rows.push(("late spikes", spikes));
+    let lanes: Vec<f32> = uniform(&mut rng, 3000, -10.0, 10.0)
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if (i / 3) % 2 == 0 {
+                v + 500.0
+            } else {
+                v - 500.0
+            }
+        })
+        .collect();
+    rows.push(("diverging lanes", lanes));
+    let masked: Vec<f32> = uniform(&mut rng, 3001, -10.0, 10.0)
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if i % 8 == 3 { f32::NEG_INFINITY } else { v })
+        .collect();
+    rows.push(("a lane of -inf", masked));
+    // A plateau, then jumps of 60 to 150 above it: a lane set by the plateau must move
+    // before adding any of them (the largest term a lane can hold is 2^127 of its unit).
+    for jump in [60.0f32, 90.0, 112.3, 150.0] {
+        let mut x = uniform(&mut rng, 1500, -0.01, 0.0);
+        x.extend(uniform(&mut rng, 700, jump - 0.01, jump));
+        rows.push(("plateau and jump", x));
+    }
+    rows.push((
+        "near +131072",
+        uniform(&mut rng, 2500, 130_900.0, 131_071.0),
+    ));
+    rows.push((
+        "near -131072",
+        uniform(&mut rng, 2500, -131_071.0, -130_950.0),
+    ));
+    let isas = supported_isas("rows_that_move_the_exponents");
+    let mut table = Table::default();
+    for (name, x) in rows {
+        let row = Row::new(x);
+        for op in Op::all() {
+            let mut reference: Option<Vec<f32>> = None;
+            for (isa, sm) in &isas {
+                let ctx = format!("{} {} {name}", isa.name(), op.name());
+                let out = run(sm, op, &ctx, &row.x, 1);
+                table.add(*isa, op, &measure(op, &ctx, &row, &out));
+                match &reference {
+                    None => reference = Some(out),
+                    Some(r) => assert_close_to_scalar(&ctx, &out, r, op.is_log()),
+                }
+            }
+        }
+    }
+    table.assert_ok("rows that move the exponents");
 }
 
 /// Prints the worst errors measured per ISA, operation and algorithm, over all lengths

@@ -65,16 +65,7 @@ impl<V: Simd> Exp<V> {
     pub(crate) unsafe fn new(k: f32, s: f64) -> Self {
         // Inputs below this floor round to n = k - 127, which the exponent trick maps to 0.0
         // exactly; clamping there keeps every lane's biased exponent inside [0, 128].
-        Self::with_floor(k, s, ((k as f64 - 126.75) * std::f64::consts::LN_2) as f32)
-    }
-
-    /// Like [`Exp::new`] with inputs clamped to `lo` instead of the underflow threshold; for
-    /// [`Exp::pair`], which must see the exponent of every input down to `lo`.
-    ///
-    /// # Safety
-    /// `V`'s ISA must be available.
-    #[inline(always)]
-    pub(crate) unsafe fn with_floor(k: f32, s: f64, lo: f32) -> Self {
+        let lo = ((k as f64 - 126.75) * std::f64::consts::LN_2) as f32;
         let scaled = |c: f32| (c as f64 * s) as f32;
         Exp {
             lo: V::splat(lo),
@@ -93,8 +84,26 @@ impl<V: Simd> Exp<V> {
         }
     }
 
-    /// Exponent of `x` (as an integer-valued float `n`) and the reduced argument's
-    /// polynomial; returns `(t, p)` where `2^(n-k)` is `V::pow2_from_magic(t)`.
+    /// Constants for `exp(x - k_l*ln2)` with its own integer shift `k_l` in every lane `l`
+    /// (`|k_l| < 2^21`), each lane clamped at its own underflow threshold like [`Exp::new`].
+    ///
+    /// # Safety
+    /// `V`'s ISA must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn per_lane(k: V) -> Self {
+        let mut ex = Self::new(0.0, 1.0);
+        // `MAGIC - k` is an integer below 2^24 and `k - 126.75` needs 23 bits: both exact.
+        // The product's rounding (2^-7 at most) is far inside the 0.25 margin of the floor.
+        ex.bias = V::splat(MAGIC).sub(k);
+        ex.lo = k
+            .sub(V::splat(126.75))
+            .mul(V::splat(std::f32::consts::LN_2));
+        ex
+    }
+
+    /// The biased exponent `t = n + MAGIC - k` of `x` (an integer-valued float,
+    /// `n = round(x*log2(e))`) and the polynomial `p = e^(x - n*ln2) * s`, so that
+    /// `exp(x - k*ln2) * s = p * V::pow2_from_magic(t)`.
     #[inline(always)]
     unsafe fn parts(&self, x: V) -> (V, V) {
         let x = V::max(self.lo, x);
@@ -118,11 +127,10 @@ impl<V: Simd> Exp<V> {
         p.mul(V::pow2_from_magic(t))
     }
 
-    /// The (m, e) pair of the two-pass algorithm, without reconstructing `2^e`: the biased
-    /// exponent `t = e + MAGIC - k` (integer-valued float, `e = round(x*log2(e))`) and the
-    /// mantissa `exp(x - e*ln2) * s`. Inputs are clamped like [`Exp::eval`].
+    /// `acc + exp(x - k*ln2) * s`, the product and the sum rounded once.
     #[inline(always)]
-    pub(crate) unsafe fn pair(&self, x: V) -> (V, V) {
-        self.parts(x)
+    pub(crate) unsafe fn eval_add(&self, x: V, acc: V) -> V {
+        let (t, p) = self.parts(x);
+        V::fma(p, V::pow2_from_magic(t), acc)
     }
 }

@@ -56,24 +56,8 @@ pub(crate) unsafe trait Simd: Copy {
     /// and reinterprets the result as `f32`. For `t = 1.5 * 2^23 + 127 + k` with integer
     /// `k` in `[-127, 128]` this is exactly `2^k` (and `0.0` for `k = -127`).
     unsafe fn pow2_from_magic(t: Self) -> Self;
-    /// `m * 2^d` for integer-valued `d <= 0` (NaN stays NaN). Only the (mantissa, exponent)
-    /// sums use it, where contributions below `2^-126` of the running total do not matter:
-    /// the default builds `2^d` with the exponent trick and gives exactly 0 for `d < -126`;
-    /// AVX-512 overrides it with `vscalefps`, which takes any `d` directly (and keeps
-    /// denormal results).
-    #[inline(always)]
-    unsafe fn scale_pow2(m: Self, d: Self) -> Self {
-        let d = Self::max(Self::splat(-127.0), d);
-        m.mul(Self::pow2_from_magic(d.add(Self::splat(super::exp::MAGIC))))
-    }
-    /// `acc + p * 2^d` where the exponent arrives biased, `b = d + MAGIC` (integer-valued
-    /// `d <= 0`, any size), as the exponent trick produces it: the inner step of the two-pass
-    /// sum. The default is one clamp, one shift and one FMA; AVX-512 uses `vscalefps`.
-    #[inline(always)]
-    unsafe fn add_pow2_biased(acc: Self, p: Self, b: Self) -> Self {
-        let floor = Self::splat(super::exp::MAGIC - 127.0);
-        Self::fma(p, Self::pow2_from_magic(Self::max(floor, b)), acc)
-    }
+    /// Whether `a > b` in any lane (false for NaN lanes).
+    unsafe fn any_gt(a: Self, b: Self) -> bool;
     /// Writes the lanes to `out[..LANES]`.
     unsafe fn to_array(self, out: &mut [f32; 16]);
 

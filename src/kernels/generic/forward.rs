@@ -162,9 +162,7 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
                 recompute::<V, U>(inp, &mut io, k, flags.nt);
             }
         }
-        // Two accumulators: the group's exponents and mantissas then stay in registers, which
-        // AVX2's 16 need (16K floats, Zen 4: AVX2 1.78 -> 1.87 el/ns, AVX-512 2.45 -> 2.48).
-        Algorithm::TwoPass => match pair_sum::<V, 2>(inp, x, n) {
+        Algorithm::TwoPass => match pair_sum::<V, U>(inp, x, n) {
             Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
             None => softmax_special::<V, U>(inp, io, flags),
         },
@@ -213,7 +211,7 @@ fn log_softmax_offset(s: f64, k: f32) -> f32 {
     (k as f64 * LN2_LO_F64 + s.ln()) as f32
 }
 
-/// Log-softmax of one row: blocked pass 1, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
+/// Log-softmax of one row: pass 1 of the two-pass algorithm, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
 #[inline(always)]
 pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
@@ -237,12 +235,12 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
     }
 }
 
-/// Blocked pass 1 and the output pass of log-softmax; `false` (nothing written) when the row
-/// needs the special-value rules.
+/// Pass 1 of the two-pass algorithm and the output pass of log-softmax; `false` (nothing
+/// written) when the row needs the special-value rules.
 #[inline(always)]
 unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: Flags) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
-    match block_sum::<V, U>(&Plain, x, n) {
+    match pair_sum::<V, U>(&Plain, x, n) {
         Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
         Some((s, k)) => {
             let f = Shift::new(k, log_softmax_offset(s, k));
@@ -279,13 +277,13 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags:
     }
 }
 
-/// `ln sum_i e^{x_i}` in one pass over the row (blocked (mantissa, exponent) accumulator).
+/// `ln sum_i e^{x_i}` in one read of the row (pass 1 of the two-pass algorithm).
 #[inline(always)]
 pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
     let lse = match x {
         [] => f64::NEG_INFINITY,
         [v] => *v as f64,
-        _ => match block_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
+        _ => match pair_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
             Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),
             None => logsumexp_special(x),
         },

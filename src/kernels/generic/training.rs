@@ -3,7 +3,7 @@
 
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
 use super::passes::{
-    block_sum, dot, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Offset, Plain,
+    dot, map2_store_nt, map_store_nt, pair_sum, ExpMinus, LaneMap2, Offset, Plain,
 };
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
@@ -120,7 +120,7 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
             to_target
         }
     };
-    match block_sum::<V, U>(&Plain, x.as_ptr(), n) {
+    match pair_sum::<V, U>(&Plain, x.as_ptr(), n) {
         Some((s, k)) if !s.is_nan() => (
             loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
             Some((s, k)),

@@ -121,6 +121,10 @@ unsafe impl Simd for Lanes {
         per_lane!(|i| f32::from_bits(t.0[i].to_bits() << 23))
     }
     #[inline(always)]
+    unsafe fn any_gt(a: Self, b: Self) -> bool {
+        (a.0[0] > b.0[0]) | (a.0[1] > b.0[1]) | (a.0[2] > b.0[2]) | (a.0[3] > b.0[3])
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         out[..N].copy_from_slice(&self.0);
     }

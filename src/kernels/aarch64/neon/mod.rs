@@ -99,6 +99,10 @@ unsafe impl Simd for Neon {
         )))
     }
     #[inline(always)]
+    unsafe fn any_gt(a: Self, b: Self) -> bool {
+        vmaxvq_u32(vcgtq_f32(a.0, b.0)) != 0
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         vst1q_f32(out.as_mut_ptr(), self.0)
     }

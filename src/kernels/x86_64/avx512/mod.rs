@@ -1,9 +1,8 @@
 //! AVX-512F kernels: 16 lanes of `__m512`.
 //!
 //! Tails use `k`-masked loads and stores (masked-off lanes never touch memory, so they cannot
-//! fault); large outputs use `vmovntps` non-temporal stores; the (mantissa, exponent) rescaling
-//! of the two-pass algorithm uses `vscalefps`, which multiplies by `2^d` for any `d` in one
-//! instruction (see [`Simd::scale_pow2`]). Only AVX-512F instructions are used (plus the
+//! fault); large outputs use `vmovntps` non-temporal stores; the "any lane greater" test of the
+//! two-pass sum is one mask compare. Only AVX-512F instructions are used (plus the
 //! AVX2/FMA/SSE instructions that `avx512f` implies), so any AVX-512 CPU runs these kernels.
 
 use core::arch::x86_64::*;
@@ -93,16 +92,8 @@ unsafe impl Simd for Avx512 {
         )))
     }
     #[inline(always)]
-    unsafe fn scale_pow2(m: Self, d: Self) -> Self {
-        // vscalefps: m * 2^floor(d) for any d, rounding an underflow itself (tiny results are
-        // denormal or 0 rather than flushed at 2^-126, which only adds accuracy to the
-        // two-pass sums); NaN in either operand gives NaN.
-        Avx512(_mm512_scalef_ps(m.0, d.0))
-    }
-    #[inline(always)]
-    unsafe fn add_pow2_biased(acc: Self, p: Self, b: Self) -> Self {
-        let d = _mm512_sub_ps(b.0, _mm512_set1_ps(crate::kernels::exp::MAGIC));
-        Avx512(_mm512_add_ps(acc.0, _mm512_scalef_ps(p.0, d)))
+    unsafe fn any_gt(a: Self, b: Self) -> bool {
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0) != 0
     }
     #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
