@@ -93,8 +93,8 @@
 #include <stddef.h>
 
 /**
- * Algorithm: three-pass reload for rows up to a quarter of the last-level cache, blocked
- * two-pass beyond (the recommended default).
+ * Algorithm: three-pass reload for rows up to a quarter of the last-level cache, two-pass
+ * beyond (the recommended default).
  */
 #define SOFTMAX_ALGORITHM_AUTO 0
 
@@ -112,15 +112,16 @@
 
 /**
  * Algorithm: the two-pass softmax of Dukhan & Ablavatski (2020): pass 1 keeps the sum as a
- * (mantissa, exponent) pair, so no maximum is needed; pass 2 writes the normalised
- * exponentials (2 reads + 1 write, 2 exponentials per element).
+ * (mantissa, exponent) pair per lane, so no maximum pass is needed; pass 2 writes the
+ * normalised exponentials (2 reads + 1 write, 2 exponentials per element: the fastest out of
+ * cache). A lane's exponent moves only when an input would overflow its sum (checked once per
+ * chunk of a few hundred elements), not at every element.
  */
 #define SOFTMAX_ALGORITHM_TWO_PASS 3
 
 /**
  * Algorithm: two passes with a per-block exponent (blocks of 2048 elements scanned for their
- * maximum while in L1): same memory traffic as TWO_PASS with cheaper arithmetic, the fastest
- * out of cache.
+ * maximum while in L1): same memory traffic as TWO_PASS.
  */
 #define SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED 4
 

@@ -112,8 +112,8 @@ pub const SOFTMAX_STATUS_UNSUPPORTED_ISA: softmax_status = 3;
 /// outputs may be partly written.
 pub const SOFTMAX_STATUS_INTERNAL_ERROR: softmax_status = 4;
 
-/// Algorithm: three-pass reload for rows up to a quarter of the last-level cache, blocked
-/// two-pass beyond (the recommended default).
+/// Algorithm: three-pass reload for rows up to a quarter of the last-level cache, two-pass
+/// beyond (the recommended default).
 pub const SOFTMAX_ALGORITHM_AUTO: u32 = 0;
 /// Algorithm: max; sum of exponentials; exponentials again, normalised on the fly
 /// (3 reads + 1 write of memory, 2 exponentials per element).
@@ -122,12 +122,13 @@ pub const SOFTMAX_ALGORITHM_THREE_PASS_RECOMPUTE: u32 = 1;
 /// (3 reads + 2 writes, 1 exponential per element: the fastest in cache).
 pub const SOFTMAX_ALGORITHM_THREE_PASS_RELOAD: u32 = 2;
 /// Algorithm: the two-pass softmax of Dukhan & Ablavatski (2020): pass 1 keeps the sum as a
-/// (mantissa, exponent) pair, so no maximum is needed; pass 2 writes the normalised
-/// exponentials (2 reads + 1 write, 2 exponentials per element).
+/// (mantissa, exponent) pair per lane, so no maximum pass is needed; pass 2 writes the
+/// normalised exponentials (2 reads + 1 write, 2 exponentials per element: the fastest out of
+/// cache). A lane's exponent moves only when an input would overflow its sum (checked once per
+/// chunk of a few hundred elements), not at every element.
 pub const SOFTMAX_ALGORITHM_TWO_PASS: u32 = 3;
 /// Algorithm: two passes with a per-block exponent (blocks of 2048 elements scanned for their
-/// maximum while in L1): same memory traffic as TWO_PASS with cheaper arithmetic, the fastest
-/// out of cache.
+/// maximum while in L1): same memory traffic as TWO_PASS.
 pub const SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED: u32 = 4;
 
 /// Flag of `softmax_rows_f32_ex`: softmax of a row whose entries are all `-inf` (a fully

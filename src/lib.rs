@@ -15,7 +15,7 @@
 //! # Algorithms
 //! Softmax offers the classic three-pass variants and the two-pass algorithm of Dukhan &
 //! Ablavatski, "The Two-Pass Softmax Algorithm" (2020), plus a blocked two-pass variant; see
-//! [`Algorithm`]. Log-sum-exp reads its input once.
+//! [`Algorithm`]. Log-sum-exp reads its input once (pass 1 of the two-pass algorithm).
 //!
 //! # Special values (identical on every ISA)
 //! - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
@@ -107,8 +107,7 @@ impl Isa {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u32)]
 pub enum Algorithm {
-    /// Three-pass reload for rows up to a quarter of the last-level cache, blocked two-pass
-    /// beyond.
+    /// Three-pass reload for rows up to a quarter of the last-level cache, two-pass beyond.
     #[default]
     Auto = 0,
     /// Max; sum of exponentials; exponentials again, normalised on the fly
@@ -118,13 +117,15 @@ pub enum Algorithm {
     /// (3 reads + 2 writes, 1 exponential per element: the fastest in cache).
     ThreePassReload = 2,
     /// Dukhan & Ablavatski: pass 1 keeps the sum as a (mantissa, exponent) pair per lane, so
-    /// no maximum is needed; pass 2 writes the normalised exponentials
-    /// (2 reads + 1 write, 2 exponentials per element).
+    /// no maximum pass is needed; pass 2 writes the normalised exponentials
+    /// (2 reads + 1 write, 2 exponentials per element: the fastest out of cache).
+    /// Each lane's exponent moves only when an input would overflow its mantissa (checked
+    /// once per chunk of a few hundred elements), not at every element as in the paper, so
+    /// pass 1 costs an exponential and an add per element.
     TwoPass = 3,
     /// Two passes with a per-block exponent: each block of 2048 elements is first scanned for
     /// its maximum (the second read of the block hits L1), then summed against the running
-    /// power-of-two shift; pass 2 as in `TwoPass`. Same memory traffic as `TwoPass`, cheaper
-    /// arithmetic: the fastest out of cache.
+    /// power-of-two shift; pass 2 as in `TwoPass`. Same memory traffic as `TwoPass`.
     TwoPassBlocked = 4,
 }
 
@@ -158,7 +159,7 @@ impl Algorithm {
     pub fn resolve(self, n: usize) -> Algorithm {
         match self {
             Algorithm::Auto if n <= tuning::auto_reload_max_len() => Algorithm::ThreePassReload,
-            Algorithm::Auto => Algorithm::TwoPassBlocked,
+            Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }
     }

@@ -373,7 +373,7 @@ fn algorithm_constants_and_resolve() {
     for bad in [5u32, 6, 1000, u32::MAX] {
         assert_eq!(Algorithm::from_u32(bad), None);
     }
-    // Auto: three-pass reload for small rows, blocked two-pass for huge ones, never `Auto`.
+    // Auto: three-pass reload for small rows, two-pass for huge ones, never `Auto`.
     for n in [0, 1, 7, 8, 300, 1000, 4096] {
         assert_eq!(
             Algorithm::Auto.resolve(n),
@@ -382,11 +382,7 @@ fn algorithm_constants_and_resolve() {
         );
     }
     for n in [1 << 30, 1 << 40, usize::MAX] {
-        assert_eq!(
-            Algorithm::Auto.resolve(n),
-            Algorithm::TwoPassBlocked,
-            "n={n}"
-        );
+        assert_eq!(Algorithm::Auto.resolve(n), Algorithm::TwoPass, "n={n}");
     }
     // One switch point, monotone: find it by bisection.
     let (mut lo, mut hi) = (4096usize, 1 << 30);
@@ -398,7 +394,7 @@ fn algorithm_constants_and_resolve() {
             hi = mid;
         }
     }
-    println!("Auto: three-pass reload up to n = {lo}, blocked two-pass from n = {hi}");
+    println!("Auto: three-pass reload up to n = {lo}, two-pass from n = {hi}");
     for n in [lo / 2, lo - 1, lo] {
         assert_eq!(
             Algorithm::Auto.resolve(n),
@@ -407,11 +403,7 @@ fn algorithm_constants_and_resolve() {
         );
     }
     for n in [hi, hi + 1, hi * 2] {
-        assert_eq!(
-            Algorithm::Auto.resolve(n),
-            Algorithm::TwoPassBlocked,
-            "n={n}"
-        );
+        assert_eq!(Algorithm::Auto.resolve(n), Algorithm::TwoPass, "n={n}");
     }
 }
 
