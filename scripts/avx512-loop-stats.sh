@@ -81,12 +81,13 @@ function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, sh, pf, st
     if (loads == 0) continue
     for (key in per) if (per[key] > vecs) vecs = per[key]
     elems = vecs * lanes
-    if (mx > 0 && fma == 0 && st == 0) guess = "max"
-    # the (m,e) pairs need a running exponent maximum besides the clamp: more max than vectors
-    else if (sc > 0 || (fma >= 7 * vecs && mx > vecs && st == 0)) guess = "two-pass (m,e) sum"
+    # many inner branches and stack accesses: rarely run code that happens to jump backwards
+    if (br > 8 && stk > 8) guess = "branchy (not a kernel loop)"
+    else if (mx > 0 && fma == 0 && st == 0) guess = "max"
     else if (fma >= 7 * vecs) {
       guess = "exp"
-      if (add >= vecs) guess = guess ", sum"
+      # a sum is a vaddps per vector, or a ninth FMA per vector that accumulates the product
+      if (add >= vecs || (st == 0 && fma >= 9 * vecs)) guess = guess ", sum"
       if (nt > 0) guess = guess ", nt store"
       else if (st > 0) guess = guess ", store"
       if (streams > 1) guess = guess " (" streams " inputs)"
