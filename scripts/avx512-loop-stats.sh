@@ -46,8 +46,8 @@ function hex(s,   i, c, v) {
   }
   return v
 }
-function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, sh, pf, stk, br, n, lanes,
-                  reg, ops, m, guess, key, streams, vecs, elems) {
+function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, pm, sh, pf, stk, br, n, lanes,
+                  reg, ops, m, guess, key, streams, vecs, elems, efma) {
   if (fn == "" || ni == 0) { ni = 0; return }
   lanes = (fn ~ /avx512/) ? 16 : 8; reg = (lanes == 16) ? "%zmm" : "%ymm"
   split("", lt)
@@ -57,7 +57,7 @@ function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, sh, pf, st
     t += 0; s = lt[t]; inner = 1
     for (k in lt) { k += 0; if (k != t && k >= t && lt[k] <= s) inner = 0 }
     if (!inner) continue
-    loads = st = nt = fma = add = mx = sc = sh = pf = stk = br = n = streams = vecs = 0
+    loads = st = nt = fma = add = mx = sc = pm = sh = pf = stk = br = n = streams = vecs = 0
     split("", per)
     for (i = 1; i <= ni; i++) {
       if (addr[i] < t || addr[i] > s) continue
@@ -67,6 +67,7 @@ function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, sh, pf, st
       if (m ~ /^vfn?m(add|sub)/) fma++
       if (m ~ /^vmaxps/) mx++
       if (m ~ /^vscalefps/) sc++
+      if (m ~ /^vperm/) pm++
       if (m ~ /^vpsll/) sh++
       if (m ~ /^vaddps/ && index(ops, reg) > 0) add++
       if (ops ~ /%r[sb]p\)/) stk++
@@ -84,10 +85,12 @@ function flush(   i, k, t, s, inner, loads, st, nt, fma, add, mx, sc, sh, pf, st
     # many inner branches and stack accesses: rarely run code that happens to jump backwards
     if (br > 8 && stk > 8) guess = "branchy (not a kernel loop)"
     else if (mx > 0 && fma == 0 && st == 0) guess = "max"
-    else if (fma >= 7 * vecs) {
+    # FMAs of one exponential: 6 in the table form (a vpermps per vector), 8 in the
+    # polynomial form
+    else if (fma >= (efma = (pm >= vecs ? 6 : 8)) * vecs) {
       guess = "exp"
-      # a sum is a vaddps per vector, or a ninth FMA per vector that accumulates the product
-      if (add >= vecs || (st == 0 && fma >= 9 * vecs)) guess = guess ", sum"
+      # a sum is a vaddps per vector, or one more FMA per vector that accumulates the product
+      if (add >= vecs || (st == 0 && fma >= (efma + 1) * vecs)) guess = guess ", sum"
       if (nt > 0) guess = guess ", nt store"
       else if (st > 0) guess = guess ", store"
       if (streams > 1) guess = guess " (" streams " inputs)"

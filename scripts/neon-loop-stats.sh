@@ -69,7 +69,8 @@ function flush(    i, j, k, t, inner, nv, ins, ldv, stv, fmla, fmax, shl, fadd, 
       }
       if (op == "fmla") fmla++
       if (op == "fmax" && ops ~ /\.4s/) fmax++
-      if (op == "shl" && ops ~ /#23/) shl++
+      # the exponent-field shift of either exponential form (by 23, or by 20 with the table)
+      if (op == "shl" && ops ~ /#(23|20)/) shl++
       if (op == "fadd" && ops ~ /\.4s/) fadd++
       if (op == "fmul" && ops ~ /\.4s/) fmul++
       if (op == "fsub" && ops ~ /\.4s/) fsub++
@@ -78,7 +79,6 @@ function flush(    i, j, k, t, inner, nv, ins, ldv, stv, fmla, fmax, shl, fadd, 
     }
     if (ldv == 0) role = "no vector loads"
     else if (stv == 0 && fmla == 0 && fmax > 0) role = "max"
-    else if (stv == 0 && fmax >= 3 * ldv) role = "two-pass (m,e) pair sum"
     else if (stv == 0 && shl > 0) role = "sum of exp"
     else if (stv > 0 && shl > 0 && fadd >= ldv) role = "exp + store + sum"
     else if (stv > 0 && shl > 0) role = "exp + store"

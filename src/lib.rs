@@ -30,9 +30,10 @@
 //!   maximum first, which is exact for every entry that carries mass).
 //!
 //! # Accuracy
-//! Exponentials come from a degree-5 minimax polynomial after a two-constant `ln 2` reduction
-//! of `x` itself against an integer multiple of `ln 2` (never the rounded `x - max`), with the
-//! normalisation folded into the polynomial; sums are blocked with f64 block totals. The
+//! Exponentials come from a two-constant reduction of `x` itself against an integer multiple
+//! of `ln 2 / 8` (never the rounded `x - max`), a degree-3 minimax polynomial and an
+//! eight-entry table of `2^(j/8)` (NEON: multiples of `ln 2` and a degree-5 polynomial), with
+//! the normalisation folded into the polynomial; sums are blocked with f64 block totals. The
 //! test-suite measures, against an f64 oracle on every ISA: softmax within a few ULP
 //! (relative error <= 1e-6 for outputs above 1e-30, rows up to 1,000,003 elements);
 //! log-sum-exp within 2e-7 relative; log-softmax within 1e-6 of `max(1, |exact|)`.

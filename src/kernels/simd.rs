@@ -17,6 +17,10 @@
 pub(crate) unsafe trait Simd: Copy {
     /// Number of `f32` lanes.
     const LANES: usize;
+    /// Which form of the exponential the kernels use: the eighths table
+    /// ([`Simd::pow2_eighths`]) or the degree-5 polynomial ([`Simd::pow2_from_magic`]); see
+    /// [`super::exp`].
+    const EXP_TABLE: bool;
 
     /// A vector with every lane set to `v`.
     unsafe fn splat(v: f32) -> Self;
@@ -56,6 +60,13 @@ pub(crate) unsafe trait Simd: Copy {
     /// and reinterprets the result as `f32`. For `t = 1.5 * 2^23 + 127 + k` with integer
     /// `k` in `[-127, 128]` this is exactly `2^k` (and `0.0` for `k = -127`).
     unsafe fn pow2_from_magic(t: Self) -> Self;
+    /// `2^(m/8)` from the integer `m` in the low bits of `t = 1.5 * 2^23 + m` (the magic-bias
+    /// trick, `|m| < 2^22`): the table entry [`EIGHTHS`](super::exp::EIGHTHS)`[m & 7]` (picked
+    /// by the low three bits of `t`) plus the bits of `t` shifted left by 20, as integers.
+    /// Exact (up to the table's rounding) while `floor(m/8)` is in `[-126, 127]`.
+    unsafe fn pow2_eighths(t: Self) -> Self;
+    /// `v` where `x >= lo` or `x` is NaN, `+0.0` where `x < lo`.
+    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
     unsafe fn any_gt(a: Self, b: Self) -> bool;
     /// Writes the lanes to `out[..LANES]`.
@@ -79,5 +90,98 @@ pub(crate) unsafe trait Simd: Copy {
         let mut a = [0.0f32; 16];
         self.to_array(&mut a);
         a[..Self::LANES].iter().map(|&v| v as f64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The bit-level primitives of every ISA this CPU runs, against their definitions
+    //! (including the ones an ISA's kernels do not use, so both exponential forms stay correct
+    //! everywhere).
+    use super::Simd;
+    use crate::kernels::exp::EIGHTHS;
+
+    fn lanes<V: Simd>(v: V) -> Vec<f32> {
+        let mut a = [0.0f32; 16];
+        // SAFETY: the callers check the ISA first.
+        unsafe { v.to_array(&mut a) };
+        a[..V::LANES].to_vec()
+    }
+
+    /// A vector of `f(lane)`.
+    fn from<V: Simd>(f: impl Fn(usize) -> f32) -> V {
+        let a: Vec<f32> = (0..16).map(f).collect();
+        // SAFETY: as above; `a` holds 16 >= LANES values.
+        unsafe { V::load(a.as_ptr()) }
+    }
+
+    /// # Safety
+    /// `V`'s ISA must be available.
+    unsafe fn check<V: Simd>(name: &str) {
+        // pow2_from_magic: 2^k for k in [-126, 128], 0 for k = -127.
+        for k in -127i32..=128 {
+            let t = V::splat(12_582_912.0 + 127.0 + k as f32);
+            let want = if k == -127 { 0.0 } else { 2f64.powi(k) as f32 };
+            for v in lanes(V::pow2_from_magic(t)) {
+                assert_eq!(v.to_bits(), want.to_bits(), "{name} pow2_from_magic k={k}");
+            }
+        }
+        // pow2_eighths: 2^floor(m/8) * table[m mod 8] for m in [-1008, 1023], lanes differing.
+        for m0 in (-1008i32..1024).step_by(V::LANES) {
+            let m = |l: usize| (m0 + l as i32).min(1023);
+            let got = lanes(V::pow2_eighths(from::<V>(|l| 12_582_912.0 + m(l) as f32)));
+            for (l, v) in got.into_iter().enumerate() {
+                let (a, j) = (m(l).div_euclid(8), m(l).rem_euclid(8) as usize);
+                let entry = f32::from_bits(EIGHTHS[j] + ((j as u32) << 20));
+                let want = entry as f64 * 2f64.powi(a);
+                assert_eq!(v as f64, want, "{name} pow2_eighths m={}", m(l));
+            }
+        }
+        // zero_below: 0 strictly below, the value at or above, NaN kept.
+        let x = from::<V>(|l| [-2.0, -1.0, 0.5, f32::NAN, f32::NEG_INFINITY][l % 5]);
+        let got = lanes(V::zero_below(V::splat(7.0), x, V::splat(-1.0)));
+        for (l, v) in got.into_iter().enumerate() {
+            let want = [0.0, 7.0, 7.0, 7.0, 0.0][l % 5];
+            assert_eq!(
+                v.to_bits(),
+                f32::to_bits(want),
+                "{name} zero_below lane {l}"
+            );
+        }
+        // any_gt: each lane alone, and NaN never.
+        for l in 0..V::LANES {
+            let a = from::<V>(|i| if i == l { 2.0 } else { 0.0 });
+            assert!(V::any_gt(a, V::splat(1.0)), "{name} any_gt lane {l}");
+        }
+        assert!(
+            !V::any_gt(V::splat(f32::NAN), V::splat(0.0)),
+            "{name} any_gt NaN"
+        );
+        assert!(
+            !V::any_gt(V::splat(1.0), V::splat(1.0)),
+            "{name} any_gt equal"
+        );
+    }
+
+    #[test]
+    fn primitives_of_every_isa_here() {
+        // SAFETY: the portable lanes run everywhere; every other ISA is checked first.
+        unsafe {
+            check::<crate::kernels::scalar::Lanes>("scalar");
+            #[cfg(target_arch = "x86_64")]
+            {
+                use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
+                if crate::Isa::Avx2.is_supported() {
+                    check::<Avx2>("avx2");
+                }
+                if crate::Isa::Avx512.is_supported() {
+                    check::<Avx512>("avx512");
+                }
+            }
+            #[cfg(target_arch = "aarch64")]
+            if crate::Isa::Neon.is_supported() {
+                check::<crate::kernels::aarch64::neon::Neon>("neon");
+            }
+        }
     }
 }

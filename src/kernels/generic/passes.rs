@@ -206,33 +206,44 @@ unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
         while i + step <= end {
             prefetch_ahead::<V, PF>(x.add(i), step);
             for (j, a) in acc.iter_mut().enumerate() {
-                let e = ex.eval(inp.load(x.add(i + j * l)));
-                if STORE {
-                    e.store(y.add(i + j * l));
-                }
-                *a = a.add(e);
+                let v = inp.load(x.add(i + j * l));
+                *a = exp_add::<V, STORE>(ex, v, y.wrapping_add(i + j * l), *a);
             }
             i += step;
         }
         while i + l <= end {
-            let e = ex.eval(inp.load(x.add(i)));
-            if STORE {
-                e.store(y.add(i));
-            }
-            acc[0] = acc[0].add(e);
+            acc[0] = exp_add::<V, STORE>(ex, inp.load(x.add(i)), y.wrapping_add(i), acc[0]);
             i += l;
         }
         if i < end {
-            let e = ex.eval(inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY));
+            let v = inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY);
             if STORE {
+                let e = ex.eval(v);
                 e.store_tail(y.add(i), end - i);
+                acc[0] = acc[0].add(e);
+            } else {
+                acc[0] = ex.eval_add(v, acc[0]);
             }
-            acc[0] = acc[0].add(e);
         }
         total += reduce_sum(&acc);
         start = end;
     }
     total
+}
+
+/// `acc + exp(v)`, also storing `exp(v)` to `y` when `STORE`. Without a store the
+/// exponential is clamped at the underflow threshold instead of masked ([`Exp::eval_add`]),
+/// which a sum against the row's own shift can ignore: its terms are at most `2^-126` each,
+/// and the sum is at least 0.7.
+#[inline(always)]
+unsafe fn exp_add<V: Simd, const STORE: bool>(ex: &Exp<V>, v: V, y: *mut f32, acc: V) -> V {
+    if STORE {
+        let e = ex.eval(v);
+        e.store(y);
+        acc.add(e)
+    } else {
+        ex.eval_add(v, acc)
+    }
 }
 
 /// `sum_i input(a_i) * b_i` (or `sum_i input(a_i)` when `b` is `None`) in f64, blocked.

@@ -22,9 +22,11 @@ impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
     }
 }
 
-/// Log-probabilities above this give an infinite `exp(y)` (the exponent trick saturates at
-/// `2^128`, which is infinity, from `round(y*log2(e)) = 128` on).
-const LOG_PROB_CAP: f32 = 89.0;
+/// Log-probabilities are capped here, where the exponential gives `+inf`: `8*y*log2(e)`
+/// rounds to 1024, whose table entry is 1 and whose exponent field is 255 (`2^128`, which is
+/// infinity). From `y = 88.68` on the exponential is `+inf` (the exact one overflows f32 from
+/// 88.72 on).
+const LOG_PROB_CAP: f32 = 88.75;
 
 /// `(y, dy) -> dy - exp(y) * s`, with `s` (or most of it) folded into the exponential's
 /// coefficients and the rest, if any, multiplied afterwards.

@@ -12,6 +12,7 @@
 //! `x - n*ln2` reduction, whose exact value fits in 53 bits). `f32::mul_add` would be a
 //! library call costing tens of nanoseconds on x86 CPUs compiled without FMA.
 
+use super::exp::EIGHTHS;
 use super::simd::Simd;
 
 /// Lanes per portable vector.
@@ -50,6 +51,7 @@ macro_rules! per_lane {
 // contracts (`load`/`store` touch exactly `LANES` elements, the tail forms only `n`).
 unsafe impl Simd for Lanes {
     const LANES: usize = N;
+    const EXP_TABLE: bool = true;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -119,6 +121,17 @@ unsafe impl Simd for Lanes {
     #[inline(always)]
     unsafe fn pow2_from_magic(t: Self) -> Self {
         per_lane!(|i| f32::from_bits(t.0[i].to_bits() << 23))
+    }
+    #[inline(always)]
+    unsafe fn pow2_eighths(t: Self) -> Self {
+        per_lane!(|i| {
+            let b = t.0[i].to_bits();
+            f32::from_bits(EIGHTHS[(b & 7) as usize].wrapping_add(b << 20))
+        })
+    }
+    #[inline(always)]
+    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+        per_lane!(|i| if x.0[i] < lo.0[i] { 0.0 } else { v.0[i] })
     }
     #[inline(always)]
     unsafe fn any_gt(a: Self, b: Self) -> bool {

@@ -8,6 +8,7 @@
 
 use core::arch::aarch64::*;
 
+use crate::kernels::exp::EIGHTHS;
 use crate::kernels::simd::Simd;
 
 /// One NEON register of four `f32`.
@@ -20,6 +21,7 @@ pub(crate) struct Neon(float32x4_t);
 // the trait: tails copy exactly `n` elements through a stack buffer.
 unsafe impl Simd for Neon {
     const LANES: usize = 4;
+    const EXP_TABLE: bool = false;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -96,6 +98,28 @@ unsafe impl Simd for Neon {
     unsafe fn pow2_from_magic(t: Self) -> Self {
         Neon(vreinterpretq_f32_s32(vshlq_n_s32::<23>(
             vreinterpretq_s32_f32(t.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn pow2_eighths(t: Self) -> Self {
+        // `tbl` picks bytes: lane j of the table spans bytes 4j..4j+4, so each lane's index
+        // bytes are 4*(t & 7) + [0, 1, 2, 3] (little-endian).
+        let bits = vreinterpretq_u32_f32(t.0);
+        let j = vandq_u32(bits, vdupq_n_u32(7));
+        let idx = vmlaq_u32(vdupq_n_u32(0x0302_0100), j, vdupq_n_u32(0x0404_0404));
+        let p = EIGHTHS.as_ptr() as *const u8;
+        let table = uint8x16x2_t(vld1q_u8(p), vld1q_u8(p.add(16)));
+        let entry = vreinterpretq_u32_u8(vqtbl2q_u8(table, vreinterpretq_u8_u32(idx)));
+        let e = vshlq_n_u32::<20>(bits);
+        Neon(vreinterpretq_f32_u32(vaddq_u32(entry, e)))
+    }
+    #[inline(always)]
+    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+        // `fcmgt` is false for NaN, which keeps the lane.
+        let below = vcgtq_f32(lo.0, x.0);
+        Neon(vreinterpretq_f32_u32(vbicq_u32(
+            vreinterpretq_u32_f32(v.0),
+            below,
         )))
     }
     #[inline(always)]

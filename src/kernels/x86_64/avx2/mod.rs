@@ -5,6 +5,7 @@
 
 use core::arch::x86_64::*;
 
+use crate::kernels::exp::EIGHTHS;
 use crate::kernels::simd::Simd;
 
 /// One AVX register of eight `f32`.
@@ -24,6 +25,7 @@ unsafe fn tail_mask(n: usize) -> __m256i {
 // kernels only after `is_x86_feature_detected!("avx2")` and `("fma")` both held.
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
+    const EXP_TABLE: bool = true;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -94,6 +96,25 @@ unsafe impl Simd for Avx2 {
         Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(
             _mm256_castps_si256(t.0),
         )))
+    }
+    #[inline(always)]
+    unsafe fn pow2_eighths(t: Self) -> Self {
+        // vpermps picks by the low three bits of each index lane: the low bits of `t`.
+        let table = _mm256_loadu_ps(EIGHTHS.as_ptr() as *const f32);
+        let entry = _mm256_permutevar8x32_ps(table, _mm256_castps_si256(t.0));
+        let e = _mm256_slli_epi32::<20>(_mm256_castps_si256(t.0));
+        Avx2(_mm256_castsi256_ps(_mm256_add_epi32(
+            _mm256_castps_si256(entry),
+            e,
+        )))
+    }
+    #[inline(always)]
+    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+        // Ordered compare: false for NaN, which keeps the lane.
+        Avx2(_mm256_andnot_ps(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(x.0, lo.0),
+            v.0,
+        ))
     }
     #[inline(always)]
     unsafe fn any_gt(a: Self, b: Self) -> bool {

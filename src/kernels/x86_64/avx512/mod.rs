@@ -7,7 +7,19 @@
 
 use core::arch::x86_64::*;
 
+use crate::kernels::exp::EIGHTHS;
 use crate::kernels::simd::Simd;
+
+/// [`EIGHTHS`] twice: the sixteen-entry table `vpermps` indexes with four bits.
+static EIGHTHS_TWICE: [u32; 16] = {
+    let mut t = [0u32; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = EIGHTHS[i % 8];
+        i += 1;
+    }
+    t
+};
 
 /// One AVX-512 register of sixteen `f32`.
 #[derive(Clone, Copy)]
@@ -25,6 +37,7 @@ fn tail_mask(n: usize) -> __mmask16 {
 // (which includes the OS's support for the zmm and mask state), `("avx2")` and `("fma")` held.
 unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
+    const EXP_TABLE: bool = true;
 
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
@@ -90,6 +103,26 @@ unsafe impl Simd for Avx512 {
         Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(
             _mm512_castps_si512(t.0),
         )))
+    }
+    #[inline(always)]
+    unsafe fn pow2_eighths(t: Self) -> Self {
+        // vpermps picks by the low four bits of each index lane; the table holds the eight
+        // entries twice, so the fourth bit does not matter.
+        let table = _mm512_loadu_ps(EIGHTHS_TWICE.as_ptr() as *const f32);
+        let entry = _mm512_permutexvar_ps(_mm512_castps_si512(t.0), table);
+        let e = _mm512_slli_epi32::<20>(_mm512_castps_si512(t.0));
+        Avx512(_mm512_castsi512_ps(_mm512_add_epi32(
+            _mm512_castps_si512(entry),
+            e,
+        )))
+    }
+    #[inline(always)]
+    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+        // "Not less than, unordered": true for NaN, which keeps the lane.
+        Avx512(_mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x.0, lo.0),
+            v.0,
+        ))
     }
     #[inline(always)]
     unsafe fn any_gt(a: Self, b: Self) -> bool {
