@@ -50,7 +50,7 @@ pub(crate) const LN2_LO: f32 = f32::from_bits(0xb102_e308);
 /// `ln(2) - LN2_HI` in f64 (for per-row scalar work).
 pub(crate) const LN2_LO_F64: f64 = -1.904_654_299_957_768e-9;
 /// `1.5 * 2^23`: adding it rounds to an integer, which the low bits of the sum then hold.
-const ROUND: f32 = 12_582_912.0;
+pub(crate) const ROUND: f32 = 12_582_912.0;
 /// `ROUND + 127`: the polynomial form's magic bias, which also biases the exponent field.
 const MAGIC: f32 = ROUND + 127.0;
 

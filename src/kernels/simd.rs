@@ -72,6 +72,13 @@ pub(crate) unsafe trait Simd: Copy {
     /// Writes the lanes to `out[..LANES]`.
     unsafe fn to_array(self, out: &mut [f32; 16]);
 
+    /// The horizontal maximum in every lane (NaN lanes may or may not win). The default goes
+    /// through memory; the x86 ISAs use a shuffle tree.
+    #[inline(always)]
+    unsafe fn max_all(self) -> Self {
+        Self::splat(self.reduce_max())
+    }
+
     /// Horizontal maximum (NaN lanes may or may not win).
     #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
@@ -95,7 +102,8 @@ pub(crate) unsafe trait Simd: Copy {
 
 #[cfg(test)]
 mod tests {
-    //! The bit-level primitives of every ISA this CPU runs, against their definitions
+    //! The bit-level and cross-lane primitives of every ISA this CPU runs, against their
+    //! definitions
     //! (including the ones an ISA's kernels do not use, so both exponential forms stay correct
     //! everywhere).
     use super::Simd;
@@ -147,6 +155,13 @@ mod tests {
                 f32::to_bits(want),
                 "{name} zero_below lane {l}"
             );
+        }
+        // max_all: the largest lane, wherever it is, in every lane.
+        for l in 0..V::LANES {
+            let a = from::<V>(|i| if i == l { 3.0 } else { -(i as f32) });
+            for v in lanes(a.max_all()) {
+                assert_eq!(v, 3.0, "{name} max_all from lane {l}");
+            }
         }
         // any_gt: each lane alone, and NaN never.
         for l in 0..V::LANES {

@@ -11,7 +11,7 @@ use super::passes::{
     Scaled, Shift, PREFETCH,
 };
 use crate::io::InOut;
-use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64};
+use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::simd::Simd;
 use crate::kernels::Flags;
 use crate::Algorithm;
@@ -144,6 +144,12 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
         }
         return;
     }
+    if alg == Algorithm::ThreePassReload && n <= SMALL_VECS * V::LANES {
+        if !small_reload::<V>(inp, &mut io) {
+            softmax_special::<V, U>(inp, io, flags);
+        }
+        return;
+    }
     match alg {
         Algorithm::ThreePassRecompute | Algorithm::ThreePassReload | Algorithm::Auto => {
             let m = max::<V, U, PREFETCH>(inp, x, n);
@@ -171,6 +177,62 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
             None => softmax_special::<V, U>(inp, io, flags),
         },
     }
+}
+
+/// Rows of at most this many vectors take [`small_reload`].
+const SMALL_VECS: usize = 8;
+
+/// Three-pass reload for a row of at most [`SMALL_VECS`] vectors, held in registers from the
+/// first load to the last store: no loop, no second read of `x`, no store and reload of `y`,
+/// and the maximum and its shift computed in vectors (no round trip through scalars on the
+/// critical path). Zen 4, rows API, ns per row of 64 | 16 floats: AVX2 35.5 | 17.6 -> 32.1 |
+/// 16.1, AVX-512 34.0 | 21.4 -> 30.0 | 17.9. (A sum and reciprocal in f32 as well gave 29.0
+/// on AVX2 but cost one ULP of accuracy; the sum stays in f64.) `false` (nothing written)
+/// when the row needs the special-value rules.
+#[inline(always)]
+unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool {
+    let (x, y, n) = (io.x(), io.y(), io.len());
+    let l = V::LANES;
+    let mut v = [V::splat(f32::NEG_INFINITY); SMALL_VECS];
+    // Fixed trip counts, so every vector stays in its own register.
+    for (j, vj) in v.iter_mut().enumerate() {
+        if (j + 1) * l <= n {
+            *vj = inp.load(x.add(j * l));
+        } else if j * l < n {
+            *vj = inp.load_tail(x.add(j * l), n - j * l, f32::NEG_INFINITY);
+        }
+    }
+    let mut m = v[0];
+    for vj in &v[1..] {
+        m = V::max(m, *vj);
+    }
+    // The maximum in every lane and its shift stay in vectors; lane 0 only feeds the
+    // (predictable) branch to the special-value path.
+    let m = m.max_all();
+    let mut lane0 = [0.0f32; 16];
+    m.to_array(&mut lane0);
+    if lane0[0].is_nan() || lane0[0].abs() >= LARGE {
+        return false;
+    }
+    let round = V::splat(ROUND);
+    let ex = Exp::per_lane(V::fma(m, V::splat(LOG2E), round).sub(round));
+    let mut sum = V::splat(0.0);
+    for (j, vj) in v.iter_mut().enumerate() {
+        if j * l < n {
+            *vj = ex.eval(*vj);
+            sum = sum.add(*vj);
+        }
+    }
+    // A NaN the maximum missed makes the sum, and so every output, NaN.
+    let r = V::splat((1.0 / sum.reduce_add()) as f32);
+    for (j, vj) in v.iter().enumerate() {
+        if (j + 1) * l <= n {
+            vj.mul(r).store(y.add(j * l));
+        } else if j * l < n {
+            vj.mul(r).store_tail(y.add(j * l), n - j * l);
+        }
+    }
+    true
 }
 
 /// Softmax of a row that left the fast path (inlined like everything else here, so it is

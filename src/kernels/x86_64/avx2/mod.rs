@@ -125,6 +125,13 @@ unsafe impl Simd for Avx2 {
         _mm256_storeu_ps(out.as_mut_ptr(), self.0)
     }
     #[inline(always)]
+    unsafe fn max_all(self) -> Self {
+        // Swap the 128-bit halves, then pairs, then neighbours: every lane sees all eight.
+        let m = _mm256_max_ps(self.0, _mm256_permute2f128_ps::<1>(self.0, self.0));
+        let m = _mm256_max_ps(m, _mm256_shuffle_ps::<0b01_00_11_10>(m, m));
+        Avx2(_mm256_max_ps(m, _mm256_shuffle_ps::<0b10_11_00_01>(m, m)))
+    }
+    #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         let m = _mm_max_ps(
             _mm256_castps256_ps128(self.0),

@@ -133,6 +133,17 @@ unsafe impl Simd for Avx512 {
         _mm512_storeu_ps(out.as_mut_ptr(), self.0)
     }
     #[inline(always)]
+    unsafe fn max_all(self) -> Self {
+        // Swap the 256-bit halves, then 128-bit blocks, then pairs, then neighbours.
+        let m = _mm512_max_ps(
+            self.0,
+            _mm512_shuffle_f32x4::<0b01_00_11_10>(self.0, self.0),
+        );
+        let m = _mm512_max_ps(m, _mm512_shuffle_f32x4::<0b10_11_00_01>(m, m));
+        let m = _mm512_max_ps(m, _mm512_shuffle_ps::<0b01_00_11_10>(m, m));
+        Avx512(_mm512_max_ps(m, _mm512_shuffle_ps::<0b10_11_00_01>(m, m)))
+    }
+    #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         // Shuffle tree; NaN lanes may or may not win, which callers allow.
         _mm512_reduce_max_ps(self.0)
