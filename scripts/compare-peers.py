@@ -11,9 +11,10 @@ through its C ABI (`target/release/libsoftmax.so`, via ctypes) on every ISA this
 PyTorch picks its own kernels (`ATEN_CPU_CAPABILITY=avx2` forces its AVX2 ones), and ONNX
 Runtime's softmax is MLAS, with whatever ISA MLAS picks on this CPU.
 
-Cases, each one call, uniform in [-10, 10]: 4096 rows of 64 floats and 64 rows of 4096 (1 MiB,
-in cache), 1024 rows of 4096 (16 MiB in and out, about the size of this machine's last-level
-cache) and one row of 16M floats (out of cache). Figures are medians of repeated calls in elements
+Cases, each one call, uniform in [-10, 10]: 4096 rows of 64 floats, 2048 of 128, 1024 of 256
+and 64 rows of 4096 (1 MiB, in cache), 1024 rows of 4096 (16 MiB in and out, about the size of
+this machine's last-level cache) and one row of 16M floats (out of cache). `PEER_CASES=RxC,...`
+picks other shapes. Figures are medians of repeated calls in elements
 per nanosecond, measured in one run (this machine's load swings absolute figures; compare
 within a run). Accuracy: worst relative error of outputs above 1e-30 on the 16M row, against
 the same softmax in float64.
@@ -31,7 +32,7 @@ LIB = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target
                    "libsoftmax.so")
 ISAS = {0: "scalar", 1: "avx2", 2: "avx512", 3: "neon"}
 AUTO = 0
-REPS = {64: 201 if QUICK else 1001, 4096: 21 if QUICK else 61, 1 << 24: 5 if QUICK else 11}
+REPS = {4096: 21 if QUICK else 61, 1 << 24: 5 if QUICK else 11}
 
 
 def median_rate(fn, n_elems, reps):
@@ -91,12 +92,13 @@ def main():
     print(f"torch {torch.__version__} (capability {torch.backends.cpu.get_cpu_capability()}), "
           f"onnxruntime {ort.__version__}; one thread; elements/ns, median")
     rng = np.random.default_rng(1)
-    cases = [(4096, 64), (64, 4096), (1024, 4096), (1, 1 << 24)]
+    default = "4096x64,2048x128,1024x256,64x4096,1024x4096,1x16777216"
+    cases = [tuple(map(int, c.split("x"))) for c in os.environ.get("PEER_CASES", default).split(",")]
     for rows, cols in cases:
         x = rng.uniform(-10, 10, size=(rows, cols)).astype(np.float32)
         y = np.empty_like(x)
         n = rows * cols
-        reps = REPS[cols]
+        reps = REPS.get(cols, 201 if QUICK else 1001)
         results = []
         for isa, name in ISAS.items():
             if not lib.softmax_isa_supported(isa):
