@@ -702,11 +702,11 @@ unsafe fn load_upto<V: Simd>(inp: &impl Input<V>, x: *const f32, i: usize, end: 
     }
 }
 
-/// Groups of `U` vectors per chunk of [`pair_sum`]. Sweep on Zen 4 (log-sum-exp, AVX2 with
-/// U=3, elements/ns at 16K | 16M floats): 4 groups 4.80 | 4.63, 8 groups 4.85 | 4.59-4.69,
-/// against 4.47 | 3.80 for [`block_sum`] and 3.18 | 3.13 for the per-element (M, E) update of
-/// the paper. AVX-512 (U=4): 8 groups 5.53 | 4.73, 4 groups 5.72 | 4.60, per-element 4.43 |
-/// 4.30.
+/// Groups of `U` vectors per chunk of [`pair_sum`]. Sweep on Zen 4 with the degree-5
+/// exponential (log-sum-exp, AVX2 with U=3, elements/ns at 16K | 16M floats): 4 groups 4.80 |
+/// 4.63, 8 groups 4.85 | 4.59-4.69, against 4.47 | 3.80 for [`block_sum`] and 3.18 | 3.13 for
+/// the per-element (M, E) update of the paper. AVX-512 (U=4): 8 groups 5.53 | 4.73, 4 groups
+/// 5.72 | 4.60, per-element 4.43 | 4.30.
 const CHUNK_GROUPS: usize = 8;
 
 /// Pass 1 of the two-pass algorithm (Dukhan & Ablavatski): `sum_i e^x_i` as a (mantissa,
@@ -721,9 +721,11 @@ const CHUNK_GROUPS: usize = 8;
 /// (the chunk then sits in L1 for its second read), then the exponentials, whose loop is as
 /// short as a plain sum of exponentials.
 ///
-/// Terms more than 126 binades below `2^K_l` (so at least 94 below the lane's largest) count
-/// as 0. The lanes fold into f64 every [`BLOCK`] elements (or 512 per lane, if fewer), which
-/// keeps long rows accurate.
+/// Inputs more than about 126 binades below `2^K_l` (so at least 94 below the lane's largest)
+/// are clamped there ([`Exp::eval_add`]): each adds at most `2^-125` in units of `2^K_l`
+/// (0 in the polynomial form), at most `2^-101` for 2^24 of them, against a lane sum of at
+/// least `2^-33`. The lanes fold into f64 every [`BLOCK`] elements (or 512 per lane, if
+/// fewer), which keeps long rows accurate.
 ///
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
 /// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
