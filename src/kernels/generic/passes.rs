@@ -533,13 +533,7 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
     exp_sum::<V, U, PREFETCH, true>(inp, x, y, n, ex)
 }
 
-/// `2^d` for integer-valued `d` in `[-1022, 1023]`.
-#[inline(always)]
-fn pow2_any(d: f32) -> f64 {
-    f64::from_bits(((d as i64 + 1023) as u64) << 52)
-}
-
-/// `2^d` for integer-valued `d <= 0` (0 below the f64 range, 0 for `-inf`).
+/// `2^d` for integer-valued `d <= 1023` (0 below the f64 range, 0 for `-inf`).
 #[inline(always)]
 fn pow2_f64(d: f32) -> f64 {
     if d >= -1022.0 {
@@ -751,6 +745,7 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     // after that, `done` holds one sum per lane.
     let mut uniform = true;
     let mut sum_uniform = 0.0f64;
+    let mut k_uniform = floor;
     let mut rmax = V::splat(f32::NEG_INFINITY);
     let mut done = [0.0f64; 16];
     let block = (512 * l).min(BLOCK);
@@ -785,7 +780,8 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
                 if m >= LARGE {
                     return None;
                 }
-                sh = LaneShifts::new(V::splat((shift_for_max(m) + HEADROOM).max(floor)));
+                k_uniform = (shift_for_max(m) + HEADROOM).max(floor);
+                sh = LaneShifts::new(V::splat(k_uniform));
             } else if V::any_gt(rmax, sh.hi) {
                 if uniform {
                     // The lanes part: the blocks summed so far belong to lane 0's shift.
@@ -815,9 +811,7 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
         start = end;
     }
     let (total, e_total) = if uniform {
-        let mut k = [0.0f32; 16];
-        sh.k.to_array(&mut k);
-        (sum_uniform, k[0])
+        (sum_uniform, k_uniform)
     } else {
         sh.total(&done)
     };
@@ -827,5 +821,5 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     }
     let k = shift_for_max(m);
     // `e_total - k` is within [-REACH, HEADROOM]: the lane of the maximum was raised to it.
-    (k > k_min()).then(|| (total * pow2_any(e_total - k), k))
+    (k > k_min()).then(|| (total * pow2_f64(e_total - k), k))
 }
