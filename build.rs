@@ -1,8 +1,10 @@
-//! Generates the C header `softmax.h` from `src/ffi.rs` with cbindgen (see `cbindgen.toml`).
+//! Generates the C header `softmax.h` from the C ABI in `src/ffi/` with cbindgen (see
+//! `cbindgen.toml`): `src/ffi/mod.rs` first (its `//!` docs open the header), then the other
+//! files of the folder in name order.
 //!
 //! The header always goes to `$OUT_DIR/softmax.h` (the test `tests/header.rs` compares it with
 //! the committed `include/softmax.h`); with `SOFTMAX_WRITE_HEADER=1` it is also written to
-//! `include/softmax.h`. The header only depends on `src/ffi.rs` and `cbindgen.toml`, never on
+//! `include/softmax.h`. The header only depends on `src/ffi/` and `cbindgen.toml`, never on
 //! the target, so cross builds produce the same file.
 
 use std::env;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 const WRITE_ENV: &str = "SOFTMAX_WRITE_HEADER";
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed={WRITE_ENV}");
@@ -20,7 +22,19 @@ fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
-    let ffi = manifest_dir.join("src").join("ffi.rs");
+    let ffi_dir = manifest_dir.join("src").join("ffi");
+    let ffi = ffi_dir.join("mod.rs");
+    let mut sources = vec![ffi.clone()];
+    let mut rest: Vec<PathBuf> = fs::read_dir(&ffi_dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && *p != ffi)
+        .collect();
+    rest.sort();
+    for p in &rest {
+        println!("cargo:rerun-if-changed={}", p.display());
+    }
+    sources.extend(rest);
     let config_path = manifest_dir.join("cbindgen.toml");
 
     let mut config = cbindgen::Config::from_file(&config_path)
@@ -31,9 +45,11 @@ fn main() {
         config.header = Some(module_docs_comment(&source));
     }
 
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(&ffi)
+    let mut builder = cbindgen::Builder::new().with_config(config);
+    for src in &sources {
+        builder = builder.with_src(src);
+    }
+    let bindings = builder
         .generate()
         .unwrap_or_else(|e| panic!("cbindgen failed on {}: {e}", ffi.display()));
     let mut header = Vec::new();
@@ -48,7 +64,7 @@ fn main() {
     }
 }
 
-/// The `//!` docs at the top of `source` as one C block comment.
+/// The `//!` docs at the top of `source` (`src/ffi/mod.rs`) as one C block comment.
 fn module_docs_comment(source: &str) -> String {
     let mut out = String::from("/*\n");
     for line in source.lines().take_while(|l| l.starts_with("//!")) {
@@ -57,7 +73,7 @@ fn module_docs_comment(source: &str) -> String {
             .unwrap_or(&line["//!".len()..]);
         assert!(
             !text.contains("*/"),
-            "module docs of src/ffi.rs must not contain */"
+            "module docs of src/ffi/mod.rs must not contain */"
         );
         if text.is_empty() {
             out.push_str(" *\n");

@@ -4,7 +4,7 @@
  * passes of softmax and log-softmax, and the fused cross-entropy loss with its gradient.
  *
  * This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
- * generated from `src/ffi.rs` by `build.rs` with cbindgen; regenerate it with
+ * generated from `src/ffi/` by `build.rs` with cbindgen; regenerate it with
  * `SOFTMAX_WRITE_HEADER=1 cargo build`.
  *
  * LINKING: build the library with `cargo build --release` and link
@@ -87,7 +87,7 @@
 #ifndef SOFTMAX_H
 #define SOFTMAX_H
 
-/* Generated from src/ffi.rs by build.rs (cbindgen). Do not edit: run SOFTMAX_WRITE_HEADER=1 cargo build. */
+/* Generated from src/ffi/ by build.rs (cbindgen). Do not edit: run SOFTMAX_WRITE_HEADER=1 cargo build. */
 
 #include <stdint.h>
 #include <stddef.h>

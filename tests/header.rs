@@ -1,5 +1,5 @@
 //! The committed `include/softmax.h` must be exactly what `build.rs` generates from
-//! `src/ffi.rs`.
+//! `src/ffi/`.
 
 use std::path::Path;
 
@@ -17,7 +17,7 @@ fn committed_header_is_up_to_date() {
             .position(|(a, b)| a != b)
             .unwrap_or_else(|| committed.lines().count().min(GENERATED.lines().count()));
         panic!(
-            "include/softmax.h is out of date with src/ffi.rs (first difference at line {}); \
+            "include/softmax.h is out of date with src/ffi/ (first difference at line {}); \
              regenerate it with `SOFTMAX_WRITE_HEADER=1 cargo build` and commit it",
             line + 1
         );
