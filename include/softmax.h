@@ -578,6 +578,54 @@ const char *softmax_status_string(softmax_status status);
  */
 const char *softmax_version(void);
 
+/**
+ * Log-sum-exp of each row of a batch: `out[r] = ln(sum_i exp(x[r * x_stride + i]))` for
+ * `rows` rows of `cols` floats (`x_stride >= cols`, in elements). Each row gives exactly the
+ * value `softmax_logsumexp_f32` gives for it, with the same special values (`-inf` for
+ * `cols == 0` and for a row of only `-inf`, NaN for a row holding a NaN, `+inf` for a row
+ * holding `+inf`) and accuracy; short rows are computed several at a time.
+ *
+ * `out` receives `rows` floats and must not overlap the batch
+ * `[x, x + (rows - 1) * x_stride + cols)`. Pointers may be NULL when `rows == 0`; `x` may be
+ * NULL when `cols == 0` (every result is then `-inf`).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` must be readable for the rows described and `out` writable for `rows` floats.
+ */
+softmax_status softmax_logsumexp_rows_f32(const float *x,
+                                          size_t x_stride,
+                                          float *out,
+                                          size_t rows,
+                                          size_t cols);
+
+/**
+ * Log-sum-exp of each row of a batch: `out[r] = ln(sum_i exp(x[r * x_stride + i]))` for
+ * `rows` rows of `cols` floats (`x_stride >= cols`, in elements). Each row gives exactly the
+ * value `softmax_logsumexp_f32` gives for it, with the same special values (`-inf` for
+ * `cols == 0` and for a row of only `-inf`, NaN for a row holding a NaN, `+inf` for a row
+ * holding `+inf`) and accuracy; short rows are computed several at a time.
+ *
+ * `out` receives `rows` floats and must not overlap the batch
+ * `[x, x + (rows - 1) * x_stride + cols)`. Pointers may be NULL when `rows == 0`; `x` may be
+ * NULL when `cols == 0` (every result is then `-inf`).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` must be readable for the rows described and `out` writable for `rows` floats.
+ */
+softmax_status softmax_logsumexp_rows_f32(const float *x,
+                                          size_t x_stride,
+                                          float *out,
+                                          size_t rows,
+                                          size_t cols);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

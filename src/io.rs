@@ -181,3 +181,185 @@ impl<'a> Grad<'a> {
         self.dx
     }
 }
+
+/// A batch of `rows` rows of `cols` elements: row `r` is read from `x + r * x_stride` and
+/// written to `y + r * y_stride` (strides in elements, at least `cols`). The kernels may rely
+/// on: every input row readable and every output row writable for `cols` elements, and each
+/// output row either equal to its input row (in place, same stride) or disjoint from every
+/// input row.
+pub(crate) struct Rows<'a> {
+    x: *const f32,
+    x_stride: usize,
+    y: *mut f32,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+impl<'a> Rows<'a> {
+    /// Separate input and output batches; an error when a stride is below `cols`, an extent
+    /// overflows, or a slice is shorter than its batch.
+    pub(crate) fn new(
+        x: &'a [f32],
+        x_stride: usize,
+        y: &'a mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, crate::Error> {
+        crate::check_len(crate::batch_extent(rows, cols, x_stride)?, x.len())?;
+        crate::check_len(crate::batch_extent(rows, cols, y_stride)?, y.len())?;
+        Ok(Rows {
+            x: x.as_ptr(),
+            x_stride,
+            y: y.as_mut_ptr(),
+            y_stride,
+            rows,
+            cols,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The output overwrites the input; errors as for [`Rows::new`].
+    pub(crate) fn in_place(
+        xy: &'a mut [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, crate::Error> {
+        crate::check_len(crate::batch_extent(rows, cols, stride)?, xy.len())?;
+        let p = xy.as_mut_ptr();
+        Ok(Rows {
+            x: p,
+            x_stride: stride,
+            y: p,
+            y_stride: stride,
+            rows,
+            cols,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// From raw parts (the C ABI).
+    ///
+    /// # Safety
+    /// Every row `r < rows` of `x` must be readable and of `y` writable for `cols` elements
+    /// during `'a` (non-null and aligned when `rows * cols > 0`); each output row equal to its
+    /// input row with `y_stride == x_stride`, or the two batches' extents disjoint.
+    pub(crate) unsafe fn from_raw(
+        x: *const f32,
+        x_stride: usize,
+        y: *mut f32,
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Self {
+        Rows {
+            x,
+            x_stride,
+            y,
+            y_stride,
+            rows,
+            cols,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The number of rows.
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The row length.
+    #[inline(always)]
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The input of row `r`, readable for `cols()` elements.
+    #[inline(always)]
+    pub(crate) fn x(&self, r: usize) -> *const f32 {
+        debug_assert!(r < self.rows);
+        self.x.wrapping_add(r * self.x_stride)
+    }
+
+    /// The output of row `r`, writable for `cols()` elements.
+    #[inline(always)]
+    pub(crate) fn y(&self, r: usize) -> *mut f32 {
+        debug_assert!(r < self.rows);
+        self.y.wrapping_add(r * self.y_stride)
+    }
+
+    /// Row `r` as a one-row view (panics when `r >= rows()`).
+    pub(crate) fn row(&mut self, r: usize) -> InOut<'_> {
+        assert!(r < self.rows);
+        // SAFETY: row `r` of both batches is valid for `cols` elements (constructors), and its
+        // output equals its input or is disjoint from it.
+        unsafe { InOut::from_raw(self.x(r), self.y(r), self.cols) }
+    }
+}
+
+/// The inputs of a batch of rows whose results are one value per row (log-sum-exp).
+#[derive(Clone, Copy)]
+pub(crate) struct RowsIn<'a> {
+    x: &'a [f32],
+    stride: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a> RowsIn<'a> {
+    /// `rows` rows of `cols` elements `stride` apart in `x`; an error when the stride is below
+    /// `cols`, the extent overflows or `x` is shorter than the batch.
+    pub(crate) fn new(
+        x: &'a [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, crate::Error> {
+        crate::check_len(crate::batch_extent(rows, cols, stride)?, x.len())?;
+        Ok(RowsIn {
+            x,
+            stride,
+            rows,
+            cols,
+        })
+    }
+
+    /// One row.
+    pub(crate) fn one(x: &'a [f32]) -> Self {
+        RowsIn {
+            x,
+            stride: x.len(),
+            rows: 1,
+            cols: x.len(),
+        }
+    }
+
+    /// The number of rows.
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The row length.
+    #[inline(always)]
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row `r` (panics when `r >= rows()`).
+    #[inline(always)]
+    pub(crate) fn row(&self, r: usize) -> &'a [f32] {
+        &self.x[r * self.stride..][..self.cols]
+    }
+
+    /// The start of row `r`, readable for `cols()` elements (`r < rows()`).
+    #[inline(always)]
+    pub(crate) fn ptr(&self, r: usize) -> *const f32 {
+        debug_assert!(r < self.rows && r * self.stride + self.cols <= self.x.len());
+        self.x.as_ptr().wrapping_add(r * self.stride)
+    }
+}

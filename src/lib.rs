@@ -50,7 +50,7 @@ mod tuning;
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
 
-use io::{Grad, InOut};
+use io::{Grad, InOut, Rows, RowsIn};
 use kernels::{Flags, Kernels};
 
 /// An instruction-set family with its own kernels.
@@ -180,7 +180,7 @@ pub(crate) fn batch_extent(rows: usize, cols: usize, stride: usize) -> Result<us
         .ok_or(Error::InvalidStride { stride, cols })
 }
 
-fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
+pub(crate) fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
     if actual < expected {
         Err(Error::LengthMismatch { expected, actual })
     } else {
@@ -322,6 +322,30 @@ impl Softmax {
         Ok(unsafe { (self.kernels.cross_entropy_grad)(io, target, smoothing, self.flags(n)) })
     }
 
+    /// Softmax of a validated batch: the algorithm and flags are resolved once, for its rows'
+    /// length.
+    pub(crate) fn run_softmax_rows(&self, rows: Rows<'_>, algorithm: Algorithm) {
+        let n = rows.cols();
+        // SAFETY: as in `run_softmax`; `rows` upholds the kernel's pointer contract.
+        unsafe { (self.kernels.softmax_rows)(rows, algorithm.resolve(n), self.flags(n)) }
+    }
+
+    /// Scaled softmax of a validated batch (`scale` finite).
+    pub(crate) fn run_softmax_scaled_rows(&self, rows: Rows<'_>, algorithm: Algorithm, scale: f32) {
+        debug_assert!(scale.is_finite());
+        let n = rows.cols();
+        let (alg, flags) = (algorithm.resolve(n), self.flags(n));
+        // SAFETY: as in `run_softmax_rows`; the scale is finite.
+        unsafe { (self.kernels.softmax_scaled_rows)(rows, alg, flags, scale) }
+    }
+
+    /// Log-softmax of a validated batch.
+    pub(crate) fn run_log_softmax_rows(&self, rows: Rows<'_>) {
+        let flags = self.flags(rows.cols());
+        // SAFETY: as in `run_softmax_rows`.
+        unsafe { (self.kernels.log_softmax_rows)(rows, flags) }
+    }
+
     fn run_log_softmax(&self, io: InOut<'_>) {
         let flags = self.flags(io.len());
         // SAFETY: as in `run_softmax`.
@@ -388,9 +412,9 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        self.rows(x, x_stride, y, y_stride, rows, cols, |io| {
-            self.run_softmax(io, algorithm)
-        })
+        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
+        self.run_softmax_rows(rows, algorithm);
+        Ok(())
     }
 
     /// Softmax of `rows` rows of `cols` values `stride` apart, in place.
@@ -402,7 +426,8 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        self.rows_in_place(xy, stride, rows, cols, |io| self.run_softmax(io, algorithm))
+        self.run_softmax_rows(Rows::in_place(xy, stride, rows, cols)?, algorithm);
+        Ok(())
     }
 
     /// Log-softmax of `rows` rows (layout as in [`Softmax::softmax_rows`]).
@@ -415,9 +440,9 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.rows(x, x_stride, y, y_stride, rows, cols, |io| {
-            self.run_log_softmax(io)
-        })
+        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
+        self.run_log_softmax_rows(rows);
+        Ok(())
     }
 
     /// Log-softmax of `rows` rows of `cols` values `stride` apart, in place.
@@ -428,7 +453,33 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.rows_in_place(xy, stride, rows, cols, |io| self.run_log_softmax(io))
+        self.run_log_softmax_rows(Rows::in_place(xy, stride, rows, cols)?);
+        Ok(())
+    }
+
+    /// `out[r] = ln(sum_i exp(x[r*stride + i]))` for `rows` rows of `cols` values (`-inf`
+    /// for `cols == 0`), each row as [`Softmax::logsumexp`] computes it, bit for bit.
+    /// `out` holds at least `rows` values (the rest is untouched); `stride >= cols`.
+    pub fn logsumexp_rows(
+        &self,
+        x: &[f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        let batch = RowsIn::new(x, stride, rows, cols)?;
+        check_len(rows, out.len())?;
+        self.run_logsumexp_rows(batch, &mut out[..rows]);
+        Ok(())
+    }
+
+    /// Log-sum-exp of a validated batch into `out` (`rows` values).
+    pub(crate) fn run_logsumexp_rows(&self, batch: RowsIn<'_>, out: &mut [f32]) {
+        debug_assert_eq!(out.len(), batch.rows());
+        // SAFETY: as in `run_softmax`; `batch` covers its rows and `out` holds one value per
+        // row, as the kernel requires.
+        unsafe { (self.kernels.logsumexp_rows)(batch, out) }
     }
 
     /// `y = softmax(scale * x)` with [`Algorithm::Auto`]: a temperature or attention scale
@@ -473,10 +524,9 @@ impl Softmax {
         if !scale.is_finite() {
             return Err(Error::InvalidArgument("scale must be finite"));
         }
-        self.rows(x, x_stride, y, y_stride, rows, cols, |io| {
-            // The scale was checked above, so this cannot fail.
-            let _ = self.run_softmax_scaled(io, algorithm, scale);
-        })
+        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
+        self.run_softmax_scaled_rows(rows, algorithm, scale);
+        Ok(())
     }
 
     /// Softmax backward pass: `dx = y * (dy - dot(dy, y))` for a softmax output `y` and the
@@ -660,42 +710,6 @@ impl Softmax {
                 }
                 None => self.run_cross_entropy(x, t as usize, eps)?,
             };
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn rows(
-        &self,
-        x: &[f32],
-        x_stride: usize,
-        y: &mut [f32],
-        y_stride: usize,
-        rows: usize,
-        cols: usize,
-        mut op: impl FnMut(InOut<'_>),
-    ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, x_stride)?, x.len())?;
-        check_len(batch_extent(rows, cols, y_stride)?, y.len())?;
-        for r in 0..rows {
-            let xr = &x[r * x_stride..][..cols];
-            let yr = &mut y[r * y_stride..][..cols];
-            op(InOut::new(xr, yr).expect("rows have equal lengths"));
-        }
-        Ok(())
-    }
-
-    fn rows_in_place(
-        &self,
-        xy: &mut [f32],
-        stride: usize,
-        rows: usize,
-        cols: usize,
-        mut op: impl FnMut(InOut<'_>),
-    ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, stride)?, xy.len())?;
-        for r in 0..rows {
-            op(InOut::in_place(&mut xy[r * stride..][..cols]));
         }
         Ok(())
     }

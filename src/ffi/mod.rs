@@ -82,10 +82,12 @@
 //! cross-entropy within 1e-6 of `max(1, |loss|)`; gradients within about 1e-6 absolute plus
 //! 1e-6 relative.
 
+mod batch;
+
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::io::{Grad, InOut};
+use crate::io::{Grad, InOut, Rows};
 use crate::{batch_extent, Algorithm, Isa, Softmax};
 
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
@@ -472,8 +474,8 @@ pub unsafe extern "C" fn softmax_rows_f32_ex(
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |io| {
-                sm.run_softmax(io, alg)
+            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
+                sm.run_softmax_rows(batch, alg)
             })
         }
     })
@@ -501,14 +503,14 @@ pub unsafe extern "C" fn log_softmax_rows_f32(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |io| {
-                sm.run_log_softmax(io)
+            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
+                sm.run_log_softmax_rows(batch)
             })
         }
     })
 }
 
-/// Validates a batch and runs it row by row.
+/// Validates a batch and runs `op` on it.
 ///
 /// # Safety
 /// The caller contract of `softmax_rows_f32`.
@@ -520,7 +522,7 @@ unsafe fn rows_impl(
     y_stride: usize,
     rows: usize,
     cols: usize,
-    op: impl FnMut(InOut<'_>),
+    op: impl FnOnce(Rows<'_>),
 ) -> Checked<()> {
     let x_ext = extent(rows, cols, x_stride)?;
     let y_ext = extent(rows, cols, y_stride)?;
@@ -528,8 +530,10 @@ unsafe fn rows_impl(
         return Ok(());
     }
     check_pair(x, x_ext, y, y_ext, x_stride == y_stride)?;
-    // SAFETY: validated above; the caller guarantees the memory of the rows.
-    unsafe { for_each_row(x, x_stride, y, y_stride, rows, cols, op) };
+    // SAFETY: every row lies inside both extents (`batch_extent`), which are non-null,
+    // aligned, at most isize::MAX bytes and not partly overlapping (`check_pair`), and
+    // readable/writable (the caller): in place means the same base and stride.
+    op(unsafe { Rows::from_raw(x, x_stride, y, y_stride, rows, cols) });
     Ok(())
 }
 
@@ -590,10 +594,9 @@ pub unsafe extern "C" fn softmax_scaled_rows_f32(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |io| {
+            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
                 // The scale passed `scale_arg`, which is the kernel's own condition.
-                sm.run_softmax_scaled(io, alg, scale)
-                    .expect("scale checked by scale_arg")
+                sm.run_softmax_scaled_rows(batch, alg, scale)
             })
         }
     })

@@ -13,7 +13,7 @@ pub(crate) mod x86_64;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;
 
-use crate::io::{Grad, InOut};
+use crate::io::{Grad, InOut, Rows, RowsIn};
 use crate::{Algorithm, Isa};
 
 /// Per-call options of the kernels.
@@ -46,6 +46,14 @@ pub(crate) struct Kernels {
     pub cross_entropy: unsafe fn(&[f32], usize, f32) -> f32,
     /// Cross-entropy loss and gradient of one row.
     pub cross_entropy_grad: unsafe fn(InOut<'_>, usize, f32, Flags) -> f32,
+    /// Softmax of a batch of rows; the algorithm is never `Auto`.
+    pub softmax_rows: unsafe fn(Rows<'_>, Algorithm, Flags),
+    /// Softmax of `scale * x` for a batch of rows (`scale` finite).
+    pub softmax_scaled_rows: unsafe fn(Rows<'_>, Algorithm, Flags, f32),
+    /// Log-softmax of a batch of rows.
+    pub log_softmax_rows: unsafe fn(Rows<'_>, Flags),
+    /// Log-sum-exp of a batch of rows, one value per row into the slice (of `rows` values).
+    pub logsumexp_rows: unsafe fn(RowsIn<'_>, &mut [f32]),
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -58,7 +66,7 @@ macro_rules! kernel_table {
         mod entry {
             #![allow(unused_imports)]
             use super::*;
-            use $crate::io::{Grad, InOut};
+            use $crate::io::{Grad, InOut, Rows, RowsIn};
             use $crate::kernels::{generic, Flags};
             use $crate::Algorithm;
 
@@ -101,6 +109,26 @@ macro_rules! kernel_table {
             pub(super) unsafe fn logsumexp(x: &[f32]) -> f32 {
                 generic::logsumexp::<$V, { $unroll }>(x)
             }
+
+            $(#[$attr])*
+            pub(super) unsafe fn softmax_rows(rows: Rows<'_>, alg: Algorithm, flags: Flags) {
+                generic::softmax_rows::<$V, { $unroll }>(rows, alg, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn softmax_scaled_rows(rows: Rows<'_>, alg: Algorithm, flags: Flags, scale: f32) {
+                generic::softmax_scaled_rows::<$V, { $unroll }>(rows, alg, flags, scale)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn log_softmax_rows(rows: Rows<'_>, flags: Flags) {
+                generic::log_softmax_rows::<$V, { $unroll }>(rows, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn logsumexp_rows(rows: RowsIn<'_>, out: &mut [f32]) {
+                generic::logsumexp_rows::<$V, { $unroll }>(rows, out)
+            }
         }
 
         /// This ISA's kernel table.
@@ -114,6 +142,10 @@ macro_rules! kernel_table {
             log_softmax_backward: entry::log_softmax_backward,
             cross_entropy: entry::cross_entropy,
             cross_entropy_grad: entry::cross_entropy_grad,
+            softmax_rows: entry::softmax_rows,
+            softmax_scaled_rows: entry::softmax_scaled_rows,
+            log_softmax_rows: entry::log_softmax_rows,
+            logsumexp_rows: entry::logsumexp_rows,
         };
     };
 }

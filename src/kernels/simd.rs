@@ -72,6 +72,14 @@ pub(crate) unsafe trait Simd: Copy {
     /// Writes the lanes to `out[..LANES]`.
     unsafe fn to_array(self, out: &mut [f32; 16]);
 
+    /// Lane 0. The default goes through memory; the SIMD ISAs read the register.
+    #[inline(always)]
+    unsafe fn first(self) -> f32 {
+        let mut a = [0.0f32; 16];
+        self.to_array(&mut a);
+        a[0]
+    }
+
     /// The horizontal maximum in every lane (NaN lanes may or may not win). The default goes
     /// through memory; the x86 ISAs use a shuffle tree.
     #[inline(always)]

@@ -6,12 +6,14 @@
 //! rules, or is shifted by `m` first (exact for every element that carries mass) and then
 //! takes the fast path.
 
+use super::batch::{LogSoftmaxShort, LogSumExpShort, SoftmaxShort};
 use super::passes::{
     block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Scale,
     Scaled, Shift, PREFETCH,
 };
-use crate::io::InOut;
-use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
+use super::short::{self, log_softmax_offset, lse_of};
+use crate::io::{InOut, Rows, RowsIn};
+use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::Simd;
 use crate::kernels::Flags;
 use crate::Algorithm;
@@ -95,7 +97,8 @@ pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algori
 }
 
 /// Softmax of `scale * x` for one row, the scale fused into every load. `scale` is finite.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
     mut io: InOut<'_>,
     alg: Algorithm,
@@ -118,8 +121,9 @@ pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
     }
 }
 
-#[inline(always)]
-unsafe fn softmax_of<V: Simd, const U: usize>(
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     mut io: InOut<'_>,
     alg: Algorithm,
@@ -144,10 +148,17 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
         }
         return;
     }
-    if alg == Algorithm::ThreePassReload && n <= SMALL_VECS * V::LANES {
-        if !small_reload::<V>(inp, &mut io) {
-            softmax_special::<V, U>(inp, io, flags);
-        }
+    if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
+        // SAFETY of the view: the row's input and output, as `io` holds them.
+        let mut rows = Rows::from_raw(x, n, y, n, 1, n);
+        short::run_one::<V, _>(
+            &mut SoftmaxShort {
+                inp,
+                rows: &mut rows,
+                flags,
+            },
+            n,
+        );
         return;
     }
     match alg {
@@ -179,65 +190,10 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
     }
 }
 
-/// Rows of at most this many vectors take [`small_reload`].
-const SMALL_VECS: usize = 8;
-
-/// Three-pass reload for a row of at most [`SMALL_VECS`] vectors, held in registers from the
-/// first load to the last store: no loop, no second read of `x`, no store and reload of `y`,
-/// and the maximum and its shift computed in vectors (no round trip through scalars on the
-/// critical path). Zen 4, rows API, ns per row of 64 | 16 floats: AVX2 35.5 | 17.6 -> 32.1 |
-/// 16.1, AVX-512 34.0 | 21.4 -> 30.0 | 17.9. (A sum and reciprocal in f32 as well gave 29.0
-/// on AVX2 but cost one ULP of accuracy; the sum stays in f64.) `false` (nothing written)
-/// when the row needs the special-value rules.
-#[inline(always)]
-unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool {
-    let (x, y, n) = (io.x(), io.y(), io.len());
-    let l = V::LANES;
-    let mut v = [V::splat(f32::NEG_INFINITY); SMALL_VECS];
-    // Fixed trip counts, so every vector stays in its own register.
-    for (j, vj) in v.iter_mut().enumerate() {
-        if (j + 1) * l <= n {
-            *vj = inp.load(x.add(j * l));
-        } else if j * l < n {
-            *vj = inp.load_tail(x.add(j * l), n - j * l, f32::NEG_INFINITY);
-        }
-    }
-    let mut m = v[0];
-    for vj in &v[1..] {
-        m = V::max(m, *vj);
-    }
-    // The maximum in every lane and its shift stay in vectors; lane 0 only feeds the
-    // (predictable) branch to the special-value path.
-    let m = m.max_all();
-    let mut lane0 = [0.0f32; 16];
-    m.to_array(&mut lane0);
-    if lane0[0].is_nan() || lane0[0].abs() >= LARGE {
-        return false;
-    }
-    let round = V::splat(ROUND);
-    let ex = Exp::per_lane(V::fma(m, V::splat(LOG2E), round).sub(round));
-    let mut sum = V::splat(0.0);
-    for (j, vj) in v.iter_mut().enumerate() {
-        if j * l < n {
-            *vj = ex.eval(*vj);
-            sum = sum.add(*vj);
-        }
-    }
-    // A NaN the maximum missed makes the sum, and so every output, NaN.
-    let r = V::splat((1.0 / sum.reduce_add()) as f32);
-    for (j, vj) in v.iter().enumerate() {
-        if (j + 1) * l <= n {
-            vj.mul(r).store(y.add(j * l));
-        } else if j * l < n {
-            vj.mul(r).store_tail(y.add(j * l), n - j * l);
-        }
-    }
-    true
-}
-
 /// Softmax of a row that left the fast path (inlined like everything else here, so it is
 /// compiled with the ISA's features; it runs rarely but must not fall back to intrinsic calls).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     mut io: InOut<'_>,
@@ -266,13 +222,6 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
     }
 }
 
-/// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
-/// `x - k*LN2_HI`.
-#[inline]
-fn log_softmax_offset(s: f64, k: f32) -> f32 {
-    (k as f64 * LN2_LO_F64 + s.ln()) as f32
-}
-
 /// Log-softmax of one row: pass 1 of the two-pass algorithm, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
 #[inline(always)]
@@ -292,14 +241,24 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
         }
         return;
     }
-    if !log_softmax_fast::<V, U>(&mut io, flags) {
+    let n = io.len();
+    if short::is_short::<V>(n) {
+        // SAFETY of the view: the row's input and output, as `io` holds them.
+        let mut rows = Rows::from_raw(io.x(), n, io.y(), n, 1, n);
+        let mut op = LogSoftmaxShort {
+            rows: &mut rows,
+            flags,
+        };
+        short::run_one::<V, _>(&mut op, n);
+    } else if !log_softmax_fast::<V, U>(&mut io, flags) {
         log_softmax_special::<V, U>(io, flags);
     }
 }
 
 /// Pass 1 of the two-pass algorithm and the output pass of log-softmax; `false` (nothing
 /// written) when the row needs the special-value rules.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: Flags) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
     match pair_sum::<V, U>(&Plain, x, n) {
@@ -313,8 +272,9 @@ unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: F
     true
 }
 
-#[inline(always)]
-unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     match classify(io.input(), |v| v) {
         Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
         Special::PosInf(count) => {
@@ -342,15 +302,23 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags:
 /// `ln sum_i e^{x_i}` in one read of the row (pass 1 of the two-pass algorithm).
 #[inline(always)]
 pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
-    let lse = match x {
-        [] => f64::NEG_INFINITY,
-        [v] => *v as f64,
+    match x {
+        [] => f32::NEG_INFINITY,
+        [v] => *v,
+        _ if short::is_short::<V>(x.len()) => {
+            let mut out = [0.0f32];
+            let mut op = LogSumExpShort {
+                rows: RowsIn::one(x),
+                out: &mut out,
+            };
+            short::run_one::<V, _>(&mut op, x.len());
+            out[0]
+        }
         _ => match pair_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
-            Some((s, k)) => k as f64 * std::f64::consts::LN_2 + s.ln(),
-            None => logsumexp_special(x),
+            Some((s, k)) => lse_of(s, k),
+            None => logsumexp_special(x) as f32,
         },
-    };
-    lse as f32
+    }
 }
 
 /// Log-sum-exp of a row that left the fast path (portable, rare).

@@ -5,6 +5,8 @@
 //!   (mantissa, exponent) accumulators, dot products).
 //! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
 //!   and log-sum-exp, including the special-value rules shared by every ISA.
+//! - [`short`]: rows of a few vectors held in registers, several rows at a time.
+//! - [`batch`]: batches of rows, short ones through [`short`].
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
@@ -13,15 +15,23 @@
 //! [`passes::BLOCK`] elements in f32 lanes and the block totals in f64, which keeps the error
 //! of a 16M-element sum near 1e-7 instead of the 1e-3 of one running f32 sum.
 //!
+//! Release builds inline every function here into the ISA's `#[target_feature]` entry point.
+//! Debug builds keep the largest ones (`#[cfg_attr(debug_assertions, inline(never))]`) in
+//! frames of their own: unoptimised code gives each inlined temporary its own stack slot, and
+//! one frame holding every path of an entry point would need megabytes of stack.
+//!
 //! # Safety
 //! Every function here executes `V`'s instructions: callers guarantee `V`'s ISA is available.
 //! Pointer arguments are valid for the stated number of elements; an output may be equal to
 //! an input (in place) but must not partly overlap it.
 
+pub(crate) mod batch;
 pub(crate) mod forward;
 pub(crate) mod passes;
+pub(crate) mod short;
 pub(crate) mod training;
 
+pub(crate) use batch::{log_softmax_rows, logsumexp_rows, softmax_rows, softmax_scaled_rows};
 pub(crate) use forward::{log_softmax, logsumexp, softmax, softmax_scaled};
 pub(crate) use training::{
     cross_entropy, cross_entropy_grad, log_softmax_backward, softmax_backward,

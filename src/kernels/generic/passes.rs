@@ -550,7 +550,8 @@ fn pow2_f64(d: f32) -> f64 {
 /// (mantissa, exponent) pair per block rather than per element.
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k` (S is NaN when the row holds a NaN the
 /// maxima missed), or `None` for the special-value path.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -724,7 +725,8 @@ const CHUNK_GROUPS: usize = 8;
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
 /// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
 /// `LARGE` or more).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: *const f32,

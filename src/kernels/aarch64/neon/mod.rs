@@ -127,6 +127,10 @@ unsafe impl Simd for Neon {
         vmaxvq_u32(vcgtq_f32(a.0, b.0)) != 0
     }
     #[inline(always)]
+    unsafe fn first(self) -> f32 {
+        vgetq_lane_f32::<0>(self.0)
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         vst1q_f32(out.as_mut_ptr(), self.0)
     }

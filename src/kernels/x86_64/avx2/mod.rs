@@ -121,6 +121,10 @@ unsafe impl Simd for Avx2 {
         _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) != 0
     }
     #[inline(always)]
+    unsafe fn first(self) -> f32 {
+        _mm256_cvtss_f32(self.0)
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm256_storeu_ps(out.as_mut_ptr(), self.0)
     }

@@ -129,6 +129,10 @@ unsafe impl Simd for Avx512 {
         _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0) != 0
     }
     #[inline(always)]
+    unsafe fn first(self) -> f32 {
+        _mm512_cvtss_f32(self.0)
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm512_storeu_ps(out.as_mut_ptr(), self.0)
     }

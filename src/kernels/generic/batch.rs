@@ -1,0 +1,160 @@
+//! Batches of rows. The caller resolves the algorithm and the flags once per batch; short rows
+//! go through [`short`] several at a time, longer ones through the one-row algorithms.
+
+use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax_special};
+use super::passes::{Input, Plain, Scaled};
+use super::short::{self, Group, ShortRows};
+use crate::io::{Rows, RowsIn};
+use crate::kernels::simd::Simd;
+use crate::kernels::Flags;
+use crate::Algorithm;
+
+/// Softmax of short rows (three-pass reload in registers).
+pub(crate) struct SoftmaxShort<'a, 'r, I> {
+    pub inp: &'a I,
+    pub rows: &'a mut Rows<'r>,
+    pub flags: Flags,
+}
+
+impl<V: Simd, I: Input<V>> ShortRows<V> for SoftmaxShort<'_, '_, I> {
+    #[inline(always)]
+    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+        let g = Group {
+            x: std::array::from_fn(|i| self.rows.x(r0 + i)),
+            y: std::array::from_fn(|i| self.rows.y(r0 + i)),
+        };
+        short::softmax::<V, R, NV>(self.inp, &g, self.rows.cols())
+    }
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn special(&mut self, r: usize) {
+        softmax_special::<V, 1>(self.inp, self.rows.row(r), self.flags);
+    }
+}
+
+/// Log-softmax of short rows.
+pub(crate) struct LogSoftmaxShort<'a, 'r> {
+    pub rows: &'a mut Rows<'r>,
+    pub flags: Flags,
+}
+
+impl<V: Simd> ShortRows<V> for LogSoftmaxShort<'_, '_> {
+    #[inline(always)]
+    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+        let g = Group {
+            x: std::array::from_fn(|i| self.rows.x(r0 + i)),
+            y: std::array::from_fn(|i| self.rows.y(r0 + i)),
+        };
+        short::log_softmax::<V, R, NV>(&Plain, &g, self.rows.cols())
+    }
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn special(&mut self, r: usize) {
+        log_softmax_special::<V, 1>(self.rows.row(r), self.flags);
+    }
+}
+
+/// Log-sum-exp of short rows, one result per row.
+pub(crate) struct LogSumExpShort<'a, 'r> {
+    pub rows: RowsIn<'r>,
+    pub out: &'a mut [f32],
+}
+
+impl<V: Simd> ShortRows<V> for LogSumExpShort<'_, '_> {
+    #[inline(always)]
+    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+        let g = Group {
+            x: std::array::from_fn(|i| self.rows.ptr(r0 + i)),
+            y: [std::ptr::null_mut(); R],
+        };
+        short::logsumexp::<V, R, NV>(&Plain, &g, self.rows.cols(), &mut self.out[r0..r0 + R])
+    }
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn special(&mut self, r: usize) {
+        self.out[r] = logsumexp_special(self.rows.row(r)) as f32;
+    }
+}
+
+/// Softmax of every row of a batch with the resolved algorithm `alg` (never `Auto`).
+#[inline(always)]
+pub(crate) unsafe fn softmax_rows<V: Simd, const U: usize>(
+    mut rows: Rows<'_>,
+    alg: Algorithm,
+    flags: Flags,
+) {
+    softmax_rows_of::<V, U>(&Plain, &mut rows, alg, flags)
+}
+
+/// Softmax of `scale * x` for every row of a batch (`scale` finite).
+#[inline(always)]
+pub(crate) unsafe fn softmax_scaled_rows<V: Simd, const U: usize>(
+    mut rows: Rows<'_>,
+    alg: Algorithm,
+    flags: Flags,
+    scale: f32,
+) {
+    if scale == 1.0 {
+        softmax_rows_of::<V, U>(&Plain, &mut rows, alg, flags)
+    } else if scale == 0.0 {
+        for r in 0..rows.rows() {
+            super::forward::softmax_scaled::<V, U>(rows.row(r), alg, flags, scale);
+        }
+    } else {
+        softmax_rows_of::<V, U>(&Scaled::<V>::new(scale), &mut rows, alg, flags)
+    }
+}
+
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn softmax_rows_of<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    rows: &mut Rows<'_>,
+    alg: Algorithm,
+    flags: Flags,
+) {
+    let (count, n) = (rows.rows(), rows.cols());
+    if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
+        short::run::<V, _>(&mut SoftmaxShort { inp, rows, flags }, count, n);
+    } else {
+        for r in 0..count {
+            softmax_of::<V, U>(inp, rows.row(r), alg, flags);
+        }
+    }
+}
+
+/// Log-softmax of every row of a batch.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn log_softmax_rows<V: Simd, const U: usize>(mut rows: Rows<'_>, flags: Flags) {
+    let (count, n) = (rows.rows(), rows.cols());
+    if short::is_short::<V>(n) {
+        short::run::<V, _>(
+            &mut LogSoftmaxShort {
+                rows: &mut rows,
+                flags,
+            },
+            count,
+            n,
+        );
+    } else {
+        for r in 0..count {
+            super::forward::log_softmax::<V, U>(rows.row(r), flags);
+        }
+    }
+}
+
+/// Log-sum-exp of every row of a batch into `out` (one value per row).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn logsumexp_rows<V: Simd, const U: usize>(rows: RowsIn<'_>, out: &mut [f32]) {
+    let (count, n) = (rows.rows(), rows.cols());
+    debug_assert_eq!(out.len(), count);
+    if short::is_short::<V>(n) {
+        short::run::<V, _>(&mut LogSumExpShort { rows, out }, count, n);
+    } else {
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = super::forward::logsumexp::<V, U>(rows.row(r));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Short rows (at most [`SHORT_VECS`] vectors) held in registers from the first load to the
+//! last store, `R` rows at a time.
+//!
+//! A short row is one dependent chain: load, maximum, its shift, exponentials, their sum, a
+//! reciprocal (softmax) or a logarithm (log-softmax, log-sum-exp), the scaled or shifted
+//! outputs. One row alone leaves most of the core idle while the chain's latency runs out;
+//! `R` independent rows interleaved in one straight-line body keep it busy, which a one-row
+//! kernel cannot do. No loop runs inside a row: `NV` (the vectors a row may take, a power of
+//! two) is a constant, and the vectors a row does not reach read as `-inf` and are never
+//! exponentiated or stored.
+//!
+//! The result of a row does not depend on `R` or `NV` (the same operations in the same
+//! order), so a batch gives bit for bit what one call per row gives, and single rows take the
+//! same code with `R = 1`.
+
+use super::passes::{k_min, Input, LaneMap, Shift};
+use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
+use crate::kernels::simd::Simd;
+
+/// Rows of at most this many vectors are short.
+pub(crate) const SHORT_VECS: usize = 8;
+
+/// Whether a row of `n` elements is short for `V` (one element is left to the one-row rules).
+#[inline(always)]
+pub(crate) fn is_short<V: Simd>(n: usize) -> bool {
+    n >= 2 && n <= SHORT_VECS * V::LANES
+}
+
+/// The `R` rows of one group: input and output pointers of each, all rows `n` long.
+pub(crate) struct Group<const R: usize> {
+    /// Row inputs, each readable for `n` elements.
+    pub x: [*const f32; R],
+    /// Row outputs, each writable for `n` elements (equal to the input or disjoint from every
+    /// row of the group); unused by log-sum-exp.
+    pub y: [*mut f32; R],
+}
+
+/// The rows' vectors: lane `i` of vector `j` of row `r` is element `j * LANES + i`, and lanes
+/// past the row's end are `-inf`.
+#[inline(always)]
+unsafe fn load<V: Simd, const R: usize, const NV: usize>(
+    inp: &impl Input<V>,
+    g: &Group<R>,
+    n: usize,
+) -> [[V; NV]; R] {
+    let l = V::LANES;
+    debug_assert!(n <= NV * l);
+    let mut v = [[V::splat(f32::NEG_INFINITY); NV]; R];
+    for (row, &x) in v.iter_mut().zip(&g.x) {
+        for (j, vj) in row.iter_mut().enumerate() {
+            if (j + 1) * l <= n {
+                *vj = inp.load(x.add(j * l));
+            } else if j * l < n {
+                *vj = inp.load_tail(x.add(j * l), n - j * l, f32::NEG_INFINITY);
+            }
+        }
+    }
+    v
+}
+
+/// Stores the first `n` lanes of the row's vectors to `y`.
+#[inline(always)]
+unsafe fn store<V: Simd, const NV: usize>(row: &[V; NV], y: *mut f32, n: usize) {
+    let l = V::LANES;
+    for (j, vj) in row.iter().enumerate() {
+        if (j + 1) * l <= n {
+            vj.store(y.add(j * l));
+        } else if j * l < n {
+            vj.store_tail(y.add(j * l), n - j * l);
+        }
+    }
+}
+
+/// Each row's maximum in every lane, or `None` when a row needs the special-value rules
+/// (NaN maximum, `|max| >= LARGE`, infinities, a row of only `-inf`). A NaN that the maximum
+/// misses still reaches the row's sum and makes its outputs NaN.
+#[inline(always)]
+unsafe fn maxima<V: Simd, const R: usize, const NV: usize>(v: &[[V; NV]; R]) -> Option<[V; R]> {
+    let mut m = [V::splat(0.0); R];
+    let mut ordinary = true;
+    for (mr, row) in m.iter_mut().zip(v) {
+        let mut a = row[0];
+        for vj in &row[1..] {
+            a = V::max(a, *vj);
+        }
+        *mr = a.max_all();
+        // `abs() < LARGE` is false for NaN and the infinities.
+        ordinary &= mr.first().abs() < LARGE;
+    }
+    ordinary.then_some(m)
+}
+
+/// Softmax (three-pass reload) of `R` short rows. `false`, with nothing written, when a row
+/// of the group needs the special-value rules.
+///
+/// Zen 4, ns per row of 64 | 16 floats, one row per call through the rows API, before rows
+/// were grouped: AVX2 35.5 | 17.6 with a loop per pass -> 32.1 | 16.1 held in registers;
+/// AVX-512 34.0 | 21.4 -> 30.0 | 17.9. (A sum and reciprocal in f32 as well gave 29.0 on AVX2
+/// but cost one ULP of accuracy; the sum stays in f64.)
+#[inline(always)]
+pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
+    inp: &impl Input<V>,
+    g: &Group<R>,
+    n: usize,
+) -> bool {
+    let l = V::LANES;
+    let mut v = load::<V, R, NV>(inp, g, n);
+    let Some(m) = maxima(&v) else {
+        return false;
+    };
+    let round = V::splat(ROUND);
+    let mut sum = [V::splat(0.0); R];
+    for ((row, s), m) in v.iter_mut().zip(&mut sum).zip(&m) {
+        // The shift stays in vectors: no round trip through a scalar on the chain.
+        let ex = Exp::per_lane(V::fma(*m, V::splat(LOG2E), round).sub(round));
+        for (j, vj) in row.iter_mut().enumerate() {
+            if j * l < n {
+                *vj = ex.eval(*vj);
+                *s = s.add(*vj);
+            }
+        }
+    }
+    for ((row, s), &y) in v.iter_mut().zip(&sum).zip(&g.y) {
+        let r = V::splat((1.0 / s.reduce_add()) as f32);
+        for vj in row.iter_mut() {
+            *vj = vj.mul(r);
+        }
+        store(row, y, n);
+    }
+    true
+}
+
+/// Each row's shift `k = round(max * log2(e))` and `sum_i exp(x_i - k*ln2)` (f64), or `None`
+/// when a row needs the special-value rules. The same sum as pass 1 of the two-pass
+/// algorithm gives for a row of one chunk.
+#[inline(always)]
+unsafe fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
+    v: &[[V; NV]; R],
+    n: usize,
+) -> Option<[(f64, f32); R]> {
+    let l = V::LANES;
+    let m = maxima(v)?;
+    let kmin = k_min();
+    let mut k = [0.0f32; R];
+    for (k, m) in k.iter_mut().zip(&m) {
+        *k = shift_for_max(m.first());
+        if *k <= kmin {
+            return None;
+        }
+    }
+    let mut acc = [V::splat(0.0); R];
+    for ((a, row), &k) in acc.iter_mut().zip(v).zip(&k) {
+        let ex = Exp::new(k, 1.0);
+        for (j, vj) in row.iter().enumerate() {
+            if j * l < n {
+                *a = ex.eval_add(*vj, *a);
+            }
+        }
+    }
+    let mut out = [(0.0f64, 0.0f32); R];
+    for ((o, a), &k) in out.iter_mut().zip(&acc).zip(&k) {
+        *o = (a.reduce_add(), k);
+    }
+    Some(out)
+}
+
+/// Log-softmax of `R` short rows: `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`, the first part
+/// exact. `false`, with nothing written, when a row needs the special-value rules.
+#[inline(always)]
+pub(crate) unsafe fn log_softmax<V: Simd, const R: usize, const NV: usize>(
+    inp: &impl Input<V>,
+    g: &Group<R>,
+    n: usize,
+) -> bool {
+    let mut v = load::<V, R, NV>(inp, g, n);
+    let Some(sums) = shifted_sums(&v, n) else {
+        return false;
+    };
+    for ((row, &(s, k)), &y) in v.iter_mut().zip(&sums).zip(&g.y) {
+        // A NaN the maximum missed makes `s`, and so every output, NaN.
+        let f = Shift::new(k, log_softmax_offset(s, k));
+        for vj in row.iter_mut() {
+            *vj = f.apply(*vj);
+        }
+        store(row, y, n);
+    }
+    true
+}
+
+/// Log-sum-exp of `R` short rows into `out`, or `false` (nothing written) when a row needs
+/// the special-value rules.
+#[inline(always)]
+pub(crate) unsafe fn logsumexp<V: Simd, const R: usize, const NV: usize>(
+    inp: &impl Input<V>,
+    g: &Group<R>,
+    n: usize,
+    out: &mut [f32],
+) -> bool {
+    debug_assert_eq!(out.len(), R);
+    let v = load::<V, R, NV>(inp, g, n);
+    let Some(sums) = shifted_sums(&v, n) else {
+        return false;
+    };
+    for (o, &(s, k)) in out.iter_mut().zip(&sums) {
+        *o = lse_of(s, k);
+    }
+    true
+}
+
+/// `ln(S * 2^k)`, rounded to f32.
+#[inline]
+pub(crate) fn lse_of(s: f64, k: f32) -> f32 {
+    (k as f64 * std::f64::consts::LN_2 + s.ln()) as f32
+}
+
+/// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
+/// `x - k*LN2_HI`.
+#[inline]
+pub(crate) fn log_softmax_offset(s: f64, k: f32) -> f32 {
+    (k as f64 * LN2_LO_F64 + s.ln()) as f32
+}
+
+/// An operation on a batch of short rows, one group of rows at a time.
+pub(crate) trait ShortRows<V: Simd> {
+    /// Rows `r0..r0 + R` held in registers (each at most `NV` vectors); `false`, with nothing
+    /// written, when one of them needs the special-value rules.
+    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool;
+    /// Row `r` by the special-value rules.
+    unsafe fn special(&mut self, r: usize);
+}
+
+/// Runs `op` over `rows` short rows of `n` elements: groups of `R` rows, `R` and `NV` chosen
+/// from the row's width so that a group fills about eight vector registers.
+#[inline(always)]
+pub(crate) unsafe fn run<V: Simd, O: ShortRows<V>>(op: &mut O, rows: usize, n: usize) {
+    debug_assert!(is_short::<V>(n));
+    let nv = n.div_ceil(V::LANES);
+    if nv <= 1 {
+        groups::<V, O, 4, 1>(op, rows)
+    } else if nv <= 2 {
+        groups::<V, O, 4, 2>(op, rows)
+    } else if nv <= 4 {
+        groups::<V, O, 2, 4>(op, rows)
+    } else {
+        groups::<V, O, 1, 8>(op, rows)
+    }
+}
+
+/// Runs `op` on the one short row `0` of `n` elements.
+#[inline(always)]
+pub(crate) unsafe fn run_one<V: Simd, O: ShortRows<V>>(op: &mut O, n: usize) {
+    debug_assert!(is_short::<V>(n));
+    let nv = n.div_ceil(V::LANES);
+    if nv <= 1 {
+        one::<V, O, 1>(op)
+    } else if nv <= 2 {
+        one::<V, O, 2>(op)
+    } else if nv <= 4 {
+        one::<V, O, 4>(op)
+    } else {
+        one::<V, O, 8>(op)
+    }
+}
+
+/// Row 0 of `op`, at most `NV` vectors (stack frames as for [`groups`]).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn one<V: Simd, O: ShortRows<V>, const NV: usize>(op: &mut O) {
+    if !op.group::<1, NV>(0) {
+        op.special(0);
+    }
+}
+
+// Debug builds keep each group size in its own stack frame: unoptimised code gives every
+// inlined temporary its own slot, and all of them in one frame would need megabytes.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
+    op: &mut O,
+    rows: usize,
+) {
+    let mut r = 0;
+    while r + R <= rows {
+        if !op.group::<R, NV>(r) {
+            // Rare: redo the group row by row, so only the special rows leave the fast path.
+            for i in r..r + R {
+                if !op.group::<1, NV>(i) {
+                    op.special(i);
+                }
+            }
+        }
+        r += R;
+    }
+    while r < rows {
+        if !op.group::<1, NV>(r) {
+            op.special(r);
+        }
+        r += 1;
+    }
+}
