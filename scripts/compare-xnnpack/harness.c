@@ -15,7 +15,9 @@
  *    is used: rmax(x) -> max; raddexpminusmax(x, max) -> sum (no store); c = max + logf(sum);
  *    vsubc(x, c) -> y. Three reads and one write per element, one exponential.
  *  - log-sum-exp: raddextexp(x) -> (m, e), the sum as m * 2^e in one read; logf(m) + e * ln 2.
- * The "AVX2" set is what XNNPACK runs on an AVX2 CPU: AVX2+FMA exponential kernels with AVX
+ * The kernels are called directly, through function pointers as the operator does, but without
+ * the operator's own per-call costs (xnn_run_operator, the pthreadpool dispatch): XNNPACK at
+ * its best. The "AVX2" set is what XNNPACK runs on an AVX2 CPU: AVX2+FMA exponential kernels with AVX
  * rmax / vmulc / vsubc (XNNPACK has no AVX2 versions of those three).
  *
  * Which variants: XNNPACK has several unrollings of each kernel and the fastest one depends on
@@ -25,7 +27,8 @@
  *
  * This crate: softmax_rows_f32 (SOFTMAX_ALGORITHM_AUTO), log_softmax_rows_f32, and the batch
  * log-sum-exp SOFTMAX_LSE_ROWS when the script found it in include/softmax.h (otherwise a loop
- * of logsumexp_f32), with the ISA set through softmax_set_isa before each timed run.
+ * of logsumexp_f32), with the ISA set through softmax_set_isa before each timed run (outside
+ * the timed loop).
  *
  * Timing: a run calls one implementation `reps` times over the whole batch (reps calibrated to
  * about TARGET_MS, default 2 ms, per run); a round gives every implementation SAMPLES (default
@@ -247,14 +250,12 @@ static struct xnn_set fixed512, fixed256;       /* the fixed sets */
 static int pick_per_shape = 1;
 
 /* One call of `op` over the batch: XNNPACK's composition with the kernels of `set`, or the
- * crate on the ISA of `impl`. */
+ * crate (on the ISA set by set_crate_isa). */
 static void run_impl(int impl, const struct xnn_set *set, int op, const float *x, float *y,
                      size_t rows, size_t cols) {
     const struct xnn_set *s = NULL;
     switch (impl) {
     case IMPL_XNN512: case IMPL_XNN256: s = set; break;
-    case IMPL_CRATE512: check(softmax_set_isa(SOFTMAX_ISA_AVX512), "softmax_set_isa"); break;
-    case IMPL_CRATE256: check(softmax_set_isa(SOFTMAX_ISA_AVX2), "softmax_set_isa"); break;
     }
     if (s) {
         if (op == OP_SOFTMAX) xnn_softmax(s, x, y, rows, cols);
@@ -295,13 +296,22 @@ struct job {
     void (*call)(const struct job *);
     int impl, op, variant, alg;
     const struct xnn_set *set;
+    uint32_t crate_isa; /* SOFTMAX_ISA_* to select before timing, or 0 for none */
     const float *x;
     float *y;
     size_t rows, cols;
 };
 
+static void set_crate_isa(uint32_t isa) { check(softmax_set_isa(isa), "softmax_set_isa"); }
+
+/* Selects the crate's ISA of the job (outside the timed loop). */
+static void prepare(const struct job *j) {
+    if (j->crate_isa) set_crate_isa(j->crate_isa);
+}
+
 /* Calls needed for about target_ns (at least 1), from a warm-up run. */
 static long calibrate(const struct job *j) {
+    prepare(j);
     j->call(j);
     double t = 0;
     long reps = 1;
@@ -318,6 +328,7 @@ static long calibrate(const struct job *j) {
 }
 
 static double time_job(const struct job *j, long reps) {
+    prepare(j);
     const double t0 = now_ns();
     for (long i = 0; i < reps; i++) j->call(j);
     return (now_ns() - t0) / (double)reps; /* ns per call */
@@ -498,6 +509,7 @@ static void main_tables(const struct shape *shapes, int nshapes) {
                 if (impl_available[ci]) {
                     jobs[crate[pass] = n++] = base;
                     jobs[crate[pass]].impl = ci;
+                    jobs[crate[pass]].crate_isa = pass == 0 ? SOFTMAX_ISA_AVX512 : SOFTMAX_ISA_AVX2;
                 }
             }
             double ns[6][64];
@@ -554,6 +566,8 @@ static void accuracy(struct shape sh) {
         if (!impl_available[impl]) { printf("| %s | skipped | skipped | skipped |\n", impl_names[impl]); continue; }
         double worst[OP_COUNT] = {0, 0, 0};
         for (int op = 0; op < OP_COUNT; op++) {
+            if (impl == IMPL_CRATE512) set_crate_isa(SOFTMAX_ISA_AVX512);
+            if (impl == IMPL_CRATE256) set_crate_isa(SOFTMAX_ISA_AVX2);
             run_impl(impl, impl == IMPL_XNN512 ? &fixed512 : &fixed256, op, x, y, sh.rows, sh.cols);
             for (size_t r = 0; r < sh.rows; r++) {
                 if (op == OP_LSE) {
