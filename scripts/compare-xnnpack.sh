@@ -16,7 +16,8 @@
 #
 # Environment (all optional but XNNPACK_SRC):
 #   XNNPACK_SRC   path of the XNNPACK checkout (required)
-#   SHAPES        "ROWSxCOLS ..." to time (default: the shapes of issue 10)
+#   SHAPES        "ROWSxCOLS ..." to time (default: the shapes of issue 10 and one row of 16M)
+#   ACCURACY      "ROWSxCOLS ..." for the worst errors against float64 (default 512x1000 1x16777216)
 #   CPU           core to pin to with taskset (default 1)
 #   ROUNDS        interleaved rounds, medians reported (default 7)
 #   TARGET_MS     length of one timed run (default 2)
@@ -38,7 +39,8 @@ for d in f32-rminmax f32-raddstoreexpminusmax f32-raddexpminusmax f32-raddextexp
 done
 CC="${CC:-gcc}"
 CPU="${CPU:-1}"
-SHAPES="${SHAPES:-1x64 1x256 1x1048576 4096x64 2048x128 1024x256 1024x4096 4096x8 4096x32 512x1000 64x32000 8x128256}"
+SHAPES="${SHAPES:-1x64 1x256 1x1048576 4096x64 2048x128 1024x256 1024x4096 4096x8 4096x32 512x1000 64x32000 8x128256 1x16777216}"
+ACCURACY="${ACCURACY:-512x1000 1x16777216}"
 [ "$(uname -m)" = x86_64 ] || { echo "compare-xnnpack: x86_64 only (XNNPACK's AVX2 / AVX-512 kernels)" >&2; exit 1; }
 
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -129,6 +131,7 @@ echo "== linking $out/harness" >&2
 "$CC" "${hflags[@]}" "$harness" "${objs[@]}" "$lib" -lpthread -ldl -lm -o "$out/harness"
 
 args=()
+for a in $ACCURACY; do args+=("--accuracy=$a"); done
 case "${XNN_SWEEP:-0}" in
     1) args+=(--sweep) ;;
     only) args+=(--only-sweep) ;;

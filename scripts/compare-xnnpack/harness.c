@@ -711,15 +711,20 @@ int main(int argc, char **argv) {
     int do_sweep = 0, only_sweep = 0;
     struct shape shapes[64];
     int nshapes = 0;
-    struct shape acc = {512, 1000};
+    struct shape acc[4];
+    int nacc = 0;
     for (int i = 1; i < argc; i++) {
         struct shape s;
         if (strcmp(argv[i], "--sweep") == 0) { do_sweep = 1; continue; }
         if (strcmp(argv[i], "--only-sweep") == 0) { do_sweep = only_sweep = 1; continue; }
-        if (strncmp(argv[i], "--accuracy=", 11) == 0 &&
-            sscanf(argv[i] + 11, "%zux%zu", &acc.rows, &acc.cols) == 2) continue;
+        if (strncmp(argv[i], "--accuracy=", 11) == 0 && nacc < 4 &&
+            sscanf(argv[i] + 11, "%zux%zu", &acc[nacc].rows, &acc[nacc].cols) == 2 &&
+            acc[nacc].rows && acc[nacc].cols) {
+            nacc++;
+            continue;
+        }
         if (sscanf(argv[i], "%zux%zu", &s.rows, &s.cols) != 2 || !s.rows || !s.cols || nshapes == 64) {
-            fprintf(stderr, "usage: %s [--sweep|--only-sweep] [--accuracy=RxC] [ROWSxCOLS ...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--sweep|--only-sweep] [--accuracy=RxC]... [ROWSxCOLS ...]\n", argv[0]);
             return 2;
         }
         shapes[nshapes++] = s;
@@ -766,7 +771,8 @@ int main(int argc, char **argv) {
 
     if (!only_sweep) {
         main_tables(shapes, nshapes);
-        accuracy(acc);
+        if (nacc == 0) acc[nacc++] = (struct shape){512, 1000};
+        for (int i = 0; i < nacc; i++) accuracy(acc[i]);
         single_rows();
     }
     if (do_sweep) sweep();
