@@ -24,8 +24,10 @@
 #   SAMPLES       runs per implementation per round, the fastest kept (default 5)
 #   XNN_SWEEP=1   also time every compiled variant of each kernel family alone (which is fastest);
 #                 XNN_SWEEP=only for that table alone
+#   XNN_PICK=fixed  XNNPACK with its fixed set only (default: in each round the faster of the
+#                 fixed set and each family's fastest variant on the shape)
 #   XNN512_RMAX, XNN512_RADDSTORE, XNN512_RADDEXP, XNN512_RADDEXTEXP, XNN512_VMULC, XNN512_VSUBC
-#   and XNN256_* pick other variants than the defaults (names after "__", e.g. avx512f_u64_acc2)
+#   and XNN256_* fix a family to one variant (the name after "__", e.g. avx512f_u64_acc2)
 #   CC            C compiler (default gcc)
 #   XNN_ASSUME_NO_AVX512=1  behave as on a CPU without AVX-512 (to test that path)
 # On a CPU without AVX-512 the AVX-512 columns read "skipped", with a notice on stderr.
