@@ -83,6 +83,7 @@
 //! 1e-6 relative.
 
 mod batch;
+pub use batch::softmax_logsumexp_rows_f32;
 
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

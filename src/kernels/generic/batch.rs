@@ -17,6 +17,7 @@ pub(crate) struct SoftmaxShort<'a, 'r, I> {
 }
 
 impl<V: Simd, I: Input<V>> ShortRows<V> for SoftmaxShort<'_, '_, I> {
+    const VECS: usize = 8;
     #[inline(always)]
     unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
         let g = Group {
@@ -39,6 +40,7 @@ pub(crate) struct LogSoftmaxShort<'a, 'r> {
 }
 
 impl<V: Simd> ShortRows<V> for LogSoftmaxShort<'_, '_> {
+    const VECS: usize = 16;
     #[inline(always)]
     unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
         let g = Group {
@@ -61,6 +63,7 @@ pub(crate) struct LogSumExpShort<'a, 'r> {
 }
 
 impl<V: Simd> ShortRows<V> for LogSumExpShort<'_, '_> {
+    const VECS: usize = 16;
     #[inline(always)]
     unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
         let g = Group {

@@ -14,10 +14,13 @@
 //! same code with `R = 1`.
 
 use super::passes::{k_min, Input, LaneMap, Shift};
-use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
+use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::simd::Simd;
 
-/// Rows of at most this many vectors are short.
+/// The most vectors a short row takes. Sixteen on AVX-512 (rows of 256) measured slower than
+/// the loops of the one-row algorithms: one row per group then leaves the chain's latency
+/// exposed (Zen 5, rows of 256, elements/ns, 8 | 16: softmax 4.8 | 3.2, log-sum-exp 6.6 |
+/// 4.9).
 pub(crate) const SHORT_VECS: usize = 8;
 
 /// Whether a row of `n` elements is short for `V` (one element is left to the one-row rules).
@@ -141,16 +144,17 @@ unsafe fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
     let l = V::LANES;
     let m = maxima(v)?;
     let kmin = k_min();
+    let round = V::splat(ROUND);
     let mut k = [0.0f32; R];
-    for (k, m) in k.iter_mut().zip(&m) {
-        *k = shift_for_max(m.first());
+    let mut acc = [V::splat(0.0); R];
+    for ((a, row), (k, m)) in acc.iter_mut().zip(v).zip(k.iter_mut().zip(&m)) {
+        // The shift in vectors, as for softmax: the exponentials need not wait for a scalar.
+        let kv = V::fma(*m, V::splat(LOG2E), round).sub(round);
+        *k = kv.first();
         if *k <= kmin {
             return None;
         }
-    }
-    let mut acc = [V::splat(0.0); R];
-    for ((a, row), &k) in acc.iter_mut().zip(v).zip(&k) {
-        let ex = Exp::new(k, 1.0);
+        let ex = Exp::per_lane(kv);
         for (j, vj) in row.iter().enumerate() {
             if j * l < n {
                 *a = ex.eval_add(*vj, *a);
@@ -208,20 +212,24 @@ pub(crate) unsafe fn logsumexp<V: Simd, const R: usize, const NV: usize>(
 }
 
 /// `ln(S * 2^k)`, rounded to f32.
-#[inline]
+#[inline(always)]
 pub(crate) fn lse_of(s: f64, k: f32) -> f32 {
     (k as f64 * std::f64::consts::LN_2 + s.ln()) as f32
 }
 
 /// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
 /// `x - k*LN2_HI`.
-#[inline]
+#[inline(always)]
 pub(crate) fn log_softmax_offset(s: f64, k: f32) -> f32 {
     (k as f64 * LN2_LO_F64 + s.ln()) as f32
 }
 
 /// An operation on a batch of short rows, one group of rows at a time.
 pub(crate) trait ShortRows<V: Simd> {
+    /// How many row vectors a group may hold: a group is `R = VECS / NV` rows (1 to 8).
+    /// Softmax keeps its rows' exponentials live until the reciprocal is known, so it takes
+    /// fewer rows per group than the sums, which keep one accumulator per row.
+    const VECS: usize;
     /// Rows `r0..r0 + R` held in registers (each at most `NV` vectors); `false`, with nothing
     /// written, when one of them needs the special-value rules.
     unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool;
@@ -229,20 +237,25 @@ pub(crate) trait ShortRows<V: Simd> {
     unsafe fn special(&mut self, r: usize);
 }
 
-/// Runs `op` over `rows` short rows of `n` elements: groups of `R` rows, `R` and `NV` chosen
-/// from the row's width so that a group fills about eight vector registers.
+/// Runs `op` over `rows` short rows of `n` elements: groups of `R` rows, with `NV` the
+/// smallest power of two of vectors that holds a row and `R = O::VECS / NV` (1 to 8).
+///
+/// Zen 5, AVX-512, elements/ns, `VECS` 8 | 16 (one run): log-sum-exp of 4096 x 32 2.8 | 3.8,
+/// 4096 x 64 4.4 | 4.5, 2048 x 128 5.3 | 6.1; softmax of 4096 x 64 4.7 | 4.4, 2048 x 128
+/// 5.4 | 3.7 (its exponentials spill).
 #[inline(always)]
 pub(crate) unsafe fn run<V: Simd, O: ShortRows<V>>(op: &mut O, rows: usize, n: usize) {
     debug_assert!(is_short::<V>(n));
-    let nv = n.div_ceil(V::LANES);
-    if nv <= 1 {
-        groups::<V, O, 4, 1>(op, rows)
-    } else if nv <= 2 {
-        groups::<V, O, 4, 2>(op, rows)
-    } else if nv <= 4 {
-        groups::<V, O, 2, 4>(op, rows)
-    } else {
-        groups::<V, O, 1, 8>(op, rows)
+    let nv = n.div_ceil(V::LANES).next_power_of_two();
+    // The `R` are literals: a const generic cannot be computed from another one here.
+    match (nv, O::VECS >= 16) {
+        (1, _) => groups::<V, O, 8, 1>(op, rows),
+        (2, false) => groups::<V, O, 4, 2>(op, rows),
+        (2, true) => groups::<V, O, 8, 2>(op, rows),
+        (4, false) => groups::<V, O, 2, 4>(op, rows),
+        (4, true) => groups::<V, O, 4, 4>(op, rows),
+        (_, false) => groups::<V, O, 1, 8>(op, rows),
+        (_, true) => groups::<V, O, 2, 8>(op, rows),
     }
 }
 

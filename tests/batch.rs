@@ -1,0 +1,251 @@
+//! Batches of rows on every ISA this CPU runs: `softmax_rows`, `log_softmax_rows`,
+//! `logsumexp_rows` (Rust and C), for every row length from 1 to 300 (short rows go through
+//! the grouped register-held kernels, longer ones through the one-row algorithms), with
+//! strides, in place, and with special-value rows mixed among ordinary ones. Each batch row
+//! must be bit for bit what the one-row call gives, within the documented bounds of the f64
+//! oracle, and the gaps between rows must stay untouched.
+
+mod common;
+
+use common::*;
+use rand::Rng;
+use softmax::{Algorithm, Softmax};
+
+/// A batch of `rows` rows of `cols` values, `stride` apart, the gaps filled with
+/// [`SENTINEL`]; every fourth row (from row 1) is a special row of a kind that depends on
+/// the row.
+fn batch(rng: &mut rand::rngs::StdRng, rows: usize, cols: usize, stride: usize) -> Vec<f32> {
+    let mut x = vec![SENTINEL; (rows - 1) * stride + cols];
+    for r in 0..rows {
+        let row = &mut x[r * stride..][..cols];
+        let (lo, hi) = RANGES[r % RANGES.len()];
+        row.copy_from_slice(&uniform(rng, cols, lo, hi));
+        if r % 4 == 1 {
+            let at = rng.random_range(0..cols);
+            match (r / 4) % 7 {
+                0 => row[at] = f32::NAN,
+                1 => row[at] = f32::INFINITY,
+                2 => row.fill(f32::NEG_INFINITY),
+                3 => row[at] = 3.0e5, // beyond the fast path's magnitude: shifted first
+                4 => row.iter_mut().for_each(|v| *v -= 2.0e5),
+                5 => row[at] = f32::NEG_INFINITY,
+                _ => row.fill(1.5), // a constant row
+            }
+        }
+    }
+    x
+}
+
+/// The special rows of [`batch`] put the row on the one-row special path; everything else
+/// follows the oracle.
+fn finite_row(x: &[f32]) -> bool {
+    x.iter().all(|v| v.is_finite())
+}
+
+#[test]
+fn softmax_rows_match_single_rows_for_every_length() {
+    let mut rng = rng(101);
+    for_each_isa(
+        "softmax_rows_match_single_rows_for_every_length",
+        |isa, sm| {
+            for cols in 1..=300 {
+                let rows = 11; // a group of eight, and the rest one by one
+                let (xs, ys) = (cols + cols % 3, cols + 2);
+                let x = batch(&mut rng, rows, cols, xs);
+                for alg in Algorithm::ALL {
+                    let ctx = format!("{isa:?} {} cols={cols}", alg.name());
+                    let mut y = vec![SENTINEL; (rows - 1) * ys + cols];
+                    sm.softmax_rows(&x, xs, &mut y, ys, rows, cols, alg)
+                        .unwrap();
+                    let mut z = x.clone();
+                    sm.softmax_rows_in_place(&mut z, xs, rows, cols, alg)
+                        .unwrap();
+                    for r in 0..rows {
+                        let xr = &x[r * xs..][..cols];
+                        let mut one = vec![0.0f32; cols];
+                        sm.softmax_with(xr, &mut one, alg).unwrap();
+                        let c = format!("{ctx} row {r}");
+                        assert_same_bits(&c, &y[r * ys..][..cols], &one);
+                        assert_same_bits(&format!("{c} in place"), &z[r * xs..][..cols], &one);
+                        if alg == Algorithm::Auto {
+                            check_softmax(&c, xr, &one, &oracle_softmax(xr));
+                        }
+                        if r + 1 < rows {
+                            assert_sentinels(&c, &y[r * ys..(r + 1) * ys], 0, cols);
+                            assert_sentinels(&c, &z[r * xs..(r + 1) * xs], 0, cols);
+                        }
+                    }
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn log_softmax_and_logsumexp_rows_match_single_rows_for_every_length() {
+    let mut rng = rng(102);
+    for_each_isa("log_softmax_and_logsumexp_rows", |isa, sm| {
+        for cols in 1..=300 {
+            let rows = 19; // two groups of eight, and the rest one by one
+            let (xs, ys) = (cols + (cols * 7) % 5, cols + 1);
+            let x = batch(&mut rng, rows, cols, xs);
+            let ctx = format!("{isa:?} cols={cols}");
+            let mut y = vec![SENTINEL; (rows - 1) * ys + cols];
+            sm.log_softmax_rows(&x, xs, &mut y, ys, rows, cols).unwrap();
+            let mut z = x.clone();
+            sm.log_softmax_rows_in_place(&mut z, xs, rows, cols)
+                .unwrap();
+            let mut lse = vec![SENTINEL; rows + 2];
+            sm.logsumexp_rows(&x, xs, rows, cols, &mut lse).unwrap();
+            assert_sentinels(&format!("{ctx} lse"), &lse, 0, rows);
+            for r in 0..rows {
+                let xr = &x[r * xs..][..cols];
+                let c = format!("{ctx} row {r}");
+                let mut one = vec![0.0f32; cols];
+                sm.log_softmax(xr, &mut one).unwrap();
+                assert_same_bits(&c, &y[r * ys..][..cols], &one);
+                assert_same_bits(&format!("{c} in place"), &z[r * xs..][..cols], &one);
+                assert_same_bits(&format!("{c} lse"), &lse[r..r + 1], &[sm.logsumexp(xr)]);
+                check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
+                check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
+                if r + 1 < rows {
+                    assert_sentinels(&c, &y[r * ys..(r + 1) * ys], 0, cols);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn short_rows_agree_with_the_scalar_kernels() {
+    // Every short width of every ISA, many rows: the grouped kernels against the portable
+    // ones (within the cross-ISA bounds) and the oracle.
+    let mut rng = rng(103);
+    let scalar = scalar();
+    for_each_isa("short_rows_agree_with_the_scalar_kernels", |isa, sm| {
+        for cols in [
+            2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129,
+        ] {
+            let rows = 37;
+            let mut x = vec![0.0f32; rows * cols];
+            for r in 0..rows {
+                let (lo, hi) = RANGES[r % RANGES.len()];
+                x[r * cols..][..cols].copy_from_slice(&uniform(&mut rng, cols, lo, hi));
+            }
+            let ctx = format!("{isa:?} cols={cols}");
+            let (mut y, mut y_s) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            sm.softmax_rows(&x, cols, &mut y, cols, rows, cols, Algorithm::Auto)
+                .unwrap();
+            scalar
+                .softmax_rows(&x, cols, &mut y_s, cols, rows, cols, Algorithm::Auto)
+                .unwrap();
+            assert_close_to_scalar(&ctx, &y, &y_s, false);
+            sm.log_softmax_rows(&x, cols, &mut y, cols, rows, cols)
+                .unwrap();
+            scalar
+                .log_softmax_rows(&x, cols, &mut y_s, cols, rows, cols)
+                .unwrap();
+            assert_close_to_scalar(&ctx, &y, &y_s, true);
+            let (mut l, mut l_s) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+            sm.logsumexp_rows(&x, cols, rows, cols, &mut l).unwrap();
+            scalar
+                .logsumexp_rows(&x, cols, rows, cols, &mut l_s)
+                .unwrap();
+            assert_close_to_scalar(&ctx, &l, &l_s, true);
+            for r in 0..rows {
+                let xr = &x[r * cols..][..cols];
+                assert!(finite_row(xr));
+                check_logsumexp(&ctx, xr, l[r], oracle_logsumexp(xr));
+            }
+        }
+    });
+}
+
+#[test]
+fn logsumexp_rows_edge_cases() {
+    let sm = Softmax::new();
+    // No rows: nothing written, any stride.
+    let mut out = [SENTINEL; 2];
+    sm.logsumexp_rows(&[], 0, 0, 5, &mut out).unwrap();
+    assert_sentinels("no rows", &out, 0, 0);
+    // Empty rows: -inf each.
+    sm.logsumexp_rows(&[], 0, 2, 0, &mut out).unwrap();
+    assert_eq!(out, [f32::NEG_INFINITY; 2]);
+    // One column: the value itself.
+    sm.logsumexp_rows(&[3.0, 9.0, -2.0], 2, 2, 1, &mut out)
+        .unwrap();
+    assert_eq!(out, [3.0, -2.0]);
+    // Errors: stride below cols, input too short, output too short.
+    assert!(sm.logsumexp_rows(&[0.0; 8], 3, 2, 4, &mut out).is_err());
+    assert!(sm.logsumexp_rows(&[0.0; 7], 4, 2, 4, &mut out).is_err());
+    assert!(sm
+        .logsumexp_rows(&[0.0; 8], 4, 2, 4, &mut out[..1])
+        .is_err());
+    assert!(sm
+        .logsumexp_rows(&[0.0; 8], usize::MAX, 2, 4, &mut out)
+        .is_err());
+}
+
+#[test]
+fn logsumexp_rows_through_the_c_abi() {
+    use softmax::ffi::*;
+    let x: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
+    let (rows, cols, stride) = (4usize, 9usize, 10usize);
+    let mut out = [SENTINEL; 5];
+    // SAFETY (whole block): every pointer is valid for the extents passed, or NULL where the
+    // call must not touch it.
+    unsafe {
+        let st = softmax_logsumexp_rows_f32(x.as_ptr(), stride, out.as_mut_ptr(), rows, cols);
+        assert_eq!(st, SOFTMAX_STATUS_OK);
+        for r in 0..rows {
+            let want = softmax::logsumexp(&x[r * stride..][..cols]);
+            assert_eq!(out[r].to_bits(), want.to_bits(), "row {r}");
+        }
+        assert_eq!(out[4].to_bits(), SENTINEL.to_bits());
+        // Nothing touched: NULL is fine.
+        let null = std::ptr::null_mut();
+        assert_eq!(
+            softmax_logsumexp_rows_f32(std::ptr::null(), 0, null, 0, 9),
+            0
+        );
+        // Empty rows need the output only.
+        let mut two = [0.0f32; 2];
+        let st = softmax_logsumexp_rows_f32(std::ptr::null(), 0, two.as_mut_ptr(), 2, 0);
+        assert_eq!((st, two), (SOFTMAX_STATUS_OK, [f32::NEG_INFINITY; 2]));
+        // Bad arguments write nothing.
+        let mut o = [SENTINEL; 4];
+        let p = o.as_mut_ptr();
+        let bad = [
+            (
+                softmax_logsumexp_rows_f32(x.as_ptr(), 8, p, 4, 9),
+                SOFTMAX_STATUS_INVALID_ARGUMENT,
+            ),
+            (
+                softmax_logsumexp_rows_f32(std::ptr::null(), 10, p, 4, 9),
+                SOFTMAX_STATUS_NULL_POINTER,
+            ),
+            (
+                softmax_logsumexp_rows_f32(x.as_ptr(), 10, null, 4, 9),
+                SOFTMAX_STATUS_NULL_POINTER,
+            ),
+            (
+                softmax_logsumexp_rows_f32(x.as_ptr(), usize::MAX, p, 4, 9),
+                SOFTMAX_STATUS_INVALID_ARGUMENT,
+            ),
+            (
+                softmax_logsumexp_rows_f32(x.as_ptr().cast::<u8>().add(1).cast(), 10, p, 3, 9),
+                SOFTMAX_STATUS_INVALID_ARGUMENT,
+            ),
+        ];
+        for (i, (got, want)) in bad.into_iter().enumerate() {
+            assert_eq!(got, want, "bad call {i}");
+        }
+        assert_sentinels("bad calls", &o, 0, 0);
+        // The output inside the input batch: rejected.
+        let mut xy = x.clone();
+        let q = xy.as_mut_ptr();
+        let st = softmax_logsumexp_rows_f32(q, stride, q.add(5), rows, cols);
+        assert_eq!(st, SOFTMAX_STATUS_INVALID_ARGUMENT);
+        assert_eq!(xy, x);
+    }
+}
