@@ -30,11 +30,22 @@ fn main() {
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs") && *p != ffi)
         .collect();
+    // cbindgen follows the `mod name;` declarations of mod.rs itself: feeding it those files
+    // again would declare their functions twice.
+    let mod_rs = fs::read_to_string(&ffi).unwrap_or_default();
+    let declared = |p: &PathBuf| {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        mod_rs.lines().any(|l| {
+            l.trim_start()
+                .trim_start_matches("pub ")
+                .starts_with(&format!("mod {stem};"))
+        })
+    };
     rest.sort();
     for p in &rest {
         println!("cargo:rerun-if-changed={}", p.display());
     }
-    sources.extend(rest);
+    sources.extend(rest.into_iter().filter(|p| !declared(p)));
     let config_path = manifest_dir.join("cbindgen.toml");
 
     let mut config = cbindgen::Config::from_file(&config_path)

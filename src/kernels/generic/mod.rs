@@ -6,6 +6,8 @@
 //! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
 //!   and log-sum-exp, including the special-value rules shared by every ISA.
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
+//! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
+//!   passes against a global log-sum-exp.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
 //! dependent FMA/max chains overlap), then single vectors, then one partial vector through
@@ -19,6 +21,7 @@
 //! an input (in place) but must not partly overlap it.
 
 pub(crate) mod forward;
+pub(crate) mod lse;
 pub(crate) mod passes;
 pub(crate) mod training;
 
