@@ -286,8 +286,9 @@ impl Softmax {
     /// `y = exp(x - lse)`: the softmax of a shard (or chunk) of a row whose log-sum-exp is
     /// `lse` (from merged states), at the speed of the two-pass output pass. A NaN or
     /// infinite `lse` gives `exp(x - lse)` by IEEE rules (NaN `lse`: NaN; `+inf`: 0 for
-    /// finite entries, NaN for `+inf` entries; `-inf`, an all `-inf` row: NaN). Entries above
-    /// `lse + 88` (impossible when `lse` is the row's) give `+inf`.
+    /// finite entries, NaN for `+inf` entries; `-inf`, an all `-inf` row: NaN). `lse` must
+    /// be at least `max(x) - 88` (always true for the log-sum-exp of a row containing `x`);
+    /// entries more than 88 above `lse` give unspecified values (never undefined behaviour).
     pub fn normalize(&self, x: &[f32], y: &mut [f32], lse: f32) -> Result<(), Error> {
         let (expected, actual) = (x.len(), y.len());
         let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;

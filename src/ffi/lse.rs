@@ -179,7 +179,8 @@ pub unsafe extern "C" fn softmax_logsumexp_accumulate_rows_f32(
 /// and `y` may be NULL when `n == 0`. Special values: a NaN or infinite `lse` gives
 /// `exp(x - lse)` by IEEE rules (NaN `lse`: NaN; `+inf`: 0 for finite entries, NaN for `+inf`
 /// entries; `-inf`, the value of an all `-inf` row: NaN); entries far below `lse` get exactly
-/// 0; an entry above `lse + 88` (impossible when `lse` is its row's) gives `+inf`.
+/// 0. `lse` must be at least `max(x) - 88` (always true for the log-sum-exp of a row
+/// containing `x`): entries more than 88 above `lse` give unspecified values.
 ///
 /// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
 /// `SOFTMAX_STATUS_INVALID_ARGUMENT` (as `softmax_f32`).

@@ -17,11 +17,6 @@ use crate::LseState;
 
 use std::f64::consts::LN_2;
 
-/// Inputs are capped this far above the shift of the exponential: there it gives `+inf` in
-/// both forms (see `LOG_PROB_CAP` in `training`), so an entry above a (wrong) log-sum-exp
-/// gives `+inf` instead of a wrapped exponent field.
-const CAP: f32 = 88.75;
-
 /// The state of one chunk: `sum_i e^{x_i} = S * 2^k` from pass 1 of the two-pass algorithm,
 /// or the special-value rules (NaN, `+inf` count, all `-inf` = empty, huge magnitudes).
 #[inline(always)]
@@ -50,36 +45,62 @@ fn lse_state_special(x: &[f32]) -> LseState {
     }
 }
 
-/// `x -> exp(min(x, cap) - k*ln2) * s - c` (`c` only when `MINUS`).
-struct CappedExp<V, const MINUS: bool> {
+/// `x -> exp(x - k*ln2) * s - c` (`c` only when `MINUS`): the map of the two-pass output
+/// pass, plus the gradient's subtraction.
+///
+/// Entries more than 88 above the log-sum-exp (impossible when it is their row's: every
+/// `x_i <= lse`) are outside the exponential's range: a clamp there measured 8-10% of the
+/// pass in cache (AVX2, Zen 5, n = 4096 and 256K), so there is none, and such entries give unspecified values.
+struct ExpMinus<V, const MINUS: bool> {
     ex: Exp<V>,
-    cap: V,
     c: V,
 }
 
-impl<V: Simd, const MINUS: bool> CappedExp<V, MINUS> {
+impl<V: Simd, const MINUS: bool> ExpMinus<V, MINUS> {
     /// `exp(x - k*ln2) * s - c`; `k` an integer with `|k| < 2^19`.
     #[inline(always)]
     unsafe fn new(k: f32, s: f64, c: f32) -> Self {
-        CappedExp {
+        ExpMinus {
             ex: Exp::new(k, s),
-            cap: V::splat((k as f64 * LN_2 + CAP as f64) as f32),
             c: V::splat(c),
         }
     }
 }
 
-impl<V: Simd, const MINUS: bool> LaneMap<V> for CappedExp<V, MINUS> {
+impl<V: Simd, const MINUS: bool> LaneMap<V> for ExpMinus<V, MINUS> {
     #[inline(always)]
     unsafe fn apply(&self, v: V) -> V {
-        // `min(cap, v)` keeps a NaN `v` NaN (see `Simd::max`).
-        let e = self.ex.eval(V::min(self.cap, v));
+        let e = self.ex.eval(v);
         if MINUS {
             e.sub(self.c)
         } else {
             e
         }
     }
+}
+
+/// `e^r` for `|r| <= 0.36` (the residual of a log-sum-exp against its shift): the degree-9
+/// Taylor polynomial in Estrin's form (a short dependency chain), within 3e-11 relative there
+/// (the f32 coefficients it scales round at 6e-8), without a call into libm (no `mul_add`
+/// either: that is a libm call in the portable kernels). Measured on Zen 5, AVX-512, a
+/// normalise call of 4096 floats: 296 ns with `f64::exp`, 280 ns with this.
+#[inline(always)]
+fn exp_small(r: f64) -> f64 {
+    if r.abs() > 0.36 {
+        return r.exp();
+    }
+    let c = |i: u32| 1.0 / (1..=i).map(f64::from).product::<f64>();
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let p01 = c(1) * r + 1.0;
+    let p23 = c(3) * r + c(2);
+    let p45 = c(5) * r + c(4);
+    let p67 = c(7) * r + c(6);
+    let p89 = c(9) * r + c(8);
+    let p03 = p23 * r2 + p01;
+    let p47 = p67 * r2 + p45;
+    let p07 = p47 * r4 + p03;
+    p89 * r4 * r4 + p07
 }
 
 /// Above this magnitude a log-sum-exp is used as its f32 rounding `b` (`exp(x - b)`): an f64
@@ -104,10 +125,10 @@ unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
             Some((s, e)) => (e as f32, 1.0 / s),
             None => {
                 let k = shift_for_max(lse as f32);
-                (k, (k as f64 * LN_2 - lse).exp())
+                (k, exp_small(k as f64 * LN_2 - lse))
             }
         };
-        let f = CappedExp::<V, MINUS>::new(k, factor, c);
+        let f = ExpMinus::<V, MINUS>::new(k, factor, c);
         map_store_nt::<V, U>(&Plain, x, y, n, &f, nt);
     } else {
         // y = x - b first: exact for every x within 88 of lse (Sterbenz, |lse| >= 2^17); the
@@ -119,7 +140,7 @@ unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
         } else {
             0.0
         };
-        let f = CappedExp::<V, MINUS>::new(0.0, rest.exp(), c);
+        let f = ExpMinus::<V, MINUS>::new(0.0, rest.exp(), c);
         map_store_nt::<V, U>(&Plain, y, y, n, &f, nt);
     }
 }
