@@ -188,9 +188,8 @@ fn main() {
         }
     }
     println!(
-        "{} on {}: {threads} threads as vocabulary shards, {rows} rows x {vocab} classes, \
-         label smoothing {}",
-        "vocab-parallel cross-entropy",
+        "vocab-parallel cross-entropy on {}: {threads} threads as vocabulary shards, {rows} \
+         rows x {vocab} classes, label smoothing {}",
         sm.isa().name(),
         opts.label_smoothing
     );
