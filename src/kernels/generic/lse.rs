@@ -50,7 +50,8 @@ fn lse_state_special(x: &[f32]) -> LseState {
 ///
 /// Entries more than 88 above the log-sum-exp (impossible when it is their row's: every
 /// `x_i <= lse`) are outside the exponential's range: a clamp there measured 8-10% of the
-/// pass in cache (AVX2, Zen 5, n = 4096 and 256K), so there is none, and such entries give unspecified values.
+/// pass in cache (AVX2, Zen 5, n = 4096 and 256K), so there is none, and such entries give
+/// unspecified values.
 struct ExpMinus<V, const MINUS: bool> {
     ex: Exp<V>,
     c: V,
