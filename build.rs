@@ -1,6 +1,6 @@
 //! Generates the C header `softmax.h` from the C ABI in `src/ffi/` with cbindgen (see
-//! `cbindgen.toml`): `src/ffi/mod.rs` first (its `//!` docs open the header), then the other
-//! files of the folder in name order.
+//! `cbindgen.toml`): `src/ffi/mod.rs`, whose `//!` docs open the header, and the files its
+//! `mod` lines name, at the place of those lines.
 //!
 //! The header always goes to `$OUT_DIR/softmax.h` (the test `tests/header.rs` compares it with
 //! the committed `include/softmax.h`); with `SOFTMAX_WRITE_HEADER=1` it is also written to
@@ -22,19 +22,18 @@ fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    // cbindgen follows the `mod name;` lines of mod.rs into the folder's other files (each
+    // must be declared there to be compiled at all), so mod.rs is the one source it is given.
     let ffi_dir = manifest_dir.join("src").join("ffi");
     let ffi = ffi_dir.join("mod.rs");
-    let mut sources = vec![ffi.clone()];
-    let mut rest: Vec<PathBuf> = fs::read_dir(&ffi_dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs") && *p != ffi)
-        .collect();
-    rest.sort();
-    for p in &rest {
-        println!("cargo:rerun-if-changed={}", p.display());
+    for entry in
+        fs::read_dir(&ffi_dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
+    {
+        println!(
+            "cargo:rerun-if-changed={}",
+            entry.expect("directory entry").path().display()
+        );
     }
-    sources.extend(rest);
     let config_path = manifest_dir.join("cbindgen.toml");
 
     let mut config = cbindgen::Config::from_file(&config_path)
@@ -45,11 +44,9 @@ fn main() {
         config.header = Some(module_docs_comment(&source));
     }
 
-    let mut builder = cbindgen::Builder::new().with_config(config);
-    for src in &sources {
-        builder = builder.with_src(src);
-    }
-    let bindings = builder
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(&ffi)
         .generate()
         .unwrap_or_else(|e| panic!("cbindgen failed on {}: {e}", ffi.display()));
     let mut header = Vec::new();

@@ -292,4 +292,96 @@ fn main() {
             softmax::current_isa().name()
         );
     }
+    sharded_rows_report(has("--smoke"));
+}
+
+/// Sharded and streamed rows: the state of a chunk against `logsumexp` (one read each), and
+/// the normalise pass against the output pass of two-pass softmax (derived as two-pass
+/// softmax minus log-sum-exp, its pass 1), per ISA, at 4096 and 16M floats. Self-contained:
+/// its own inputs, timer (interleaved rounds, medians) and output.
+fn sharded_rows_report(smoke: bool) {
+    use softmax::LseState;
+    fn xorshift_row(n: usize) -> Vec<f32> {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
+            })
+            .collect()
+    }
+    /// Seconds per call of `reps` calls timed together (so the clock's own cost, tens of ns
+    /// in a VM, does not add to each call), the best of three such samples.
+    fn per_call(reps: usize, f: &mut dyn FnMut()) -> f64 {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+    let (sizes, rounds): (&[usize], usize) = if smoke {
+        (&[4096, 1 << 18], 3)
+    } else {
+        (&[4096, 16 << 20], 15)
+    };
+    println!();
+    println!("sharded and streamed rows (el/ns, medians of {rounds} interleaved rounds):");
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
+        let sm = Softmax::with_isa(isa).expect("supported");
+        for &n in sizes {
+            let x = xorshift_row(n);
+            let mut y = vec![0.0f32; n];
+            let lse = sm.logsumexp(&x);
+            let reps = (2_000_000 / n).clamp(1, 500);
+            let mut t = [const { Vec::new() }; 4];
+            for _ in 0..rounds {
+                t[0].push(per_call(reps, &mut || {
+                    black_box(sm.logsumexp(black_box(&x)));
+                }));
+                t[1].push(per_call(reps, &mut || {
+                    let mut st = LseState::EMPTY;
+                    sm.logsumexp_accumulate(black_box(&x), &mut st);
+                    black_box(st);
+                }));
+                t[2].push(per_call(reps, &mut || {
+                    sm.softmax_with(black_box(&x), &mut y, Algorithm::TwoPass)
+                        .expect("equal lengths");
+                    black_box(&mut y);
+                }));
+                t[3].push(per_call(reps, &mut || {
+                    sm.normalize(black_box(&x), &mut y, lse)
+                        .expect("equal lengths");
+                    black_box(&mut y);
+                }));
+            }
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(|a, b| a.total_cmp(b));
+                v[v.len() / 2]
+            };
+            let [lse_t, acc_t, two_t, norm_t] = t.map(|mut v| med(&mut v));
+            let el = |secs: f64| n as f64 / (secs * 1e9);
+            let pass2 = two_t - lse_t;
+            println!(
+                "  {:<7} n={n:<9} accumulate {:.2} vs logsumexp {:.2} ({:.2}x); normalize {:.2} vs \
+                 two-pass output pass {:.2} ({:.2}x); state + normalize {:.2} vs two-pass softmax \
+                 {:.2} ({:.2}x)",
+                isa.name(),
+                el(acc_t),
+                el(lse_t),
+                lse_t / acc_t,
+                el(norm_t),
+                el(pass2),
+                pass2 / norm_t,
+                el(acc_t + norm_t),
+                el(two_t),
+                two_t / (acc_t + norm_t),
+            );
+        }
+    }
 }

@@ -161,6 +161,32 @@
 typedef uint32_t softmax_status;
 
 /**
+ * The log-sum-exp state of a chunk of a row (`sum_i exp(x_i)` as a mantissa and a binary
+ * exponent): computed per chunk or per shard, merged in any grouping and order with
+ * `softmax_lse_merge`, read with `softmax_lse_value`. A plain 16-byte value with no padding
+ * and no pointers: copy it, send it over a wire (e.g. `MPI_Type_contiguous(16, MPI_BYTE)`),
+ * between machines of the same endianness. Treat the fields as opaque; they hold:
+ *  - a finite state: `mantissa` in `[1, 2)` and an integer `exponent`
+ *    (`sum = mantissa * 2^exponent`);
+ *  - the empty state (no entry, or only `-inf`; the identity of the merge, value `-inf`):
+ *    `mantissa = 0`, `exponent = -inf`;
+ *  - `k` entries at `+inf` (no NaN; value `+inf`): `mantissa = k`, `exponent = +inf`;
+ *  - a NaN anywhere (absorbs every merge; value NaN): both NaN.
+ *
+ * In Rust this is `softmax::LseState`.
+ */
+typedef struct softmax_lse_state {
+    /**
+     * The mantissa of the sum (or the `+inf` count; see the type).
+     */
+    double mantissa;
+    /**
+     * The binary exponent of the sum (or a marker; see the type).
+     */
+    double exponent;
+} softmax_lse_state;
+
+/**
  * Success: the outputs were written.
  */
 #define SOFTMAX_STATUS_OK 0
@@ -603,28 +629,201 @@ softmax_status softmax_logsumexp_rows_f32(const float *x,
                                           size_t cols);
 
 /**
- * Log-sum-exp of each row of a batch: `out[r] = ln(sum_i exp(x[r * x_stride + i]))` for
- * `rows` rows of `cols` floats (`x_stride >= cols`, in elements). Each row gives exactly the
- * value `softmax_logsumexp_f32` gives for it, with the same special values (`-inf` for
- * `cols == 0` and for a row of only `-inf`, NaN for a row holding a NaN, `+inf` for a row
- * holding `+inf`) and accuracy; short rows are computed several at a time.
+ * The empty state: the state of an empty chunk or of a chunk of only `-inf`, the identity of
+ * `softmax_lse_merge`; its value is `-inf`.
+ */
+struct softmax_lse_state softmax_lse_empty(void);
+
+/**
+ * The state of the union of the chunks of `a` and `b`. A NaN state absorbs; `+inf` counts
+ * add; the empty state is the identity; finite states add their sums exactly scaled to the
+ * larger exponent, rounded once in double precision. Commutative exactly, associative up to
+ * that rounding: any grouping of a row's chunks gives its log-sum-exp within 2 ULP of
+ * `max(1, |lse|)` of the one-call `logsumexp_f32`, and a fixed grouping gives identical bits.
+ */
+struct softmax_lse_state softmax_lse_merge(struct softmax_lse_state a, struct softmax_lse_state b);
+
+/**
+ * Element-wise merge of two arrays of `n` states: `inout[i] = merge(inout[i], in[i])`
+ * (per-row states of a batch: the reduction of an all-reduce, e.g. the body of a
+ * user-defined `MPI_Op`). `in` may equal `inout` (each state merged with itself) but must
+ * not overlap it otherwise.
  *
- * `out` receives `rows` floats and must not overlap the batch
- * `[x, x + (rows - 1) * x_stride + cols)`. Pointers may be NULL when `rows == 0`; `x` may be
- * NULL when `cols == 0` (every result is then `-inf`).
- *
- * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
- * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
- * misaligned pointer, overlap).
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (pointer not aligned to 8 bytes, size above
+ * `PTRDIFF_MAX`, partial overlap). `n == 0` touches nothing.
  *
  * # Safety
- * `x` must be readable for the rows described and `out` writable for `rows` floats.
+ * `in` must be readable and `inout` readable and writable for `n` states (unless `n == 0`).
  */
-softmax_status softmax_logsumexp_rows_f32(const float *x,
+softmax_status softmax_lse_merge_rows(const struct softmax_lse_state *in,
+                                      struct softmax_lse_state *inout,
+                                      size_t n);
+
+/**
+ * The log-sum-exp of a state, rounded to float: NaN for a NaN state, `+inf` with `+inf`
+ * entries, `-inf` for the empty state.
+ */
+float softmax_lse_value(struct softmax_lse_state s);
+
+/**
+ * The state of a chunk whose log-sum-exp is `lse` (a single entry `lse`, or a log-sum-exp
+ * computed by other means): NaN for NaN, one `+inf` entry for `+inf`, the empty state for
+ * `-inf`. `softmax_lse_value(softmax_lse_from_value(v)) == v` for every float of magnitude
+ * `2^-20` or more (below, within `2^-52`).
+ */
+struct softmax_lse_state softmax_lse_from_value(float lse);
+
+/**
+ * Merges the state of the chunk `x[0..n)` into `*state` (initialise it with
+ * `softmax_lse_empty()`): one read of `x`, at the speed of `logsumexp_f32`. Special values
+ * as for one row (NaN anywhere: NaN; `+inf` entries counted; `-inf` entries add nothing).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (`state` NULL, or `x` NULL with
+ * `n > 0`) or `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above
+ * `PTRDIFF_MAX`, `state` inside `x`). `n == 0` leaves `*state` as it is.
+ *
+ * # Safety
+ * `x` must be readable for `n` floats (unless `n == 0`), `state` readable and writable.
+ */
+softmax_status softmax_logsumexp_accumulate_f32(const float *x,
+                                                size_t n,
+                                                struct softmax_lse_state *state);
+
+/**
+ * `softmax_logsumexp_accumulate_f32` for a batch: row `r` of `cols` floats at
+ * `x + r * stride` (stride in elements, at least `cols`) is merged into `states[r]`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, `states` overlapping `x`). `rows == 0` touches nothing; `cols == 0`
+ * leaves the states as they are (after checking `states`).
+ *
+ * # Safety
+ * `x` must be readable for the rows described and `states` readable and writable for
+ * `rows` states.
+ */
+softmax_status softmax_logsumexp_accumulate_rows_f32(const float *x,
+                                                     size_t stride,
+                                                     size_t rows,
+                                                     size_t cols,
+                                                     struct softmax_lse_state *states);
+
+/**
+ * Softmax of a shard of a row whose log-sum-exp is `lse` (the value of the merged states):
+ * `y[i] = exp(x[i] - lse)`, at the speed of the two-pass softmax's output pass (`lse` is
+ * folded exactly into the exponential's shift and factor).
+ *
+ * `y == x` computes in place; any other overlap is `SOFTMAX_STATUS_INVALID_ARGUMENT`. `x`
+ * and `y` may be NULL when `n == 0`. Special values: a NaN or infinite `lse` gives
+ * `exp(x - lse)` by IEEE rules (NaN `lse`: NaN; `+inf`: 0 for finite entries, NaN for `+inf`
+ * entries; `-inf`, the value of an all `-inf` row: NaN); entries far below `lse` get exactly
+ * 0. `lse` must be at least `max(x) - 88` (always true for the log-sum-exp of a row
+ * containing `x`): entries more than 88 above `lse` give unspecified values.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (as `softmax_f32`).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_normalize_f32(const float *x, float *y, size_t n, float lse);
+
+/**
+ * Log-softmax of a shard of a row whose log-sum-exp is `lse`: `y[i] = x[i] - lse`, rounded
+ * once (IEEE rules for non-finite values). Arguments and statuses as
+ * `softmax_normalize_f32`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_log_softmax_normalize_f32(const float *x, float *y, size_t n, float lse);
+
+/**
+ * `softmax_normalize_f32` for a batch: row `r` of `cols` floats is read from
+ * `x + r * x_stride`, normalised by `lse[r]` and written to `y + r * y_stride` (layout,
+ * in-place and overlap rules as in `softmax_rows_f32`; `lse` must not overlap `y`).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described, and `lse` readable for
+ * `rows` floats (unless nothing is touched).
+ */
+softmax_status softmax_normalize_rows_f32(const float *x,
                                           size_t x_stride,
-                                          float *out,
+                                          float *y,
+                                          size_t y_stride,
                                           size_t rows,
-                                          size_t cols);
+                                          size_t cols,
+                                          const float *lse);
+
+/**
+ * `softmax_log_softmax_normalize_f32` for a batch (layout as in
+ * `softmax_normalize_rows_f32`).
+ *
+ * # Safety
+ * As `softmax_normalize_rows_f32`.
+ */
+softmax_status softmax_log_softmax_normalize_rows_f32(const float *x,
+                                                      size_t x_stride,
+                                                      float *y,
+                                                      size_t y_stride,
+                                                      size_t rows,
+                                                      size_t cols,
+                                                      const float *lse);
+
+/**
+ * Cross-entropy of one vocabulary shard of a batch (vocabulary-parallel training). The shard
+ * holds columns `[col_offset, col_offset + cols)` of rows of `total_cols` logits: row `r`
+ * starts at `logits + r * logits_stride`; `targets[r]` is its global class (or
+ * `ignore_index`); `lse[r]` is the state of the whole row, every shard's
+ * `softmax_logsumexp_accumulate_rows_f32` merged (one all-reduce).
+ *
+ * `losses[r]` receives this shard's contribution to the row's loss,
+ * `[t in shard] (1 - eps) (lse - x[t]) + eps / total_cols * sum_{j in shard} (lse - x[j])`,
+ * with `eps = label_smoothing`. Every term is non-negative, and the contributions of all
+ * shards add up to the loss `cross_entropy_rows_f32` gives for the whole row
+ * (`lse - (1 - eps) x[t] - eps * mean(x)`); only the target's shard carries the first term
+ * (global target `t` is local `t - col_offset`), and without smoothing the other shards give
+ * exactly 0. With `dlogits`, row `r` of this shard's gradient,
+ * `exp(x - lse) - (1 - eps) onehot(t) - eps / total_cols` (the shard's columns of the
+ * unsharded gradient), goes to `dlogits + r * dlogits_stride`. A row whose target equals
+ * `ignore_index` gives 0 and a zero gradient row. Special rows follow `cross_entropy_f32`
+ * through the merged state: a NaN state (a NaN logit anywhere) or an empty state (all `-inf`)
+ * gives NaN (loss and gradient); with `k` logits at `+inf` the target's shard adds `ln k`
+ * when the target is one of them and `+inf` otherwise (NaN with smoothing), and the gradient
+ * is `1/k` at the `+inf` logits and 0 elsewhere, minus the target terms.
+ *
+ * Checks, before anything is read or written: `label_smoothing` outside `[0, 1]` or NaN,
+ * `cols == 0` and `col_offset + cols > total_cols` are `SOFTMAX_STATUS_INVALID_ARGUMENT`;
+ * strides as in `softmax_rows_f32`; `rows == 0` returns `SOFTMAX_STATUS_OK`; `logits`,
+ * `targets`, `lse` and `losses` must be non-NULL and aligned (8 bytes for `targets` and
+ * `lse`); `dlogits` may be `logits` with the same stride (in place) but must not overlap it
+ * otherwise, and no output may overlap another array. Then every target is read: one that is
+ * neither `ignore_index` nor in `[0, total_cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `logits` must be readable for the rows described, `targets` and `lse` readable and
+ * `losses` writable for `rows` values, and `dlogits` (unless NULL) writable for its rows.
+ */
+softmax_status softmax_cross_entropy_shard_rows_f32(const float *logits,
+                                                    size_t logits_stride,
+                                                    size_t rows,
+                                                    size_t cols,
+                                                    size_t col_offset,
+                                                    size_t total_cols,
+                                                    const int64_t *targets,
+                                                    int64_t ignore_index,
+                                                    float label_smoothing,
+                                                    const struct softmax_lse_state *lse,
+                                                    float *losses,
+                                                    float *dlogits,
+                                                    size_t dlogits_stride);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -45,10 +45,12 @@ mod error;
 pub mod ffi;
 mod io;
 mod kernels;
+mod lse;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
+pub use lse::{logsumexp_state, merge_lse_rows, LseState, ShardLayout};
 
 use io::{Grad, InOut, Rows, RowsIn};
 use kernels::{Flags, Kernels};

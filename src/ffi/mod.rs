@@ -91,6 +91,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::io::{Grad, InOut, Rows};
 use crate::{batch_extent, Algorithm, Isa, Softmax};
 
+mod lse;
+pub use lse::*;
+
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
 ///
 /// A plain integer rather than an enum, so that any value can be passed around (and to

@@ -54,6 +54,17 @@ pub(crate) struct Kernels {
     pub log_softmax_rows: unsafe fn(Rows<'_>, Flags),
     /// Log-sum-exp of a batch of rows, one value per row into the slice (of `rows` values).
     pub logsumexp_rows: unsafe fn(RowsIn<'_>, &mut [f32]),
+    /// The log-sum-exp state of one chunk (pass 1 of two-pass and the special-value rules).
+    pub lse_state: unsafe fn(&[f32]) -> crate::LseState,
+    /// `y = exp(x - lse)` for a global log-sum-exp.
+    pub lse_normalize: unsafe fn(InOut<'_>, f32, Flags),
+    /// `y = x - lse` for a global log-sum-exp.
+    pub lse_log_normalize: unsafe fn(InOut<'_>, f32, Flags),
+    /// One shard's cross-entropy loss contribution, given the row's merged state.
+    pub cross_entropy_shard: unsafe fn(&[f32], crate::LseState, generic::lse::Shard) -> f64,
+    /// [`Kernels::cross_entropy_shard`] and the shard's gradient.
+    pub cross_entropy_shard_grad:
+        unsafe fn(InOut<'_>, crate::LseState, generic::lse::Shard, Flags) -> f64,
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -129,6 +140,40 @@ macro_rules! kernel_table {
             pub(super) unsafe fn logsumexp_rows(rows: RowsIn<'_>, out: &mut [f32]) {
                 generic::logsumexp_rows::<$V, { $unroll }>(rows, out)
             }
+
+            $(#[$attr])*
+            pub(super) unsafe fn lse_state(x: &[f32]) -> $crate::LseState {
+                generic::lse::lse_state::<$V, { $unroll }>(x)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn lse_normalize(io: InOut<'_>, lse: f32, flags: Flags) {
+                generic::lse::normalize::<$V, { $unroll }>(io, lse, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn lse_log_normalize(io: InOut<'_>, lse: f32, flags: Flags) {
+                generic::lse::log_softmax_normalize::<$V, { $unroll }>(io, lse, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn cross_entropy_shard(
+                x: &[f32],
+                st: $crate::LseState,
+                shard: generic::lse::Shard,
+            ) -> f64 {
+                generic::lse::cross_entropy_shard::<$V, { $unroll }>(x, st, shard)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn cross_entropy_shard_grad(
+                io: InOut<'_>,
+                st: $crate::LseState,
+                shard: generic::lse::Shard,
+                flags: Flags,
+            ) -> f64 {
+                generic::lse::cross_entropy_shard_grad::<$V, { $unroll }>(io, st, shard, flags)
+            }
         }
 
         /// This ISA's kernel table.
@@ -146,6 +191,11 @@ macro_rules! kernel_table {
             softmax_scaled_rows: entry::softmax_scaled_rows,
             log_softmax_rows: entry::log_softmax_rows,
             logsumexp_rows: entry::logsumexp_rows,
+            lse_state: entry::lse_state,
+            lse_normalize: entry::lse_normalize,
+            lse_log_normalize: entry::lse_log_normalize,
+            cross_entropy_shard: entry::cross_entropy_shard,
+            cross_entropy_shard_grad: entry::cross_entropy_shard_grad,
         };
     };
 }

@@ -8,6 +8,8 @@
 //! - [`short`]: rows of a few vectors held in registers, several rows at a time.
 //! - [`batch`]: batches of rows, short ones through [`short`].
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
+//! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
+//!   passes against a global log-sum-exp.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
 //! dependent FMA/max chains overlap), then single vectors, then one partial vector through
@@ -27,6 +29,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod forward;
+pub(crate) mod lse;
 pub(crate) mod passes;
 pub(crate) mod short;
 pub(crate) mod training;
