@@ -161,7 +161,7 @@ impl Algorithm {
     /// The concrete algorithm `Auto` means for rows of `n` elements on this machine.
     pub fn resolve(self, n: usize) -> Algorithm {
         match self {
-            Algorithm::Auto if n <= tuning::auto_reload_max_len() => Algorithm::ThreePassReload,
+            Algorithm::Auto if tuning::reload_without_lookup(n) => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }
@@ -256,7 +256,7 @@ impl Softmax {
 
     fn flags(&self, n: usize) -> Flags {
         Flags {
-            nt: n >= tuning::nt_min_len(),
+            nt: tuning::nt_without_lookup(n),
             zero_masked: self.zero_masked,
         }
     }
@@ -284,7 +284,7 @@ impl Softmax {
     }
 
     fn run_backward(&self, g: Grad<'_>, log: bool) {
-        let nt = g.len() >= tuning::nt_min_len();
+        let nt = tuning::nt_without_lookup(g.len());
         let f = if log {
             self.kernels.log_softmax_backward
         } else {

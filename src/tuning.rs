@@ -78,6 +78,23 @@ pub(crate) fn auto_reload_max_len() -> usize {
     (caches().llc / 16).max(caches().l2 / 4)
 }
 
+/// Rows up to this many elements are below both thresholds on every machine (no cache is
+/// smaller than 16 KiB: a quarter of it is 1024 floats), so [`reload_without_lookup`] and [`nt_without_lookup`] answer them
+/// without reading the cache sizes: the short rows' per-call cost stays free of it.
+const ALWAYS_SMALL: usize = 1024;
+
+/// Whether `Auto` means three-pass reload for rows of `n` elements.
+#[inline]
+pub(crate) fn reload_without_lookup(n: usize) -> bool {
+    n <= ALWAYS_SMALL || n <= auto_reload_max_len()
+}
+
+/// Whether outputs of `n` elements take non-temporal stores.
+#[inline]
+pub(crate) fn nt_without_lookup(n: usize) -> bool {
+    n > ALWAYS_SMALL && n >= nt_min_len()
+}
+
 /// Outputs of at least this many elements (a quarter of the last-level cache in bytes) are
 /// written with non-temporal stores: input and output together then crowd the cache, and
 /// caching the output only evicts the input. Measured on Zen 4 (32 MiB L3): at 4M elements
