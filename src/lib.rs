@@ -45,10 +45,15 @@ mod error;
 pub mod ffi;
 mod io;
 mod kernels;
+mod stablemax;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
+pub use stablemax::{
+    log_stablemax, log_stablemax_backward, log_stablemax_rows, stablemax, stablemax_backward,
+    stablemax_cross_entropy, stablemax_cross_entropy_with_grad, stablemax_rows,
+};
 
 use io::{Grad, InOut};
 use kernels::{Flags, Kernels};

@@ -50,6 +50,12 @@ pub(crate) unsafe trait Simd: Copy {
     unsafe fn mul(self, b: Self) -> Self;
     /// Lane-wise fused `a * b + c`, rounded once.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+    /// Lane-wise `a / b`, correctly rounded (IEEE division: `x / inf = 0`, `x / 0 = inf`).
+    unsafe fn div(self, b: Self) -> Self;
+    /// Splits a positive, normal, finite `v` into `(m, e)` with `v = m * 2^e`, `m` in
+    /// `[1, 2)` and `e` an integer-valued float (the exponent field, unbiased). Other inputs
+    /// give unspecified (but harmless) lanes; callers clamp first.
+    unsafe fn split_exp(self) -> (Self, Self);
     /// Lane-wise maximum. When `b` is NaN the lane is NaN; when only `a` is NaN the lane may
     /// be either value (x86 returns `b`, NEON returns NaN). Kernels clamp with
     /// `max(bound, x)` so a NaN input stays NaN.
@@ -143,6 +149,26 @@ mod tests {
                 let entry = f32::from_bits(EIGHTHS[j] + ((j as u32) << 20));
                 let want = entry as f64 * 2f64.powi(a);
                 assert_eq!(v as f64, want, "{name} pow2_eighths m={}", m(l));
+            }
+        }
+        // div: correctly rounded, IEEE at 0 and infinity.
+        let a = from::<V>(|l| [1.0, -7.0, 3.0, 0.0, f32::INFINITY][l % 5]);
+        let b = from::<V>(|l| [3.0, 2.0, f32::INFINITY, 5.0, 2.0][l % 5]);
+        for (l, v) in lanes(a.div(b)).into_iter().enumerate() {
+            let want = [1.0f32 / 3.0, -3.5, 0.0, 0.0, f32::INFINITY][l % 5];
+            assert_eq!(v.to_bits(), want.to_bits(), "{name} div lane {l}");
+        }
+        // split_exp: every binade of the normal range, with mantissas differing per lane.
+        for e in -126i32..=127 {
+            let v = |l: usize| (1.0 + l as f64 / 17.0) as f32 * 2f32.powi(e);
+            let (m, x) = from::<V>(v).split_exp();
+            for (l, (m, x)) in lanes(m).into_iter().zip(lanes(x)).enumerate() {
+                assert_eq!(x, e as f32, "{name} split_exp exponent of 2^{e} lane {l}");
+                assert_eq!(
+                    m * 2f32.powi(e),
+                    v(l),
+                    "{name} split_exp mantissa 2^{e} lane {l}"
+                );
             }
         }
         // zero_below: 0 strictly below, the value at or above, NaN kept.

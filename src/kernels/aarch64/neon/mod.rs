@@ -85,6 +85,20 @@ unsafe impl Simd for Neon {
         Neon(vfmaq_f32(c.0, a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Neon(vdivq_f32(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let bits = vreinterpretq_s32_f32(self.0);
+        let e = vsubq_s32(vshrq_n_s32::<23>(bits), vdupq_n_s32(127));
+        let m = vorrq_s32(
+            vandq_s32(bits, vdupq_n_s32(0x007f_ffff)),
+            vdupq_n_s32(0x3f80_0000),
+        );
+        (Neon(vreinterpretq_f32_s32(m)), Neon(vcvtq_f32_s32(e)))
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // `fmax` propagates a NaN from either operand.
         Neon(vmaxq_f32(a.0, b.0))

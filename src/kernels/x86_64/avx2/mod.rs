@@ -82,6 +82,20 @@ unsafe impl Simd for Avx2 {
         Avx2(_mm256_fmadd_ps(a.0, b.0, c.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx2(_mm256_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let bits = _mm256_castps_si256(self.0);
+        let e = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
+        let m = _mm256_or_si256(
+            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
+            _mm256_set1_epi32(0x3f80_0000),
+        );
+        (Avx2(_mm256_castsi256_ps(m)), Avx2(_mm256_cvtepi32_ps(e)))
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // vmaxps returns its second operand when either is NaN.
         Avx2(_mm256_max_ps(a.0, b.0))

@@ -90,6 +90,20 @@ unsafe impl Simd for Avx512 {
         Avx512(_mm512_fmadd_ps(a.0, b.0, c.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx512(_mm512_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        // vgetmantps (normalised to [1, 2), sign of the source) and vgetexpps (floor(log2|v|)).
+        (
+            Avx512(_mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_SRC>(
+                self.0,
+            )),
+            Avx512(_mm512_getexp_ps(self.0)),
+        )
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // vmaxps returns its second operand when either is NaN (as on AVX2).
         Avx512(_mm512_max_ps(a.0, b.0))
