@@ -88,6 +88,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::io::{Grad, InOut};
 use crate::{batch_extent, Algorithm, Isa, Softmax};
 
+pub mod stablemax;
+
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
 ///
 /// A plain integer rather than an enum, so that any value can be passed around (and to
