@@ -116,18 +116,18 @@ impl<V: Simd> LaneMap<V> for STerm<V> {
 /// integer (the exponent of `1 + |x|`, signed) and `|sl| <= 0.35` (its mantissa's log, signed,
 /// or `±inf` for infinite `x`), so a caller can subtract another such pair exactly.
 ///
-/// `ln(1 + a)`: `w = 1 + a` rounded, its exact rounding error `c` (two-sum: exact while
-/// `w < 2^24`, negligible beyond), `w = m * 2^e` with `m` in `[sqrt(1/2), sqrt(2))`, and
+/// `ln(1 + a)`: `w = 1 + a` rounded, its exact rounding error `c` (exact while `w < 2^24`,
+/// negligible beyond), `w = m * 2^e` with `m` in `[sqrt(1/2), sqrt(2))` ([`Simd::split_exp`]),
+/// and
 /// `ln(1 + a) = e*ln2 + ln(1 + f)` with `f = (m - 1) + c*2^-e` (one rounding). Then
 /// `ln(1 + f) = 2 atanh(t)`, `t = f / (2 + f)`, `|t| <= 0.172`, by its series to `t^9`
 /// (truncation below 3e-9 relative). Worst error measured against f64 in the tests.
 struct LogS<V> {
     k: K<V>,
     two: V,
-    half: V,
     max: V,
     inf: V,
-    sqrt2: V,
+    e_max: V,
     magic: V,
     c3: V,
     c5: V,
@@ -141,10 +141,9 @@ impl<V: Simd> LogS<V> {
         LogS {
             k: K::new(),
             two: V::splat(2.0),
-            half: V::splat(-0.5),
             max: V::splat(f32::MAX),
             inf: V::splat(f32::INFINITY),
-            sqrt2: V::splat(std::f32::consts::SQRT_2),
+            e_max: V::splat(127.0),
             magic: V::splat(ROUND + 127.0),
             c3: V::splat(2.0 / 3.0),
             c5: V::splat(2.0 / 5.0),
@@ -161,12 +160,10 @@ impl<V: Simd> LogS<V> {
         let ac = V::min(self.max, a); // +inf -> MAX (fixed below); NaN stays
         let w = ac.add(one);
         let c = ac.sub(w.sub(one));
-        let (m, e) = w.split_exp();
-        let p = V::pow2_from_magic(self.magic.sub(e)); // 2^-e (0 for e = 127: harmless)
-        let big = V::zero_below(one, m, self.sqrt2); // 1 where m >= sqrt(2)
-        let h = V::fma(big, self.half, one);
-        let e = e.add(big);
-        let f = V::fma(c, p.mul(h), V::fma(m, h, V::splat(-1.0)));
+        let (m, e) = w.split_exp(); // m in [sqrt(1/2), sqrt(2)), e in [0, 128]
+                                    // 2^-e (0 for e >= 127, where c is negligible anyway); m - 1 is exact (Sterbenz).
+        let p = V::pow2_from_magic(self.magic.sub(V::min(self.e_max, e)));
+        let f = V::fma(c, p, m.sub(one));
         let t = f.div(self.two.add(f));
         let z = t.mul(t);
         let poly = V::fma(z, V::fma(z, V::fma(z, self.c9, self.c7), self.c5), self.c3);

@@ -114,8 +114,9 @@ unsafe impl Simd for Lanes {
     }
     #[inline(always)]
     unsafe fn split_exp(self) -> (Self, Self) {
-        let m = per_lane!(|i| f32::from_bits((self.0[i].to_bits() & 0x007f_ffff) | 0x3f80_0000));
-        let e = per_lane!(|i| ((self.0[i].to_bits() >> 23) as i32 - 127) as f32);
+        let ix = |i: usize| (self.0[i].to_bits() as i32).wrapping_sub(0x3f35_04f3);
+        let m = per_lane!(|i| f32::from_bits(((ix(i) & 0x007f_ffff) + 0x3f35_04f3) as u32));
+        let e = per_lane!(|i| (ix(i) >> 23) as f32);
         (m, e)
     }
     #[inline(always)]

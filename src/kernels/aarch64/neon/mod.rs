@@ -90,12 +90,10 @@ unsafe impl Simd for Neon {
     }
     #[inline(always)]
     unsafe fn split_exp(self) -> (Self, Self) {
-        let bits = vreinterpretq_s32_f32(self.0);
-        let e = vsubq_s32(vshrq_n_s32::<23>(bits), vdupq_n_s32(127));
-        let m = vorrq_s32(
-            vandq_s32(bits, vdupq_n_s32(0x007f_ffff)),
-            vdupq_n_s32(0x3f80_0000),
-        );
+        let off = vdupq_n_s32(0x3f35_04f3);
+        let ix = vsubq_s32(vreinterpretq_s32_f32(self.0), off);
+        let e = vshrq_n_s32::<23>(ix);
+        let m = vaddq_s32(vandq_s32(ix, vdupq_n_s32(0x007f_ffff)), off);
         (Neon(vreinterpretq_f32_s32(m)), Neon(vcvtq_f32_s32(e)))
     }
     #[inline(always)]

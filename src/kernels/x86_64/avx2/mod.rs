@@ -87,12 +87,10 @@ unsafe impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn split_exp(self) -> (Self, Self) {
-        let bits = _mm256_castps_si256(self.0);
-        let e = _mm256_sub_epi32(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(127));
-        let m = _mm256_or_si256(
-            _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff)),
-            _mm256_set1_epi32(0x3f80_0000),
-        );
+        let off = _mm256_set1_epi32(0x3f35_04f3);
+        let ix = _mm256_sub_epi32(_mm256_castps_si256(self.0), off);
+        let e = _mm256_srai_epi32::<23>(ix);
+        let m = _mm256_add_epi32(_mm256_and_si256(ix, _mm256_set1_epi32(0x007f_ffff)), off);
         (Avx2(_mm256_castsi256_ps(m)), Avx2(_mm256_cvtepi32_ps(e)))
     }
     #[inline(always)]

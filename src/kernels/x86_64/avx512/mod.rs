@@ -95,12 +95,13 @@ unsafe impl Simd for Avx512 {
     }
     #[inline(always)]
     unsafe fn split_exp(self) -> (Self, Self) {
-        // vgetmantps (normalised to [1, 2), sign of the source) and vgetexpps (floor(log2|v|)).
+        let off = _mm512_set1_epi32(0x3f35_04f3);
+        let ix = _mm512_sub_epi32(_mm512_castps_si512(self.0), off);
+        let e = _mm512_srai_epi32::<23>(ix);
+        let m = _mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007f_ffff)), off);
         (
-            Avx512(_mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_SRC>(
-                self.0,
-            )),
-            Avx512(_mm512_getexp_ps(self.0)),
+            Avx512(_mm512_castsi512_ps(m)),
+            Avx512(_mm512_cvtepi32_ps(e)),
         )
     }
     #[inline(always)]
