@@ -1046,3 +1046,40 @@ fn every_isa_here_runs() {
     assert!(seen.contains(&Isa::Scalar));
     assert!(seen.contains(&Isa::best()));
 }
+
+/// The README's Rust example of the StableMax section, verbatim.
+#[test]
+#[allow(unused_variables)]
+fn readme_example() -> Result<(), softmax::Error> {
+    use softmax::{CrossEntropyOptions, Softmax};
+    let sm = Softmax::new();
+    let x = vec![1.0f32, 0.0, -1.0, -3.0]; // s = 2, 1, 1/2, 1/4
+    let (mut y, mut dx) = (vec![0.0f32; 4], vec![0.0f32; 4]);
+    sm.stablemax(&x, &mut y)?; // y = s / 3.75
+    sm.log_stablemax(&x, &mut y)?;
+    let loss = sm.stablemax_cross_entropy(&x, 0)?; // ln 3.75 - ln 2
+    let loss = sm.stablemax_cross_entropy_with_grad(&x, 0, &mut dx)?;
+    let dy = vec![0.1f32, 0.2, -0.3, 0.0];
+    sm.stablemax_backward(&x, &dy, &mut dx)?; // x: the forward input
+    sm.log_stablemax_backward(&x, &dy, &mut dx)?;
+    let mut batch = vec![0.5f32; 2 * 8]; // 2 rows of 6, stride 8
+    sm.stablemax_rows_in_place(&mut batch, 8, 2, 6)?;
+    let (logits, mut losses, mut grad) = (vec![0.5f32; 6], vec![0.0f32; 2], vec![0.0f32; 6]);
+    let opts = CrossEntropyOptions {
+        ignore_index: -100,
+        label_smoothing: 0.1,
+    };
+    sm.stablemax_cross_entropy_rows(
+        &logits,
+        3,
+        2,
+        3,
+        &[2, -100],
+        opts,
+        &mut losses,
+        Some((&mut grad, 3)),
+    )?;
+    let _ = loss;
+    assert!((y[0] - (2.0f32 / 3.75).ln()).abs() < 1e-6);
+    Ok(())
+}
