@@ -17,6 +17,9 @@
 //! Ablavatski, "The Two-Pass Softmax Algorithm" (2020), plus a blocked two-pass variant; see
 //! [`Algorithm`]. Log-sum-exp reads its input once (pass 1 of the two-pass algorithm).
 //!
+//! StableMax ("Grokking at the Edge of Numerical Stability", 2025), its log, cross-entropy and
+//! backward passes run on the same kernels and dispatch: see [`Softmax::stablemax`].
+//!
 //! # Special values (identical on every ISA)
 //! - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
 //! - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).
