@@ -118,8 +118,7 @@ impl<V: Simd> LaneMap<V> for STerm<V> {
 ///
 /// `ln(1 + a)`: `w = 1 + a` rounded, its exact rounding error `c` (exact while `w < 2^24`,
 /// negligible beyond), `w = m * 2^e` with `m` in `[sqrt(1/2), sqrt(2))` ([`Simd::split_exp`]),
-/// and
-/// `ln(1 + a) = e*ln2 + ln(1 + f)` with `f = (m - 1) + c*2^-e` (one rounding). Then
+/// and `ln(1 + a) = e*ln2 + ln(1 + f)` with `f = (m - 1) + c*2^-e` (one rounding). Then
 /// `ln(1 + f) = 2 atanh(t)`, `t = f / (2 + f)`, `|t| <= 0.172`, by its series to `t^9`
 /// (truncation below 3e-9 relative). Worst error measured against f64 in the tests.
 struct LogS<V> {
@@ -160,8 +159,9 @@ impl<V: Simd> LogS<V> {
         let ac = V::min(self.max, a); // +inf -> MAX (fixed below); NaN stays
         let w = ac.add(one);
         let c = ac.sub(w.sub(one));
-        let (m, e) = w.split_exp(); // m in [sqrt(1/2), sqrt(2)), e in [0, 128]
-                                    // 2^-e (0 for e >= 127, where c is negligible anyway); m - 1 is exact (Sterbenz).
+        // m in [sqrt(1/2), sqrt(2)), e in [0, 128]; p = 2^-e (0 for e >= 127, where c is
+        // negligible anyway); m - 1 is exact (Sterbenz).
+        let (m, e) = w.split_exp();
         let p = V::pow2_from_magic(self.magic.sub(V::min(self.e_max, e)));
         let f = V::fma(c, p, m.sub(one));
         let t = f.div(self.two.add(f));
