@@ -5,6 +5,7 @@
 //! cargo run --release --example report            # full report (about two minutes)
 //! cargo run --release --example report -- --quick # fewer sizes and samples
 //! cargo run --release --example report -- --smoke # seconds; checks every row still runs
+//! cargo run --release --example report -- --stablemax # only StableMax next to softmax
 //! ```
 //!
 //! Figures are medians of several samples, in elements per nanosecond (higher is better)
@@ -130,6 +131,9 @@ fn main() {
             ],
         }
     };
+    if has("--stablemax") {
+        return stablemax_report(&opts, has("--smoke"));
+    }
     let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.is_supported()).collect();
     println!("softmax {} throughput report", env!("CARGO_PKG_VERSION"));
     println!(
@@ -293,6 +297,8 @@ fn main() {
         );
     }
     sharded_rows_report(has("--smoke"));
+    println!();
+    stablemax_report(&opts, has("--smoke"));
 }
 
 /// Sharded and streamed rows: the state of a chunk against `logsumexp` (one read each), and
@@ -382,6 +388,134 @@ fn sharded_rows_report(smoke: bool) {
                 el(two_t),
                 two_t / (acc_t + norm_t),
             );
+        }
+    }
+}
+
+/// StableMax next to softmax: every operation pair measured interleaved on the same input
+/// (five alternating rounds, the median round kept), per ISA, at 64, 4096, 64K and 16M floats (16M left out with
+/// `--smoke`), in elements/ns, with the StableMax/softmax ratio.
+fn stablemax_report(opts: &Opts, smoke: bool) {
+    type Pair<'a> = (&'a str, Box<dyn Fn(&[f32], &[f32], &mut [f32]) + 'a>);
+    let sizes: &[usize] = if smoke {
+        &[64, 4096, 65_536]
+    } else {
+        &[64, 4096, 65_536, 16 << 20]
+    };
+    println!("== StableMax next to softmax (elements/ns, median; ratio = stablemax / softmax) ==");
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
+        let sm = Softmax::with_isa(isa).unwrap();
+        println!("-- {} --", isa.name());
+        print!("{:>34}", "n");
+        for &n in sizes {
+            print!("{n:>26}");
+        }
+        println!();
+        let pairs: Vec<(Pair, Pair)> = vec![
+            (
+                (
+                    "softmax (auto)",
+                    Box::new(|x, _, y| sm.softmax(x, y).unwrap()),
+                ),
+                ("stablemax", Box::new(|x, _, y| sm.stablemax(x, y).unwrap())),
+            ),
+            (
+                (
+                    "log-softmax",
+                    Box::new(|x, _, y| sm.log_softmax(x, y).unwrap()),
+                ),
+                (
+                    "log-stablemax",
+                    Box::new(|x, _, y| sm.log_stablemax(x, y).unwrap()),
+                ),
+            ),
+            (
+                (
+                    "cross-entropy",
+                    Box::new(|x, _, _| {
+                        black_box(sm.cross_entropy(x, x.len() / 2).unwrap());
+                    }),
+                ),
+                (
+                    "stablemax cross-entropy",
+                    Box::new(|x, _, _| {
+                        black_box(sm.stablemax_cross_entropy(x, x.len() / 2).unwrap());
+                    }),
+                ),
+            ),
+            (
+                (
+                    "cross-entropy+grad",
+                    Box::new(|x, _, y| {
+                        black_box(sm.cross_entropy_with_grad(x, x.len() / 2, y).unwrap());
+                    }),
+                ),
+                (
+                    "stablemax cross-entropy+grad",
+                    Box::new(|x, _, y| {
+                        black_box(
+                            sm.stablemax_cross_entropy_with_grad(x, x.len() / 2, y)
+                                .unwrap(),
+                        );
+                    }),
+                ),
+            ),
+            (
+                (
+                    "softmax-backward",
+                    Box::new(|x, d, y| sm.softmax_backward(x, d, y).unwrap()),
+                ),
+                (
+                    "stablemax-backward",
+                    Box::new(|x, d, y| sm.stablemax_backward(x, d, y).unwrap()),
+                ),
+            ),
+            (
+                (
+                    "log-softmax-backward",
+                    Box::new(|x, d, y| sm.log_softmax_backward(x, d, y).unwrap()),
+                ),
+                (
+                    "log-stablemax-backward",
+                    Box::new(|x, d, y| sm.log_stablemax_backward(x, d, y).unwrap()),
+                ),
+            ),
+        ];
+        for ((a_name, a), (b_name, b)) in &pairs {
+            let mut cells = Vec::new();
+            for &n in sizes {
+                let x = inputs(n, n as u64);
+                let d = inputs(n, n as u64 + 1);
+                let mut y = vec![0.0f32; n];
+                // Five rounds, the two operations alternating, each a median of three samples;
+                // the figure is the median round (load swings hit both operations alike).
+                let round = Opts {
+                    samples: 3,
+                    min_sample: opts.min_sample,
+                    sizes: Vec::new(),
+                };
+                let (mut ta, mut tb) = (Vec::new(), Vec::new());
+                for _ in 0..if smoke { 1 } else { 5 } {
+                    ta.push(time(&round, || {
+                        a(black_box(&x), black_box(&d), black_box(&mut y))
+                    }));
+                    tb.push(time(&round, || {
+                        b(black_box(&x), black_box(&d), black_box(&mut y))
+                    }));
+                }
+                let median = |mut v: Vec<f64>| {
+                    v.sort_by(|p, q| p.total_cmp(q));
+                    v[v.len() / 2]
+                };
+                cells.push((rate(n, median(ta)), rate(n, median(tb))));
+            }
+            print!("{:>34}", format!("{b_name} | {a_name}"));
+            for (ra, rb) in &cells {
+                print!("{:>26}", format!("{rb:.3} | {ra:.3} ({:.2}x)", rb / ra));
+            }
+            println!();
+            use std::io::Write;
+            std::io::stdout().flush().ok();
         }
     }
 }

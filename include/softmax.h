@@ -825,6 +825,224 @@ softmax_status softmax_cross_entropy_shard_rows_f32(const float *logits,
                                                     float *dlogits,
                                                     size_t dlogits_stride);
 
+/**
+ * StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with
+ * `s(x) = x + 1` for `x >= 0` and `s(x) = 1 / (1 - x)` for `x < 0` (Prieto et al.,
+ * "Grokking at the Edge of Numerical Stability", 2025). Polynomial instead of exponential
+ * growth: no maximum pass, two passes over memory (a read for the sum, a read and a write).
+ *
+ * `y == x` computes in place; any other overlap is `SOFTMAX_STATUS_INVALID_ARGUMENT`. `x`
+ * and `y` may be NULL when `n == 0`. Special values: `s(-inf) = 0`; a NaN makes the whole
+ * row NaN; the `k` entries equal to `+inf` get `1/k` and all others 0; a row of only `-inf`
+ * gives NaN; finite inputs of any magnitude work (a sum beyond the float range is redone in
+ * double precision).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+ * partial overlap).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_stablemax_f32(const float *x, float *y, size_t n);
+
+/**
+ * Log-StableMax of one row of `n` floats: `y[i] = ln s(x[i]) - ln sum_j s(x[j])` (`s` as in
+ * `softmax_stablemax_f32`), computed so that outputs near 0 keep their accuracy.
+ *
+ * Aliasing and NULL rules as in `softmax_stablemax_f32`. Special values: a NaN makes the
+ * whole row NaN; with `k` entries equal to `+inf` those give `-ln k` and all others `-inf`;
+ * a `-inf` entry gives `-inf`; a row of only `-inf` gives NaN.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (as `softmax_stablemax_f32`).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_log_stablemax_f32(const float *x, float *y, size_t n);
+
+/**
+ * StableMax of a batch of `rows` rows of `cols` floats: row `r` is read from
+ * `x + r * x_stride` and written to `y + r * y_stride` (strides in elements, at least
+ * `cols`). Layout, in-place and overlap rules as in `softmax_rows_f32`; each row follows
+ * `softmax_stablemax_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_stablemax_rows_f32(const float *x,
+                                          size_t x_stride,
+                                          float *y,
+                                          size_t y_stride,
+                                          size_t rows,
+                                          size_t cols);
+
+/**
+ * Log-StableMax of a batch (layout, in-place and overlap rules as in
+ * `softmax_stablemax_rows_f32`); each row follows `softmax_log_stablemax_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_log_stablemax_rows_f32(const float *x,
+                                              size_t x_stride,
+                                              float *y,
+                                              size_t y_stride,
+                                              size_t rows,
+                                              size_t cols);
+
+/**
+ * StableMax cross-entropy of one row of `n` logits against class `target`:
+ * `*loss = ln sum_j s(x[j]) - ln s(x[target])` (one pass over the logits, sums in double
+ * precision). When `dlogits` is not NULL it also receives the gradient with respect to the
+ * logits, `dlogits[i] = s'(x[i]) / S - (i == target) / (1 + |x[i]|)` with
+ * `S = sum_j s(x[j])` and `s'(x) = 1` for `x >= 0`, `1 / (1 - x)^2` below, in a second
+ * pass.
+ *
+ * Argument checks as in `cross_entropy_f32` (`n == 0` and `target >= n` first; `dlogits`
+ * may be `logits` itself; `loss` may point into `logits`, not into `dlogits`).
+ *
+ * Special values: a NaN logit or a row of only `-inf` gives NaN (loss and gradient); `k`
+ * logits at `+inf` give `ln k` when the target is one of them and `+inf` otherwise, and the
+ * gradient with `1/S = 0`; a target logit of `-inf` among finite ones gives `+inf`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (`logits` or `loss` NULL) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (no class, target out of range, misaligned pointer,
+ * `n * 4` above `PTRDIFF_MAX`, overlap).
+ *
+ * # Safety
+ * `logits` must be readable for `n` floats, `loss` writable for one, and `dlogits` (unless
+ * NULL) writable for `n`.
+ */
+softmax_status softmax_stablemax_cross_entropy_f32(const float *logits,
+                                                   size_t n,
+                                                   size_t target,
+                                                   float *loss,
+                                                   float *dlogits);
+
+/**
+ * StableMax cross-entropy of a batch, with the layout, checks, `ignore_index` and label
+ * smoothing of `cross_entropy_rows_f32`: row `r` of `cols` logits starts at
+ * `logits + r * logits_stride`, `losses[r]` receives its loss, and with `dlogits` not NULL
+ * row `r` of the gradient goes to `dlogits + r * dlogits_stride`. A row whose target equals
+ * `ignore_index` gets loss 0 and a zero gradient row. With label smoothing `eps` the target
+ * distribution is `q = (1 - eps) * onehot(target) + eps / cols`, the loss
+ * `-sum_i q_i ln StableMax(x)_i` and the gradient `s'(x[i]) / S - q_i / (1 + |x[i]|)`.
+ * Each row follows the special-value rules of `softmax_stablemax_cross_entropy_f32` (terms
+ * with `q_i = 0` count 0; with smoothing, `+inf` logits give `+inf` unless every logit is
+ * `+inf`).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `logits` must be readable for the rows described, `targets` readable and `losses` writable
+ * for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
+ */
+softmax_status softmax_stablemax_cross_entropy_rows_f32(const float *logits,
+                                                        size_t logits_stride,
+                                                        size_t rows,
+                                                        size_t cols,
+                                                        const int64_t *targets,
+                                                        int64_t ignore_index,
+                                                        float label_smoothing,
+                                                        float *losses,
+                                                        float *dlogits,
+                                                        size_t dlogits_stride);
+
+/**
+ * StableMax backward pass of one row of `n` floats, from the forward INPUT `x` (StableMax's
+ * derivative depends on `x` itself, not only on its output):
+ * `dx[i] = s'(x[i]) / S * (dy[i] - sum_j dy[j] y[j])`, with `y = StableMax(x)`,
+ * `S = sum_j s(x[j])` and `s'(x) = 1` for `x >= 0`, `1 / (1 - x)^2` below. Two passes (the
+ * sums in double precision, then the output).
+ *
+ * `dx` may be `dy` or `x` (in place); any other overlap of `dx` with `x` or `dy` is
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`. The pointers may be NULL when `n == 0`. Special values:
+ * a NaN in `x` or a row of only `-inf` gives NaN; `+inf` entries in `x` use `1/S = 0` (so
+ * zeros for finite `dy`); otherwise IEEE arithmetic on the formula (a NaN in `dy` makes the
+ * row NaN through the sum).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+ * partial overlap).
+ *
+ * # Safety
+ * `x` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_stablemax_backward_f32(const float *x, const float *dy, float *dx, size_t n);
+
+/**
+ * Log-StableMax backward pass of one row of `n` floats, from the forward input `x`:
+ * `dx[i] = dy[i] / (1 + |x[i]|) - s'(x[i]) / S * sum_j dy[j]` (notation as in
+ * `softmax_stablemax_backward_f32`, whose aliasing, NULL and special-value rules apply).
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` (NULL with `n > 0`) or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (misaligned pointer, `n * 4` above `PTRDIFF_MAX`,
+ * partial overlap).
+ *
+ * # Safety
+ * `x` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
+ */
+softmax_status softmax_log_stablemax_backward_f32(const float *x,
+                                                  const float *dy,
+                                                  float *dx,
+                                                  size_t n);
+
+/**
+ * StableMax backward pass of a batch of `rows` rows of `cols` floats: row `r` of each array
+ * starts at `r * stride` of that array (`x_stride`, `dy_stride`, `dx_stride`, in elements,
+ * at least `cols`). Layout and overlap rules as in `softmax_backward_rows_f32` (with `x` in
+ * the place of `y`); each row follows `softmax_stablemax_backward_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_stablemax_backward_rows_f32(const float *x,
+                                                   size_t x_stride,
+                                                   const float *dy,
+                                                   size_t dy_stride,
+                                                   float *dx,
+                                                   size_t dx_stride,
+                                                   size_t rows,
+                                                   size_t cols);
+
+/**
+ * Log-StableMax backward pass of a batch (layout as in
+ * `softmax_stablemax_backward_rows_f32`); each row follows
+ * `softmax_log_stablemax_backward_f32`.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `x` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_log_stablemax_backward_rows_f32(const float *x,
+                                                       size_t x_stride,
+                                                       const float *dy,
+                                                       size_t dy_stride,
+                                                       float *dx,
+                                                       size_t dx_stride,
+                                                       size_t rows,
+                                                       size_t cols);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -292,6 +292,13 @@ impl<'a> Rows<'a> {
         self.y.wrapping_add(r * self.y_stride)
     }
 
+    /// Runs `f` on every row in order, as one-row views.
+    pub(crate) fn for_each(&mut self, mut f: impl FnMut(InOut<'_>)) {
+        for r in 0..self.rows {
+            f(self.row(r));
+        }
+    }
+
     /// Row `r` as a one-row view (panics when `r >= rows()`).
     pub(crate) fn row(&mut self, r: usize) -> InOut<'_> {
         assert!(r < self.rows);

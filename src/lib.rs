@@ -17,6 +17,9 @@
 //! Ablavatski, "The Two-Pass Softmax Algorithm" (2020), plus a blocked two-pass variant; see
 //! [`Algorithm`]. Log-sum-exp reads its input once (pass 1 of the two-pass algorithm).
 //!
+//! StableMax ("Grokking at the Edge of Numerical Stability", 2025), its log, cross-entropy and
+//! backward passes run on the same kernels and dispatch: see [`Softmax::stablemax`].
+//!
 //! # Special values (identical on every ISA)
 //! - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
 //! - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).
@@ -46,11 +49,16 @@ pub mod ffi;
 mod io;
 mod kernels;
 mod lse;
+mod stablemax;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
 pub use lse::{logsumexp_state, merge_lse_rows, LseState, ShardLayout};
+pub use stablemax::{
+    log_stablemax, log_stablemax_backward, log_stablemax_rows, stablemax, stablemax_backward,
+    stablemax_cross_entropy, stablemax_cross_entropy_with_grad, stablemax_rows,
+};
 
 use io::{Grad, InOut, Rows, RowsIn};
 use kernels::{Flags, Kernels};
@@ -713,6 +721,35 @@ impl Softmax {
                 None => self.run_cross_entropy(x, t as usize, eps)?,
             };
         }
+        Ok(())
+    }
+
+    /// Validates a batch and runs a one-row operation on each of its rows.
+    #[allow(clippy::too_many_arguments)]
+    fn rows(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        y: &mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+        op: impl FnMut(InOut<'_>),
+    ) -> Result<(), Error> {
+        Rows::new(x, x_stride, y, y_stride, rows, cols)?.for_each(op);
+        Ok(())
+    }
+
+    /// [`Softmax::rows`] in place.
+    fn rows_in_place(
+        &self,
+        xy: &mut [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        op: impl FnMut(InOut<'_>),
+    ) -> Result<(), Error> {
+        Rows::in_place(xy, stride, rows, cols)?.for_each(op);
         Ok(())
     }
 }

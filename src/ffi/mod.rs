@@ -93,6 +93,7 @@ use crate::{batch_extent, Algorithm, Isa, Softmax};
 
 mod lse;
 pub use lse::*;
+pub mod stablemax;
 
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
 ///

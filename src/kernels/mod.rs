@@ -65,6 +65,19 @@ pub(crate) struct Kernels {
     /// [`Kernels::cross_entropy_shard`] and the shard's gradient.
     pub cross_entropy_shard_grad:
         unsafe fn(InOut<'_>, crate::LseState, generic::lse::Shard, Flags) -> f64,
+    /// StableMax of one row.
+    pub stablemax: unsafe fn(InOut<'_>, Flags),
+    /// Log-StableMax of one row.
+    pub log_stablemax: unsafe fn(InOut<'_>, Flags),
+    /// StableMax cross-entropy loss of one row (`target < len`, smoothing in `[0, 1]`).
+    pub stablemax_cross_entropy: unsafe fn(&[f32], usize, f32) -> f32,
+    /// StableMax cross-entropy loss and gradient of one row.
+    pub stablemax_cross_entropy_grad: unsafe fn(InOut<'_>, usize, f32, Flags) -> f32,
+    /// StableMax backward pass (`Grad::y` holds the forward input `x`); the flag asks for
+    /// non-temporal stores.
+    pub stablemax_backward: unsafe fn(Grad<'_>, bool),
+    /// Log-StableMax backward pass (`Grad::y` holds the forward input `x`).
+    pub log_stablemax_backward: unsafe fn(Grad<'_>, bool),
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -174,6 +187,36 @@ macro_rules! kernel_table {
             ) -> f64 {
                 generic::lse::cross_entropy_shard_grad::<$V, { $unroll }>(io, st, shard, flags)
             }
+
+            $(#[$attr])*
+            pub(super) unsafe fn stablemax(io: InOut<'_>, flags: Flags) {
+                generic::stablemax::stablemax::<$V, { $unroll }>(io, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn log_stablemax(io: InOut<'_>, flags: Flags) {
+                generic::stablemax::log_stablemax::<$V, { $unroll }>(io, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn stablemax_cross_entropy(x: &[f32], target: usize, eps: f32) -> f32 {
+                generic::stablemax::cross_entropy::<$V, { $unroll }>(x, target, eps)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn stablemax_cross_entropy_grad(io: InOut<'_>, target: usize, eps: f32, flags: Flags) -> f32 {
+                generic::stablemax::cross_entropy_grad::<$V, { $unroll }>(io, target, eps, flags)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn stablemax_backward(g: Grad<'_>, nt: bool) {
+                generic::stablemax::stablemax_backward::<$V, { $unroll }>(g, nt)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn log_stablemax_backward(g: Grad<'_>, nt: bool) {
+                generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(g, nt)
+            }
         }
 
         /// This ISA's kernel table.
@@ -196,6 +239,12 @@ macro_rules! kernel_table {
             lse_log_normalize: entry::lse_log_normalize,
             cross_entropy_shard: entry::cross_entropy_shard,
             cross_entropy_shard_grad: entry::cross_entropy_shard_grad,
+            stablemax: entry::stablemax,
+            log_stablemax: entry::log_stablemax,
+            stablemax_cross_entropy: entry::stablemax_cross_entropy,
+            stablemax_cross_entropy_grad: entry::stablemax_cross_entropy_grad,
+            stablemax_backward: entry::stablemax_backward,
+            log_stablemax_backward: entry::log_stablemax_backward,
         };
     };
 }

@@ -50,6 +50,14 @@ pub(crate) unsafe trait Simd: Copy {
     unsafe fn mul(self, b: Self) -> Self;
     /// Lane-wise fused `a * b + c`, rounded once.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+    /// Lane-wise `a / b`, correctly rounded (IEEE division: `x / inf = 0`, `x / 0 = inf`).
+    unsafe fn div(self, b: Self) -> Self;
+    /// Splits a positive, normal, finite `v` into `(m, e)` with `v = m * 2^e` exactly, `m` in
+    /// `[sqrt(1/2), sqrt(2))` and `e` an integer-valued float (the range a logarithm wants:
+    /// `ln m` is small on both sides of 0). Integer arithmetic on the bits: subtract the bits
+    /// of `sqrt(1/2)` (`0x3f3504f3`), shift the exponent out (arithmetic), and add them back
+    /// to the mantissa field. Other inputs give unspecified (but harmless) lanes.
+    unsafe fn split_exp(self) -> (Self, Self);
     /// Lane-wise maximum. When `b` is NaN the lane is NaN; when only `a` is NaN the lane may
     /// be either value (x86 returns `b`, NEON returns NaN). Kernels clamp with
     /// `max(bound, x)` so a NaN input stays NaN.
@@ -151,6 +159,43 @@ mod tests {
                 let entry = f32::from_bits(EIGHTHS[j] + ((j as u32) << 20));
                 let want = entry as f64 * 2f64.powi(a);
                 assert_eq!(v as f64, want, "{name} pow2_eighths m={}", m(l));
+            }
+        }
+        // div: correctly rounded, IEEE at 0 and infinity.
+        let a = from::<V>(|l| [1.0, -7.0, 3.0, 0.0, f32::INFINITY][l % 5]);
+        let b = from::<V>(|l| [3.0, 2.0, f32::INFINITY, 5.0, 2.0][l % 5]);
+        for (l, v) in lanes(a.div(b)).into_iter().enumerate() {
+            let want = [1.0f32 / 3.0, -3.5, 0.0, 0.0, f32::INFINITY][l % 5];
+            assert_eq!(v.to_bits(), want.to_bits(), "{name} div lane {l}");
+        }
+        // split_exp: every binade of the normal range, mantissas differing per lane, and the
+        // boundaries next to sqrt(1/2) and sqrt(2).
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        let edges = [
+            s,
+            f32::from_bits(s.to_bits() - 1),
+            1.0,
+            2.0 * s,
+            f32::from_bits((2.0 * s).to_bits() - 1),
+        ];
+        for e in -125i32..=126 {
+            let v = |l: usize| {
+                let m = if l < 5 {
+                    edges[l]
+                } else {
+                    (1.0 + l as f64 / 17.0) as f32
+                };
+                m * 2f32.powi(e)
+            };
+            let (m, x) = from::<V>(v).split_exp();
+            for (l, (m, x)) in lanes(m).into_iter().zip(lanes(x)).enumerate() {
+                assert!(
+                    (s..2.0 * s).contains(&m),
+                    "{name} split_exp mantissa {m} lane {l}"
+                );
+                assert_eq!(x.fract(), 0.0, "{name} split_exp exponent {x} lane {l}");
+                let back = m as f64 * 2f64.powi(x as i32);
+                assert_eq!(back, v(l) as f64, "{name} split_exp of {:e} lane {l}", v(l));
             }
         }
         // zero_below: 0 strictly below, the value at or above, NaN kept.

@@ -10,6 +10,7 @@
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
+//! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
 //! dependent FMA/max chains overlap), then single vectors, then one partial vector through
@@ -32,6 +33,7 @@ pub(crate) mod forward;
 pub(crate) mod lse;
 pub(crate) mod passes;
 pub(crate) mod short;
+pub(crate) mod stablemax;
 pub(crate) mod training;
 
 pub(crate) use batch::{log_softmax_rows, logsumexp_rows, softmax_rows, softmax_scaled_rows};

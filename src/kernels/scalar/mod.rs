@@ -109,6 +109,17 @@ unsafe impl Simd for Lanes {
         Lanes(out)
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        per_lane!(|i| self.0[i] / b.0[i])
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let ix = |i: usize| (self.0[i].to_bits() as i32).wrapping_sub(0x3f35_04f3);
+        let m = per_lane!(|i| f32::from_bits(((ix(i) & 0x007f_ffff) + 0x3f35_04f3) as u32));
+        let e = per_lane!(|i| (ix(i) >> 23) as f32);
+        (m, e)
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // The x86 rule: `b` unless `a > b` (so a NaN `b` is kept).
         per_lane!(|i| if a.0[i] > b.0[i] { a.0[i] } else { b.0[i] })

@@ -85,6 +85,18 @@ unsafe impl Simd for Neon {
         Neon(vfmaq_f32(c.0, a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Neon(vdivq_f32(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let off = vdupq_n_s32(0x3f35_04f3);
+        let ix = vsubq_s32(vreinterpretq_s32_f32(self.0), off);
+        let e = vshrq_n_s32::<23>(ix);
+        let m = vaddq_s32(vandq_s32(ix, vdupq_n_s32(0x007f_ffff)), off);
+        (Neon(vreinterpretq_f32_s32(m)), Neon(vcvtq_f32_s32(e)))
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // `fmax` propagates a NaN from either operand.
         Neon(vmaxq_f32(a.0, b.0))

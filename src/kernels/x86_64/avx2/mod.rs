@@ -82,6 +82,18 @@ unsafe impl Simd for Avx2 {
         Avx2(_mm256_fmadd_ps(a.0, b.0, c.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx2(_mm256_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let off = _mm256_set1_epi32(0x3f35_04f3);
+        let ix = _mm256_sub_epi32(_mm256_castps_si256(self.0), off);
+        let e = _mm256_srai_epi32::<23>(ix);
+        let m = _mm256_add_epi32(_mm256_and_si256(ix, _mm256_set1_epi32(0x007f_ffff)), off);
+        (Avx2(_mm256_castsi256_ps(m)), Avx2(_mm256_cvtepi32_ps(e)))
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // vmaxps returns its second operand when either is NaN.
         Avx2(_mm256_max_ps(a.0, b.0))

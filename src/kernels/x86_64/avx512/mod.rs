@@ -90,6 +90,21 @@ unsafe impl Simd for Avx512 {
         Avx512(_mm512_fmadd_ps(a.0, b.0, c.0))
     }
     #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx512(_mm512_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn split_exp(self) -> (Self, Self) {
+        let off = _mm512_set1_epi32(0x3f35_04f3);
+        let ix = _mm512_sub_epi32(_mm512_castps_si512(self.0), off);
+        let e = _mm512_srai_epi32::<23>(ix);
+        let m = _mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007f_ffff)), off);
+        (
+            Avx512(_mm512_castsi512_ps(m)),
+            Avx512(_mm512_cvtepi32_ps(e)),
+        )
+    }
+    #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
         // vmaxps returns its second operand when either is NaN (as on AVX2).
         Avx512(_mm512_max_ps(a.0, b.0))
