@@ -1,12 +1,15 @@
-//! The C ABI: (1) the C and C++ examples in `c_examples/`, compiled against `include/` and a
-//! freshly built `libsoftmax.a` and run (once per supported ISA for C); (2) the `extern "C"`
-//! functions called directly with good and bad arguments.
+//! The C ABI: (1) the C and C++ examples in `c_examples/`, compiled against the headers and
+//! `libsoftmax.a` that `scripts/install.sh` installs, and run (once per supported ISA for C);
+//! (2) the `extern "C"` functions called directly with good and bad arguments.
+
+mod capi;
 
 use std::ffi::{CStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::ptr;
-use std::sync::OnceLock;
+
+use capi::{check_output, compiler, include_dir, manifest_dir, static_lib, tmp_dir};
 
 use softmax::ffi::*;
 use softmax::{Algorithm, Isa};
@@ -15,99 +18,6 @@ use softmax::{Algorithm, Isa};
 // (1) The C and C++ examples.
 // ---------------------------------------------------------------------------------------------
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `<target>/tmp`, where the example binaries go.
-fn tmp_dir() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// A separate target directory for the release static library, so that the child cargo does
-/// not wait for the build lock held by the `cargo test` running us.
-fn lib_target_dir() -> PathBuf {
-    tmp_dir()
-        .parent()
-        .map(|t| t.join("c-abi"))
-        .unwrap_or_else(|| manifest_dir().join("target").join("c-abi"))
-}
-
-/// Builds `libsoftmax.a` (release) once per test process.
-fn static_lib() -> &'static Path {
-    static LIB: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let lib = LIB.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let target_dir = lib_target_dir();
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--lib", "--manifest-path"])
-            .arg(manifest_dir().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            // Only the test's own build may rewrite include/softmax.h; build for the host.
-            .env_remove("SOFTMAX_WRITE_HEADER")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build --release --lib failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let lib = target_dir.join("release").join("libsoftmax.a");
-        if lib.is_file() {
-            Ok(lib)
-        } else {
-            Err(format!("{} was not built", lib.display()))
-        }
-    });
-    match lib {
-        Ok(path) => path,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// The compiler named by `$var` (or `default`) if it runs; otherwise prints a SKIP line.
-fn compiler(var: &str, default: &str, test: &str) -> Option<OsString> {
-    // Under an emulator (scripts/test-aarch64.sh sets SOFTMAX_TEST_RUNNER) this test binary
-    // is not the host's: the host compiler would build and run a host program. That script
-    // links the C example against the cross-built library and runs it itself.
-    if std::env::var_os("SOFTMAX_TEST_RUNNER").is_some_and(|r| !r.is_empty()) {
-        eprintln!(
-            "\n*** SKIP {test}: emulated cross run (SOFTMAX_TEST_RUNNER is set); \
-             the cross test script runs the C example against the cross-built library ***\n"
-        );
-        return None;
-    }
-    let cc = std::env::var_os(var).unwrap_or_else(|| OsString::from(default));
-    let works = Command::new(&cc)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works && cfg!(unix) {
-        Some(cc)
-    } else {
-        eprintln!(
-            "\n*** SKIP {test}: no working C/C++ compiler `{}` (set ${var}) or not a Unix host ***\n",
-            cc.to_string_lossy()
-        );
-        None
-    }
-}
-
-fn check_output(what: &str, out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 /// Compiles `c_examples/<source>` with `compiler` and `flags` into `<tmp>/<exe>`.
 fn compile(compiler: &OsString, flags: &[&str], source: &str, exe: &str) -> PathBuf {
     let lib = static_lib();
@@ -115,7 +25,7 @@ fn compile(compiler: &OsString, flags: &[&str], source: &str, exe: &str) -> Path
     let out = Command::new(compiler)
         .args(flags)
         .arg("-I")
-        .arg(manifest_dir().join("include"))
+        .arg(include_dir())
         .arg(manifest_dir().join("c_examples").join(source))
         .arg(lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])

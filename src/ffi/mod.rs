@@ -4,11 +4,15 @@
 //!
 //! This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
 //! generated from `src/ffi/` by `build.rs` with cbindgen; regenerate it with
-//! `SOFTMAX_WRITE_HEADER=1 cargo build`.
+//! `SOFTMAX_WRITE_HEADER=1 cargo build --features header`.
 //!
-//! LINKING: build the library with `cargo build --release` and link
-//! `target/release/libsoftmax.a -lpthread -ldl -lm` (or `-lsoftmax` against the shared
-//! `libsoftmax.so`). The header is valid C99 and C++ (its declarations are `extern "C"`).
+//! LINKING: `scripts/install.sh --prefix DIR` builds and installs the static library
+//! `libsoftmax.a`, the shared library `libsoftmax.so` (with its SONAME), this header, the C++
+//! wrapper `softmax.hpp`, pkg-config files and a CMake package. Link with
+//! `pkg-config --cflags --libs softmax` (shared) or `softmax-static` (static), or in CMake
+//! with `find_package(softmax CONFIG)` and the target `softmax::softmax` (shared) or
+//! `softmax::softmax_static`. The header is valid C99 and C++ (its declarations are
+//! `extern "C"`). Every exported symbol starts with `softmax_`.
 //!
 //! STATUS: every function that can fail returns a `softmax_status`. It validates all of its
 //! arguments before it reads or writes any array, so on `SOFTMAX_STATUS_NULL_POINTER`,
