@@ -1,7 +1,7 @@
 //! With the `header` feature (off by default, so that a Rust dependent compiles neither
 //! cbindgen nor anything else at build time), generates the C header `softmax.h` from the C
 //! ABI in `src/ffi/` with cbindgen (see `cbindgen.toml`): `src/ffi/mod.rs` first (its `//!`
-//! docs open the header), then the other files of the folder in name order. Without the
+//! docs open the header), then the files of its `mod` lines, in their order. Without the
 //! feature this script does nothing.
 //!
 //! The header goes to `$OUT_DIR/softmax.h` (`scripts/install.sh` installs that file, and the
@@ -35,17 +35,17 @@ mod header {
         let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
         let ffi_dir = manifest_dir.join("src").join("ffi");
         let ffi = ffi_dir.join("mod.rs");
-        let mut sources = vec![ffi.clone()];
-        let mut rest: Vec<PathBuf> = fs::read_dir(&ffi_dir)
+        // cbindgen follows the `mod` lines of mod.rs itself: feeding it the other files too
+        // would declare their functions twice.
+        let sources = vec![ffi.clone()];
+        for e in fs::read_dir(&ffi_dir)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
-            .map(|e| e.expect("directory entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs") && *p != ffi)
-            .collect();
-        rest.sort();
-        for p in &rest {
-            println!("cargo:rerun-if-changed={}", p.display());
+        {
+            println!(
+                "cargo:rerun-if-changed={}",
+                e.expect("directory entry").path().display()
+            );
         }
-        sources.extend(rest);
         let config_path = manifest_dir.join("cbindgen.toml");
 
         let mut config = cbindgen::Config::from_file(&config_path)

@@ -45,13 +45,13 @@ class Softmax {
 
     std::vector<float> log_softmax(const std::vector<float> &x) const {
         std::vector<float> y(x.size());
-        check(log_softmax_f32(x.data(), y.data(), x.size()), "log_softmax_f32");
+        check(softmax_log_softmax_f32(x.data(), y.data(), x.size()), "softmax_log_softmax_f32");
         return y;
     }
 
     float logsumexp(const std::vector<float> &x) const {
         float result = 0.0f;
-        check(logsumexp_f32(x.data(), x.size(), &result), "logsumexp_f32");
+        check(softmax_logsumexp_f32(x.data(), x.size(), &result), "softmax_logsumexp_f32");
         return result;
     }
 
@@ -69,8 +69,8 @@ class Softmax {
                                         size_t cols) const {
         check_shape(x, rows, cols);
         std::vector<float> y(x.size());
-        check(log_softmax_rows_f32(x.data(), cols, y.data(), cols, rows, cols),
-              "log_softmax_rows_f32");
+        check(softmax_log_softmax_rows_f32(x.data(), cols, y.data(), cols, rows, cols),
+              "softmax_log_softmax_rows_f32");
         return y;
     }
 
@@ -108,16 +108,16 @@ class Softmax {
                                                    const std::vector<float> &dy) {
         check_same(y, dy);
         std::vector<float> dx(y.size());
-        check(log_softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size()),
-              "log_softmax_backward_f32");
+        check(softmax_log_softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size()),
+              "softmax_log_softmax_backward_f32");
         return dx;
     }
 
     // Cross-entropy loss of one row; writes the gradient over the logits (in place).
     static float cross_entropy_in_place(std::vector<float> &logits, size_t target) {
         float loss = 0.0f;
-        check(cross_entropy_f32(logits.data(), logits.size(), target, &loss, logits.data()),
-              "cross_entropy_f32");
+        check(softmax_cross_entropy_f32(logits.data(), logits.size(), target, &loss, logits.data()),
+              "softmax_cross_entropy_f32");
         return loss;
     }
 
@@ -131,9 +131,9 @@ class Softmax {
         if (targets.size() != rows) throw std::invalid_argument("one target per row");
         std::vector<float> losses(rows);
         dlogits.resize(logits.size());
-        check(cross_entropy_rows_f32(logits.data(), cols, rows, cols, targets.data(), -100,
+        check(softmax_cross_entropy_rows_f32(logits.data(), cols, rows, cols, targets.data(), -100,
                                      label_smoothing, losses.data(), dlogits.data(), cols),
-              "cross_entropy_rows_f32");
+              "softmax_cross_entropy_rows_f32");
         return losses;
     }
 

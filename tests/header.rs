@@ -61,10 +61,10 @@ fn header_declares_the_whole_abi() {
         "#define SOFTMAX_ISA_NEON 3",
         "softmax_status softmax_f32(const float *x, float *y, size_t n);",
         "softmax_status softmax_f32_ex(const float *x, float *y, size_t n, uint32_t algorithm);",
-        "softmax_status log_softmax_f32(const float *x, float *y, size_t n);",
-        "softmax_status logsumexp_f32(const float *x, size_t n, float *result);",
+        "softmax_status softmax_log_softmax_f32(const float *x, float *y, size_t n);",
+        "softmax_status softmax_logsumexp_f32(const float *x, size_t n, float *result);",
         "softmax_status softmax_rows_f32(",
-        "softmax_status log_softmax_rows_f32(",
+        "softmax_status softmax_log_softmax_rows_f32(",
         "uint32_t softmax_get_isa(void);",
         "int softmax_isa_supported(uint32_t isa);",
         "softmax_status softmax_set_isa(uint32_t isa);",
@@ -89,4 +89,48 @@ fn header_declares_the_whole_abi() {
             "the header overview lacks {text:?}"
         );
     }
+}
+
+/// Every declared function starts with `softmax_`, except the 0.1 names kept as aliases, whose
+/// doc comments say `@deprecated` and name the successor; there is exactly one per rename.
+#[test]
+fn every_symbol_has_the_prefix_or_is_a_deprecated_alias() {
+    let generated = generated();
+    let mut aliases = Vec::new();
+    let mut functions = 0;
+    for (at, _) in generated.match_indices('\n') {
+        let decl = &generated[at + 1..];
+        let decl = &decl[..decl.find('\n').unwrap_or(decl.len())];
+        if decl.starts_with([' ', '/', '#', '}', '*']) || !decl.contains('(') {
+            continue;
+        }
+        let name = decl[..decl.find('(').unwrap()]
+            .rsplit([' ', '*'])
+            .next()
+            .unwrap();
+        functions += 1;
+        if name.starts_with("softmax_") {
+            continue;
+        }
+        let doc = generated[..at].trim_end();
+        let doc = &doc[doc.rfind("/**").expect("a doc comment")..];
+        assert!(
+            doc.contains("@deprecated") && doc.contains(&format!("`softmax_{name}`")),
+            "`{name}` lacks the softmax_ prefix and is no documented deprecated alias:\n{doc}"
+        );
+        aliases.push(name);
+    }
+    assert!(functions >= 28, "only {functions} functions found");
+    let mut expected = [
+        "log_softmax_f32",
+        "logsumexp_f32",
+        "log_softmax_rows_f32",
+        "log_softmax_backward_f32",
+        "log_softmax_backward_rows_f32",
+        "cross_entropy_f32",
+        "cross_entropy_rows_f32",
+    ];
+    aliases.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(aliases, expected);
 }
