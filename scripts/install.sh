@@ -91,7 +91,9 @@ install -m 755 "$build/libsoftmax.so" "$lib/libsoftmax.so.$version"
 ln -sfn "libsoftmax.so.$version" "$lib/$soname"
 ln -sfn "$soname" "$lib/libsoftmax.so"
 install -m 644 "$header" "$inc/softmax.h"
-install -m 644 "$repo/README.md" "$repo/LICENSE-MIT" "$repo/LICENSE-APACHE" "$doc/"
+install -m 644 "$repo/include/softmax.hpp" "$inc/softmax.hpp"
+install -m 644 "$repo/README.md" "$repo/CHANGELOG.md" "$repo/LICENSE-MIT" \
+  "$repo/LICENSE-APACHE" "$doc/"
 
 description="Hand-vectorised softmax, log-softmax, log-sum-exp and cross-entropy for float rows"
 pc_head="prefix=$prefix
