@@ -197,6 +197,37 @@ fn cpp_example_runs() {
     );
 }
 
+/// The README's C and C++ examples are whole programs: each is compiled with warnings as
+/// errors against the installed library, and run.
+#[test]
+fn readme_examples_build_and_run() {
+    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).expect("README.md");
+    let mut count = [0usize; 2];
+    for (fence, var, default, std_flag, ext) in [
+        ("```c\n", "CC", "cc", "-std=c99", "c"),
+        ("```cpp\n", "CXX", "c++", "-std=c++17", "cpp"),
+    ] {
+        let Some(cc) = compiler(var, default, "readme_examples_build_and_run") else {
+            return;
+        };
+        for (i, (at, _)) in readme.match_indices(fence).enumerate() {
+            let body = &readme[at + fence.len()..];
+            let body = &body[..body.find("```").expect("a closed code block")];
+            let source = tmp_dir().join(format!("softmax_readme_{i}.{ext}"));
+            std::fs::write(&source, body).unwrap();
+            let flags = [std_flag, "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+            let exe = compile_file(&cc, &flags, &source, &format!("softmax_readme_{i}_{ext}"));
+            let stdout = run(&exe, None);
+            println!("README {ext} example {i}:\n{stdout}");
+            count[usize::from(ext == "cpp")] += 1;
+        }
+    }
+    assert!(
+        count[0] >= 2 && count[1] >= 1,
+        "README examples found: {count:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // (2) The extern "C" functions, called directly.
 // ---------------------------------------------------------------------------------------------
