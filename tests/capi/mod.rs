@@ -66,6 +66,20 @@ pub fn include_dir() -> PathBuf {
     prefix().join("include")
 }
 
+/// True (after a loud SKIP line) when this test binary runs under an emulator for another
+/// target (scripts/test-aarch64.sh sets SOFTMAX_TEST_RUNNER): the install script would build
+/// for the host, which the host's own `cargo test` already checks.
+pub fn emulated(test: &str) -> bool {
+    let emulated = std::env::var_os("SOFTMAX_TEST_RUNNER").is_some_and(|r| !r.is_empty());
+    if emulated {
+        eprintln!(
+            "\n*** SKIP {test}: emulated cross run (SOFTMAX_TEST_RUNNER is set); the host's \
+             cargo test checks the installed library and header ***\n"
+        );
+    }
+    emulated
+}
+
 /// The compiler named by `$var` (or `default`) if it runs; otherwise prints a SKIP line.
 pub fn compiler(var: &str, default: &str, test: &str) -> Option<OsString> {
     // Under an emulator (scripts/test-aarch64.sh sets SOFTMAX_TEST_RUNNER) this test binary
