@@ -1,7 +1,7 @@
 /*
  * Example and self-check of the softmax C ABI (see ../include/softmax.h).
  *
- *   cargo build --release && make -C c_examples run
+ *   scripts/install.sh --prefix "$HOME/.local" && make -C c_examples run PREFIX="$HOME/.local"
  *
  * Prints what it computes and exits with status 1 if any result or status code is wrong.
  * Every numeric result is compared with a double-precision computation (relative tolerance
