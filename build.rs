@@ -1,97 +1,114 @@
-//! Generates the C header `softmax.h` from the C ABI in `src/ffi/` with cbindgen (see
-//! `cbindgen.toml`): `src/ffi/mod.rs`, whose `//!` docs open the header, and the files its
-//! `mod` lines name, at the place of those lines.
+//! With the `header` feature (off by default, so that a Rust dependent compiles neither
+//! cbindgen nor anything else at build time), generates the C header `softmax.h` from the C
+//! ABI in `src/ffi/` with cbindgen (see `cbindgen.toml`): `src/ffi/mod.rs` first (its `//!`
+//! docs open the header), then the files of its `mod` lines, in their order. Without the
+//! feature this script does nothing.
 //!
-//! The header always goes to `$OUT_DIR/softmax.h` (the test `tests/header.rs` compares it with
-//! the committed `include/softmax.h`); with `SOFTMAX_WRITE_HEADER=1` it is also written to
-//! `include/softmax.h`. The header only depends on `src/ffi/` and `cbindgen.toml`, never on
-//! the target, so cross builds produce the same file.
-
-use std::env;
-use std::fs;
-use std::path::{Path, PathBuf};
-
-const WRITE_ENV: &str = "SOFTMAX_WRITE_HEADER";
+//! The header goes to `$OUT_DIR/softmax.h` (`scripts/install.sh` installs that file, and the
+//! test `tests/header.rs` compares it with the committed `include/softmax.h`); with
+//! `SOFTMAX_WRITE_HEADER=1` it is also written to `include/softmax.h`. The header only depends
+//! on `src/ffi/` and `cbindgen.toml`, never on the target, so cross builds produce the same
+//! file.
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed={WRITE_ENV}");
-
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
-    // cbindgen follows the `mod name;` lines of mod.rs into the folder's other files (each
-    // must be declared there to be compiled at all), so mod.rs is the one source it is given.
-    let ffi_dir = manifest_dir.join("src").join("ffi");
-    let ffi = ffi_dir.join("mod.rs");
-    for entry in
-        fs::read_dir(&ffi_dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
-    {
-        println!(
-            "cargo:rerun-if-changed={}",
-            entry.expect("directory entry").path().display()
-        );
-    }
-    let config_path = manifest_dir.join("cbindgen.toml");
-
-    let mut config = cbindgen::Config::from_file(&config_path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", config_path.display()));
-    let source =
-        fs::read_to_string(&ffi).unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi.display()));
-    if config.header.is_none() {
-        config.header = Some(module_docs_comment(&source));
-    }
-
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(&ffi)
-        .generate()
-        .unwrap_or_else(|e| panic!("cbindgen failed on {}: {e}", ffi.display()));
-    let mut header = Vec::new();
-    bindings.write(&mut header);
-
-    write_if_changed(&out_dir.join("softmax.h"), &header);
-    if env::var(WRITE_ENV).is_ok_and(|v| v == "1") {
-        let committed = manifest_dir.join("include").join("softmax.h");
-        if write_if_changed(&committed, &header) {
-            println!("cargo:warning=wrote {}", committed.display());
-        }
-    }
+    #[cfg(feature = "header")]
+    header::generate();
 }
 
-/// The `//!` docs at the top of `source` (`src/ffi/mod.rs`) as one C block comment.
-fn module_docs_comment(source: &str) -> String {
-    let mut out = String::from("/*\n");
-    for line in source.lines().take_while(|l| l.starts_with("//!")) {
-        let text = line["//!".len()..]
-            .strip_prefix(' ')
-            .unwrap_or(&line["//!".len()..]);
-        assert!(
-            !text.contains("*/"),
-            "module docs of src/ffi/mod.rs must not contain */"
-        );
-        if text.is_empty() {
-            out.push_str(" *\n");
-        } else {
-            out.push_str(" * ");
-            out.push_str(text);
-            out.push('\n');
+#[cfg(feature = "header")]
+mod header {
+    use std::env;
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    const WRITE_ENV: &str = "SOFTMAX_WRITE_HEADER";
+
+    /// Writes `$OUT_DIR/softmax.h` (and `include/softmax.h` with `SOFTMAX_WRITE_HEADER=1`).
+    pub fn generate() {
+        println!("cargo:rerun-if-changed=src/ffi");
+        println!("cargo:rerun-if-changed=cbindgen.toml");
+        println!("cargo:rerun-if-env-changed={WRITE_ENV}");
+
+        let manifest_dir =
+            PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+        let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+        let ffi_dir = manifest_dir.join("src").join("ffi");
+        let ffi = ffi_dir.join("mod.rs");
+        // cbindgen follows the `mod` lines of mod.rs itself: feeding it the other files too
+        // would declare their functions twice.
+        let sources = vec![ffi.clone()];
+        for e in fs::read_dir(&ffi_dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi_dir.display()))
+        {
+            println!(
+                "cargo:rerun-if-changed={}",
+                e.expect("directory entry").path().display()
+            );
+        }
+        let config_path = manifest_dir.join("cbindgen.toml");
+
+        let mut config = cbindgen::Config::from_file(&config_path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", config_path.display()));
+        let source = fs::read_to_string(&ffi)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi.display()));
+        if config.header.is_none() {
+            config.header = Some(module_docs_comment(&source));
+        }
+
+        let mut builder = cbindgen::Builder::new().with_config(config);
+        for src in &sources {
+            builder = builder.with_src(src);
+        }
+        let bindings = builder
+            .generate()
+            .unwrap_or_else(|e| panic!("cbindgen failed on {}: {e}", ffi.display()));
+        let mut header = Vec::new();
+        bindings.write(&mut header);
+
+        write_if_changed(&out_dir.join("softmax.h"), &header);
+        if env::var(WRITE_ENV).is_ok_and(|v| v == "1") {
+            let committed = manifest_dir.join("include").join("softmax.h");
+            if write_if_changed(&committed, &header) {
+                println!("cargo:warning=wrote {}", committed.display());
+            }
         }
     }
-    out.push_str(" */");
-    out
-}
 
-/// Writes `contents` to `path` unless it already holds exactly that; true when written.
-fn write_if_changed(path: &Path, contents: &[u8]) -> bool {
-    if fs::read(path).is_ok_and(|old| old == contents) {
-        return false;
+    /// The `//!` docs at the top of `source` (`src/ffi/mod.rs`) as one C block comment.
+    fn module_docs_comment(source: &str) -> String {
+        let mut out = String::from("/*\n");
+        for line in source.lines().take_while(|l| l.starts_with("//!")) {
+            let text = line["//!".len()..]
+                .strip_prefix(' ')
+                .unwrap_or(&line["//!".len()..]);
+            assert!(
+                !text.contains("*/"),
+                "module docs of src/ffi/mod.rs must not contain */"
+            );
+            if text.is_empty() {
+                out.push_str(" *\n");
+            } else {
+                out.push_str(" * ");
+                out.push_str(text);
+                out.push('\n');
+            }
+        }
+        out.push_str(" */");
+        out
     }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+
+    /// Writes `contents` to `path` unless it already holds exactly that; true when written.
+    fn write_if_changed(path: &Path, contents: &[u8]) -> bool {
+        if fs::read(path).is_ok_and(|old| old == contents) {
+            return false;
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        }
+        fs::write(path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        true
     }
-    fs::write(path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-    true
 }

@@ -1,27 +1,30 @@
-//! Criterion benchmarks of every kernel on every ISA this CPU runs.
+//! Criterion benchmarks of every operation on every ISA this CPU runs, in elements per second.
 //!
-//! Groups (one per operation and algorithm), each with ids `<isa>/<len>`:
-//! - `softmax/<algorithm>` for every [`Algorithm`] (`softmax/auto`, `softmax/two-pass`, ...),
-//! - `log_softmax`, `logsumexp`,
-//! - `softmax_rows` (ids `<isa>/<rows>x<cols>`, [`Algorithm::Auto`]).
+//! Groups (one per operation, see [`OPS`]), each with ids `<isa>/<len>`: `softmax/<algorithm>`
+//! for every [`Algorithm`], `log_softmax`, `logsumexp`, `softmax_scaled`, `softmax_backward`,
+//! `log_softmax_backward`, `cross_entropy`, `cross_entropy_grad`, `cross_entropy_rows` (rows
+//! of 1000 classes) and `softmax_rows` (rows of 64). Throughput is `Throughput::Elements`
+//! (floats of the input row per call), as the report's elements/ns.
 //!
-//! Row lengths run from 256 to 16M floats; throughput is reported as input bytes (`4 * len`).
-//! Inputs are uniform in [-10, 10) from a fixed-seed xorshift generator, identical for every
-//! benchmark. ISAs the CPU (or this build) lacks are reported once and skipped.
+//! Row lengths are 256, 4K, 64K, 1M and 16M floats. Inputs are uniform in [-10, 10) from a
+//! fixed-seed xorshift generator, identical for every benchmark. ISAs the CPU (or this build)
+//! lacks are reported once and skipped. Criterion writes its plots (HTML and SVG, through
+//! plotters) under `target/criterion/`.
 //!
 //! ```text
-//! cargo bench                                        # everything (~15 min on 2 cores, 3 ISAs)
+//! cargo bench                                        # everything (about 12 min on 2 cores)
+//! SOFTMAX_BENCH_QUICK=1 cargo bench                  # every operation and ISA at 4K and 1M,
+//!                                                    # short samples, no plots: < 3 minutes
 //! cargo bench -- '^softmax/two-pass/avx2'            # a regex over `<group>/<isa>/<len>`
-//! SOFTMAX_BENCH_MAX_LEN=64K cargo bench -- --quick   # sizes up to 65536 floats only
+//! SOFTMAX_BENCH_MAX_LEN=64K cargo bench              # sizes up to 65536 floats only
 //! ```
 //!
 //! Defaults: 1 s warm-up and 2 s measurement (both overridable with `--warm-up-time` and
 //! `--measurement-time`). Sizes of 1M floats and more use 10 flat samples instead of 100 so
 //! that a sample of a 16M-float row does not take seconds.
 //!
-//! `SOFTMAX_BENCH_MAX_LEN` caps the number of floats per measured call (row length, or
-//! `rows * cols` for `softmax_rows`); it takes a plain number or one with a binary `K`/`M`/`G`
-//! suffix (`4096`, `64K`, `1M`).
+//! `SOFTMAX_BENCH_MAX_LEN` caps the number of floats per measured call; it takes a plain number
+//! or one with a binary `K`/`M`/`G` suffix (`4096`, `64K`, `1M`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -31,23 +34,116 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use softmax::{Algorithm, Isa, Softmax};
+use softmax::{Algorithm, CrossEntropyOptions, Isa, Softmax};
 
-/// Row lengths in floats: 256 to 16M, by factors of four.
-const LENS: [usize; 9] = [
-    256,
-    1 << 10,
-    1 << 12,
-    1 << 14,
-    1 << 16,
-    1 << 18,
-    1 << 20,
-    1 << 22,
-    1 << 24,
+/// Row lengths in floats: 256 to 16M, by factors of sixteen.
+const LENS: [usize; 5] = [256, 1 << 12, 1 << 16, 1 << 20, 1 << 24];
+
+/// Row lengths of the quick subset (`SOFTMAX_BENCH_QUICK=1`): in cache and out of L2.
+const QUICK_LENS: [usize; 2] = [1 << 12, 1 << 20];
+
+/// Environment variable selecting the quick subset.
+const QUICK_ENV: &str = "SOFTMAX_BENCH_QUICK";
+
+/// One benchmark group: its name and one call on input `x`, second input `d` (a gradient, or
+/// ignored) and output `y`, all of the same length.
+struct Op {
+    name: &'static str,
+    run: fn(&Softmax, &[f32], &[f32], &mut [f32]),
+}
+
+/// Every operation benchmarked (the same operations as the report's table).
+const OPS: &[Op] = &[
+    Op {
+        name: "softmax/three-pass-recompute",
+        run: |sm, x, _, y| {
+            sm.softmax_with(x, y, Algorithm::ThreePassRecompute)
+                .unwrap()
+        },
+    },
+    Op {
+        name: "softmax/three-pass-reload",
+        run: |sm, x, _, y| sm.softmax_with(x, y, Algorithm::ThreePassReload).unwrap(),
+    },
+    Op {
+        name: "softmax/two-pass",
+        run: |sm, x, _, y| sm.softmax_with(x, y, Algorithm::TwoPass).unwrap(),
+    },
+    Op {
+        name: "softmax/two-pass-blocked",
+        run: |sm, x, _, y| sm.softmax_with(x, y, Algorithm::TwoPassBlocked).unwrap(),
+    },
+    Op {
+        name: "softmax/auto",
+        run: |sm, x, _, y| sm.softmax_with(x, y, Algorithm::Auto).unwrap(),
+    },
+    Op {
+        name: "log_softmax",
+        run: |sm, x, _, y| sm.log_softmax(x, y).unwrap(),
+    },
+    Op {
+        name: "logsumexp",
+        run: |sm, x, _, _| {
+            black_box(sm.logsumexp(x));
+        },
+    },
+    Op {
+        name: "softmax_rows",
+        // Rows of 64 (attention-sized), Auto.
+        run: |sm, x, _, y| {
+            let cols = x.len().min(64);
+            sm.softmax_rows(x, cols, y, cols, x.len() / cols, cols, Algorithm::Auto)
+                .unwrap()
+        },
+    },
+    Op {
+        name: "softmax_scaled",
+        run: |sm, x, _, y| sm.softmax_scaled(x, y, 0.125).unwrap(),
+    },
+    Op {
+        name: "softmax_backward",
+        run: |sm, x, d, y| sm.softmax_backward(x, d, y).unwrap(),
+    },
+    Op {
+        name: "log_softmax_backward",
+        run: |sm, x, d, y| sm.log_softmax_backward(x, d, y).unwrap(),
+    },
+    Op {
+        name: "cross_entropy",
+        run: |sm, x, _, _| {
+            black_box(sm.cross_entropy(x, x.len() / 2).unwrap());
+        },
+    },
+    Op {
+        name: "cross_entropy_grad",
+        run: |sm, x, _, y| {
+            black_box(sm.cross_entropy_with_grad(x, x.len() / 2, y).unwrap());
+        },
+    },
+    Op {
+        name: "cross_entropy_rows",
+        // Rows of 1000 classes (a classifier batch), loss and gradient, targets fixed.
+        run: |sm, x, _, y| {
+            let cols = x.len().min(1000);
+            let rows = x.len() / cols;
+            let targets: Vec<i64> = (0..rows as i64).map(|r| r % cols as i64).collect();
+            let mut losses = vec![0.0f32; rows];
+            let opts = CrossEntropyOptions::default();
+            sm.cross_entropy_rows(
+                x,
+                cols,
+                rows,
+                cols,
+                &targets,
+                opts,
+                &mut losses,
+                Some((y, cols)),
+            )
+            .unwrap();
+            black_box(losses);
+        },
+    },
 ];
-
-/// `(rows, cols)` shapes for `softmax_rows`.
-const ROW_SHAPES: [(usize, usize); 2] = [(1024, 64), (256, 1000)];
 
 /// From this many floats per call on, benchmarks take 10 flat samples.
 const LARGE_LEN: usize = 1 << 20;
@@ -99,8 +195,9 @@ fn max_len() -> usize {
 struct Setup {
     kernels: Vec<Softmax>,
     lens: Vec<usize>,
-    shapes: Vec<(usize, usize)>,
+    quick: bool,
     x: Vec<f32>,
+    d: Vec<f32>,
     y: Vec<f32>,
 }
 
@@ -117,61 +214,59 @@ impl Setup {
             })
             .collect();
         let cap = max_len();
-        let lens: Vec<usize> = LENS.into_iter().filter(|&n| n <= cap).collect();
-        let shapes: Vec<(usize, usize)> = ROW_SHAPES
-            .into_iter()
-            .filter(|&(rows, cols)| rows * cols <= cap)
-            .collect();
+        let quick = std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let all: &[usize] = if quick { &QUICK_LENS } else { &LENS };
+        let lens: Vec<usize> = all.iter().copied().filter(|&n| n <= cap).collect();
         if cap != usize::MAX {
             eprintln!("{MAX_LEN_ENV}: benchmarking at most {cap} floats per call");
         }
-        let len = lens
-            .iter()
-            .copied()
-            .chain(shapes.iter().map(|&(rows, cols)| rows * cols))
-            .max()
-            .unwrap_or(0);
+        if quick {
+            eprintln!("{QUICK_ENV}: the quick subset (lengths {lens:?}, short samples)");
+        }
+        let len = lens.iter().copied().max().unwrap_or(0);
         let x = uniform_inputs(len);
-        // A copy (not a zeroed allocation) so that every output page is mapped up front.
+        // A gradient-like second input, and an output copied (not zeroed) so that every page
+        // is mapped up front.
+        let d: Vec<f32> = x.iter().rev().map(|v| v * 0.1).collect();
         let y = x.clone();
         Setup {
             kernels,
             lens,
-            shapes,
+            quick,
             x,
+            d,
             y,
         }
     }
 }
 
-/// Reports input bytes, and for large calls takes 10 flat samples (one 16M-float softmax takes
-/// tens of milliseconds, so the default 100 linearly growing samples would take minutes).
-fn configure(group: &mut BenchmarkGroup<'_, WallTime>, elems: usize) {
-    group.throughput(Throughput::Bytes(
-        (elems * std::mem::size_of::<f32>()) as u64,
-    ));
-    if elems >= LARGE_LEN {
+/// Reports elements (floats of the input row), and for large calls (and the quick subset)
+/// takes 10 flat samples (one 16M-float softmax takes tens of milliseconds, so the default 100
+/// linearly growing samples would take minutes).
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>, elems: usize, quick: bool) {
+    group.throughput(Throughput::Elements(elems as u64));
+    if elems >= LARGE_LEN || quick {
         group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    }
+    if quick {
+        group
+            .warm_up_time(Duration::from_millis(200))
+            .measurement_time(Duration::from_millis(400));
     }
 }
 
-/// Runs `op(kernels, x, y)` as group `name`, ids `<isa>/<len>`, for every ISA and length.
+/// Runs `op` as its group, ids `<isa>/<len>`, for every ISA and length.
 ///
 /// Each ISA gets a fresh group object (same name), so the large-size settings of one ISA do
 /// not leak into the small sizes of the next.
-fn bench_rows_of_len(
-    c: &mut Criterion,
-    setup: &mut Setup,
-    name: &str,
-    mut op: impl FnMut(&Softmax, &[f32], &mut [f32]),
-) {
+fn bench_op(c: &mut Criterion, setup: &mut Setup, op: &Op) {
     for sm in &setup.kernels {
-        let mut group = c.benchmark_group(name);
+        let mut group = c.benchmark_group(op.name);
         for &n in &setup.lens {
-            configure(&mut group, n);
-            let (x, y) = (&setup.x[..n], &mut setup.y[..n]);
+            configure(&mut group, n, setup.quick);
+            let (x, d, y) = (&setup.x[..n], &setup.d[..n], &mut setup.y[..n]);
             group.bench_function(BenchmarkId::new(sm.isa().name(), n), |b| {
-                b.iter(|| op(sm, black_box(x), black_box(&mut *y)))
+                b.iter(|| (op.run)(sm, black_box(x), black_box(d), black_box(&mut *y)))
             });
         }
         group.finish();
@@ -180,53 +275,28 @@ fn bench_rows_of_len(
 
 fn benches(c: &mut Criterion) {
     let mut setup = Setup::new();
-
-    for alg in Algorithm::ALL {
-        let name = format!("softmax/{}", alg.name());
-        bench_rows_of_len(c, &mut setup, &name, |sm, x, y| {
-            sm.softmax_with(x, y, alg).unwrap()
-        });
+    for op in OPS {
+        bench_op(c, &mut setup, op);
     }
+}
 
-    bench_rows_of_len(c, &mut setup, "log_softmax", |sm, x, y| {
-        sm.log_softmax(x, y).unwrap()
-    });
-
-    bench_rows_of_len(c, &mut setup, "logsumexp", |sm, x, _| {
-        black_box(sm.logsumexp(x));
-    });
-
-    for sm in &setup.kernels {
-        let mut group = c.benchmark_group("softmax_rows");
-        for &(rows, cols) in &setup.shapes {
-            let n = rows * cols;
-            configure(&mut group, n);
-            let (x, y) = (&setup.x[..n], &mut setup.y[..n]);
-            let id = BenchmarkId::new(sm.isa().name(), format!("{rows}x{cols}"));
-            group.bench_function(id, |b| {
-                b.iter(|| {
-                    sm.softmax_rows(
-                        black_box(x),
-                        cols,
-                        black_box(&mut *y),
-                        cols,
-                        rows,
-                        cols,
-                        Algorithm::Auto,
-                    )
-                    .unwrap()
-                })
-            });
-        }
-        group.finish();
+/// 1 s warm-up and 2 s measurement with plots; the quick subset sets its own short times per
+/// group, and skips the plots and most of the bootstrap resamples (the analysis otherwise
+/// takes longer than the measurement).
+fn config() -> Criterion {
+    let c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    if std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0") {
+        c.nresamples(5_000).without_plots()
+    } else {
+        c
     }
 }
 
 criterion_group! {
     name = softmax_benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2));
+    config = config();
     targets = benches
 }
 criterion_main!(softmax_benches);

@@ -1,7 +1,7 @@
 /*
  * Example and self-check of the softmax C ABI (see ../include/softmax.h).
  *
- *   cargo build --release && make -C c_examples run
+ *   scripts/install.sh --prefix "$HOME/.local" && make -C c_examples run PREFIX="$HOME/.local"
  *
  * Prints what it computes and exits with status 1 if any result or status code is wrong.
  * Every numeric result is compared with a double-precision computation (relative tolerance
@@ -204,23 +204,23 @@ static void run_checks(void) {
             if (r + 1 < ROWS)
                 CHECK(by[r * Y_STRIDE + COLS] == -1.0f, "softmax_rows_f32 wrote between rows");
         }
-        EXPECT_STATUS(log_softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS),
+        EXPECT_STATUS(softmax_log_softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS),
                       SOFTMAX_STATUS_OK);
         for (r = 0; r < ROWS; ++r)
-            check_log_softmax_row("log_softmax_rows_f32", bx + r * X_STRIDE, by + r * Y_STRIDE,
+            check_log_softmax_row("softmax_log_softmax_rows_f32", bx + r * X_STRIDE, by + r * Y_STRIDE,
                                   COLS);
     }
 
     /* Log-softmax and log-sum-exp. */
     {
         float lse = 0.0f;
-        EXPECT_STATUS(log_softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
-        check_log_softmax_row("log_softmax_f32", x, y, N);
+        EXPECT_STATUS(softmax_log_softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
+        check_log_softmax_row("softmax_log_softmax_f32", x, y, N);
         printf("  log_softmax(x)[0..3]   = [%.6f %.6f %.6f]\n", y[0], y[1], y[2]);
-        EXPECT_STATUS(logsumexp_f32(x, N, &lse), SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(softmax_logsumexp_f32(x, N, &lse), SOFTMAX_STATUS_OK);
         printf("  logsumexp(x)           = %.6f (double: %.6f)\n", lse, ref_logsumexp(x, N));
-        CHECK(close_rel(lse, ref_logsumexp(x, N)), "logsumexp_f32 = %.9g", (double)lse);
-        EXPECT_STATUS(logsumexp_f32(NULL, 0, &lse), SOFTMAX_STATUS_OK);
+        CHECK(close_rel(lse, ref_logsumexp(x, N)), "softmax_logsumexp_f32 = %.9g", (double)lse);
+        EXPECT_STATUS(softmax_logsumexp_f32(NULL, 0, &lse), SOFTMAX_STATUS_OK);
         CHECK(isinf(lse) && lse < 0, "logsumexp of nothing = %g, expected -inf", (double)lse);
     }
 
@@ -238,22 +238,22 @@ static void run_checks(void) {
         EXPECT_STATUS(softmax_backward_f32(y, dy, dx, N), SOFTMAX_STATUS_OK);
         check_backward_row("softmax_backward_f32", y, dy, dx, N, 0);
         printf("  softmax_backward dx[0..2] = [%.6g %.6g]\n", dx[0], dx[1]);
-        EXPECT_STATUS(log_softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
-        EXPECT_STATUS(log_softmax_backward_f32(y, dy, dx, N), SOFTMAX_STATUS_OK);
-        check_backward_row("log_softmax_backward_f32", y, dy, dx, N, 1);
+        EXPECT_STATUS(softmax_log_softmax_f32(x, y, N), SOFTMAX_STATUS_OK);
+        EXPECT_STATUS(softmax_log_softmax_backward_f32(y, dy, dx, N), SOFTMAX_STATUS_OK);
+        check_backward_row("softmax_log_softmax_backward_f32", y, dy, dx, N, 1);
     }
 
     /* Cross-entropy: loss only, loss and gradient, and in place over the logits. */
     {
         static float d[N], xd[N];
         float loss = 0.0f, loss2 = 0.0f;
-        EXPECT_STATUS(cross_entropy_f32(x, N, 7, &loss, NULL), SOFTMAX_STATUS_OK);
-        check_cross_entropy_row("cross_entropy_f32", x, N, 7, 0.0, loss, NULL);
-        EXPECT_STATUS(cross_entropy_f32(x, N, 7, &loss2, d), SOFTMAX_STATUS_OK);
-        check_cross_entropy_row("cross_entropy_f32 with gradient", x, N, 7, 0.0, loss2, d);
+        EXPECT_STATUS(softmax_cross_entropy_f32(x, N, 7, &loss, NULL), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("softmax_cross_entropy_f32", x, N, 7, 0.0, loss, NULL);
+        EXPECT_STATUS(softmax_cross_entropy_f32(x, N, 7, &loss2, d), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("softmax_cross_entropy_f32 with gradient", x, N, 7, 0.0, loss2, d);
         memcpy(xd, x, sizeof x);
-        EXPECT_STATUS(cross_entropy_f32(xd, N, 7, &loss2, xd), SOFTMAX_STATUS_OK);
-        check_cross_entropy_row("cross_entropy_f32 in place", x, N, 7, 0.0, loss2, xd);
+        EXPECT_STATUS(softmax_cross_entropy_f32(xd, N, 7, &loss2, xd), SOFTMAX_STATUS_OK);
+        check_cross_entropy_row("softmax_cross_entropy_f32 in place", x, N, 7, 0.0, loss2, xd);
         printf("  cross_entropy(x, 7) = %.6f, dlogits[7] = %.6f\n", loss, d[7]);
     }
 
@@ -283,26 +283,26 @@ static void run_checks(void) {
         for (r = 0; r < ROWS; ++r)
             check_backward_row("softmax_backward_rows_f32", by + r * Y_STRIDE,
                                bdy + r * X_STRIDE, bdx + r * Y_STRIDE, COLS, 0);
-        EXPECT_STATUS(log_softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS),
+        EXPECT_STATUS(softmax_log_softmax_rows_f32(bx, X_STRIDE, by, Y_STRIDE, ROWS, COLS),
                       SOFTMAX_STATUS_OK);
-        EXPECT_STATUS(log_softmax_backward_rows_f32(by, Y_STRIDE, bdy, X_STRIDE, bdx, Y_STRIDE,
+        EXPECT_STATUS(softmax_log_softmax_backward_rows_f32(by, Y_STRIDE, bdy, X_STRIDE, bdx, Y_STRIDE,
                                                     ROWS, COLS),
                       SOFTMAX_STATUS_OK);
         for (r = 0; r < ROWS; ++r)
-            check_backward_row("log_softmax_backward_rows_f32", by + r * Y_STRIDE,
+            check_backward_row("softmax_log_softmax_backward_rows_f32", by + r * Y_STRIDE,
                                bdy + r * X_STRIDE, bdx + r * Y_STRIDE, COLS, 1);
 
         /* One loss per row, label smoothing 0.1, gradient rows Y_STRIDE apart. */
-        EXPECT_STATUS(cross_entropy_rows_f32(bx, X_STRIDE, ROWS, COLS, targets, -100, 0.1f,
+        EXPECT_STATUS(softmax_cross_entropy_rows_f32(bx, X_STRIDE, ROWS, COLS, targets, -100, 0.1f,
                                              losses, bdx, Y_STRIDE),
                       SOFTMAX_STATUS_OK);
         for (r = 0; r < ROWS; ++r) {
             if (targets[r] == -100) {
                 CHECK(losses[r] == 0.0f && bdx[r * Y_STRIDE] == 0.0f,
-                      "cross_entropy_rows_f32: ignored row %zu not zero", r);
+                      "softmax_cross_entropy_rows_f32: ignored row %zu not zero", r);
                 continue;
             }
-            check_cross_entropy_row("cross_entropy_rows_f32", bx + r * X_STRIDE, COLS,
+            check_cross_entropy_row("softmax_cross_entropy_rows_f32", bx + r * X_STRIDE, COLS,
                                     (size_t)targets[r], 0.1, losses[r], bdx + r * Y_STRIDE);
         }
         printf("  cross_entropy_rows losses = [%.6f %.6f %.6f]\n", losses[0], losses[1],
@@ -340,21 +340,21 @@ static void check_status_codes(void) {
     EXPECT_STATUS(softmax_f32(NULL, b, 4), SOFTMAX_STATUS_NULL_POINTER);
     EXPECT_STATUS(softmax_f32(a, NULL, 4), SOFTMAX_STATUS_NULL_POINTER);
     EXPECT_STATUS(softmax_f32(NULL, NULL, 0), SOFTMAX_STATUS_OK);
-    EXPECT_STATUS(logsumexp_f32(a, 4, NULL), SOFTMAX_STATUS_NULL_POINTER);
-    EXPECT_STATUS(logsumexp_f32(NULL, 4, &lse), SOFTMAX_STATUS_NULL_POINTER);
+    EXPECT_STATUS(softmax_logsumexp_f32(a, 4, NULL), SOFTMAX_STATUS_NULL_POINTER);
+    EXPECT_STATUS(softmax_logsumexp_f32(NULL, 4, &lse), SOFTMAX_STATUS_NULL_POINTER);
     EXPECT_STATUS(softmax_f32_ex(a, b, 4, 99), SOFTMAX_STATUS_INVALID_ARGUMENT);
     EXPECT_STATUS(softmax_rows_f32(a, 8, b, 8, 1, 8, 99), SOFTMAX_STATUS_INVALID_ARGUMENT);
     /* Stride smaller than the row. */
     EXPECT_STATUS(softmax_rows_f32(a, 3, b, 4, 2, 4, SOFTMAX_ALGORITHM_AUTO),
                   SOFTMAX_STATUS_INVALID_ARGUMENT);
-    EXPECT_STATUS(log_softmax_rows_f32(a, 4, b, 3, 2, 4), SOFTMAX_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(softmax_log_softmax_rows_f32(a, 4, b, 3, 2, 4), SOFTMAX_STATUS_INVALID_ARGUMENT);
     /* Extent overflow. */
     EXPECT_STATUS(softmax_rows_f32(a, SIZE_MAX, b, 4, 2, 4, SOFTMAX_ALGORITHM_AUTO),
                   SOFTMAX_STATUS_INVALID_ARGUMENT);
     EXPECT_STATUS(softmax_f32(a, b, SIZE_MAX / 2), SOFTMAX_STATUS_INVALID_ARGUMENT);
     /* Output partly overlapping the input. */
     EXPECT_STATUS(softmax_f32(a, a + 1, 4), SOFTMAX_STATUS_INVALID_ARGUMENT);
-    EXPECT_STATUS(log_softmax_f32(a + 1, a, 4), SOFTMAX_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(softmax_log_softmax_f32(a + 1, a, 4), SOFTMAX_STATUS_INVALID_ARGUMENT);
     EXPECT_STATUS(softmax_rows_f32(a, 4, a, 2, 2, 2, SOFTMAX_ALGORITHM_AUTO),
                   SOFTMAX_STATUS_INVALID_ARGUMENT);
     /* Exactly in place is fine. */
@@ -374,16 +374,16 @@ static void check_status_codes(void) {
                       SOFTMAX_STATUS_INVALID_ARGUMENT);
         EXPECT_STATUS(softmax_backward_f32(a, NULL, b, 4), SOFTMAX_STATUS_NULL_POINTER);
         EXPECT_STATUS(softmax_backward_f32(NULL, NULL, NULL, 0), SOFTMAX_STATUS_OK);
-        EXPECT_STATUS(log_softmax_backward_f32(a, a + 4, a + 1, 4),
+        EXPECT_STATUS(softmax_log_softmax_backward_f32(a, a + 4, a + 1, 4),
                       SOFTMAX_STATUS_INVALID_ARGUMENT);
-        EXPECT_STATUS(cross_entropy_f32(a, 4, 4, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
-        EXPECT_STATUS(cross_entropy_f32(a, 0, 0, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
-        EXPECT_STATUS(cross_entropy_f32(a, 4, 0, NULL, b), SOFTMAX_STATUS_NULL_POINTER);
-        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, -100, 0.0f, losses, NULL, 0),
+        EXPECT_STATUS(softmax_cross_entropy_f32(a, 4, 4, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(softmax_cross_entropy_f32(a, 0, 0, &lse, NULL), SOFTMAX_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(softmax_cross_entropy_f32(a, 4, 0, NULL, b), SOFTMAX_STATUS_NULL_POINTER);
+        EXPECT_STATUS(softmax_cross_entropy_rows_f32(a, 4, 2, 4, targets, -100, 0.0f, losses, NULL, 0),
                       SOFTMAX_STATUS_INVALID_ARGUMENT);
-        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 1.5f, losses, NULL, 0),
+        EXPECT_STATUS(softmax_cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 1.5f, losses, NULL, 0),
                       SOFTMAX_STATUS_INVALID_ARGUMENT);
-        EXPECT_STATUS(cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 0.5f, losses, NULL, 0),
+        EXPECT_STATUS(softmax_cross_entropy_rows_f32(a, 4, 2, 4, targets, 9, 0.5f, losses, NULL, 0),
                       SOFTMAX_STATUS_OK);
         CHECK(losses[1] == 0.0f, "ignored row: loss %g", (double)losses[1]);
     }

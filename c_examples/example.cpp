@@ -1,6 +1,6 @@
-// A small C++17 wrapper over the softmax C ABI (see ../include/softmax.h), and a self-check.
+// The C++17 wrapper ../include/softmax.hpp over the softmax C ABI, checked.
 //
-//   cargo build --release && make -C c_examples run
+//   scripts/install.sh --prefix "$HOME/.local" && make -C c_examples run PREFIX="$HOME/.local"
 //
 // Exits with status 1 if any result differs from a double-precision computation by more than
 // 1e-5 relative (gradients: 1e-5 of the magnitude of their terms), or if an error is not
@@ -13,148 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "softmax.h"
+#include "softmax.hpp"
 
-namespace softmax {
-
-// A non-OK status, with the library's description in the message.
-class Error : public std::runtime_error {
-  public:
-    Error(const std::string &what, softmax_status status)
-        : std::runtime_error(what + ": " + softmax_status_string(status)), status_(status) {}
-    softmax_status status() const noexcept { return status_; }
-
-  private:
-    softmax_status status_;
-};
-
-// Softmax over std::vector<float>, with a fixed algorithm (SOFTMAX_ALGORITHM_*).
-class Softmax {
-  public:
-    explicit Softmax(uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) : algorithm_(algorithm) {}
-
-    std::vector<float> softmax(const std::vector<float> &x) const {
-        std::vector<float> y(x.size());
-        check(softmax_f32_ex(x.data(), y.data(), x.size(), algorithm_), "softmax_f32_ex");
-        return y;
-    }
-
-    void softmax_in_place(std::vector<float> &x) const {
-        check(softmax_f32_ex(x.data(), x.data(), x.size(), algorithm_), "softmax_f32_ex");
-    }
-
-    std::vector<float> log_softmax(const std::vector<float> &x) const {
-        std::vector<float> y(x.size());
-        check(log_softmax_f32(x.data(), y.data(), x.size()), "log_softmax_f32");
-        return y;
-    }
-
-    float logsumexp(const std::vector<float> &x) const {
-        float result = 0.0f;
-        check(logsumexp_f32(x.data(), x.size(), &result), "logsumexp_f32");
-        return result;
-    }
-
-    // Softmax of each row of a row-major rows x cols matrix.
-    std::vector<float> softmax_rows(const std::vector<float> &x, size_t rows, size_t cols) const {
-        check_shape(x, rows, cols);
-        std::vector<float> y(x.size());
-        check(softmax_rows_f32(x.data(), cols, y.data(), cols, rows, cols, algorithm_),
-              "softmax_rows_f32");
-        return y;
-    }
-
-    // Log-softmax of each row of a row-major rows x cols matrix.
-    std::vector<float> log_softmax_rows(const std::vector<float> &x, size_t rows,
-                                        size_t cols) const {
-        check_shape(x, rows, cols);
-        std::vector<float> y(x.size());
-        check(log_softmax_rows_f32(x.data(), cols, y.data(), cols, rows, cols),
-              "log_softmax_rows_f32");
-        return y;
-    }
-
-    // Softmax of scale * x (temperature / attention scaling fused into the kernels).
-    std::vector<float> softmax_scaled(const std::vector<float> &x, float scale) const {
-        std::vector<float> y(x.size());
-        check(softmax_scaled_f32(x.data(), y.data(), x.size(), scale), "softmax_scaled_f32");
-        return y;
-    }
-
-    // Softmax of each row of a row-major rows x cols matrix, where rows of only -inf (fully
-    // masked attention rows) give zeros.
-    std::vector<float> softmax_rows_masked(const std::vector<float> &x, size_t rows,
-                                           size_t cols) const {
-        check_shape(x, rows, cols);
-        std::vector<float> y(x.size());
-        check(softmax_rows_f32_ex(x.data(), cols, y.data(), cols, rows, cols, algorithm_,
-                                  SOFTMAX_FLAG_ZERO_MASKED_ROWS),
-              "softmax_rows_f32_ex");
-        return y;
-    }
-
-    // Gradient with respect to the softmax input, from the output y and its gradient dy.
-    static std::vector<float> softmax_backward(const std::vector<float> &y,
-                                               const std::vector<float> &dy) {
-        check_same(y, dy);
-        std::vector<float> dx(y.size());
-        check(softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size()),
-              "softmax_backward_f32");
-        return dx;
-    }
-
-    // Gradient with respect to the log-softmax input, from the output y and its gradient dy.
-    static std::vector<float> log_softmax_backward(const std::vector<float> &y,
-                                                   const std::vector<float> &dy) {
-        check_same(y, dy);
-        std::vector<float> dx(y.size());
-        check(log_softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size()),
-              "log_softmax_backward_f32");
-        return dx;
-    }
-
-    // Cross-entropy loss of one row; writes the gradient over the logits (in place).
-    static float cross_entropy_in_place(std::vector<float> &logits, size_t target) {
-        float loss = 0.0f;
-        check(cross_entropy_f32(logits.data(), logits.size(), target, &loss, logits.data()),
-              "cross_entropy_f32");
-        return loss;
-    }
-
-    // Losses of each row of a row-major rows x cols matrix of logits (target -100: ignored),
-    // with label smoothing; the gradient goes to dlogits (same shape).
-    static std::vector<float> cross_entropy_rows(const std::vector<float> &logits, size_t rows,
-                                                 size_t cols, const std::vector<int64_t> &targets,
-                                                 float label_smoothing,
-                                                 std::vector<float> &dlogits) {
-        check_shape(logits, rows, cols);
-        if (targets.size() != rows) throw std::invalid_argument("one target per row");
-        std::vector<float> losses(rows);
-        dlogits.resize(logits.size());
-        check(cross_entropy_rows_f32(logits.data(), cols, rows, cols, targets.data(), -100,
-                                     label_smoothing, losses.data(), dlogits.data(), cols),
-              "cross_entropy_rows_f32");
-        return losses;
-    }
-
-    // The ISA the library uses now.
-    static std::string isa() { return softmax_isa_name(softmax_get_isa()); }
-
-  private:
-    static void check(softmax_status status, const char *what) {
-        if (status != SOFTMAX_STATUS_OK) throw Error(what, status);
-    }
-    static void check_shape(const std::vector<float> &x, size_t rows, size_t cols) {
-        if (x.size() != rows * cols) throw std::invalid_argument("matrix size != rows * cols");
-    }
-    static void check_same(const std::vector<float> &a, const std::vector<float> &b) {
-        if (a.size() != b.size()) throw std::invalid_argument("sizes differ");
-    }
-
-    uint32_t algorithm_;
-};
-
-}  // namespace softmax
 
 namespace {
 
@@ -288,7 +148,8 @@ void training_checks(const std::vector<float> &x) {
         att[i] = x[i];
         att[cols + i] = -INFINITY;
     }
-    auto p = sm.softmax_rows_masked(att, 2, cols);
+    const softmax::Softmax masked(SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS);
+    auto p = masked.softmax_rows(att, 2, cols);
     check_row("softmax_rows_masked", att.data(), p.data(), cols, false);
     for (size_t i = 0; i < cols; ++i) expect(p[cols + i] == 0.0f, "masked row is not zero");
 
@@ -301,6 +162,70 @@ void training_checks(const std::vector<float> &x) {
         std::printf("expected error: %s\n", e.what());
         expect(e.status() == SOFTMAX_STATUS_INVALID_ARGUMENT, "target n: wrong status");
     }
+}
+
+// The free functions: strided rows, backward rows, std::error_code results, and lengths that
+// do not fit the shape (reported with the argument's name).
+void wrapper_checks(const std::vector<float> &x) {
+    const size_t rows = 3, cols = 20, stride = 24;
+    std::vector<float> y(rows * stride, 7.0f), ly(rows * stride), dx(rows * stride);
+    softmax::softmax_rows(x, stride, y, stride, rows, cols, SOFTMAX_ALGORITHM_TWO_PASS);
+    softmax::log_softmax_rows(x, stride, ly, stride, rows, cols);
+    for (size_t r = 0; r < rows; ++r) {
+        check_row("softmax_rows strided", x.data() + r * stride, y.data() + r * stride, cols,
+                  false);
+        check_row("log_softmax_rows strided", x.data() + r * stride, ly.data() + r * stride, cols,
+                  true);
+        expect(y[r * stride + cols] == 7.0f, "softmax_rows wrote between rows");
+    }
+    // Backward rows agree with the one-row functions.
+    softmax::softmax_backward_rows(y, stride, x, stride, dx, stride, rows, cols);
+    for (size_t r = 0; r < rows; ++r) {
+        std::vector<float> yr(y.begin() + r * stride, y.begin() + r * stride + cols);
+        std::vector<float> dyr(x.begin() + r * stride, x.begin() + r * stride + cols);
+        auto want = softmax::softmax_backward(yr, dyr);
+        for (size_t i = 0; i < cols; ++i)
+            expect(dx[r * stride + i] == want[i], "softmax_backward_rows row " + std::to_string(r));
+    }
+    softmax::log_softmax_backward_rows(ly, stride, x, stride, dx, stride, rows, cols);
+    std::vector<float> scaled(rows * stride);
+    softmax::softmax_scaled_rows(x, stride, scaled, stride, rows, cols, 1.0f);
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t i = 0; i < cols; ++i)
+            expect(scaled[r * stride + i] == y[r * stride + i] ||
+                       close_rel(scaled[r * stride + i], y[r * stride + i]),
+                   "softmax_scaled_rows with scale 1");
+
+    // std::error_code instead of exceptions.
+    std::vector<float> out(4);
+    float lse = 0.0f;
+    expect(!softmax::nothrow::softmax(std::vector<float>{1, 2, 3, 4}, out), "nothrow softmax");
+    expect(!softmax::nothrow::logsumexp(out, lse), "nothrow logsumexp");
+    const std::error_code ec = softmax::nothrow::softmax(x, out);
+    expect(ec.value() == SOFTMAX_STATUS_INVALID_ARGUMENT && ec.category().name() ==
+                                                               std::string("softmax"),
+           "nothrow softmax: length mismatch is not INVALID_ARGUMENT");
+    expect(softmax::nothrow::set_isa(99).value() == SOFTMAX_STATUS_INVALID_ARGUMENT,
+           "nothrow set_isa(99)");
+    try {
+        softmax::softmax_rows(x, 16, out, 16, 2, 16);
+        expect(false, "a short output did not throw");
+    } catch (const softmax::Error &e) {
+        std::printf("expected error: %s\n", e.what());
+        expect(std::string(e.what()).find("`y`") != std::string::npos,
+               "the length error does not name y");
+    }
+    // Every ISA this CPU runs gives the same softmax to within a few ULP.
+    const uint32_t initial = softmax::get_isa();
+    for (uint32_t isa = SOFTMAX_ISA_SCALAR; isa <= SOFTMAX_ISA_NEON; ++isa) {
+        if (!softmax::isa_supported(isa)) continue;
+        softmax::set_isa(isa);
+        auto p = softmax::softmax(x);
+        check_row(softmax::isa_name(isa), x.data(), p.data(), x.size(), false);
+    }
+    softmax::set_isa(initial);
+    expect(std::string(softmax::status_string(SOFTMAX_STATUS_OK)) == "ok", "status_string");
+    expect(std::string(softmax::version()).size() >= 5, "version");
 }
 
 }  // namespace
@@ -338,6 +263,7 @@ int main() {
     std::printf("softmax_rows: row 0 starts %.6f %.6f\n", sr[0], sr[1]);
 
     training_checks(x);
+    wrapper_checks(x);
 
     // Errors become exceptions carrying softmax_status_string.
     try {

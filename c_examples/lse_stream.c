@@ -1,6 +1,6 @@
 /* Streamed and sharded rows through the C ABI, in one process (no MPI needed): a row's
  * log-sum-exp from chunks merged in two orders, the normalise passes, and a two-shard
- * cross-entropy against cross_entropy_rows_f32. Prints "OK" and exits 0 when every check
+ * cross-entropy against softmax_cross_entropy_rows_f32. Prints "OK" and exits 0 when every check
  * passes; runs on the ISA chosen by SOFTMAX_ISA (or the best one).
  *
  *   cc -std=c99 -I include c_examples/lse_stream.c target/release/libsoftmax.a \
@@ -46,7 +46,7 @@ int main(void) {
     softmax_lse_state bwd = softmax_lse_empty();
     for (size_t i = nchunks; i-- > 0;) bwd = softmax_lse_merge(bwd, chunks[i]);
     float one, lf = softmax_lse_value(fwd), lb = softmax_lse_value(bwd);
-    check(ok_status(logsumexp_f32(x, N, &one)), "logsumexp_f32");
+    check(ok_status(softmax_logsumexp_f32(x, N, &one)), "softmax_logsumexp_f32");
     double ulp = nextafterf(fabsf(one) > 1 ? fabsf(one) : 1.0f, INFINITY) -
                  (fabsf(one) > 1 ? fabsf(one) : 1.0f);
     check(fabs((double)lf - one) <= 2 * ulp && fabs((double)lb - one) <= 2 * ulp,
@@ -85,8 +85,8 @@ int main(void) {
     check(ok_status(softmax_cross_entropy_shard_rows_f32(x + w0, N, ROWS, w1, w0, N, targets,
                                                          -100, 0.1f, s0, l1, grad + w0, N)),
           "shard 1");
-    check(ok_status(cross_entropy_rows_f32(x, N, ROWS, N, targets, -100, 0.1f, ref, ref_grad, N)),
-          "cross_entropy_rows_f32");
+    check(ok_status(softmax_cross_entropy_rows_f32(x, N, ROWS, N, targets, -100, 0.1f, ref, ref_grad, N)),
+          "softmax_cross_entropy_rows_f32");
     double worst = 0, worst_grad = 0;
     for (size_t r = 0; r < ROWS; r++) {
         double scale = fabsf(softmax_lse_value(s0[r])) > 1 ? fabsf(softmax_lse_value(s0[r])) : 1;

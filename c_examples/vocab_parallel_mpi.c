@@ -6,7 +6,7 @@
  * whole rows, and each process then computes its shard's loss contributions and its shard of
  * the gradient. The contributions are summed (a second, ordinary reduction, of the losses
  * only) and rank 0 checks the loss and the gradient against the single-process
- * cross_entropy_rows_f32 of the whole batch.
+ * softmax_cross_entropy_rows_f32 of the whole batch.
  *
  *   cargo build --release
  *   mpicc -std=c99 -O2 -I include c_examples/vocab_parallel_mpi.c \
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
     if (!all || !all_grad || !ref) MPI_Abort(MPI_COMM_WORLD, 1);
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < vocab; c++) all[r * vocab + c] = logit(r, c);
-    CHECK(cross_entropy_rows_f32(all, vocab, rows, vocab, targets, IGNORE_INDEX, SMOOTHING, ref,
+    CHECK(softmax_cross_entropy_rows_f32(all, vocab, rows, vocab, targets, IGNORE_INDEX, SMOOTHING, ref,
                                  all_grad, vocab));
     double grad_err = 0.0, worst_grad = 0.0;
     for (size_t r = 0; r < rows; r++) {
@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
         printf("one MPI_Allreduce of %zu states (%zu bytes each) with a user-defined MPI_Op\n",
                rows, sizeof(softmax_lse_state));
         printf("mean loss, sharded:       %.7f\n", mean);
-        printf("mean loss, one process:   %.7f (cross_entropy_rows_f32)\n", mean_ref);
+        printf("mean loss, one process:   %.7f (softmax_cross_entropy_rows_f32)\n", mean_ref);
         printf("worst loss difference %.2e of max(1, |lse|), worst gradient difference %.2e\n",
                worst, worst_grad);
         printf("%s\n", ok ? "OK" : "FAIL");

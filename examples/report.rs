@@ -1,27 +1,587 @@
-//! The throughput report: every ISA this CPU runs, every algorithm, row sizes from 64 to 16M
-//! floats, next to the memory-bandwidth bound measured in the same run.
+//! The throughput and accuracy report: every operation of the [`ops`] table on every ISA this
+//! CPU runs, over row lengths from 64 to 16M floats, next to memory-bandwidth bounds measured
+//! in the same rounds, plus the worst errors against an f64 oracle. Writes SVG plots.
 //!
 //! ```text
-//! cargo run --release --example report            # full report (about two minutes)
-//! cargo run --release --example report -- --quick # fewer sizes and samples
-//! cargo run --release --example report -- --smoke # seconds; checks every row still runs
-//! cargo run --release --example report -- --stablemax # only StableMax next to softmax
+//! cargo run --release --example report                 # full report (a few minutes)
+//! cargo run --release --example report -- --quick      # fewer sizes and rounds
+//! cargo run --release --example report -- --smoke      # seconds; checks every row still runs
+//! cargo run --release --example report -- --help       # every option
 //! ```
 //!
-//! Figures are medians of several samples, in elements per nanosecond (higher is better)
-//! unless marked ns. Absolute numbers swing with the machine's load; compare ratios taken from
-//! one run.
+//! How it measures: the whole set of measurements (for each size, the two bandwidth probes and
+//! then every ISA and operation) is one round, and the report runs several rounds, so a burst
+//! of load or a frequency change hits every figure alike instead of a few. Each figure is the
+//! median over the rounds, printed with its spread (half the range over the rounds, in % of
+//! the median); each "% of bound" is the median of the per-round ratios, so the bound is never
+//! older than the figure it divides. When the spreads are large the report says the machine
+//! looks loaded: then only ratios taken in one run mean anything.
+//!
+//! Adding an operation is one entry in [`ops`] (its name, plot group, memory traffic for the
+//! bound, the call, and optionally an accuracy check).
 
+use std::fmt::Write as _;
 use std::hint::black_box;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use softmax::{Algorithm, Isa, Softmax};
 
+// ---------------------------------------------------------------------------------------------
+// The table of operations
+// ---------------------------------------------------------------------------------------------
+
+/// Which plot panel an operation is drawn in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// The softmax algorithms.
+    Softmax,
+    /// Everything else (log-softmax, log-sum-exp, training operations).
+    Other,
+}
+
+/// The worst error of one operation on one row against an f64 oracle.
+struct Accuracy {
+    /// What the number is.
+    metric: &'static str,
+    /// The error of the operation on `x` (with `d` as a second input where it takes one).
+    error: fn(&Softmax, &[f32], &[f32]) -> f64,
+}
+
+/// One row of the report.
+struct Op {
+    /// The name (also what `--ops` selects).
+    name: &'static str,
+    group: Group,
+    /// The memory traffic of the ideal algorithm, as `reads` streaming reads plus `copies`
+    /// memcpys of the row: the bound is the time those take in the same round.
+    reads: f64,
+    copies: f64,
+    /// One call: input `x`, second input `d` (a gradient, or ignored), output `y`.
+    run: fn(&Softmax, &[f32], &[f32], &mut [f32]),
+    accuracy: Option<Accuracy>,
+}
+
+/// Every operation the report measures. Add a row here to add it to every table, plot and
+/// JSON record.
+fn ops() -> Vec<Op> {
+    fn softmax_op(name: &'static str, alg: Algorithm, reads: f64, copies: f64) -> Op {
+        Op {
+            name,
+            group: Group::Softmax,
+            reads,
+            copies,
+            run: match alg {
+                Algorithm::ThreePassRecompute => |sm, x, _, y| {
+                    sm.softmax_with(x, y, Algorithm::ThreePassRecompute)
+                        .unwrap()
+                },
+                Algorithm::ThreePassReload => {
+                    |sm, x, _, y| sm.softmax_with(x, y, Algorithm::ThreePassReload).unwrap()
+                }
+                Algorithm::TwoPass => {
+                    |sm, x, _, y| sm.softmax_with(x, y, Algorithm::TwoPass).unwrap()
+                }
+                Algorithm::TwoPassBlocked => {
+                    |sm, x, _, y| sm.softmax_with(x, y, Algorithm::TwoPassBlocked).unwrap()
+                }
+                _ => |sm, x, _, y| sm.softmax_with(x, y, Algorithm::Auto).unwrap(),
+            },
+            accuracy: Some(Accuracy {
+                metric: "softmax: max relative error (outputs > 1e-30)",
+                error: match alg {
+                    Algorithm::ThreePassRecompute => |sm, x, _| {
+                        softmax_error(x, |y| sm.softmax_with(x, y, Algorithm::ThreePassRecompute))
+                    },
+                    Algorithm::ThreePassReload => |sm, x, _| {
+                        softmax_error(x, |y| sm.softmax_with(x, y, Algorithm::ThreePassReload))
+                    },
+                    Algorithm::TwoPass => {
+                        |sm, x, _| softmax_error(x, |y| sm.softmax_with(x, y, Algorithm::TwoPass))
+                    }
+                    Algorithm::TwoPassBlocked => |sm, x, _| {
+                        softmax_error(x, |y| sm.softmax_with(x, y, Algorithm::TwoPassBlocked))
+                    },
+                    _ => |sm, x, _| softmax_error(x, |y| sm.softmax_with(x, y, Algorithm::Auto)),
+                },
+            }),
+        }
+    }
+    vec![
+        // Three reads and one write: two reads plus a memcpy.
+        softmax_op(
+            "three-pass-recompute",
+            Algorithm::ThreePassRecompute,
+            2.0,
+            1.0,
+        ),
+        // Three reads and two writes: one read plus two memcpys.
+        softmax_op("three-pass-reload", Algorithm::ThreePassReload, 1.0, 2.0),
+        softmax_op("two-pass", Algorithm::TwoPass, 1.0, 1.0),
+        softmax_op("two-pass-blocked", Algorithm::TwoPassBlocked, 1.0, 1.0),
+        // Auto resolves to two-pass out of cache: its bound.
+        softmax_op("auto", Algorithm::Auto, 1.0, 1.0),
+        Op {
+            name: "log-softmax",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| sm.log_softmax(x, y).unwrap(),
+            accuracy: Some(Accuracy {
+                metric: "log-softmax: max |error| / max(1, |exact|)",
+                error: |sm, x, _| {
+                    let mut y = vec![0.0f32; x.len()];
+                    sm.log_softmax(x, &mut y).unwrap();
+                    let lse = exact_logsumexp(x);
+                    worst(x.iter().zip(&y).map(|(&xi, &yi)| {
+                        let e = f64::from(xi) - lse;
+                        (f64::from(yi) - e).abs() / e.abs().max(1.0)
+                    }))
+                },
+            }),
+        },
+        Op {
+            name: "log-sum-exp",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, _| {
+                black_box(sm.logsumexp(x));
+            },
+            accuracy: Some(Accuracy {
+                metric: "log-sum-exp: relative error",
+                error: |sm, x, _| {
+                    let e = exact_logsumexp(x);
+                    (f64::from(sm.logsumexp(x)) - e).abs() / e.abs().max(f64::MIN_POSITIVE)
+                },
+            }),
+        },
+        Op {
+            name: "cross-entropy",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, _| {
+                black_box(sm.cross_entropy(x, x.len() / 2).unwrap());
+            },
+            accuracy: Some(Accuracy {
+                metric: "cross-entropy loss: |error| / max(1, loss)",
+                error: |sm, x, _| {
+                    let t = x.len() / 2;
+                    let e = exact_logsumexp(x) - f64::from(x[t]);
+                    (f64::from(sm.cross_entropy(x, t).unwrap()) - e).abs() / e.abs().max(1.0)
+                },
+            }),
+        },
+        Op {
+            name: "cross-entropy+grad",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| {
+                black_box(sm.cross_entropy_with_grad(x, x.len() / 2, y).unwrap());
+            },
+            accuracy: Some(Accuracy {
+                metric: "cross-entropy gradient: max absolute error",
+                error: |sm, x, _| {
+                    let t = x.len() / 2;
+                    let mut g = vec![0.0f32; x.len()];
+                    sm.cross_entropy_with_grad(x, t, &mut g).unwrap();
+                    let lse = exact_logsumexp(x);
+                    worst(g.iter().enumerate().map(|(i, &gi)| {
+                        let e = (f64::from(x[i]) - lse).exp() - f64::from(u8::from(i == t));
+                        (f64::from(gi) - e).abs()
+                    }))
+                },
+            }),
+        },
+        Op {
+            name: "softmax-backward",
+            group: Group::Other,
+            // y and dy read twice (dot, then the result), dx written.
+            reads: 3.0,
+            copies: 1.0,
+            run: |sm, x, d, y| sm.softmax_backward(x, d, y).unwrap(),
+            accuracy: Some(Accuracy {
+                metric: "softmax backward: max absolute error",
+                error: |sm, x, d| {
+                    let y = exact_softmax_f32(x);
+                    let mut dx = vec![0.0f32; x.len()];
+                    sm.softmax_backward(&y, d, &mut dx).unwrap();
+                    let dot: f64 = y
+                        .iter()
+                        .zip(d)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum();
+                    worst(dx.iter().enumerate().map(|(i, &v)| {
+                        let e = f64::from(y[i]) * (f64::from(d[i]) - dot);
+                        (f64::from(v) - e).abs()
+                    }))
+                },
+            }),
+        },
+        Op {
+            name: "log-softmax-backward",
+            group: Group::Other,
+            reads: 2.0,
+            copies: 1.0,
+            run: |sm, x, d, y| sm.log_softmax_backward(x, d, y).unwrap(),
+            accuracy: Some(Accuracy {
+                metric: "log-softmax backward: max |error| / (|dy| + exp(y) sum|dy|)",
+                error: |sm, x, d| {
+                    let lse = exact_logsumexp(x);
+                    let y: Vec<f32> = x.iter().map(|&v| (f64::from(v) - lse) as f32).collect();
+                    let mut dx = vec![0.0f32; x.len()];
+                    sm.log_softmax_backward(&y, d, &mut dx).unwrap();
+                    let sum: f64 = d.iter().map(|&v| f64::from(v)).sum();
+                    let sum_abs: f64 = d.iter().map(|&v| f64::from(v).abs()).sum();
+                    worst(dx.iter().enumerate().map(|(i, &v)| {
+                        let p = f64::from(y[i]).exp();
+                        let e = f64::from(d[i]) - p * sum;
+                        (f64::from(v) - e).abs() / (f64::from(d[i]).abs() + p * sum_abs).max(1e-30)
+                    }))
+                },
+            }),
+        },
+        Op {
+            name: "stablemax",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| sm.stablemax(x, y).unwrap(),
+            accuracy: None,
+        },
+        Op {
+            name: "log-stablemax",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| sm.log_stablemax(x, y).unwrap(),
+            accuracy: None,
+        },
+        Op {
+            name: "lse-accumulate",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            // The state of a chunk (sharded and streamed rows): as log-sum-exp, one read.
+            run: |sm, x, _, _| {
+                let mut st = softmax::LseState::EMPTY;
+                sm.logsumexp_accumulate(x, &mut st);
+                black_box(st);
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "lse-normalize",
+            group: Group::Other,
+            reads: 0.0,
+            copies: 1.0,
+            // The output pass against a known log-sum-exp (that of inputs in [-10, 10] is
+            // below 10 + ln n).
+            run: |sm, x, _, y| sm.normalize(x, y, 27.0).unwrap(),
+            accuracy: None,
+        },
+        Op {
+            name: "rows-of-8",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| {
+                rows_call(x, 8, |c, r| {
+                    sm.softmax_rows(x, c, y, c, r, c, Algorithm::Auto).unwrap()
+                })
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "rows-of-64",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| {
+                rows_call(x, 64, |c, r| {
+                    sm.softmax_rows(x, c, y, c, r, c, Algorithm::Auto).unwrap()
+                })
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "log-softmax-rows-of-64",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            run: |sm, x, _, y| {
+                rows_call(x, 64, |c, r| sm.log_softmax_rows(x, c, y, c, r, c).unwrap())
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "logsumexp-rows-of-64",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, y| {
+                rows_call(x, 64, |c, r| {
+                    sm.logsumexp_rows(x, c, r, c, &mut y[..r]).unwrap()
+                })
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "logsumexp-rows-of-1000",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, y| {
+                rows_call(x, 1000, |c, r| {
+                    sm.logsumexp_rows(x, c, r, c, &mut y[..r]).unwrap()
+                })
+            },
+            accuracy: None,
+        },
+        Op {
+            name: "rows-of-256",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 1.0,
+            // The batch call: the input as rows of 256 (of n when n < 256).
+            run: |sm, x, _, y| {
+                let cols = x.len().min(256);
+                let rows = x.len() / cols.max(1);
+                sm.softmax_rows(x, cols, y, cols, rows, cols, Algorithm::Auto)
+                    .unwrap()
+            },
+            accuracy: None,
+        },
+    ]
+}
+
+/// Calls `f(cols, rows)` for the row as a batch of rows of `cols` (of `n` when `n < cols`); the
+/// elements past the last whole row are left out.
+fn rows_call(x: &[f32], cols: usize, f: impl FnOnce(usize, usize)) {
+    let c = x.len().min(cols).max(1);
+    f(c, x.len() / c)
+}
+
+fn worst(errors: impl Iterator<Item = f64>) -> f64 {
+    errors.fold(0.0, |a, e| {
+        if e.is_nan() || a.is_nan() {
+            f64::NAN
+        } else {
+            a.max(e)
+        }
+    })
+}
+
+fn exact_logsumexp(x: &[f32]) -> f64 {
+    let m = x
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+    m + x
+        .iter()
+        .map(|&v| (f64::from(v) - m).exp())
+        .sum::<f64>()
+        .ln()
+}
+
+fn exact_softmax_f32(x: &[f32]) -> Vec<f32> {
+    let lse = exact_logsumexp(x);
+    x.iter()
+        .map(|&v| (f64::from(v) - lse).exp() as f32)
+        .collect()
+}
+
+fn softmax_error(x: &[f32], f: impl FnOnce(&mut [f32]) -> Result<(), softmax::Error>) -> f64 {
+    let mut y = vec![0.0f32; x.len()];
+    f(&mut y).unwrap();
+    let lse = exact_logsumexp(x);
+    worst(x.iter().zip(&y).filter_map(|(&xi, &yi)| {
+        let e = (f64::from(xi) - lse).exp();
+        (e > 1e-30).then(|| (f64::from(yi) - e).abs() / e)
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+const USAGE: &str = "\
+usage: cargo run --release --example report -- [options]
+
+  --quick          fewer sizes (64, 4K, 256K, 16M) and 3 rounds
+  --smoke          a seconds-long pass over every row (CI), 1 round: figures are not measurements
+  --isa LIST       ISAs to measure, comma-separated (scalar, avx2, avx512, neon; default: all
+                   this CPU runs)
+  --sizes LIST     row lengths, comma-separated, with K/M suffixes (e.g. 64,4K,1M,16M)
+  --ops LIST       operations, comma-separated (default: all; see the names below)
+  --rounds N       measurement rounds (default 7; --quick 3)
+  --json PATH      also write every figure as JSON to PATH
+  --plots DIR      write the SVG plots to DIR (default target/report)
+  --no-plots       write no plots
+  -h, --help       this text
+
+operations: ";
+
 struct Opts {
-    samples: usize,
+    rounds: usize,
     min_sample: Duration,
     sizes: Vec<usize>,
+    isas: Vec<Isa>,
+    ops: Vec<Op>,
+    json: Option<PathBuf>,
+    plots: Option<PathBuf>,
+    accuracy_lens: Vec<usize>,
+    smoke: bool,
 }
+
+fn parse_len(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.as_bytes().last() {
+        Some(b'K' | b'k') => (&t[..t.len() - 1], 1 << 10),
+        Some(b'M' | b'm') => (&t[..t.len() - 1], 1 << 20),
+        _ => (t, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|v| v.checked_mul(mult))
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("bad size {s:?} (a positive number, optionally with K or M)"))
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
+    let mut it = args.iter();
+    let (mut quick, mut smoke, mut no_plots) = (false, false, false);
+    let (mut isas, mut sizes, mut names, mut rounds, mut json, mut plots) =
+        (None, None, None, None, None, None);
+    while let Some(a) = it.next() {
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match a.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--quick" => quick = true,
+            "--smoke" => smoke = true,
+            "--no-plots" => no_plots = true,
+            "--isa" => isas = Some(value("--isa")?),
+            "--sizes" => sizes = Some(value("--sizes")?),
+            "--ops" => names = Some(value("--ops")?),
+            "--rounds" => rounds = Some(value("--rounds")?),
+            "--json" => json = Some(PathBuf::from(value("--json")?)),
+            "--plots" => plots = Some(PathBuf::from(value("--plots")?)),
+            other => return Err(format!("unknown option {other:?} (see --help)")),
+        }
+    }
+    let isas = match isas {
+        None => Isa::ALL.into_iter().filter(|i| i.is_supported()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|n| {
+                let isa = Isa::from_name(n.trim()).ok_or_else(|| format!("unknown ISA {n:?}"))?;
+                if isa.is_supported() {
+                    Ok(isa)
+                } else {
+                    Err(format!("ISA {n} is not supported on this CPU"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let mut all = ops();
+    let ops = match names {
+        None => all,
+        Some(list) => {
+            let mut chosen = Vec::new();
+            for n in list.split(',').map(str::trim) {
+                let at = all
+                    .iter()
+                    .position(|o| o.name == n)
+                    .ok_or_else(|| format!("unknown operation {n:?} (see --help)"))?;
+                chosen.push(all.remove(at));
+            }
+            chosen
+        }
+    };
+    let default_sizes: Vec<usize> = if smoke {
+        vec![64, 4096, 1 << 18]
+    } else if quick {
+        vec![64, 4096, 1 << 18, 16 << 20]
+    } else {
+        vec![
+            64,
+            256,
+            1024,
+            4096,
+            16_384,
+            65_536,
+            1 << 18,
+            1 << 20,
+            4 << 20,
+            16 << 20,
+        ]
+    };
+    let sizes = match sizes {
+        None => default_sizes,
+        Some(list) => list.split(',').map(parse_len).collect::<Result<_, _>>()?,
+    };
+    let rounds = match rounds {
+        None if smoke => 1,
+        None if quick => 3,
+        None => 7,
+        Some(r) => r
+            .parse::<usize>()
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or_else(|| format!("bad --rounds {r:?}"))?,
+    };
+    let accuracy_lens = if smoke {
+        vec![1, 7, 64, 257]
+    } else {
+        vec![
+            1, 2, 3, 7, 8, 15, 16, 17, 31, 63, 64, 100, 255, 256, 257, 1000, 4096, 65_537,
+        ]
+    };
+    Ok(Some(Opts {
+        rounds,
+        min_sample: Duration::from_millis(if smoke {
+            1
+        } else if quick {
+            10
+        } else {
+            20
+        }),
+        sizes,
+        isas,
+        ops,
+        json,
+        plots: if no_plots {
+            None
+        } else {
+            Some(plots.unwrap_or_else(|| target_dir().join("report")))
+        },
+        accuracy_lens,
+        smoke,
+    }))
+}
+
+/// Cargo's target directory (where `cargo run` put this example), for the default plot
+/// folder.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    // <target>/release/examples/report
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+// ---------------------------------------------------------------------------------------------
 
 fn inputs(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed | 1;
@@ -35,28 +595,18 @@ fn inputs(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Median seconds per call of `f`.
-fn time(opts: &Opts, mut f: impl FnMut()) -> f64 {
+/// Seconds per call of `f`: one sample of as many calls as fill `min_sample`.
+fn time(min_sample: Duration, mut f: impl FnMut()) -> f64 {
     f();
     let t0 = Instant::now();
     f();
     let one = t0.elapsed().max(Duration::from_nanos(1));
-    let reps = (opts.min_sample.as_nanos() / one.as_nanos()).clamp(1, 1_000_000) as usize;
-    let mut samples: Vec<f64> = (0..opts.samples)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
-}
-
-fn rate(n: usize, secs: f64) -> f64 {
-    n as f64 / (secs * 1e9)
+    let reps = (min_sample.as_nanos() / one.as_nanos()).clamp(1, 1_000_000) as usize;
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_secs_f64() / reps as f64
 }
 
 /// A streaming read of `x` (sum with independent accumulators, so memory is the limit).
@@ -72,450 +622,590 @@ fn stream_read(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
 }
 
-struct Bound {
-    read: f64,
-    copy: f64,
+/// The per-round samples of one figure.
+#[derive(Clone, Default)]
+struct Samples(Vec<f64>);
+
+impl Samples {
+    fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+        }
+    }
+    /// Half the range over the rounds, in % of the median (0 for one round).
+    fn spread(&self) -> f64 {
+        let lo = self.0.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if self.0.len() < 2 {
+            0.0
+        } else {
+            50.0 * (hi - lo) / self.median()
+        }
+    }
 }
 
-fn bandwidth(opts: &Opts, n: usize) -> Bound {
-    let x = inputs(n, 7);
-    let mut y = vec![0.0f32; n];
-    let read = time(opts, || {
-        black_box(stream_read(black_box(&x)));
-    });
-    let copy = time(opts, || {
-        y.copy_from_slice(black_box(&x));
-        black_box(&mut y);
-    });
-    Bound { read, copy }
+/// Everything measured: per size the two probes, per (ISA, op, size) the rate and its ratio
+/// to its bound, each with one sample per round.
+struct Measured {
+    /// Per size: streaming read and memcpy, elements per ns.
+    read: Vec<Samples>,
+    copy: Vec<Samples>,
+    /// `[isa][op][size]`: elements per ns, and the ratio to the op's bound in that round.
+    rate: Vec<Vec<Vec<Samples>>>,
+    of_bound: Vec<Vec<Vec<Samples>>>,
 }
 
-/// One line of the table: a label and the operation, given the input, a second input and
-/// the output buffer.
-type Op<'a> = (String, Box<dyn FnMut(&[f32], &[f32], &mut [f32]) + 'a>);
-
-/// Measured rates of one operation on one ISA: `(n, elements per ns)` per size.
-type Rates = (Isa, String, Vec<(usize, f64)>);
-
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    let opts = if has("--smoke") {
-        // A seconds-long pass over every row of the report (CI runs it to keep it working).
-        Opts {
-            samples: 1,
-            min_sample: Duration::from_micros(200),
-            sizes: vec![64, 4096, 1 << 18],
-        }
-    } else if has("--quick") {
-        Opts {
-            samples: 3,
-            min_sample: Duration::from_millis(10),
-            sizes: vec![64, 4096, 262_144, 16 << 20],
-        }
-    } else {
-        Opts {
-            samples: 7,
-            min_sample: Duration::from_millis(20),
-            sizes: vec![
-                64,
-                256,
-                1024,
-                4096,
-                16_384,
-                65_536,
-                262_144,
-                1 << 20,
-                4 << 20,
-                16 << 20,
-            ],
-        }
+fn measure(opts: &Opts) -> Measured {
+    let (ni, no, ns) = (opts.isas.len(), opts.ops.len(), opts.sizes.len());
+    let grid = || vec![vec![vec![Samples::default(); ns]; no]; ni];
+    let mut m = Measured {
+        read: vec![Samples::default(); ns],
+        copy: vec![Samples::default(); ns],
+        rate: grid(),
+        of_bound: grid(),
     };
-    if has("--stablemax") {
-        return stablemax_report(&opts, has("--smoke"));
-    }
-    let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.is_supported()).collect();
-    println!("softmax {} throughput report", env!("CARGO_PKG_VERSION"));
-    println!(
-        "default ISA: {} (override with SOFTMAX_ISA); ISAs run here: {}",
-        softmax::current_isa().name(),
-        isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
-    );
-    for isa in Isa::ALL.into_iter().filter(|i| !i.is_supported()) {
-        println!("{}: not available on this CPU (skipped)", isa.name());
-    }
-    println!("figures: median elements/ns (higher is better) unless marked ns\n");
-
-    let big = *opts.sizes.last().unwrap();
-    let bound = bandwidth(&opts, big);
-    println!(
-        "memory at {big} floats: streaming read {:.2} el/ns ({:.1} GB/s), memcpy {:.2} el/ns ({:.1} GB/s read+write)",
-        rate(big, bound.read),
-        big as f64 * 4.0 / bound.read / 1e9,
-        rate(big, bound.copy),
-        big as f64 * 8.0 / bound.copy / 1e9,
-    );
-    // Bounds as "reads + copies" of the row, each timed above.
-    let bound_of = |reads: f64, copies: f64| rate(big, reads * bound.read + copies * bound.copy);
-    println!(
-        "bounds: two-pass softmax / loss+gradient (1 read + 1 memcpy) {:.2} el/ns; \
-         softmax backward (3 reads + 1 memcpy) {:.2}; log-softmax backward (2 reads + 1 memcpy) {:.2}\n",
-        bound_of(1.0, 1.0),
-        bound_of(3.0, 1.0),
-        bound_of(2.0, 1.0)
-    );
-
-    let algs = [
-        Algorithm::ThreePassRecompute,
-        Algorithm::ThreePassReload,
-        Algorithm::TwoPass,
-        Algorithm::TwoPassBlocked,
-        Algorithm::Auto,
-    ];
-    let mut results: Vec<Rates> = Vec::new();
-    for &isa in &isas {
-        let sm = Softmax::with_isa(isa).unwrap();
-        println!("== {} ==", isa.name());
-        print!("{:>22}", "n");
-        for &n in &opts.sizes {
-            print!("{n:>10}");
-        }
-        println!();
-        let mut ops: Vec<Op> = Vec::new();
-        for alg in algs {
-            ops.push((
-                alg.name().into(),
-                Box::new(move |x, _, y| sm.softmax_with(x, y, alg).unwrap()),
-            ));
-        }
-        ops.push((
-            "log-softmax".into(),
-            Box::new(|x, _, y| sm.log_softmax(x, y).unwrap()),
-        ));
-        ops.push((
-            "log-sum-exp".into(),
-            Box::new(|x, _, _| {
-                black_box(sm.logsumexp(x));
-            }),
-        ));
-        ops.push((
-            "cross-entropy".into(),
-            Box::new(|x, _, _| {
-                black_box(sm.cross_entropy(x, x.len() / 2).unwrap());
-            }),
-        ));
-        ops.push((
-            "cross-entropy+grad".into(),
-            Box::new(|x, _, y| {
-                black_box(sm.cross_entropy_with_grad(x, x.len() / 2, y).unwrap());
-            }),
-        ));
-        ops.push((
-            "softmax-backward".into(),
-            Box::new(|x, d, y| sm.softmax_backward(x, d, y).unwrap()),
-        ));
-        ops.push((
-            "log-softmax-backward".into(),
-            Box::new(|x, d, y| sm.log_softmax_backward(x, d, y).unwrap()),
-        ));
-        for (label, mut f) in ops {
-            print!("{label:>22}");
-            let mut rates = Vec::new();
-            for &n in &opts.sizes {
-                let x = inputs(n, n as u64);
-                let d = inputs(n, n as u64 + 1);
-                let mut y = vec![0.0f32; n];
-                let t = time(&opts, || f(black_box(&x), black_box(&d), black_box(&mut y)));
-                print!("{:>10.3}", rate(n, t));
-                rates.push((n, rate(n, t)));
-                use std::io::Write;
-                std::io::stdout().flush().ok();
+    let handles: Vec<Softmax> = opts
+        .isas
+        .iter()
+        .map(|&i| Softmax::with_isa(i).expect("checked when parsing"))
+        .collect();
+    for round in 0..opts.rounds {
+        print!("round {}/{}:", round + 1, opts.rounds);
+        std::io::stdout().flush().ok();
+        for (si, &n) in opts.sizes.iter().enumerate() {
+            let x = inputs(n, n as u64 + round as u64);
+            let d = inputs(n, n as u64 + 1000);
+            let mut y = vec![0.0f32; n];
+            let t_read = time(opts.min_sample, || {
+                black_box(stream_read(black_box(&x)));
+            });
+            let t_copy = time(opts.min_sample, || {
+                y.copy_from_slice(black_box(&x));
+                black_box(&mut y);
+            });
+            m.read[si].0.push(n as f64 / (t_read * 1e9));
+            m.copy[si].0.push(n as f64 / (t_copy * 1e9));
+            for (ii, sm) in handles.iter().enumerate() {
+                for (oi, op) in opts.ops.iter().enumerate() {
+                    let t = time(opts.min_sample, || {
+                        (op.run)(sm, black_box(&x), black_box(&d), black_box(&mut y))
+                    });
+                    let bound_t = op.reads * t_read + op.copies * t_copy;
+                    m.rate[ii][oi][si].0.push(n as f64 / (t * 1e9));
+                    m.of_bound[ii][oi][si].0.push(bound_t / t);
+                }
             }
-            println!();
-            results.push((isa, label, rates));
+            print!(" {}", short_len(n));
+            std::io::stdout().flush().ok();
         }
         println!();
     }
+    m
+}
 
-    // Headline figures per SIMD ISA, as ratios within this run.
-    for &isa in isas.iter().filter(|&&i| i != Isa::Scalar) {
-        let get = |name: &str, n: usize| {
-            results
+fn short_len(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{}M", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{}K", n >> 10)
+    } else {
+        n.to_string()
+    }
+}
+
+/// Worst error of each op with an accuracy check, per ISA: `[isa][op]` (None: no check).
+fn accuracy(opts: &Opts) -> Vec<Vec<Option<f64>>> {
+    let ranges = [(-10.0f32, 10.0f32), (90.0, 100.0), (-1000.0, 1000.0)];
+    opts.isas
+        .iter()
+        .map(|&isa| {
+            let sm = Softmax::with_isa(isa).unwrap();
+            opts.ops
                 .iter()
-                .find(|(i, a, _)| *i == isa && a == name)
-                .and_then(|(_, _, r)| r.iter().find(|(m, _)| *m == n).map(|(_, v)| *v))
-                .unwrap_or(f64::NAN)
-        };
-        println!("== headline figures: {} ==", isa.name());
-        let two = bound_of(1.0, 1.0);
-        let reload = get("three-pass-reload", big);
-        for alg in ["two-pass", "two-pass-blocked"] {
-            let v = get(alg, big);
-            println!(
-                "n={big}: {alg} {v:.3} el/ns = {:.0}% of its bound, {:.2}x three-pass reload",
-                100.0 * v / two,
-                v / reload
-            );
-        }
-        let best_big = algs.iter().map(|a| get(a.name(), big)).fold(0.0, f64::max);
-        println!(
-            "n={big}: best softmax {best_big:.3} el/ns; log-sum-exp {:.3} el/ns",
-            get("log-sum-exp", big)
-        );
-        if opts.sizes.contains(&4096) {
-            let best = algs.iter().map(|a| get(a.name(), 4096)).fold(0.0, f64::max);
-            println!(
-                "n=4096: best softmax {best:.3} el/ns; log-sum-exp {:.3} el/ns",
-                get("log-sum-exp", 4096)
-            );
-        }
-        let ce = get("cross-entropy", big);
-        println!(
-            "n={big}: cross-entropy loss {ce:.3} el/ns = {:.0}% of log-sum-exp; with gradient {:.0}% of its bound",
-            100.0 * ce / get("log-sum-exp", big),
-            100.0 * get("cross-entropy+grad", big) / two
-        );
-        println!(
-            "n={big}: softmax backward {:.0}% of its bound, log-softmax backward {:.0}% of its bound",
-            100.0 * get("softmax-backward", big) / bound_of(3.0, 1.0),
-            100.0 * get("log-softmax-backward", big) / bound_of(2.0, 1.0)
-        );
+                .map(|op| {
+                    let acc = op.accuracy.as_ref()?;
+                    let mut w = 0.0f64;
+                    for &n in &opts.accuracy_lens {
+                        for (ri, &(lo, hi)) in ranges.iter().enumerate() {
+                            let x: Vec<f32> = inputs(n, (n * 3 + ri) as u64)
+                                .iter()
+                                .map(|v| lo + (v + 10.0) / 20.0 * (hi - lo))
+                                .collect();
+                            let d: Vec<f32> =
+                                inputs(n, n as u64 + 77).iter().map(|v| v / 10.0).collect();
+                            w = worst([w, (acc.error)(&sm, &x, &d)].into_iter());
+                        }
+                    }
+                    Some(w)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output: text, JSON, plots
+// ---------------------------------------------------------------------------------------------
+
+fn print_tables(opts: &Opts, m: &Measured) {
+    println!("\nmemory probes (elements/ns, median ±spread over rounds):");
+    print!("{:>22}", "n");
+    for &n in &opts.sizes {
+        print!("{:>12}", short_len(n));
     }
     println!();
+    for (label, s) in [("streaming read", &m.read), ("memcpy", &m.copy)] {
+        print!("{label:>22}");
+        for v in s {
+            print!("{:>12}", format!("{:.2}±{:.0}%", v.median(), v.spread()));
+        }
+        println!();
+    }
+    for (ii, isa) in opts.isas.iter().enumerate() {
+        println!(
+            "\n== {}: elements/ns, median ±spread over rounds ==",
+            isa.name()
+        );
+        print!("{:>22}", "n");
+        for &n in &opts.sizes {
+            print!("{:>12}", short_len(n));
+        }
+        println!();
+        for (oi, op) in opts.ops.iter().enumerate() {
+            print!("{:>22}", op.name);
+            for s in &m.rate[ii][oi] {
+                print!("{:>12}", format!("{:.2}±{:.0}%", s.median(), s.spread()));
+            }
+            println!();
+        }
+        let last = opts.sizes.len() - 1;
+        let big = opts.sizes[last];
+        println!(
+            "  at n = {}: % of each op's bound (reads + memcpys of the row, timed in the same round):",
+            short_len(big)
+        );
+        for (oi, op) in opts.ops.iter().enumerate() {
+            let s = &m.of_bound[ii][oi][last];
+            println!(
+                "{:>22}  {:>5.0}% ±{:.0}%   (bound: {} read{} + {} memcpy{})",
+                op.name,
+                100.0 * s.median(),
+                s.spread(),
+                op.reads,
+                if op.reads == 1.0 { "" } else { "s" },
+                op.copies,
+                if op.copies == 1.0 { "" } else { "s" },
+            );
+        }
+    }
+}
+
+/// The median spread of every figure, and a warning when it says the machine is loaded.
+fn print_trust(opts: &Opts, m: &Measured) -> f64 {
+    let mut spreads: Vec<f64> = m
+        .rate
+        .iter()
+        .flatten()
+        .flatten()
+        .chain(m.read.iter())
+        .chain(m.copy.iter())
+        .map(Samples::spread)
+        .collect();
+    spreads.sort_by(f64::total_cmp);
+    let median = spreads.get(spreads.len() / 2).copied().unwrap_or(0.0);
+    let p90 = spreads.get(spreads.len() * 9 / 10).copied().unwrap_or(0.0);
+    println!();
+    if opts.rounds < 3 {
+        println!(
+            "trust: {} round(s): no spread to judge by; these figures are not measurements",
+            opts.rounds
+        );
+    } else if median > 5.0 || p90 > 15.0 {
+        println!(
+            "WARNING: the figures swing between rounds (median spread ±{median:.0}%, 90th \
+             percentile ±{p90:.0}%): the machine looks loaded. Compare only ratios from one run \
+             (the % of bound columns), or rerun on an idle machine."
+        );
+    } else {
+        println!(
+            "trust: median spread ±{median:.1}% (90th percentile ±{p90:.1}%) over {} rounds: \
+             the machine looked quiet",
+            opts.rounds
+        );
+    }
+    median
+}
+
+fn print_accuracy(opts: &Opts, acc: &[Vec<Option<f64>>]) {
+    println!(
+        "\naccuracy against an f64 oracle (rows of {} lengths up to {}, inputs in [-10, 10], \
+         [90, 100] and [-1000, 1000]):",
+        opts.accuracy_lens.len(),
+        opts.accuracy_lens.iter().max().unwrap()
+    );
+    print!("{:>22}", "");
+    for isa in &opts.isas {
+        print!("{:>10}", isa.name());
+    }
+    println!("  measure");
+    for (oi, op) in opts.ops.iter().enumerate() {
+        let Some(a) = &op.accuracy else { continue };
+        print!("{:>22}", op.name);
+        for row in acc {
+            print!("{:>10}", format!("{:.1e}", row[oi].unwrap_or(f64::NAN)));
+        }
+        println!("  {}", a.metric);
+    }
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.6e}")
+    } else {
+        "null".into()
+    }
+}
+
+fn write_json(
+    opts: &Opts,
+    m: &Measured,
+    acc: &[Vec<Option<f64>>],
+    path: &Path,
+) -> std::io::Result<()> {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "{{\n  \"version\": \"{}\",\n  \"rounds\": {},\n  \"unit\": \"elements per ns\",\n  \"sizes\": {:?},\n",
+        env!("CARGO_PKG_VERSION"),
+        opts.rounds,
+        opts.sizes
+    );
+    s.push_str("  \"probes\": [\n");
+    for (si, &n) in opts.sizes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    {{\"n\": {n}, \"read\": {}, \"read_spread_pct\": {}, \"memcpy\": {}, \"memcpy_spread_pct\": {}}}{}",
+            json_num(m.read[si].median()),
+            json_num(m.read[si].spread()),
+            json_num(m.copy[si].median()),
+            json_num(m.copy[si].spread()),
+            if si + 1 < opts.sizes.len() { "," } else { "" }
+        );
+    }
+    s.push_str("  ],\n  \"results\": [\n");
+    let mut rows = Vec::new();
+    for (ii, isa) in opts.isas.iter().enumerate() {
+        for (oi, op) in opts.ops.iter().enumerate() {
+            for (si, &n) in opts.sizes.iter().enumerate() {
+                let (r, b) = (&m.rate[ii][oi][si], &m.of_bound[ii][oi][si]);
+                rows.push(format!(
+                    "    {{\"isa\": \"{}\", \"op\": \"{}\", \"n\": {n}, \"rate\": {}, \"rate_spread_pct\": {}, \"of_bound\": {}, \"of_bound_spread_pct\": {}, \"samples\": [{}]}}",
+                    isa.name(),
+                    op.name,
+                    json_num(r.median()),
+                    json_num(r.spread()),
+                    json_num(b.median()),
+                    json_num(b.spread()),
+                    r.0.iter().map(|v| json_num(*v)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    s.push_str(&rows.join(",\n"));
+    s.push_str("\n  ],\n  \"accuracy\": [\n");
+    let mut rows = Vec::new();
+    for (ii, isa) in opts.isas.iter().enumerate() {
+        for (oi, op) in opts.ops.iter().enumerate() {
+            if let (Some(a), Some(e)) = (&op.accuracy, acc[ii][oi]) {
+                rows.push(format!(
+                    "    {{\"isa\": \"{}\", \"op\": \"{}\", \"error\": {}, \"measure\": \"{}\"}}",
+                    isa.name(),
+                    op.name,
+                    json_num(e),
+                    a.metric
+                ));
+            }
+        }
+    }
+    s.push_str(&rows.join(",\n"));
+    s.push_str("\n  ]\n}\n");
+    std::fs::write(path, s)
+}
+
+type PlotResult = Result<(), Box<dyn std::error::Error>>;
+
+/// `throughput-<isa>.svg`: elements/ns against row length, one line per operation, with the
+/// memory bounds of the operations drawn dashed; softmax algorithms and the other operations
+/// side by side.
+fn plot_throughput(opts: &Opts, m: &Measured, ii: usize, path: &Path) -> PlotResult {
+    use plotters::prelude::*;
+    let isa = opts.isas[ii];
+    let root = SVGBackend::new(path, (1400, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let panels = root.split_evenly((1, 2));
+    let lo = *opts.sizes.iter().min().unwrap() as f64;
+    let hi = *opts.sizes.iter().max().unwrap() as f64;
+    let (lo, hi) = if lo == hi {
+        (lo / 2.0, hi * 2.0)
+    } else {
+        (lo, hi)
+    };
+    for (panel, group, title) in [
+        (&panels[0], Group::Softmax, "softmax algorithms"),
+        (&panels[1], Group::Other, "other operations"),
+    ] {
+        let members: Vec<usize> = (0..opts.ops.len())
+            .filter(|&oi| opts.ops[oi].group == group)
+            .collect();
+        // The distinct bounds of this panel's operations.
+        let mut bounds: Vec<(f64, f64)> = Vec::new();
+        for &oi in &members {
+            let b = (opts.ops[oi].reads, opts.ops[oi].copies);
+            if !bounds.contains(&b) {
+                bounds.push(b);
+            }
+        }
+        let bound_curve = |(r, c): (f64, f64)| -> Vec<(f64, f64)> {
+            opts.sizes
+                .iter()
+                .enumerate()
+                .map(|(si, &n)| {
+                    let t = r / m.read[si].median() + c / m.copy[si].median();
+                    (n as f64, 1.0 / t)
+                })
+                .collect()
+        };
+        let mut ymax: f64 = 0.5;
+        for &oi in &members {
+            for s in &m.rate[ii][oi] {
+                ymax = ymax.max(s.median());
+            }
+        }
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{}: {title}", isa.name()), ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d((lo..hi).log_scale(), 0.0..ymax * 1.6)?;
+        chart
+            .configure_mesh()
+            .x_desc("row length (floats)")
+            .y_desc("elements / ns (median over rounds)")
+            .x_label_formatter(&|v| short_len(v.round() as usize))
+            .draw()?;
+        if members.is_empty() {
+            continue;
+        }
+        for (k, &b) in bounds.iter().enumerate() {
+            let style = BLACK.mix(0.35 + 0.15 * k as f64).stroke_width(1);
+            let label = format!("bound: {} read + {} memcpy", b.0, b.1);
+            // The bound is far above every kernel in cache; draw only what fits the panel.
+            let pts: Vec<(f64, f64)> = bound_curve(b)
+                .into_iter()
+                .map(|(x, y)| (x, y.min(ymax * 1.6)))
+                .collect();
+            chart
+                .draw_series(DashedLineSeries::new(pts, 6, 4, style))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        for (k, &oi) in members.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            let pts: Vec<(f64, f64)> = opts
+                .sizes
+                .iter()
+                .zip(&m.rate[ii][oi])
+                .map(|(&n, s)| (n as f64, s.median()))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .label(opts.ops[oi].name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// `accuracy.svg`: the accuracy table as a drawn table.
+fn plot_accuracy(opts: &Opts, acc: &[Vec<Option<f64>>], path: &Path) -> PlotResult {
+    use plotters::prelude::*;
+    let rows: Vec<usize> = (0..opts.ops.len())
+        .filter(|&oi| opts.ops[oi].accuracy.is_some())
+        .collect();
+    let (row_h, first_w, col_w) = (26i32, 190i32, 90i32);
+    let metric_w = 430i32;
+    let width = first_w + col_w * opts.isas.len() as i32 + metric_w + 20;
+    let height = row_h * (rows.len() as i32 + 3);
+    let root = SVGBackend::new(path, (width as u32, height as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let font = ("sans-serif", 16).into_font();
+    let bold = ("sans-serif", 16).into_font().style(FontStyle::Bold);
+    root.draw(&Text::new(
+        "worst error against an f64 oracle, per ISA".to_string(),
+        (10, 6),
+        bold.clone(),
+    ))?;
+    let y0 = row_h + 8;
+    root.draw(&Text::new("operation".to_string(), (10, y0), bold.clone()))?;
+    for (k, isa) in opts.isas.iter().enumerate() {
+        let x = first_w + col_w * k as i32;
+        root.draw(&Text::new(isa.name().to_string(), (x, y0), bold.clone()))?;
+    }
+    let mx = first_w + col_w * opts.isas.len() as i32;
+    root.draw(&Text::new("measure".to_string(), (mx, y0), bold))?;
+    for (r, &oi) in rows.iter().enumerate() {
+        let y = y0 + row_h * (r as i32 + 1);
+        if r % 2 == 0 {
+            root.draw(&Rectangle::new(
+                [(4, y - 4), (width - 4, y + row_h - 6)],
+                RGBColor(238, 242, 248).filled(),
+            ))?;
+        }
+        root.draw(&Text::new(
+            opts.ops[oi].name.to_string(),
+            (10, y),
+            font.clone(),
+        ))?;
+        for (k, row) in acc.iter().enumerate() {
+            let x = first_w + col_w * k as i32;
+            let v = row[oi].map_or("-".to_string(), |e| format!("{e:.1e}"));
+            root.draw(&Text::new(v, (x, y), font.clone()))?;
+        }
+        let metric = opts.ops[oi].accuracy.as_ref().unwrap().metric;
+        root.draw(&Text::new(metric.to_string(), (mx, y), font.clone()))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Nanoseconds per `softmax_f32` call through the C ABI for tiny rows (call overhead).
+fn c_abi_latency(opts: &Opts) {
     for n in [1usize, 64] {
         let x = inputs(n, 3);
         let mut y = vec![0.0f32; n];
-        let t = time(&opts, || {
-            // SAFETY: x and y are valid for n elements and do not overlap.
-            let s = unsafe { softmax::ffi::softmax_f32(black_box(x.as_ptr()), y.as_mut_ptr(), n) };
-            black_box(s);
-        });
+        let s: Samples = Samples(
+            (0..opts.rounds)
+                .map(|_| {
+                    time(opts.min_sample, || {
+                        // SAFETY: x and y are valid for n elements and do not overlap.
+                        let s = unsafe {
+                            softmax::ffi::softmax_f32(black_box(x.as_ptr()), y.as_mut_ptr(), n)
+                        };
+                        black_box(s);
+                    }) * 1e9
+                })
+                .collect(),
+        );
         println!(
-            "n={n}: {:.1} ns per softmax_f32 call through the C ABI ({})",
-            t * 1e9,
+            "n={n}: {:.1} ns ±{:.0}% per softmax_f32 call through the C ABI ({})",
+            s.median(),
+            s.spread(),
             softmax::current_isa().name()
         );
     }
-    sharded_rows_report(has("--smoke"));
-    println!();
-    stablemax_report(&opts, has("--smoke"));
 }
 
-/// Sharded and streamed rows: the state of a chunk against `logsumexp` (one read each), and
-/// the normalise pass against the output pass of two-pass softmax (derived as two-pass
-/// softmax minus log-sum-exp, its pass 1), per ISA, at 4096 and 16M floats. Self-contained:
-/// its own inputs, timer (interleaved rounds, medians) and output.
-fn sharded_rows_report(smoke: bool) {
-    use softmax::LseState;
-    fn xorshift_row(n: usize) -> Vec<f32> {
-        let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-            })
-            .collect()
-    }
-    /// Seconds per call of `reps` calls timed together (so the clock's own cost, tens of ns
-    /// in a VM, does not add to each call), the best of three such samples.
-    fn per_call(reps: usize, f: &mut dyn FnMut()) -> f64 {
-        (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                for _ in 0..reps {
-                    f();
-                }
-                t.elapsed().as_secs_f64() / reps as f64
-            })
-            .fold(f64::INFINITY, f64::min)
-    }
-    let (sizes, rounds): (&[usize], usize) = if smoke {
-        (&[4096, 1 << 18], 3)
-    } else {
-        (&[4096, 16 << 20], 15)
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let names: Vec<&str> = ops().iter().map(|o| o.name).collect();
+    let opts = match parse_args(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}{}", names.join(", "));
+            return;
+        }
+        Err(e) => {
+            eprintln!("report: {e}");
+            std::process::exit(2);
+        }
     };
+    println!("softmax {} report", env!("CARGO_PKG_VERSION"));
+    println!(
+        "ISAs: {} (default {}); not measured: {}",
+        opts.isas
+            .iter()
+            .map(|i| i.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        softmax::current_isa().name(),
+        Isa::ALL
+            .into_iter()
+            .filter(|i| !opts.isas.contains(i))
+            .map(|i| if i.is_supported() {
+                i.name().to_string()
+            } else {
+                format!("{} (not on this CPU)", i.name())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!(
+            "load average {} on {cpus} CPUs at the start",
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    if opts.smoke {
+        println!("--smoke: one short round; the figures are not measurements");
+    }
+    println!(
+        "{} rounds; each round measures every size, ISA and operation once, after the memory \
+         probes of that size\n",
+        opts.rounds
+    );
+
+    let m = measure(&opts);
+    print_tables(&opts, &m);
+    print_trust(&opts, &m);
+    let acc = accuracy(&opts);
+    print_accuracy(&opts, &acc);
     println!();
-    println!("sharded and streamed rows (el/ns, medians of {rounds} interleaved rounds):");
-    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
-        let sm = Softmax::with_isa(isa).expect("supported");
-        for &n in sizes {
-            let x = xorshift_row(n);
-            let mut y = vec![0.0f32; n];
-            let lse = sm.logsumexp(&x);
-            let reps = (2_000_000 / n).clamp(1, 500);
-            let mut t = [const { Vec::new() }; 4];
-            for _ in 0..rounds {
-                t[0].push(per_call(reps, &mut || {
-                    black_box(sm.logsumexp(black_box(&x)));
-                }));
-                t[1].push(per_call(reps, &mut || {
-                    let mut st = LseState::EMPTY;
-                    sm.logsumexp_accumulate(black_box(&x), &mut st);
-                    black_box(st);
-                }));
-                t[2].push(per_call(reps, &mut || {
-                    sm.softmax_with(black_box(&x), &mut y, Algorithm::TwoPass)
-                        .expect("equal lengths");
-                    black_box(&mut y);
-                }));
-                t[3].push(per_call(reps, &mut || {
-                    sm.normalize(black_box(&x), &mut y, lse)
-                        .expect("equal lengths");
-                    black_box(&mut y);
-                }));
+    c_abi_latency(&opts);
+
+    if let Some(path) = &opts.json {
+        match write_json(&opts, &m, &acc, path) {
+            Ok(()) => println!("\nJSON: {}", path.display()),
+            Err(e) => {
+                eprintln!("report: cannot write {}: {e}", path.display());
+                std::process::exit(1);
             }
-            let med = |v: &mut Vec<f64>| {
-                v.sort_by(|a, b| a.total_cmp(b));
-                v[v.len() / 2]
-            };
-            let [lse_t, acc_t, two_t, norm_t] = t.map(|mut v| med(&mut v));
-            let el = |secs: f64| n as f64 / (secs * 1e9);
-            let pass2 = two_t - lse_t;
-            println!(
-                "  {:<7} n={n:<9} accumulate {:.2} vs logsumexp {:.2} ({:.2}x); normalize {:.2} vs \
-                 two-pass output pass {:.2} ({:.2}x); state + normalize {:.2} vs two-pass softmax \
-                 {:.2} ({:.2}x)",
-                isa.name(),
-                el(acc_t),
-                el(lse_t),
-                lse_t / acc_t,
-                el(norm_t),
-                el(pass2),
-                pass2 / norm_t,
-                el(acc_t + norm_t),
-                el(two_t),
-                two_t / (acc_t + norm_t),
-            );
         }
     }
-}
-
-/// StableMax next to softmax: every operation pair measured interleaved on the same input
-/// (five alternating rounds, the median round kept), per ISA, at 64, 4096, 64K and 16M floats (16M left out with
-/// `--smoke`), in elements/ns, with the StableMax/softmax ratio.
-fn stablemax_report(opts: &Opts, smoke: bool) {
-    type Pair<'a> = (&'a str, Box<dyn Fn(&[f32], &[f32], &mut [f32]) + 'a>);
-    let sizes: &[usize] = if smoke {
-        &[64, 4096, 65_536]
-    } else {
-        &[64, 4096, 65_536, 16 << 20]
-    };
-    println!("== StableMax next to softmax (elements/ns, median; ratio = stablemax / softmax) ==");
-    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
-        let sm = Softmax::with_isa(isa).unwrap();
-        println!("-- {} --", isa.name());
-        print!("{:>34}", "n");
-        for &n in sizes {
-            print!("{n:>26}");
+    if let Some(dir) = &opts.plots {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("report: cannot create {}: {e}", dir.display());
+            std::process::exit(1);
         }
         println!();
-        let pairs: Vec<(Pair, Pair)> = vec![
-            (
-                (
-                    "softmax (auto)",
-                    Box::new(|x, _, y| sm.softmax(x, y).unwrap()),
-                ),
-                ("stablemax", Box::new(|x, _, y| sm.stablemax(x, y).unwrap())),
-            ),
-            (
-                (
-                    "log-softmax",
-                    Box::new(|x, _, y| sm.log_softmax(x, y).unwrap()),
-                ),
-                (
-                    "log-stablemax",
-                    Box::new(|x, _, y| sm.log_stablemax(x, y).unwrap()),
-                ),
-            ),
-            (
-                (
-                    "cross-entropy",
-                    Box::new(|x, _, _| {
-                        black_box(sm.cross_entropy(x, x.len() / 2).unwrap());
-                    }),
-                ),
-                (
-                    "stablemax cross-entropy",
-                    Box::new(|x, _, _| {
-                        black_box(sm.stablemax_cross_entropy(x, x.len() / 2).unwrap());
-                    }),
-                ),
-            ),
-            (
-                (
-                    "cross-entropy+grad",
-                    Box::new(|x, _, y| {
-                        black_box(sm.cross_entropy_with_grad(x, x.len() / 2, y).unwrap());
-                    }),
-                ),
-                (
-                    "stablemax cross-entropy+grad",
-                    Box::new(|x, _, y| {
-                        black_box(
-                            sm.stablemax_cross_entropy_with_grad(x, x.len() / 2, y)
-                                .unwrap(),
-                        );
-                    }),
-                ),
-            ),
-            (
-                (
-                    "softmax-backward",
-                    Box::new(|x, d, y| sm.softmax_backward(x, d, y).unwrap()),
-                ),
-                (
-                    "stablemax-backward",
-                    Box::new(|x, d, y| sm.stablemax_backward(x, d, y).unwrap()),
-                ),
-            ),
-            (
-                (
-                    "log-softmax-backward",
-                    Box::new(|x, d, y| sm.log_softmax_backward(x, d, y).unwrap()),
-                ),
-                (
-                    "log-stablemax-backward",
-                    Box::new(|x, d, y| sm.log_stablemax_backward(x, d, y).unwrap()),
-                ),
-            ),
-        ];
-        for ((a_name, a), (b_name, b)) in &pairs {
-            let mut cells = Vec::new();
-            for &n in sizes {
-                let x = inputs(n, n as u64);
-                let d = inputs(n, n as u64 + 1);
-                let mut y = vec![0.0f32; n];
-                // Five rounds, the two operations alternating, each a median of three samples;
-                // the figure is the median round (load swings hit both operations alike).
-                let round = Opts {
-                    samples: 3,
-                    min_sample: opts.min_sample,
-                    sizes: Vec::new(),
-                };
-                let (mut ta, mut tb) = (Vec::new(), Vec::new());
-                for _ in 0..if smoke { 1 } else { 5 } {
-                    ta.push(time(&round, || {
-                        a(black_box(&x), black_box(&d), black_box(&mut y))
-                    }));
-                    tb.push(time(&round, || {
-                        b(black_box(&x), black_box(&d), black_box(&mut y))
-                    }));
-                }
-                let median = |mut v: Vec<f64>| {
-                    v.sort_by(|p, q| p.total_cmp(q));
-                    v[v.len() / 2]
-                };
-                cells.push((rate(n, median(ta)), rate(n, median(tb))));
+        for ii in 0..opts.isas.len() {
+            let path = dir.join(format!("throughput-{}.svg", opts.isas[ii].name()));
+            match plot_throughput(&opts, &m, ii, &path) {
+                Ok(()) => println!("plot: {}", path.display()),
+                Err(e) => eprintln!("report: plot {} failed: {e}", path.display()),
             }
-            print!("{:>34}", format!("{b_name} | {a_name}"));
-            for (ra, rb) in &cells {
-                print!("{:>26}", format!("{rb:.3} | {ra:.3} ({:.2}x)", rb / ra));
-            }
-            println!();
-            use std::io::Write;
-            std::io::stdout().flush().ok();
+        }
+        let path = dir.join("accuracy.svg");
+        match plot_accuracy(&opts, &acc, &path) {
+            Ok(()) => println!("plot: {}", path.display()),
+            Err(e) => eprintln!("report: plot {} failed: {e}", path.display()),
         }
     }
 }

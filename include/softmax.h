@@ -5,11 +5,16 @@
  *
  * This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
  * generated from `src/ffi/` by `build.rs` with cbindgen; regenerate it with
- * `SOFTMAX_WRITE_HEADER=1 cargo build`.
+ * `SOFTMAX_WRITE_HEADER=1 cargo build --features header`.
  *
- * LINKING: build the library with `cargo build --release` and link
- * `target/release/libsoftmax.a -lpthread -ldl -lm` (or `-lsoftmax` against the shared
- * `libsoftmax.so`). The header is valid C99 and C++ (its declarations are `extern "C"`).
+ * LINKING: `scripts/install.sh --prefix DIR` builds and installs the static library
+ * `libsoftmax.a`, the shared library `libsoftmax.so` (with its SONAME), this header, the C++
+ * wrapper `softmax.hpp`, pkg-config files and a CMake package. Link with
+ * `pkg-config --cflags --libs softmax` (shared) or `softmax-static` (static), or in CMake
+ * with `find_package(softmax CONFIG)` and the target `softmax::softmax` (shared) or
+ * `softmax::softmax_static`. The header is valid C99 and C++ (its declarations are
+ * `extern "C"`). Every exported symbol starts with `softmax_`, except the deprecated names of
+ * 0.1 (`logsumexp_f32`, ...), kept as aliases until 1.0.
  *
  * STATUS: every function that can fail returns a `softmax_status`. It validates all of its
  * arguments before it reads or writes any array, so on `SOFTMAX_STATUS_NULL_POINTER`,
@@ -28,7 +33,7 @@
  *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
  *     rule 1 returns `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be
- *     NULL) and writes nothing; `logsumexp_f32` still needs a valid `result` and stores
+ *     NULL) and writes nothing; `softmax_logsumexp_f32` still needs a valid `result` and stores
  *     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
  *  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
  *     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
@@ -43,7 +48,7 @@
  *     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
  *     may overlap each other freely). `loss` is written last: it may point into `logits`,
  *     not into `dlogits`.
- *  8. `cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
+ *  8. `softmax_cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
  *     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *
  * Beyond these checks the caller must pass arrays that are really readable (inputs) and
@@ -87,7 +92,7 @@
 #ifndef SOFTMAX_H
 #define SOFTMAX_H
 
-/* Generated from src/ffi/ by build.rs (cbindgen). Do not edit: run SOFTMAX_WRITE_HEADER=1 cargo build. */
+/* Generated from src/ffi/ by build.rs (cbindgen). Do not edit: run SOFTMAX_WRITE_HEADER=1 cargo build --features header. */
 
 #include <stdint.h>
 #include <stddef.h>
@@ -267,7 +272,7 @@ softmax_status softmax_f32_ex(const float *x, float *y, size_t n, uint32_t algor
  * # Safety
  * `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
  */
-softmax_status log_softmax_f32(const float *x, float *y, size_t n);
+softmax_status softmax_log_softmax_f32(const float *x, float *y, size_t n);
 
 /**
  * Log-sum-exp of `n` floats, `ln(sum_i exp(x[i]))`, reading `x` once; stored in `*result`.
@@ -283,7 +288,7 @@ softmax_status log_softmax_f32(const float *x, float *y, size_t n);
  * # Safety
  * `x` must be readable for `n` floats (unless `n == 0`) and `result` writable for one.
  */
-softmax_status logsumexp_f32(const float *x, size_t n, float *result);
+softmax_status softmax_logsumexp_f32(const float *x, size_t n, float *result);
 
 /**
  * Softmax of a batch of `rows` rows of `cols` floats: row `r` is read from
@@ -336,7 +341,7 @@ softmax_status softmax_rows_f32_ex(const float *x,
 
 /**
  * Log-softmax of a batch of `rows` rows of `cols` floats (layout, in-place and overlap rules
- * as in `softmax_rows_f32`). Each row follows the special-value rules of `log_softmax_f32`.
+ * as in `softmax_rows_f32`). Each row follows the special-value rules of `softmax_log_softmax_f32`.
  *
  * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
  * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
@@ -345,12 +350,12 @@ softmax_status softmax_rows_f32_ex(const float *x,
  * # Safety
  * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
  */
-softmax_status log_softmax_rows_f32(const float *x,
-                                    size_t x_stride,
-                                    float *y,
-                                    size_t y_stride,
-                                    size_t rows,
-                                    size_t cols);
+softmax_status softmax_log_softmax_rows_f32(const float *x,
+                                            size_t x_stride,
+                                            float *y,
+                                            size_t y_stride,
+                                            size_t rows,
+                                            size_t cols);
 
 /**
  * Softmax of `scale * x` for one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
@@ -435,7 +440,10 @@ softmax_status softmax_backward_f32(const float *y, const float *dy, float *dx, 
  * # Safety
  * `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
  */
-softmax_status log_softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);
+softmax_status softmax_log_softmax_backward_f32(const float *y,
+                                                const float *dy,
+                                                float *dx,
+                                                size_t n);
 
 /**
  * Softmax backward pass of a batch of `rows` rows of `cols` floats: row `r` of each array
@@ -466,7 +474,7 @@ softmax_status softmax_backward_rows_f32(const float *y,
 
 /**
  * Log-softmax backward pass of a batch (layout, in-place and overlap rules as in
- * `softmax_backward_rows_f32`). Each row follows `log_softmax_backward_f32`.
+ * `softmax_backward_rows_f32`). Each row follows `softmax_log_softmax_backward_f32`.
  *
  * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
  * `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
@@ -476,14 +484,14 @@ softmax_status softmax_backward_rows_f32(const float *y,
  * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
  * touched).
  */
-softmax_status log_softmax_backward_rows_f32(const float *y,
-                                             size_t y_stride,
-                                             const float *dy,
-                                             size_t dy_stride,
-                                             float *dx,
-                                             size_t dx_stride,
-                                             size_t rows,
-                                             size_t cols);
+softmax_status softmax_log_softmax_backward_rows_f32(const float *y,
+                                                     size_t y_stride,
+                                                     const float *dy,
+                                                     size_t dy_stride,
+                                                     float *dx,
+                                                     size_t dx_stride,
+                                                     size_t rows,
+                                                     size_t cols);
 
 /**
  * Cross-entropy loss of one row of `n` logits against class `target`:
@@ -513,11 +521,11 @@ softmax_status log_softmax_backward_rows_f32(const float *y,
  * `logits` must be readable for `n` floats, `loss` writable for one, and `dlogits` (unless
  * NULL) writable for `n`.
  */
-softmax_status cross_entropy_f32(const float *logits,
-                                 size_t n,
-                                 size_t target,
-                                 float *loss,
-                                 float *dlogits);
+softmax_status softmax_cross_entropy_f32(const float *logits,
+                                         size_t n,
+                                         size_t target,
+                                         float *loss,
+                                         float *dlogits);
 
 /**
  * Cross-entropy of a batch: row `r` of `cols` logits starts at `logits + r * logits_stride`
@@ -532,7 +540,7 @@ softmax_status cross_entropy_f32(const float *logits,
  * `(1 - eps) * onehot(target) + eps / cols`: the loss is
  * `logsumexp(x) - (1 - eps) * x[target] - eps * mean(x)` and the gradient
  * `softmax(x) - (1 - eps) * onehot(target) - eps / cols`. `label_smoothing == 0` gives
- * `cross_entropy_f32` for each row.
+ * `softmax_cross_entropy_f32` for each row.
  *
  * Checks, before anything is read or written: `label_smoothing` outside `[0, 1]` or NaN and
  * `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
@@ -541,7 +549,7 @@ softmax_status cross_entropy_f32(const float *logits,
  * with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
  * and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
  * is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
- * nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
+ * nothing is written. Each row follows the special-value rules of `softmax_cross_entropy_f32` (with
  * smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).
  *
  * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
@@ -551,16 +559,16 @@ softmax_status cross_entropy_f32(const float *logits,
  * `logits` must be readable for the rows described, `targets` readable and `losses` writable
  * for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
  */
-softmax_status cross_entropy_rows_f32(const float *logits,
-                                      size_t logits_stride,
-                                      size_t rows,
-                                      size_t cols,
-                                      const int64_t *targets,
-                                      int64_t ignore_index,
-                                      float label_smoothing,
-                                      float *losses,
-                                      float *dlogits,
-                                      size_t dlogits_stride);
+softmax_status softmax_cross_entropy_rows_f32(const float *logits,
+                                              size_t logits_stride,
+                                              size_t rows,
+                                              size_t cols,
+                                              const int64_t *targets,
+                                              int64_t ignore_index,
+                                              float label_smoothing,
+                                              float *losses,
+                                              float *dlogits,
+                                              size_t dlogits_stride);
 
 /**
  * The ISA (`SOFTMAX_ISA_*`) that calls use now: the one chosen at first use (best available,
@@ -824,6 +832,94 @@ softmax_status softmax_cross_entropy_shard_rows_f32(const float *logits,
                                                     float *losses,
                                                     float *dlogits,
                                                     size_t dlogits_stride);
+
+/**
+ * @deprecated Renamed `softmax_log_softmax_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_log_softmax_f32`.
+ */
+softmax_status log_softmax_f32(const float *x, float *y, size_t n);
+
+/**
+ * @deprecated Renamed `softmax_logsumexp_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_logsumexp_f32`.
+ */
+softmax_status logsumexp_f32(const float *x, size_t n, float *result);
+
+/**
+ * @deprecated Renamed `softmax_log_softmax_rows_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_log_softmax_rows_f32`.
+ */
+softmax_status log_softmax_rows_f32(const float *x,
+                                    size_t x_stride,
+                                    float *y,
+                                    size_t y_stride,
+                                    size_t rows,
+                                    size_t cols);
+
+/**
+ * @deprecated Renamed `softmax_log_softmax_backward_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_log_softmax_backward_f32`.
+ */
+softmax_status log_softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);
+
+/**
+ * @deprecated Renamed `softmax_log_softmax_backward_rows_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_log_softmax_backward_rows_f32`.
+ */
+softmax_status log_softmax_backward_rows_f32(const float *y,
+                                             size_t y_stride,
+                                             const float *dy,
+                                             size_t dy_stride,
+                                             float *dx,
+                                             size_t dx_stride,
+                                             size_t rows,
+                                             size_t cols);
+
+/**
+ * @deprecated Renamed `softmax_cross_entropy_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_cross_entropy_f32`.
+ */
+softmax_status cross_entropy_f32(const float *logits,
+                                 size_t n,
+                                 size_t target,
+                                 float *loss,
+                                 float *dlogits);
+
+/**
+ * @deprecated Renamed `softmax_cross_entropy_rows_f32` in 0.2.0: use that name.
+ * This alias only calls it, and is removed in 1.0.
+ *
+ * # Safety
+ * As `softmax_cross_entropy_rows_f32`.
+ */
+softmax_status cross_entropy_rows_f32(const float *logits,
+                                      size_t logits_stride,
+                                      size_t rows,
+                                      size_t cols,
+                                      const int64_t *targets,
+                                      int64_t ignore_index,
+                                      float label_smoothing,
+                                      float *losses,
+                                      float *dlogits,
+                                      size_t dlogits_stride);
 
 /**
  * StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with

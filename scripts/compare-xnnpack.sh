@@ -49,8 +49,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 out="$target/compare-xnnpack"
 mkdir -p "$out/obj" "$out/shim"
 
-echo "== cargo build --release" >&2
-(cd "$root" && cargo build --release >&2)
+echo "== cargo rustc --release --crate-type staticlib" >&2
+(cd "$root" && cargo rustc --release --lib --crate-type staticlib >&2)
 lib="$target/release/libsoftmax.a"
 [ -f "$lib" ] || { echo "compare-xnnpack: $lib missing after cargo build" >&2; exit 1; }
 
@@ -118,10 +118,8 @@ echo "   $(wc -l < "$variants") kernels" >&2
 lse_def=()
 if grep -q 'softmax_status softmax_logsumexp_rows_f32(' "$root/include/softmax.h"; then
     lse_def=(-DSOFTMAX_LSE_ROWS=softmax_logsumexp_rows_f32)
-elif grep -q 'softmax_status logsumexp_rows_f32(' "$root/include/softmax.h"; then
-    lse_def=(-DSOFTMAX_LSE_ROWS=logsumexp_rows_f32)
 else
-    echo "compare-xnnpack: include/softmax.h has no batch log-sum-exp; timing a loop of logsumexp_f32" >&2
+    echo "compare-xnnpack: include/softmax.h has no batch log-sum-exp; timing a loop of softmax_logsumexp_f32" >&2
 fi
 
 harness="$root/scripts/compare-xnnpack/harness.c"

@@ -184,7 +184,8 @@ fi
 
 # ---- 3. static library and the C example ---------------------------------------------------
 
-step "build libsoftmax.a (release)" cargo build --release --lib --target "$TRIPLE"
+step "build libsoftmax.a (release)" cargo rustc --release --lib --target "$TRIPLE" \
+  --crate-type staticlib,rlib
 
 # c_example CPU: runs the example (it checks itself on every supported ISA and prints
 # "ALL OK"), and checks that it starts on NEON, or on scalar with SOFTMAX_ISA=scalar.

@@ -9,6 +9,9 @@ use crate::Isa;
 #[non_exhaustive]
 pub enum Error {
     /// An output (or second input) slice does not have the length the operation needs.
+    ///
+    /// Returned by 0.1; from 0.2 on the crate returns [`Error::SliceLength`], which also names
+    /// the slice. Kept so that code which names it still compiles.
     LengthMismatch {
         /// The length required.
         expected: usize,
@@ -26,6 +29,27 @@ pub enum Error {
     UnsupportedIsa(Isa),
     /// An argument is out of its domain (the message says which).
     InvalidArgument(&'static str),
+    /// The slice `argument` (the parameter's name: `"y"`, `"dx"`, `"targets"`, ...) is too
+    /// short or too long: the operation needs `expected` elements (for a batch, at least
+    /// `expected`: the extent of its rows) and it has `actual`.
+    SliceLength {
+        /// The name of the parameter, as in the function's signature.
+        argument: &'static str,
+        /// The length required (the minimum, for a batch).
+        expected: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// Cross-entropy: the target of row `row` is not a class of the row (`0..classes`) nor
+    /// the ignored index. One-row functions report `row: 0`.
+    TargetOutOfRange {
+        /// The row (0 for the one-row functions).
+        row: usize,
+        /// The target given.
+        target: i64,
+        /// The number of classes (the row length).
+        classes: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -45,6 +69,22 @@ impl fmt::Display for Error {
             }
             Error::UnsupportedIsa(isa) => write!(f, "ISA {} is not supported here", isa.name()),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            Error::SliceLength {
+                argument,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "slice `{argument}` has length {actual}, the operation needs {expected}"
+            ),
+            Error::TargetOutOfRange {
+                row,
+                target,
+                classes,
+            } => write!(
+                f,
+                "the target {target} of row {row} is not a class of the row (0..{classes})"
+            ),
         }
     }
 }

@@ -208,8 +208,8 @@ impl<'a> Rows<'a> {
         rows: usize,
         cols: usize,
     ) -> Result<Self, crate::Error> {
-        crate::check_len(crate::batch_extent(rows, cols, x_stride)?, x.len())?;
-        crate::check_len(crate::batch_extent(rows, cols, y_stride)?, y.len())?;
+        crate::check_len("x", crate::batch_extent(rows, cols, x_stride)?, x.len())?;
+        crate::check_len("y", crate::batch_extent(rows, cols, y_stride)?, y.len())?;
         Ok(Rows {
             x: x.as_ptr(),
             x_stride,
@@ -228,7 +228,7 @@ impl<'a> Rows<'a> {
         rows: usize,
         cols: usize,
     ) -> Result<Self, crate::Error> {
-        crate::check_len(crate::batch_extent(rows, cols, stride)?, xy.len())?;
+        crate::check_len("xy", crate::batch_extent(rows, cols, stride)?, xy.len())?;
         let p = xy.as_mut_ptr();
         Ok(Rows {
             x: p,
@@ -326,7 +326,7 @@ impl<'a> RowsIn<'a> {
         rows: usize,
         cols: usize,
     ) -> Result<Self, crate::Error> {
-        crate::check_len(crate::batch_extent(rows, cols, stride)?, x.len())?;
+        crate::check_len("x", crate::batch_extent(rows, cols, stride)?, x.len())?;
         Ok(RowsIn {
             x,
             stride,

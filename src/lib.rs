@@ -190,9 +190,27 @@ pub(crate) fn batch_extent(rows: usize, cols: usize, stride: usize) -> Result<us
         .ok_or(Error::InvalidStride { stride, cols })
 }
 
-pub(crate) fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
+/// The error of a slice `argument` of length `actual` where `expected` are needed.
+fn length(argument: &'static str, expected: usize, actual: usize) -> Error {
+    Error::SliceLength {
+        argument,
+        expected,
+        actual,
+    }
+}
+
+/// `Ok` when the slice `argument` of length `actual` holds at least `expected` elements.
+pub(crate) fn check_len(
+    argument: &'static str,
+    expected: usize,
+    actual: usize,
+) -> Result<(), Error> {
     if actual < expected {
-        Err(Error::LengthMismatch { expected, actual })
+        Err(Error::SliceLength {
+            argument,
+            expected,
+            actual,
+        })
     } else {
         Ok(())
     }
@@ -304,9 +322,11 @@ impl Softmax {
 
     fn check_target(n: usize, target: usize, smoothing: f32) -> Result<(), Error> {
         if target >= n {
-            return Err(Error::InvalidArgument(
-                "target must be smaller than the row length",
-            ));
+            return Err(Error::TargetOutOfRange {
+                row: 0,
+                target: i64::try_from(target).unwrap_or(i64::MAX),
+                classes: n,
+            });
         }
         if !(0.0..=1.0).contains(&smoothing) {
             return Err(Error::InvalidArgument("label smoothing must be in [0, 1]"));
@@ -374,8 +394,8 @@ impl Softmax {
         y: &mut [f32],
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let (expected, actual) = (x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;
+        let mismatch = length("y", x.len(), y.len());
+        let io = InOut::new(x, y).ok_or(mismatch)?;
         self.run_softmax(io, algorithm);
         Ok(())
     }
@@ -392,8 +412,8 @@ impl Softmax {
 
     /// `y = log_softmax(x) = x - logsumexp(x)`; `y.len()` must equal `x.len()`.
     pub fn log_softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
-        let (expected, actual) = (x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;
+        let mismatch = length("y", x.len(), y.len());
+        let io = InOut::new(x, y).ok_or(mismatch)?;
         self.run_log_softmax(io);
         Ok(())
     }
@@ -479,7 +499,7 @@ impl Softmax {
         out: &mut [f32],
     ) -> Result<(), Error> {
         let batch = RowsIn::new(x, stride, rows, cols)?;
-        check_len(rows, out.len())?;
+        check_len("out", rows, out.len())?;
         self.run_logsumexp_rows(batch, &mut out[..rows]);
         Ok(())
     }
@@ -508,8 +528,8 @@ impl Softmax {
         scale: f32,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let (expected, actual) = (x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(Error::LengthMismatch { expected, actual })?;
+        let mismatch = length("y", x.len(), y.len());
+        let io = InOut::new(x, y).ok_or(mismatch)?;
         self.run_softmax_scaled(io, algorithm, scale)
     }
 
@@ -562,21 +582,18 @@ impl Softmax {
     }
 
     fn backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32], log: bool) -> Result<(), Error> {
-        let mismatch = Error::LengthMismatch {
-            expected: y.len(),
-            actual: if dy.len() != y.len() {
-                dy.len()
-            } else {
-                dx.len()
-            },
+        let mismatch = if dy.len() != y.len() {
+            length("dy", y.len(), dy.len())
+        } else {
+            length("dx", y.len(), dx.len())
         };
         self.run_backward(Grad::new(y, dy, dx).ok_or(mismatch)?, log);
         Ok(())
     }
 
     fn backward_in_place(&self, y: &[f32], dy_dx: &mut [f32], log: bool) -> Result<(), Error> {
-        let (expected, actual) = (y.len(), dy_dx.len());
-        let g = Grad::in_place(y, dy_dx).ok_or(Error::LengthMismatch { expected, actual })?;
+        let mismatch = length("dy_dx", y.len(), dy_dx.len());
+        let g = Grad::in_place(y, dy_dx).ok_or(mismatch)?;
         self.run_backward(g, log);
         Ok(())
     }
@@ -627,9 +644,9 @@ impl Softmax {
         cols: usize,
         log: bool,
     ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, ys)?, y.len())?;
-        check_len(batch_extent(rows, cols, dys)?, dy.len())?;
-        check_len(batch_extent(rows, cols, dxs)?, dx.len())?;
+        check_len("y", batch_extent(rows, cols, ys)?, y.len())?;
+        check_len("dy", batch_extent(rows, cols, dys)?, dy.len())?;
+        check_len("dx", batch_extent(rows, cols, dxs)?, dx.len())?;
         for r in 0..rows {
             let g = Grad::new(
                 &y[r * ys..][..cols],
@@ -665,8 +682,8 @@ impl Softmax {
         target: usize,
         dlogits: &mut [f32],
     ) -> Result<f32, Error> {
-        let (expected, actual) = (logits.len(), dlogits.len());
-        let io = InOut::new(logits, dlogits).ok_or(Error::LengthMismatch { expected, actual })?;
+        let mismatch = length("dlogits", logits.len(), dlogits.len());
+        let io = InOut::new(logits, dlogits).ok_or(mismatch)?;
         self.run_cross_entropy_grad(io, target, 0.0)
     }
 
@@ -688,18 +705,22 @@ impl Softmax {
         losses: &mut [f32],
         mut dlogits: Option<(&mut [f32], usize)>,
     ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, stride)?, logits.len())?;
-        check_len(rows, targets.len())?;
-        check_len(rows, losses.len())?;
+        check_len("logits", batch_extent(rows, cols, stride)?, logits.len())?;
+        check_len("targets", rows, targets.len())?;
+        check_len("losses", rows, losses.len())?;
         if let Some((d, ds)) = &dlogits {
-            check_len(batch_extent(rows, cols, *ds)?, d.len())?;
+            check_len("dlogits", batch_extent(rows, cols, *ds)?, d.len())?;
         }
         let eps = options.label_smoothing;
-        for &t in targets.iter().take(rows) {
-            if t != options.ignore_index {
-                let t =
-                    usize::try_from(t).map_err(|_| Error::InvalidArgument("negative target"))?;
-                Self::check_target(cols, t, eps)?;
+        for (row, &t) in targets.iter().take(rows).enumerate() {
+            let class = usize::try_from(t).ok().filter(|&c| c < cols);
+            if t != options.ignore_index && class.is_none() {
+                let (target, classes) = (t, cols);
+                return Err(Error::TargetOutOfRange {
+                    row,
+                    target,
+                    classes,
+                });
             }
         }
         Self::check_target(1, 0, eps)?;
@@ -875,3 +896,8 @@ pub fn cross_entropy_with_grad(
 ) -> Result<f32, Error> {
     Softmax::new().cross_entropy_with_grad(logits, target, dlogits)
 }
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -264,8 +264,8 @@ impl Softmax {
         cols: usize,
         states: &mut [LseState],
     ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, stride)?, x.len())?;
-        check_len(rows, states.len())?;
+        check_len("x", batch_extent(rows, cols, stride)?, x.len())?;
+        check_len("states", rows, states.len())?;
         for (r, st) in states.iter_mut().take(rows).enumerate() {
             self.logsumexp_accumulate(&x[r * stride..][..cols], st);
         }
@@ -328,7 +328,7 @@ impl Softmax {
         cols: usize,
         lse: &[f32],
     ) -> Result<(), Error> {
-        check_len(rows, lse.len())?;
+        check_len("lse", rows, lse.len())?;
         let mut batch = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
         for (r, &l) in lse[..rows].iter().enumerate() {
             self.run_normalize(batch.row(r), l, false);
@@ -348,7 +348,7 @@ impl Softmax {
         cols: usize,
         lse: &[f32],
     ) -> Result<(), Error> {
-        check_len(rows, lse.len())?;
+        check_len("lse", rows, lse.len())?;
         let mut batch = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
         for (r, &l) in lse[..rows].iter().enumerate() {
             self.run_normalize(batch.row(r), l, true);
@@ -403,12 +403,12 @@ impl Softmax {
         if !(0.0..=1.0).contains(&eps) {
             return Err(Error::InvalidArgument("label smoothing must be in [0, 1]"));
         }
-        check_len(batch_extent(rows, cols, stride)?, logits.len())?;
-        check_len(rows, targets.len())?;
-        check_len(rows, lse.len())?;
-        check_len(rows, losses.len())?;
+        check_len("logits", batch_extent(rows, cols, stride)?, logits.len())?;
+        check_len("targets", rows, targets.len())?;
+        check_len("lse", rows, lse.len())?;
+        check_len("losses", rows, losses.len())?;
         if let Some((d, ds)) = &dlogits {
-            check_len(batch_extent(rows, cols, *ds)?, d.len())?;
+            check_len("dlogits", batch_extent(rows, cols, *ds)?, d.len())?;
         }
         for &t in targets.iter().take(rows) {
             let valid = usize::try_from(t).is_ok_and(|t| t < layout.total_cols);

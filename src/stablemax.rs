@@ -215,11 +215,11 @@ impl Softmax {
         losses: &mut [f32],
         mut dlogits: Option<(&mut [f32], usize)>,
     ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, stride)?, logits.len())?;
-        check_len(rows, targets.len())?;
-        check_len(rows, losses.len())?;
+        check_len("logits", batch_extent(rows, cols, stride)?, logits.len())?;
+        check_len("targets", rows, targets.len())?;
+        check_len("losses", rows, losses.len())?;
         if let Some((d, ds)) = &dlogits {
-            check_len(batch_extent(rows, cols, *ds)?, d.len())?;
+            check_len("dlogits", batch_extent(rows, cols, *ds)?, d.len())?;
         }
         let eps = options.label_smoothing;
         Self::check_target(1, 0, eps)?;
@@ -352,9 +352,9 @@ impl Softmax {
         cols: usize,
         log: bool,
     ) -> Result<(), Error> {
-        check_len(batch_extent(rows, cols, xs)?, x.len())?;
-        check_len(batch_extent(rows, cols, dys)?, dy.len())?;
-        check_len(batch_extent(rows, cols, dxs)?, dx.len())?;
+        check_len("x", batch_extent(rows, cols, xs)?, x.len())?;
+        check_len("dy", batch_extent(rows, cols, dys)?, dy.len())?;
+        check_len("dx", batch_extent(rows, cols, dxs)?, dx.len())?;
         for r in 0..rows {
             let g = Grad::new(
                 &x[r * xs..][..cols],

@@ -19,7 +19,8 @@ fn mismatched_lengths_are_refused_and_nothing_is_written() {
             let x = [1.0f32, 2.0, 3.0];
             for ylen in [0usize, 2, 4, 10] {
                 let mut y = vec![SENTINEL; ylen];
-                let want = Err(Error::LengthMismatch {
+                let want = Err(Error::SliceLength {
+                    argument: "y",
                     expected: 3,
                     actual: ylen,
                 });
@@ -34,7 +35,8 @@ fn mismatched_lengths_are_refused_and_nothing_is_written() {
             let mut y = [SENTINEL; 2];
             assert_eq!(
                 sm.softmax(&[], &mut y),
-                Err(Error::LengthMismatch {
+                Err(Error::SliceLength {
+                    argument: "y",
                     expected: 0,
                     actual: 2
                 })
@@ -44,7 +46,8 @@ fn mismatched_lengths_are_refused_and_nothing_is_written() {
     );
     // The free functions too.
     let mut y = [0.0f32; 2];
-    let want = Err(Error::LengthMismatch {
+    let want = Err(Error::SliceLength {
+        argument: "y",
         expected: 3,
         actual: 2,
     });
@@ -161,17 +164,20 @@ fn rows_errors() {
         // Short buffers: the extent is (rows - 1) * stride + cols.
         // rows 3, cols 4, stride 6: extent 16.
         let r = all_rows_calls(&sm, 15, 6, 16, 6, 3, 4);
-        let short_x = Err(Error::LengthMismatch {
-            expected: 16,
-            actual: 15,
-        });
-        assert_eq!(r, [short_x; 4], "{ctx}");
+        let short = |argument| {
+            Err(Error::SliceLength {
+                argument,
+                expected: 16,
+                actual: 15,
+            })
+        };
+        assert_eq!(
+            r,
+            [short("x"), short("xy"), short("x"), short("xy")],
+            "{ctx}"
+        );
         let r = all_rows_calls(&sm, 16, 6, 15, 6, 3, 4);
-        let short_y = Err(Error::LengthMismatch {
-            expected: 16,
-            actual: 15,
-        });
-        assert_eq!(r, [short_y, Ok(()), short_y, Ok(())], "{ctx}");
+        assert_eq!(r, [short("y"), Ok(()), short("y"), Ok(())], "{ctx}");
         // Exactly the extent, and longer buffers, are fine.
         assert_eq!(
             all_rows_calls(&sm, 16, 6, 16, 6, 3, 4),
@@ -215,11 +221,18 @@ fn rows_zero_rows_and_zero_cols() {
         assert_sentinels(ctx, &xy, 0, 0);
         // cols == 0 still needs (rows - 1) * stride elements of x (and of y).
         let r = all_rows_calls(&sm, 7, 2, 8, 2, 5, 0);
-        let short = Err(Error::LengthMismatch {
-            expected: 8,
-            actual: 7,
-        });
-        assert_eq!(r, [short; 4], "{ctx}");
+        let short = |argument| {
+            Err(Error::SliceLength {
+                argument,
+                expected: 8,
+                actual: 7,
+            })
+        };
+        assert_eq!(
+            r,
+            [short("x"), short("xy"), short("x"), short("xy")],
+            "{ctx}"
+        );
     });
 }
 
@@ -417,6 +430,16 @@ fn error_display_and_traits() {
         Error::InvalidStride { stride: 1, cols: 2 },
         Error::UnsupportedIsa(Isa::Neon),
         Error::InvalidArgument("something"),
+        Error::SliceLength {
+            argument: "dx",
+            expected: 3,
+            actual: 2,
+        },
+        Error::TargetOutOfRange {
+            row: 4,
+            target: 9,
+            classes: 5,
+        },
     ];
     for e in errors {
         let s = e.to_string();

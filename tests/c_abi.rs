@@ -1,12 +1,15 @@
-//! The C ABI: (1) the C and C++ examples in `c_examples/`, compiled against `include/` and a
-//! freshly built `libsoftmax.a` and run (once per supported ISA for C); (2) the `extern "C"`
-//! functions called directly with good and bad arguments.
+//! The C ABI: (1) the C and C++ examples in `c_examples/`, compiled against the headers and
+//! `libsoftmax.a` that `scripts/install.sh` installs, and run (once per supported ISA for C);
+//! (2) the `extern "C"` functions called directly with good and bad arguments.
+
+mod capi;
 
 use std::ffi::{CStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::ptr;
-use std::sync::OnceLock;
+
+use capi::{check_output, compiler, include_dir, manifest_dir, static_lib, tmp_dir};
 
 use softmax::ffi::*;
 use softmax::{Algorithm, Isa};
@@ -15,115 +18,101 @@ use softmax::{Algorithm, Isa};
 // (1) The C and C++ examples.
 // ---------------------------------------------------------------------------------------------
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `<target>/tmp`, where the example binaries go.
-fn tmp_dir() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// A separate target directory for the release static library, so that the child cargo does
-/// not wait for the build lock held by the `cargo test` running us.
-fn lib_target_dir() -> PathBuf {
-    tmp_dir()
-        .parent()
-        .map(|t| t.join("c-abi"))
-        .unwrap_or_else(|| manifest_dir().join("target").join("c-abi"))
-}
-
-/// Builds `libsoftmax.a` (release) once per test process.
-fn static_lib() -> &'static Path {
-    static LIB: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let lib = LIB.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let target_dir = lib_target_dir();
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--lib", "--manifest-path"])
-            .arg(manifest_dir().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            // Only the test's own build may rewrite include/softmax.h; build for the host.
-            .env_remove("SOFTMAX_WRITE_HEADER")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build --release --lib failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let lib = target_dir.join("release").join("libsoftmax.a");
-        if lib.is_file() {
-            Ok(lib)
-        } else {
-            Err(format!("{} was not built", lib.display()))
-        }
-    });
-    match lib {
-        Ok(path) => path,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// The compiler named by `$var` (or `default`) if it runs; otherwise prints a SKIP line.
-fn compiler(var: &str, default: &str, test: &str) -> Option<OsString> {
-    // Under an emulator (scripts/test-aarch64.sh sets SOFTMAX_TEST_RUNNER) this test binary
-    // is not the host's: the host compiler would build and run a host program. That script
-    // links the C example against the cross-built library and runs it itself.
-    if std::env::var_os("SOFTMAX_TEST_RUNNER").is_some_and(|r| !r.is_empty()) {
-        eprintln!(
-            "\n*** SKIP {test}: emulated cross run (SOFTMAX_TEST_RUNNER is set); \
-             the cross test script runs the C example against the cross-built library ***\n"
-        );
-        return None;
-    }
-    let cc = std::env::var_os(var).unwrap_or_else(|| OsString::from(default));
-    let works = Command::new(&cc)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works && cfg!(unix) {
-        Some(cc)
-    } else {
-        eprintln!(
-            "\n*** SKIP {test}: no working C/C++ compiler `{}` (set ${var}) or not a Unix host ***\n",
-            cc.to_string_lossy()
-        );
-        None
-    }
-}
-
-fn check_output(what: &str, out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 /// Compiles `c_examples/<source>` with `compiler` and `flags` into `<tmp>/<exe>`.
 fn compile(compiler: &OsString, flags: &[&str], source: &str, exe: &str) -> PathBuf {
+    compile_file(
+        compiler,
+        flags,
+        &manifest_dir().join("c_examples").join(source),
+        exe,
+    )
+}
+
+/// Compiles `source` with `compiler` and `flags` against the installed static library into
+/// `<tmp>/<exe>`.
+fn compile_file(compiler: &OsString, flags: &[&str], source: &Path, exe: &str) -> PathBuf {
     let lib = static_lib();
     let exe = tmp_dir().join(exe);
     let out = Command::new(compiler)
         .args(flags)
         .arg("-I")
-        .arg(manifest_dir().join("include"))
-        .arg(manifest_dir().join("c_examples").join(source))
+        .arg(include_dir())
+        .arg(source)
         .arg(lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", compiler.to_string_lossy()));
-    check_output(&format!("compiling {source}"), &out);
+    check_output(&format!("compiling {}", source.display()), &out);
     exe
+}
+
+/// A C program that calls every deprecated 0.1 name and its `softmax_` successor on the same
+/// inputs and compares the outputs bit for bit.
+const DEPRECATED_NAMES_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include "softmax.h"
+
+#define N 7
+#define ROWS 2
+static int failures = 0;
+static void same(const char *what, softmax_status s1, softmax_status s2, const void *a,
+                 const void *b, size_t bytes) {
+    if (s1 != SOFTMAX_STATUS_OK || s2 != s1 || memcmp(a, b, bytes) != 0) {
+        printf("MISMATCH %s\n", what);
+        failures++;
+    }
+}
+int main(void) {
+    float x[ROWS * N], y[ROWS * N], dy[ROWS * N], a[ROWS * N], b[ROWS * N];
+    float la = 0.0f, lb = 0.0f, lsa[ROWS], lsb[ROWS];
+    int64_t targets[ROWS] = {3, -100};
+    size_t i;
+    softmax_status s1, s2;
+    for (i = 0; i < ROWS * N; i++) {
+        x[i] = (float)((i * 37) % 11) - 4.5f;
+        dy[i] = (float)((i * 13) % 5) - 2.0f;
+    }
+    softmax_log_softmax_f32(x, y, N);
+    s1 = log_softmax_f32(x, a, N); s2 = softmax_log_softmax_f32(x, b, N);
+    same("log_softmax_f32", s1, s2, a, b, sizeof(float) * N);
+    s1 = logsumexp_f32(x, N, &la); s2 = softmax_logsumexp_f32(x, N, &lb);
+    same("logsumexp_f32", s1, s2, &la, &lb, sizeof la);
+    s1 = log_softmax_rows_f32(x, N, a, N, ROWS, N);
+    s2 = softmax_log_softmax_rows_f32(x, N, b, N, ROWS, N);
+    same("log_softmax_rows_f32", s1, s2, a, b, sizeof a);
+    s1 = log_softmax_backward_f32(y, dy, a, N); s2 = softmax_log_softmax_backward_f32(y, dy, b, N);
+    same("log_softmax_backward_f32", s1, s2, a, b, sizeof(float) * N);
+    softmax_log_softmax_rows_f32(x, N, y, N, ROWS, N);
+    s1 = log_softmax_backward_rows_f32(y, N, dy, N, a, N, ROWS, N);
+    s2 = softmax_log_softmax_backward_rows_f32(y, N, dy, N, b, N, ROWS, N);
+    same("log_softmax_backward_rows_f32", s1, s2, a, b, sizeof a);
+    s1 = cross_entropy_f32(x, N, 2, &la, a); s2 = softmax_cross_entropy_f32(x, N, 2, &lb, b);
+    same("cross_entropy_f32 loss", s1, s2, &la, &lb, sizeof la);
+    same("cross_entropy_f32 gradient", s1, s2, a, b, sizeof(float) * N);
+    s1 = cross_entropy_rows_f32(x, N, ROWS, N, targets, -100, 0.1f, lsa, a, N);
+    s2 = softmax_cross_entropy_rows_f32(x, N, ROWS, N, targets, -100, 0.1f, lsb, b, N);
+    same("cross_entropy_rows_f32 losses", s1, s2, lsa, lsb, sizeof lsa);
+    same("cross_entropy_rows_f32 gradient", s1, s2, a, b, sizeof a);
+    if (failures == 0) printf("DEPRECATED NAMES OK\n");
+    return failures != 0;
+}
+"#;
+
+/// The 0.1 names (deprecated aliases until 1.0) still compile without warnings, link, and give
+/// exactly the results of the renamed functions.
+#[test]
+fn deprecated_names_still_work() {
+    let Some(cc) = compiler("CC", "cc", "deprecated_names_still_work") else {
+        return;
+    };
+    let source = tmp_dir().join("softmax_deprecated_names.c");
+    std::fs::write(&source, DEPRECATED_NAMES_C).expect("write the C program");
+    let flags = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+    let exe = compile_file(&cc, &flags, &source, "softmax_deprecated_names");
+    let stdout = run(&exe, None);
+    assert!(stdout.contains("DEPRECATED NAMES OK\n"), "{stdout}");
 }
 
 /// Runs `exe` with `SOFTMAX_ISA` set to `isa` (or unset).
@@ -208,6 +197,37 @@ fn cpp_example_runs() {
     );
 }
 
+/// The README's C and C++ examples are whole programs: each is compiled with warnings as
+/// errors against the installed library, and run.
+#[test]
+fn readme_examples_build_and_run() {
+    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).expect("README.md");
+    let mut count = [0usize; 2];
+    for (fence, var, default, std_flag, ext) in [
+        ("```c\n", "CC", "cc", "-std=c99", "c"),
+        ("```cpp\n", "CXX", "c++", "-std=c++17", "cpp"),
+    ] {
+        let Some(cc) = compiler(var, default, "readme_examples_build_and_run") else {
+            return;
+        };
+        for (i, (at, _)) in readme.match_indices(fence).enumerate() {
+            let body = &readme[at + fence.len()..];
+            let body = &body[..body.find("```").expect("a closed code block")];
+            let source = tmp_dir().join(format!("softmax_readme_{i}.{ext}"));
+            std::fs::write(&source, body).unwrap();
+            let flags = [std_flag, "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+            let exe = compile_file(&cc, &flags, &source, &format!("softmax_readme_{i}_{ext}"));
+            let stdout = run(&exe, None);
+            println!("README {ext} example {i}:\n{stdout}");
+            count[usize::from(ext == "cpp")] += 1;
+        }
+    }
+    assert!(
+        count[0] >= 2 && count[1] >= 1,
+        "README examples found: {count:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // (2) The extern "C" functions, called directly.
 // ---------------------------------------------------------------------------------------------
@@ -279,13 +299,16 @@ fn single_row_results() {
     assert_softmax(&x, &y);
     // SAFETY: as above.
     assert_eq!(
-        unsafe { log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), x.len()) },
+        unsafe { softmax_log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), x.len()) },
         OK
     );
     assert_log_softmax(&x, &y);
     let mut lse = 0.0f32;
     // SAFETY: as above.
-    assert_eq!(unsafe { logsumexp_f32(x.as_ptr(), x.len(), &mut lse) }, OK);
+    assert_eq!(
+        unsafe { softmax_logsumexp_f32(x.as_ptr(), x.len(), &mut lse) },
+        OK
+    );
     let want = reference_logsumexp(&x);
     assert!(
         (lse as f64 - want).abs() <= 1e-6 * want.abs(),
@@ -301,13 +324,16 @@ fn single_row_results() {
     let x = [1.0, f32::NAN, 2.0];
     // SAFETY: as above.
     assert_eq!(
-        unsafe { log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), 3) },
+        unsafe { softmax_log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), 3) },
         OK
     );
     assert!(y[..3].iter().all(|v| v.is_nan()));
     let x = [f32::NEG_INFINITY; 3];
     // SAFETY: as above.
-    assert_eq!(unsafe { logsumexp_f32(x.as_ptr(), 3, &mut lse) }, OK);
+    assert_eq!(
+        unsafe { softmax_logsumexp_f32(x.as_ptr(), 3, &mut lse) },
+        OK
+    );
     assert_eq!(lse, f32::NEG_INFINITY);
 }
 
@@ -324,7 +350,7 @@ fn exact_in_place() {
     let mut xy = x.clone();
     let p = xy.as_mut_ptr();
     // SAFETY: as above.
-    assert_eq!(unsafe { log_softmax_f32(p, p, xy.len()) }, OK);
+    assert_eq!(unsafe { softmax_log_softmax_f32(p, p, xy.len()) }, OK);
     assert_log_softmax(&x, &xy);
 
     // Batches in place: same base, same stride.
@@ -348,7 +374,7 @@ fn exact_in_place() {
     let p = xy.as_mut_ptr();
     // SAFETY: as above.
     assert_eq!(
-        unsafe { log_softmax_rows_f32(p, stride, p, stride, rows, cols) },
+        unsafe { softmax_log_softmax_rows_f32(p, stride, p, stride, rows, cols) },
         OK
     );
     for r in 0..rows {
@@ -375,7 +401,8 @@ fn strided_rows_leave_gaps_alone() {
     }
     let mut y = vec![-7.0f32; (rows - 1) * ys + cols];
     // SAFETY: as above.
-    let st = unsafe { log_softmax_rows_f32(x.as_ptr(), xs, y.as_mut_ptr(), ys, rows, cols) };
+    let st =
+        unsafe { softmax_log_softmax_rows_f32(x.as_ptr(), xs, y.as_mut_ptr(), ys, rows, cols) };
     assert_eq!(st, OK);
     for r in 0..rows {
         assert_log_softmax(&x[r * xs..][..cols], &y[r * ys..][..cols]);
@@ -402,21 +429,24 @@ fn null_pointers() {
         assert_eq!(softmax_f32(ptr::null(), yp, 3), NULL);
         assert_eq!(softmax_f32(xp, ptr::null_mut(), 3), NULL);
         assert_eq!(softmax_f32_ex(ptr::null(), yp, 3, 1), NULL);
-        assert_eq!(log_softmax_f32(ptr::null(), yp, 3), NULL);
-        assert_eq!(log_softmax_f32(xp, ptr::null_mut(), 3), NULL);
-        assert_eq!(logsumexp_f32(ptr::null(), 3, &mut r), NULL);
-        assert_eq!(logsumexp_f32(xp, 3, ptr::null_mut()), NULL);
-        assert_eq!(logsumexp_f32(ptr::null(), 0, ptr::null_mut()), NULL);
+        assert_eq!(softmax_log_softmax_f32(ptr::null(), yp, 3), NULL);
+        assert_eq!(softmax_log_softmax_f32(xp, ptr::null_mut(), 3), NULL);
+        assert_eq!(softmax_logsumexp_f32(ptr::null(), 3, &mut r), NULL);
+        assert_eq!(softmax_logsumexp_f32(xp, 3, ptr::null_mut()), NULL);
+        assert_eq!(softmax_logsumexp_f32(ptr::null(), 0, ptr::null_mut()), NULL);
         assert_eq!(softmax_rows_f32(ptr::null(), 3, yp, 3, 1, 3, 0), NULL);
         assert_eq!(softmax_rows_f32(xp, 3, ptr::null_mut(), 3, 1, 3, 0), NULL);
-        assert_eq!(log_softmax_rows_f32(ptr::null(), 3, yp, 3, 1, 3), NULL);
+        assert_eq!(
+            softmax_log_softmax_rows_f32(ptr::null(), 3, yp, 3, 1, 3),
+            NULL
+        );
         assert_eq!(r, 5.0);
         assert_eq!(y, [5.0; 3]);
 
         // Nothing to do: NULL is fine and nothing is written.
         assert_eq!(softmax_f32(ptr::null(), ptr::null_mut(), 0), OK);
         assert_eq!(softmax_f32_ex(ptr::null(), ptr::null_mut(), 0, 4), OK);
-        assert_eq!(log_softmax_f32(ptr::null(), ptr::null_mut(), 0), OK);
+        assert_eq!(softmax_log_softmax_f32(ptr::null(), ptr::null_mut(), 0), OK);
         assert_eq!(softmax_f32(xp, yp, 0), OK);
         assert_eq!(
             softmax_rows_f32(ptr::null(), 3, ptr::null_mut(), 3, 0, 3, 0),
@@ -427,11 +457,11 @@ fn null_pointers() {
             OK
         );
         assert_eq!(
-            log_softmax_rows_f32(ptr::null(), 3, ptr::null_mut(), 3, 0, 3),
+            softmax_log_softmax_rows_f32(ptr::null(), 3, ptr::null_mut(), 3, 0, 3),
             OK
         );
         assert_eq!(y, [5.0; 3]);
-        assert_eq!(logsumexp_f32(ptr::null(), 0, &mut r), OK);
+        assert_eq!(softmax_logsumexp_f32(ptr::null(), 0, &mut r), OK);
         assert_eq!(r, f32::NEG_INFINITY);
     }
 }
@@ -468,22 +498,22 @@ fn bad_strides_and_extents() {
         // Stride smaller than the row.
         assert_eq!(softmax_rows_f32(xp, 3, yp, 4, 2, 4, 0), INVALID);
         assert_eq!(softmax_rows_f32(xp, 4, yp, 3, 2, 4, 0), INVALID);
-        assert_eq!(log_softmax_rows_f32(xp, 0, yp, 4, 1, 4), INVALID);
+        assert_eq!(softmax_log_softmax_rows_f32(xp, 0, yp, 4, 1, 4), INVALID);
         // ... is fine without rows.
         assert_eq!(softmax_rows_f32(xp, 1, yp, 1, 0, 4, 0), OK);
         // Extents that overflow usize.
         assert_eq!(softmax_rows_f32(xp, usize::MAX, yp, 4, 2, 4, 0), INVALID);
         assert_eq!(
-            log_softmax_rows_f32(xp, 4, yp, usize::MAX / 2, 3, 4),
+            softmax_log_softmax_rows_f32(xp, 4, yp, usize::MAX / 2, 3, 4),
             INVALID
         );
         // Extents whose byte size exceeds isize::MAX.
         let big = isize::MAX as usize / 4 + 1;
         assert_eq!(softmax_f32(xp, yp, big), INVALID);
         assert_eq!(softmax_f32(xp, yp, usize::MAX), INVALID);
-        assert_eq!(log_softmax_f32(xp, yp, big), INVALID);
+        assert_eq!(softmax_log_softmax_f32(xp, yp, big), INVALID);
         let mut r = 5.0f32;
-        assert_eq!(logsumexp_f32(xp, big, &mut r), INVALID);
+        assert_eq!(softmax_logsumexp_f32(xp, big, &mut r), INVALID);
         assert_eq!(softmax_rows_f32(xp, big, yp, 4, 2, 4, 0), INVALID);
         // An address range that wraps around.
         let top = ptr::without_provenance::<f32>(usize::MAX - 15);
@@ -503,12 +533,15 @@ fn partial_overlap_is_rejected() {
         assert_eq!(softmax_f32(p, p.add(1), 8), INVALID);
         assert_eq!(softmax_f32(p.add(1), p, 8), INVALID);
         assert_eq!(softmax_f32_ex(p, p.add(7), 8, 2), INVALID);
-        assert_eq!(log_softmax_f32(p, p.add(1), 8), INVALID);
+        assert_eq!(softmax_log_softmax_f32(p, p.add(1), 8), INVALID);
         // Same base, different strides.
         assert_eq!(softmax_rows_f32(p, 8, p, 4, 2, 4, 0), INVALID);
         // Different bases whose extents overlap (even though rows would not).
         assert_eq!(softmax_rows_f32(p, 8, p.add(4), 8, 2, 4, 0), INVALID);
-        assert_eq!(log_softmax_rows_f32(p.add(9), 8, p, 8, 2, 4), INVALID);
+        assert_eq!(
+            softmax_log_softmax_rows_f32(p.add(9), 8, p, 8, 2, 4),
+            INVALID
+        );
     }
     assert_eq!(buf, orig);
 }
@@ -525,11 +558,17 @@ fn misaligned_pointers_are_rejected() {
         assert_eq!(softmax_f32(mx, b.as_mut_ptr(), 8), INVALID);
         assert_eq!(softmax_f32(a.as_ptr(), my, 8), INVALID);
         assert_eq!(softmax_f32(mx, mx, 8), INVALID);
-        assert_eq!(log_softmax_f32(mx, b.as_mut_ptr(), 8), INVALID);
-        assert_eq!(logsumexp_f32(mx, 8, r.as_mut_ptr()), INVALID);
-        assert_eq!(logsumexp_f32(a.as_ptr(), 8, misaligned(&mut r)), INVALID);
+        assert_eq!(softmax_log_softmax_f32(mx, b.as_mut_ptr(), 8), INVALID);
+        assert_eq!(softmax_logsumexp_f32(mx, 8, r.as_mut_ptr()), INVALID);
+        assert_eq!(
+            softmax_logsumexp_f32(a.as_ptr(), 8, misaligned(&mut r)),
+            INVALID
+        );
         assert_eq!(softmax_rows_f32(mx, 4, b.as_mut_ptr(), 4, 2, 4, 0), INVALID);
-        assert_eq!(log_softmax_rows_f32(a.as_ptr(), 4, my, 4, 2, 4), INVALID);
+        assert_eq!(
+            softmax_log_softmax_rows_f32(a.as_ptr(), 4, my, 4, 2, 4),
+            INVALID
+        );
     }
     assert_eq!(b, [5.0; 9]);
     assert_eq!(r, [5.0; 2]);
@@ -672,9 +711,9 @@ fn training_functions_work() {
                 dx[i]
             );
         }
-        assert_eq!(log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), 4), OK);
+        assert_eq!(softmax_log_softmax_f32(x.as_ptr(), y.as_mut_ptr(), 4), OK);
         assert_eq!(
-            log_softmax_backward_f32(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), 4),
+            softmax_log_softmax_backward_f32(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), 4),
             OK
         );
         let sum: f64 = dy.iter().map(|&v| v as f64).sum();
@@ -688,7 +727,7 @@ fn training_functions_work() {
         }
 
         assert_eq!(
-            cross_entropy_f32(x.as_ptr(), 4, 2, &mut loss, d.as_mut_ptr()),
+            softmax_cross_entropy_f32(x.as_ptr(), 4, 2, &mut loss, d.as_mut_ptr()),
             OK
         );
         let want = reference_logsumexp(&x) - 3.0;
@@ -697,7 +736,7 @@ fn training_functions_work() {
 
         let targets = [3i64, -100];
         let mut losses = [5.0f32; 2];
-        let st = cross_entropy_rows_f32(
+        let st = softmax_cross_entropy_rows_f32(
             x.as_ptr(),
             2,
             2,
@@ -713,7 +752,7 @@ fn training_functions_work() {
         assert_eq!(st, INVALID);
         assert_eq!(losses, [5.0; 2]);
         let targets = [1i64, -100];
-        let st = cross_entropy_rows_f32(
+        let st = softmax_cross_entropy_rows_f32(
             x.as_ptr(),
             2,
             2,
@@ -775,7 +814,7 @@ fn training_null_pointers() {
     let null_mut = ptr::null_mut::<f32>();
     // SAFETY (whole block): every pointer is NULL or valid for the length passed.
     unsafe {
-        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+        for f in [softmax_backward_f32, softmax_log_softmax_backward_f32] {
             assert_eq!(f(null, xp, yp, 3), NULL);
             assert_eq!(f(xp, null, yp, 3), NULL);
             assert_eq!(f(xp, xp, null_mut, 3), NULL);
@@ -783,7 +822,10 @@ fn training_null_pointers() {
             assert_eq!(f(null, misaligned(&mut y), yp, 3), NULL);
             assert_eq!(f(null, null, null_mut, 0), OK);
         }
-        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+        for f in [
+            softmax_backward_rows_f32,
+            softmax_log_softmax_backward_rows_f32,
+        ] {
             assert_eq!(f(null, 3, xp, 3, yp, 3, 1, 3), NULL);
             assert_eq!(f(xp, 3, null, 3, yp, 3, 1, 3), NULL);
             assert_eq!(f(xp, 3, xp, 3, null_mut, 3, 1, 3), NULL);
@@ -805,13 +847,16 @@ fn training_null_pointers() {
         assert_eq!(softmax_rows_f32_ex(xp, 3, null_mut, 3, 1, 3, AUTO, 0), NULL);
         assert_eq!(softmax_rows_f32_ex(null, 3, null_mut, 3, 2, 0, AUTO, 1), OK);
 
-        assert_eq!(cross_entropy_f32(null, 3, 0, lp, null_mut), NULL);
-        assert_eq!(cross_entropy_f32(xp, 3, 0, null_mut, null_mut), NULL);
-        assert_eq!(cross_entropy_f32(xp, 3, 0, null_mut, yp), NULL);
+        assert_eq!(softmax_cross_entropy_f32(null, 3, 0, lp, null_mut), NULL);
+        assert_eq!(
+            softmax_cross_entropy_f32(xp, 3, 0, null_mut, null_mut),
+            NULL
+        );
+        assert_eq!(softmax_cross_entropy_f32(xp, 3, 0, null_mut, yp), NULL);
         // dlogits is optional.
-        assert_eq!(cross_entropy_f32(xp, 3, 0, lp, null_mut), OK);
+        assert_eq!(softmax_cross_entropy_f32(xp, 3, 0, lp, null_mut), OK);
         let ce_rows = |x: *const f32, t: *const i64, l: *mut f32, d: *mut f32, rows: usize| {
-            cross_entropy_rows_f32(x, 3, rows, 3, t, -100, 0.0, l, d, 3)
+            softmax_cross_entropy_rows_f32(x, 3, rows, 3, t, -100, 0.0, l, d, 3)
         };
         assert_eq!(ce_rows(null, t.as_ptr(), lp, yp, 1), NULL);
         assert_eq!(ce_rows(xp, ptr::null(), lp, yp, 1), NULL);
@@ -863,20 +908,29 @@ fn training_bad_scalar_arguments() {
         }
 
         // Cross-entropy: no class, target out of range (checked before the pointers).
-        assert_eq!(cross_entropy_f32(xp, 0, 0, lp, null_mut), INVALID);
-        assert_eq!(cross_entropy_f32(null, 0, 0, null_mut, null_mut), INVALID);
-        assert_eq!(cross_entropy_f32(xp, 4, 4, lp, yp), INVALID);
-        assert_eq!(cross_entropy_f32(xp, 4, usize::MAX, lp, yp), INVALID);
-        assert_eq!(cross_entropy_f32(null, 4, 4, null_mut, null_mut), INVALID);
+        assert_eq!(softmax_cross_entropy_f32(xp, 0, 0, lp, null_mut), INVALID);
+        assert_eq!(
+            softmax_cross_entropy_f32(null, 0, 0, null_mut, null_mut),
+            INVALID
+        );
+        assert_eq!(softmax_cross_entropy_f32(xp, 4, 4, lp, yp), INVALID);
+        assert_eq!(
+            softmax_cross_entropy_f32(xp, 4, usize::MAX, lp, yp),
+            INVALID
+        );
+        assert_eq!(
+            softmax_cross_entropy_f32(null, 4, 4, null_mut, null_mut),
+            INVALID
+        );
 
         let targets = [0i64, 1];
         let mut losses = [5.0f32; 2];
         let tp = targets.as_ptr();
         let lsp = losses.as_mut_ptr();
         for bad in [f32::NAN, -0.1, 1.0001, f32::INFINITY, f32::NEG_INFINITY] {
-            let st = cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, bad, lsp, yp, 2);
+            let st = softmax_cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, bad, lsp, yp, 2);
             assert_eq!(st, INVALID, "label smoothing {bad}");
-            let st = cross_entropy_rows_f32(
+            let st = softmax_cross_entropy_rows_f32(
                 null,
                 2,
                 0,
@@ -893,30 +947,64 @@ fn training_bad_scalar_arguments() {
         // Smoothing 0 and 1 are fine.
         for eps in [0.0, 1.0] {
             assert_eq!(
-                cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, eps, lsp, null_mut, 0),
+                softmax_cross_entropy_rows_f32(xp, 2, 2, 2, tp, -100, eps, lsp, null_mut, 0),
                 OK
             );
         }
         losses = [5.0; 2];
         // cols == 0: no class.
         assert_eq!(
-            cross_entropy_rows_f32(xp, 2, 2, 0, tp, -100, 0.0, lsp, null_mut, 0),
+            softmax_cross_entropy_rows_f32(xp, 2, 2, 0, tp, -100, 0.0, lsp, null_mut, 0),
             INVALID
         );
         assert_eq!(
-            cross_entropy_rows_f32(null, 0, 0, 0, ptr::null(), -100, 0.0, null_mut, null_mut, 0),
+            softmax_cross_entropy_rows_f32(
+                null,
+                0,
+                0,
+                0,
+                ptr::null(),
+                -100,
+                0.0,
+                null_mut,
+                null_mut,
+                0
+            ),
             INVALID
         );
         // Targets: negative (not the ignore index) or >= cols, in any row; nothing is written.
         for bad in [[0i64, 2], [-1, 0], [0, -101], [i64::MIN, 0], [0, i64::MAX]] {
-            let st = cross_entropy_rows_f32(xp, 2, 2, 2, bad.as_ptr(), -100, 0.0, lsp, yp, 2);
+            let st =
+                softmax_cross_entropy_rows_f32(xp, 2, 2, 2, bad.as_ptr(), -100, 0.0, lsp, yp, 2);
             assert_eq!(st, INVALID, "targets {bad:?}");
         }
         // The ignore index may be any value, even a valid class.
-        let st = cross_entropy_rows_f32(xp, 2, 2, 2, [1i64, 7].as_ptr(), 7, 0.0, lsp, null_mut, 0);
+        let st = softmax_cross_entropy_rows_f32(
+            xp,
+            2,
+            2,
+            2,
+            [1i64, 7].as_ptr(),
+            7,
+            0.0,
+            lsp,
+            null_mut,
+            0,
+        );
         assert_eq!(st, OK);
         assert_eq!(losses[1], 0.0);
-        let st = cross_entropy_rows_f32(xp, 2, 2, 2, [1i64, 0].as_ptr(), 0, 0.0, lsp, null_mut, 0);
+        let st = softmax_cross_entropy_rows_f32(
+            xp,
+            2,
+            2,
+            2,
+            [1i64, 0].as_ptr(),
+            0,
+            0.0,
+            lsp,
+            null_mut,
+            0,
+        );
         assert_eq!(st, OK);
         assert_eq!(losses[1], 0.0);
     }
@@ -937,7 +1025,10 @@ fn training_bad_strides_and_extents() {
     // SAFETY (whole block): every call is rejected before touching memory, or stays within
     // the 16-element buffers.
     unsafe {
-        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+        for f in [
+            softmax_backward_rows_f32,
+            softmax_log_softmax_backward_rows_f32,
+        ] {
             // Each stride smaller than the row.
             assert_eq!(f(xp, 3, xp, 4, yp, 4, 2, 4), INVALID);
             assert_eq!(f(xp, 4, xp, 3, yp, 4, 2, 4), INVALID);
@@ -954,7 +1045,7 @@ fn training_bad_strides_and_extents() {
             assert_eq!(f(xp, 4, xp, 4, yp, usize::MAX / 2, 3, 4), INVALID);
             assert_eq!(f(xp, big, xp, 4, yp, 4, 2, 4), INVALID);
         }
-        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+        for f in [softmax_backward_f32, softmax_log_softmax_backward_f32] {
             assert_eq!(f(xp, xp, yp, big), INVALID);
             assert_eq!(f(xp, xp, yp, usize::MAX), INVALID);
         }
@@ -969,13 +1060,16 @@ fn training_bad_strides_and_extents() {
         );
         assert_eq!(softmax_rows_f32_ex(xp, 4, yp, 3, 2, 4, AUTO, 1), INVALID);
         assert_eq!(
-            cross_entropy_f32(xp, big, 0, &mut loss, ptr::null_mut()),
+            softmax_cross_entropy_f32(xp, big, 0, &mut loss, ptr::null_mut()),
             INVALID
         );
-        assert_eq!(cross_entropy_f32(xp, big, 0, &mut loss, yp), INVALID);
+        assert_eq!(
+            softmax_cross_entropy_f32(xp, big, 0, &mut loss, yp),
+            INVALID
+        );
 
         let ce = |ls: usize, rows: usize, d: *mut f32, ds: usize| {
-            cross_entropy_rows_f32(xp, ls, rows, 4, t.as_ptr(), -100, 0.0, lsp, d, ds)
+            softmax_cross_entropy_rows_f32(xp, ls, rows, 4, t.as_ptr(), -100, 0.0, lsp, d, ds)
         };
         assert_eq!(ce(3, 2, ptr::null_mut(), 0), INVALID);
         assert_eq!(ce(usize::MAX, 2, ptr::null_mut(), 0), INVALID);
@@ -1001,7 +1095,7 @@ fn training_overlap_rules() {
     // SAFETY (whole block): every pointer stays inside `buf` (or the small arrays above); the
     // rejected calls touch nothing.
     unsafe {
-        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+        for f in [softmax_backward_f32, softmax_log_softmax_backward_f32] {
             // dx partly over y, partly over dy, or over dy while being y.
             assert_eq!(f(p, p.add(16), p.add(1), 8), INVALID);
             assert_eq!(f(p.add(16), p, p.add(7), 8), INVALID);
@@ -1010,7 +1104,10 @@ fn training_overlap_rules() {
             // dx is dy, but dy partly overlaps y (writing dx would change y).
             assert_eq!(f(p, p.add(2), p.add(2), 8), INVALID);
         }
-        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+        for f in [
+            softmax_backward_rows_f32,
+            softmax_log_softmax_backward_rows_f32,
+        ] {
             // dx at y's base with another stride.
             assert_eq!(f(p, 8, p.add(32), 8, p, 4, 2, 4), INVALID);
             // Extents overlap although the rows would not.
@@ -1027,13 +1124,19 @@ fn training_overlap_rules() {
         );
 
         // Cross-entropy: dlogits partly over the logits; the loss inside dlogits.
-        assert_eq!(cross_entropy_f32(p, 8, 0, &mut loss, p.add(1)), INVALID);
-        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(40), p.add(36)), INVALID);
-        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(3), p), INVALID);
+        assert_eq!(
+            softmax_cross_entropy_f32(p, 8, 0, &mut loss, p.add(1)),
+            INVALID
+        );
+        assert_eq!(
+            softmax_cross_entropy_f32(p, 8, 0, p.add(40), p.add(36)),
+            INVALID
+        );
+        assert_eq!(softmax_cross_entropy_f32(p, 8, 0, p.add(3), p), INVALID);
         assert_eq!(loss, 5.0);
         let ce_rows =
             |x: *const f32, xs: usize, l: *mut f32, t: *const i64, d: *mut f32, ds: usize| {
-                cross_entropy_rows_f32(x, xs, 2, 4, t, -100, 0.0, l, d, ds)
+                softmax_cross_entropy_rows_f32(x, xs, 2, 4, t, -100, 0.0, l, d, ds)
             };
         let tp = targets.as_ptr();
         // Losses over the logits, over the targets, over dlogits.
@@ -1053,12 +1156,26 @@ fn training_overlap_rules() {
     // SAFETY: as above.
     unsafe {
         assert_eq!(softmax_backward_f32(p, p.add(2), p.add(32), 8), OK);
-        assert_eq!(log_softmax_backward_f32(p, p.add(16), p.add(16), 8), OK);
-        assert_eq!(log_softmax_backward_f32(p, p.add(16), p, 8), OK);
+        assert_eq!(
+            softmax_log_softmax_backward_f32(p, p.add(16), p.add(16), 8),
+            OK
+        );
+        assert_eq!(softmax_log_softmax_backward_f32(p, p.add(16), p, 8), OK);
         assert_eq!(softmax_backward_f32(p, p, p, 8), OK);
-        assert_eq!(cross_entropy_f32(p, 8, 0, p.add(3), p.add(40)), OK);
-        assert_eq!(cross_entropy_f32(p, 8, 0, &mut loss, p), OK);
-        let st = cross_entropy_rows_f32(p, 8, 2, 4, targets.as_ptr(), -100, 0.1, p.add(50), p, 8);
+        assert_eq!(softmax_cross_entropy_f32(p, 8, 0, p.add(3), p.add(40)), OK);
+        assert_eq!(softmax_cross_entropy_f32(p, 8, 0, &mut loss, p), OK);
+        let st = softmax_cross_entropy_rows_f32(
+            p,
+            8,
+            2,
+            4,
+            targets.as_ptr(),
+            -100,
+            0.1,
+            p.add(50),
+            p,
+            8,
+        );
         assert_eq!(st, OK);
     }
 }
@@ -1078,12 +1195,15 @@ fn training_misaligned_pointers() {
     // SAFETY (whole block): the misaligned pointers cover 8 values inside their buffers and
     // are rejected before any access.
     unsafe {
-        for f in [softmax_backward_f32, log_softmax_backward_f32] {
+        for f in [softmax_backward_f32, softmax_log_softmax_backward_f32] {
             assert_eq!(f(mx, ap, bp, 8), INVALID);
             assert_eq!(f(ap, mx, bp, 8), INVALID);
             assert_eq!(f(ap, ap, my, 8), INVALID);
         }
-        for f in [softmax_backward_rows_f32, log_softmax_backward_rows_f32] {
+        for f in [
+            softmax_backward_rows_f32,
+            softmax_log_softmax_backward_rows_f32,
+        ] {
             assert_eq!(f(mx, 4, ap, 4, bp, 4, 2, 4), INVALID);
             assert_eq!(f(ap, 4, ap, 4, my, 4, 2, 4), INVALID);
         }
@@ -1094,21 +1214,26 @@ fn training_misaligned_pointers() {
         );
         assert_eq!(softmax_rows_f32_ex(mx, 4, bp, 4, 2, 4, AUTO, 1), INVALID);
         assert_eq!(
-            cross_entropy_f32(mx, 8, 0, loss.as_mut_ptr(), ptr::null_mut()),
+            softmax_cross_entropy_f32(mx, 8, 0, loss.as_mut_ptr(), ptr::null_mut()),
             INVALID
         );
         assert_eq!(
-            cross_entropy_f32(ap, 8, 0, misaligned(&mut loss), ptr::null_mut()),
+            softmax_cross_entropy_f32(ap, 8, 0, misaligned(&mut loss), ptr::null_mut()),
             INVALID
         );
-        assert_eq!(cross_entropy_f32(ap, 8, 0, loss.as_mut_ptr(), my), INVALID);
-        let st = cross_entropy_rows_f32(ap, 4, 2, 4, t4, -100, 0.0, cp, ptr::null_mut(), 0);
+        assert_eq!(
+            softmax_cross_entropy_f32(ap, 8, 0, loss.as_mut_ptr(), my),
+            INVALID
+        );
+        let st = softmax_cross_entropy_rows_f32(ap, 4, 2, 4, t4, -100, 0.0, cp, ptr::null_mut(), 0);
         assert_eq!(st, INVALID);
-        let st = cross_entropy_rows_f32(mx, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, bp, 4);
+        let st =
+            softmax_cross_entropy_rows_f32(mx, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, bp, 4);
         assert_eq!(st, INVALID);
-        let st = cross_entropy_rows_f32(ap, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, my, 4);
+        let st =
+            softmax_cross_entropy_rows_f32(ap, 4, 2, 4, targets.as_ptr(), -100, 0.0, cp, my, 4);
         assert_eq!(st, INVALID);
-        let st = cross_entropy_rows_f32(
+        let st = softmax_cross_entropy_rows_f32(
             ap,
             4,
             2,
@@ -1140,11 +1265,11 @@ fn header_declares_the_training_abi() {
         "softmax_status softmax_scaled_f32(const float *x, float *y, size_t n, float scale);",
         "softmax_status softmax_scaled_rows_f32(const float *x,",
         "softmax_status softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);",
-        "softmax_status log_softmax_backward_f32(const float *y, const float *dy, float *dx, size_t n);",
+        "softmax_status softmax_log_softmax_backward_f32(const float *y,",
         "softmax_status softmax_backward_rows_f32(const float *y,",
-        "softmax_status log_softmax_backward_rows_f32(const float *y,",
-        "softmax_status cross_entropy_f32(const float *logits,",
-        "softmax_status cross_entropy_rows_f32(const float *logits,",
+        "softmax_status softmax_log_softmax_backward_rows_f32(const float *y,",
+        "softmax_status softmax_cross_entropy_f32(const float *logits,",
+        "softmax_status softmax_cross_entropy_rows_f32(const float *logits,",
     ];
     for name in names {
         let at = header

@@ -7,7 +7,7 @@
 mod common;
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 use std::ptr;
 
@@ -19,38 +19,9 @@ const OK: softmax_status = SOFTMAX_STATUS_OK;
 const NULL: softmax_status = SOFTMAX_STATUS_NULL_POINTER;
 const INVALID: softmax_status = SOFTMAX_STATUS_INVALID_ARGUMENT;
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod capi;
 
-fn tmp_dir() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// Builds the release `libsoftmax.a` in `<target>/c-abi` (as `tests/c_abi.rs` does).
-fn static_lib() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let target_dir = tmp_dir()
-        .parent()
-        .map(|t| t.join("c-abi"))
-        .unwrap_or_else(|| manifest_dir().join("target").join("c-abi"));
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--lib", "--manifest-path"])
-        .arg(manifest_dir().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("SOFTMAX_WRITE_HEADER")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .expect("cannot run cargo");
-    assert!(
-        out.status.success(),
-        "cargo build --release --lib failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target_dir.join("release").join("libsoftmax.a")
-}
+use capi::{manifest_dir, static_lib, tmp_dir};
 
 #[test]
 fn c_stablemax_example_runs_on_every_isa() {

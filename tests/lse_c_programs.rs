@@ -4,48 +4,17 @@
 //!   cross-entropy), run once per supported ISA;
 //! - the multi-process example `c_examples/vocab_parallel_mpi.c`, compiled with `mpicc` and
 //!   run under `mpirun` with 1, 2 and 4 processes (each run checks the sharded loss and
-//!   gradient against the single-process `cross_entropy_rows_f32` and exits non-zero
+//!   gradient against the single-process `softmax_cross_entropy_rows_f32` and exits non-zero
 //!   otherwise). Without an MPI compiler it prints a loud SKIP line (`apt-get install
 //!   libopenmpi-dev openmpi-bin` provides one; `.ci/run` installs it).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod capi;
 
-fn tmp_dir() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// Builds `libsoftmax.a` (release) in a separate target directory (as `tests/c_abi.rs` does,
-/// and the same one, so the two share the build), so the child cargo does not wait for the
-/// lock held by the `cargo test` running us.
-fn static_lib() -> PathBuf {
-    let target_dir = tmp_dir()
-        .parent()
-        .map(|t| t.join("c-abi"))
-        .unwrap_or_else(|| manifest_dir().join("target").join("c-abi"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--lib", "--manifest-path"])
-        .arg(manifest_dir().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("SOFTMAX_WRITE_HEADER")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .expect("cannot run cargo");
-    assert!(
-        out.status.success(),
-        "cargo build --release --lib failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target_dir.join("release").join("libsoftmax.a")
-}
+use capi::{manifest_dir, static_lib, tmp_dir};
 
 fn works(cmd: &str) -> bool {
     Command::new(cmd)

@@ -1186,46 +1186,58 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
             common::assert_same_bits(&format!("softmax_backward_f32 dx == y {ctx}"), &b, &dx);
 
             assert_eq!(
-                log_softmax_backward_f32(ly.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n),
+                softmax_log_softmax_backward_f32(ly.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), n),
                 OK
             );
             w.grad(
-                &format!("log_softmax_backward_f32 {ctx}"),
+                &format!("softmax_log_softmax_backward_f32 {ctx}"),
                 &dx,
                 &log_exact,
                 None,
             );
             let mut b = dy.clone();
             assert_eq!(
-                log_softmax_backward_f32(ly.as_ptr(), b.as_ptr(), b.as_mut_ptr(), n),
+                softmax_log_softmax_backward_f32(ly.as_ptr(), b.as_ptr(), b.as_mut_ptr(), n),
                 OK
             );
-            common::assert_same_bits(&format!("log_softmax_backward_f32 dx == dy {ctx}"), &b, &dx);
+            common::assert_same_bits(
+                &format!("softmax_log_softmax_backward_f32 dx == dy {ctx}"),
+                &b,
+                &dx,
+            );
             let mut b = ly.clone();
             assert_eq!(
-                log_softmax_backward_f32(b.as_ptr(), dy.as_ptr(), b.as_mut_ptr(), n),
+                softmax_log_softmax_backward_f32(b.as_ptr(), dy.as_ptr(), b.as_mut_ptr(), n),
                 OK
             );
-            common::assert_same_bits(&format!("log_softmax_backward_f32 dx == y {ctx}"), &b, &dx);
+            common::assert_same_bits(
+                &format!("softmax_log_softmax_backward_f32 dx == y {ctx}"),
+                &b,
+                &dx,
+            );
 
             // Cross-entropy: loss only, with a separate gradient, and in place.
             let exact_loss = oracle_cross_entropy(&x, t, 0.0);
             let exact_grad = oracle_cross_entropy_grad(&x, t, 0.0);
             let mut loss = SENTINEL;
             assert_eq!(
-                cross_entropy_f32(x.as_ptr(), n, t, &mut loss, ptr::null_mut()),
+                softmax_cross_entropy_f32(x.as_ptr(), n, t, &mut loss, ptr::null_mut()),
                 OK
             );
-            w.loss(&format!("cross_entropy_f32 {ctx}"), loss, exact_loss);
+            w.loss(
+                &format!("softmax_cross_entropy_f32 {ctx}"),
+                loss,
+                exact_loss,
+            );
             let mut d = vec![SENTINEL; n];
             let mut loss2 = SENTINEL;
             assert_eq!(
-                cross_entropy_f32(x.as_ptr(), n, t, &mut loss2, d.as_mut_ptr()),
+                softmax_cross_entropy_f32(x.as_ptr(), n, t, &mut loss2, d.as_mut_ptr()),
                 OK
             );
             assert_eq!(loss2.to_bits(), loss.to_bits(), "{ctx}");
             w.grad(
-                &format!("cross_entropy_f32 gradient {ctx}"),
+                &format!("softmax_cross_entropy_f32 gradient {ctx}"),
                 &d,
                 &exact_grad,
                 None,
@@ -1233,16 +1245,20 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
             let mut xd = x.clone();
             let mut loss3 = SENTINEL;
             assert_eq!(
-                cross_entropy_f32(xd.as_ptr(), n, t, &mut loss3, xd.as_mut_ptr()),
+                softmax_cross_entropy_f32(xd.as_ptr(), n, t, &mut loss3, xd.as_mut_ptr()),
                 OK
             );
             assert_eq!(loss3.to_bits(), loss.to_bits(), "in place {ctx}");
-            common::assert_same_bits(&format!("cross_entropy_f32 in place {ctx}"), &xd, &d);
+            common::assert_same_bits(
+                &format!("softmax_cross_entropy_f32 in place {ctx}"),
+                &xd,
+                &d,
+            );
             // The loss may live inside the logits (written last).
             let mut xl = x.clone();
             let p = xl.as_mut_ptr();
             assert_eq!(
-                cross_entropy_f32(p, n, t, p.add(n - 1), ptr::null_mut()),
+                softmax_cross_entropy_f32(p, n, t, p.add(n - 1), ptr::null_mut()),
                 OK
             );
             assert_eq!(xl[n - 1].to_bits(), loss.to_bits());
@@ -1314,7 +1330,7 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
     unsafe {
         for log in [false, true] {
             let (f, yy): (unsafe extern "C" fn(_, _, _, _, _, _, _, _) -> _, _) = if log {
-                (log_softmax_backward_rows_f32, &ly)
+                (softmax_log_softmax_backward_rows_f32, &ly)
             } else {
                 (softmax_backward_rows_f32, &y)
             };
@@ -1384,7 +1400,7 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
         for eps in [0.0f32, 0.3] {
             let mut losses = vec![SENTINEL; rows];
             let mut d = vec![SENTINEL; (rows - 1) * ys + cols];
-            let st = cross_entropy_rows_f32(
+            let st = softmax_cross_entropy_rows_f32(
                 x.as_ptr(),
                 xs,
                 rows,
@@ -1397,9 +1413,9 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
                 ys,
             );
             assert_eq!(st, OK);
-            gaps("cross_entropy_rows_f32", &d, ys);
+            gaps("softmax_cross_entropy_rows_f32", &d, ys);
             let mut losses2 = vec![SENTINEL; rows];
-            let st = cross_entropy_rows_f32(
+            let st = softmax_cross_entropy_rows_f32(
                 x.as_ptr(),
                 xs,
                 rows,
@@ -1415,7 +1431,7 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
             common::assert_same_bits("losses without gradient", &losses2, &losses);
             let mut xd = x.clone();
             let mut losses3 = vec![SENTINEL; rows];
-            let st = cross_entropy_rows_f32(
+            let st = softmax_cross_entropy_rows_f32(
                 xd.as_ptr(),
                 xs,
                 rows,
@@ -1430,7 +1446,7 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
             assert_eq!(st, OK);
             common::assert_same_bits("losses in place", &losses3, &losses);
             for r in 0..rows {
-                let ctx = format!("{isa:?} cross_entropy_rows_f32 row {r} eps {eps}");
+                let ctx = format!("{isa:?} softmax_cross_entropy_rows_f32 row {r} eps {eps}");
                 common::assert_same_bits(&ctx, &xd[r * xs..][..cols], &d[r * ys..][..cols]);
                 if r + 1 < rows {
                     assert_eq!(
@@ -1529,26 +1545,26 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
             }
         }
 
-        // Special rows of cross_entropy_f32.
+        // Special rows of softmax_cross_entropy_f32.
         let mut loss = 0.0f32;
         let mut d = [SENTINEL; 3];
         assert_eq!(
-            cross_entropy_f32([INF, 1.0, INF].as_ptr(), 3, 2, &mut loss, d.as_mut_ptr()),
+            softmax_cross_entropy_f32([INF, 1.0, INF].as_ptr(), 3, 2, &mut loss, d.as_mut_ptr()),
             OK
         );
         assert_eq!((loss, d), (2f32.ln(), [0.5, 0.0, -0.5]));
         assert_eq!(
-            cross_entropy_f32([INF, 1.0, INF].as_ptr(), 3, 1, &mut loss, ptr::null_mut()),
+            softmax_cross_entropy_f32([INF, 1.0, INF].as_ptr(), 3, 1, &mut loss, ptr::null_mut()),
             OK
         );
         assert_eq!(loss, INF);
         assert_eq!(
-            cross_entropy_f32([NINF; 3].as_ptr(), 3, 1, &mut loss, d.as_mut_ptr()),
+            softmax_cross_entropy_f32([NINF; 3].as_ptr(), 3, 1, &mut loss, d.as_mut_ptr()),
             OK
         );
         assert!(loss.is_nan() && d.iter().all(|v| v.is_nan()));
         assert_eq!(
-            cross_entropy_f32(
+            softmax_cross_entropy_f32(
                 [0.0, f32::NAN, 1.0].as_ptr(),
                 3,
                 0,
@@ -1559,7 +1575,7 @@ fn c_abi_checks(isa: Isa, w: &mut Track, sw: &mut Worst) {
         );
         assert!(loss.is_nan() && d.iter().all(|v| v.is_nan()));
         let mut losses = [0.0f32; 1];
-        let st = cross_entropy_rows_f32(
+        let st = softmax_cross_entropy_rows_f32(
             [INF, 1.0, INF].as_ptr(),
             3,
             1,

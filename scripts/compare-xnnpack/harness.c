@@ -25,9 +25,9 @@
  * and, unless XNN_PICK=fixed, with the per-shape set: each family's fastest variant on that
  * shape, timed alone. XNNPACK's figure in a round is the faster of the two.
  *
- * This crate: softmax_rows_f32 (SOFTMAX_ALGORITHM_AUTO), log_softmax_rows_f32, and the batch
+ * This crate: softmax_rows_f32 (SOFTMAX_ALGORITHM_AUTO), softmax_log_softmax_rows_f32, and the batch
  * log-sum-exp SOFTMAX_LSE_ROWS when the script found it in include/softmax.h (otherwise a loop
- * of logsumexp_f32), with the ISA set through softmax_set_isa before each timed run (outside
+ * of softmax_logsumexp_f32), with the ISA set through softmax_set_isa before each timed run (outside
  * the timed loop).
  *
  * Timing: a run calls one implementation `reps` times over the whole batch (reps calibrated to
@@ -225,14 +225,14 @@ static void crate_softmax(const float *x, float *y, size_t rows, size_t cols) {
 }
 
 static void crate_log_softmax(const float *x, float *y, size_t rows, size_t cols) {
-    check(log_softmax_rows_f32(x, cols, y, cols, rows, cols), "log_softmax_rows_f32");
+    check(softmax_log_softmax_rows_f32(x, cols, y, cols, rows, cols), "softmax_log_softmax_rows_f32");
 }
 
 static void crate_logsumexp(const float *x, float *out, size_t rows, size_t cols) {
 #ifdef SOFTMAX_LSE_ROWS
     check(SOFTMAX_LSE_ROWS(x, cols, out, rows, cols), "batch log-sum-exp");
 #else
-    for (size_t r = 0; r < rows; r++) check(logsumexp_f32(x + r * cols, cols, &out[r]), "logsumexp_f32");
+    for (size_t r = 0; r < rows; r++) check(softmax_logsumexp_f32(x + r * cols, cols, &out[r]), "softmax_logsumexp_f32");
 #endif
 }
 
@@ -762,11 +762,11 @@ int main(int argc, char **argv) {
         for (int f = 0; f < F_COUNT; f++) printf(" %s `%s`%s", family_names[f], s->names[f], f + 1 < F_COUNT ? "," : "\n");
     }
 #ifdef SOFTMAX_LSE_ROWS
-    printf("\nThis crate: softmax_rows_f32 (Auto), log_softmax_rows_f32, and for log-sum-exp the "
+    printf("\nThis crate: softmax_rows_f32 (Auto), softmax_log_softmax_rows_f32, and for log-sum-exp the "
            "batch call `%s`.\n", STR(SOFTMAX_LSE_ROWS));
 #else
-    printf("\nThis crate: softmax_rows_f32 (Auto), log_softmax_rows_f32, and for log-sum-exp a "
-           "loop of `logsumexp_f32` (the header has no batch call).\n");
+    printf("\nThis crate: softmax_rows_f32 (Auto), softmax_log_softmax_rows_f32, and for log-sum-exp a "
+           "loop of `softmax_logsumexp_f32` (the header has no batch call).\n");
 #endif
 
     if (!only_sweep) {

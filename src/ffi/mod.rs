@@ -4,11 +4,16 @@
 //!
 //! This is the C ABI of the Rust crate `softmax`. The C header `include/softmax.h` is
 //! generated from `src/ffi/` by `build.rs` with cbindgen; regenerate it with
-//! `SOFTMAX_WRITE_HEADER=1 cargo build`.
+//! `SOFTMAX_WRITE_HEADER=1 cargo build --features header`.
 //!
-//! LINKING: build the library with `cargo build --release` and link
-//! `target/release/libsoftmax.a -lpthread -ldl -lm` (or `-lsoftmax` against the shared
-//! `libsoftmax.so`). The header is valid C99 and C++ (its declarations are `extern "C"`).
+//! LINKING: `scripts/install.sh --prefix DIR` builds and installs the static library
+//! `libsoftmax.a`, the shared library `libsoftmax.so` (with its SONAME), this header, the C++
+//! wrapper `softmax.hpp`, pkg-config files and a CMake package. Link with
+//! `pkg-config --cflags --libs softmax` (shared) or `softmax-static` (static), or in CMake
+//! with `find_package(softmax CONFIG)` and the target `softmax::softmax` (shared) or
+//! `softmax::softmax_static`. The header is valid C99 and C++ (its declarations are
+//! `extern "C"`). Every exported symbol starts with `softmax_`, except the deprecated names of
+//! 0.1 (`logsumexp_f32`, ...), kept as aliases until 1.0.
 //!
 //! STATUS: every function that can fail returns a `softmax_status`. It validates all of its
 //! arguments before it reads or writes any array, so on `SOFTMAX_STATUS_NULL_POINTER`,
@@ -27,7 +32,7 @@
 //!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
 //!     rule 1 returns `SOFTMAX_STATUS_OK` without looking at the array pointers (they may be
-//!     NULL) and writes nothing; `logsumexp_f32` still needs a valid `result` and stores
+//!     NULL) and writes nothing; `softmax_logsumexp_f32` still needs a valid `result` and stores
 //!     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
 //!  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
 //!     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
@@ -42,7 +47,7 @@
 //!     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
 //!     may overlap each other freely). `loss` is written last: it may point into `logits`,
 //!     not into `dlogits`.
-//!  8. `cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
+//!  8. `softmax_cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
 //!     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!
 //! Beyond these checks the caller must pass arrays that are really readable (inputs) and
@@ -93,7 +98,9 @@ use crate::{batch_extent, Algorithm, Isa, Softmax};
 
 mod lse;
 pub use lse::*;
+mod deprecated;
 pub mod stablemax;
+pub use deprecated::*;
 
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
 ///
@@ -367,7 +374,11 @@ pub unsafe extern "C" fn softmax_f32_ex(
 /// # Safety
 /// `x` must be readable and `y` writable for `n` floats (unless `n == 0`).
 #[no_mangle]
-pub unsafe extern "C" fn log_softmax_f32(x: *const f32, y: *mut f32, n: usize) -> softmax_status {
+pub unsafe extern "C" fn softmax_log_softmax_f32(
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+) -> softmax_status {
     guard_status(|| {
         let sm = Softmax::new();
         if n == 0 {
@@ -393,7 +404,7 @@ pub unsafe extern "C" fn log_softmax_f32(x: *const f32, y: *mut f32, n: usize) -
 /// # Safety
 /// `x` must be readable for `n` floats (unless `n == 0`) and `result` writable for one.
 #[no_mangle]
-pub unsafe extern "C" fn logsumexp_f32(
+pub unsafe extern "C" fn softmax_logsumexp_f32(
     x: *const f32,
     n: usize,
     result: *mut f32,
@@ -487,7 +498,7 @@ pub unsafe extern "C" fn softmax_rows_f32_ex(
 }
 
 /// Log-softmax of a batch of `rows` rows of `cols` floats (layout, in-place and overlap rules
-/// as in `softmax_rows_f32`). Each row follows the special-value rules of `log_softmax_f32`.
+/// as in `softmax_rows_f32`). Each row follows the special-value rules of `softmax_log_softmax_f32`.
 ///
 /// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
 /// `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
@@ -496,7 +507,7 @@ pub unsafe extern "C" fn softmax_rows_f32_ex(
 /// # Safety
 /// `x` must be readable and `y` writable for the rows described (unless nothing is touched).
 #[no_mangle]
-pub unsafe extern "C" fn log_softmax_rows_f32(
+pub unsafe extern "C" fn softmax_log_softmax_rows_f32(
     x: *const f32,
     x_stride: usize,
     y: *mut f32,
@@ -653,7 +664,7 @@ pub unsafe extern "C" fn softmax_backward_f32(
 /// # Safety
 /// `y` and `dy` must be readable and `dx` writable for `n` floats (unless `n == 0`).
 #[no_mangle]
-pub unsafe extern "C" fn log_softmax_backward_f32(
+pub unsafe extern "C" fn softmax_log_softmax_backward_f32(
     y: *const f32,
     dy: *const f32,
     dx: *mut f32,
@@ -698,7 +709,7 @@ pub unsafe extern "C" fn softmax_backward_rows_f32(
 }
 
 /// Log-softmax backward pass of a batch (layout, in-place and overlap rules as in
-/// `softmax_backward_rows_f32`). Each row follows `log_softmax_backward_f32`.
+/// `softmax_backward_rows_f32`). Each row follows `softmax_log_softmax_backward_f32`.
 ///
 /// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER`, or
 /// `SOFTMAX_STATUS_INVALID_ARGUMENT` (stride < cols with `rows > 0`, extent overflow,
@@ -709,7 +720,7 @@ pub unsafe extern "C" fn softmax_backward_rows_f32(
 /// touched).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn log_softmax_backward_rows_f32(
+pub unsafe extern "C" fn softmax_log_softmax_backward_rows_f32(
     y: *const f32,
     y_stride: usize,
     dy: *const f32,
@@ -805,7 +816,7 @@ fn validated<T>(r: Result<T, crate::Error>) -> Checked<T> {
 /// `logits` must be readable for `n` floats, `loss` writable for one, and `dlogits` (unless
 /// NULL) writable for `n`.
 #[no_mangle]
-pub unsafe extern "C" fn cross_entropy_f32(
+pub unsafe extern "C" fn softmax_cross_entropy_f32(
     logits: *const f32,
     n: usize,
     target: usize,
@@ -851,7 +862,7 @@ pub unsafe extern "C" fn cross_entropy_f32(
 /// `(1 - eps) * onehot(target) + eps / cols`: the loss is
 /// `logsumexp(x) - (1 - eps) * x[target] - eps * mean(x)` and the gradient
 /// `softmax(x) - (1 - eps) * onehot(target) - eps / cols`. `label_smoothing == 0` gives
-/// `cross_entropy_f32` for each row.
+/// `softmax_cross_entropy_f32` for each row.
 ///
 /// Checks, before anything is read or written: `label_smoothing` outside `[0, 1]` or NaN and
 /// `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
@@ -860,7 +871,7 @@ pub unsafe extern "C" fn cross_entropy_f32(
 /// with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
 /// and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
 /// is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
-/// nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
+/// nothing is written. Each row follows the special-value rules of `softmax_cross_entropy_f32` (with
 /// smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).
 ///
 /// Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
@@ -871,7 +882,7 @@ pub unsafe extern "C" fn cross_entropy_f32(
 /// for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn cross_entropy_rows_f32(
+pub unsafe extern "C" fn softmax_cross_entropy_rows_f32(
     logits: *const f32,
     logits_stride: usize,
     rows: usize,

@@ -1,0 +1,529 @@
+// softmax.hpp: a header-only C++17 wrapper over the softmax C ABI (softmax.h).
+//
+// Every C function has a wrapper in namespace `softmax`, taking contiguous ranges of floats
+// (std::vector, std::array, std::span, C arrays, or `softmax::view(pointer, size)`) instead of
+// pointer and length, and checking that the lengths fit the shape:
+//
+//   softmax::softmax(x, y);                          // throws softmax::Error on a bad call
+//   std::vector<float> p = softmax::softmax(x);      // the same, into a new vector
+//   std::error_code ec = softmax::nothrow::softmax(x, y);  // the same, without exceptions
+//
+// The throwing functions throw `softmax::Error`, a std::system_error whose code() is the
+// status (category `softmax::status_category()`, value a SOFTMAX_STATUS_*) and whose what()
+// names the function and, for a length that does not fit, the argument. The functions of
+// `softmax::nothrow` return that std::error_code instead (empty on success). Nothing owns
+// memory: no class here allocates or frees anything except the vector-returning overloads.
+// `softmax::Softmax` bundles an algorithm (and flags) for repeated calls.
+//
+// Link with the library as for C (pkg-config `softmax` / `softmax-static`, or the CMake
+// targets `softmax::softmax` / `softmax::softmax_static`).
+#ifndef SOFTMAX_HPP
+#define SOFTMAX_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "softmax.h"
+
+namespace softmax {
+
+// ---- status -> std::error_code ---------------------------------------------------------------
+
+// The error category of softmax_status values; message() is softmax_status_string.
+class status_category_impl : public std::error_category {
+  public:
+    const char *name() const noexcept override { return "softmax"; }
+    std::string message(int status) const override {
+        return softmax_status_string(static_cast<softmax_status>(status));
+    }
+};
+
+inline const std::error_category &status_category() noexcept {
+    static const status_category_impl category;
+    return category;
+}
+
+// The std::error_code of a status: empty (false) for SOFTMAX_STATUS_OK.
+inline std::error_code make_error_code(softmax_status status) noexcept {
+    if (status == SOFTMAX_STATUS_OK) return {};
+    return {static_cast<int>(status), status_category()};
+}
+
+// A failed call: code().value() is the SOFTMAX_STATUS_*, what() "function: description".
+class Error : public std::system_error {
+  public:
+    Error(const std::string &what, softmax_status status)
+        : std::system_error(make_error_code(status), what) {}
+    Error(const std::string &what, std::error_code code) : std::system_error(code, what) {}
+    softmax_status status() const noexcept { return static_cast<softmax_status>(code().value()); }
+};
+
+// ---- views ---------------------------------------------------------------------------------
+
+// A pointer and a length (a minimal std::span, so that C++17 works too): built from anything
+// with data() and size() (std::vector, std::array, std::span, std::string_view-like), from a C
+// array, or from a pointer and a length.
+template <class T>
+class view {
+  public:
+    constexpr view() noexcept = default;
+    constexpr view(T *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    template <std::size_t N>
+    constexpr view(T (&array)[N]) noexcept : data_(array), size_(N) {}
+    template <class C,
+              class = std::enable_if_t<
+                  !std::is_array_v<std::remove_reference_t<C>> &&
+                  std::is_convertible_v<decltype(std::declval<C &>().data()), T *> &&
+                  std::is_convertible_v<decltype(std::declval<C &>().size()), std::size_t>>>
+    constexpr view(C &&container) noexcept : data_(container.data()), size_(container.size()) {}
+    constexpr T *data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+
+  private:
+    T *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+using in = view<const float>;
+using out = view<float>;
+
+namespace detail {
+
+// Whether `size` elements hold `rows` rows of `cols` at `stride` (a stride below `cols` is
+// left to the library, which rejects it).
+inline bool fits(std::size_t size, std::size_t rows, std::size_t cols, std::size_t stride) {
+    if (rows == 0 || cols == 0 || stride < cols) return true;
+    return size >= cols && rows - 1 <= (size - cols) / stride;
+}
+
+// Records the first failure: a status, or a length that does not fit (INVALID_ARGUMENT).
+struct result {
+    std::error_code code;
+    std::string what;
+    bool size(bool ok, const char *function, const char *argument) {
+        if (!ok && !code) {
+            code = make_error_code(SOFTMAX_STATUS_INVALID_ARGUMENT);
+            what = std::string(function) + ": the length of `" + argument +
+                   "` does not fit the shape";
+        }
+        return !code;
+    }
+    void status(softmax_status s, const char *function) {
+        if (!code && s != SOFTMAX_STATUS_OK) {
+            code = make_error_code(s);
+            what = function;
+        }
+    }
+    void raise() const {
+        if (code) throw Error(what, code);
+    }
+};
+
+}  // namespace detail
+
+// ---- the operations, each as a result: nothrow::f returns its error ------------------------
+//
+// The `impl` namespace holds each operation once, as a function returning detail::result;
+// `nothrow` returns its code and the namespace `softmax` throws it.
+namespace impl {
+
+inline detail::result softmax(in x, out y, std::uint32_t algorithm) {
+    detail::result r;
+    if (r.size(y.size() == x.size(), "softmax_f32_ex", "y"))
+        r.status(softmax_f32_ex(x.data(), y.data(), x.size(), algorithm), "softmax_f32_ex");
+    return r;
+}
+
+inline detail::result log_softmax(in x, out y) {
+    detail::result r;
+    if (r.size(y.size() == x.size(), "softmax_log_softmax_f32", "y"))
+        r.status(softmax_log_softmax_f32(x.data(), y.data(), x.size()), "softmax_log_softmax_f32");
+    return r;
+}
+
+inline detail::result logsumexp(in x, float &result) {
+    detail::result r;
+    r.status(softmax_logsumexp_f32(x.data(), x.size(), &result), "softmax_logsumexp_f32");
+    return r;
+}
+
+inline detail::result softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                                   std::size_t rows, std::size_t cols, std::uint32_t algorithm,
+                                   std::uint32_t flags) {
+    detail::result r;
+    const char *f = "softmax_rows_f32_ex";
+    if (r.size(detail::fits(x.size(), rows, cols, x_stride), f, "x") &&
+        r.size(detail::fits(y.size(), rows, cols, y_stride), f, "y"))
+        r.status(softmax_rows_f32_ex(x.data(), x_stride, y.data(), y_stride, rows, cols,
+                                     algorithm, flags),
+                 f);
+    return r;
+}
+
+inline detail::result log_softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                                       std::size_t rows, std::size_t cols) {
+    detail::result r;
+    const char *f = "softmax_log_softmax_rows_f32";
+    if (r.size(detail::fits(x.size(), rows, cols, x_stride), f, "x") &&
+        r.size(detail::fits(y.size(), rows, cols, y_stride), f, "y"))
+        r.status(softmax_log_softmax_rows_f32(x.data(), x_stride, y.data(), y_stride, rows, cols),
+                 f);
+    return r;
+}
+
+inline detail::result softmax_scaled_rows(in x, std::size_t x_stride, out y,
+                                          std::size_t y_stride, std::size_t rows,
+                                          std::size_t cols, float scale,
+                                          std::uint32_t algorithm) {
+    detail::result r;
+    const char *f = "softmax_scaled_rows_f32";
+    if (r.size(detail::fits(x.size(), rows, cols, x_stride), f, "x") &&
+        r.size(detail::fits(y.size(), rows, cols, y_stride), f, "y"))
+        r.status(softmax_scaled_rows_f32(x.data(), x_stride, y.data(), y_stride, rows, cols,
+                                         scale, algorithm),
+                 f);
+    return r;
+}
+
+inline detail::result softmax_scaled(in x, out y, float scale) {
+    detail::result r;
+    if (r.size(y.size() == x.size(), "softmax_scaled_f32", "y"))
+        r.status(softmax_scaled_f32(x.data(), y.data(), x.size(), scale), "softmax_scaled_f32");
+    return r;
+}
+
+inline detail::result backward_rows(bool log, in y, std::size_t y_stride, in dy,
+                                    std::size_t dy_stride, out dx, std::size_t dx_stride,
+                                    std::size_t rows, std::size_t cols) {
+    detail::result r;
+    const char *f =
+        log ? "softmax_log_softmax_backward_rows_f32" : "softmax_backward_rows_f32";
+    if (r.size(detail::fits(y.size(), rows, cols, y_stride), f, "y") &&
+        r.size(detail::fits(dy.size(), rows, cols, dy_stride), f, "dy") &&
+        r.size(detail::fits(dx.size(), rows, cols, dx_stride), f, "dx"))
+        r.status(log ? softmax_log_softmax_backward_rows_f32(y.data(), y_stride, dy.data(),
+                                                             dy_stride, dx.data(), dx_stride,
+                                                             rows, cols)
+                     : softmax_backward_rows_f32(y.data(), y_stride, dy.data(), dy_stride,
+                                                 dx.data(), dx_stride, rows, cols),
+                 f);
+    return r;
+}
+
+inline detail::result backward(bool log, in y, in dy, out dx) {
+    detail::result r;
+    const char *f = log ? "softmax_log_softmax_backward_f32" : "softmax_backward_f32";
+    if (r.size(dy.size() == y.size(), f, "dy") && r.size(dx.size() == y.size(), f, "dx"))
+        r.status(log ? softmax_log_softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size())
+                     : softmax_backward_f32(y.data(), dy.data(), dx.data(), y.size()),
+                 f);
+    return r;
+}
+
+inline detail::result cross_entropy(in logits, std::size_t target, float &loss,
+                                    float *dlogits, std::size_t dlogits_size) {
+    detail::result r;
+    const char *f = "softmax_cross_entropy_f32";
+    if (dlogits == nullptr || r.size(dlogits_size == logits.size(), f, "dlogits"))
+        r.status(softmax_cross_entropy_f32(logits.data(), logits.size(), target, &loss, dlogits),
+                 f);
+    return r;
+}
+
+inline detail::result cross_entropy_rows(in logits, std::size_t logits_stride, std::size_t rows,
+                                         std::size_t cols, view<const std::int64_t> targets,
+                                         std::int64_t ignore_index, float label_smoothing,
+                                         out losses, out dlogits, std::size_t dlogits_stride) {
+    detail::result r;
+    const char *f = "softmax_cross_entropy_rows_f32";
+    const bool grad = dlogits.data() != nullptr;
+    if (r.size(detail::fits(logits.size(), rows, cols, logits_stride), f, "logits") &&
+        r.size(targets.size() == rows, f, "targets") &&
+        r.size(losses.size() == rows, f, "losses") &&
+        (!grad || r.size(detail::fits(dlogits.size(), rows, cols, dlogits_stride), f, "dlogits")))
+        r.status(softmax_cross_entropy_rows_f32(logits.data(), logits_stride, rows, cols,
+                                                targets.data(), ignore_index, label_smoothing,
+                                                losses.data(), dlogits.data(), dlogits_stride),
+                 f);
+    return r;
+}
+
+}  // namespace impl
+
+// ---- std::error_code versions ----------------------------------------------------------------
+
+namespace nothrow {
+
+// softmax_f32 / softmax_f32_ex: y = softmax(x); y may be x.
+inline std::error_code softmax(in x, out y, std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) {
+    return impl::softmax(x, y, algorithm).code;
+}
+// softmax_log_softmax_f32.
+inline std::error_code log_softmax(in x, out y) { return impl::log_softmax(x, y).code; }
+// softmax_logsumexp_f32.
+inline std::error_code logsumexp(in x, float &result) { return impl::logsumexp(x, result).code; }
+// softmax_rows_f32 / softmax_rows_f32_ex (strides in elements).
+inline std::error_code softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                                    std::size_t rows, std::size_t cols,
+                                    std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO,
+                                    std::uint32_t flags = 0) {
+    return impl::softmax_rows(x, x_stride, y, y_stride, rows, cols, algorithm, flags).code;
+}
+// softmax_log_softmax_rows_f32.
+inline std::error_code log_softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                                        std::size_t rows, std::size_t cols) {
+    return impl::log_softmax_rows(x, x_stride, y, y_stride, rows, cols).code;
+}
+// softmax_scaled_f32.
+inline std::error_code softmax_scaled(in x, out y, float scale) {
+    return impl::softmax_scaled(x, y, scale).code;
+}
+// softmax_scaled_rows_f32.
+inline std::error_code softmax_scaled_rows(in x, std::size_t x_stride, out y,
+                                           std::size_t y_stride, std::size_t rows,
+                                           std::size_t cols, float scale,
+                                           std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) {
+    return impl::softmax_scaled_rows(x, x_stride, y, y_stride, rows, cols, scale, algorithm)
+        .code;
+}
+// softmax_backward_f32.
+inline std::error_code softmax_backward(in y, in dy, out dx) {
+    return impl::backward(false, y, dy, dx).code;
+}
+// softmax_log_softmax_backward_f32.
+inline std::error_code log_softmax_backward(in y, in dy, out dx) {
+    return impl::backward(true, y, dy, dx).code;
+}
+// softmax_backward_rows_f32.
+inline std::error_code softmax_backward_rows(in y, std::size_t y_stride, in dy,
+                                             std::size_t dy_stride, out dx,
+                                             std::size_t dx_stride, std::size_t rows,
+                                             std::size_t cols) {
+    return impl::backward_rows(false, y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols)
+        .code;
+}
+// softmax_log_softmax_backward_rows_f32.
+inline std::error_code log_softmax_backward_rows(in y, std::size_t y_stride, in dy,
+                                                 std::size_t dy_stride, out dx,
+                                                 std::size_t dx_stride, std::size_t rows,
+                                                 std::size_t cols) {
+    return impl::backward_rows(true, y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols).code;
+}
+// softmax_cross_entropy_f32, loss only.
+inline std::error_code cross_entropy(in logits, std::size_t target, float &loss) {
+    return impl::cross_entropy(logits, target, loss, nullptr, 0).code;
+}
+// softmax_cross_entropy_f32, loss and gradient (dlogits may be the logits).
+inline std::error_code cross_entropy(in logits, std::size_t target, float &loss, out dlogits) {
+    return impl::cross_entropy(logits, target, loss, dlogits.data(), dlogits.size()).code;
+}
+// softmax_cross_entropy_rows_f32 (an empty `dlogits` view: no gradient).
+inline std::error_code cross_entropy_rows(in logits, std::size_t logits_stride,
+                                          std::size_t rows, std::size_t cols,
+                                          view<const std::int64_t> targets,
+                                          std::int64_t ignore_index, float label_smoothing,
+                                          out losses, out dlogits = {},
+                                          std::size_t dlogits_stride = 0) {
+    return impl::cross_entropy_rows(logits, logits_stride, rows, cols, targets, ignore_index,
+                                    label_smoothing, losses, dlogits, dlogits_stride)
+        .code;
+}
+// softmax_set_isa.
+inline std::error_code set_isa(std::uint32_t isa) { return make_error_code(softmax_set_isa(isa)); }
+
+}  // namespace nothrow
+
+// ---- throwing versions -----------------------------------------------------------------------
+
+// softmax_f32 / softmax_f32_ex: y = softmax(x); y may be x.
+inline void softmax(in x, out y, std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) {
+    impl::softmax(x, y, algorithm).raise();
+}
+inline std::vector<float> softmax(in x, std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) {
+    std::vector<float> y(x.size());
+    softmax(x, y, algorithm);
+    return y;
+}
+// softmax_log_softmax_f32.
+inline void log_softmax(in x, out y) { impl::log_softmax(x, y).raise(); }
+inline std::vector<float> log_softmax(in x) {
+    std::vector<float> y(x.size());
+    log_softmax(x, y);
+    return y;
+}
+// softmax_logsumexp_f32.
+inline float logsumexp(in x) {
+    float result = 0.0f;
+    impl::logsumexp(x, result).raise();
+    return result;
+}
+// softmax_rows_f32 / softmax_rows_f32_ex (strides in elements).
+inline void softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                         std::size_t rows, std::size_t cols,
+                         std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO,
+                         std::uint32_t flags = 0) {
+    impl::softmax_rows(x, x_stride, y, y_stride, rows, cols, algorithm, flags).raise();
+}
+// Contiguous rows (stride = cols).
+inline void softmax_rows(in x, out y, std::size_t rows, std::size_t cols,
+                         std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO,
+                         std::uint32_t flags = 0) {
+    softmax_rows(x, cols, y, cols, rows, cols, algorithm, flags);
+}
+// softmax_log_softmax_rows_f32.
+inline void log_softmax_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                             std::size_t rows, std::size_t cols) {
+    impl::log_softmax_rows(x, x_stride, y, y_stride, rows, cols).raise();
+}
+inline void log_softmax_rows(in x, out y, std::size_t rows, std::size_t cols) {
+    log_softmax_rows(x, cols, y, cols, rows, cols);
+}
+// softmax_scaled_f32: y = softmax(scale * x).
+inline void softmax_scaled(in x, out y, float scale) {
+    impl::softmax_scaled(x, y, scale).raise();
+}
+inline std::vector<float> softmax_scaled(in x, float scale) {
+    std::vector<float> y(x.size());
+    softmax_scaled(x, y, scale);
+    return y;
+}
+// softmax_scaled_rows_f32.
+inline void softmax_scaled_rows(in x, std::size_t x_stride, out y, std::size_t y_stride,
+                                std::size_t rows, std::size_t cols, float scale,
+                                std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO) {
+    impl::softmax_scaled_rows(x, x_stride, y, y_stride, rows, cols, scale, algorithm).raise();
+}
+// softmax_backward_f32: dx from the softmax output y and its gradient dy.
+inline void softmax_backward(in y, in dy, out dx) { impl::backward(false, y, dy, dx).raise(); }
+inline std::vector<float> softmax_backward(in y, in dy) {
+    std::vector<float> dx(y.size());
+    softmax_backward(y, dy, dx);
+    return dx;
+}
+// softmax_log_softmax_backward_f32: dx from the log-softmax output y and its gradient dy.
+inline void log_softmax_backward(in y, in dy, out dx) { impl::backward(true, y, dy, dx).raise(); }
+inline std::vector<float> log_softmax_backward(in y, in dy) {
+    std::vector<float> dx(y.size());
+    log_softmax_backward(y, dy, dx);
+    return dx;
+}
+// softmax_backward_rows_f32.
+inline void softmax_backward_rows(in y, std::size_t y_stride, in dy, std::size_t dy_stride,
+                                  out dx, std::size_t dx_stride, std::size_t rows,
+                                  std::size_t cols) {
+    impl::backward_rows(false, y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols).raise();
+}
+// softmax_log_softmax_backward_rows_f32.
+inline void log_softmax_backward_rows(in y, std::size_t y_stride, in dy, std::size_t dy_stride,
+                                      out dx, std::size_t dx_stride, std::size_t rows,
+                                      std::size_t cols) {
+    impl::backward_rows(true, y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols).raise();
+}
+// softmax_cross_entropy_f32: the loss of one row.
+inline float cross_entropy(in logits, std::size_t target) {
+    float loss = 0.0f;
+    impl::cross_entropy(logits, target, loss, nullptr, 0).raise();
+    return loss;
+}
+// The loss, and the gradient softmax(logits) - onehot(target) into dlogits (may be logits).
+inline float cross_entropy(in logits, std::size_t target, out dlogits) {
+    float loss = 0.0f;
+    impl::cross_entropy(logits, target, loss, dlogits.data(), dlogits.size()).raise();
+    return loss;
+}
+// softmax_cross_entropy_rows_f32 (an empty `dlogits` view: no gradient).
+inline void cross_entropy_rows(in logits, std::size_t logits_stride, std::size_t rows,
+                               std::size_t cols, view<const std::int64_t> targets,
+                               std::int64_t ignore_index, float label_smoothing, out losses,
+                               out dlogits = {}, std::size_t dlogits_stride = 0) {
+    impl::cross_entropy_rows(logits, logits_stride, rows, cols, targets, ignore_index,
+                             label_smoothing, losses, dlogits, dlogits_stride)
+        .raise();
+}
+
+// ---- ISA selection and strings -------------------------------------------------------------
+
+// softmax_get_isa: the SOFTMAX_ISA_* in use.
+inline std::uint32_t get_isa() noexcept { return softmax_get_isa(); }
+// softmax_isa_supported.
+inline bool isa_supported(std::uint32_t isa) noexcept { return softmax_isa_supported(isa) != 0; }
+// softmax_set_isa: throws for an unknown or unsupported ISA.
+inline void set_isa(std::uint32_t isa) {
+    const softmax_status s = softmax_set_isa(isa);
+    if (s != SOFTMAX_STATUS_OK) throw Error("softmax_set_isa", s);
+}
+// softmax_isa_name.
+inline const char *isa_name(std::uint32_t isa) noexcept { return softmax_isa_name(isa); }
+// softmax_status_string.
+inline const char *status_string(softmax_status status) noexcept {
+    return softmax_status_string(status);
+}
+// softmax_version.
+inline const char *version() noexcept { return softmax_version(); }
+
+// ---- a handle with a fixed algorithm -------------------------------------------------------
+
+// The operations over std::vector<float>, with a fixed algorithm (SOFTMAX_ALGORITHM_*) and
+// flags (SOFTMAX_FLAG_*) for the softmax of rows.
+class Softmax {
+  public:
+    explicit Softmax(std::uint32_t algorithm = SOFTMAX_ALGORITHM_AUTO, std::uint32_t flags = 0)
+        : algorithm_(algorithm), flags_(flags) {}
+
+    std::vector<float> softmax(in x) const { return softmax::softmax(x, algorithm_); }
+    void softmax_in_place(out x) const { softmax::softmax(x, x, algorithm_); }
+    std::vector<float> log_softmax(in x) const { return softmax::log_softmax(x); }
+    float logsumexp(in x) const { return softmax::logsumexp(x); }
+    // Rows of a row-major rows x cols matrix.
+    std::vector<float> softmax_rows(in x, std::size_t rows, std::size_t cols) const {
+        std::vector<float> y(x.size());
+        softmax::softmax_rows(x, y, rows, cols, algorithm_, flags_);
+        return y;
+    }
+    std::vector<float> log_softmax_rows(in x, std::size_t rows, std::size_t cols) const {
+        std::vector<float> y(x.size());
+        softmax::log_softmax_rows(x, y, rows, cols);
+        return y;
+    }
+    std::vector<float> softmax_scaled(in x, float scale) const {
+        std::vector<float> y(x.size());
+        softmax::softmax_scaled_rows(x, x.size(), y, y.size(), 1, x.size(), scale, algorithm_);
+        return y;
+    }
+    static std::vector<float> softmax_backward(in y, in dy) {
+        return softmax::softmax_backward(y, dy);
+    }
+    static std::vector<float> log_softmax_backward(in y, in dy) {
+        return softmax::log_softmax_backward(y, dy);
+    }
+    // The loss of one row; the gradient overwrites the logits.
+    static float cross_entropy_in_place(out logits, std::size_t target) {
+        return softmax::cross_entropy(logits, target, logits);
+    }
+    // Losses of each row (target -100: ignored) with label smoothing; the gradient goes to
+    // dlogits (resized to the logits' size).
+    static std::vector<float> cross_entropy_rows(in logits, std::size_t rows, std::size_t cols,
+                                                 view<const std::int64_t> targets,
+                                                 float label_smoothing,
+                                                 std::vector<float> &dlogits) {
+        std::vector<float> losses(rows);
+        dlogits.resize(logits.size());
+        softmax::cross_entropy_rows(logits, cols, rows, cols, targets, -100, label_smoothing,
+                                    losses, dlogits, cols);
+        return losses;
+    }
+    // The name of the ISA in use.
+    static std::string isa() { return isa_name(get_isa()); }
+
+  private:
+    std::uint32_t algorithm_;
+    std::uint32_t flags_;
+};
+
+}  // namespace softmax
+
+#endif  // SOFTMAX_HPP
