@@ -34,7 +34,16 @@ fn main() {
     for p in &rest {
         println!("cargo:rerun-if-changed={}", p.display());
     }
-    sources.extend(rest);
+    // cbindgen follows `mod name;` lines by itself: a file mod.rs declares is parsed through
+    // that declaration (at its place), and passing it again would duplicate its items.
+    let mod_source =
+        fs::read_to_string(&ffi).unwrap_or_else(|e| panic!("cannot read {}: {e}", ffi.display()));
+    let declared = |p: &PathBuf| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .is_some_and(|stem| mod_source.lines().any(|l| declares_mod(l, stem)))
+    };
+    sources.extend(rest.into_iter().filter(|p| !declared(p)));
     let config_path = manifest_dir.join("cbindgen.toml");
 
     let mut config = cbindgen::Config::from_file(&config_path)
@@ -97,4 +106,16 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> bool {
     }
     fs::write(path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     true
+}
+
+/// Whether a line of `mod.rs` declares the module `stem` (`mod stem;`, any visibility).
+fn declares_mod(line: &str, stem: &str) -> bool {
+    let line = line.trim();
+    let rest = line
+        .strip_prefix("pub(crate) ")
+        .or_else(|| line.strip_prefix("pub "))
+        .unwrap_or(line);
+    rest.strip_prefix("mod ")
+        .and_then(|r| r.strip_suffix(';'))
+        .is_some_and(|name| name.trim() == stem)
 }

@@ -45,10 +45,15 @@ mod error;
 pub mod ffi;
 mod io;
 mod kernels;
+mod parallel;
+mod segmented;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
+pub use parallel::{
+    num_threads, set_num_threads, set_parallel_for, ParallelFor, MAX_THREADS, THREADS_ENV_VAR,
+};
 
 use io::{Grad, InOut};
 use kernels::{Flags, Kernels};
@@ -201,6 +206,8 @@ fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
 pub struct Softmax {
     kernels: &'static Kernels,
     zero_masked: bool,
+    /// The thread setting of this handle; `None`: the process setting (`parallel`).
+    threads: Option<usize>,
 }
 
 impl Default for Softmax {
@@ -214,6 +221,7 @@ impl std::fmt::Debug for Softmax {
         f.debug_struct("Softmax")
             .field("isa", &self.isa())
             .field("zero_masked_rows", &self.zero_masked)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -224,6 +232,7 @@ impl Softmax {
         Softmax {
             kernels: dispatch::active(),
             zero_masked: false,
+            threads: None,
         }
     }
 
@@ -233,6 +242,7 @@ impl Softmax {
             .map(|kernels| Softmax {
                 kernels,
                 zero_masked: false,
+                threads: None,
             })
             .ok_or(Error::UnsupportedIsa(isa))
     }
@@ -261,6 +271,9 @@ impl Softmax {
 
     fn run_softmax(&self, io: InOut<'_>, algorithm: Algorithm) {
         let n = io.len();
+        if n >= segmented::SEGMENT_MIN_LEN {
+            return segmented::softmax(self, io, algorithm.resolve(n), self.flags(n));
+        }
         // SAFETY: `self.kernels` came from `dispatch`, which hands out a table only when the
         // CPU supports its ISA; `io` upholds the kernel's pointer contract by construction.
         unsafe { (self.kernels.softmax)(io, algorithm.resolve(n), self.flags(n)) }
@@ -306,6 +319,9 @@ impl Softmax {
 
     fn run_cross_entropy(&self, x: &[f32], target: usize, smoothing: f32) -> Result<f32, Error> {
         Self::check_target(x.len(), target, smoothing)?;
+        if x.len() >= segmented::SEGMENT_MIN_LEN {
+            return Ok(segmented::cross_entropy(self, x, target, smoothing));
+        }
         // SAFETY: as in `run_softmax`; `target < x.len()` and the smoothing is in range.
         Ok(unsafe { (self.kernels.cross_entropy)(x, target, smoothing) })
     }
@@ -318,12 +334,21 @@ impl Softmax {
     ) -> Result<f32, Error> {
         let n = io.len();
         Self::check_target(n, target, smoothing)?;
+        if n >= segmented::SEGMENT_MIN_LEN {
+            let flags = self.flags(n);
+            return Ok(segmented::cross_entropy_grad(
+                self, io, target, smoothing, flags,
+            ));
+        }
         // SAFETY: as in `run_cross_entropy`; `io` upholds the pointer contract.
         Ok(unsafe { (self.kernels.cross_entropy_grad)(io, target, smoothing, self.flags(n)) })
     }
 
     fn run_log_softmax(&self, io: InOut<'_>) {
         let flags = self.flags(io.len());
+        if io.len() >= segmented::SEGMENT_MIN_LEN {
+            return segmented::log_softmax(self, io, flags);
+        }
         // SAFETY: as in `run_softmax`.
         unsafe { (self.kernels.log_softmax)(io, flags) }
     }
@@ -371,6 +396,9 @@ impl Softmax {
 
     /// `ln(sum_i exp(x_i))`, reading `x` once; `-inf` for an empty row.
     pub fn logsumexp(&self, x: &[f32]) -> f32 {
+        if x.len() >= segmented::SEGMENT_MIN_LEN {
+            return segmented::logsumexp(self, x);
+        }
         // SAFETY: as in `run_softmax`.
         unsafe { (self.kernels.logsumexp)(x) }
     }
@@ -570,14 +598,16 @@ impl Softmax {
         check_len(batch_extent(rows, cols, ys)?, y.len())?;
         check_len(batch_extent(rows, cols, dys)?, dy.len())?;
         check_len(batch_extent(rows, cols, dxs)?, dx.len())?;
-        for r in 0..rows {
-            let g = Grad::new(
-                &y[r * ys..][..cols],
-                &dy[r * dys..][..cols],
-                &mut dx[r * dxs..][..cols],
-            );
-            self.run_backward(g.expect("rows have equal lengths"), log);
-        }
+        let dx = parallel::Shared(dx.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                // SAFETY: row `r` of `dx` lies inside the checked extent, and the chunks hand
+                // out each row once (rows `dxs >= cols` apart do not overlap).
+                let dxr = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
+                let g = Grad::new(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr);
+                self.run_backward(g.expect("rows have equal lengths"), log);
+            }
+        });
         Ok(())
     }
 
@@ -626,7 +656,7 @@ impl Softmax {
         targets: &[i64],
         options: CrossEntropyOptions,
         losses: &mut [f32],
-        mut dlogits: Option<(&mut [f32], usize)>,
+        dlogits: Option<(&mut [f32], usize)>,
     ) -> Result<(), Error> {
         check_len(batch_extent(rows, cols, stride)?, logits.len())?;
         check_len(rows, targets.len())?;
@@ -643,24 +673,37 @@ impl Softmax {
             }
         }
         Self::check_target(1, 0, eps)?;
-        for r in 0..rows {
-            let x = &logits[r * stride..][..cols];
-            let t = targets[r];
-            losses[r] = match dlogits.as_mut() {
-                _ if t == options.ignore_index => {
-                    if let Some((d, ds)) = dlogits.as_mut() {
-                        d[r * *ds..][..cols].fill(0.0);
+        let losses = parallel::Shared(losses.as_mut_ptr());
+        let dlogits = dlogits.map(|(d, ds)| (parallel::Shared(d.as_mut_ptr()), ds));
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                let x = &logits[r * stride..][..cols];
+                let t = targets[r];
+                // SAFETY: row `r` of the gradient lies inside its checked extent, and the
+                // chunks hand out each row once (rows `ds >= cols` apart do not overlap).
+                let d = dlogits.map(|(d, ds)| unsafe {
+                    std::slice::from_raw_parts_mut(d.get().add(r * ds), cols)
+                });
+                let loss = match d {
+                    _ if t == options.ignore_index => {
+                        if let Some(d) = d {
+                            d.fill(0.0);
+                        }
+                        0.0
                     }
-                    0.0
-                }
-                Some((d, ds)) => {
-                    let io =
-                        InOut::new(x, &mut d[r * *ds..][..cols]).expect("rows have equal lengths");
-                    self.run_cross_entropy_grad(io, t as usize, eps)?
-                }
-                None => self.run_cross_entropy(x, t as usize, eps)?,
-            };
-        }
+                    Some(d) => {
+                        let io = InOut::new(x, d).expect("rows have equal lengths");
+                        self.run_cross_entropy_grad(io, t as usize, eps)
+                            .expect("targets checked above")
+                    }
+                    None => self
+                        .run_cross_entropy(x, t as usize, eps)
+                        .expect("targets checked above"),
+                };
+                // SAFETY: `r < rows <= losses.len()`, and each row's loss is written once.
+                unsafe { losses.get().add(r).write(loss) };
+            }
+        });
         Ok(())
     }
 
@@ -673,15 +716,20 @@ impl Softmax {
         y_stride: usize,
         rows: usize,
         cols: usize,
-        mut op: impl FnMut(InOut<'_>),
+        op: impl Fn(InOut<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len(batch_extent(rows, cols, x_stride)?, x.len())?;
         check_len(batch_extent(rows, cols, y_stride)?, y.len())?;
-        for r in 0..rows {
-            let xr = &x[r * x_stride..][..cols];
-            let yr = &mut y[r * y_stride..][..cols];
-            op(InOut::new(xr, yr).expect("rows have equal lengths"));
-        }
+        let y = parallel::Shared(y.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                let xr = &x[r * x_stride..][..cols];
+                // SAFETY: row `r` of `y` lies inside the checked extent, and the chunks hand
+                // out each row once (rows `y_stride >= cols` apart do not overlap).
+                let yr = unsafe { std::slice::from_raw_parts_mut(y.get().add(r * y_stride), cols) };
+                op(InOut::new(xr, yr).expect("rows have equal lengths"));
+            }
+        });
         Ok(())
     }
 
@@ -691,12 +739,17 @@ impl Softmax {
         stride: usize,
         rows: usize,
         cols: usize,
-        mut op: impl FnMut(InOut<'_>),
+        op: impl Fn(InOut<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len(batch_extent(rows, cols, stride)?, xy.len())?;
-        for r in 0..rows {
-            op(InOut::in_place(&mut xy[r * stride..][..cols]));
-        }
+        let xy = parallel::Shared(xy.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                // SAFETY: as in `rows`: each row once, inside the checked extent.
+                let row = unsafe { std::slice::from_raw_parts_mut(xy.get().add(r * stride), cols) };
+                op(InOut::in_place(row));
+            }
+        });
         Ok(())
     }
 }

@@ -269,7 +269,7 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
 /// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
 /// `x - k*LN2_HI`.
 #[inline]
-fn log_softmax_offset(s: f64, k: f32) -> f32 {
+pub(crate) fn log_softmax_offset(s: f64, k: f32) -> f32 {
     (k as f64 * LN2_LO_F64 + s.ln()) as f32
 }
 

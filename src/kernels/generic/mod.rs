@@ -6,6 +6,8 @@
 //! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
 //!   and log-sum-exp, including the special-value rules shared by every ISA.
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
+//! - [`segmented`]: single passes over one fixed-size segment of a long row, which
+//!   `crate::segmented` runs in parallel and combines in segment order.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
 //! dependent FMA/max chains overlap), then single vectors, then one partial vector through
@@ -20,6 +22,7 @@
 
 pub(crate) mod forward;
 pub(crate) mod passes;
+pub(crate) mod segmented;
 pub(crate) mod training;
 
 pub(crate) use forward::{log_softmax, logsumexp, softmax, softmax_scaled};
