@@ -515,6 +515,29 @@ mod tests {
     }
 
     #[test]
+    fn tasks_run_at_the_same_time() {
+        // Each task waits (up to 20 s) until every task has started: that only succeeds when
+        // the pool really runs them on different threads at once.
+        for threads in [2, 4] {
+            let started = AtomicUsize::new(0);
+            let together = AtomicUsize::new(0);
+            Exec::Pool(threads).run(threads, &|_| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let t0 = std::time::Instant::now();
+                while started.load(Ordering::SeqCst) < threads
+                    && t0.elapsed() < std::time::Duration::from_secs(20)
+                {
+                    std::thread::yield_now();
+                }
+                if started.load(Ordering::SeqCst) == threads {
+                    together.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            assert_eq!(together.load(Ordering::SeqCst), threads);
+        }
+    }
+
+    #[test]
     fn nested_calls_finish() {
         let sum = AtomicUsize::new(0);
         Exec::Pool(3).run(6, &|_| {
