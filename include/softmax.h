@@ -57,6 +57,11 @@
  * ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
  * threads. All ISAs give the same results to within a few ULP and identical special values.
  *
+ * THREADS: one thread by default. `softmax_set_num_threads` (or the environment variable
+ * `SOFTMAX_NUM_THREADS`) lets batches and long rows use more, and `softmax_set_parallel_for`
+ * hands their work to the caller's thread pool. Results are bit-identical for every thread
+ * count and pool.
+ *
  * SPECIAL VALUES (per row, identical on every ISA):
  *  - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
  *  - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).

@@ -29,6 +29,13 @@
 //! - Finite inputs of any magnitude work (rows with `|max| >= 2^17` are shifted by their
 //!   maximum first, which is exact for every entry that carries mass).
 //!
+//! # Threads
+//! Batches of at least 131 072 elements and single rows of at least 131 072 elements can run
+//! on several threads ([`set_num_threads`], [`Softmax::threads`], `SOFTMAX_NUM_THREADS`, or
+//! a caller's pool through [`set_parallel_for`]); the default is one thread. Results are
+//! bit-identical for every thread count: long rows are cut into segments of a fixed size
+//! whose partial sums are combined in segment order.
+//!
 //! # Accuracy
 //! Exponentials come from a two-constant reduction of `x` itself against an integer multiple
 //! of `ln 2 / 8` (never the rounded `x - max`), a degree-3 minimax polynomial and an
