@@ -345,13 +345,19 @@ fn threads_report(smoke: bool, quick: bool) {
     let y = vec![0.0f32; x.len()];
     let targets: Vec<i64> = (0..64).map(|r| (r * 499) % 32_000).collect();
     let losses = vec![0.0f32; 64];
-    type Case<'a> = (&'a str, usize, Box<dyn FnMut(Softmax) + 'a>);
+    type Case<'a> = (String, usize, Box<dyn FnMut(Softmax) + 'a>);
+    let mega = format!("{}M", big >> 20);
+    let row_len = if big >= 1 << 20 {
+        mega.as_str()
+    } else {
+        "256K"
+    };
     let (ycell, lcell) = (std::cell::RefCell::new(y), std::cell::RefCell::new(losses));
     let cases: Vec<Case<'_>> = {
         let (x, y, losses, targets) = (&x, &ycell, &lcell, &targets);
         vec![
             (
-                "softmax 1024 x 4096",
+                "softmax 1024 x 4096".to_string(),
                 1024 * 4096,
                 Box::new(move |sm: Softmax| {
                     let mut y = y.borrow_mut();
@@ -360,7 +366,7 @@ fn threads_report(smoke: bool, quick: bool) {
                 }),
             ),
             (
-                "cross-entropy+grad 64 x 32000",
+                "cross-entropy+grad 64 x 32000".to_string(),
                 64 * 32_000,
                 Box::new(move |sm: Softmax| {
                     let (mut y, mut l) = (y.borrow_mut(), losses.borrow_mut());
@@ -371,7 +377,7 @@ fn threads_report(smoke: bool, quick: bool) {
                 }),
             ),
             (
-                "softmax one row (16M)",
+                format!("softmax one row ({row_len})"),
                 big,
                 Box::new(move |sm: Softmax| {
                     let mut y = y.borrow_mut();
@@ -379,7 +385,7 @@ fn threads_report(smoke: bool, quick: bool) {
                 }),
             ),
             (
-                "log-sum-exp one row (16M)",
+                format!("log-sum-exp one row ({row_len})"),
                 big,
                 Box::new(move |sm: Softmax| {
                     black_box(sm.logsumexp(&x[..big]));
