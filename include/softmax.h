@@ -598,7 +598,7 @@ const char *softmax_version(void);
  * framework's own threads; set it (or install the framework's pool with
  * `softmax_set_parallel_for`) to use more cores. Only calls with enough work use threads: a
  * batch of at least 131072 elements (split into chunks of whole rows), or a single row of at
- * least 131072 elements (split into segments of 32768); smaller calls never touch a thread
+ * least 131072 elements (split into segments of 65536); smaller calls never touch a thread
  * pool. Results are bit-identical for every thread count, and to the one-thread call.
  *
  * The built-in pool keeps its threads alive between calls (parked, not spawned per call);
