@@ -226,8 +226,8 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
                 // SAFETY: as in `Softmax::run_softmax`.
                 return unsafe { (sm.kernels.softmax)(io, alg, flags) };
             }
+            let e = shift_for_max(m);
             if alg == Algorithm::ThreePassRecompute {
-                let e = shift_for_max(m);
                 let sums = Slots::new(row.count());
                 exec.run(row.count(), &|i| {
                     // SAFETY: reads only.
@@ -244,7 +244,6 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
                 });
                 return;
             }
-            let e = shift_for_max(m);
             let sums = Slots::new(row.count());
             exec.run(row.count(), &|i| {
                 // SAFETY: each task writes its own segment.
