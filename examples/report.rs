@@ -434,6 +434,7 @@ struct Opts {
     plots: Option<PathBuf>,
     accuracy_lens: Vec<usize>,
     smoke: bool,
+    quick: bool,
 }
 
 fn parse_len(s: &str) -> Result<usize, String> {
@@ -563,6 +564,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         },
         accuracy_lens,
         smoke,
+        quick,
     }))
 }
 
@@ -1119,6 +1121,164 @@ fn c_abi_latency(opts: &Opts) {
     }
 }
 
+/// Thread scaling (issue 15): one table per case, 1 to all cores, interleaved rounds (each
+/// round times every thread count once; medians over the rounds), speed-ups against one
+/// thread; then the issue's headline ratios at 2 threads, and single calls of 64 and 4096
+/// floats with one thread against all cores (they never reach the pool: the ratio should be
+/// 1 within noise). Results are bit-identical for every thread count (`tests/threads.rs`).
+fn threads_report(smoke: bool, quick: bool) {
+    use softmax::CrossEntropyOptions;
+    fn gen(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
+            })
+            .collect()
+    }
+    /// Seconds per call: the fastest of `reps` calls after one warm-up call (a round's
+    /// figure; the rounds' median is reported).
+    fn secs(reps: usize, f: &mut dyn FnMut()) -> f64 {
+        f();
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (rounds, reps, big) = if smoke {
+        (1, 1, 1 << 18)
+    } else if quick {
+        (3, 3, 16 << 20)
+    } else {
+        (7, 5, 16 << 20)
+    };
+    let threads: Vec<usize> = (1..=cores).collect();
+    println!();
+    println!(
+        "Thread scaling ({} cores available, ISA {}; rounds interleave the thread counts; \
+         elements/ns, speed-up against 1 thread)",
+        cores,
+        softmax::current_isa().name()
+    );
+    let x = gen(big.max(1024 * 4096), 11);
+    let y = vec![0.0f32; x.len()];
+    let targets: Vec<i64> = (0..64).map(|r| (r * 499) % 32_000).collect();
+    let losses = vec![0.0f32; 64];
+    type Case<'a> = (String, usize, Box<dyn FnMut(Softmax) + 'a>);
+    let mega = format!("{}M", big >> 20);
+    let row_len = if big >= 1 << 20 {
+        mega.as_str()
+    } else {
+        "256K"
+    };
+    let (ycell, lcell) = (std::cell::RefCell::new(y), std::cell::RefCell::new(losses));
+    let cases: Vec<Case<'_>> = {
+        let (x, y, losses, targets) = (&x, &ycell, &lcell, &targets);
+        vec![
+            (
+                "softmax 1024 x 4096".to_string(),
+                1024 * 4096,
+                Box::new(move |sm: Softmax| {
+                    let mut y = y.borrow_mut();
+                    sm.softmax_rows(x, 4096, &mut y[..], 4096, 1024, 4096, Algorithm::Auto)
+                        .unwrap()
+                }),
+            ),
+            (
+                "cross-entropy+grad 64 x 32000".to_string(),
+                64 * 32_000,
+                Box::new(move |sm: Softmax| {
+                    let (mut y, mut l) = (y.borrow_mut(), losses.borrow_mut());
+                    let opts = CrossEntropyOptions::default();
+                    let d = Some((&mut y[..64 * 32_000], 32_000));
+                    sm.cross_entropy_rows(x, 32_000, 64, 32_000, targets, opts, &mut l[..], d)
+                        .unwrap()
+                }),
+            ),
+            (
+                format!("softmax one row ({row_len})"),
+                big,
+                Box::new(move |sm: Softmax| {
+                    let mut y = y.borrow_mut();
+                    sm.softmax(&x[..big], &mut y[..big]).unwrap()
+                }),
+            ),
+            (
+                format!("log-sum-exp one row ({row_len})"),
+                big,
+                Box::new(move |sm: Softmax| {
+                    black_box(sm.logsumexp(&x[..big]));
+                }),
+            ),
+        ]
+    };
+    print!("{:<32}", "threads");
+    for t in &threads {
+        print!("{t:>14}");
+    }
+    println!();
+    let mut ratio2 = Vec::new();
+    for (name, n, mut f) in cases {
+        let mut per: Vec<Vec<f64>> = vec![Vec::new(); threads.len()];
+        for _ in 0..rounds {
+            for (i, &t) in threads.iter().enumerate() {
+                let sm = Softmax::new().threads(t);
+                per[i].push(secs(reps, &mut || f(sm)));
+            }
+        }
+        let med: Vec<f64> = per
+            .iter_mut()
+            .map(|v| {
+                v.sort_by(|a, b| a.total_cmp(b));
+                v[v.len() / 2]
+            })
+            .collect();
+        print!("{name:<32}");
+        for m in &med {
+            print!("{:>6.2} ({:>4.2}x)", n as f64 / (m * 1e9), med[0] / m);
+        }
+        println!();
+        ratio2.push((name, med.get(1).map(|m2| med[0] / m2)));
+    }
+    println!();
+    let targets = [1.8, 1.8, 1.3, 1.3];
+    for ((name, r), want) in ratio2.iter().zip(targets) {
+        match r {
+            Some(r) => println!("2 threads vs 1, {name}: {r:.2}x (issue 15 asks >= {want}x)"),
+            None => println!("2 threads vs 1, {name}: n/a (one core)"),
+        }
+    }
+    for n in [64usize, 4096] {
+        let x = gen(n, 5);
+        let mut y = vec![0.0f32; n];
+        let (mut one, mut all) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(3) {
+            for (t, out) in [(1, &mut one), (cores, &mut all)] {
+                let sm = Softmax::new().threads(t);
+                out.push(secs(reps * 200, &mut || {
+                    sm.softmax(black_box(&x), &mut y).unwrap();
+                }));
+            }
+        }
+        one.sort_by(|a, b| a.total_cmp(b));
+        all.sort_by(|a, b| a.total_cmp(b));
+        let (a, b) = (one[one.len() / 2], all[all.len() / 2]);
+        println!(
+            "n={n}: one softmax call {:.1} ns with 1 thread, {:.1} ns with {cores} ({:.3}x)",
+            a * 1e9,
+            b * 1e9,
+            a / b
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let names: Vec<&str> = ops().iter().map(|o| o.name).collect();
@@ -1179,6 +1339,7 @@ fn main() {
     print_accuracy(&opts, &acc);
     println!();
     c_abi_latency(&opts);
+    threads_report(opts.smoke, opts.quick);
 
     if let Some(path) = &opts.json {
         match write_json(&opts, &m, &acc, path) {

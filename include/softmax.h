@@ -62,6 +62,11 @@
  * ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
  * threads. All ISAs give the same results to within a few ULP and identical special values.
  *
+ * THREADS: one thread by default. `softmax_set_num_threads` (or the environment variable
+ * `SOFTMAX_NUM_THREADS`) lets batches and long rows use more, and `softmax_set_parallel_for`
+ * hands their work to the caller's thread pool. Results are bit-identical for every thread
+ * count and pool.
+ *
  * SPECIAL VALUES (per row, identical on every ISA):
  *  - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
  *  - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).
@@ -190,6 +195,11 @@ typedef struct softmax_lse_state {
      */
     double exponent;
 } softmax_lse_state;
+
+/**
+ * One task of a call, as handed to a `softmax_parallel_for_fn`: `task(task_ctx, index)`.
+ */
+typedef void (*softmax_task_fn)(void *task_ctx, size_t index);
 
 /**
  * Success: the outputs were written.
@@ -1138,6 +1148,64 @@ softmax_status softmax_log_stablemax_backward_rows_f32(const float *x,
                                                        size_t dx_stride,
                                                        size_t rows,
                                                        size_t cols);
+
+/**
+ * Sets the number of threads of every later call: `0` means the machine's available
+ * parallelism, `1` (the default, unless the environment variable `SOFTMAX_NUM_THREADS` says
+ * otherwise when the library is first used) runs every call on the calling thread. Values
+ * above 256 count as 256.
+ *
+ * The default is 1 because a library linked into a framework must not oversubscribe the
+ * framework's own threads; set it (or install the framework's pool with
+ * `softmax_set_parallel_for`) to use more cores. Only calls with enough work use threads: a
+ * batch of at least 131072 elements (split into chunks of whole rows), or a single row of at
+ * least 131072 elements (split into segments of 65536); smaller calls never touch a thread
+ * pool. Results are bit-identical for every thread count, and to the one-thread call.
+ *
+ * The built-in pool keeps its threads alive between calls (parked, not spawned per call);
+ * lowering the count ends and joins the surplus threads before returning, so
+ * `softmax_set_num_threads(1)` leaves no thread of this library running (for example before
+ * unloading the shared library). Safe to call at any time from any thread: calls already
+ * running finish with the count they started with.
+ *
+ * Returns `SOFTMAX_STATUS_OK`.
+ */
+softmax_status softmax_set_num_threads(size_t n);
+
+/**
+ * The number of threads calls use with the built-in pool (the last `softmax_set_num_threads`,
+ * or `SOFTMAX_NUM_THREADS`, or 1; with 0 resolved to the available parallelism).
+ */
+size_t softmax_get_num_threads(void);
+
+/**
+ * Hands the work of every later call that is worth splitting (see
+ * `softmax_set_num_threads`) to the caller's `parallel_for` (a framework's thread pool, as
+ * XNNPACK takes a pthreadpool), whatever the thread count; `parallel_for == NULL` restores
+ * the built-in pool (and the thread count).
+ *
+ * The contract of `parallel_for(ctx, task, task_ctx, count)`: call `task(task_ctx, i)`
+ * exactly once for every `i` in `[0, count)`, on any threads (the calling one included) and
+ * in any order, and return only after every one of those calls has returned. It may run the
+ * tasks one after another. It is called from any thread that calls this library, possibly
+ * from several at once, so it must be thread-safe; `ctx` is passed through untouched and
+ * must stay valid until it is replaced and every call that started before has returned. A
+ * task never blocks on another task and never calls `parallel_for` itself. If
+ * `parallel_for` skips or repeats an index, the call returns
+ * `SOFTMAX_STATUS_INTERNAL_ERROR` (outputs may be partly written).
+ *
+ * Results are bit-identical to the built-in pool's and to the one-thread call: the split
+ * and the order in which partial results are combined depend only on the sizes.
+ *
+ * Returns `SOFTMAX_STATUS_OK`.
+ *
+ * # Safety
+ * `parallel_for` must follow the contract above with `ctx`.
+ */
+softmax_status softmax_set_parallel_for(void (*parallel_for)(void *ctx,
+                                                             softmax_task_fn task,
+                                                             void *task_ctx,
+                                                             size_t count), void *ctx);
 
 #ifdef __cplusplus
 }  // extern "C"

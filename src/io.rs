@@ -292,6 +292,21 @@ impl<'a> Rows<'a> {
         self.y.wrapping_add(r * self.y_stride)
     }
 
+    /// Rows `range` of the batch as a batch of their own.
+    ///
+    /// # Safety
+    /// `range` must lie within `0..rows()`, and views used at the same time (from several
+    /// threads) must cover disjoint ranges of rows.
+    pub(crate) unsafe fn sub(&self, range: std::ops::Range<usize>) -> Rows<'_> {
+        debug_assert!(range.start <= range.end && range.end <= self.rows);
+        Rows {
+            x: self.x.wrapping_add(range.start * self.x_stride),
+            y: self.y.wrapping_add(range.start * self.y_stride),
+            rows: range.len(),
+            ..*self
+        }
+    }
+
     /// Runs `f` on every row in order, as one-row views.
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(InOut<'_>)) {
         for r in 0..self.rows {
@@ -307,6 +322,11 @@ impl<'a> Rows<'a> {
         unsafe { InOut::from_raw(self.x(r), self.y(r), self.cols) }
     }
 }
+
+// SAFETY: a batch is shared between threads only to hand out sub-views of disjoint rows
+// (`Rows::sub`, whose contract requires it); the rows themselves are never accessed through a
+// shared reference.
+unsafe impl Sync for Rows<'_> {}
 
 /// The inputs of a batch of rows whose results are one value per row (log-sum-exp).
 #[derive(Clone, Copy)]
@@ -355,6 +375,16 @@ impl<'a> RowsIn<'a> {
     #[inline(always)]
     pub(crate) fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// Rows `range` (within `0..rows()`) as a batch of their own.
+    pub(crate) fn sub(&self, range: std::ops::Range<usize>) -> RowsIn<'a> {
+        assert!(range.end <= self.rows);
+        RowsIn {
+            x: &self.x[(range.start * self.stride).min(self.x.len())..],
+            rows: range.len(),
+            ..*self
+        }
     }
 
     /// Row `r` (panics when `r >= rows()`).

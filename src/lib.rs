@@ -32,6 +32,13 @@
 //! - Finite inputs of any magnitude work (rows with `|max| >= 2^17` are shifted by their
 //!   maximum first, which is exact for every entry that carries mass).
 //!
+//! # Threads
+//! Batches of at least 131 072 elements and single rows of at least 131 072 elements can run
+//! on several threads ([`set_num_threads`], [`Softmax::threads`], `SOFTMAX_NUM_THREADS`, or
+//! a caller's pool through [`set_parallel_for`]); the default is one thread. Results are
+//! bit-identical for every thread count: long rows are cut into segments of a fixed size
+//! whose partial sums are combined in segment order.
+//!
 //! # Accuracy
 //! Exponentials come from a two-constant reduction of `x` itself against an integer multiple
 //! of `ln 2 / 8` (never the rounded `x - max`), a degree-3 minimax polynomial and an
@@ -49,12 +56,17 @@ pub mod ffi;
 mod io;
 mod kernels;
 mod lse;
+mod parallel;
+mod segmented;
 mod stablemax;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
 pub use error::Error;
 pub use lse::{logsumexp_state, merge_lse_rows, LseState, ShardLayout};
+pub use parallel::{
+    num_threads, set_num_threads, set_parallel_for, ParallelFor, MAX_THREADS, THREADS_ENV_VAR,
+};
 pub use stablemax::{
     log_stablemax, log_stablemax_backward, log_stablemax_rows, stablemax, stablemax_backward,
     stablemax_cross_entropy, stablemax_cross_entropy_with_grad, stablemax_rows,
@@ -229,6 +241,8 @@ pub(crate) fn check_len(
 pub struct Softmax {
     kernels: &'static Kernels,
     zero_masked: bool,
+    /// The thread setting of this handle; `None`: the process setting (`parallel`).
+    threads: Option<usize>,
 }
 
 impl Default for Softmax {
@@ -242,6 +256,7 @@ impl std::fmt::Debug for Softmax {
         f.debug_struct("Softmax")
             .field("isa", &self.isa())
             .field("zero_masked_rows", &self.zero_masked)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -252,6 +267,7 @@ impl Softmax {
         Softmax {
             kernels: dispatch::active(),
             zero_masked: false,
+            threads: None,
         }
     }
 
@@ -261,6 +277,7 @@ impl Softmax {
             .map(|kernels| Softmax {
                 kernels,
                 zero_masked: false,
+                threads: None,
             })
             .ok_or(Error::UnsupportedIsa(isa))
     }
@@ -289,6 +306,9 @@ impl Softmax {
 
     fn run_softmax(&self, io: InOut<'_>, algorithm: Algorithm) {
         let n = io.len();
+        if n >= segmented::SEGMENT_MIN_LEN {
+            return segmented::softmax(self, io, algorithm.resolve(n), self.flags(n));
+        }
         // SAFETY: `self.kernels` came from `dispatch`, which hands out a table only when the
         // CPU supports its ISA; `io` upholds the kernel's pointer contract by construction.
         unsafe { (self.kernels.softmax)(io, algorithm.resolve(n), self.flags(n)) }
@@ -336,6 +356,9 @@ impl Softmax {
 
     fn run_cross_entropy(&self, x: &[f32], target: usize, smoothing: f32) -> Result<f32, Error> {
         Self::check_target(x.len(), target, smoothing)?;
+        if x.len() >= segmented::SEGMENT_MIN_LEN {
+            return Ok(segmented::cross_entropy(self, x, target, smoothing));
+        }
         // SAFETY: as in `run_softmax`; `target < x.len()` and the smoothing is in range.
         Ok(unsafe { (self.kernels.cross_entropy)(x, target, smoothing) })
     }
@@ -348,16 +371,29 @@ impl Softmax {
     ) -> Result<f32, Error> {
         let n = io.len();
         Self::check_target(n, target, smoothing)?;
+        if n >= segmented::SEGMENT_MIN_LEN {
+            let flags = self.flags(n);
+            return Ok(segmented::cross_entropy_grad(
+                self, io, target, smoothing, flags,
+            ));
+        }
         // SAFETY: as in `run_cross_entropy`; `io` upholds the pointer contract.
         Ok(unsafe { (self.kernels.cross_entropy_grad)(io, target, smoothing, self.flags(n)) })
     }
 
     /// Softmax of a validated batch: the algorithm and flags are resolved once, for its rows'
     /// length.
-    pub(crate) fn run_softmax_rows(&self, rows: Rows<'_>, algorithm: Algorithm) {
+    pub(crate) fn run_softmax_rows(&self, mut rows: Rows<'_>, algorithm: Algorithm) {
         let n = rows.cols();
-        // SAFETY: as in `run_softmax`; `rows` upholds the kernel's pointer contract.
-        unsafe { (self.kernels.softmax_rows)(rows, algorithm.resolve(n), self.flags(n)) }
+        if n >= segmented::SEGMENT_MIN_LEN {
+            // Rows this long are split inside each row (the same results as one-row calls).
+            return rows.for_each(|io| self.run_softmax(io, algorithm));
+        }
+        let (alg, flags) = (algorithm.resolve(n), self.flags(n));
+        self.row_chunks(&rows, |part| {
+            // SAFETY: as in `run_softmax`; `part` upholds the kernel's pointer contract.
+            unsafe { (self.kernels.softmax_rows)(part, alg, flags) }
+        });
     }
 
     /// Scaled softmax of a validated batch (`scale` finite).
@@ -365,19 +401,38 @@ impl Softmax {
         debug_assert!(scale.is_finite());
         let n = rows.cols();
         let (alg, flags) = (algorithm.resolve(n), self.flags(n));
-        // SAFETY: as in `run_softmax_rows`; the scale is finite.
-        unsafe { (self.kernels.softmax_scaled_rows)(rows, alg, flags, scale) }
+        self.row_chunks(&rows, |part| {
+            // SAFETY: as in `run_softmax_rows`; the scale is finite.
+            unsafe { (self.kernels.softmax_scaled_rows)(part, alg, flags, scale) }
+        });
     }
 
     /// Log-softmax of a validated batch.
-    pub(crate) fn run_log_softmax_rows(&self, rows: Rows<'_>) {
+    pub(crate) fn run_log_softmax_rows(&self, mut rows: Rows<'_>) {
+        if rows.cols() >= segmented::SEGMENT_MIN_LEN {
+            return rows.for_each(|io| self.run_log_softmax(io));
+        }
         let flags = self.flags(rows.cols());
-        // SAFETY: as in `run_softmax_rows`.
-        unsafe { (self.kernels.log_softmax_rows)(rows, flags) }
+        self.row_chunks(&rows, |part| {
+            // SAFETY: as in `run_softmax_rows`.
+            unsafe { (self.kernels.log_softmax_rows)(part, flags) }
+        });
+    }
+
+    /// Runs `f` on chunks of whole rows of a batch, in parallel when the batch is large
+    /// enough and the thread setting allows ([`parallel::for_row_chunks`]).
+    fn row_chunks(&self, rows: &Rows<'_>, f: impl Fn(Rows<'_>) + Sync) {
+        parallel::for_row_chunks(self.threads, rows.rows(), rows.cols(), |range| {
+            // SAFETY: the chunks are disjoint ranges of rows, each handed out once.
+            f(unsafe { rows.sub(range) })
+        });
     }
 
     fn run_log_softmax(&self, io: InOut<'_>) {
         let flags = self.flags(io.len());
+        if io.len() >= segmented::SEGMENT_MIN_LEN {
+            return segmented::log_softmax(self, io, flags);
+        }
         // SAFETY: as in `run_softmax`.
         unsafe { (self.kernels.log_softmax)(io, flags) }
     }
@@ -425,6 +480,9 @@ impl Softmax {
 
     /// `ln(sum_i exp(x_i))`, reading `x` once; `-inf` for an empty row.
     pub fn logsumexp(&self, x: &[f32]) -> f32 {
+        if x.len() >= segmented::SEGMENT_MIN_LEN {
+            return segmented::logsumexp(self, x);
+        }
         // SAFETY: as in `run_softmax`.
         unsafe { (self.kernels.logsumexp)(x) }
     }
@@ -507,9 +565,22 @@ impl Softmax {
     /// Log-sum-exp of a validated batch into `out` (`rows` values).
     pub(crate) fn run_logsumexp_rows(&self, batch: RowsIn<'_>, out: &mut [f32]) {
         debug_assert_eq!(out.len(), batch.rows());
-        // SAFETY: as in `run_softmax`; `batch` covers its rows and `out` holds one value per
-        // row, as the kernel requires.
-        unsafe { (self.kernels.logsumexp_rows)(batch, out) }
+        if batch.cols() >= segmented::SEGMENT_MIN_LEN {
+            for (r, o) in out.iter_mut().enumerate() {
+                *o = self.logsumexp(batch.row(r));
+            }
+            return;
+        }
+        let out = parallel::Shared(out.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, batch.rows(), batch.cols(), |range| {
+            // SAFETY: `out` holds one value per row and the chunks are disjoint ranges of
+            // rows, each handed out once, so the slices do not overlap.
+            let part =
+                unsafe { std::slice::from_raw_parts_mut(out.get().add(range.start), range.len()) };
+            // SAFETY: as in `run_softmax`; the sub-batch covers its rows and `part` holds one
+            // value per row, as the kernel requires.
+            unsafe { (self.kernels.logsumexp_rows)(batch.sub(range), part) }
+        });
     }
 
     /// `y = softmax(scale * x)` with [`Algorithm::Auto`]: a temperature or attention scale
@@ -647,14 +718,16 @@ impl Softmax {
         check_len("y", batch_extent(rows, cols, ys)?, y.len())?;
         check_len("dy", batch_extent(rows, cols, dys)?, dy.len())?;
         check_len("dx", batch_extent(rows, cols, dxs)?, dx.len())?;
-        for r in 0..rows {
-            let g = Grad::new(
-                &y[r * ys..][..cols],
-                &dy[r * dys..][..cols],
-                &mut dx[r * dxs..][..cols],
-            );
-            self.run_backward(g.expect("rows have equal lengths"), log);
-        }
+        let dx = parallel::Shared(dx.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                // SAFETY: row `r` of `dx` lies inside the checked extent, and the chunks hand
+                // out each row once (rows `dxs >= cols` apart do not overlap).
+                let dxr = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
+                let g = Grad::new(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr);
+                self.run_backward(g.expect("rows have equal lengths"), log);
+            }
+        });
         Ok(())
     }
 
@@ -703,7 +776,7 @@ impl Softmax {
         targets: &[i64],
         options: CrossEntropyOptions,
         losses: &mut [f32],
-        mut dlogits: Option<(&mut [f32], usize)>,
+        dlogits: Option<(&mut [f32], usize)>,
     ) -> Result<(), Error> {
         check_len("logits", batch_extent(rows, cols, stride)?, logits.len())?;
         check_len("targets", rows, targets.len())?;
@@ -724,24 +797,37 @@ impl Softmax {
             }
         }
         Self::check_target(1, 0, eps)?;
-        for r in 0..rows {
-            let x = &logits[r * stride..][..cols];
-            let t = targets[r];
-            losses[r] = match dlogits.as_mut() {
-                _ if t == options.ignore_index => {
-                    if let Some((d, ds)) = dlogits.as_mut() {
-                        d[r * *ds..][..cols].fill(0.0);
+        let losses = parallel::Shared(losses.as_mut_ptr());
+        let dlogits = dlogits.map(|(d, ds)| (parallel::Shared(d.as_mut_ptr()), ds));
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                let x = &logits[r * stride..][..cols];
+                let t = targets[r];
+                // SAFETY: row `r` of the gradient lies inside its checked extent, and the
+                // chunks hand out each row once (rows `ds >= cols` apart do not overlap).
+                let d = dlogits.map(|(d, ds)| unsafe {
+                    std::slice::from_raw_parts_mut(d.get().add(r * ds), cols)
+                });
+                let loss = match d {
+                    _ if t == options.ignore_index => {
+                        if let Some(d) = d {
+                            d.fill(0.0);
+                        }
+                        0.0
                     }
-                    0.0
-                }
-                Some((d, ds)) => {
-                    let io =
-                        InOut::new(x, &mut d[r * *ds..][..cols]).expect("rows have equal lengths");
-                    self.run_cross_entropy_grad(io, t as usize, eps)?
-                }
-                None => self.run_cross_entropy(x, t as usize, eps)?,
-            };
-        }
+                    Some(d) => {
+                        let io = InOut::new(x, d).expect("rows have equal lengths");
+                        self.run_cross_entropy_grad(io, t as usize, eps)
+                            .expect("targets checked above")
+                    }
+                    None => self
+                        .run_cross_entropy(x, t as usize, eps)
+                        .expect("targets checked above"),
+                };
+                // SAFETY: `r < rows <= losses.len()`, and each row's loss is written once.
+                unsafe { losses.get().add(r).write(loss) };
+            }
+        });
         Ok(())
     }
 
@@ -755,9 +841,20 @@ impl Softmax {
         y_stride: usize,
         rows: usize,
         cols: usize,
-        op: impl FnMut(InOut<'_>),
+        op: impl Fn(InOut<'_>) + Sync,
     ) -> Result<(), Error> {
-        Rows::new(x, x_stride, y, y_stride, rows, cols)?.for_each(op);
+        check_len("x", batch_extent(rows, cols, x_stride)?, x.len())?;
+        check_len("y", batch_extent(rows, cols, y_stride)?, y.len())?;
+        let y = parallel::Shared(y.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                let xr = &x[r * x_stride..][..cols];
+                // SAFETY: row `r` of `y` lies inside the checked extent, and the chunks hand
+                // out each row once (rows `y_stride >= cols` apart do not overlap).
+                let yr = unsafe { std::slice::from_raw_parts_mut(y.get().add(r * y_stride), cols) };
+                op(InOut::new(xr, yr).expect("rows have equal lengths"));
+            }
+        });
         Ok(())
     }
 
@@ -768,9 +865,17 @@ impl Softmax {
         stride: usize,
         rows: usize,
         cols: usize,
-        op: impl FnMut(InOut<'_>),
+        op: impl Fn(InOut<'_>) + Sync,
     ) -> Result<(), Error> {
-        Rows::in_place(xy, stride, rows, cols)?.for_each(op);
+        check_len("xy", batch_extent(rows, cols, stride)?, xy.len())?;
+        let xy = parallel::Shared(xy.as_mut_ptr());
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            for r in range {
+                // SAFETY: as in `rows`: each row once, inside the checked extent.
+                let row = unsafe { std::slice::from_raw_parts_mut(xy.get().add(r * stride), cols) };
+                op(InOut::in_place(row));
+            }
+        });
         Ok(())
     }
 }

@@ -61,6 +61,11 @@
 //! ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
 //! threads. All ISAs give the same results to within a few ULP and identical special values.
 //!
+//! THREADS: one thread by default. `softmax_set_num_threads` (or the environment variable
+//! `SOFTMAX_NUM_THREADS`) lets batches and long rows use more, and `softmax_set_parallel_for`
+//! hands their work to the caller's thread pool. Results are bit-identical for every thread
+//! count and pool.
+//!
 //! SPECIAL VALUES (per row, identical on every ISA):
 //!  - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
 //!  - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).
@@ -94,6 +99,7 @@ use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::io::{Grad, InOut, Rows};
+use crate::parallel::{for_row_chunks, Shared};
 use crate::{batch_extent, Algorithm, Isa, Softmax};
 
 mod lse;
@@ -101,6 +107,8 @@ pub use lse::*;
 mod deprecated;
 pub mod stablemax;
 pub use deprecated::*;
+mod threads;
+pub use threads::*;
 
 /// The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
 ///
@@ -298,17 +306,23 @@ unsafe fn for_each_row(
     y_stride: usize,
     rows: usize,
     cols: usize,
-    mut op: impl FnMut(InOut<'_>),
+    op: impl Fn(InOut<'_>) + Sync,
 ) {
-    for r in 0..rows {
-        // SAFETY: row `r` lies inside both extents (`r * stride + cols <= extent`, checked by
-        // `batch_extent`), which are non-null, aligned and at most isize::MAX bytes
-        // (`check_pair`) and readable/writable (the caller); the output row either is the
-        // input row (in place: same base and stride) or lies in an extent disjoint from the
-        // input's. Only the row itself is ever accessed, never the gaps between rows.
-        let io = unsafe { InOut::from_raw(x.add(r * x_stride), y.add(r * y_stride), cols) };
-        op(io);
-    }
+    let (x, y) = (Shared(x), Shared(y));
+    for_row_chunks(None, rows, cols, |range| {
+        for r in range {
+            // SAFETY: row `r` lies inside both extents (`r * stride + cols <= extent`, checked
+            // by `batch_extent`), which are non-null, aligned and at most isize::MAX bytes
+            // (`check_pair`) and readable/writable (the caller); the output row either is the
+            // input row (in place: same base and stride) or lies in an extent disjoint from
+            // the input's. Only the row itself is ever accessed, never the gaps between rows,
+            // and the chunks hand out each row once.
+            let io = unsafe {
+                InOut::from_raw(x.get().add(r * x_stride), y.get().add(r * y_stride), cols)
+            };
+            op(io);
+        }
+    });
 }
 
 /// Softmax of one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
@@ -765,21 +779,25 @@ unsafe fn backward_impl(
     in_place_or_disjoint(dxs, ys, dx_stride == y_stride)?;
     in_place_or_disjoint(dxs, dys, dx_stride == dy_stride)?;
     let sm = Softmax::new();
-    for r in 0..rows {
-        // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are non-null,
-        // aligned, at most isize::MAX bytes and readable/writable (the caller); `dx`'s row is
-        // `y`'s or `dy`'s row (same base and stride) or lies in an extent disjoint from
-        // theirs. Only the rows are accessed, never the gaps between them.
-        let g = unsafe {
-            Grad::from_raw(
-                y.add(r * y_stride),
-                dy.add(r * dy_stride),
-                dx.add(r * dx_stride),
-                cols,
-            )
-        };
-        sm.run_backward(g, log);
-    }
+    let (y, dy, dx) = (Shared(y), Shared(dy), Shared(dx));
+    for_row_chunks(None, rows, cols, |range| {
+        for r in range {
+            // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are
+            // non-null, aligned, at most isize::MAX bytes and readable/writable (the caller);
+            // `dx`'s row is `y`'s or `dy`'s row (same base and stride) or lies in an extent
+            // disjoint from theirs. Only the rows are accessed, never the gaps between them,
+            // and the chunks hand out each row once.
+            let g = unsafe {
+                Grad::from_raw(
+                    y.get().add(r * y_stride),
+                    dy.get().add(r * dy_stride),
+                    dx.get().add(r * dx_stride),
+                    cols,
+                )
+            };
+            sm.run_backward(g, log);
+        }
+    });
     Ok(())
 }
 
@@ -926,39 +944,48 @@ pub unsafe extern "C" fn softmax_cross_entropy_rows_f32(
             require(t == ignore_index || class(t).is_some())?;
         }
         let sm = Softmax::new();
-        for (r, &t) in targets.iter().enumerate() {
-            // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
-            // which are non-null, aligned, at most isize::MAX bytes and readable/writable (the
-            // caller); `dlogits`' row is `logits`' row (same base and stride) or disjoint from
-            // the logits, and `losses` is disjoint from both. Only the rows are accessed,
-            // never the gaps between them.
-            let x = logits.wrapping_add(r * logits_stride);
-            let d = dlogits.wrapping_add(r * dlogits_stride);
-            let value = match class(t) {
-                _ if t == ignore_index => {
-                    if !dlogits.is_null() {
-                        // SAFETY: `d` is row `r` of `dlogits` (see above); no other reference
-                        // to that memory is alive.
-                        unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
+        let (logits, dlogits, losses) = (Shared(logits), Shared(dlogits), Shared(losses));
+        for_row_chunks(None, rows, cols, |range| {
+            for r in range {
+                let t = targets[r];
+                // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
+                // which are non-null, aligned, at most isize::MAX bytes and readable/writable
+                // (the caller); `dlogits`' row is `logits`' row (same base and stride) or
+                // disjoint from the logits, and `losses` is disjoint from both. Only the rows
+                // are accessed, never the gaps between them, and the chunks hand out each row
+                // once.
+                let x = logits.get().wrapping_add(r * logits_stride);
+                let d = dlogits.get().wrapping_add(r * dlogits_stride);
+                let has_d = !dlogits.get().is_null();
+                let value = match class(t) {
+                    _ if t == ignore_index => {
+                        if has_d {
+                            // SAFETY: `d` is row `r` of `dlogits` (see above); no other
+                            // reference to that memory is alive.
+                            unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
+                        }
+                        0.0
                     }
-                    0.0
-                }
-                Some(t) if dlogits.is_null() => {
-                    // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
-                    let x = unsafe { std::slice::from_raw_parts(x, cols) };
-                    validated(sm.run_cross_entropy(x, t, label_smoothing))?
-                }
-                Some(t) => {
-                    // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for `cols`
-                    // floats, the output either the input or disjoint from it.
-                    let io = unsafe { InOut::from_raw(x, d, cols) };
-                    validated(sm.run_cross_entropy_grad(io, t, label_smoothing))?
-                }
-                None => return Err(SOFTMAX_STATUS_INTERNAL_ERROR),
-            };
-            // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no array.
-            unsafe { losses.add(r).write(value) };
-        }
+                    Some(t) if !has_d => {
+                        // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
+                        let x = unsafe { std::slice::from_raw_parts(x, cols) };
+                        sm.run_cross_entropy(x, t, label_smoothing)
+                            .expect("targets and smoothing validated above")
+                    }
+                    Some(t) => {
+                        // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for
+                        // `cols` floats, the output either the input or disjoint from it.
+                        let io = unsafe { InOut::from_raw(x, d, cols) };
+                        sm.run_cross_entropy_grad(io, t, label_smoothing)
+                            .expect("targets and smoothing validated above")
+                    }
+                    None => unreachable!("targets validated above"),
+                };
+                // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no
+                // array; each row's loss is written once.
+                unsafe { losses.get().add(r).write(value) };
+            }
+        });
         Ok(())
     })
 }

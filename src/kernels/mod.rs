@@ -78,6 +78,30 @@ pub(crate) struct Kernels {
     pub stablemax_backward: unsafe fn(Grad<'_>, bool),
     /// Log-StableMax backward pass (`Grad::y` holds the forward input `x`).
     pub log_stablemax_backward: unsafe fn(Grad<'_>, bool),
+    /// The passes of long rows over one segment (`crate::segmented`).
+    pub segment: SegmentKernels,
+}
+
+/// One ISA's passes over one segment of a long row (see `generic::segmented`).
+pub(crate) struct SegmentKernels {
+    /// Pass 1 of two-pass: `Some((S, k))` with `sum e^x = S * 2^k`, or `None`.
+    pub pair_sum: unsafe fn(&[f32]) -> Option<(f64, f32)>,
+    /// The maximum (NaN may be missed).
+    pub max: unsafe fn(&[f32]) -> f32,
+    /// `sum (x - c)` in f64.
+    pub sum_minus: unsafe fn(&[f32], f32) -> f64,
+    /// `y = exp(x - k*ln2)`, returning the sum.
+    pub exp_store_sum: unsafe fn(InOut<'_>, f32) -> f64,
+    /// `y *= r` in place (the output of the `InOut`).
+    pub scale: unsafe fn(InOut<'_>, f32),
+    /// `y = exp(x - k*ln2) * r - c`, non-temporal stores when asked.
+    pub exp_out: unsafe fn(InOut<'_>, f32, f64, f32, bool),
+    /// `y = (x - k*LN2_HI) - b`, non-temporal stores when asked.
+    pub shift_out: unsafe fn(InOut<'_>, f32, f32, bool),
+    /// Pass 1 of blocked two-pass, as `pair_sum`.
+    pub block_sum: unsafe fn(&[f32]) -> Option<(f64, f32)>,
+    /// `sum exp(x - k*ln2)` in f64.
+    pub sum_exp: unsafe fn(&[f32], f32) -> f64,
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -217,6 +241,51 @@ macro_rules! kernel_table {
             pub(super) unsafe fn log_stablemax_backward(g: Grad<'_>, nt: bool) {
                 generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(g, nt)
             }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_pair_sum(x: &[f32]) -> Option<(f64, f32)> {
+                generic::segmented::pair_sum_of::<$V, { $unroll }>(x)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_max(x: &[f32]) -> f32 {
+                generic::segmented::max_of::<$V, { $unroll }>(x)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_sum_minus(x: &[f32], c: f32) -> f64 {
+                generic::segmented::sum_minus::<$V, { $unroll }>(x, c)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_exp_store_sum(io: InOut<'_>, k: f32) -> f64 {
+                generic::segmented::exp_store_sum_of::<$V, { $unroll }>(io, k)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_scale(io: InOut<'_>, r: f32) {
+                generic::segmented::scale_of::<$V, { $unroll }>(io, r)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_exp_out(io: InOut<'_>, k: f32, r: f64, c: f32, nt: bool) {
+                generic::segmented::exp_out::<$V, { $unroll }>(io, k, r, c, nt)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_shift_out(io: InOut<'_>, k: f32, b: f32, nt: bool) {
+                generic::segmented::shift_out::<$V, { $unroll }>(io, k, b, nt)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_block_sum(x: &[f32]) -> Option<(f64, f32)> {
+                generic::segmented::block_sum_of::<$V, { $unroll }>(x)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_sum_exp(x: &[f32], k: f32) -> f64 {
+                generic::segmented::sum_exp_of::<$V, { $unroll }>(x, k)
+            }
         }
 
         /// This ISA's kernel table.
@@ -245,6 +314,17 @@ macro_rules! kernel_table {
             stablemax_cross_entropy_grad: entry::stablemax_cross_entropy_grad,
             stablemax_backward: entry::stablemax_backward,
             log_stablemax_backward: entry::log_stablemax_backward,
+            segment: $crate::kernels::SegmentKernels {
+                pair_sum: entry::seg_pair_sum,
+                max: entry::seg_max,
+                sum_minus: entry::seg_sum_minus,
+                exp_store_sum: entry::seg_exp_store_sum,
+                scale: entry::seg_scale,
+                exp_out: entry::seg_exp_out,
+                shift_out: entry::seg_shift_out,
+                block_sum: entry::seg_block_sum,
+                sum_exp: entry::seg_sum_exp,
+            },
         };
     };
 }

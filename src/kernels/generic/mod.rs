@@ -11,6 +11,8 @@
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
 //! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
+//! - [`segmented`]: single passes over one fixed-size segment of a long row, which
+//!   `crate::segmented` runs in parallel and combines in segment order.
 //!
 //! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
 //! dependent FMA/max chains overlap), then single vectors, then one partial vector through
@@ -32,6 +34,7 @@ pub(crate) mod batch;
 pub(crate) mod forward;
 pub(crate) mod lse;
 pub(crate) mod passes;
+pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;
 pub(crate) mod training;
