@@ -3,8 +3,9 @@
 //! Groups (one per operation, see [`OPS`]), each with ids `<isa>/<len>`: `softmax/<algorithm>`
 //! for every [`Algorithm`], `log_softmax`, `logsumexp`, `softmax_scaled`, `softmax_backward`,
 //! `log_softmax_backward`, `cross_entropy`, `cross_entropy_grad`, `cross_entropy_rows` (rows
-//! of 1000 classes) and `softmax_rows` (rows of 64). Throughput is `Throughput::Elements`
-//! (floats of the input row per call), as the report's elements/ns.
+//! of 1000 classes), and `softmax_rows`, `log_softmax_rows` and `logsumexp_rows` (rows of 64).
+//! Throughput is `Throughput::Elements` (floats of the input row per call), as the report's
+//! elements/ns.
 //!
 //! Row lengths are 256, 4K, 64K, 1M and 16M floats. Inputs are uniform in [-10, 10) from a
 //! fixed-seed xorshift generator, identical for every benchmark. ISAs the CPU (or this build)
@@ -93,6 +94,25 @@ const OPS: &[Op] = &[
         run: |sm, x, _, y| {
             let cols = x.len().min(64);
             sm.softmax_rows(x, cols, y, cols, x.len() / cols, cols, Algorithm::Auto)
+                .unwrap()
+        },
+    },
+    Op {
+        name: "log_softmax_rows",
+        // Rows of 64, grouped several at a time.
+        run: |sm, x, _, y| {
+            let cols = x.len().min(64);
+            sm.log_softmax_rows(x, cols, y, cols, x.len() / cols, cols)
+                .unwrap()
+        },
+    },
+    Op {
+        name: "logsumexp_rows",
+        // Rows of 64: one result per row.
+        run: |sm, x, _, y| {
+            let cols = x.len().min(64);
+            let rows = x.len() / cols;
+            sm.logsumexp_rows(x, cols, rows, cols, &mut y[..rows])
                 .unwrap()
         },
     },
