@@ -512,8 +512,9 @@ softmax_status cross_entropy_f32(const float *logits,
  * `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
  * `rows == 0` returns `SOFTMAX_STATUS_OK` (pointers may be NULL); `logits`, `targets` and
  * `losses` must be non-NULL and aligned (8 bytes for `targets`); `dlogits` may be `logits`
- * with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
- * and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
+ * with the same stride (in place) but must not overlap it otherwise, and the outputs
+ * `losses` and `dlogits` must not overlap each other, `targets` or `logits` (`targets` is an
+ * input and may overlap `logits`, as inputs may by rule 7). Then every target is read: one that
  * is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
  * nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
  * smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).

@@ -849,8 +849,9 @@ pub unsafe extern "C" fn cross_entropy_f32(
 /// `cols == 0` are `SOFTMAX_STATUS_INVALID_ARGUMENT`; strides as in `softmax_rows_f32`;
 /// `rows == 0` returns `SOFTMAX_STATUS_OK` (pointers may be NULL); `logits`, `targets` and
 /// `losses` must be non-NULL and aligned (8 bytes for `targets`); `dlogits` may be `logits`
-/// with the same stride (in place) but must not overlap it otherwise, and `losses`, `targets`
-/// and `dlogits` must not overlap each other or `logits`. Then every target is read: one that
+/// with the same stride (in place) but must not overlap it otherwise, and the outputs
+/// `losses` and `dlogits` must not overlap each other, `targets` or `logits` (`targets` is an
+/// input and may overlap `logits`, as inputs may by rule 7). Then every target is read: one that
 /// is neither `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, and
 /// nothing is written. Each row follows the special-value rules of `cross_entropy_f32` (with
 /// smoothing, `+inf` logits give NaN, and a `-inf` logit among finite ones `+inf`).
@@ -913,8 +914,15 @@ pub unsafe extern "C" fn cross_entropy_rows_f32(
             // caller); `dlogits`' row is `logits`' row (same base and stride) or disjoint from
             // the logits, and `losses` is disjoint from both. Only the rows are accessed,
             // never the gaps between them.
+            // `r * stride` cannot overflow for an array that is used: it is at most the
+            // extent, checked above. `dlogits_stride` is not checked when `dlogits` is NULL,
+            // so it is not used then.
             let x = logits.wrapping_add(r * logits_stride);
-            let d = dlogits.wrapping_add(r * dlogits_stride);
+            let d = if dlogits.is_null() {
+                dlogits
+            } else {
+                dlogits.wrapping_add(r * dlogits_stride)
+            };
             let value = match class(t) {
                 _ if t == ignore_index => {
                     if !dlogits.is_null() {

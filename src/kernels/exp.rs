@@ -156,7 +156,8 @@ impl<V: Simd> Exp<V> {
 
     /// `(p, scale)` with `p * scale = exp(x - k*ln2) * s` for every `x` at or above the
     /// threshold (garbage below it in the table form; the polynomial form needs `x` clamped).
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn terms(&self, x: V) -> (V, V) {
         let t = V::fma(x, self.log2e, self.bias);
         let n = t.sub(self.bias);
@@ -178,7 +179,8 @@ impl<V: Simd> Exp<V> {
 
     /// `exp(x - k*ln2) * s`, exactly 0 below the underflow threshold (and for `-inf`), NaN for
     /// NaN.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn eval(&self, x: V) -> V {
         if V::EXP_TABLE {
             let (p, scale) = self.terms(x);
@@ -193,7 +195,8 @@ impl<V: Simd> Exp<V> {
     /// underflow threshold are clamped to it rather than masked: in the table form each then
     /// adds about `2^-126 * s` instead of less, which sums of terms scaled by `2^-k` can
     /// ignore (see the callers).
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn eval_add(&self, x: V, acc: V) -> V {
         let (p, scale) = self.terms(V::max(self.lo, x));
         V::fma(p, scale, acc)

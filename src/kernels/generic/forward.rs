@@ -7,8 +7,8 @@
 //! takes the fast path.
 
 use super::passes::{
-    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Scale,
-    Scaled, Shift, PREFETCH,
+    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, tree_sum, Input,
+    LaneMap, Plain, Prob, Scale, Scaled, Shift, PREFETCH,
 };
 use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
@@ -61,7 +61,8 @@ pub(crate) fn fill(io: &mut InOut<'_>, v: f32) {
 }
 
 /// Last pass shared by the softmax algorithms: `y = exp(x - k*ln2) / s`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn finish<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
@@ -72,12 +73,14 @@ unsafe fn finish<V: Simd, const U: usize>(
     if s.is_nan() {
         fill(io, f32::NAN);
     } else {
-        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &Exp::new(k, 1.0 / s), nt);
+        let f = Prob::new(Exp::new(k, 1.0 / s));
+        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &f, nt);
     }
 }
 
 /// Passes 2 and 3 of three-pass recompute against the shift `k`: the sum, then the output.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn recompute<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
@@ -89,13 +92,15 @@ unsafe fn recompute<V: Simd, const U: usize>(
 }
 
 /// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algorithm, flags: Flags) {
     softmax_of::<V, U>(&Plain, io, alg, flags)
 }
 
 /// Softmax of `scale * x` for one row, the scale fused into every load. `scale` is finite.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
     mut io: InOut<'_>,
     alg: Algorithm,
@@ -118,7 +123,8 @@ pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
     }
 }
 
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn softmax_of<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     mut io: InOut<'_>,
@@ -162,7 +168,7 @@ unsafe fn softmax_of<V: Simd, const U: usize>(
                 if s.is_nan() {
                     fill(&mut io, f32::NAN);
                 } else {
-                    map_store::<V, U, false>(&Plain, y, y, n, &Scale(V::splat((1.0 / s) as f32)));
+                    map_store::<V, U, false>(&Plain, y, y, n, &Scale::new((1.0 / s) as f32));
                 }
             } else {
                 recompute::<V, U>(inp, &mut io, k, flags.nt);
@@ -189,7 +195,8 @@ const SMALL_VECS: usize = 8;
 /// 16.1, AVX-512 34.0 | 21.4 -> 30.0 | 17.9. (A sum and reciprocal in f32 as well gave 29.0
 /// on AVX2 but cost one ULP of accuracy; the sum stays in f64.) `false` (nothing written)
 /// when the row needs the special-value rules.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
     let l = V::LANES;
@@ -216,20 +223,21 @@ unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool
     }
     let round = V::splat(ROUND);
     let ex = Exp::per_lane(V::fma(m, V::splat(LOG2E), round).sub(round));
-    let mut sum = V::splat(0.0);
     for (j, vj) in v.iter_mut().enumerate() {
-        if j * l < n {
-            *vj = ex.eval(*vj);
-            sum = sum.add(*vj);
-        }
+        *vj = if j * l < n {
+            ex.eval(*vj)
+        } else {
+            V::splat(0.0)
+        };
     }
-    // A NaN the maximum missed makes the sum, and so every output, NaN.
-    let r = V::splat((1.0 / sum.reduce_add()) as f32);
+    // Added pairwise (at most three f32 roundings per lane, none for equal terms). A NaN the
+    // maximum missed makes the sum, and so every output, NaN.
+    let r = Scale::new((1.0 / tree_sum(&v).reduce_add()) as f32);
     for (j, vj) in v.iter().enumerate() {
         if (j + 1) * l <= n {
-            vj.mul(r).store(y.add(j * l));
+            r.apply(*vj).store(y.add(j * l));
         } else if j * l < n {
-            vj.mul(r).store_tail(y.add(j * l), n - j * l);
+            r.apply(*vj).store_tail(y.add(j * l), n - j * l);
         }
     }
     true
@@ -237,7 +245,8 @@ unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool
 
 /// Softmax of a row that left the fast path (inlined like everything else here, so it is
 /// compiled with the ISA's features; it runs rarely but must not fall back to intrinsic calls).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     mut io: InOut<'_>,
@@ -275,7 +284,8 @@ fn log_softmax_offset(s: f64, k: f32) -> f32 {
 
 /// Log-softmax of one row: pass 1 of the two-pass algorithm, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     if io.len() <= 1 {
         // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
@@ -299,7 +309,8 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
 
 /// Pass 1 of the two-pass algorithm and the output pass of log-softmax; `false` (nothing
 /// written) when the row needs the special-value rules.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: Flags) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
     match pair_sum::<V, U>(&Plain, x, n) {
@@ -313,7 +324,8 @@ unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: F
     true
 }
 
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     match classify(io.input(), |v| v) {
         Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
@@ -340,7 +352,8 @@ unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags:
 }
 
 /// `ln sum_i e^{x_i}` in one read of the row (pass 1 of the two-pass algorithm).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
     let lse = match x {
         [] => f64::NEG_INFINITY,
