@@ -14,7 +14,7 @@ fn cases() -> u64 {
     std::env::var("PROPERTY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400)
+        .unwrap_or(250)
 }
 
 #[test]
@@ -35,4 +35,34 @@ fn training_ops_match_oracle_and_scalar() {
             check_training(&mut src, &sm, isa, 70_000);
         }
     }
+}
+
+/// Every input that once failed a fuzz target (`fuzz/regressions/{forward,training}`),
+/// replayed through the same checker on every ISA.
+#[test]
+fn fuzz_regressions_replay() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut replayed = 0;
+    for (target, max_len) in [("forward", 1 << 17), ("training", 1 << 16)] {
+        let Ok(dir) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for entry in dir {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let Some((_, rest)) = data.split_first() else {
+                continue;
+            };
+            replayed += 1;
+            for (isa, sm) in isas() {
+                let mut src = Source::from_bytes(rest);
+                if target == "forward" {
+                    check_forward(&mut src, &sm, isa, max_len);
+                } else {
+                    check_training(&mut src, &sm, isa, max_len);
+                }
+            }
+        }
+    }
+    assert!(replayed > 0, "no regression inputs found under {}", root.display());
 }

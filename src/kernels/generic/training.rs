@@ -27,20 +27,21 @@ impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
 const LOG_PROB_CAP: f32 = 88.75;
 
 /// `(y, dy) -> dy - exp(y) * s`, with `s` (or most of it) folded into the exponential's
-/// coefficients and the rest, if any, multiplied afterwards.
+/// coefficients and the rest, if any, multiplied afterwards (`neg_s` is its negation).
 struct LogSoftmaxGrad<V> {
     ex: Exp<V>,
     cap: V,
-    s: Option<V>,
+    neg_s: Option<V>,
 }
 
 impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
     #[inline(always)]
     unsafe fn apply(&self, y: V, dy: V) -> V {
         let e = self.ex.eval(V::min(self.cap, y));
-        match self.s {
+        match self.neg_s {
             None => dy.sub(e),
-            Some(s) => dy.sub(e.mul(s)),
+            // One rounding: `e * s` may overflow where `dy - e * s` does not.
+            Some(neg_s) => V::fma(e, neg_s, dy),
         }
     }
 }
@@ -94,7 +95,7 @@ pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, 
     let f = LogSoftmaxGrad {
         ex: Exp::new(0.0, fold),
         cap,
-        s: post.map(|p| V::splat(p)),
+        neg_s: post.map(|p| V::splat(-p)),
     };
     store2::<V, U>(&g, &f, nt);
 }
