@@ -64,5 +64,9 @@ fn fuzz_regressions_replay() {
             }
         }
     }
-    assert!(replayed > 0, "no regression inputs found under {}", root.display());
+    assert!(
+        replayed > 0,
+        "no regression inputs found under {}",
+        root.display()
+    );
 }

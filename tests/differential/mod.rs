@@ -460,8 +460,7 @@ pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) 
                 let exact = (1.0 - e) * to_t + e * to_mean;
                 let err = (loss[0] as f64 - exact).abs();
                 assert!(
-                    err <= CROSS_ENTROPY_TOL * exact.abs().max(1.0)
-                        || loss[0] == exact as f32,
+                    err <= CROSS_ENTROPY_TOL * exact.abs().max(1.0) || loss[0] == exact as f32,
                     "{ctx}: loss {:e}, exact {exact:e}",
                     loss[0]
                 );
