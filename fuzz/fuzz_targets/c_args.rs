@@ -33,7 +33,12 @@ fn size(b: &mut Bytes, small: u64) -> usize {
     let w = b.word();
     match w % 16 {
         0 => 0,
-        1 => [usize::MAX, usize::MAX / 2, usize::MAX / 4 + 1, (1 << 61) + 1][(w >> 8) as usize % 4],
+        1 => [
+            usize::MAX,
+            usize::MAX / 2,
+            usize::MAX / 4 + 1,
+            (1 << 61) + 1,
+        ][(w >> 8) as usize % 4],
         _ => 1 + ((w >> 8) % small) as usize,
     }
 }
@@ -135,15 +140,18 @@ fn floats(arena: &[u8], base: usize, p: usize, n: usize) -> Vec<f32> {
 
 fn same(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let isas: Vec<Isa> = Isa::ALL.iter().copied().filter(|i| i.is_supported()).collect();
+    let isas: Vec<Isa> = Isa::ALL
+        .iter()
+        .copied()
+        .filter(|i| i.is_supported())
+        .collect();
     let isa = isas[(b.word() % isas.len() as u64) as usize];
     assert_eq!(softmax_set_isa(isa as u32), OK);
     let sm = Softmax::with_isa(isa).unwrap();
@@ -179,12 +187,25 @@ fuzz_target!(|data: &[u8]| {
             let log = b.word() % 3 == 0;
             let (xe, ye) = (extent(rows, cols, xs), extent(rows, cols, ys));
             let x = place(&mut b, base, xe.and_then(|e| e.checked_mul(4)), 4);
-            let y = if b.word() % 3 == 0 { x } else { place(&mut b, base, ye.and_then(|e| e.checked_mul(4)), 4) };
+            let y = if b.word() % 3 == 0 {
+                x
+            } else {
+                place(&mut b, base, ye.and_then(|e| e.checked_mul(4)), 4)
+            };
             status = unsafe {
                 if log {
                     log_softmax_rows_f32(x as *const f32, xs, y as *mut f32, ys, rows, cols)
                 } else {
-                    softmax_rows_f32_ex(x as *const f32, xs, y as *mut f32, ys, rows, cols, alg, flags)
+                    softmax_rows_f32_ex(
+                        x as *const f32,
+                        xs,
+                        y as *mut f32,
+                        ys,
+                        rows,
+                        cols,
+                        alg,
+                        flags,
+                    )
                 }
             };
             let rule1 = log || (alg <= 4 && flags <= 1);
@@ -194,8 +215,20 @@ fuzz_target!(|data: &[u8]| {
                 OK
             } else {
                 let arrs = [
-                    Arr { p: x, ext: xe, elem: 4, optional: false, layout: xs },
-                    Arr { p: y, ext: ye, elem: 4, optional: false, layout: ys },
+                    Arr {
+                        p: x,
+                        ext: xe,
+                        elem: 4,
+                        optional: false,
+                        layout: xs,
+                    },
+                    Arr {
+                        p: y,
+                        ext: ye,
+                        elem: 4,
+                        optional: false,
+                        layout: ys,
+                    },
                 ];
                 model(&arrs, &[(1, 0, true)])
             };
@@ -214,7 +247,9 @@ fuzz_target!(|data: &[u8]| {
                         sm.log_softmax(&xr, &mut yr).unwrap();
                     } else {
                         let alg = Algorithm::from_u32(alg).unwrap();
-                        sm.zero_masked_rows(flags == 1).softmax_with(&xr, &mut yr, alg).unwrap();
+                        sm.zero_masked_rows(flags == 1)
+                            .softmax_with(&xr, &mut yr, alg)
+                            .unwrap();
                     }
                     same(&yr, &floats(after, base, y + r * ys * 4, cols))
                 })
@@ -234,8 +269,21 @@ fuzz_target!(|data: &[u8]| {
                 _ => place(&mut b, base, e[2].and_then(|e| e.checked_mul(4)), 4),
             };
             status = unsafe {
-                let f = if log { log_softmax_backward_rows_f32 } else { softmax_backward_rows_f32 };
-                f(y as *const f32, st[0], dy as *const f32, st[1], dx as *mut f32, st[2], rows, cols)
+                let f = if log {
+                    log_softmax_backward_rows_f32
+                } else {
+                    softmax_backward_rows_f32
+                };
+                f(
+                    y as *const f32,
+                    st[0],
+                    dy as *const f32,
+                    st[1],
+                    dx as *mut f32,
+                    st[2],
+                    rows,
+                    cols,
+                )
             };
             want = if rows > 0 && e.iter().any(|e| e.is_none()) {
                 INVALID
@@ -243,9 +291,27 @@ fuzz_target!(|data: &[u8]| {
                 OK
             } else {
                 let arrs = [
-                    Arr { p: y, ext: e[0], elem: 4, optional: false, layout: st[0] },
-                    Arr { p: dy, ext: e[1], elem: 4, optional: false, layout: st[1] },
-                    Arr { p: dx, ext: e[2], elem: 4, optional: false, layout: st[2] },
+                    Arr {
+                        p: y,
+                        ext: e[0],
+                        elem: 4,
+                        optional: false,
+                        layout: st[0],
+                    },
+                    Arr {
+                        p: dy,
+                        ext: e[1],
+                        elem: 4,
+                        optional: false,
+                        layout: st[1],
+                    },
+                    Arr {
+                        p: dx,
+                        ext: e[2],
+                        elem: 4,
+                        optional: false,
+                        layout: st[2],
+                    },
                 ];
                 model(&arrs, &[(2, 0, true), (2, 1, true)])
             };
@@ -282,8 +348,18 @@ fuzz_target!(|data: &[u8]| {
             let ignore = -100i64;
             let (xe, de) = (extent(rows, cols, ls), extent(rows, cols, ds));
             let logits = place(&mut b, base, xe.and_then(|e| e.checked_mul(4)), 4);
-            let targets = place(&mut b, base, if rows < ARENA { Some(rows * 8) } else { None }, 8);
-            let losses = place(&mut b, base, if rows < ARENA { Some(rows * 4) } else { None }, 4);
+            let targets = place(
+                &mut b,
+                base,
+                if rows < ARENA { Some(rows * 8) } else { None },
+                8,
+            );
+            let losses = place(
+                &mut b,
+                base,
+                if rows < ARENA { Some(rows * 4) } else { None },
+                4,
+            );
             let dlogits = match b.word() % 4 {
                 0 => 0,
                 1 => logits,
@@ -330,12 +406,45 @@ fuzz_target!(|data: &[u8]| {
                 OK
             } else {
                 let arrs = [
-                    Arr { p: logits, ext: xe, elem: 4, optional: false, layout: ls },
-                    Arr { p: targets, ext: Some(rows), elem: 8, optional: false, layout: usize::MAX },
-                    Arr { p: losses, ext: Some(rows), elem: 4, optional: false, layout: usize::MAX - 1 },
-                    Arr { p: dlogits, ext: de, elem: 4, optional: true, layout: ds },
+                    Arr {
+                        p: logits,
+                        ext: xe,
+                        elem: 4,
+                        optional: false,
+                        layout: ls,
+                    },
+                    Arr {
+                        p: targets,
+                        ext: Some(rows),
+                        elem: 8,
+                        optional: false,
+                        layout: usize::MAX,
+                    },
+                    Arr {
+                        p: losses,
+                        ext: Some(rows),
+                        elem: 4,
+                        optional: false,
+                        layout: usize::MAX - 1,
+                    },
+                    Arr {
+                        p: dlogits,
+                        ext: de,
+                        elem: 4,
+                        optional: true,
+                        layout: ds,
+                    },
                 ];
-                let m = model(&arrs, &[(2, 0, false), (2, 1, false), (3, 0, true), (3, 1, false), (3, 2, false)]);
+                let m = model(
+                    &arrs,
+                    &[
+                        (2, 0, false),
+                        (2, 1, false),
+                        (3, 0, true),
+                        (3, 1, false),
+                        (3, 2, false),
+                    ],
+                );
                 if m == OK {
                     // Rule 8: every target.
                     let ts: Vec<i64> = (0..rows)
@@ -344,7 +453,10 @@ fuzz_target!(|data: &[u8]| {
                             i64::from_le_bytes(before2[o..o + 8].try_into().unwrap())
                         })
                         .collect();
-                    if ts.iter().all(|&t| t == ignore || (0..cols as i64).contains(&t)) {
+                    if ts
+                        .iter()
+                        .all(|&t| t == ignore || (0..cols as i64).contains(&t))
+                    {
                         OK
                     } else {
                         INVALID
@@ -365,13 +477,22 @@ fuzz_target!(|data: &[u8]| {
                     let xr = floats(&snapshot, base, logits + r * ls * 4, cols);
                     let o = targets - base + 8 * r;
                     let t = i64::from_le_bytes(snapshot[o..o + 8].try_into().unwrap());
-                    let opts = CrossEntropyOptions { ignore_index: ignore, label_smoothing: eps };
+                    let opts = CrossEntropyOptions {
+                        ignore_index: ignore,
+                        label_smoothing: eps,
+                    };
                     let mut loss = [0.0f32];
                     let mut d = vec![0.0f32; cols];
-                    let grad = if dlogits != 0 { Some((&mut d[..], cols)) } else { None };
-                    sm.cross_entropy_rows(&xr, cols, 1, cols, &[t], opts, &mut loss, grad).unwrap();
+                    let grad = if dlogits != 0 {
+                        Some((&mut d[..], cols))
+                    } else {
+                        None
+                    };
+                    sm.cross_entropy_rows(&xr, cols, 1, cols, &[t], opts, &mut loss, grad)
+                        .unwrap();
                     same(&loss, &floats(after, base, losses + 4 * r, 1))
-                        && (dlogits == 0 || same(&d, &floats(after, base, dlogits + r * ds * 4, cols)))
+                        && (dlogits == 0
+                            || same(&d, &floats(after, base, dlogits + r * ds * 4, cols)))
                 })
             });
             let moved = before2;
@@ -380,7 +501,10 @@ fuzz_target!(|data: &[u8]| {
             check_writes(&moved, &after, &writable, status);
             assert_eq!(status, want, "cross_entropy_rows_f32 rows={rows} cols={cols} ls={ls} ds={ds} eps={eps} logits={:#x} targets={:#x} losses={:#x} dlogits={:#x}", logits - base, targets.wrapping_sub(base), losses.wrapping_sub(base), dlogits.wrapping_sub(base));
             if status == OK {
-                assert!(check(&after), "cross_entropy_rows_f32: values differ from the Rust API");
+                assert!(
+                    check(&after),
+                    "cross_entropy_rows_f32: values differ from the Rust API"
+                );
             }
             return;
         }
@@ -393,9 +517,21 @@ fuzz_target!(|data: &[u8]| {
             want = if result == 0 || (n > 0 && x == 0) {
                 NULL
             } else {
-                let mut arrs = vec![Arr { p: result, ext: Some(1), elem: 4, optional: false, layout: 0 }];
+                let mut arrs = vec![Arr {
+                    p: result,
+                    ext: Some(1),
+                    elem: 4,
+                    optional: false,
+                    layout: 0,
+                }];
                 if n > 0 {
-                    arrs.push(Arr { p: x, ext: Some(n), elem: 4, optional: false, layout: 0 });
+                    arrs.push(Arr {
+                        p: x,
+                        ext: Some(n),
+                        elem: 4,
+                        optional: false,
+                        layout: 0,
+                    });
                 }
                 model(&arrs, &[])
             };
@@ -404,16 +540,28 @@ fuzz_target!(|data: &[u8]| {
             }
             let snapshot = before.clone();
             check = Box::new(move |after: &[u8]| {
-                let xs = if n > 0 { floats(&snapshot, base, x, n) } else { vec![] };
+                let xs = if n > 0 {
+                    floats(&snapshot, base, x, n)
+                } else {
+                    vec![]
+                };
                 same(&[sm.logsumexp(&xs)], &floats(after, base, result, 1))
             });
         }
         _ => {
             // softmax_scaled_f32: the scale is checked first.
             let n = size(&mut b, 500);
-            let scale = f32::from_bits(if b.word() % 3 == 0 { b.word() as u32 } else { 0.25f32.to_bits() });
+            let scale = f32::from_bits(if b.word() % 3 == 0 {
+                b.word() as u32
+            } else {
+                0.25f32.to_bits()
+            });
             let x = place(&mut b, base, n.checked_mul(4), 4);
-            let y = if b.word() % 3 == 0 { x } else { place(&mut b, base, n.checked_mul(4), 4) };
+            let y = if b.word() % 3 == 0 {
+                x
+            } else {
+                place(&mut b, base, n.checked_mul(4), 4)
+            };
             status = unsafe { softmax_scaled_f32(x as *const f32, y as *mut f32, n, scale) };
             want = if !scale.is_finite() {
                 INVALID
@@ -421,8 +569,20 @@ fuzz_target!(|data: &[u8]| {
                 OK
             } else {
                 let arrs = [
-                    Arr { p: x, ext: Some(n), elem: 4, optional: false, layout: 1 },
-                    Arr { p: y, ext: Some(n), elem: 4, optional: false, layout: 1 },
+                    Arr {
+                        p: x,
+                        ext: Some(n),
+                        elem: 4,
+                        optional: false,
+                        layout: 1,
+                    },
+                    Arr {
+                        p: y,
+                        ext: Some(n),
+                        elem: 4,
+                        optional: false,
+                        layout: 1,
+                    },
                 ];
                 model(&arrs, &[(1, 0, true)])
             };
@@ -443,7 +603,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let after = arena(&store);
     check_writes(&before, &after, &writable, status);
-    assert_eq!(status, want, "op {op}: status {status}, the rules give {want}");
+    assert_eq!(
+        status, want,
+        "op {op}: status {status}, the rules give {want}"
+    );
     if status == OK {
         assert!(check(&after), "op {op}: values differ from the Rust API");
     }
@@ -454,7 +617,10 @@ fuzz_target!(|data: &[u8]| {
 fn check_writes(before: &[u8], after: &[u8], writable: &[bool], status: softmax_status) {
     for i in 0..ARENA {
         if before[i] != after[i] {
-            assert!(status == OK && writable[i], "byte {i} of the arena written (status {status})");
+            assert!(
+                status == OK && writable[i],
+                "byte {i} of the arena written (status {status})"
+            );
         }
     }
 }
