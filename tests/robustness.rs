@@ -272,3 +272,70 @@ fn every_operation_fits_a_256_kib_stack() {
             .unwrap();
     }
 }
+
+/// `dlogits_stride` is ignored when `dlogits` is NULL: `SIZE_MAX` once overflowed
+/// `r * dlogits_stride` in debug builds (`SOFTMAX_STATUS_INTERNAL_ERROR`, item 4). Targets may
+/// overlap the logits (both inputs).
+#[test]
+fn cross_entropy_rows_ignores_the_stride_of_a_null_gradient() {
+    use softmax::ffi::{cross_entropy_rows_f32, SOFTMAX_STATUS_OK};
+    let x = [
+        0.5f32, -1.0, 2.0, 0.0, 1.0, 1.0, 1.0, 0.0, 3.0, -2.0, 0.5, 0.0,
+    ];
+    let targets = [1i64, 2, 3];
+    let mut losses = [0.0f32; 3];
+    // SAFETY: the arrays hold 3 rows of stride 4 (cols 3), 3 targets and 3 losses.
+    let status = unsafe {
+        cross_entropy_rows_f32(
+            x.as_ptr(),
+            4,
+            3,
+            4,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            losses.as_mut_ptr(),
+            std::ptr::null_mut(),
+            usize::MAX,
+        )
+    };
+    // cols = 4 with stride 4 over 12 floats: rows at 0, 4, 8.
+    assert_eq!(status, SOFTMAX_STATUS_OK);
+    for (r, &t) in targets.iter().enumerate() {
+        let want = softmax::cross_entropy(&x[4 * r..4 * r + 4], t as usize).unwrap();
+        assert_eq!(losses[r].to_bits(), want.to_bits(), "row {r}");
+    }
+    // Targets stored between the logits' rows, inside their extent (inputs may overlap).
+    // Words 0 and 3 hold rows 0 and 1 (2 logits each, stride 6 floats: extent 8 floats =
+    // words 0..4); words 1 and 2 hold the targets.
+    let mut buf = vec![0u64; 4];
+    let row = |a: f32, b: f32| u64::from(a.to_bits()) | u64::from(b.to_bits()) << 32;
+    buf[0] = row(0.5, -1.0);
+    buf[3] = row(2.0, 0.25);
+    buf[1] = 1;
+    buf[2] = 0;
+    let mut l2 = [0.0f32; 2];
+    let p = buf.as_mut_ptr();
+    // SAFETY: 2 rows of 2 floats at stride 6 lie in `buf` (8 floats); the 2 targets are
+    // `buf[1..3]`; `l2` holds 2 losses and overlaps nothing.
+    let status = unsafe {
+        cross_entropy_rows_f32(
+            p as *const f32,
+            6,
+            2,
+            2,
+            p.add(1) as *const i64,
+            -100,
+            0.0,
+            l2.as_mut_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(
+        status, SOFTMAX_STATUS_OK,
+        "targets inside the logits' extent"
+    );
+    assert_eq!(l2[0], softmax::cross_entropy(&[0.5, -1.0], 1).unwrap());
+    assert_eq!(l2[1], softmax::cross_entropy(&[2.0, 0.25], 0).unwrap());
+}
