@@ -339,3 +339,49 @@ fn cross_entropy_rows_ignores_the_stride_of_a_null_gradient() {
     assert_eq!(l2[0], softmax::cross_entropy(&[0.5, -1.0], 1).unwrap());
     assert_eq!(l2[1], softmax::cross_entropy(&[2.0, 0.25], 0).unwrap());
 }
+
+/// Near the underflow threshold every algorithm zeroes the same entries (item 6): the small-row
+/// kernel once rounded `max * log2(e)` with one FMA while the others rounded the product
+/// first, so for a maximum near a half-integer multiple of `ln 2` their shifts, and their
+/// thresholds, differed by one binade.
+#[test]
+fn algorithms_agree_near_the_underflow_threshold() {
+    for_each_isa(
+        "algorithms_agree_near_the_underflow_threshold",
+        |isa, sm| {
+            for j in -40i32..40 {
+                let centre = (j as f32 + 0.5) * std::f32::consts::LN_2;
+                let mut m = f32::from_bits(centre.to_bits().wrapping_sub(24));
+                for _ in 0..48 {
+                    for n in [9usize, 40, 300] {
+                        // Entries from 86.5 to 88.9 below the maximum, the first at the maximum.
+                        let x: Vec<f32> = (0..n)
+                            .map(|i| {
+                                if i == 0 {
+                                    m
+                                } else {
+                                    m - 86.5 - 2.4 * i as f32 / n as f32
+                                }
+                            })
+                            .collect();
+                        let mut first: Option<Vec<bool>> = None;
+                        for alg in ALGORITHMS {
+                            let mut y = vec![0.0f32; n];
+                            sm.softmax_with(&x, &mut y, alg).unwrap();
+                            let zeros: Vec<bool> = y.iter().map(|&v| v == 0.0).collect();
+                            match &first {
+                                None => first = Some(zeros),
+                                Some(z) => assert_eq!(&zeros, z, "{isa:?} {alg:?} max {m:e} n={n}"),
+                            }
+                        }
+                    }
+                    m = f32::from_bits(if m >= 0.0 {
+                        m.to_bits() + 1
+                    } else {
+                        m.to_bits() - 1
+                    });
+                }
+            }
+        },
+    );
+}

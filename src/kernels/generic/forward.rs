@@ -222,7 +222,9 @@ unsafe fn small_reload<V: Simd>(inp: &impl Input<V>, io: &mut InOut<'_>) -> bool
         return false;
     }
     let round = V::splat(ROUND);
-    let ex = Exp::per_lane(V::fma(m, V::splat(LOG2E), round).sub(round));
+    // The shift of `shift_for_max` (the same f32 operations, so the same `k` as every other
+    // algorithm and the same underflow threshold).
+    let ex = Exp::per_lane(m.mul(V::splat(LOG2E)).add(round).sub(round));
     for (j, vj) in v.iter_mut().enumerate() {
         *vj = if j * l < n {
             ex.eval(*vj)

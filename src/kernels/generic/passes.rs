@@ -4,7 +4,7 @@
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::Simd;
 
-/// Elements per summation block (also the block of the blocked two-pass algorithm):
+/// Elements per block of the blocked two-pass algorithm (its maximum pass and its prefetch):
 /// 8 KiB, so the second read of a block in the blocked algorithms hits L1.
 pub(crate) const BLOCK: usize = 2048;
 
@@ -647,7 +647,7 @@ pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
 /// Headroom of a lane's shift above the largest exponent seen when it is raised, in binades.
 const HEADROOM: f32 = 32.0;
 /// How far above its shift a lane accepts inputs before it must be raised, in binades: terms
-/// stay below `2^(REACH + 1)`, so a lane's f32 sum of up to 512 terms cannot overflow.
+/// stay below `2^(REACH + 1)`, so a lane's f32 sum (a few terms, see [`FOLD`]) cannot overflow.
 const REACH: f32 = 64.0;
 
 /// The lane shifts of [`pair_sum`]: lane `l` holds its sum as `M_l * 2^K_l`.
@@ -755,8 +755,9 @@ const CHUNK_GROUPS: usize = 8;
 /// Inputs more than about 126 binades below `2^K_l` (so at least 94 below the lane's largest)
 /// are clamped there ([`Exp::eval_add`]): each adds at most `2^-125` in units of `2^K_l`
 /// (0 in the polynomial form), at most `2^-101` for 2^24 of them, against a lane sum of at
-/// least `2^-33`. The lanes fold into f64 every [`BLOCK`] elements (or 512 per lane, if
-/// fewer), which keeps long rows accurate.
+/// least `2^-33`. The f32 accumulators fold into per-lane f64 sums every [`FOLD`] steps and at
+/// the end of every chunk ([`fold`]), so a raise rescales only the f64 sums, and long rows and
+/// rows of equal terms stay accurate.
 ///
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
 /// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
