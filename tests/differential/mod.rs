@@ -373,11 +373,17 @@ pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) 
                 sm.softmax_backward(&y, &dy, &mut dx).unwrap();
                 reference.softmax_backward(&y, &dy, &mut r).unwrap();
             }
-            assert_close_to_scalar(&ctx, &dx, &r, true);
-            if isa != Isa::Neon && !log {
-                // Elementwise f32 operations on an f64 sum taken in the same order.
-                crate::common::assert_same_bits(&ctx, &dx, &r);
+            if isa != Isa::Neon {
+                // The x86 ISAs share the exponential; the sums are taken in the same order.
+                if log {
+                    assert_close_to_scalar(&ctx, &dx, &r, true);
+                } else {
+                    crate::common::assert_same_bits(&ctx, &dx, &r);
+                }
             }
+            // NEON's exponential is another polynomial: under cancellation in `dy - exp(y) * s`
+            // its difference from the scalar result is bounded by the documented bound (checked
+            // against the oracle below for both), not by a relative tolerance.
             if in_range && y.iter().chain(&dy).all(|v| v.is_finite()) {
                 if log {
                     let (s, abs) = exact_sum(dy.iter().map(|&v| v as f64));
@@ -391,6 +397,7 @@ pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) 
                             + e * es
                             + if e < 1.2e-38 { e * s.abs() } else { 0.0 };
                         close(&ctx, i, dx[i], exact, bound);
+                        close(&ctx, i, r[i], exact, bound);
                     }
                 } else {
                     let (d, abs) = exact_sum(y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64));
