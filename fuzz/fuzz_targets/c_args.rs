@@ -372,7 +372,7 @@ fuzz_target!(|data: &[u8]| {
                 for r in 0..rows {
                     let t = match (tw >> (r % 60)) % 8 {
                         0 => ignore,
-                        1 => (tw % 7) as i64 - 3 + cols as i64,
+                        1 => ((tw % 7) as i64 - 3).wrapping_add(cols as i64),
                         _ => ((tw >> 3).wrapping_mul(r as u64 + 1) % cols as u64) as i64,
                     };
                     let o = targets - base + 8 * r;
