@@ -228,6 +228,213 @@ void wrapper_checks(const std::vector<float> &x) {
     expect(std::string(softmax::version()).size() >= 5, "version");
 }
 
+// A serial thread pool for softmax::set_parallel_for: runs the tasks one after another on the
+// calling thread and counts the calls.
+void serial_pool(void *ctx, softmax_task_fn task, void *task_ctx, size_t count) {
+    ++*static_cast<int *>(ctx);
+    for (size_t i = 0; i < count; ++i) task(task_ctx, i);
+}
+
+// Log-sum-exp rows and states (a row in chunks, a batch in vocabulary shards), StableMax, and
+// the thread settings.
+void state_stablemax_thread_checks(const std::vector<float> &x) {
+    const size_t n = x.size();
+
+    // Log-sum-exp of each row of a batch: the one-row value for each.
+    const size_t rows = 4, cols = 64;
+    auto lses = softmax::logsumexp_rows(x, rows, cols);
+    for (size_t r = 0; r < rows; ++r) {
+        std::vector<float> row(x.begin() + r * cols, x.begin() + (r + 1) * cols);
+        expect(lses[r] == softmax::logsumexp(row), "logsumexp_rows row " + std::to_string(r));
+    }
+
+    // One row in three chunks, merged in two orders: the log-sum-exp of the whole row.
+    const size_t a = 100, b = 200;
+    std::vector<float> c0(x.begin(), x.begin() + a), c1(x.begin() + a, x.begin() + b),
+        c2(x.begin() + b, x.end());
+    softmax_lse_state fwd = softmax::lse_empty();
+    softmax::logsumexp_accumulate(c0, fwd);
+    softmax::logsumexp_accumulate(c1, fwd);
+    softmax::logsumexp_accumulate(c2, fwd);
+    const softmax_lse_state bwd =
+        softmax::lse_merge(softmax::logsumexp_accumulate(c2),
+                           softmax::lse_merge(softmax::logsumexp_accumulate(c1),
+                                              softmax::logsumexp_accumulate(c0)));
+    const double want_lse = ref_logsumexp(x.data(), n);
+    const float lse = softmax::lse_value(fwd);
+    expect(close_rel(lse, want_lse), "chunked log-sum-exp");
+    expect(close_rel(softmax::lse_value(bwd), want_lse), "chunked log-sum-exp, other order");
+    expect(softmax::lse_value(softmax::lse_empty()) == -INFINITY, "lse_empty is -inf");
+    expect(softmax::lse_value(softmax::lse_from_value(2.5f)) == 2.5f, "lse_from_value");
+    // Each chunk normalised by the row's log-sum-exp: the chunks of the row's softmax.
+    auto p1 = softmax::normalize(c1, lse);
+    auto l1 = softmax::log_softmax_normalize(c1, lse);
+    for (size_t i = 0; i < p1.size(); ++i) {
+        expect(close_grad(p1[i], std::exp(double(x[a + i]) - want_lse), 1e-6), "normalize");
+        expect(l1[i] == c1[i] - lse, "log_softmax_normalize is x - lse");
+    }
+    std::printf("log-sum-exp in chunks = %.6f, normalize[0] = %.6g\n", lse, p1[0]);
+
+    // A batch of 3 rows of 48 in two vocabulary shards [0, 20) and [20, 48): the per-row
+    // states merged (an all-reduce) give the cross-entropy of the whole rows.
+    const size_t brows = 3, bcols = 48, w0 = 20, w1 = bcols - w0;
+    std::vector<float> m(x.begin(), x.begin() + brows * bcols);
+    const std::vector<int64_t> targets = {3, 30, -100};
+    std::vector<softmax_lse_state> s0(brows, softmax::lse_empty()), s1 = s0;
+    softmax::logsumexp_accumulate_rows(m, bcols, brows, w0, s0);
+    softmax::logsumexp_accumulate_rows(softmax::in(m.data() + w0, m.size() - w0), bcols, brows,
+                                       w1, s1);
+    softmax::lse_merge_rows(s0, s1);  // s1: the states of the whole rows
+    // The same states from one contiguous call per row.
+    auto whole_states = softmax::logsumexp_accumulate_rows(m, brows, bcols);
+    std::vector<float> row_lse(brows);
+    for (size_t r = 0; r < brows; ++r) {
+        row_lse[r] = softmax::lse_value(s1[r]);
+        expect(close_rel(row_lse[r], softmax::lse_value(whole_states[r])),
+               "sharded states of row " + std::to_string(r));
+    }
+    std::vector<float> sm(m.size());
+    softmax::normalize_rows(m, sm, brows, bcols, row_lse);
+    for (size_t r = 0; r < brows; ++r)
+        check_row("normalize_rows", m.data() + r * bcols, sm.data() + r * bcols, bcols, false);
+    softmax::log_softmax_normalize_rows(m, sm, brows, bcols, row_lse);
+    for (size_t r = 0; r < brows; ++r)
+        check_row("log_softmax_normalize_rows", m.data() + r * bcols, sm.data() + r * bcols,
+                  bcols, true);
+    const float eps = 0.1f;
+    std::vector<float> la(brows), lb(brows), whole(brows), dshard(m.size()), dwhole(m.size());
+    softmax::cross_entropy_shard_rows(m, bcols, brows, w0, 0, bcols, targets, -100, eps, s1, la,
+                                      dshard, bcols);
+    softmax::cross_entropy_shard_rows(softmax::in(m.data() + w0, m.size() - w0),
+                                      bcols, brows, w1, w0, bcols, targets, -100, eps, s1, lb,
+                                      softmax::out(dshard.data() + w0, m.size() - w0),
+                                      bcols);
+    softmax::cross_entropy_rows(m, bcols, brows, bcols, targets, -100, eps, whole, dwhole, bcols);
+    for (size_t r = 0; r < brows; ++r)
+        expect(std::fabs(double(la[r]) + lb[r] - whole[r]) <= 1e-5 * std::fmax(1.0, whole[r]),
+               "sharded cross-entropy of row " + std::to_string(r));
+    for (size_t i = 0; i < m.size(); ++i)
+        expect(close_grad(dshard[i], dwhole[i], 1.0), "sharded cross-entropy gradient");
+
+    // StableMax: s(x) = x + 1 for x >= 0, 1 / (1 - x) below, normalised.
+    auto s = [](double v) { return v >= 0 ? v + 1.0 : 1.0 / (1.0 - v); };
+    double total = 0.0;
+    for (size_t i = 0; i < n; ++i) total += s(x[i]);
+    auto sy = softmax::stablemax(x);
+    auto sly = softmax::log_stablemax(x);
+    for (size_t i = 0; i < n; ++i) {
+        expect(close_rel(sy[i], s(x[i]) / total), "stablemax element " + std::to_string(i));
+        expect(close_grad(sly[i], std::log(s(x[i]) / total), 1.0),
+               "log_stablemax element " + std::to_string(i));
+    }
+    std::vector<float> sr(rows * cols), slr(rows * cols);
+    softmax::stablemax_rows(x, cols, sr, cols, rows, cols);
+    softmax::log_stablemax_rows(std::vector<float>(x.begin(), x.begin() + rows * cols), slr, rows,
+                                cols);
+    for (size_t r = 0; r < rows; ++r) {
+        auto one = softmax::stablemax(softmax::in(x.data() + r * cols, cols));
+        auto lone = softmax::log_stablemax(softmax::in(x.data() + r * cols, cols));
+        for (size_t i = 0; i < cols; ++i) {
+            expect(sr[r * cols + i] == one[i], "stablemax_rows row " + std::to_string(r));
+            expect(slr[r * cols + i] == lone[i], "log_stablemax_rows row " + std::to_string(r));
+        }
+    }
+    // StableMax backward from the forward input x, one row and a batch.
+    std::vector<float> dy(n);
+    for (size_t i = 0; i < n; ++i) dy[i] = float(std::cos(0.91 * double(i)));
+    auto sdx = softmax::stablemax_backward(x, dy);
+    double dot = 0.0;
+    for (size_t i = 0; i < n; ++i) dot += double(dy[i]) * (s(x[i]) / total);
+    for (size_t i = 0; i < n; ++i) {
+        const double ds = x[i] >= 0 ? 1.0 : 1.0 / ((1.0 - x[i]) * (1.0 - x[i]));
+        expect(close_grad(sdx[i], ds / total * (dy[i] - dot), 1e-3 * ds / total),
+               "stablemax_backward element " + std::to_string(i));
+    }
+    auto lsdx = softmax::log_stablemax_backward(x, dy);
+    std::vector<float> bdx(rows * cols), lbdx(rows * cols);
+    softmax::stablemax_backward_rows(x, cols, dy, cols, bdx, cols, rows, cols);
+    softmax::log_stablemax_backward_rows(x, cols, dy, cols, lbdx, cols, rows, cols);
+    for (size_t r = 0; r < rows; ++r) {
+        softmax::in xr(x.data() + r * cols, cols), dyr(dy.data() + r * cols, cols);
+        auto want = softmax::stablemax_backward(xr, dyr);
+        auto lwant = softmax::log_stablemax_backward(xr, dyr);
+        for (size_t i = 0; i < cols; ++i) {
+            expect(bdx[r * cols + i] == want[i], "stablemax_backward_rows");
+            expect(lbdx[r * cols + i] == lwant[i], "log_stablemax_backward_rows");
+        }
+    }
+    // StableMax cross-entropy: ln S - ln s(x[target]); one row, in place, and a batch.
+    const size_t target = 5;
+    const float sloss = softmax::stablemax_cross_entropy(x, target);
+    const double swant = std::log(total) - std::log(s(x[target]));
+    expect(std::fabs(sloss - swant) <= 1e-5 * std::fmax(1.0, swant), "stablemax_cross_entropy");
+    auto g = x;
+    expect(softmax::stablemax_cross_entropy(g, target, g) == sloss,
+           "stablemax_cross_entropy in place");
+    std::vector<float> slosses(brows), sgrad(m.size());
+    softmax::stablemax_cross_entropy_rows(m, bcols, brows, bcols, targets, -100, 0.0f, slosses,
+                                          sgrad, bcols);
+    for (size_t r = 0; r < brows; ++r) {
+        softmax::in row(m.data() + r * bcols, bcols);
+        const float want = targets[r] < 0 ? 0.0f
+                                          : softmax::stablemax_cross_entropy(
+                                                row, size_t(targets[r]));
+        expect(std::fabs(slosses[r] - want) <= 1e-6f * std::fmax(1.0f, want),
+               "stablemax_cross_entropy_rows row " + std::to_string(r));
+    }
+    std::printf("stablemax[0] = %.6g, stablemax_cross_entropy = %.6f, log-stablemax dx[0] = %.6g\n",
+                sy[0], sloss, lsdx[0]);
+
+    // std::error_code versions, and lengths that do not fit the shape.
+    std::vector<float> out3(3), lse_out(rows);
+    expect(!softmax::nothrow::stablemax(std::vector<float>{1, 2, 3}, out3), "nothrow stablemax");
+    expect(!softmax::nothrow::logsumexp_rows(x, cols, lse_out, rows, cols),
+           "nothrow logsumexp_rows");
+    softmax_lse_state st = softmax::lse_empty();
+    expect(!softmax::nothrow::logsumexp_accumulate(x, st) && softmax::lse_value(st) == lse,
+           "nothrow logsumexp_accumulate");
+    expect(softmax::nothrow::normalize(x, out3, lse).value() == SOFTMAX_STATUS_INVALID_ARGUMENT,
+           "nothrow normalize: length mismatch");
+    float loss3 = 0.0f;
+    expect(softmax::nothrow::stablemax_cross_entropy(out3, 3, loss3).value() ==
+               SOFTMAX_STATUS_INVALID_ARGUMENT,
+           "nothrow stablemax_cross_entropy: target out of range");
+    try {
+        softmax::logsumexp_rows(x, cols, out3, rows, cols);
+        expect(false, "a short logsumexp_rows output did not throw");
+    } catch (const softmax::Error &e) {
+        std::printf("expected error: %s\n", e.what());
+        expect(std::string(e.what()).find("`out`") != std::string::npos,
+               "the length error does not name out");
+    }
+    try {
+        softmax::cross_entropy_shard_rows(m, bcols, brows, w1, w0 + 1, bcols, targets, -100, 0.0f,
+                                          s1, la);
+        expect(false, "a shard beyond total_cols did not throw");
+    } catch (const softmax::Error &e) {
+        std::printf("expected error: %s\n", e.what());
+        expect(e.status() == SOFTMAX_STATUS_INVALID_ARGUMENT, "shard beyond total_cols");
+    }
+
+    // Threads: more threads, or the caller's pool, give the same bits.
+    const size_t initial_threads = softmax::get_num_threads();
+    std::vector<float> big(131072 * 2);
+    for (size_t i = 0; i < big.size(); ++i) big[i] = float(std::sin(0.013 * double(i)) * 8.0);
+    auto one_thread = softmax::softmax(big);
+    softmax::set_num_threads(2);
+    expect(softmax::get_num_threads() == 2, "get_num_threads after set_num_threads(2)");
+    expect(softmax::softmax(big) == one_thread, "two threads give the same bits");
+    int pool_calls = 0;
+    softmax::set_parallel_for(serial_pool, &pool_calls);
+    expect(softmax::softmax(big) == one_thread, "the caller's pool gives the same bits");
+    expect(pool_calls > 0, "the caller's pool was not used");
+    expect(!softmax::nothrow::set_parallel_for(nullptr), "nothrow set_parallel_for(nullptr)");
+    expect(!softmax::nothrow::set_num_threads(initial_threads), "nothrow set_num_threads");
+    expect(softmax::get_num_threads() == initial_threads, "thread count restored");
+    std::printf("threads: %zu, the caller's pool called %d time(s)\n", initial_threads,
+                pool_calls);
+}
+
 }  // namespace
 
 int main() {
@@ -264,6 +471,7 @@ int main() {
 
     training_checks(x);
     wrapper_checks(x);
+    state_stablemax_thread_checks(x);
 
     // Errors become exceptions carrying softmax_status_string.
     try {

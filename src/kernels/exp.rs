@@ -81,10 +81,14 @@ pub(crate) const EIGHTHS: [u32; 8] = [
 /// before the fast path runs (the integer `k` must stay exact and small; see `generic`).
 pub(crate) const LARGE: f32 = 131_072.0;
 
-/// The shift `k` used for a row (or block) whose maximum is `m`: `round(m * log2(e))`.
+/// The shift `k` used for a row (or block) whose maximum is `m`: `m * log2(e)` rounded to f32,
+/// then to the nearest integer (ties to even) with the magic-bias trick. Exactly the vector
+/// form of the small-row kernel (`mul`, `add`, `sub` of f32), so every algorithm picks the
+/// same `k`, and with it the same underflow threshold. `|m|` stays below `LARGE`.
 #[inline]
 pub(crate) fn shift_for_max(m: f32) -> f32 {
-    (m * LOG2E).round()
+    let t = m * LOG2E + ROUND;
+    t - ROUND
 }
 
 /// Per-row constants of `exp(x - k*ln2) * s`, broadcast once.
@@ -115,7 +119,7 @@ impl<V: Simd> Exp<V> {
         let s32 = V::splat(s as f32);
         if V::EXP_TABLE {
             Exp {
-                lo: V::splat(((k as f64 - 126.0) * std::f64::consts::LN_2) as f32),
+                lo: V::splat((k - 126.0) * std::f32::consts::LN_2),
                 log2e: V::splat(LOG2E * 8.0),
                 bias: V::splat(ROUND - 8.0 * k),
                 neg_ln2: [V::splat(-LN2_HI / 8.0), V::splat(-LN2_LO / 8.0)],
@@ -125,7 +129,7 @@ impl<V: Simd> Exp<V> {
             // Inputs below this floor round to n = k - 127, which the exponent trick maps to
             // 0.0 exactly; clamping there keeps every lane's biased exponent inside [0, 128].
             Exp {
-                lo: V::splat(((k as f64 - 126.75) * std::f64::consts::LN_2) as f32),
+                lo: V::splat((k - 126.75) * std::f32::consts::LN_2),
                 log2e: V::splat(LOG2E),
                 bias: V::splat(MAGIC - k),
                 neg_ln2: [V::splat(-LN2_HI), V::splat(-LN2_LO)],
@@ -156,7 +160,8 @@ impl<V: Simd> Exp<V> {
 
     /// `(p, scale)` with `p * scale = exp(x - k*ln2) * s` for every `x` at or above the
     /// threshold (garbage below it in the table form; the polynomial form needs `x` clamped).
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn terms(&self, x: V) -> (V, V) {
         let t = V::fma(x, self.log2e, self.bias);
         let n = t.sub(self.bias);
@@ -178,7 +183,8 @@ impl<V: Simd> Exp<V> {
 
     /// `exp(x - k*ln2) * s`, exactly 0 below the underflow threshold (and for `-inf`), NaN for
     /// NaN.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn eval(&self, x: V) -> V {
         if V::EXP_TABLE {
             let (p, scale) = self.terms(x);
@@ -193,7 +199,8 @@ impl<V: Simd> Exp<V> {
     /// underflow threshold are clamped to it rather than masked: in the table form each then
     /// adds about `2^-126 * s` instead of less, which sums of terms scaled by `2^-k` can
     /// ignore (see the callers).
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) unsafe fn eval_add(&self, x: V, acc: V) -> V {
         let (p, scale) = self.terms(V::max(self.lo, x));
         V::fma(p, scale, acc)

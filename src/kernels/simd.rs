@@ -87,6 +87,20 @@ pub(crate) unsafe trait Simd: Copy {
         self.to_array(&mut a);
         a[0]
     }
+    /// `LANES` f64 values: the lanes of one vector widened to f64, the accumulators of the
+    /// sums (see [`super::generic::passes`]).
+    type Wide: Copy;
+    /// A `Wide` of zeros.
+    unsafe fn wide_zero() -> Self::Wide;
+    /// Lane-wise `acc + self`, `self` widened to f64 (exactly) first: one f64 rounding.
+    unsafe fn wide_add(self, acc: Self::Wide) -> Self::Wide;
+    /// Lane-wise `acc + a * b` in f64. The product of two widened f32 is exact, so this is
+    /// one f64 rounding (a fused or a separate multiply-add give the same bits).
+    unsafe fn wide_mul_add(a: Self, b: Self, acc: Self::Wide) -> Self::Wide;
+    /// Lane-wise `w * f` in f64 (`f[..LANES]`).
+    unsafe fn wide_scale(w: Self::Wide, f: &[f64; 16]) -> Self::Wide;
+    /// Writes the lanes to `out[..LANES]`.
+    unsafe fn wide_to_array(w: Self::Wide, out: &mut [f64; 16]);
 
     /// The horizontal maximum in every lane (NaN lanes may or may not win). The default goes
     /// through memory; the x86 ISAs use a shuffle tree.

@@ -165,8 +165,9 @@ pub fn oracle_logsumexp(x: &[f32]) -> f64 {
 // Error measures and bounds
 // ---------------------------------------------------------------------------------------------
 
-/// Softmax: relative error bound for outputs whose exact value is above [`SOFTMAX_TINY`].
-pub const SOFTMAX_REL: f64 = 1e-6;
+/// Softmax: relative error bound for outputs whose exact value is above [`SOFTMAX_TINY`]:
+/// `2^-21` (4.8e-7), 4 units in the last place at the bottom of a binade (the documented bound).
+pub const SOFTMAX_REL: f64 = 4.768_371_582_031_25e-7;
 /// Softmax: below this exact value only the absolute bound [`SOFTMAX_ABS`] applies (outputs
 /// below about 1e-38 are flushed to 0 by design).
 pub const SOFTMAX_TINY: f64 = 1e-30;
@@ -174,8 +175,8 @@ pub const SOFTMAX_TINY: f64 = 1e-30;
 pub const SOFTMAX_ABS: f64 = 1e-36;
 /// Softmax: `|sum of the row - 1|` bound (the sum taken in f64 over the f32 outputs).
 pub const SUM_TOL: f64 = 1e-5;
-/// Log-softmax: `|err| <= LOG_SOFTMAX_TOL * max(1, |exact|)`.
-pub const LOG_SOFTMAX_TOL: f64 = 1e-6;
+/// Log-softmax: `|err| <= LOG_SOFTMAX_TOL * max(1, |exact|)` (the documented bound).
+pub const LOG_SOFTMAX_TOL: f64 = 2.5e-7;
 /// Log-sum-exp: `|err| <= LSE_REL * max(1, |exact|)` (relative for `|exact| >= 1`; for
 /// `|exact| < 1` a relative bound is meaningless, since the result is a difference of terms of
 /// order one, so it becomes the same bound in absolute terms).

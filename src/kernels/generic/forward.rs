@@ -8,8 +8,8 @@
 
 use super::batch::{LogSoftmaxShort, LogSumExpShort, SoftmaxShort};
 use super::passes::{
-    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Scale,
-    Scaled, Shift, PREFETCH,
+    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Prob,
+    Scale, Scaled, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use crate::io::{InOut, Rows, RowsIn};
@@ -63,7 +63,8 @@ pub(crate) fn fill(io: &mut InOut<'_>, v: f32) {
 }
 
 /// Last pass shared by the softmax algorithms: `y = exp(x - k*ln2) / s`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn finish<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
@@ -74,12 +75,14 @@ unsafe fn finish<V: Simd, const U: usize>(
     if s.is_nan() {
         fill(io, f32::NAN);
     } else {
-        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &Exp::new(k, 1.0 / s), nt);
+        let f = Prob::new(Exp::new(k, 1.0 / s));
+        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &f, nt);
     }
 }
 
 /// Passes 2 and 3 of three-pass recompute against the shift `k`: the sum, then the output.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn recompute<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
@@ -91,7 +94,8 @@ unsafe fn recompute<V: Simd, const U: usize>(
 }
 
 /// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algorithm, flags: Flags) {
     softmax_of::<V, U>(&Plain, io, alg, flags)
 }
@@ -173,7 +177,7 @@ pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
                 if s.is_nan() {
                     fill(&mut io, f32::NAN);
                 } else {
-                    map_store::<V, U, false>(&Plain, y, y, n, &Scale(V::splat((1.0 / s) as f32)));
+                    map_store::<V, U, false>(&Plain, y, y, n, &Scale::new((1.0 / s) as f32));
                 }
             } else {
                 recompute::<V, U>(inp, &mut io, k, flags.nt);
@@ -224,7 +228,8 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
 
 /// Log-softmax of one row: pass 1 of the two-pass algorithm, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
     if io.len() <= 1 {
         // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
@@ -300,7 +305,8 @@ pub(crate) unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<
 }
 
 /// `ln sum_i e^{x_i}` in one read of the row (pass 1 of the two-pass algorithm).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
     match x {
         [] => f32::NEG_INFINITY,

@@ -4,7 +4,7 @@
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::Simd;
 
-/// Elements per summation block (also the block of the blocked two-pass algorithm):
+/// Elements per block of the blocked two-pass algorithm (its maximum pass and its prefetch):
 /// 8 KiB, so the second read of a block in the blocked algorithms hits L1.
 pub(crate) const BLOCK: usize = 2048;
 
@@ -26,8 +26,6 @@ pub(crate) trait Input<V>: Copy {
     unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V;
     /// One input, for the portable special-value scans.
     fn value(&self, x: f32) -> f32;
-    /// One input in f64 (for the f64 fallback of sums that overflow f32).
-    fn value64(&self, x: f32) -> f64;
 }
 
 /// Inputs as stored.
@@ -46,9 +44,6 @@ impl<V: Simd> Input<V> for Plain {
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
         x
-    }
-    fn value64(&self, x: f32) -> f64 {
-        x as f64
     }
 }
 
@@ -82,9 +77,6 @@ impl<V: Simd> Input<V> for Scaled<V> {
     fn value(&self, x: f32) -> f32 {
         x * self.s
     }
-    fn value64(&self, x: f32) -> f64 {
-        x as f64 * self.s as f64
-    }
 }
 
 /// Inputs minus a finite constant (sums of logits without cancellation).
@@ -116,13 +108,11 @@ impl<V: Simd> Input<V> for Offset<V> {
     fn value(&self, x: f32) -> f32 {
         x - self.c
     }
-    fn value64(&self, x: f32) -> f64 {
-        x as f64 - self.c as f64
-    }
 }
 
 /// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn prefetch_ahead<V: Simd, const PF: usize>(p: *const f32, step: usize) {
     if PF == 0 {
         return;
@@ -134,17 +124,73 @@ pub(crate) unsafe fn prefetch_ahead<V: Simd, const PF: usize>(p: *const f32, ste
     }
 }
 
-#[inline(always)]
-unsafe fn reduce_sum<V: Simd, const U: usize>(acc: &[V; U]) -> f64 {
-    let mut s = acc[0];
-    for a in &acc[1..] {
-        s = s.add(*a);
+/// Steps of `U` vectors that each f32 accumulator of the sums of exponentials runs before the
+/// accumulators are added (pairwise) and folded into the f64 lanes ([`fold`]): a lane's f32
+/// partial sum holds at most `FOLD` terms per accumulator, whatever the row length, so rows of
+/// equal terms (whose roundings all go one way) stay accurate (issue 11: runs of 128 equal terms
+/// per lane drifted by 16 ULP, 31 ULP at n = 264 458). Zen 4 under load, one interleaved run
+/// (elements/ns at 4096 relative to whole-block f32 runs; AVX2 | AVX-512 log-sum-exp):
+/// FOLD=1 0.73 | 0.73, 2 0.79 | 0.83, 4 0.85 | 0.87, 8 0.90 | 0.91; worst constant-row softmax
+/// error (every length to 1M): 2.5 ULP for 1, 2 and 4, 3.1 for 8. 4 is the cheapest with the
+/// margin of the smaller runs.
+pub(crate) const FOLD: usize = 4;
+
+/// `acc[0] + ... + acc[U-1]`, added pairwise.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn tree_sum<V: Simd, const U: usize>(acc: &[V; U]) -> V {
+    let mut v = *acc;
+    let mut w = U;
+    while w > 1 {
+        let h = w / 2;
+        for i in 0..h {
+            v[i] = v[i].add(v[w - h + i]);
+        }
+        w -= h;
     }
-    s.reduce_add()
+    v[0]
+}
+
+/// Adds the f32 accumulators (pairwise) into the f64 lanes `wide` and clears them.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn fold<V: Simd, const U: usize>(acc: &mut [V; U], wide: &mut V::Wide) {
+    *wide = tree_sum(acc).wide_add(*wide);
+    *acc = [V::splat(0.0); U];
+}
+
+/// `v[0] + ... + v[n-1]` for `n <= 32`, added pairwise in a fixed order.
+#[inline]
+fn pairwise(v: &mut [f64; 32], n: usize) -> f64 {
+    let mut w = n;
+    while w > 1 {
+        let h = w / 2;
+        for i in 0..h {
+            v[i] += v[w - h + i];
+        }
+        w -= h;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        v[0]
+    }
+}
+
+/// The sum of the f64 lanes of `w`, added pairwise in lane order.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn wide_total<V: Simd>(w: V::Wide) -> f64 {
+    let mut a = [0.0f64; 16];
+    V::wide_to_array(w, &mut a);
+    let mut v = [0.0f64; 32];
+    v[..16].copy_from_slice(&a);
+    pairwise(&mut v, V::LANES)
 }
 
 /// Largest input (NaN may or may not be seen; callers do not rely on it).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -176,7 +222,8 @@ pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
 }
 
 /// `sum_i exp(x_i - k*ln2) * s` in f64, blocked.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -186,8 +233,10 @@ pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
     exp_sum::<V, U, PF, false>(inp, x, std::ptr::null_mut(), n, ex)
 }
 
-/// The blocked sum of exponentials, also storing them to `y` when `STORE`.
-#[inline(always)]
+/// The sum of exponentials, also storing them to `y` when `STORE`: f32 accumulators folded
+/// into f64 lanes every [`FOLD`] steps.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -197,45 +246,50 @@ unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
 ) -> f64 {
     let l = V::LANES;
     let step = U * l;
-    let mut total = 0.0f64;
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut acc = [V::splat(0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            prefetch_ahead::<V, PF>(x.add(i), step);
-            for (j, a) in acc.iter_mut().enumerate() {
-                let v = inp.load(x.add(i + j * l));
-                *a = exp_add::<V, STORE>(ex, v, y.wrapping_add(i + j * l), *a);
-            }
-            i += step;
+    let mut wide = V::wide_zero();
+    let mut acc = [V::splat(0.0); U];
+    let mut i = 0;
+    let mut steps = 0;
+    while i + step <= n {
+        prefetch_ahead::<V, PF>(x.add(i), step);
+        for (j, a) in acc.iter_mut().enumerate() {
+            let v = inp.load(x.add(i + j * l));
+            *a = exp_add::<V, STORE>(ex, v, y.wrapping_add(i + j * l), *a);
         }
-        while i + l <= end {
-            acc[0] = exp_add::<V, STORE>(ex, inp.load(x.add(i)), y.wrapping_add(i), acc[0]);
-            i += l;
+        i += step;
+        steps += 1;
+        if steps == FOLD {
+            fold(&mut acc, &mut wide);
+            steps = 0;
         }
-        if i < end {
-            let v = inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY);
-            if STORE {
-                let e = ex.eval(v);
-                e.store_tail(y.add(i), end - i);
-                acc[0] = acc[0].add(e);
-            } else {
-                acc[0] = ex.eval_add(v, acc[0]);
-            }
-        }
-        total += reduce_sum(&acc);
-        start = end;
     }
-    total
+    // Fewer than `U` vectors are left: one each into different accumulators.
+    let mut j = 0;
+    while i + l <= n {
+        acc[j] = exp_add::<V, STORE>(ex, inp.load(x.add(i)), y.wrapping_add(i), acc[j]);
+        i += l;
+        j += 1;
+    }
+    if i < n {
+        let v = inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY);
+        if STORE {
+            let e = ex.eval(v);
+            e.store_tail(y.add(i), n - i);
+            acc[j] = acc[j].add(e);
+        } else {
+            acc[j] = ex.eval_add(v, acc[j]);
+        }
+    }
+    fold(&mut acc, &mut wide);
+    wide_total::<V>(wide)
 }
 
 /// `acc + exp(v)`, also storing `exp(v)` to `y` when `STORE`. Without a store the
 /// exponential is clamped at the underflow threshold instead of masked ([`Exp::eval_add`]),
 /// which a sum against the row's own shift can ignore: its terms are at most `2^-126` each,
 /// and the sum is at least 0.7.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn exp_add<V: Simd, const STORE: bool>(ex: &Exp<V>, v: V, y: *mut f32, acc: V) -> V {
     if STORE {
         let e = ex.eval(v);
@@ -246,8 +300,22 @@ unsafe fn exp_add<V: Simd, const STORE: bool>(ex: &Exp<V>, v: V, y: *mut f32, ac
     }
 }
 
-/// `sum_i input(a_i) * b_i` (or `sum_i input(a_i)` when `b` is `None`) in f64, blocked.
-#[inline(always)]
+/// Accumulators of [`dot`]: element `i` of a row goes to accumulator `i % DOT_LANES` on every
+/// ISA.
+const DOT_LANES: usize = 32;
+
+/// `sum_i input(a_i) * b_i` (or `sum_i input(a_i)` when `b` is `None`), accumulated in f64 in
+/// the same order on every ISA, so the result is bit-identical across ISAs for every input.
+///
+/// Every product of two f32 is exact in f64, and element `i` is added to accumulator
+/// `i % 32` (each ISA holds the 32 accumulators as `32 / LANES` vectors of f64 lanes, and pads
+/// the row's end with zeros, which leave an accumulator unchanged); the 32 accumulators are
+/// then added pairwise in a fixed order. The error is that of f64 summation: at most about
+/// `(n/32 + 5) * 2^-53 * sum_i |input(a_i) * b_i|`, so cancellation between terms of up to
+/// 2^29 times the result's magnitude is exact to f32 precision. No f32 rounding: terms near
+/// the f32 range cannot overflow.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn dot<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     a: *const f32,
@@ -255,58 +323,36 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
     n: usize,
 ) -> f64 {
     let l = V::LANES;
-    let step = U * l;
-    let one = V::splat(1.0);
-    let mut total = 0.0f64;
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut acc = [V::splat(0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            for (j, s) in acc.iter_mut().enumerate() {
-                let vb = match b {
-                    Some(b) => V::load(b.add(i + j * l)),
-                    None => one,
-                };
-                *s = V::fma(inp.load(a.add(i + j * l)), vb, *s);
-            }
-            i += step;
+    let per = DOT_LANES / l;
+    let mut acc = [V::wide_zero(); 8];
+    let add = |acc: V::Wide, va: V, vb: Option<V>| match vb {
+        Some(vb) => V::wide_mul_add(va, vb, acc),
+        None => va.wide_add(acc),
+    };
+    let mut i = 0;
+    while i + DOT_LANES <= n {
+        for (j, s) in acc[..per].iter_mut().enumerate() {
+            let o = i + j * l;
+            *s = add(*s, inp.load(a.add(o)), b.map(|b| V::load(b.add(o))));
         }
-        while i + l <= end {
-            let vb = match b {
-                Some(b) => V::load(b.add(i)),
-                None => one,
-            };
-            acc[0] = V::fma(inp.load(a.add(i)), vb, acc[0]);
-            i += l;
-        }
-        if i < end {
-            let va = inp.load_tail(a.add(i), end - i, 0.0);
-            let vb = match b {
-                Some(b) => V::load_tail(b.add(i), end - i, 0.0),
-                None => one,
-            };
-            acc[0] = V::fma(va, vb, acc[0]);
-        }
-        total += reduce_sum(&acc);
-        start = end;
+        i += DOT_LANES;
     }
-    if total.is_finite() {
-        total
-    } else {
-        // An f32 lane overflowed (terms near the f32 range), or a term is not finite: redo
-        // it in f64, which tells the two apart.
-        (0..n)
-            .map(|i| {
-                let va = inp.value64(a.add(i).read());
-                match b {
-                    Some(b) => va * b.add(i).read() as f64,
-                    None => va,
-                }
-            })
-            .sum()
+    for (j, s) in acc[..per].iter_mut().enumerate() {
+        let o = i + j * l;
+        if o + l <= n {
+            *s = add(*s, inp.load(a.add(o)), b.map(|b| V::load(b.add(o))));
+        } else if o < n {
+            let va = inp.load_tail(a.add(o), n - o, 0.0);
+            *s = add(*s, va, b.map(|b| V::load_tail(b.add(o), n - o, 0.0)));
+        }
     }
+    let mut lanes = [0.0f64; 32];
+    let mut w = [0.0f64; 16];
+    for (j, s) in acc[..per].iter().enumerate() {
+        V::wide_to_array(*s, &mut w);
+        lanes[j * l..(j + 1) * l].copy_from_slice(&w[..l]);
+    }
+    pairwise(&mut lanes, DOT_LANES)
 }
 
 /// A lane-wise map applied by [`map_store`] (a trait rather than a closure so that
@@ -316,31 +362,53 @@ pub(crate) trait LaneMap<V> {
     unsafe fn apply(&self, v: V) -> V;
 }
 
-impl<V: Simd> LaneMap<V> for Exp<V> {
+/// `x -> min(1, exp(x - k*ln2) * s)`: a softmax output, clamped into its range `[0, 1]` (the
+/// rounding of `1/sum` and of the exponential could otherwise give `1 + 2^-23`). The clamp
+/// keeps NaN ([`Simd::min`]).
+pub(crate) struct Prob<V> {
+    ex: Exp<V>,
+    one: V,
+}
+
+impl<V: Simd> Prob<V> {
+    /// # Safety
+    /// `V`'s ISA must be available.
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
-        self.eval(v)
+    pub(crate) unsafe fn new(ex: Exp<V>) -> Self {
+        Prob {
+            ex,
+            one: V::splat(1.0),
+        }
     }
 }
 
-/// `x -> exp(x - k*ln2) * s - c` (the smoothed cross-entropy gradient).
+impl<V: Simd> LaneMap<V> for Prob<V> {
+    #[inline(always)]
+    unsafe fn apply(&self, v: V) -> V {
+        V::min(self.one, self.ex.eval(v))
+    }
+}
+
+/// `x -> min(1, exp(x - k*ln2) * s) - c` (the smoothed cross-entropy gradient).
 pub(crate) struct ExpMinus<V> {
-    pub ex: Exp<V>,
+    pub p: Prob<V>,
     pub c: V,
 }
 
 impl<V: Simd> LaneMap<V> for ExpMinus<V> {
     #[inline(always)]
     unsafe fn apply(&self, v: V) -> V {
-        self.ex.eval(v).sub(self.c)
+        self.p.apply(v).sub(self.c)
     }
 }
 
-/// `x -> (x - k*LN2_HI) - b`, one FMA and one subtraction.
+/// `x -> min(0, (x - k*LN2_HI) - b)`, one FMA, one subtraction and the clamp of a
+/// log-probability into its range (NaN kept).
 pub(crate) struct Shift<V> {
     neg_k: V,
     ln2_hi: V,
     b: V,
+    zero: V,
 }
 
 impl<V: Simd> Shift<V> {
@@ -352,6 +420,7 @@ impl<V: Simd> Shift<V> {
             neg_k: V::splat(-k),
             ln2_hi: V::splat(LN2_HI),
             b: V::splat(b),
+            zero: V::splat(0.0),
         }
     }
 }
@@ -359,17 +428,32 @@ impl<V: Simd> Shift<V> {
 impl<V: Simd> LaneMap<V> for Shift<V> {
     #[inline(always)]
     unsafe fn apply(&self, v: V) -> V {
-        V::fma(self.neg_k, self.ln2_hi, v).sub(self.b)
+        V::min(self.zero, V::fma(self.neg_k, self.ln2_hi, v).sub(self.b))
     }
 }
 
-/// `x -> x * s`.
-pub(crate) struct Scale<V>(pub V);
+/// `x -> min(1, x * s)`: stored exponentials normalised into probabilities (NaN kept).
+pub(crate) struct Scale<V> {
+    s: V,
+    one: V,
+}
+
+impl<V: Simd> Scale<V> {
+    /// # Safety
+    /// `V`'s ISA must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn new(s: f32) -> Self {
+        Scale {
+            s: V::splat(s),
+            one: V::splat(1.0),
+        }
+    }
+}
 
 impl<V: Simd> LaneMap<V> for Scale<V> {
     #[inline(always)]
     unsafe fn apply(&self, v: V) -> V {
-        v.mul(self.0)
+        V::min(self.one, v.mul(self.s))
     }
 }
 
@@ -380,7 +464,8 @@ pub(crate) trait LaneMap2<V> {
 }
 
 /// Stores a full vector, non-temporally when `NT`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn put<V: Simd, const NT: bool>(r: V, p: *mut f32) {
     if NT {
         r.stream(p)
@@ -391,7 +476,8 @@ unsafe fn put<V: Simd, const NT: bool>(r: V, p: *mut f32) {
 
 /// Number of leading elements to write before `y` is aligned for non-temporal stores
 /// (0 when `NT` is off or `y` is already aligned).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
     let bytes = V::LANES * 4;
     let misalign = (y as usize) % bytes;
@@ -403,7 +489,8 @@ fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
 }
 
 /// Writes `f(input(x_i))` to `y_i`; with `NT`, the aligned body uses non-temporal stores.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -438,7 +525,8 @@ pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
 }
 
 /// Writes `f(a_i, b_i)` to `y_i`; with `NT`, the aligned body uses non-temporal stores.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
     a: *const f32,
     b: *const f32,
@@ -481,13 +569,15 @@ unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
 
 /// Whether an output at `y` can take non-temporal stores when asked to (`nt`): it must be
 /// 4-byte aligned to reach vector alignment at all.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn nt_usable(y: *mut f32, nt: bool) -> bool {
     nt && (y as usize).is_multiple_of(4)
 }
 
 /// `y_i = f(input(x_i))`, with non-temporal stores when `nt` and usable.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -504,7 +594,8 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
 }
 
 /// `y_i = f(a_i, b_i)`, with non-temporal stores when `nt` and usable.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
     a: *const f32,
     b: *const f32,
@@ -522,7 +613,8 @@ pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
 
 /// `y_i = exp(input(x_i) - k*ln2)`, returning their sum (f64, blocked): pass 2 of three-pass
 /// reload.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: *const f32,
@@ -534,7 +626,8 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
 }
 
 /// `2^d` for integer-valued `d <= 1023` (0 below the f64 range, 0 for `-inf`).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn pow2_f64(d: f32) -> f64 {
     if d >= -1022.0 {
         f64::from_bits(((d as i64 + 1023) as u64) << 52)
@@ -588,7 +681,7 @@ pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
 /// Headroom of a lane's shift above the largest exponent seen when it is raised, in binades.
 const HEADROOM: f32 = 32.0;
 /// How far above its shift a lane accepts inputs before it must be raised, in binades: terms
-/// stay below `2^(REACH + 1)`, so a lane's f32 sum of up to 512 terms cannot overflow.
+/// stay below `2^(REACH + 1)`, so a lane's f32 sum (a few terms, see [`FOLD`]) cannot overflow.
 const REACH: f32 = 64.0;
 
 /// The lane shifts of [`pair_sum`]: lane `l` holds its sum as `M_l * 2^K_l`.
@@ -611,66 +704,44 @@ impl<V: Simd> LaneShifts<V> {
         }
     }
 
-    /// Adds a finished block's accumulators into `done`.
-    #[inline(always)]
-    unsafe fn fold<const U: usize>(acc: &[V; U], done: &mut [f64; 16]) {
-        let mut s = acc[0];
-        for a in &acc[1..] {
-            s = s.add(*a);
-        }
-        let mut m = [0.0f32; 16];
-        s.to_array(&mut m);
-        for (d, &m) in done.iter_mut().zip(&m) {
-            *d += m as f64;
-        }
-    }
-
-    /// `(S, e)` with `S * 2^e` the sum of every lane's `done`.
-    #[inline(always)]
-    unsafe fn total(&self, done: &[f64; 16]) -> (f64, f32) {
+    /// `(S, e)` with `S * 2^e` the sum of every lane's `wide` sum.
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn total(&self, wide: V::Wide) -> (f64, f32) {
         let mut k = [0.0f32; 16];
         self.k.to_array(&mut k);
-        let k = &k[..V::LANES];
         let e = self.k.reduce_max();
-        let s = k.iter().zip(done).map(|(&k, &d)| d * pow2_f64(k - e)).sum();
-        (s, e)
+        let mut f = [0.0f64; 16];
+        for (f, &k) in f.iter_mut().zip(&k[..V::LANES]) {
+            *f = pow2_f64(k - e);
+        }
+        (wide_total::<V>(V::wide_scale(wide, &f)), e)
     }
 
     /// Raises the shift of every lane whose running maximum `rmax` passed its `hi` to
-    /// `round(rmax*log2(e)) + HEADROOM`, rescaling that lane of every accumulator by the exact
-    /// power of two. `None` when a lane's maximum is `LARGE` or more (+inf included): the row
-    /// takes the special-value path. Runs once per row for ordinary data.
-    #[inline(always)]
-    unsafe fn raise<const U: usize>(
-        &mut self,
-        rmax: V,
-        acc: &mut [V; U],
-        done: &mut [f64; 16],
-    ) -> Option<()> {
+    /// `round(rmax*log2(e)) + HEADROOM`, rescaling that lane of the f64 sums by the exact
+    /// power of two (the f32 accumulators are empty: they are folded at the end of every
+    /// chunk). `None` when a lane's maximum is `LARGE` or more (+inf included): the row takes
+    /// the special-value path. Runs once per row for ordinary data.
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn raise(&mut self, rmax: V, wide: &mut V::Wide) -> Option<()> {
         let (mut m, mut k) = ([0.0f32; 16], [0.0f32; 16]);
         rmax.to_array(&mut m);
         self.k.to_array(&mut k);
-        let (k, f) = raise_lanes(V::LANES, m, k, done)?;
-        let f = V::load(f.as_ptr());
-        for a in acc.iter_mut() {
-            *a = a.mul(f);
-        }
+        let mut f = [1.0f64; 16];
+        raise_lanes(V::LANES, &m, &mut k, &mut f)?;
+        *wide = V::wide_scale(*wide, &f);
         *self = Self::new(V::load(k.as_ptr()));
         Some(())
     }
 }
 
 /// The scalar part of [`LaneShifts::raise`]: new shifts `k` for the lane maxima `m`, and the
-/// factors `2^(k_old - k_new)` for the accumulators.
+/// factors `2^(k_old - k_new)` for the sums.
 #[cold]
 #[inline(never)]
-fn raise_lanes(
-    lanes: usize,
-    m: [f32; 16],
-    mut k: [f32; 16],
-    done: &mut [f64; 16],
-) -> Option<([f32; 16], [f32; 16])> {
-    let mut f = [1.0f32; 16];
+fn raise_lanes(lanes: usize, m: &[f32; 16], k: &mut [f32; 16], f: &mut [f64; 16]) -> Option<()> {
     for (lane, &m) in m[..lanes].iter().enumerate() {
         if m >= LARGE {
             return None;
@@ -678,17 +749,16 @@ fn raise_lanes(
         let want = shift_for_max(m) + HEADROOM;
         // NaN lanes compare false and keep their shift (the NaN reaches the sums).
         if want > k[lane] {
-            let scale = pow2_f64(k[lane] - want);
-            f[lane] = scale as f32;
-            done[lane] *= scale;
+            f[lane] = pow2_f64(k[lane] - want);
             k[lane] = want;
         }
     }
-    Some((k, f))
+    Some(())
 }
 
 /// The vector of inputs at `i` (`i < end`), the lanes at or past `end` read as `-inf`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn load_upto<V: Simd>(inp: &impl Input<V>, x: *const f32, i: usize, end: usize) -> V {
     if i + V::LANES <= end {
         inp.load(x.add(i))
@@ -719,8 +789,9 @@ const CHUNK_GROUPS: usize = 8;
 /// Inputs more than about 126 binades below `2^K_l` (so at least 94 below the lane's largest)
 /// are clamped there ([`Exp::eval_add`]): each adds at most `2^-125` in units of `2^K_l`
 /// (0 in the polynomial form), at most `2^-101` for 2^24 of them, against a lane sum of at
-/// least `2^-33`. The lanes fold into f64 every [`BLOCK`] elements (or 512 per lane, if
-/// fewer), which keeps long rows accurate.
+/// least `2^-33`. The f32 accumulators fold into per-lane f64 sums every [`FOLD`] steps and at
+/// the end of every chunk ([`fold`]), so a raise rescales only the f64 sums, and long rows and
+/// rows of equal terms stay accurate.
 ///
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
 /// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
@@ -743,80 +814,64 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     let floor = k_min() - 2.0 * REACH;
     let mut sh = LaneShifts::new(V::splat(floor));
     let mut first = true;
-    // Until a lane is raised, every lane has the first shift and the blocks' sums are one f64;
-    // after that, `done` holds one sum per lane.
-    let mut uniform = true;
-    let mut sum_uniform = 0.0f64;
-    let mut k_uniform = floor;
     let mut rmax = V::splat(f32::NEG_INFINITY);
-    let mut done = [0.0f64; 16];
-    let block = (512 * l).min(BLOCK);
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + block);
-        let mut acc = [V::splat(0.0); U];
-        let mut c0 = start;
-        while c0 < end {
-            let cend = end.min(c0 + CHUNK_GROUPS * step);
-            let mut mx = [rmax; U];
-            let mut i = c0;
-            while i + step <= cend {
-                prefetch_ahead::<V, PREFETCH>(x.add(i), step);
-                for (j, m) in mx.iter_mut().enumerate() {
-                    *m = V::max(*m, inp.load(x.add(i + j * l)));
-                }
-                i += step;
+    let mut wide = V::wide_zero();
+    let mut acc = [V::splat(0.0); U];
+    let mut c0 = 0;
+    while c0 < n {
+        let cend = n.min(c0 + CHUNK_GROUPS * step);
+        let mut mx = [rmax; U];
+        let mut i = c0;
+        while i + step <= cend {
+            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
+            for (j, m) in mx.iter_mut().enumerate() {
+                *m = V::max(*m, inp.load(x.add(i + j * l)));
             }
-            while i < cend {
-                mx[0] = V::max(mx[0], load_upto(inp, x, i, cend));
-                i += l;
-            }
-            for m in &mx {
-                rmax = V::max(rmax, *m);
-            }
-            if first {
-                // Nothing is summed yet: one shift for every lane from the chunk's maximum. (A
-                // NaN input makes the sums NaN, which sends the row to the special path.)
-                first = false;
-                let m = rmax.reduce_max();
-                if m >= LARGE {
-                    return None;
-                }
-                k_uniform = (shift_for_max(m) + HEADROOM).max(floor);
-                sh = LaneShifts::new(V::splat(k_uniform));
-            } else if V::any_gt(rmax, sh.hi) {
-                if uniform {
-                    // The lanes part: the blocks summed so far belong to lane 0's shift.
-                    uniform = false;
-                    done[0] = sum_uniform;
-                }
-                sh.raise(rmax, &mut acc, &mut done)?;
-            }
-            let mut i = c0;
-            while i + step <= cend {
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = sh.ex.eval_add(inp.load(x.add(i + j * l)), *a);
-                }
-                i += step;
-            }
-            while i < cend {
-                acc[0] = sh.ex.eval_add(load_upto(inp, x, i, cend), acc[0]);
-                i += l;
-            }
-            c0 = cend;
+            i += step;
         }
-        if uniform {
-            sum_uniform += reduce_sum(&acc);
-        } else {
-            LaneShifts::<V>::fold(&acc, &mut done);
+        while i < cend {
+            mx[0] = V::max(mx[0], load_upto(inp, x, i, cend));
+            i += l;
         }
-        start = end;
+        for m in &mx {
+            rmax = V::max(rmax, *m);
+        }
+        if first {
+            // Nothing is summed yet: one shift for every lane from the chunk's maximum. (A
+            // NaN input makes the sums NaN, which sends the row to the special path.)
+            first = false;
+            let m = rmax.reduce_max();
+            if m >= LARGE {
+                return None;
+            }
+            sh = LaneShifts::new(V::splat((shift_for_max(m) + HEADROOM).max(floor)));
+        } else if V::any_gt(rmax, sh.hi) {
+            sh.raise(rmax, &mut wide)?;
+        }
+        let mut i = c0;
+        let mut steps = 0;
+        while i + step <= cend {
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = sh.ex.eval_add(inp.load(x.add(i + j * l)), *a);
+            }
+            i += step;
+            steps += 1;
+            if steps == FOLD {
+                fold(&mut acc, &mut wide);
+                steps = 0;
+            }
+        }
+        // The row's last vectors: one each into different accumulators.
+        let mut j = 0;
+        while i < cend {
+            acc[j] = sh.ex.eval_add(load_upto(inp, x, i, cend), acc[j]);
+            i += l;
+            j += 1;
+        }
+        fold(&mut acc, &mut wide);
+        c0 = cend;
     }
-    let (total, e_total) = if uniform {
-        (sum_uniform, k_uniform)
-    } else {
-        sh.total(&done)
-    };
+    let (total, e_total) = sh.total(wide);
     let m = rmax.reduce_max();
     if m.is_nan() || m >= LARGE || !total.is_finite() {
         return None;

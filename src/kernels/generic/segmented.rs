@@ -5,7 +5,7 @@
 
 use super::passes::{
     block_sum, dot, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, ExpMinus,
-    Offset, Plain, Scale, Shift, PREFETCH,
+    Offset, Plain, Prob, Scale, Shift, PREFETCH,
 };
 use crate::io::InOut;
 use crate::kernels::exp::Exp;
@@ -50,7 +50,7 @@ pub(crate) unsafe fn exp_store_sum_of<V: Simd, const U: usize>(io: InOut<'_>, k:
 /// Pass 3 of three-pass reload: `y *= r` in place.
 #[inline(always)]
 pub(crate) unsafe fn scale_of<V: Simd, const U: usize>(io: InOut<'_>, r: f32) {
-    map_store::<V, U, false>(&Plain, io.y(), io.y(), io.len(), &Scale(V::splat(r)));
+    map_store::<V, U, false>(&Plain, io.y(), io.y(), io.len(), &Scale::new(r));
 }
 
 /// The output pass of two-pass softmax and of the cross-entropy gradient:
@@ -65,10 +65,13 @@ pub(crate) unsafe fn exp_out<V: Simd, const U: usize>(
 ) {
     let ex = Exp::new(k, r);
     if c != 0.0 {
-        let f = ExpMinus { ex, c: V::splat(c) };
+        let f = ExpMinus {
+            p: Prob::new(ex),
+            c: V::splat(c),
+        };
         map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &f, nt);
     } else {
-        map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &ex, nt);
+        map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &Prob::new(ex), nt);
     }
 }
 

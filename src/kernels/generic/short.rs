@@ -13,7 +13,7 @@
 //! order), so a batch gives bit for bit what one call per row gives, and single rows take the
 //! same code with `R = 1`.
 
-use super::passes::{k_min, Input, LaneMap, Shift};
+use super::passes::{k_min, tree_sum, Input, LaneMap, Scale, Shift};
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::simd::Simd;
 
@@ -93,6 +93,16 @@ unsafe fn maxima<V: Simd, const R: usize, const NV: usize>(v: &[[V; NV]; R]) -> 
     ordinary.then_some(m)
 }
 
+/// The shift `k = round(max * log2(e))` of rows whose maximum is `m` (in every lane), in
+/// vectors (the exponentials need not wait for a scalar) and with the f32 operations of
+/// [`shift_for_max`](crate::kernels::exp::shift_for_max), so every algorithm picks the same
+/// `k` and zeroes the same entries near the underflow threshold.
+#[inline(always)]
+unsafe fn shift<V: Simd>(m: V) -> V {
+    let round = V::splat(ROUND);
+    m.mul(V::splat(LOG2E)).add(round).sub(round)
+}
+
 /// Softmax (three-pass reload) of `R` short rows. `false`, with nothing written, when a row
 /// of the group needs the special-value rules.
 ///
@@ -111,22 +121,23 @@ pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
     let Some(m) = maxima(&v) else {
         return false;
     };
-    let round = V::splat(ROUND);
     let mut sum = [V::splat(0.0); R];
     for ((row, s), m) in v.iter_mut().zip(&mut sum).zip(&m) {
-        // The shift stays in vectors: no round trip through a scalar on the chain.
-        let ex = Exp::per_lane(V::fma(*m, V::splat(LOG2E), round).sub(round));
+        let ex = Exp::per_lane(shift(*m));
         for (j, vj) in row.iter_mut().enumerate() {
-            if j * l < n {
-                *vj = ex.eval(*vj);
-                *s = s.add(*vj);
-            }
+            *vj = if j * l < n {
+                ex.eval(*vj)
+            } else {
+                V::splat(0.0)
+            };
         }
+        *s = tree_sum(row);
     }
     for ((row, s), &y) in v.iter_mut().zip(&sum).zip(&g.y) {
-        let r = V::splat((1.0 / s.reduce_add()) as f32);
+        // A NaN the maximum missed makes the sum, and so every output, NaN.
+        let r = Scale::new((1.0 / s.reduce_add()) as f32);
         for vj in row.iter_mut() {
-            *vj = vj.mul(r);
+            *vj = r.apply(*vj);
         }
         store(row, y, n);
     }
@@ -144,22 +155,22 @@ unsafe fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
     let l = V::LANES;
     let m = maxima(v)?;
     let kmin = k_min();
-    let round = V::splat(ROUND);
     let mut k = [0.0f32; R];
     let mut acc = [V::splat(0.0); R];
     for ((a, row), (k, m)) in acc.iter_mut().zip(v).zip(k.iter_mut().zip(&m)) {
-        // The shift in vectors, as for softmax: the exponentials need not wait for a scalar.
-        let kv = V::fma(*m, V::splat(LOG2E), round).sub(round);
+        let kv = shift(*m);
         *k = kv.first();
         if *k <= kmin {
             return None;
         }
         let ex = Exp::per_lane(kv);
-        for (j, vj) in row.iter().enumerate() {
+        let mut e = [V::splat(0.0); NV];
+        for (j, (ej, vj)) in e.iter_mut().zip(row).enumerate() {
             if j * l < n {
-                *a = ex.eval_add(*vj, *a);
+                *ej = ex.eval(*vj);
             }
         }
+        *a = tree_sum(&e);
     }
     let mut out = [(0.0f64, 0.0f32); R];
     for ((o, a), &k) in out.iter_mut().zip(&acc).zip(&k) {

@@ -2,15 +2,15 @@
 //! cross-entropy loss (with its gradient) built on the blocked (mantissa, exponent) pass.
 
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
-use super::passes::{
-    dot, map2_store_nt, map_store_nt, pair_sum, ExpMinus, LaneMap2, Offset, Plain,
-};
+use super::passes::{dot, map2_store_nt, map_store_nt, pair_sum, ExpMinus, LaneMap2, Plain, Prob};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::Simd;
 use crate::kernels::Flags;
 
-/// `(y, dy) -> y * (dy - d)`.
+/// `(y, dy) -> y * dy - y * d`: for `0 <= y <= 1` neither product overflows where the result
+/// does not (`dy - d` alone can: `3e38 - -1e38`, found by the fuzzer), and plain multiplies and
+/// a subtraction give the same bits on every ISA.
 struct SoftmaxGrad<V> {
     d: V,
 }
@@ -18,7 +18,7 @@ struct SoftmaxGrad<V> {
 impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
     #[inline(always)]
     unsafe fn apply(&self, y: V, dy: V) -> V {
-        y.mul(dy.sub(self.d))
+        y.mul(dy).sub(y.mul(self.d))
     }
 }
 
@@ -29,33 +29,36 @@ impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
 const LOG_PROB_CAP: f32 = 88.75;
 
 /// `(y, dy) -> dy - exp(y) * s`, with `s` (or most of it) folded into the exponential's
-/// coefficients and the rest, if any, multiplied afterwards.
+/// coefficients and the rest, if any, multiplied afterwards (`neg_s` is its negation).
 struct LogSoftmaxGrad<V> {
     ex: Exp<V>,
     cap: V,
-    s: Option<V>,
+    neg_s: Option<V>,
 }
 
 impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
     #[inline(always)]
     unsafe fn apply(&self, y: V, dy: V) -> V {
         let e = self.ex.eval(V::min(self.cap, y));
-        match self.s {
+        match self.neg_s {
             None => dy.sub(e),
-            Some(s) => dy.sub(e.mul(s)),
+            // One rounding: `e * s` may overflow where `dy - e * s` does not.
+            Some(neg_s) => V::fma(e, neg_s, dy),
         }
     }
 }
 
 /// Writes a backward pass's map of `(y, dy)` to `dx`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn store2<V: Simd, const U: usize>(g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
     map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), g.len(), f, nt);
 }
 
 /// `dx = y * (dy - dot(dy, y))` for a softmax output `y`: one pass for the dot product (f64
 /// block totals), one for the result.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
     let d = dot::<V, U>(&Plain, g.y(), Some(g.dy()), g.len());
     store2::<V, U>(
@@ -69,32 +72,40 @@ pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: 
 
 /// `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y` (so `y <= 0`; from about 88.4
 /// on, `exp(y)` is infinite).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
     let s = dot::<V, U>(&Plain, g.dy(), None, g.len());
     let cap = V::splat(LOG_PROB_CAP);
-    // Fold `s` when it fits in f32; fold `s / 2^64` and multiply by `2^64` after when only
-    // f64 holds it (so `exp(y) * s` overflows only when the product does); multiply an
-    // infinite or NaN `s` after, so infinities follow IEEE rules.
+    // `s` is folded into the exponential's coefficients, which reach `1.044 * |s|`: folded
+    // as is when that stays a normal float far from overflow; as `s / 2^64` (times `2^64`
+    // after) when larger (`|s| <= n * FLT_MAX < 2^189`, so the fold stays below `2^125`), as
+    // `s * 2^64` (times `2^-64` after) when tiny, so the coefficients keep full precision.
+    // An infinite or NaN `s` is multiplied after, so infinities follow IEEE rules.
     const SPLIT: f64 = 18_446_744_073_709_551_616.0; // 2^64
-    let (fold, post) = if (s as f32).is_finite() {
-        (s, None)
-    } else if s.is_finite() {
-        (s / SPLIT, Some(SPLIT as f32))
-    } else {
+    const BIG: f64 = (1u128 << 125) as f64;
+    const TINY: f64 = 1.0 / (1u64 << 60) as f64;
+    let (fold, post) = if !s.is_finite() {
         (1.0, Some(s as f32))
+    } else if s.abs() > BIG {
+        (s / SPLIT, Some(SPLIT as f32))
+    } else if s != 0.0 && s.abs() < TINY {
+        (s * SPLIT, Some((1.0 / SPLIT) as f32))
+    } else {
+        (s, None)
     };
     let f = LogSoftmaxGrad {
         ex: Exp::new(0.0, fold),
         cap,
-        s: post.map(|p| V::splat(p)),
+        neg_s: post.map(|p| V::splat(-p)),
     };
     store2::<V, U>(&g, &f, nt);
 }
 
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
 /// result `(S, k)` with `sum e^x = S * 2^k`.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
     x: &[f32],
     target: usize,
@@ -102,24 +113,32 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
 ) -> (f64, Option<(f64, f32)>) {
     let n = x.len();
     let xt = x[target];
-    // The smoothing term needs lse - mean(x); both can be huge and close, so the mean is
-    // taken of x - c with c the target logit (when finite), and lse - c formed in f64 from
-    // lse's two parts before the small part is added.
+    // The smoothing term needs lse - mean(x); both can be huge and close, so lse - c is
+    // formed in f64 from lse's two parts (c the target logit when finite) before the small
+    // part is added, and the mean minus c from the f64 sum of the logits (exact products,
+    // f64 additions: no f32 rounding or overflow of `x - c`).
     let c = if xt.is_finite() { xt } else { 0.0 };
     let mean_minus_c = if eps > 0.0 {
-        dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, n) / n as f64
+        dot::<V, U>(&Plain, x.as_ptr(), None, n) / n as f64 - c as f64
     } else {
         0.0
     };
     let eps64 = eps as f64;
     // lse = base + rest, with |rest| small: loss = (1-eps)(lse - x_t) + eps(lse - mean).
+    // Both parts are >= 0 exactly (lse >= max >= x_t, lse >= mean); rounding could make a
+    // loss of about 0 slightly negative, so it is clamped (NaN kept).
     let loss_from = |base: f64, rest: f64| {
         let to_target = (base - xt as f64) + rest;
-        if eps > 0.0 {
+        let loss = if eps > 0.0 {
             let to_mean = (base - c as f64) + rest - mean_minus_c;
             (1.0 - eps64) * to_target + eps64 * to_mean
         } else {
             to_target
+        };
+        if loss < 0.0 {
+            0.0
+        } else {
+            loss
         }
     };
     match pair_sum::<V, U>(&Plain, x.as_ptr(), n) {
@@ -153,7 +172,8 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
 /// Cross-entropy loss of one row of logits against class `target < n`, with label smoothing
 /// `eps` in `[0, 1]`: `loss = lse(x) - (1 - eps) * x[target] - eps * mean(x)`. One pass over
 /// the logits (plus one for the mean when `eps > 0`).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
     x: &[f32],
     target: usize,
@@ -165,7 +185,8 @@ pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
 /// [`cross_entropy`] that also writes the gradient
 /// `softmax(x) - (1 - eps) * onehot(target) - eps / n` to `io`'s output (which may be the
 /// logits themselves): two passes, no intermediate buffer.
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
     mut io: InOut<'_>,
     target: usize,
@@ -177,15 +198,15 @@ pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
     let per_class = eps / n as f32;
     match fast {
         Some((s, k)) => {
-            let ex = Exp::new(k, 1.0 / s);
+            let p = Prob::new(Exp::new(k, 1.0 / s));
             if eps > 0.0 {
                 let f = ExpMinus {
-                    ex,
+                    p,
                     c: V::splat(per_class),
                 };
                 map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &f, flags.nt);
             } else {
-                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &ex, flags.nt);
+                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &p, flags.nt);
             }
             let gt = io.get_out(target);
             io.set(target, gt - (1.0 - eps));

@@ -152,6 +152,34 @@ unsafe impl Simd for Lanes {
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         out[..N].copy_from_slice(&self.0);
     }
+
+    type Wide = [f64; N];
+    #[inline(always)]
+    unsafe fn wide_zero() -> [f64; N] {
+        [0.0; N]
+    }
+    #[inline(always)]
+    unsafe fn wide_add(self, acc: [f64; N]) -> [f64; N] {
+        [
+            acc[0] + self.0[0] as f64,
+            acc[1] + self.0[1] as f64,
+            acc[2] + self.0[2] as f64,
+            acc[3] + self.0[3] as f64,
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_mul_add(a: Self, b: Self, acc: [f64; N]) -> [f64; N] {
+        let p = |i: usize| a.0[i] as f64 * b.0[i] as f64;
+        [acc[0] + p(0), acc[1] + p(1), acc[2] + p(2), acc[3] + p(3)]
+    }
+    #[inline(always)]
+    unsafe fn wide_scale(w: [f64; N], f: &[f64; 16]) -> [f64; N] {
+        [w[0] * f[0], w[1] * f[1], w[2] * f[2], w[3] * f[3]]
+    }
+    #[inline(always)]
+    unsafe fn wide_to_array(w: [f64; N], out: &mut [f64; 16]) {
+        out[..N].copy_from_slice(&w);
+    }
 }
 
 // Four vectors (16 floats) per iteration: independent chains for the compiler to interleave.

@@ -146,6 +146,43 @@ unsafe impl Simd for Neon {
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         vst1q_f32(out.as_mut_ptr(), self.0)
     }
+
+    /// Lanes 0-1 and 2-3.
+    type Wide = [float64x2_t; 2];
+    #[inline(always)]
+    unsafe fn wide_zero() -> [float64x2_t; 2] {
+        [vdupq_n_f64(0.0); 2]
+    }
+    #[inline(always)]
+    unsafe fn wide_add(self, acc: [float64x2_t; 2]) -> [float64x2_t; 2] {
+        [
+            vaddq_f64(acc[0], vcvt_f64_f32(vget_low_f32(self.0))),
+            vaddq_f64(acc[1], vcvt_high_f64_f32(self.0)),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_mul_add(a: Self, b: Self, acc: [float64x2_t; 2]) -> [float64x2_t; 2] {
+        [
+            vfmaq_f64(
+                acc[0],
+                vcvt_f64_f32(vget_low_f32(a.0)),
+                vcvt_f64_f32(vget_low_f32(b.0)),
+            ),
+            vfmaq_f64(acc[1], vcvt_high_f64_f32(a.0), vcvt_high_f64_f32(b.0)),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_scale(w: [float64x2_t; 2], f: &[f64; 16]) -> [float64x2_t; 2] {
+        [
+            vmulq_f64(w[0], vld1q_f64(f.as_ptr())),
+            vmulq_f64(w[1], vld1q_f64(f.as_ptr().add(2))),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_to_array(w: [float64x2_t; 2], out: &mut [f64; 16]) {
+        vst1q_f64(out.as_mut_ptr(), w[0]);
+        vst1q_f64(out.as_mut_ptr().add(2), w[1]);
+    }
     #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         // `fmaxv`: one instruction (a NaN lane wins, which the trait allows).

@@ -21,6 +21,15 @@ unsafe fn tail_mask(n: usize) -> __m256i {
     _mm256_loadu_si256(MASKS.as_ptr().add(8 - n) as *const __m256i)
 }
 
+/// Lanes 0-3 and 4-7 of `v` in f64 (exact).
+#[inline(always)]
+unsafe fn widen(v: __m256) -> (__m256d, __m256d) {
+    (
+        _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+    )
+}
+
 // SAFETY: every method uses AVX/AVX2/FMA instructions only; the dispatcher reaches these
 // kernels only after `is_x86_feature_detected!("avx2")` and `("fma")` both held.
 unsafe impl Simd for Avx2 {
@@ -139,6 +148,38 @@ unsafe impl Simd for Avx2 {
     #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm256_storeu_ps(out.as_mut_ptr(), self.0)
+    }
+
+    /// Lanes 0-3 and 4-7.
+    type Wide = [__m256d; 2];
+    #[inline(always)]
+    unsafe fn wide_zero() -> [__m256d; 2] {
+        [_mm256_setzero_pd(); 2]
+    }
+    #[inline(always)]
+    unsafe fn wide_add(self, acc: [__m256d; 2]) -> [__m256d; 2] {
+        let (lo, hi) = widen(self.0);
+        [_mm256_add_pd(acc[0], lo), _mm256_add_pd(acc[1], hi)]
+    }
+    #[inline(always)]
+    unsafe fn wide_mul_add(a: Self, b: Self, acc: [__m256d; 2]) -> [__m256d; 2] {
+        let ((alo, ahi), (blo, bhi)) = (widen(a.0), widen(b.0));
+        [
+            _mm256_fmadd_pd(alo, blo, acc[0]),
+            _mm256_fmadd_pd(ahi, bhi, acc[1]),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_scale(w: [__m256d; 2], f: &[f64; 16]) -> [__m256d; 2] {
+        [
+            _mm256_mul_pd(w[0], _mm256_loadu_pd(f.as_ptr())),
+            _mm256_mul_pd(w[1], _mm256_loadu_pd(f.as_ptr().add(4))),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_to_array(w: [__m256d; 2], out: &mut [f64; 16]) {
+        _mm256_storeu_pd(out.as_mut_ptr(), w[0]);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), w[1]);
     }
     #[inline(always)]
     unsafe fn max_all(self) -> Self {

@@ -32,6 +32,17 @@ fn tail_mask(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
 }
 
+/// Lanes 0-7 and 8-15 of `v` in f64 (exact).
+#[inline(always)]
+unsafe fn widen(v: __m512) -> (__m512d, __m512d) {
+    (
+        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+            _mm512_castps_pd(v),
+        ))),
+    )
+}
+
 // SAFETY: every method uses AVX-512F instructions (and the SSE/AVX2/FMA ones `avx512f` implies)
 // only; the dispatcher reaches these kernels only after `is_x86_feature_detected!("avx512f")`
 // (which includes the OS's support for the zmm and mask state), `("avx2")` and `("fma")` held.
@@ -150,6 +161,38 @@ unsafe impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         _mm512_storeu_ps(out.as_mut_ptr(), self.0)
+    }
+
+    /// Lanes 0-7 and 8-15.
+    type Wide = [__m512d; 2];
+    #[inline(always)]
+    unsafe fn wide_zero() -> [__m512d; 2] {
+        [_mm512_setzero_pd(); 2]
+    }
+    #[inline(always)]
+    unsafe fn wide_add(self, acc: [__m512d; 2]) -> [__m512d; 2] {
+        let (lo, hi) = widen(self.0);
+        [_mm512_add_pd(acc[0], lo), _mm512_add_pd(acc[1], hi)]
+    }
+    #[inline(always)]
+    unsafe fn wide_mul_add(a: Self, b: Self, acc: [__m512d; 2]) -> [__m512d; 2] {
+        let ((alo, ahi), (blo, bhi)) = (widen(a.0), widen(b.0));
+        [
+            _mm512_fmadd_pd(alo, blo, acc[0]),
+            _mm512_fmadd_pd(ahi, bhi, acc[1]),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_scale(w: [__m512d; 2], f: &[f64; 16]) -> [__m512d; 2] {
+        [
+            _mm512_mul_pd(w[0], _mm512_loadu_pd(f.as_ptr())),
+            _mm512_mul_pd(w[1], _mm512_loadu_pd(f.as_ptr().add(8))),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn wide_to_array(w: [__m512d; 2], out: &mut [f64; 16]) {
+        _mm512_storeu_pd(out.as_mut_ptr(), w[0]);
+        _mm512_storeu_pd(out.as_mut_ptr().add(8), w[1]);
     }
     #[inline(always)]
     unsafe fn max_all(self) -> Self {
