@@ -8,7 +8,7 @@
 //! so `x - k*ln2` is never rounded and a shard costs what the unsharded output pass costs.
 
 use super::forward::{classify, fill, logsumexp_special_parts, Special};
-use super::passes::{dot, map_store, map_store_nt, pair_sum, LaneMap, Offset, Plain, Shift};
+use super::passes::{dot, map_store, map_store_nt, pair_sum, LaneMap, Offset, Plain};
 use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::Simd;
@@ -135,7 +135,7 @@ unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
         // y = x - b first: exact for every x within 88 of lse (Sterbenz, |lse| >= 2^17); the
         // rest of lse, lse - b (at most ln n for a row's own lse), goes into the factor.
         let b = lse as f32;
-        map_store::<V, U, false>(&Plain, x, y, n, &Shift::new(0.0, b));
+        map_store::<V, U, false>(&Plain, x, y, n, &Minus(V::splat(b)));
         let rest = if lse.abs() < HUGE {
             b as f64 - lse
         } else {
@@ -170,8 +170,20 @@ pub(crate) unsafe fn log_softmax_normalize<V: Simd, const U: usize>(
     lse: f32,
     flags: Flags,
 ) {
-    let f = Shift::new(0.0, lse);
+    let f = Minus(V::splat(lse));
     map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &f, flags.nt);
+}
+
+/// `x -> x - b`, rounded once and not clamped: against a log-sum-exp given by the caller an
+/// entry may exceed it (an inconsistent `lse`, `+inf` entries), and the result is then the
+/// IEEE difference, as documented.
+struct Minus<V>(V);
+
+impl<V: Simd> LaneMap<V> for Minus<V> {
+    #[inline(always)]
+    unsafe fn apply(&self, v: V) -> V {
+        v.sub(self.0)
+    }
 }
 
 /// One shard's part of a cross-entropy row.
