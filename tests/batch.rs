@@ -249,3 +249,38 @@ fn logsumexp_rows_through_the_c_abi() {
         assert_eq!(xy, x);
     }
 }
+
+#[test]
+fn batches_on_several_threads_give_the_same_bits() {
+    // Large enough (rows * cols >= 131 072) that the batch is split into chunks of rows.
+    let mut rng = rng(104);
+    for_each_isa(
+        "batches_on_several_threads_give_the_same_bits",
+        |isa, sm| {
+            for (rows, cols) in [(4099, 64), (1031, 200), (301, 1000)] {
+                let x = uniform(&mut rng, rows * cols, -10.0, 10.0);
+                let one = sm.threads(1);
+                let (mut y1, mut l1) = (vec![0.0f32; x.len()], vec![0.0f32; rows]);
+                one.softmax_rows(&x, cols, &mut y1, cols, rows, cols, Algorithm::Auto)
+                    .unwrap();
+                one.logsumexp_rows(&x, cols, rows, cols, &mut l1).unwrap();
+                let mut z1 = vec![0.0f32; x.len()];
+                one.log_softmax_rows(&x, cols, &mut z1, cols, rows, cols)
+                    .unwrap();
+                for t in [2, 3, 8] {
+                    let many = sm.threads(t);
+                    let ctx = format!("{isa:?} {rows}x{cols} threads={t}");
+                    let (mut y, mut l) = (vec![0.0f32; x.len()], vec![0.0f32; rows]);
+                    many.softmax_rows(&x, cols, &mut y, cols, rows, cols, Algorithm::Auto)
+                        .unwrap();
+                    many.logsumexp_rows(&x, cols, rows, cols, &mut l).unwrap();
+                    assert_same_bits(&format!("{ctx} softmax"), &y, &y1);
+                    assert_same_bits(&format!("{ctx} logsumexp"), &l, &l1);
+                    many.log_softmax_rows(&x, cols, &mut y, cols, rows, cols)
+                        .unwrap();
+                    assert_same_bits(&format!("{ctx} log_softmax"), &y, &z1);
+                }
+            }
+        },
+    );
+}
