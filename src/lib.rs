@@ -691,7 +691,9 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [y_stride, dy_stride, dx_stride];
-        self.grad_rows(y, dy, dx, strides, rows, cols, false)
+        self.grad_rows(("y", y), dy, dx, strides, rows, cols, |g| {
+            self.run_backward(g, false)
+        })
     }
 
     /// Batched log-softmax backward pass (layout as in [`Softmax::softmax_backward_rows`]).
@@ -708,21 +710,25 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [y_stride, dy_stride, dx_stride];
-        self.grad_rows(y, dy, dx, strides, rows, cols, true)
+        self.grad_rows(("y", y), dy, dx, strides, rows, cols, |g| {
+            self.run_backward(g, true)
+        })
     }
 
+    /// Validates a batch of backward passes and runs `op` on each row's `(y, dy, dx)` (the
+    /// first input is named `name` in errors: the forward output, or the StableMax input).
     #[allow(clippy::too_many_arguments)]
-    fn grad_rows(
+    pub(crate) fn grad_rows(
         &self,
-        y: &[f32],
+        (name, y): (&'static str, &[f32]),
         dy: &[f32],
         dx: &mut [f32],
         [ys, dys, dxs]: [usize; 3],
         rows: usize,
         cols: usize,
-        log: bool,
+        op: impl Fn(Grad<'_>) + Sync,
     ) -> Result<(), Error> {
-        check_len("y", batch_extent(rows, cols, ys)?, y.len())?;
+        check_len(name, batch_extent(rows, cols, ys)?, y.len())?;
         check_len("dy", batch_extent(rows, cols, dys)?, dy.len())?;
         check_len("dx", batch_extent(rows, cols, dxs)?, dx.len())?;
         let dx = parallel::Shared(dx.as_mut_ptr());
@@ -732,7 +738,7 @@ impl Softmax {
                 // out each row once (rows `dxs >= cols` apart do not overlap).
                 let dxr = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
                 let g = Grad::new(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr);
-                self.run_backward(g.expect("rows have equal lengths"), log);
+                op(g.expect("rows have equal lengths"));
             }
         });
         Ok(())

@@ -320,7 +320,9 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [x_stride, dy_stride, dx_stride];
-        self.smax_grad_rows(x, dy, dx, strides, rows, cols, false)
+        self.grad_rows(("x", x), dy, dx, strides, rows, cols, |g| {
+            self.run_stablemax_backward(g, false)
+        })
     }
 
     /// Batched log-StableMax backward pass (layout as in
@@ -338,32 +340,9 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [x_stride, dy_stride, dx_stride];
-        self.smax_grad_rows(x, dy, dx, strides, rows, cols, true)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn smax_grad_rows(
-        &self,
-        x: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-        [xs, dys, dxs]: [usize; 3],
-        rows: usize,
-        cols: usize,
-        log: bool,
-    ) -> Result<(), Error> {
-        check_len("x", batch_extent(rows, cols, xs)?, x.len())?;
-        check_len("dy", batch_extent(rows, cols, dys)?, dy.len())?;
-        check_len("dx", batch_extent(rows, cols, dxs)?, dx.len())?;
-        for r in 0..rows {
-            let g = Grad::new(
-                &x[r * xs..][..cols],
-                &dy[r * dys..][..cols],
-                &mut dx[r * dxs..][..cols],
-            );
-            self.run_stablemax_backward(g.expect("rows have equal lengths"), log);
-        }
-        Ok(())
+        self.grad_rows(("x", x), dy, dx, strides, rows, cols, |g| {
+            self.run_stablemax_backward(g, true)
+        })
     }
 }
 

@@ -362,3 +362,45 @@ fn c_functions_on_every_isa() {
     });
     softmax::set_isa(before).unwrap();
 }
+
+#[test]
+fn null_gradient_stride_is_never_used() {
+    // As for `softmax_cross_entropy_rows_f32`: with `dlogits` NULL its stride is ignored,
+    // even one whose products with the row index would overflow.
+    let x = [
+        0.5f32, -1.0, 2.0, 0.0, 1.0, 1.0, 1.0, 1.0, 3.0, -2.0, 0.25, 0.0,
+    ];
+    let targets = [1i64, 2, 3];
+    let (mut a, mut b) = ([0.0f32; 3], [0.0f32; 3]);
+    // SAFETY: valid buffers of the stated lengths; `dlogits` is NULL.
+    unsafe {
+        let st = softmax_stablemax_cross_entropy_rows_f32(
+            x.as_ptr(),
+            4,
+            3,
+            4,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            a.as_mut_ptr(),
+            ptr::null_mut(),
+            usize::MAX,
+        );
+        assert_eq!(st, OK);
+        let st = softmax_stablemax_cross_entropy_rows_f32(
+            x.as_ptr(),
+            4,
+            3,
+            4,
+            targets.as_ptr(),
+            -100,
+            0.0,
+            b.as_mut_ptr(),
+            ptr::null_mut(),
+            4,
+        );
+        assert_eq!(st, OK);
+    }
+    assert_eq!(a, b);
+    assert!(a.iter().all(|v| v.is_finite() && *v >= 0.0), "{a:?}");
+}

@@ -942,89 +942,126 @@ pub unsafe extern "C" fn softmax_cross_entropy_rows_f32(
     dlogits: *mut f32,
     dlogits_stride: usize,
 ) -> softmax_status {
-    guard_status(|| {
-        smoothing_arg(label_smoothing)?;
-        require(cols > 0)?;
-        let x_ext = extent(rows, cols, logits_stride)?;
-        let d_ext = if dlogits.is_null() {
-            0
-        } else {
-            extent(rows, cols, dlogits_stride)?
-        };
-        if rows == 0 {
-            return Ok(());
-        }
-        non_null(&[logits.cast(), targets.cast(), losses.cast()])?;
-        let xs = span(logits, x_ext)?;
-        let ts = span(targets, rows)?;
-        let ls = span(losses, rows)?;
-        disjoint(ls, xs)?;
-        disjoint(ls, ts)?;
-        if !dlogits.is_null() {
-            let ds = span(dlogits, d_ext)?;
-            in_place_or_disjoint(ds, xs, dlogits_stride == logits_stride)?;
-            disjoint(ds, ts)?;
-            disjoint(ds, ls)?;
-        }
-        // SAFETY: `targets` is non-null, aligned, at most isize::MAX bytes and readable for
-        // `rows` values (the caller), and no output overlaps it.
-        let targets = unsafe { std::slice::from_raw_parts(targets, rows) };
-        let class = |t: i64| usize::try_from(t).ok().filter(|&t| t < cols);
-        for &t in targets {
-            require(t == ignore_index || class(t).is_some())?;
-        }
-        let sm = Softmax::new();
-        let (logits, dlogits, losses) = (Shared(logits), Shared(dlogits), Shared(losses));
-        for_row_chunks(None, rows, cols, |range| {
-            for r in range {
-                let t = targets[r];
-                // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
-                // which are non-null, aligned, at most isize::MAX bytes and readable/writable
-                // (the caller); `dlogits`' row is `logits`' row (same base and stride) or
-                // disjoint from the logits, and `losses` is disjoint from both. Only the rows
-                // are accessed, never the gaps between them, and the chunks hand out each row
-                // once.
-                let x = logits.get().wrapping_add(r * logits_stride);
-                // `r * stride` cannot overflow for an array that is used: it is at most the
-                // extent, checked above. `dlogits_stride` is not checked when `dlogits` is
-                // NULL, so it is not used then.
-                let has_d = !dlogits.get().is_null();
-                let d = if has_d {
-                    dlogits.get().wrapping_add(r * dlogits_stride)
-                } else {
-                    dlogits.get()
-                };
-                let value = match class(t) {
-                    _ if t == ignore_index => {
-                        if has_d {
-                            // SAFETY: `d` is row `r` of `dlogits` (see above); no other
-                            // reference to that memory is alive.
-                            unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
-                        }
-                        0.0
-                    }
-                    Some(t) if !has_d => {
-                        // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
-                        let x = unsafe { std::slice::from_raw_parts(x, cols) };
-                        sm.run_cross_entropy(x, t, label_smoothing)
-                            .expect("targets and smoothing validated above")
-                    }
-                    Some(t) => {
-                        // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for
-                        // `cols` floats, the output either the input or disjoint from it.
-                        let io = unsafe { InOut::from_raw(x, d, cols) };
-                        sm.run_cross_entropy_grad(io, t, label_smoothing)
-                            .expect("targets and smoothing validated above")
-                    }
-                    None => unreachable!("targets validated above"),
-                };
-                // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no
-                // array; each row's loss is written once.
-                unsafe { losses.get().add(r).write(value) };
-            }
-        });
-        Ok(())
+    // SAFETY: forwarded caller contract.
+    guard_status(|| unsafe {
+        cross_entropy_rows_impl(
+            logits,
+            logits_stride,
+            rows,
+            cols,
+            targets,
+            ignore_index,
+            label_smoothing,
+            losses,
+            dlogits,
+            dlogits_stride,
+            |sm, x, t, eps| sm.run_cross_entropy(x, t, eps),
+            |sm, io, t, eps| sm.run_cross_entropy_grad(io, t, eps),
+        )
     })
+}
+
+/// A batch cross-entropy (`softmax_cross_entropy_rows_f32` and its StableMax twin): the
+/// argument checks, the ignored rows, and `loss` / `loss_grad` of the one-row operation on
+/// every other row, the rows split over threads.
+///
+/// # Safety
+/// The caller contract of `softmax_cross_entropy_rows_f32`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn cross_entropy_rows_impl(
+    logits: *const f32,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    ignore_index: i64,
+    label_smoothing: f32,
+    losses: *mut f32,
+    dlogits: *mut f32,
+    dlogits_stride: usize,
+    loss: impl Fn(&Softmax, &[f32], usize, f32) -> Result<f32, crate::Error> + Sync,
+    loss_grad: impl Fn(&Softmax, InOut<'_>, usize, f32) -> Result<f32, crate::Error> + Sync,
+) -> Checked<()> {
+    smoothing_arg(label_smoothing)?;
+    require(cols > 0)?;
+    let x_ext = extent(rows, cols, logits_stride)?;
+    let d_ext = if dlogits.is_null() {
+        0
+    } else {
+        extent(rows, cols, dlogits_stride)?
+    };
+    if rows == 0 {
+        return Ok(());
+    }
+    non_null(&[logits.cast(), targets.cast(), losses.cast()])?;
+    let xs = span(logits, x_ext)?;
+    let ts = span(targets, rows)?;
+    let ls = span(losses, rows)?;
+    disjoint(ls, xs)?;
+    disjoint(ls, ts)?;
+    if !dlogits.is_null() {
+        let ds = span(dlogits, d_ext)?;
+        in_place_or_disjoint(ds, xs, dlogits_stride == logits_stride)?;
+        disjoint(ds, ts)?;
+        disjoint(ds, ls)?;
+    }
+    // SAFETY: `targets` is non-null, aligned, at most isize::MAX bytes and readable for
+    // `rows` values (the caller), and no output overlaps it.
+    let targets = unsafe { std::slice::from_raw_parts(targets, rows) };
+    let class = |t: i64| usize::try_from(t).ok().filter(|&t| t < cols);
+    for &t in targets {
+        require(t == ignore_index || class(t).is_some())?;
+    }
+    let sm = Softmax::new();
+    let (logits, dlogits, losses) = (Shared(logits), Shared(dlogits), Shared(losses));
+    for_row_chunks(None, rows, cols, |range| {
+        for r in range {
+            let t = targets[r];
+            // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
+            // which are non-null, aligned, at most isize::MAX bytes and readable/writable
+            // (the caller); `dlogits`' row is `logits`' row (same base and stride) or
+            // disjoint from the logits, and `losses` is disjoint from both. Only the rows
+            // are accessed, never the gaps between them, and the chunks hand out each row
+            // once.
+            let x = logits.get().wrapping_add(r * logits_stride);
+            // `r * stride` cannot overflow for an array that is used: it is at most the
+            // extent, checked above. `dlogits_stride` is not checked when `dlogits` is
+            // NULL, so it is not used then.
+            let has_d = !dlogits.get().is_null();
+            let d = if has_d {
+                dlogits.get().wrapping_add(r * dlogits_stride)
+            } else {
+                dlogits.get()
+            };
+            let value = match class(t) {
+                _ if t == ignore_index => {
+                    if has_d {
+                        // SAFETY: `d` is row `r` of `dlogits` (see above); no other
+                        // reference to that memory is alive.
+                        unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
+                    }
+                    0.0
+                }
+                Some(t) if !has_d => {
+                    // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
+                    let x = unsafe { std::slice::from_raw_parts(x, cols) };
+                    loss(&sm, x, t, label_smoothing).expect("targets and smoothing validated above")
+                }
+                Some(t) => {
+                    // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for
+                    // `cols` floats, the output either the input or disjoint from it.
+                    let io = unsafe { InOut::from_raw(x, d, cols) };
+                    loss_grad(&sm, io, t, label_smoothing)
+                        .expect("targets and smoothing validated above")
+                }
+                None => unreachable!("targets validated above"),
+            };
+            // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no
+            // array; each row's loss is written once.
+            unsafe { losses.get().add(r).write(value) };
+        }
+    });
+    Ok(())
 }
 
 /// The ISA (`SOFTMAX_ISA_*`) that calls use now: the one chosen at first use (best available,

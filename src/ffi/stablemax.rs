@@ -4,7 +4,7 @@
 
 use super::{
     disjoint, extent, guard_status, in_place_or_disjoint, non_null, require, rows_impl,
-    smoothing_arg, softmax_status, span, validated, Checked,
+    softmax_status, span, validated, Checked,
 };
 use crate::io::{Grad, InOut};
 use crate::Softmax;
@@ -205,71 +205,22 @@ pub unsafe extern "C" fn softmax_stablemax_cross_entropy_rows_f32(
     dlogits: *mut f32,
     dlogits_stride: usize,
 ) -> softmax_status {
-    guard_status(|| {
-        smoothing_arg(label_smoothing)?;
-        require(cols > 0)?;
-        let x_ext = extent(rows, cols, logits_stride)?;
-        let d_ext = if dlogits.is_null() {
-            0
-        } else {
-            extent(rows, cols, dlogits_stride)?
-        };
-        if rows == 0 {
-            return Ok(());
-        }
-        non_null(&[logits.cast(), targets.cast(), losses.cast()])?;
-        let xs = span(logits, x_ext)?;
-        let ts = span(targets, rows)?;
-        let ls = span(losses, rows)?;
-        disjoint(ls, xs)?;
-        disjoint(ls, ts)?;
-        if !dlogits.is_null() {
-            let ds = span(dlogits, d_ext)?;
-            in_place_or_disjoint(ds, xs, dlogits_stride == logits_stride)?;
-            disjoint(ds, ts)?;
-            disjoint(ds, ls)?;
-        }
-        // SAFETY: `targets` is non-null, aligned, at most isize::MAX bytes and readable for
-        // `rows` values (the caller), and no output overlaps it.
-        let targets = unsafe { std::slice::from_raw_parts(targets, rows) };
-        let class = |t: i64| usize::try_from(t).ok().filter(|&t| t < cols);
-        for &t in targets {
-            require(t == ignore_index || class(t).is_some())?;
-        }
-        let sm = Softmax::new();
-        for (r, &t) in targets.iter().enumerate() {
-            // Row `r` lies inside the extents of `logits` and `dlogits` (`batch_extent`),
-            // which are non-null, aligned, at most isize::MAX bytes and readable/writable (the
-            // caller); `dlogits`' row is `logits`' row (same base and stride) or disjoint from
-            // the logits, and `losses` is disjoint from both. Only the rows are accessed.
-            let x = logits.wrapping_add(r * logits_stride);
-            let d = dlogits.wrapping_add(r * dlogits_stride);
-            let value = match class(t) {
-                _ if t == ignore_index => {
-                    if !dlogits.is_null() {
-                        // SAFETY: `d` is row `r` of `dlogits` (see above); no other reference
-                        // to that memory is alive.
-                        unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
-                    }
-                    0.0
-                }
-                Some(t) if dlogits.is_null() => {
-                    // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
-                    let x = unsafe { std::slice::from_raw_parts(x, cols) };
-                    validated(sm.run_stablemax_cross_entropy(x, t, label_smoothing))?
-                }
-                Some(t) => {
-                    // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for `cols`
-                    // floats, the output either the input or disjoint from it.
-                    let io = unsafe { InOut::from_raw(x, d, cols) };
-                    validated(sm.run_stablemax_cross_entropy_grad(io, t, label_smoothing))?
-                }
-                None => return Err(super::SOFTMAX_STATUS_INTERNAL_ERROR),
-            };
-            // SAFETY: `r < rows`; `losses` is valid for `rows` writes and overlaps no array.
-            unsafe { losses.add(r).write(value) };
-        }
-        Ok(())
+    // SAFETY: forwarded caller contract (the same as `softmax_cross_entropy_rows_f32`'s).
+    guard_status(|| unsafe {
+        super::cross_entropy_rows_impl(
+            logits,
+            logits_stride,
+            rows,
+            cols,
+            targets,
+            ignore_index,
+            label_smoothing,
+            losses,
+            dlogits,
+            dlogits_stride,
+            |sm, x, t, eps| sm.run_stablemax_cross_entropy(x, t, eps),
+            |sm, io, t, eps| sm.run_stablemax_cross_entropy_grad(io, t, eps),
+        )
     })
 }
 
