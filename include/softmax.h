@@ -190,6 +190,12 @@
 #define SOFTMAX_ISA_NEON 3
 
 /**
+ * Gating flag: normalise the `k` weights of a row over the selected entries (they sum to 1)
+ * instead of reporting their share of the whole row's softmax.
+ */
+#define SOFTMAX_TOPK_RENORMALIZE 1
+
+/**
  * The outcome of a call: one of the `SOFTMAX_STATUS_*` constants.
  *
  * A plain integer rather than an enum, so that any value can be passed around (and to
@@ -1178,6 +1184,115 @@ softmax_status softmax_log_stablemax_backward_rows_f32(const float *x,
                                                        size_t dx_stride,
                                                        size_t rows,
                                                        size_t cols);
+
+/**
+ * Top-k softmax gating (mixture-of-experts routing) of a batch: for each of `rows` rows of
+ * `cols` logits (row `r` at `logits + r * stride`), the `k` largest entries' indices, in
+ * descending order of value (equal values: the lower index first), into
+ * `indices + r * indices_stride`, and their weights into `weights + r * weights_stride`:
+ * the row's softmax at those indices, or with `SOFTMAX_TOPK_RENORMALIZE` the softmax over
+ * the `k` entries alone. Strides are in elements (`stride >= cols`, output strides `>= k`).
+ * One selection pass without sorting the row; no probability row is written.
+ *
+ * Special values (identical on every ISA): a row holding a NaN, or of only `-inf`, gives NaN
+ * weights and indices `0..k-1`; with `c` entries at `+inf` those share the mass (`1/c` each,
+ * or `1/c'` over the `c'` selected when renormalising), every other entry gets 0; finite
+ * logits of any magnitude work.
+ *
+ * `k == 0`, `k > cols`, `cols > INT32_MAX` and flags outside `SOFTMAX_TOPK_*` are
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked first. Pointers may be NULL when `rows == 0`.
+ * The outputs must not overlap each other or the logits.
+ *
+ * Returns `SOFTMAX_STATUS_OK`, `SOFTMAX_STATUS_NULL_POINTER` or
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (the above, strides too small, extent overflow,
+ * misaligned pointer, overlap).
+ *
+ * # Safety
+ * `logits` must be readable, and `weights` / `indices` writable, for the rows described.
+ */
+softmax_status softmax_topk_softmax_rows_f32(const float *logits,
+                                             size_t stride,
+                                             size_t rows,
+                                             size_t cols,
+                                             size_t k,
+                                             uint32_t flags,
+                                             float *weights,
+                                             size_t weights_stride,
+                                             int32_t *indices,
+                                             size_t indices_stride);
+
+/**
+ * `softmax_topk_softmax_rows_f32` of `scale * logits` (an inverse temperature, fused into
+ * the loads). `scale` must be finite and positive (`SOFTMAX_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * As `softmax_topk_softmax_rows_f32`.
+ */
+softmax_status softmax_topk_softmax_rows_scaled_f32(const float *logits,
+                                                    size_t stride,
+                                                    size_t rows,
+                                                    size_t cols,
+                                                    size_t k,
+                                                    float scale,
+                                                    uint32_t flags,
+                                                    float *weights,
+                                                    size_t weights_stride,
+                                                    int32_t *indices,
+                                                    size_t indices_stride);
+
+/**
+ * One index drawn from `softmax(logits / temperature)` over `n` logits, restricted to its
+ * candidates, with the caller's uniform random number `u` in `[0, 1)` (the library holds no
+ * random state: the same arguments always give the same index):
+ * 1. the candidates are the `top_k` most probable entries (`top_k == 0`: all), in
+ *    descending order of probability (equal: the lower index first);
+ * 2. the nucleus is the shortest prefix of them whose mass reaches `top_p` times the
+ *    candidates' mass (`top_p == 1`: all of them);
+ * 3. `*index` is the first nucleus entry whose cumulative mass exceeds `u` times the
+ *    nucleus's mass.
+ *
+ * `temperature == 0` (or one whose reciprocal overflows a float) is the argmax, the lower
+ * index on ties. Masses are accumulated in double precision, so the draw is that of an exact
+ * sort-based computation except when `u` lies within rounding of a boundary. The row is read
+ * two or three times and never sorted (only the candidates above a threshold are). `+inf`
+ * logits share the mass equally; a row of only `-inf` draws uniformly.
+ *
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT` (and `*index` untouched): `n == 0`, `n > INT32_MAX`, a
+ * temperature negative or not finite, `top_p` outside `(0, 1]`, `u` outside `[0, 1)`, a NaN
+ * logit. `SOFTMAX_STATUS_NULL_POINTER`: `logits` or `index` NULL.
+ *
+ * # Safety
+ * `logits` must be readable for `n` floats and `index` writable.
+ */
+softmax_status softmax_sample_f32(const float *logits,
+                                  size_t n,
+                                  float temperature,
+                                  size_t top_k,
+                                  float top_p,
+                                  float u,
+                                  size_t *index);
+
+/**
+ * `softmax_sample_f32` for each of `rows` rows of `cols` logits (row `r` at
+ * `logits + r * stride`, `stride >= cols`), drawn with `u[r]` into `indices[r]`. Rows are
+ * independent and split over the library's threads. Every parameter and `u[r]` is checked
+ * before anything is written; a row holding a NaN gives `SOFTMAX_STATUS_INVALID_ARGUMENT`
+ * with the other rows' draws written. Pointers may be NULL when `rows == 0`; `indices` must
+ * not overlap `logits` or `u`.
+ *
+ * # Safety
+ * `logits` and `u` must be readable for the batch and `rows` floats, `indices` writable for
+ * `rows` values.
+ */
+softmax_status softmax_sample_rows_f32(const float *logits,
+                                       size_t stride,
+                                       size_t rows,
+                                       size_t cols,
+                                       float temperature,
+                                       size_t top_k,
+                                       float top_p,
+                                       const float *u,
+                                       size_t *indices);
 
 /**
  * Sets the number of threads of every later call: `0` means the machine's available

@@ -18,8 +18,9 @@
 // Beyond softmax, log-softmax and their training passes, the wrapper covers the log-sum-exp
 // states of rows in chunks or vocabulary shards (`softmax_lse_state` used as is:
 // lse_empty / lse_merge / lse_value, logsumexp_accumulate, normalize, cross_entropy_shard_rows),
-// StableMax (stablemax, log_stablemax, their backward passes and cross-entropy), and the
-// thread settings (set_num_threads, get_num_threads, set_parallel_for).
+// StableMax (stablemax, log_stablemax, their backward passes and cross-entropy), top-k
+// gating and sampling (topk_softmax, topk_softmax_rows, sample, sample_rows), and the thread
+// settings (set_num_threads, get_num_threads, set_parallel_for).
 //
 // Link with the library as for C (pkg-config `softmax` / `softmax-static`, or the CMake
 // targets `softmax::softmax` / `softmax::softmax_static`).
@@ -444,6 +445,49 @@ inline detail::result stablemax_cross_entropy_rows(in logits, std::size_t logits
     return r;
 }
 
+// ---- top-k gating and sampling ----
+
+inline detail::result topk_softmax_rows(in logits, std::size_t stride, std::size_t rows,
+                                        std::size_t cols, std::size_t k, float scale,
+                                        std::uint32_t flags, out weights,
+                                        std::size_t weights_stride,
+                                        view<std::int32_t> indices,
+                                        std::size_t indices_stride) {
+    detail::result r;
+    const char *f = "softmax_topk_softmax_rows_scaled_f32";
+    if (r.size(detail::fits(logits.size(), rows, cols, stride), f, "logits") &&
+        r.size(detail::fits(weights.size(), rows, k, weights_stride), f, "weights") &&
+        r.size(detail::fits(indices.size(), rows, k, indices_stride), f, "indices"))
+        r.status(softmax_topk_softmax_rows_scaled_f32(logits.data(), stride, rows, cols, k,
+                                                      scale, flags, weights.data(),
+                                                      weights_stride, indices.data(),
+                                                      indices_stride),
+                 f);
+    return r;
+}
+
+inline detail::result sample(in logits, float temperature, std::size_t top_k, float top_p,
+                             float u, std::size_t &index) {
+    detail::result r;
+    r.status(softmax_sample_f32(logits.data(), logits.size(), temperature, top_k, top_p, u,
+                                &index),
+             "softmax_sample_f32");
+    return r;
+}
+
+inline detail::result sample_rows(in logits, std::size_t stride, std::size_t rows,
+                                  std::size_t cols, float temperature, std::size_t top_k,
+                                  float top_p, in u, view<std::size_t> indices) {
+    detail::result r;
+    const char *f = "softmax_sample_rows_f32";
+    if (r.size(detail::fits(logits.size(), rows, cols, stride), f, "logits") &&
+        r.size(u.size() == rows, f, "u") && r.size(indices.size() == rows, f, "indices"))
+        r.status(softmax_sample_rows_f32(logits.data(), stride, rows, cols, temperature, top_k,
+                                         top_p, u.data(), indices.data()),
+                 f);
+    return r;
+}
+
 }  // namespace impl
 
 // ---- std::error_code versions ----------------------------------------------------------------
@@ -648,6 +692,41 @@ inline std::error_code set_num_threads(std::size_t n) {
 // softmax_set_parallel_for (nullptr: the built-in pool again).
 inline std::error_code set_parallel_for(parallel_for_fn parallel_for, void *ctx = nullptr) {
     return make_error_code(softmax_set_parallel_for(parallel_for, ctx));
+}
+
+// softmax_topk_softmax_rows_scaled_f32 for one row: the k = weights.size() largest logits'
+// indices (descending) and weights (flags: SOFTMAX_TOPK_RENORMALIZE).
+inline std::error_code topk_softmax(in logits, out weights, view<std::int32_t> indices,
+                                    std::uint32_t flags = 0, float scale = 1.0f) {
+    if (indices.size() != weights.size())
+        return make_error_code(SOFTMAX_STATUS_INVALID_ARGUMENT);
+    return impl::topk_softmax_rows(logits, logits.size(), 1, logits.size(), weights.size(),
+                                   scale, flags, weights, weights.size(), indices,
+                                   indices.size())
+        .code;
+}
+// softmax_topk_softmax_rows_scaled_f32.
+inline std::error_code topk_softmax_rows(in logits, std::size_t stride, std::size_t rows,
+                                         std::size_t cols, std::size_t k, out weights,
+                                         std::size_t weights_stride,
+                                         view<std::int32_t> indices,
+                                         std::size_t indices_stride, std::uint32_t flags = 0,
+                                         float scale = 1.0f) {
+    return impl::topk_softmax_rows(logits, stride, rows, cols, k, scale, flags, weights,
+                                   weights_stride, indices, indices_stride)
+        .code;
+}
+// softmax_sample_f32.
+inline std::error_code sample(in logits, float temperature, std::size_t top_k, float top_p,
+                              float u, std::size_t &index) {
+    return impl::sample(logits, temperature, top_k, top_p, u, index).code;
+}
+// softmax_sample_rows_f32.
+inline std::error_code sample_rows(in logits, std::size_t stride, std::size_t rows,
+                                   std::size_t cols, float temperature, std::size_t top_k,
+                                   float top_p, in u, view<std::size_t> indices) {
+    return impl::sample_rows(logits, stride, rows, cols, temperature, top_k, top_p, u, indices)
+        .code;
 }
 
 }  // namespace nothrow
@@ -991,6 +1070,43 @@ inline std::size_t get_num_threads() noexcept { return softmax_get_num_threads()
 inline void set_parallel_for(parallel_for_fn parallel_for, void *ctx = nullptr) {
     const softmax_status s = softmax_set_parallel_for(parallel_for, ctx);
     if (s != SOFTMAX_STATUS_OK) throw Error("softmax_set_parallel_for", s);
+}
+
+
+// softmax_topk_softmax_rows_scaled_f32 for one row (k = weights.size()).
+inline void topk_softmax(in logits, out weights, view<std::int32_t> indices,
+                         std::uint32_t flags = 0, float scale = 1.0f) {
+    if (indices.size() != weights.size())
+        throw Error("softmax_topk_softmax_rows_scaled_f32: the length of `indices` does not "
+                    "fit the shape",
+                    SOFTMAX_STATUS_INVALID_ARGUMENT);
+    impl::topk_softmax_rows(logits, logits.size(), 1, logits.size(), weights.size(), scale,
+                            flags, weights, weights.size(), indices, indices.size())
+        .raise();
+}
+// softmax_topk_softmax_rows_scaled_f32.
+inline void topk_softmax_rows(in logits, std::size_t stride, std::size_t rows,
+                              std::size_t cols, std::size_t k, out weights,
+                              std::size_t weights_stride, view<std::int32_t> indices,
+                              std::size_t indices_stride, std::uint32_t flags = 0,
+                              float scale = 1.0f) {
+    impl::topk_softmax_rows(logits, stride, rows, cols, k, scale, flags, weights,
+                            weights_stride, indices, indices_stride)
+        .raise();
+}
+// softmax_sample_f32: the drawn index.
+inline std::size_t sample(in logits, float temperature, std::size_t top_k, float top_p,
+                          float u) {
+    std::size_t index = 0;
+    impl::sample(logits, temperature, top_k, top_p, u, index).raise();
+    return index;
+}
+// softmax_sample_rows_f32.
+inline void sample_rows(in logits, std::size_t stride, std::size_t rows, std::size_t cols,
+                        float temperature, std::size_t top_k, float top_p, in u,
+                        view<std::size_t> indices) {
+    impl::sample_rows(logits, stride, rows, cols, temperature, top_k, top_p, u, indices)
+        .raise();
 }
 
 // ---- a handle with a fixed algorithm -------------------------------------------------------

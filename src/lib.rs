@@ -64,6 +64,7 @@ mod lse;
 mod parallel;
 mod segmented;
 mod stablemax;
+pub mod topk;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
@@ -76,6 +77,7 @@ pub use stablemax::{
     log_stablemax, log_stablemax_backward, log_stablemax_rows, stablemax, stablemax_backward,
     stablemax_cross_entropy, stablemax_cross_entropy_with_grad, stablemax_rows,
 };
+pub use topk::{sample, topk_softmax, Sampling, TopkOptions};
 
 use io::{Grad, InOut, Rows, RowsIn};
 use kernels::{Flags, Kernels};

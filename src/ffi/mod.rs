@@ -133,6 +133,7 @@ mod lse;
 pub use lse::*;
 mod deprecated;
 pub mod stablemax;
+pub mod topk;
 pub use deprecated::*;
 mod threads;
 pub use threads::*;

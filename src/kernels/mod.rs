@@ -78,6 +78,10 @@ pub(crate) struct Kernels {
     pub stablemax_backward: unsafe fn(Grad<'_>, bool),
     /// Log-StableMax backward pass (`Grad::y` holds the forward input `x`).
     pub log_stablemax_backward: unsafe fn(Grad<'_>, bool),
+    /// Top-k gating of a batch of rows.
+    pub topk_rows: unsafe fn(RowsIn<'_>, &generic::topk::Gate, generic::topk::GateOut<'_>),
+    /// One draw from a row's restricted softmax (`None` when the row holds a NaN).
+    pub sample: unsafe fn(&[f32], &generic::topk::Draw) -> Option<usize>,
     /// The passes of long rows over one segment (`crate::segmented`).
     pub segment: SegmentKernels,
 }
@@ -213,6 +217,20 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn topk_rows(
+                rows: RowsIn<'_>,
+                gate: &generic::topk::Gate,
+                out: generic::topk::GateOut<'_>,
+            ) {
+                generic::topk::topk_rows::<$V, { $unroll }>(rows, gate, out)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn sample(x: &[f32], d: &generic::topk::Draw) -> Option<usize> {
+                generic::topk::sample::<$V, { $unroll }>(x, d)
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn stablemax(io: InOut<'_>, flags: Flags) {
                 generic::stablemax::stablemax::<$V, { $unroll }>(io, flags)
             }
@@ -308,6 +326,8 @@ macro_rules! kernel_table {
             lse_log_normalize: entry::lse_log_normalize,
             cross_entropy_shard: entry::cross_entropy_shard,
             cross_entropy_shard_grad: entry::cross_entropy_shard_grad,
+            topk_rows: entry::topk_rows,
+            sample: entry::sample,
             stablemax: entry::stablemax,
             log_stablemax: entry::log_stablemax,
             stablemax_cross_entropy: entry::stablemax_cross_entropy,

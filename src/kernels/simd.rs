@@ -77,6 +77,9 @@ pub(crate) unsafe trait Simd: Copy {
     unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
     unsafe fn any_gt(a: Self, b: Self) -> bool;
+    /// Bit `l` set when `a > b` in lane `l` (clear for NaN lanes); bits at and above `LANES`
+    /// are clear.
+    unsafe fn gt_mask(a: Self, b: Self) -> u32;
     /// Writes the lanes to `out[..LANES]`.
     unsafe fn to_array(self, out: &mut [f32; 16]);
 
@@ -243,6 +246,12 @@ mod tests {
             !V::any_gt(V::splat(1.0), V::splat(1.0)),
             "{name} any_gt equal"
         );
+        // gt_mask: one bit per lane, in lane order; NaN and equal lanes clear.
+        let a = from::<V>(|l| [2.0, f32::NAN, 1.0, 0.5, 3.0][l % 5]);
+        let want = (0..V::LANES)
+            .filter(|l| [true, false, false, false, true][l % 5])
+            .fold(0u32, |m, l| m | 1 << l);
+        assert_eq!(V::gt_mask(a, V::splat(1.0)), want, "{name} gt_mask");
     }
 
     #[test]

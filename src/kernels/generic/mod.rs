@@ -11,6 +11,7 @@
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
 //! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
+//! - [`topk`]: top-k gating and top-k / top-p sampling.
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
 //!
@@ -37,6 +38,7 @@ pub(crate) mod passes;
 pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;
+pub(crate) mod topk;
 pub(crate) mod training;
 
 pub(crate) use batch::{log_softmax_rows, logsumexp_rows, softmax_rows, softmax_scaled_rows};

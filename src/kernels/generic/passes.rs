@@ -196,6 +196,18 @@ pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
     x: *const f32,
     n: usize,
 ) -> f32 {
+    lane_max::<V, U, PF>(inp, x, n).reduce_max()
+}
+
+/// The maximum of each lane position: lane `l` holds the largest input at an index `i` with
+/// `i % LANES == l` (`-inf` where there is none; NaN may or may not be seen).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn lane_max<V: Simd, const U: usize, const PF: usize>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+) -> V {
     let l = V::LANES;
     let step = U * l;
     let mut acc = [V::splat(f32::NEG_INFINITY); U];
@@ -218,7 +230,7 @@ pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
     for a in &acc[1..] {
         m = V::max(m, *a);
     }
-    m.reduce_max()
+    m
 }
 
 /// `sum_i exp(x_i - k*ln2) * s` in f64, blocked.

@@ -149,6 +149,11 @@ unsafe impl Simd for Lanes {
         (a.0[0] > b.0[0]) | (a.0[1] > b.0[1]) | (a.0[2] > b.0[2]) | (a.0[3] > b.0[3])
     }
     #[inline(always)]
+    unsafe fn gt_mask(a: Self, b: Self) -> u32 {
+        let bit = |l: usize| u32::from(a.0[l] > b.0[l]) << l;
+        bit(0) | bit(1) | bit(2) | bit(3)
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         out[..N].copy_from_slice(&self.0);
     }

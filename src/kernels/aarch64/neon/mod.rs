@@ -139,6 +139,11 @@ unsafe impl Simd for Neon {
         vmaxvq_u32(vcgtq_f32(a.0, b.0)) != 0
     }
     #[inline(always)]
+    unsafe fn gt_mask(a: Self, b: Self) -> u32 {
+        const BITS: [u32; 4] = [1, 2, 4, 8];
+        vaddvq_u32(vandq_u32(vcgtq_f32(a.0, b.0), vld1q_u32(BITS.as_ptr())))
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         vgetq_lane_f32::<0>(self.0)
     }

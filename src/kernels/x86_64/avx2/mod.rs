@@ -142,6 +142,10 @@ unsafe impl Simd for Avx2 {
         _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) != 0
     }
     #[inline(always)]
+    unsafe fn gt_mask(a: Self, b: Self) -> u32 {
+        _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) as u32
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         _mm256_cvtss_f32(self.0)
     }

@@ -155,6 +155,10 @@ unsafe impl Simd for Avx512 {
         _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0) != 0
     }
     #[inline(always)]
+    unsafe fn gt_mask(a: Self, b: Self) -> u32 {
+        u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         _mm512_cvtss_f32(self.0)
     }

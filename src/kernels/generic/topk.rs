@@ -1,0 +1,580 @@
+//! Top-k gating (the `k` largest entries of each row with their softmax weights) and sampling
+//! from a softmax restricted to its top-k / top-p candidates.
+//!
+//! Neither sorts the row. Gating reads a row three times (from L1 for the row lengths it is
+//! made for): the lane maxima, the sum of exponentials, and a selection pass that compares
+//! whole vectors against a running bar and hands only the lanes above it to a small sorted
+//! list of `k` entries. The bar starts at a lower bound of the `k`-th largest entry taken from
+//! the lane maxima (every lane's maximum is a different entry, so at least `k` entries reach
+//! the `k`-th largest of them), so most vectors are dismissed by one compare.
+//!
+//! Sampling reads the row twice for a small `top_k` (maxima, selection). Without one it reads
+//! it three times: the maximum, then one pass that sums the exponentials both in total and
+//! above eight thresholds below the maximum (a coarse "mass above" ladder), then a pass that
+//! collects the entries above the threshold whose mass reaches the target; only those are
+//! sorted.
+//!
+//! Rows the fast path cannot take (NaN, infinities, `|max| >= LARGE`) go through portable
+//! scalar code in f64 with the same rules on every ISA.
+
+use super::passes::{fold, lane_max, sum_exp, wide_total, Input, LaneMap, Plain, Prob, Scaled};
+use crate::io::RowsIn;
+use crate::kernels::exp::{shift_for_max, Exp, LARGE};
+use crate::kernels::simd::Simd;
+
+/// The best entries seen so far: values in descending order, equal values in the order they
+/// were offered (so, offered in index order, the lower index first). Storage is the caller's.
+pub(crate) struct Best<'a> {
+    v: &'a mut [f32],
+    i: &'a mut [i32],
+    len: usize,
+}
+
+impl<'a> Best<'a> {
+    /// An empty list of capacity `v.len() == i.len() >= 1`.
+    pub(crate) fn new(v: &'a mut [f32], i: &'a mut [i32]) -> Self {
+        debug_assert!(v.len() == i.len() && !v.is_empty());
+        Best { v, i, len: 0 }
+    }
+
+    #[inline(always)]
+    fn full(&self) -> bool {
+        self.len == self.v.len()
+    }
+
+    /// The value a new entry must exceed once the list is full.
+    #[inline(always)]
+    fn last(&self) -> f32 {
+        self.v[self.len - 1]
+    }
+
+    /// Offers entry `i` of value `v` (not NaN). Entries must be offered in index order.
+    #[inline]
+    pub(crate) fn offer(&mut self, v: f32, i: usize) {
+        if self.full() {
+            if v <= self.last() {
+                return;
+            }
+            self.len -= 1;
+        }
+        let mut p = self.len;
+        while p > 0 && self.v[p - 1] < v {
+            self.v[p] = self.v[p - 1];
+            self.i[p] = self.i[p - 1];
+            p -= 1;
+        }
+        self.v[p] = v;
+        self.i[p] = i as i32;
+        self.len += 1;
+    }
+}
+
+/// A lower bound of the `k`-th largest entry of a row from its lane maxima: the `k`-th largest
+/// lane maximum (each is a different entry of the row), or `-inf` when `k > LANES`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
+    if k > V::LANES {
+        return f32::NEG_INFINITY;
+    }
+    if k == 1 {
+        return lanes.reduce_max();
+    }
+    let mut a = [0.0f32; 16];
+    lanes.to_array(&mut a);
+    // The k-th largest is the smallest lane with fewer than k lanes above it.
+    let mut floor = f32::INFINITY;
+    for &v in &a[..V::LANES] {
+        let above = V::gt_mask(lanes, V::splat(v)).count_ones() as usize;
+        if above < k && v < floor {
+            floor = v;
+        }
+    }
+    floor
+}
+
+/// Offers to `best`, in index order, every entry of the row at `x` that exceeds both
+/// `floor.next_down()` and (once `best` is full) its last value; then, if `best` is still not
+/// full, the row's `-inf` entries in index order. `floor` must not exceed the row's
+/// `best`-capacity-th largest entry, and the row must hold no NaN.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn select<V: Simd>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    floor: f32,
+    best: &mut Best<'_>,
+) {
+    let l = V::LANES;
+    let mut bar = if floor == f32::NEG_INFINITY {
+        floor
+    } else {
+        floor.next_down()
+    };
+    let mut vbar = V::splat(bar);
+    let mut lanes = [0.0f32; 16];
+    let mut i = 0;
+    while i < n {
+        let v = if i + l <= n {
+            inp.load(x.add(i))
+        } else {
+            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+        };
+        let mut m = V::gt_mask(v, vbar);
+        if m != 0 {
+            v.to_array(&mut lanes);
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                best.offer(lanes[j], i + j);
+            }
+            if best.full() && best.last() > bar {
+                bar = best.last();
+                vbar = V::splat(bar);
+            }
+        }
+        i += l;
+    }
+    let mut i = 0;
+    while !best.full() && i < n {
+        if inp.value(*x.add(i)) == f32::NEG_INFINITY {
+            best.offer(f32::NEG_INFINITY, i);
+        }
+        i += 1;
+    }
+    debug_assert!(best.full());
+}
+
+/// Gating of one row: the `k = w.len()` largest entries of `scale * x` (indices into `idx`,
+/// by descending value, ties to the lower index) and their softmax weights into `w`, over the
+/// whole row or renormalised over the `k`.
+pub(crate) struct Gate {
+    /// The factor applied to every logit (finite, non-zero).
+    pub scale: f32,
+    /// Normalise the weights over the `k` selected entries instead of the whole row.
+    pub renormalize: bool,
+}
+
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn gate_of<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    x: &[f32],
+    gate: &Gate,
+    w: &mut [f32],
+    idx: &mut [i32],
+) {
+    let (n, k) = (x.len(), w.len());
+    debug_assert!(k >= 1 && k <= n && idx.len() == k);
+    let lanes = lane_max::<V, U, 0>(inp, x.as_ptr(), n);
+    let m = lanes.reduce_max();
+    if m.is_nan() || m.abs() >= LARGE {
+        return gate_special(x, gate, w, idx);
+    }
+    let shift = shift_for_max(m);
+    let s = sum_exp::<V, U, 0>(inp, x.as_ptr(), n, &Exp::new(shift, 1.0));
+    if s.is_nan() {
+        return gate_special(x, gate, w, idx);
+    }
+    let mut best = Best::new(w, idx);
+    select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+    // The weights: the softmax map `min(1, exp(v - shift*ln2) / total)` of each selected
+    // value, as the softmax kernels write it.
+    let total = if gate.renormalize {
+        let one = Exp::<V>::new(shift, 1.0);
+        let mut t = 0.0f64;
+        for c in w.chunks(V::LANES) {
+            let e = one.eval(load_slice::<V>(c));
+            let mut a = [0.0f32; 16];
+            e.to_array(&mut a);
+            t += a[..c.len()].iter().map(|&v| v as f64).sum::<f64>();
+        }
+        t
+    } else {
+        s
+    };
+    let p = Prob::new(Exp::<V>::new(shift, 1.0 / total));
+    for c in w.chunks_mut(V::LANES) {
+        let e = p.apply(load_slice::<V>(c));
+        let mut a = [0.0f32; 16];
+        e.to_array(&mut a);
+        c.copy_from_slice(&a[..c.len()]);
+    }
+}
+
+/// The values of `c` (at most `LANES`) in a vector, `-inf` in the lanes past them.
+#[inline(always)]
+unsafe fn load_slice<V: Simd>(c: &[f32]) -> V {
+    debug_assert!(c.len() <= V::LANES);
+    if c.len() == V::LANES {
+        V::load(c.as_ptr())
+    } else {
+        V::load_tail(c.as_ptr(), c.len(), f32::NEG_INFINITY)
+    }
+}
+
+/// Gating of a row the fast path does not take, portable and in f64: NaN anywhere gives NaN
+/// weights and indices `0..k`; `c` entries at `+inf` share the mass (`1/c` each, or `1/c'`
+/// over the `c'` selected with renormalisation) and every other entry gets 0; a row of only
+/// `-inf` gives NaN weights and indices `0..k`; finite rows of huge magnitude are shifted by
+/// their maximum in f64.
+fn gate_special(x: &[f32], gate: &Gate, w: &mut [f32], idx: &mut [i32]) {
+    let value = |v: f32| v * gate.scale;
+    let nan_row = |w: &mut [f32], idx: &mut [i32]| {
+        w.fill(f32::NAN);
+        for (j, i) in idx.iter_mut().enumerate() {
+            *i = j as i32;
+        }
+    };
+    if x.iter().any(|&v| value(v).is_nan()) {
+        return nan_row(w, idx);
+    }
+    let mut best = Best::new(w, idx);
+    for (i, &v) in x.iter().enumerate() {
+        best.offer(value(v), i);
+    }
+    let m = w[0];
+    if m == f32::NEG_INFINITY {
+        return nan_row(w, idx);
+    }
+    if m == f32::INFINITY {
+        let count = if gate.renormalize {
+            w.iter().filter(|&&v| v == f32::INFINITY).count()
+        } else {
+            x.iter().filter(|&&v| value(v) == f32::INFINITY).count()
+        };
+        for v in w.iter_mut() {
+            *v = if *v == f32::INFINITY {
+                1.0 / count as f32
+            } else {
+                0.0
+            };
+        }
+        return;
+    }
+    let e = |v: f32| (v as f64 - m as f64).exp();
+    let total: f64 = if gate.renormalize {
+        w.iter().map(|&v| e(v)).sum()
+    } else {
+        x.iter().map(|&v| e(value(v))).sum()
+    };
+    for v in w.iter_mut() {
+        *v = (e(*v) / total).min(1.0) as f32;
+    }
+}
+
+/// Output rows of gating: `k` weights and `k` indices per row, `w_stride` / `i_stride` apart.
+pub(crate) struct GateOut<'a> {
+    pub w: &'a mut [f32],
+    pub w_stride: usize,
+    pub idx: &'a mut [i32],
+    pub i_stride: usize,
+    pub k: usize,
+}
+
+/// Gating of every row of a batch (see [`Gate`]). `out` holds `rows` rows of `k` values at
+/// its strides; `1 <= k <= cols`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn topk_rows<V: Simd, const U: usize>(
+    rows: RowsIn<'_>,
+    gate: &Gate,
+    out: GateOut<'_>,
+) {
+    let k = out.k;
+    for r in 0..rows.rows() {
+        let w = &mut out.w[r * out.w_stride..][..k];
+        let idx = &mut out.idx[r * out.i_stride..][..k];
+        if gate.scale == 1.0 {
+            gate_of::<V, U>(&Plain, rows.row(r), gate, w, idx);
+        } else {
+            gate_of::<V, U>(&Scaled::<V>::new(gate.scale), rows.row(r), gate, w, idx);
+        }
+    }
+}
+
+/// What a sample is drawn from: `softmax(scale * x)` restricted to the `top_k` largest entries
+/// (0: all), then to the shortest prefix (by descending probability) whose mass reaches
+/// `top_p` of theirs (`top_p >= 1`: all of them); `u` in `[0, 1)` picks the first candidate
+/// whose cumulative mass exceeds `u` times the candidates' total.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Draw {
+    /// `1 / temperature` (finite, positive), or `None` for temperature 0 (argmax).
+    pub scale: Option<f32>,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub u: f64,
+}
+
+/// `top_k` up to this many are selected with [`Best`] (a sorted list on the stack).
+const SMALL_K: usize = 64;
+
+/// Distances below the maximum (in units of the scaled logits, that is nats) of the ladder of
+/// thresholds whose "mass above" the sampling pass sums.
+const LADDER: [f32; 8] = [0.5, 1.0, 2.0, 3.0, 4.5, 6.5, 9.0, 13.0];
+
+/// The index drawn from one row (see [`Draw`]), or `None` when the row holds a NaN (or
+/// `scale * x` does). The row is not empty and its length fits in `i32`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn sample<V: Simd, const U: usize>(x: &[f32], d: &Draw) -> Option<usize> {
+    match d.scale {
+        None => argmax::<V, U>(x),
+        Some(1.0) => sample_of::<V, U>(&Plain, x, d),
+        Some(s) => sample_of::<V, U>(&Scaled::<V>::new(s), x, d),
+    }
+}
+
+/// The first index of the largest entry, `None` with a NaN.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn argmax<V: Simd, const U: usize>(x: &[f32]) -> Option<usize> {
+    let lanes = lane_max::<V, U, 0>(&Plain, x.as_ptr(), x.len());
+    if lanes.reduce_max().is_nan() || has_nan::<V, U>(x) {
+        return None;
+    }
+    let (mut v, mut i) = ([0.0f32], [0i32]);
+    let mut best = Best::new(&mut v, &mut i);
+    select::<V>(&Plain, x.as_ptr(), x.len(), lanes.reduce_max(), &mut best);
+    Some(i[0] as usize)
+}
+
+/// Whether the row holds a NaN (`x != x` in some lane).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn has_nan<V: Simd, const U: usize>(x: &[f32]) -> bool {
+    let (l, n, p) = (V::LANES, x.len(), x.as_ptr());
+    let mut acc = V::splat(0.0);
+    let mut i = 0;
+    while i + l <= n {
+        let v = V::load(p.add(i));
+        // `v - v` is NaN exactly for NaN and infinite lanes; `0 * that` keeps only NaN.
+        acc = acc.add(v.sub(v));
+        i += l;
+    }
+    if i < n {
+        let v = V::load_tail(p.add(i), n - i, 0.0);
+        acc = acc.add(v.sub(v));
+    }
+    // Infinite lanes also give NaN here: decide by a scalar look only then.
+    let mut a = [0.0f32; 16];
+    acc.to_array(&mut a);
+    a[..l].iter().any(|v| v.is_nan()) && x.iter().any(|v| v.is_nan())
+}
+
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn sample_of<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    x: &[f32],
+    d: &Draw,
+) -> Option<usize> {
+    let n = x.len();
+    let lanes = lane_max::<V, U, 0>(inp, x.as_ptr(), n);
+    let m = lanes.reduce_max();
+    if m.is_nan() || m.abs() >= LARGE || has_nan::<V, U>(x) {
+        return sample_special::<V>(x, inp, d);
+    }
+    let shift = shift_for_max(m);
+    // Masses relative to 2^shift, in f64: the same scale as the kernels' sums.
+    let base = shift as f64 * std::f64::consts::LN_2;
+    let mass = |v: f32| (v as f64 - base).exp();
+    let k = if d.top_k == 0 { n } else { d.top_k.min(n) };
+    if k <= SMALL_K {
+        let (mut v, mut i) = ([0.0f32; SMALL_K], [0i32; SMALL_K]);
+        let mut best = Best::new(&mut v[..k], &mut i[..k]);
+        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+        let mut masses = [0.0f64; SMALL_K];
+        for (e, &v) in masses.iter_mut().zip(&v[..k]) {
+            *e = mass(v);
+        }
+        let total = masses[..k].iter().sum();
+        return Some(i[draw(&masses[..k], total, d)] as usize);
+    }
+    let ex = Exp::<V>::new(shift, 1.0);
+    if k < n {
+        // A large top-k: select it in O(n), sort only it.
+        let mut all: Vec<(f32, u32)> = (0..n).map(|i| (inp.value(x[i]), i as u32)).collect();
+        all.select_nth_unstable_by(k - 1, desc);
+        all.truncate(k);
+        all.sort_unstable_by(desc);
+        let masses: Vec<f64> = all.iter().map(|c| mass(c.0)).collect();
+        let total = masses.iter().sum();
+        return Some(all[draw(&masses, total, d)].1 as usize);
+    }
+    // No top-k: the ladder gives the total and a threshold above which the target mass lies.
+    let (total, above) = ladder::<V, U>(inp, x.as_ptr(), n, &ex, m);
+    let target = if d.top_p >= 1.0 {
+        d.u * total
+    } else {
+        d.top_p * total
+    };
+    // Thresholds from the highest down; the last resort takes every entry.
+    let mut t = LADDER
+        .iter()
+        .zip(above)
+        .position(|(_, a)| a > target * (1.0 + 1e-6));
+    loop {
+        let floor = t.map_or(f32::NEG_INFINITY, |j| m - LADDER[j]);
+        let mut cands = Vec::new();
+        collect::<V>(inp, x.as_ptr(), n, floor, &mut cands);
+        cands.sort_unstable_by(desc);
+        let masses: Vec<f64> = cands.iter().map(|c| mass(c.0)).collect();
+        if t.is_none() || masses.iter().sum::<f64>() > target {
+            return Some(cands[draw(&masses, total, d)].1 as usize);
+        }
+        // Rounding left the target just out of reach: widen.
+        t = t.and_then(|j| (j + 1 < LADDER.len()).then_some(j + 1));
+    }
+}
+
+/// Descending value, then ascending index.
+fn desc(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// The position of the draw among candidates in descending order of mass (`masses`), from a
+/// set of total mass `total` whose first entries they are: the nucleus is the shortest prefix
+/// whose mass reaches `top_p * total` (all of the set for `top_p >= 1`), and the draw the
+/// first candidate whose cumulative mass exceeds `u` times the nucleus's mass. The candidates
+/// must cover the nucleus (for `top_p >= 1`: the first entry whose cumulative mass exceeds
+/// `u * total`); when rounding leaves a target unreached, the last candidate is taken.
+fn draw(masses: &[f64], total: f64, d: &Draw) -> usize {
+    let (len, nucleus) = if d.top_p >= 1.0 {
+        (masses.len(), total)
+    } else {
+        let goal = d.top_p * total;
+        let mut acc = 0.0;
+        let mut len = masses.len();
+        for (j, &e) in masses.iter().enumerate() {
+            acc += e;
+            if acc >= goal {
+                len = j + 1;
+                break;
+            }
+        }
+        (len, masses[..len].iter().sum())
+    };
+    let goal = d.u * nucleus;
+    let mut acc = 0.0;
+    for (j, &e) in masses[..len].iter().enumerate() {
+        acc += e;
+        if acc > goal {
+            return j;
+        }
+    }
+    len - 1
+}
+
+/// Every entry above `floor.next_down()` (all of them for `-inf`), in index order.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn collect<V: Simd>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    floor: f32,
+    out: &mut Vec<(f32, u32)>,
+) {
+    if floor == f32::NEG_INFINITY {
+        out.extend((0..n).map(|i| (inp.value(*x.add(i)), i as u32)));
+        return;
+    }
+    let (l, bar) = (V::LANES, V::splat(floor.next_down()));
+    let mut lanes = [0.0f32; 16];
+    let mut i = 0;
+    while i < n {
+        let v = if i + l <= n {
+            inp.load(x.add(i))
+        } else {
+            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+        };
+        let mut m = V::gt_mask(v, bar);
+        if m != 0 {
+            v.to_array(&mut lanes);
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                out.push((lanes[j], (i + j) as u32));
+            }
+        }
+        i += l;
+    }
+}
+
+/// One pass: the total `sum exp(v - shift*ln2)` and the same sum over the entries at or above
+/// each threshold `m - LADDER[j]`, all in f64 (f32 lanes folded every few steps).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn ladder<V: Simd, const U: usize>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    ex: &Exp<V>,
+    m: f32,
+) -> (f64, [f64; 8]) {
+    const J: usize = LADDER.len();
+    let l = V::LANES;
+    let t: [V; J] = std::array::from_fn(|j| V::splat(m - LADDER[j]));
+    let mut acc = [[V::splat(0.0); 1]; J + 1];
+    let mut wide = [V::wide_zero(); J + 1];
+    let step = |v: V, acc: &mut [[V; 1]; J + 1]| {
+        let e = ex.eval(v);
+        acc[J][0] = acc[J][0].add(e);
+        for j in 0..J {
+            acc[j][0] = acc[j][0].add(V::zero_below(e, v, t[j]));
+        }
+    };
+    let mut i = 0;
+    let mut steps = 0;
+    while i + l <= n {
+        step(inp.load(x.add(i)), &mut acc);
+        i += l;
+        steps += 1;
+        if steps == 4 * U {
+            for (a, w) in acc.iter_mut().zip(wide.iter_mut()) {
+                fold(a, w);
+            }
+            steps = 0;
+        }
+    }
+    if i < n {
+        step(inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY), &mut acc);
+    }
+    for (a, w) in acc.iter_mut().zip(wide.iter_mut()) {
+        fold(a, w);
+    }
+    let above = std::array::from_fn(|j| wide_total::<V>(wide[j]));
+    (wide_total::<V>(wide[J]), above)
+}
+
+/// Sampling from a row the fast path does not take, portable and in f64. `None` with a NaN;
+/// `+inf` entries share all the mass equally; a row of only `-inf` draws uniformly; finite
+/// rows of huge magnitude are shifted by their maximum.
+fn sample_special<V: Simd>(x: &[f32], inp: &impl Input<V>, d: &Draw) -> Option<usize> {
+    let v: Vec<f32> = x.iter().map(|&x| inp.value(x)).collect();
+    if v.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut all: Vec<(f32, u32)> = v.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+    all.sort_unstable_by(desc);
+    if d.top_k > 0 {
+        all.truncate(d.top_k);
+    }
+    let m = all[0].0;
+    let mass = |v: f32| -> f64 {
+        if m.is_infinite() {
+            if v == m {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            (v as f64 - m as f64).exp()
+        }
+    };
+    let masses: Vec<f64> = all.iter().map(|c| mass(c.0)).collect();
+    let total = masses.iter().sum();
+    Some(all[draw(&masses, total, d)].1 as usize)
+}
