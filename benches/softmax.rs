@@ -53,6 +53,41 @@ struct Op {
     run: fn(&Softmax, &[f32], &[f32], &mut [f32]),
 }
 
+/// Top-k gating of `x` as rows of `cols` (of `x.len()` when shorter): `k` weights per row into
+/// `y`, the indices into a buffer kept per thread.
+fn topk_call(sm: &Softmax, x: &[f32], y: &mut [f32], cols: usize, k: usize) {
+    thread_local!(static INDICES: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) });
+    let cols = x.len().min(cols).max(1);
+    let (rows, k) = (x.len() / cols, k.min(cols));
+    INDICES.with(|i| {
+        let mut i = i.borrow_mut();
+        i.resize(rows * k, 0);
+        let opts = softmax::TopkOptions::default();
+        sm.topk_softmax_rows(
+            x,
+            cols,
+            rows,
+            cols,
+            k,
+            opts,
+            &mut y[..rows * k],
+            k,
+            &mut i,
+            k,
+        )
+        .unwrap()
+    })
+}
+
+/// One draw with temperature 1 and nucleus 0.9 (`u` fixed).
+fn sample_call(sm: &Softmax, x: &[f32]) {
+    let s = softmax::Sampling {
+        top_p: 0.9,
+        ..softmax::Sampling::default()
+    };
+    black_box(sm.sample(x, s, 0.37).unwrap());
+}
+
 /// Every operation benchmarked (the same operations as the report's table).
 const OPS: &[Op] = &[
     Op {
@@ -115,6 +150,24 @@ const OPS: &[Op] = &[
             sm.logsumexp_rows(x, cols, rows, cols, &mut y[..rows])
                 .unwrap()
         },
+    },
+    Op {
+        name: "topk_rows_64/k2",
+        // Mixture-of-experts gating: rows of 64, the top 2 and their softmax weights.
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 2),
+    },
+    Op {
+        name: "topk_rows_64/k8",
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 8),
+    },
+    Op {
+        name: "topk_rows_256/k8",
+        run: |sm, x, _, y| topk_call(sm, x, y, 256, 8),
+    },
+    Op {
+        name: "sample/top_p_0.9",
+        // One draw from the whole row (temperature 1, nucleus 0.9).
+        run: |sm, x, _, _| sample_call(sm, x),
     },
     Op {
         name: "softmax_scaled",

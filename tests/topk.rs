@@ -201,54 +201,79 @@ fn gating_argument_errors() {
 // Sampling
 // ---------------------------------------------------------------------------------------------
 
-/// The reference draw, sorting the whole row in f64, and whether `u` (or the nucleus cut) lies
-/// within rounding of a boundary (then any of the two neighbouring answers is accepted).
-fn sample_ref(x: &[f32], s: Sampling, u: f32) -> (usize, bool) {
-    if s.temperature == 0.0 {
-        return (order(x)[0], false);
+/// The reference of one row and parameter set: the whole row sorted, masses in f64.
+struct Reference {
+    /// Indices by descending probability (equal: lower index first), cut to top_k.
+    idx: Vec<usize>,
+    mass: Vec<f64>,
+    /// The nucleus's length, and whether its cut lies within rounding of the top_p goal.
+    len: usize,
+    near_cut: bool,
+    tol: f64,
+}
+
+impl Reference {
+    /// `sorted`: `order` of `x / temperature` (of `x` for temperature 0).
+    fn new(x: &[f32], sorted: &[usize], s: Sampling) -> Reference {
+        if s.temperature == 0.0 {
+            let idx = vec![sorted[0]];
+            return Reference {
+                idx,
+                mass: vec![1.0],
+                len: 1,
+                near_cut: false,
+                tol: 0.0,
+            };
+        }
+        let scale = 1.0 / s.temperature;
+        let v: Vec<f32> = x.iter().map(|&x| x * scale).collect();
+        let keep = if s.top_k > 0 { s.top_k } else { v.len() };
+        let idx: Vec<usize> = sorted.iter().copied().take(keep).collect();
+        let m = v[idx[0]];
+        let mass: Vec<f64> = idx
+            .iter()
+            .map(|&i| (v[i] as f64 - m as f64).exp())
+            .collect();
+        let total: f64 = mass.iter().sum();
+        let tol = 1e-5 * total;
+        let (mut len, mut near_cut) = (mass.len(), false);
+        if s.top_p < 1.0 {
+            let goal = s.top_p as f64 * total;
+            let mut acc = 0.0;
+            for (j, &e) in mass.iter().enumerate() {
+                acc += e;
+                near_cut |= (acc - goal).abs() < tol;
+                if acc >= goal {
+                    len = j + 1;
+                    break;
+                }
+            }
+        }
+        Reference {
+            idx,
+            mass,
+            len,
+            near_cut,
+            tol,
+        }
     }
-    let scale = 1.0 / s.temperature;
-    let v: Vec<f32> = x.iter().map(|&x| x * scale).collect();
-    let mut idx = order(&v);
-    if s.top_k > 0 {
-        idx.truncate(s.top_k);
-    }
-    let m = v[idx[0]];
-    let mass: Vec<f64> = idx
-        .iter()
-        .map(|&i| (v[i] as f64 - m as f64).exp())
-        .collect();
-    let total: f64 = mass.iter().sum();
-    let tol = 1e-5 * total;
-    let mut near = false;
-    let mut len = mass.len();
-    if s.top_p < 1.0 {
-        let goal = s.top_p as f64 * total;
+
+    /// The reference draw for `u`, and whether `u` (or the nucleus cut) lies within rounding
+    /// of a boundary (then any answer is accepted).
+    fn draw(&self, u: f32) -> (usize, bool) {
+        let nucleus: f64 = self.mass[..self.len].iter().sum();
+        let goal = u as f64 * nucleus;
         let mut acc = 0.0;
-        for (j, &e) in mass.iter().enumerate() {
+        let mut near = self.near_cut;
+        for (j, &e) in self.mass[..self.len].iter().enumerate() {
             acc += e;
-            if (acc - goal).abs() < tol {
-                near = true;
-            }
-            if acc >= goal {
-                len = j + 1;
-                break;
+            near |= (acc - goal).abs() < self.tol;
+            if acc > goal {
+                return (self.idx[j], near);
             }
         }
+        (self.idx[self.len - 1], near)
     }
-    let nucleus: f64 = mass[..len].iter().sum();
-    let goal = u as f64 * nucleus;
-    let mut acc = 0.0;
-    for (j, &e) in mass[..len].iter().enumerate() {
-        acc += e;
-        if (acc - goal).abs() < tol {
-            near = true;
-        }
-        if acc > goal {
-            return (idx[j], near);
-        }
-    }
-    (idx[len - 1], near)
 }
 
 /// Logits shaped like a language model's: a broad normal-ish body and a few strong entries.
@@ -266,40 +291,64 @@ fn lm_logits(r: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
 #[test]
 fn sampling_matches_the_reference() {
     let sizes = [1usize, 2, 7, 64, 1000, 32_000, 131_072, 262_144];
-    for_each_isa("sampling", |isa, sm| {
-        let mut r = rng(73);
-        let (mut checked, mut near) = (0usize, 0usize);
-        for &n in &sizes {
-            let x = lm_logits(&mut r, n);
-            let us: Vec<f32> = (0..if n > 10_000 { 6 } else { 25 })
-                .map(|j| {
-                    if j == 0 {
-                        0.0
-                    } else {
-                        r.random_range(0.0f32..1.0)
-                    }
-                })
-                .collect();
-            for temperature in [0.0f32, 0.5, 1.0, 2.0] {
-                for top_k in [0usize, 1, 40] {
-                    for top_p in [1.0f32, 0.9, 0.5] {
-                        let s = Sampling {
-                            temperature,
-                            top_k,
-                            top_p,
-                        };
-                        for &u in &us {
-                            let got = sm.sample(&x, s, u).unwrap();
-                            let (want, ambiguous) = sample_ref(&x, s, u);
-                            if ambiguous {
-                                near += 1;
-                                continue;
-                            }
-                            checked += 1;
-                            assert_eq!(got, want, "{isa:?} n={n} {s:?} u={u}");
-                        }
-                    }
+    let mut r = rng(73);
+    let mut rows: Vec<Vec<f32>> = sizes.iter().map(|&n| lm_logits(&mut r, n)).collect();
+    // Flat rows: the nucleus holds most of the row, and every bucket of the histogram is
+    // crowded.
+    for n in [1000, 131_072] {
+        rows.push(uniform(&mut r, n, -1.0, 1.0));
+    }
+    // Far below the maximum: masses under e^-32 of the largest.
+    rows.push(
+        (0..5000)
+            .map(|i| if i == 7 { 0.0 } else { -40.0 - i as f32 * 1e-3 })
+            .collect(),
+    );
+    // Every case's reference once (sorting the whole row), then every ISA against them.
+    let mut cases = Vec::new();
+    for x in &rows {
+        let n = x.len();
+        let us: Vec<f32> = (0..if n > 10_000 { 2 } else { 25 })
+            .map(|j| {
+                if j == 0 {
+                    0.0
+                } else {
+                    r.random_range(0.0f32..1.0)
                 }
+            })
+            .collect();
+        for temperature in [0.0f32, 0.5, 1.0, 2.0] {
+            let scale = if temperature == 0.0 {
+                1.0
+            } else {
+                1.0 / temperature
+            };
+            let sorted = order(&x.iter().map(|&x| x * scale).collect::<Vec<f32>>());
+            for top_k in [0usize, 1, 40] {
+                for top_p in [1.0f32, 0.9, 0.5] {
+                    let s = Sampling {
+                        temperature,
+                        top_k,
+                        top_p,
+                    };
+                    let reference = Reference::new(x, &sorted, s);
+                    let want: Vec<(usize, bool)> = us.iter().map(|&u| reference.draw(u)).collect();
+                    cases.push((x, s, us.clone(), want));
+                }
+            }
+        }
+    }
+    for_each_isa("sampling", |isa, sm| {
+        let (mut checked, mut near) = (0usize, 0usize);
+        for (x, s, us, want) in &cases {
+            for (&u, &(want, ambiguous)) in us.iter().zip(want) {
+                let got = sm.sample(x, *s, u).unwrap();
+                if ambiguous {
+                    near += 1;
+                    continue;
+                }
+                checked += 1;
+                assert_eq!(got, want, "{isa:?} n={} {s:?} u={u}", x.len());
             }
         }
         println!(

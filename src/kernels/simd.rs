@@ -77,6 +77,9 @@ pub(crate) unsafe trait Simd: Copy {
     unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
     unsafe fn any_gt(a: Self, b: Self) -> bool;
+    /// The lanes of `a` below `bound` (`a < bound`), `fill` in the others (NaN lanes of `a`
+    /// give `fill`).
+    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self;
     /// Bit `l` set when `a > b` in lane `l` (clear for NaN lanes); bits at and above `LANES`
     /// are clear.
     unsafe fn gt_mask(a: Self, b: Self) -> u32;
@@ -252,6 +255,12 @@ mod tests {
             .filter(|l| [true, false, false, false, true][l % 5])
             .fold(0u32, |m, l| m | 1 << l);
         assert_eq!(V::gt_mask(a, V::splat(1.0)), want, "{name} gt_mask");
+        // below_or: strictly below kept, equal / above / NaN filled.
+        let got = lanes(V::below_or(a, V::splat(2.0), V::splat(-7.0)));
+        for (l, v) in got.into_iter().enumerate() {
+            let want = [-7.0, -7.0, 1.0, 0.5, -7.0][l % 5];
+            assert_eq!(v, want, "{name} below_or lane {l}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! Rows the fast path cannot take (NaN, infinities, `|max| >= LARGE`) go through portable
 //! scalar code in f64 with the same rules on every ISA.
 
-use super::passes::{fold, lane_max, sum_exp, wide_total, Input, LaneMap, Plain, Prob, Scaled};
+use super::passes::{lane_max, sum_exp, Input, LaneMap, Plain, Prob, Scaled};
 use crate::io::RowsIn;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::Simd;
@@ -77,20 +77,14 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     if k > V::LANES {
         return f32::NEG_INFINITY;
     }
-    if k == 1 {
-        return lanes.reduce_max();
+    // Remove the largest lane (and any equal to it) k - 1 times: what is left is at most the
+    // k-th largest lane, and at least k distinct entries of the row reach it.
+    let mut lanes = lanes;
+    let gone = V::splat(f32::NEG_INFINITY);
+    for _ in 1..k {
+        lanes = V::below_or(lanes, lanes.max_all(), gone);
     }
-    let mut a = [0.0f32; 16];
-    lanes.to_array(&mut a);
-    // The k-th largest is the smallest lane with fewer than k lanes above it.
-    let mut floor = f32::INFINITY;
-    for &v in &a[..V::LANES] {
-        let above = V::gt_mask(lanes, V::splat(v)).count_ones() as usize;
-        if above < k && v < floor {
-            floor = v;
-        }
-    }
-    floor
+    lanes.reduce_max()
 }
 
 /// Offers to `best`, in index order, every entry of the row at `x` that exceeds both
@@ -197,9 +191,11 @@ unsafe fn gate_of<V: Simd, const U: usize>(
     let p = Prob::new(Exp::<V>::new(shift, 1.0 / total));
     for c in w.chunks_mut(V::LANES) {
         let e = p.apply(load_slice::<V>(c));
-        let mut a = [0.0f32; 16];
-        e.to_array(&mut a);
-        c.copy_from_slice(&a[..c.len()]);
+        if c.len() == V::LANES {
+            e.store(c.as_mut_ptr());
+        } else {
+            e.store_tail(c.as_mut_ptr(), c.len());
+        }
     }
 }
 
@@ -310,10 +306,6 @@ pub(crate) struct Draw {
 /// `top_k` up to this many are selected with [`Best`] (a sorted list on the stack).
 const SMALL_K: usize = 64;
 
-/// Distances below the maximum (in units of the scaled logits, that is nats) of the ladder of
-/// thresholds whose "mass above" the sampling pass sums.
-const LADDER: [f32; 8] = [0.5, 1.0, 2.0, 3.0, 4.5, 6.5, 9.0, 13.0];
-
 /// The index drawn from one row (see [`Draw`]), or `None` when the row holds a NaN (or
 /// `scale * x` does). The row is not empty and its length fits in `i32`.
 #[cfg_attr(debug_assertions, inline(never))]
@@ -403,30 +395,195 @@ unsafe fn sample_of<V: Simd, const U: usize>(
         let total = masses.iter().sum();
         return Some(all[draw(&masses, total, d)].1 as usize);
     }
-    // No top-k: the ladder gives the total and a threshold above which the target mass lies.
-    let (total, above) = ladder::<V, U>(inp, x.as_ptr(), n, &ex, m);
-    let target = if d.top_p >= 1.0 {
-        d.u * total
-    } else {
-        d.top_p * total
-    };
-    // Thresholds from the highest down; the last resort takes every entry.
-    let mut t = LADDER
-        .iter()
-        .zip(above)
-        .position(|(_, a)| a > target * (1.0 + 1e-6));
-    loop {
-        let floor = t.map_or(f32::NEG_INFINITY, |j| m - LADDER[j]);
-        let mut cands = Vec::new();
-        collect::<V>(inp, x.as_ptr(), n, floor, &mut cands);
-        cands.sort_unstable_by(desc);
-        let masses: Vec<f64> = cands.iter().map(|c| mass(c.0)).collect();
-        if t.is_none() || masses.iter().sum::<f64>() > target {
-            return Some(cands[draw(&masses, total, d)].1 as usize);
+    // No top-k: a histogram of the mass by distance below the maximum locates the two
+    // boundaries (nucleus end, draw); only the entries of their buckets are sorted.
+    let hist = histogram::<V>(inp, x.as_ptr(), n, &ex, m);
+    let total: f64 = hist.iter().sum();
+    // The nucleus: its last bucket, and its mass.
+    let (mut last, mut nucleus) = (BUCKETS - 1, total);
+    let mut nucleus_end = None;
+    if d.top_p < 1.0 {
+        let goal = d.top_p * total;
+        let (b, before) = crossing(&hist, |acc| acc >= goal);
+        let (c, e) = sorted_bucket::<V>(inp, x, m, &ex, b);
+        let mut acc = before;
+        let mut len = c.len();
+        for (j, &e) in e.iter().enumerate() {
+            acc += e;
+            if acc >= goal {
+                len = j + 1;
+                break;
+            }
         }
-        // Rounding left the target just out of reach: widen.
-        t = t.and_then(|j| (j + 1 < LADDER.len()).then_some(j + 1));
+        last = b;
+        nucleus = before + e[..len].iter().sum::<f64>();
+        nucleus_end = Some((c, e, len));
     }
+    // The draw: the first entry whose cumulative mass exceeds u * nucleus.
+    let goal = d.u * nucleus;
+    let (b, before) = crossing(&hist[..=last], |acc| acc > goal);
+    let (c, e, len) = match nucleus_end {
+        Some(ne) if b == last => ne,
+        _ => {
+            let (c, e) = sorted_bucket::<V>(inp, x, m, &ex, b);
+            let len = c.len();
+            (c, e, len)
+        }
+    };
+    let mut acc = before;
+    for j in 0..len {
+        acc += e[j];
+        if acc > goal {
+            return Some(c[j].1 as usize);
+        }
+    }
+    // Rounding left the goal unreached at the end of its bucket: its last entry.
+    Some(c[len.max(1) - 1].1 as usize)
+}
+
+/// Buckets of the sampling histogram: bucket `b < BUCKETS - 1` holds the entries whose
+/// distance below the maximum, times [`PER_NAT`], rounds to `b`; the last one everything from
+/// there down.
+const BUCKETS: usize = 4096;
+/// Buckets per unit of the scaled logits (per nat): they cover 32 below the maximum, beyond
+/// which an entry's mass is below `e^-32 = 1.3e-14` of the largest.
+const PER_NAT: f32 = 128.0;
+/// `1.5 * 2^23`: adding it rounds a float below `2^22` to an integer held in the low bits.
+const ROUND: f32 = 12_582_912.0;
+
+/// The bucket of each lane as `ROUND + b`: `round(min((m - v) * PER_NAT, BUCKETS - 1))` in the
+/// low bits. The same arithmetic in every pass, so an entry's bucket never changes.
+#[inline(always)]
+unsafe fn bucket_of<V: Simd>(v: V, mv: V) -> V {
+    let d = V::min(
+        mv.sub(v).mul(V::splat(PER_NAT)),
+        V::splat((BUCKETS - 1) as f32),
+    );
+    d.add(V::splat(ROUND))
+}
+
+/// The mass `exp(v - shift*ln2)` (the kernels' f32 exponential) of every entry, added in f64
+/// into the bucket of its distance below the maximum `m`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn histogram<V: Simd>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    ex: &Exp<V>,
+    m: f32,
+) -> Vec<f64> {
+    let (l, mv) = (V::LANES, V::splat(m));
+    let mut hist = vec![0.0f64; BUCKETS];
+    let (mut e, mut b) = ([0.0f32; 16], [0.0f32; 16]);
+    let mut i = 0;
+    while i < n {
+        let v = if i + l <= n {
+            inp.load(x.add(i))
+        } else {
+            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+        };
+        ex.eval(v).to_array(&mut e);
+        bucket_of(v, mv).to_array(&mut b);
+        for j in 0..l {
+            let at = b[j].to_bits().wrapping_sub(ROUND.to_bits()) as usize & (BUCKETS - 1);
+            hist[at] += e[j] as f64;
+        }
+        i += l;
+    }
+    hist
+}
+
+/// The first bucket at which the running total (from bucket 0) satisfies `reached`, and the
+/// total before it; when none does (rounding), the last bucket holding mass. Either way a
+/// bucket with mass, so with entries (the maximum's bucket always has mass).
+fn crossing(hist: &[f64], reached: impl Fn(f64) -> bool) -> (usize, f64) {
+    let (mut acc, mut last) = (0.0, (0, 0.0));
+    for (b, &h) in hist.iter().enumerate() {
+        if h > 0.0 {
+            if reached(acc + h) {
+                return (b, acc);
+            }
+            last = (b, acc);
+        }
+        acc += h;
+    }
+    last
+}
+
+/// The entries of bucket `b` in descending order, with their masses.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn sorted_bucket<V: Simd>(
+    inp: &impl Input<V>,
+    x: &[f32],
+    m: f32,
+    ex: &Exp<V>,
+    b: usize,
+) -> (Vec<(f32, u32)>, Vec<f64>) {
+    let mut c = Vec::new();
+    collect_bucket::<V>(inp, x.as_ptr(), x.len(), m, b, &mut c);
+    c.sort_unstable_by(desc);
+    let e = exps::<V>(ex, &c);
+    (c, e)
+}
+
+/// Every entry of bucket `b`, in index order.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn collect_bucket<V: Simd>(
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    m: f32,
+    b: usize,
+    out: &mut Vec<(f32, u32)>,
+) {
+    let (l, mv) = (V::LANES, V::splat(m));
+    // The bucket is an integer-valued float plus ROUND: equal to `ROUND + b`.
+    let lo = V::splat((ROUND + b as f32).next_down());
+    let hi = V::splat(ROUND + b as f32 + 1.0);
+    let mut lanes = [0.0f32; 16];
+    let mut i = 0;
+    while i < n {
+        let v = if i + l <= n {
+            inp.load(x.add(i))
+        } else {
+            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+        };
+        let k = bucket_of(v, mv);
+        let tail = if i + l <= n {
+            u32::MAX
+        } else {
+            (1u32 << (n - i)) - 1
+        };
+        let mut mask = V::gt_mask(k, lo) & V::gt_mask(hi, k) & tail;
+        if mask != 0 {
+            v.to_array(&mut lanes);
+            while mask != 0 {
+                let j = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                out.push((lanes[j], (i + j) as u32));
+            }
+        }
+        i += l;
+    }
+}
+
+/// The kernels' f32 exponentials of the candidates' values, widened.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+unsafe fn exps<V: Simd>(ex: &Exp<V>, c: &[(f32, u32)]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(c.len());
+    let (mut v, mut e) = ([0.0f32; 16], [0.0f32; 16]);
+    for chunk in c.chunks(V::LANES) {
+        for (d, s) in v.iter_mut().zip(chunk) {
+            *d = s.0;
+        }
+        ex.eval(load_slice::<V>(&v[..chunk.len()])).to_array(&mut e);
+        out.extend(e[..chunk.len()].iter().map(|&e| e as f64));
+    }
+    out
 }
 
 /// Descending value, then ascending index.
@@ -465,88 +622,6 @@ fn draw(masses: &[f64], total: f64, d: &Draw) -> usize {
         }
     }
     len - 1
-}
-
-/// Every entry above `floor.next_down()` (all of them for `-inf`), in index order.
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn collect<V: Simd>(
-    inp: &impl Input<V>,
-    x: *const f32,
-    n: usize,
-    floor: f32,
-    out: &mut Vec<(f32, u32)>,
-) {
-    if floor == f32::NEG_INFINITY {
-        out.extend((0..n).map(|i| (inp.value(*x.add(i)), i as u32)));
-        return;
-    }
-    let (l, bar) = (V::LANES, V::splat(floor.next_down()));
-    let mut lanes = [0.0f32; 16];
-    let mut i = 0;
-    while i < n {
-        let v = if i + l <= n {
-            inp.load(x.add(i))
-        } else {
-            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
-        };
-        let mut m = V::gt_mask(v, bar);
-        if m != 0 {
-            v.to_array(&mut lanes);
-            while m != 0 {
-                let j = m.trailing_zeros() as usize;
-                m &= m - 1;
-                out.push((lanes[j], (i + j) as u32));
-            }
-        }
-        i += l;
-    }
-}
-
-/// One pass: the total `sum exp(v - shift*ln2)` and the same sum over the entries at or above
-/// each threshold `m - LADDER[j]`, all in f64 (f32 lanes folded every few steps).
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn ladder<V: Simd, const U: usize>(
-    inp: &impl Input<V>,
-    x: *const f32,
-    n: usize,
-    ex: &Exp<V>,
-    m: f32,
-) -> (f64, [f64; 8]) {
-    const J: usize = LADDER.len();
-    let l = V::LANES;
-    let t: [V; J] = std::array::from_fn(|j| V::splat(m - LADDER[j]));
-    let mut acc = [[V::splat(0.0); 1]; J + 1];
-    let mut wide = [V::wide_zero(); J + 1];
-    let step = |v: V, acc: &mut [[V; 1]; J + 1]| {
-        let e = ex.eval(v);
-        acc[J][0] = acc[J][0].add(e);
-        for j in 0..J {
-            acc[j][0] = acc[j][0].add(V::zero_below(e, v, t[j]));
-        }
-    };
-    let mut i = 0;
-    let mut steps = 0;
-    while i + l <= n {
-        step(inp.load(x.add(i)), &mut acc);
-        i += l;
-        steps += 1;
-        if steps == 4 * U {
-            for (a, w) in acc.iter_mut().zip(wide.iter_mut()) {
-                fold(a, w);
-            }
-            steps = 0;
-        }
-    }
-    if i < n {
-        step(inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY), &mut acc);
-    }
-    for (a, w) in acc.iter_mut().zip(wide.iter_mut()) {
-        fold(a, w);
-    }
-    let above = std::array::from_fn(|j| wide_total::<V>(wide[j]));
-    (wide_total::<V>(wide[J]), above)
 }
 
 /// Sampling from a row the fast path does not take, portable and in f64. `None` with a NaN;

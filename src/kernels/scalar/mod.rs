@@ -154,6 +154,14 @@ unsafe impl Simd for Lanes {
         bit(0) | bit(1) | bit(2) | bit(3)
     }
     #[inline(always)]
+    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+        per_lane!(|l| if a.0[l] < bound.0[l] {
+            a.0[l]
+        } else {
+            fill.0[l]
+        })
+    }
+    #[inline(always)]
     unsafe fn to_array(self, out: &mut [f32; 16]) {
         out[..N].copy_from_slice(&self.0);
     }

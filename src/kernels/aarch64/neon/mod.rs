@@ -144,6 +144,10 @@ unsafe impl Simd for Neon {
         vaddvq_u32(vandq_u32(vcgtq_f32(a.0, b.0), vld1q_u32(BITS.as_ptr())))
     }
     #[inline(always)]
+    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+        Neon(vbslq_f32(vcltq_f32(a.0, bound.0), a.0, fill.0))
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         vgetq_lane_f32::<0>(self.0)
     }

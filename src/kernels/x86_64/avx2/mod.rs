@@ -146,6 +146,11 @@ unsafe impl Simd for Avx2 {
         _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) as u32
     }
     #[inline(always)]
+    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(a.0, bound.0);
+        Avx2(_mm256_blendv_ps(fill.0, a.0, lt))
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         _mm256_cvtss_f32(self.0)
     }

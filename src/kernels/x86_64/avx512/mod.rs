@@ -159,6 +159,11 @@ unsafe impl Simd for Avx512 {
         u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0))
     }
     #[inline(always)]
+    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a.0, bound.0);
+        Avx512(_mm512_mask_blend_ps(lt, fill.0, a.0))
+    }
+    #[inline(always)]
     unsafe fn first(self) -> f32 {
         _mm512_cvtss_f32(self.0)
     }
