@@ -1195,7 +1195,7 @@ fn c_abi_latency(opts: &Opts) {
 /// thread; then the issue's headline ratios at 2 threads, and single calls of 64 and 4096
 /// floats with one thread against all cores (they never reach the pool: the ratio should be
 /// 1 within noise). Results are bit-identical for every thread count (`tests/threads.rs`).
-fn threads_report(smoke: bool, quick: bool) {
+fn threads_report(smoke: bool, quick: bool, isa: Isa) {
     use softmax::CrossEntropyOptions;
     fn gen(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
@@ -1234,7 +1234,7 @@ fn threads_report(smoke: bool, quick: bool) {
         "Thread scaling ({} cores available, ISA {}; rounds interleave the thread counts; \
          elements/ns, speed-up against 1 thread)",
         cores,
-        softmax::current_isa().name()
+        isa.name()
     );
     let x = gen(big.max(1024 * 4096), 11);
     let y = vec![0.0f32; x.len()];
@@ -1298,7 +1298,7 @@ fn threads_report(smoke: bool, quick: bool) {
         let mut per: Vec<Vec<f64>> = vec![Vec::new(); threads.len()];
         for _ in 0..rounds {
             for (i, &t) in threads.iter().enumerate() {
-                let sm = Softmax::new().threads(t);
+                let sm = Softmax::with_isa(isa).expect("a measured ISA").threads(t);
                 per[i].push(secs(reps, &mut || f(sm)));
             }
         }
@@ -1330,7 +1330,7 @@ fn threads_report(smoke: bool, quick: bool) {
         let (mut one, mut all) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(3) {
             for (t, out) in [(1, &mut one), (cores, &mut all)] {
-                let sm = Softmax::new().threads(t);
+                let sm = Softmax::with_isa(isa).expect("a measured ISA").threads(t);
                 out.push(secs(reps * 200, &mut || {
                     sm.softmax(black_box(&x), &mut y).unwrap();
                 }));
@@ -1408,7 +1408,15 @@ fn main() {
     print_accuracy(&opts, &acc);
     println!();
     c_abi_latency(&opts);
-    threads_report(opts.smoke, opts.quick);
+    // The default ISA when it was measured, else the last ISA asked for.
+    let isa = opts
+        .isas
+        .iter()
+        .copied()
+        .find(|&i| i == softmax::current_isa())
+        .or(opts.isas.last().copied())
+        .unwrap_or_else(softmax::current_isa);
+    threads_report(opts.smoke, opts.quick, isa);
 
     if let Some(path) = &opts.json {
         match write_json(&opts, &m, &acc, path) {

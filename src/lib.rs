@@ -20,6 +20,9 @@
 //! StableMax ("Grokking at the Edge of Numerical Stability", 2025), its log, cross-entropy and
 //! backward passes run on the same kernels and dispatch: see [`Softmax::stablemax`].
 //!
+//! Top-k gating (mixture-of-experts routing) and top-k / top-p sampling are fused with the
+//! softmax, with no probability row written and no sort of the row: see [`topk`].
+//!
 //! # Special values (identical on every ISA)
 //! - Empty row: softmax and log-softmax write nothing; log-sum-exp is `-inf`.
 //! - A NaN anywhere in a row: every output of the row is NaN (log-sum-exp NaN).

@@ -15,8 +15,12 @@
 //! changes a result.
 //!
 //! # The pool
-//! Workers are std threads started on first need and kept alive, parked on a condition
-//! variable between calls (no thread is spawned per call). A call pushes one ticket per
+//! Workers are std threads started on first need and kept alive (no thread is spawned per
+//! call). A worker that runs out of work watches for the next call's ticket for
+//! [`SPIN`] (50 us) and then sleeps on a condition variable; the calling thread likewise
+//! watches for its call's last tasks before it sleeps. Waking a sleeping thread costs tens of
+//! microseconds on a virtual machine: with sleeping alone, 64 rows of 32000 (a cross-entropy
+//! with gradient, about 170 us on two threads) scaled 1.5x instead of 1.95x. A call pushes one ticket per
 //! helper it wants; the calling thread works on its own call too, so a call finishes even
 //! when every worker is busy with other calls (no deadlock, whatever the nesting). A panic in
 //! a task is caught on the thread that ran it, the remaining tasks still run, and the panic
@@ -49,8 +53,10 @@ pub(crate) const BATCH_MIN_WORK: usize = 128 * 1024;
 /// Every chunk of a batch holds at least this many elements (whole rows).
 pub(crate) const CHUNK_MIN_WORK: usize = 32 * 1024;
 
-/// Chunks per thread of a batch, so that a slow thread does not hold up the others.
-const CHUNKS_PER_THREAD: usize = 4;
+/// Chunks per thread of a batch, so that a slow thread does not hold up the others (the last
+/// chunk's imbalance is at most one chunk: with 4 chunks per thread, 64 rows of 32000 on two
+/// threads scaled 1.54x, with 16, 1.80x, before the spinning wait).
+const CHUNKS_PER_THREAD: usize = 16;
 
 /// A caller's parallel-for, which runs the tasks of a call instead of the built-in pool.
 ///
@@ -364,6 +370,32 @@ struct Pool {
     resize: Mutex<Vec<JoinHandle<()>>>,
     /// Workers started (mirrors `resize`'s length for a lock-free check).
     started: AtomicUsize,
+    /// Tickets queued (mirrors `state.tickets.len()`, so that an idle worker can watch for
+    /// work without taking the lock).
+    pending: AtomicUsize,
+}
+
+/// How long a thread that ran out of work keeps checking for more (a worker for the next
+/// call's ticket, the calling thread for its last tasks to finish) before it sleeps on a
+/// condition variable. Waking a sleeping thread costs tens of microseconds on a virtual
+/// machine, a fair part of a batch that takes a few hundred; a call right after another (the
+/// usual pattern of a framework) finds its workers awake.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Spins until `ready()` or [`SPIN`] has passed; whether `ready()` held.
+fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN {
+            return ready();
+        }
+    }
 }
 
 struct State {
@@ -382,6 +414,7 @@ fn pool() -> &'static Pool {
         cv: Condvar::new(),
         resize: Mutex::new(Vec::new()),
         started: AtomicUsize::new(0),
+        pending: AtomicUsize::new(0),
     })
 }
 
@@ -407,6 +440,7 @@ impl Pool {
             for _ in 0..helpers {
                 st.tickets.push_back(Arc::clone(&job));
             }
+            self.pending.fetch_add(helpers, Ordering::Release);
         }
         if helpers == 1 {
             self.cv.notify_one();
@@ -414,6 +448,7 @@ impl Pool {
             self.cv.notify_all();
         }
         job.work();
+        spin_until(|| job.finished.load(Ordering::Acquire) >= count);
         let mut g = lock(&job.done);
         while job.finished.load(Ordering::Acquire) < count {
             g = job.done_cv.wait(g).unwrap_or_else(|e| e.into_inner());
@@ -468,13 +503,19 @@ impl Pool {
                 return;
             }
             if let Some(job) = st.tickets.pop_front() {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
                 drop(st);
                 job.work();
                 drop(job);
                 st = lock(&self.state);
                 continue;
             }
-            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            drop(st);
+            let woke = spin_until(|| self.pending.load(Ordering::Acquire) > 0);
+            st = lock(&self.state);
+            if !woke && st.tickets.is_empty() && id < st.keep {
+                st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
         }
     }
 }

@@ -69,6 +69,102 @@ impl<'a> Best<'a> {
     }
 }
 
+/// A list of the best entries offered so far (in index order), as [`select`] fills it.
+pub(crate) trait Keep {
+    /// Whether it holds its `k` entries.
+    fn full(&self) -> bool;
+    /// Its `k`-th value (when full): what a new entry must exceed.
+    fn last(&self) -> f32;
+    /// Offers entry `i` of value `v` (not NaN, above `-inf`).
+    fn offer(&mut self, v: f32, i: usize);
+    /// Appends a `-inf` entry (only while not full, after every larger entry was offered).
+    fn push_neg_inf(&mut self, i: usize);
+}
+
+impl Keep for Best<'_> {
+    #[inline(always)]
+    fn full(&self) -> bool {
+        Best::full(self)
+    }
+    #[inline(always)]
+    fn last(&self) -> f32 {
+        Best::last(self)
+    }
+    #[inline(always)]
+    fn offer(&mut self, v: f32, i: usize) {
+        Best::offer(self, v, i)
+    }
+    #[inline(always)]
+    fn push_neg_inf(&mut self, i: usize) {
+        Best::offer(self, f32::NEG_INFINITY, i)
+    }
+}
+
+/// The best `k <= 8` entries in eight fixed slots, kept sorted by a branch-free insertion
+/// (each offer compares and swaps down all eight slots: no mispredicted branch per entry).
+/// Unused slots hold `-inf`; an offered value exceeds `-inf`, so it always finds a slot.
+pub(crate) struct Top8 {
+    v: [f32; 8],
+    i: [i32; 8],
+    count: usize,
+    k: usize,
+}
+
+impl Top8 {
+    pub(crate) fn new(k: usize) -> Self {
+        debug_assert!((1..=8).contains(&k));
+        Top8 {
+            v: [f32::NEG_INFINITY; 8],
+            i: [0; 8],
+            count: 0,
+            k,
+        }
+    }
+
+    /// The `k` values and indices, best first.
+    pub(crate) fn write(&self, w: &mut [f32], idx: &mut [i32]) {
+        w.copy_from_slice(&self.v[..self.k]);
+        idx.copy_from_slice(&self.i[..self.k]);
+    }
+}
+
+impl Keep for Top8 {
+    #[inline(always)]
+    fn full(&self) -> bool {
+        self.count >= self.k
+    }
+    #[inline(always)]
+    fn last(&self) -> f32 {
+        self.v[self.k - 1]
+    }
+    #[inline(always)]
+    fn offer(&mut self, v: f32, i: usize) {
+        // The slots from the first one `v` exceeds (strictly: an equal value offered later, a
+        // higher index, stays behind) shift down by one; `v` takes the first of them.
+        let (old_v, old_i, i) = (self.v, self.i, i as i32);
+        let mut shifted = false;
+        for j in 0..8 {
+            let take = v > old_v[j];
+            let up = j.saturating_sub(1);
+            let (sv, si) = if shifted {
+                (old_v[up], old_i[up])
+            } else {
+                (v, i)
+            };
+            self.v[j] = if take { sv } else { old_v[j] };
+            self.i[j] = if take { si } else { old_i[j] };
+            shifted = take;
+        }
+        self.count += 1;
+    }
+    #[inline(always)]
+    fn push_neg_inf(&mut self, i: usize) {
+        self.v[self.count] = f32::NEG_INFINITY;
+        self.i[self.count] = i as i32;
+        self.count += 1;
+    }
+}
+
 /// A lower bound of the `k`-th largest entry of a row from its lane maxima: the `k`-th largest
 /// lane maximum (each is a different entry of the row), or `-inf` when `k > LANES`.
 #[cfg_attr(debug_assertions, inline(never))]
@@ -77,14 +173,29 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     if k > V::LANES {
         return f32::NEG_INFINITY;
     }
-    // Remove the largest lane (and any equal to it) k - 1 times: what is left is at most the
-    // k-th largest lane, and at least k distinct entries of the row reach it.
-    let mut lanes = lanes;
-    let gone = V::splat(f32::NEG_INFINITY);
-    for _ in 1..k {
-        lanes = V::below_or(lanes, lanes.max_all(), gone);
+    if k == 2 {
+        // Remove the largest lane (and any equal to it): the largest left is at most the
+        // second largest lane, and at least two distinct entries of the row reach it.
+        let gone = V::splat(f32::NEG_INFINITY);
+        return V::below_or(lanes, lanes.max_all(), gone).reduce_max();
     }
-    lanes.reduce_max()
+    // c[l] = how many lanes reach lane l (itself included); the largest lane that at least k
+    // lanes reach is the k-th largest. Counted with independent additions, no long chain.
+    let mut a = [0.0f32; 16];
+    lanes.to_array(&mut a);
+    let one = V::splat(1.0);
+    let mut c = [V::splat(0.0); 2];
+    for (j, &v) in a[..V::LANES].iter().enumerate() {
+        c[j & 1] = c[j & 1].add(V::zero_below(one, V::splat(v), lanes));
+    }
+    let mut reached = V::gt_mask(c[0].add(c[1]), V::splat(k as f32 - 0.5));
+    let mut floor = f32::NEG_INFINITY;
+    while reached != 0 {
+        let j = reached.trailing_zeros() as usize;
+        reached &= reached - 1;
+        floor = floor.max(a[j]);
+    }
+    floor
 }
 
 /// Offers to `best`, in index order, every entry of the row at `x` that exceeds both
@@ -98,7 +209,7 @@ unsafe fn select<V: Simd>(
     x: *const f32,
     n: usize,
     floor: f32,
-    best: &mut Best<'_>,
+    best: &mut impl Keep,
 ) {
     let l = V::LANES;
     let mut bar = if floor == f32::NEG_INFINITY {
@@ -133,7 +244,7 @@ unsafe fn select<V: Simd>(
     let mut i = 0;
     while !best.full() && i < n {
         if inp.value(*x.add(i)) == f32::NEG_INFINITY {
-            best.offer(f32::NEG_INFINITY, i);
+            best.push_neg_inf(i);
         }
         i += 1;
     }
@@ -171,8 +282,14 @@ unsafe fn gate_of<V: Simd, const U: usize>(
     if s.is_nan() {
         return gate_special(x, gate, w, idx);
     }
-    let mut best = Best::new(w, idx);
-    select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+    if k <= 8 {
+        let mut top = Top8::new(k);
+        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut top);
+        top.write(w, idx);
+    } else {
+        let mut best = Best::new(w, idx);
+        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+    }
     // The weights: the softmax map `min(1, exp(v - shift*ln2) / total)` of each selected
     // value, as the softmax kernels write it.
     let total = if gate.renormalize {
