@@ -282,7 +282,8 @@ unsafe fn gate_of<V: Simd, const U: usize>(
     if s.is_nan() {
         return gate_special(x, gate, w, idx);
     }
-    if k <= 8 {
+    if (3..=8).contains(&k) {
+        // The branch-free list: for one or two entries, the early exits of `Best` cost less.
         let mut top = Top8::new(k);
         select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut top);
         top.write(w, idx);
