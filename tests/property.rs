@@ -8,7 +8,7 @@
 mod common;
 mod differential;
 
-use differential::{check_forward, check_training, isas, Source};
+use differential::{check_forward, check_topk, check_training, isas, Source};
 
 fn cases() -> u64 {
     std::env::var("PROPERTY_CASES")
@@ -33,6 +33,16 @@ fn training_ops_match_oracle_and_scalar() {
         for seed in 0..cases() {
             let mut src = Source::from_seed(seed.wrapping_mul(0x85eb_ca6b) ^ 0x7a);
             check_training(&mut src, &sm, isa, 70_000);
+        }
+    }
+}
+
+#[test]
+fn topk_gating_and_sampling_match_the_reference() {
+    for (isa, sm) in isas() {
+        for seed in 0..cases() {
+            let mut src = Source::from_seed(seed.wrapping_mul(0xc2b2_ae35) ^ 0x3d);
+            check_topk(&mut src, &sm, isa, 70_000);
         }
     }
 }

@@ -25,7 +25,8 @@ fn close(got: f32, exact: f64) -> bool {
 /// Indices sorted by descending value, then ascending index.
 fn order(v: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    // IEEE order: -0.0 equals +0.0 (the lower index first), as in the crate.
+    idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).expect("no NaN").then(a.cmp(&b)));
     idx
 }
 

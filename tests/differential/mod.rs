@@ -495,3 +495,93 @@ pub const CROSS_ENTROPY_TOL: f64 = 1e-6;
 pub fn ulps(a: f32, b: f32) -> u64 {
     ulp_diff(a, b)
 }
+
+/// Indices of `v` by descending value, then ascending index (NaN never asked for).
+fn order(v: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    // IEEE order: -0.0 equals +0.0 (the lower index first), as in the crate.
+    idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).expect("no NaN").then(a.cmp(&b)));
+    idx
+}
+
+/// Top-k gating and sampling of one adversarial row on one ISA, against a sort-based f64
+/// reference: the gating indices exactly (`scale * x` rounded to f32 orders the row), the
+/// weights within the softmax bound (relative `2^-21` above 1e-30, absolute 1e-36 below), NaN
+/// and all-`-inf` rows as documented; a draw is refused exactly for NaN rows, and otherwise is
+/// an index of the row among the top-k candidates (the first maximum at temperature 0).
+pub fn check_topk(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) {
+    let n = length(src, max_len).max(1);
+    let x = row(src, n);
+    let k = 1 + src.below(n.min(12) as u64) as usize;
+    let options = softmax::TopkOptions {
+        scale: [1.0, 0.5, 3.0, 1e-3][src.below(4) as usize],
+        renormalize: src.below(2) == 1,
+    };
+    let ctx = format!("{isa:?} topk n={n} k={k} {options:?}");
+    let (mut w, mut idx) = (vec![0.0f32; k], vec![0i32; k]);
+    sm.topk_softmax(&x, options, &mut w, &mut idx)
+        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    let v: Vec<f32> = x.iter().map(|&x| x * options.scale).collect();
+    if v.iter().any(|v| v.is_nan()) || v.iter().all(|&v| v == f32::NEG_INFINITY) {
+        assert!(
+            w.iter().all(|w| w.is_nan()),
+            "{ctx}: weights {w:?} of a NaN row"
+        );
+        assert!(
+            idx.iter().enumerate().all(|(j, &i)| i == j as i32),
+            "{ctx}: {idx:?}"
+        );
+    } else {
+        let want: Vec<usize> = order(&v).into_iter().take(k).collect();
+        let got: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
+        assert_eq!(got, want, "{ctx}: indices");
+        let m = v[want[0]];
+        let mass = |v: f32| -> f64 {
+            if m == f32::INFINITY {
+                f64::from(u8::from(v == m))
+            } else {
+                (v as f64 - m as f64).exp()
+            }
+        };
+        let total: f64 = if options.renormalize {
+            want.iter().map(|&i| mass(v[i])).sum()
+        } else {
+            v.iter().map(|&v| mass(v)).sum()
+        };
+        for (j, &i) in want.iter().enumerate() {
+            let exact = mass(v[i]) / total;
+            let err = (w[j] as f64 - exact).abs();
+            let ok = if exact > 1e-30 {
+                err / exact <= 2f64.powi(-21)
+            } else {
+                err <= 1e-36
+            };
+            assert!(ok, "{ctx}: weight {j} = {:e}, exact {exact:e}", w[j]);
+        }
+    }
+    // One draw.
+    let s = softmax::Sampling {
+        temperature: [0.0, 0.5, 1.0, 2.0][src.below(4) as usize],
+        top_k: [0, 1, 3, 40][src.below(4) as usize],
+        top_p: [1.0, 0.9, 0.5, 1e-3][src.below(4) as usize],
+    };
+    let u = src.uniform(0.0, 1.0).min(0.999_999_9);
+    let ctx = format!("{isa:?} sample n={n} {s:?} u={u}");
+    let got = sm.sample(&x, s, u);
+    if x.iter().any(|v| v.is_nan()) {
+        assert!(got.is_err(), "{ctx}: {got:?} for a NaN row");
+        return;
+    }
+    let i = got.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    assert!(i < n, "{ctx}: index {i}");
+    if s.temperature == 0.0 {
+        assert_eq!(i, order(&x)[0], "{ctx}: argmax");
+    } else if s.top_k > 0 {
+        let v: Vec<f32> = x.iter().map(|&x| x * (1.0 / s.temperature)).collect();
+        assert!(
+            order(&v)[..s.top_k.min(n)].contains(&i),
+            "{ctx}: {i} is not among the top {}",
+            s.top_k
+        );
+    }
+}

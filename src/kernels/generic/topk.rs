@@ -704,9 +704,11 @@ unsafe fn exps<V: Simd>(ex: &Exp<V>, c: &[(f32, u32)]) -> Vec<f64> {
     out
 }
 
-/// Descending value, then ascending index.
+/// Descending value, then ascending index (IEEE order: `-0.0` equals `+0.0`; no NaN here).
 fn desc(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    b.0.partial_cmp(&a.0)
+        .unwrap_or(std::cmp::Ordering::Equal)
+        .then(a.1.cmp(&b.1))
 }
 
 /// The position of the draw among candidates in descending order of mass (`masses`), from a
