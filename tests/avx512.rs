@@ -872,3 +872,70 @@ fn scaled_backward_and_cross_entropy() {
         assert_same(&format!("masked row backward, n = {n}"), &dx, &zeros);
     }
 }
+
+/// Top-k gating and sampling: the AVX-512 kernels select exactly the entries the scalar ones
+/// select (pure comparisons of the same f32 values), their weights are within the softmax
+/// bound of the scalar ones, and draws stay among the candidates, agreeing with scalar away
+/// from boundaries (sized for the emulator: rows up to 300, one long row).
+#[test]
+fn topk_gating_and_sampling() {
+    let Some(k) = kernels("topk_gating_and_sampling") else {
+        return;
+    };
+    let mut rng = Rng(7);
+    let mut rows: Vec<Vec<f32>> = [1usize, 5, 15, 16, 17, 33, 64, 100, 256, 300]
+        .iter()
+        .map(|&n| rng.row(n, -10.0, 10.0))
+        .collect();
+    // Ties (few distinct values), special values, and a long row.
+    rows.push((0..64).map(|i| (i % 3) as f32).collect());
+    rows.push(vec![
+        1.0,
+        f32::INFINITY,
+        -2.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ]);
+    rows.push(vec![f32::NEG_INFINITY; 20]);
+    rows.push(rng.row(20_000, -5.0, 5.0));
+    for x in &rows {
+        for kk in [1usize, 2, 3, 8] {
+            let kk = kk.min(x.len());
+            for renormalize in [false, true] {
+                let o = softmax::TopkOptions {
+                    scale: 1.0,
+                    renormalize,
+                };
+                let ctx = format!("n = {}, k = {kk}, renormalize = {renormalize}", x.len());
+                let (mut w, mut i) = (vec![0.0f32; kk], vec![0i32; kk]);
+                let (mut ws, mut is) = (vec![0.0f32; kk], vec![0i32; kk]);
+                k.avx.topk_softmax(x, o, &mut w, &mut i).unwrap();
+                k.scalar.topk_softmax(x, o, &mut ws, &mut is).unwrap();
+                assert_eq!(i, is, "{ctx}: indices");
+                for j in 0..kk {
+                    assert!(
+                        same(w[j], ws[j]) || softmax_close(w[j], ws[j], 2.0),
+                        "{ctx}: weight {j}: {} vs scalar {}",
+                        w[j],
+                        ws[j]
+                    );
+                }
+            }
+        }
+        for (t, top_k, top_p) in [(0.0, 0, 1.0), (1.0, 0, 0.9), (0.7, 3, 1.0), (2.0, 40, 0.5)] {
+            let s = softmax::Sampling {
+                temperature: t,
+                top_k,
+                top_p,
+            };
+            for u in [0.0f32, 0.3, 0.9] {
+                let got = k.avx.sample(x, s, u).unwrap();
+                let want = k.scalar.sample(x, s, u).unwrap();
+                assert!(got < x.len());
+                if t == 0.0 || top_k == 1 {
+                    assert_eq!(got, want, "n = {} {s:?} u = {u}", x.len());
+                }
+            }
+        }
+    }
+}
