@@ -53,40 +53,9 @@ struct Op {
     run: fn(&Softmax, &[f32], &[f32], &mut [f32]),
 }
 
-/// Top-k gating of `x` as rows of `cols` (of `x.len()` when shorter): `k` weights per row into
-/// `y`, the indices into a buffer kept per thread.
-fn topk_call(sm: &Softmax, x: &[f32], y: &mut [f32], cols: usize, k: usize) {
-    thread_local!(static INDICES: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) });
-    let cols = x.len().min(cols).max(1);
-    let (rows, k) = (x.len() / cols, k.min(cols));
-    INDICES.with(|i| {
-        let mut i = i.borrow_mut();
-        i.resize(rows * k, 0);
-        let opts = softmax::TopkOptions::default();
-        sm.topk_softmax_rows(
-            x,
-            cols,
-            rows,
-            cols,
-            k,
-            opts,
-            &mut y[..rows * k],
-            k,
-            &mut i,
-            k,
-        )
-        .unwrap()
-    })
-}
-
-/// One draw with temperature 1 and nucleus 0.9 (`u` fixed).
-fn sample_call(sm: &Softmax, x: &[f32]) {
-    let s = softmax::Sampling {
-        top_p: 0.9,
-        ..softmax::Sampling::default()
-    };
-    black_box(sm.sample(x, s, 0.37).unwrap());
-}
+#[path = "../examples/shared/topk_calls.rs"]
+mod topk_calls;
+use topk_calls::{sample_call, topk_call};
 
 /// Every operation benchmarked (the same operations as the report's table).
 const OPS: &[Op] = &[

@@ -198,6 +198,17 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     floor
 }
 
+/// The vector of the row at `x` (`n` entries) starting at `i < n`: `-inf` past the end.
+#[inline(always)]
+unsafe fn vector_at<V: Simd>(inp: &impl Input<V>, x: *const f32, n: usize, i: usize) -> V {
+    debug_assert!(i < n);
+    if i + V::LANES <= n {
+        inp.load(x.add(i))
+    } else {
+        inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+    }
+}
+
 /// Offers to `best`, in index order, every entry of the row at `x` that exceeds both
 /// `floor.next_down()` and (once `best` is full) its last value; then, if `best` is still not
 /// full, the row's `-inf` entries in index order. `floor` must not exceed the row's
@@ -221,11 +232,7 @@ unsafe fn select<V: Simd>(
     let mut lanes = [0.0f32; 16];
     let mut i = 0;
     while i < n {
-        let v = if i + l <= n {
-            inp.load(x.add(i))
-        } else {
-            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
-        };
+        let v = vector_at(inp, x, n, i);
         let mut m = V::gt_mask(v, vbar);
         if m != 0 {
             v.to_array(&mut lanes);
@@ -596,11 +603,7 @@ unsafe fn histogram<V: Simd>(
     let (mut e, mut b) = ([0.0f32; 16], [0.0f32; 16]);
     let mut i = 0;
     while i < n {
-        let v = if i + l <= n {
-            inp.load(x.add(i))
-        } else {
-            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
-        };
+        let v = vector_at(inp, x, n, i);
         ex.eval(v).to_array(&mut e);
         bucket_of(v, mv).to_array(&mut b);
         for j in 0..l {
@@ -664,11 +667,7 @@ unsafe fn collect_bucket<V: Simd>(
     let mut lanes = [0.0f32; 16];
     let mut i = 0;
     while i < n {
-        let v = if i + l <= n {
-            inp.load(x.add(i))
-        } else {
-            inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
-        };
+        let v = vector_at(inp, x, n, i);
         let k = bucket_of(v, mv);
         let tail = if i + l <= n {
             u32::MAX
