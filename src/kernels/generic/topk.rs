@@ -173,6 +173,9 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     if k > V::LANES {
         return f32::NEG_INFINITY;
     }
+    if k == 1 {
+        return lanes.reduce_max();
+    }
     if k == 2 {
         // Remove the largest lane (and any equal to it): the largest left is at most the
         // second largest lane, and at least two distinct entries of the row reach it.
@@ -193,7 +196,8 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     while reached != 0 {
         let j = reached.trailing_zeros() as usize;
         reached &= reached - 1;
-        floor = floor.max(a[j]);
+        // No NaN here: a plain comparison (f32::max would also test for NaN).
+        floor = if a[j] > floor { a[j] } else { floor };
     }
     floor
 }
