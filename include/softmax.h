@@ -1223,7 +1223,8 @@ softmax_status softmax_topk_softmax_rows_f32(const float *logits,
 
 /**
  * `softmax_topk_softmax_rows_f32` of `scale * logits` (an inverse temperature, fused into
- * the loads). `scale` must be finite and positive (`SOFTMAX_STATUS_INVALID_ARGUMENT`).
+ * the loads). `scale` must be finite and positive (`SOFTMAX_STATUS_INVALID_ARGUMENT`). The
+ * products are computed in float; one that overflows counts as `+inf` (or `-inf`).
  *
  * # Safety
  * As `softmax_topk_softmax_rows_f32`.
@@ -1254,8 +1255,9 @@ softmax_status softmax_topk_softmax_rows_scaled_f32(const float *logits,
  * `temperature == 0` (or one whose reciprocal overflows a float) is the argmax, the lower
  * index on ties. Masses are accumulated in double precision, so the draw is that of an exact
  * sort-based computation except when `u` lies within rounding of a boundary. The row is read
- * two or three times and never sorted (only the candidates above a threshold are). `+inf`
- * logits share the mass equally; a row of only `-inf` draws uniformly.
+ * two to four times and never sorted (only the candidates near the draw are). `+inf`
+ * logits share the mass equally; a row of only `-inf` draws uniformly. The scaled logits
+ * are `logits[i] * (1 / temperature)` in float; a product that overflows counts as `+inf`.
  *
  * `SOFTMAX_STATUS_INVALID_ARGUMENT` (and `*index` untouched): `n == 0`, `n > INT32_MAX`, a
  * temperature negative or not finite, `top_p` outside `(0, 1]`, `u` outside `[0, 1)`, a NaN

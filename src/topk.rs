@@ -25,7 +25,8 @@
 //! ties. Masses are computed in f64 from the kernels' exponentials, so a draw matches an exact
 //! sort-based reference for every `u` except within rounding of a boundary between two
 //! entries. A NaN logit is an error; `+inf` logits share the mass equally; a row of only
-//! `-inf` draws uniformly.
+//! `-inf` draws uniformly. The scaled logits are `x * (1 / temperature)` in f32 (gating:
+//! `x * scale`), and a product that overflows counts as an infinite logit.
 
 use crate::kernels::generic::topk::{Draw, Gate, GateOut};
 use crate::{batch_extent, check_len, parallel, Error, Softmax};
