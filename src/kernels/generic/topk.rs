@@ -498,29 +498,27 @@ unsafe fn sample_of<V: Simd, const U: usize>(
         return sample_special::<V>(x, inp, d);
     }
     let shift = shift_for_max(m);
-    // Masses relative to 2^shift, in f64: the same scale as the kernels' sums.
-    let base = shift as f64 * std::f64::consts::LN_2;
-    let mass = |v: f32| (v as f64 - base).exp();
+    // Every mass is the kernels' f32 `exp(v - shift*ln2)`, the terms of the histogram's sums,
+    // added in f64.
+    let ex = Exp::<V>::new(shift, 1.0);
     let k = if d.top_k == 0 { n } else { d.top_k.min(n) };
     if k <= SMALL_K {
         let (mut v, mut i) = ([0.0f32; SMALL_K], [0i32; SMALL_K]);
         let mut best = Best::new(&mut v[..k], &mut i[..k]);
         select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
         let mut masses = [0.0f64; SMALL_K];
-        for (e, &v) in masses.iter_mut().zip(&v[..k]) {
-            *e = mass(v);
-        }
+        exps::<V>(&ex, v[..k].iter().copied(), &mut masses[..k]);
         let total = masses[..k].iter().sum();
         return Some(i[draw(&masses[..k], total, d)] as usize);
     }
-    let ex = Exp::<V>::new(shift, 1.0);
     if k < n {
         // A large top-k: select it in O(n), sort only it.
         let mut all: Vec<(f32, u32)> = (0..n).map(|i| (inp.value(x[i]), i as u32)).collect();
         all.select_nth_unstable_by(k - 1, desc);
         all.truncate(k);
         all.sort_unstable_by(desc);
-        let masses: Vec<f64> = all.iter().map(|c| mass(c.0)).collect();
+        let mut masses = vec![0.0f64; k];
+        exps::<V>(&ex, all.iter().map(|c| c.0), &mut masses);
         let total = masses.iter().sum();
         return Some(all[draw(&masses, total, d)].1 as usize);
     }
@@ -649,7 +647,8 @@ unsafe fn sorted_bucket<V: Simd>(
     let mut c = Vec::new();
     collect_bucket::<V>(inp, x.as_ptr(), x.len(), m, b, &mut c);
     c.sort_unstable_by(desc);
-    let e = exps::<V>(ex, &c);
+    let mut e = vec![0.0f64; c.len()];
+    exps::<V>(ex, c.iter().map(|c| c.0), &mut e);
     (c, e)
 }
 
@@ -691,20 +690,20 @@ unsafe fn collect_bucket<V: Simd>(
     }
 }
 
-/// The kernels' f32 exponentials of the candidates' values, widened.
+/// The kernels' f32 exponentials of `values` (as many as `out` holds), widened into `out`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn exps<V: Simd>(ex: &Exp<V>, c: &[(f32, u32)]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(c.len());
+unsafe fn exps<V: Simd>(ex: &Exp<V>, mut values: impl Iterator<Item = f32>, out: &mut [f64]) {
     let (mut v, mut e) = ([0.0f32; 16], [0.0f32; 16]);
-    for chunk in c.chunks(V::LANES) {
-        for (d, s) in v.iter_mut().zip(chunk) {
-            *d = s.0;
+    for chunk in out.chunks_mut(V::LANES) {
+        for d in v[..chunk.len()].iter_mut() {
+            *d = values.next().expect("a value per output");
         }
         ex.eval(load_slice::<V>(&v[..chunk.len()])).to_array(&mut e);
-        out.extend(e[..chunk.len()].iter().map(|&e| e as f64));
+        for (o, &e) in chunk.iter_mut().zip(&e) {
+            *o = e as f64;
+        }
     }
-    out
 }
 
 /// Descending value, then ascending index (IEEE order: `-0.0` equals `+0.0`; no NaN here).
