@@ -5,64 +5,18 @@
 
 mod common;
 
-use common::{for_each_isa, rng, uniform};
+use common::{for_each_isa, oracle_topk, order, rng, softmax_bound_ok, uniform};
 use rand::Rng;
 use softmax::{Error, Sampling, Softmax, TopkOptions};
-
-/// The softmax bound of the README: relative `2^-21` above 1e-30, absolute 1e-36 below.
-fn close(got: f32, exact: f64) -> bool {
-    if exact.is_nan() {
-        return got.is_nan();
-    }
-    let err = (got as f64 - exact).abs();
-    if exact > 1e-30 {
-        err / exact <= 2f64.powi(-21)
-    } else {
-        err <= 1e-36
-    }
-}
-
-/// Indices sorted by descending value, then ascending index.
-fn order(v: &[f32]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    // IEEE order: -0.0 equals +0.0 (the lower index first), as in the crate.
-    idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).expect("no NaN").then(a.cmp(&b)));
-    idx
-}
-
-/// The reference gating of one row: indices and f64 weights.
-fn gate_ref(x: &[f32], k: usize, o: TopkOptions) -> (Vec<i32>, Vec<f64>) {
-    let v: Vec<f32> = x.iter().map(|&x| x * o.scale).collect();
-    let first_k = || (0..k as i32).collect::<Vec<_>>();
-    if v.iter().any(|v| v.is_nan()) || v.iter().all(|&v| v == f32::NEG_INFINITY) {
-        return (first_k(), vec![f64::NAN; k]);
-    }
-    let idx: Vec<usize> = order(&v).into_iter().take(k).collect();
-    let m = v[idx[0]];
-    let mass = |v: f32| -> f64 {
-        if m == f32::INFINITY {
-            (v == m) as u8 as f64
-        } else {
-            (v as f64 - m as f64).exp()
-        }
-    };
-    let total: f64 = if o.renormalize {
-        idx.iter().map(|&i| mass(v[i])).sum()
-    } else {
-        v.iter().map(|&v| mass(v)).sum()
-    };
-    let w = idx.iter().map(|&i| mass(v[i]) / total).collect();
-    (idx.iter().map(|&i| i as i32).collect(), w)
-}
 
 fn check_gate(ctx: &str, sm: &Softmax, x: &[f32], k: usize, o: TopkOptions) {
     let (mut w, mut i) = (vec![0.0f32; k], vec![-1i32; k]);
     sm.topk_softmax(x, o, &mut w, &mut i).unwrap();
-    let (ri, rw) = gate_ref(x, k, o);
+    let (ri, rw) = oracle_topk(x, k, o);
     assert_eq!(i, ri, "{ctx}: indices of x={x:?}");
     for j in 0..k {
         assert!(
-            close(w[j], rw[j]),
+            softmax_bound_ok(w[j], rw[j]),
             "{ctx}: weight {j} = {:e}, exact {:e} (x={x:?})",
             w[j],
             rw[j]

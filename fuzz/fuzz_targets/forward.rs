@@ -12,11 +12,5 @@ mod differential;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let isas = differential::isas();
-    let Some((&first, rest)) = data.split_first() else {
-        return;
-    };
-    let (isa, sm) = isas[first as usize % isas.len()];
-    let mut src = differential::Source::from_bytes(rest);
-    differential::check_forward(&mut src, &sm, isa, 1 << 17);
+    differential::fuzz_case(data, 1 << 17, differential::check_forward);
 });

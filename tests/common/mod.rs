@@ -502,3 +502,55 @@ pub fn assert_sentinels(ctx: &str, buf: &[f32], start: usize, end: usize) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Top-k gating: the sort-based reference
+// ---------------------------------------------------------------------------------------------
+
+/// Indices of `v` by descending value, then ascending index, in IEEE order (`-0.0` equals
+/// `+0.0`, so the lower index first); `v` holds no NaN.
+pub fn order(v: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).expect("no NaN").then(a.cmp(&b)));
+    idx
+}
+
+/// Gating of one row by sorting it in f64: the indices of the `k` largest `x * scale` (f32)
+/// and their weights, the row's softmax or (`renormalize`) the softmax over the `k`. A row
+/// holding a NaN, or of only `-inf`, gives indices `0..k` and NaN weights.
+pub fn oracle_topk(x: &[f32], k: usize, o: softmax::TopkOptions) -> (Vec<i32>, Vec<f64>) {
+    let v: Vec<f32> = x.iter().map(|&x| x * o.scale).collect();
+    if v.iter().any(|v| v.is_nan()) || v.iter().all(|&v| v == f32::NEG_INFINITY) {
+        return ((0..k as i32).collect(), vec![f64::NAN; k]);
+    }
+    let idx: Vec<usize> = order(&v).into_iter().take(k).collect();
+    let m = v[idx[0]];
+    let mass = |v: f32| -> f64 {
+        if m == f32::INFINITY {
+            f64::from(u8::from(v == m))
+        } else {
+            (v as f64 - m as f64).exp()
+        }
+    };
+    let total: f64 = if o.renormalize {
+        idx.iter().map(|&i| mass(v[i])).sum()
+    } else {
+        v.iter().map(|&v| mass(v)).sum()
+    };
+    let w = idx.iter().map(|&i| mass(v[i]) / total).collect();
+    (idx.iter().map(|&i| i as i32).collect(), w)
+}
+
+/// Whether `got` is within the softmax bound of `exact` (relative `2^-21` above 1e-30,
+/// absolute 1e-36 below; NaN only for NaN).
+pub fn softmax_bound_ok(got: f32, exact: f64) -> bool {
+    if exact.is_nan() {
+        return got.is_nan();
+    }
+    let err = (got as f64 - exact).abs();
+    if exact > SOFTMAX_TINY {
+        err / exact <= SOFTMAX_REL
+    } else {
+        err <= SOFTMAX_ABS
+    }
+}

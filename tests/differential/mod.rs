@@ -164,6 +164,16 @@ pub const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::TwoPassBlocked,
 ];
 
+/// One fuzz input through `check`: its first byte picks the ISA, the rest is the case.
+pub fn fuzz_case(data: &[u8], max_len: usize, check: fn(&mut Source, &Softmax, Isa, usize)) {
+    let isas = isas();
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let (isa, sm) = isas[first as usize % isas.len()];
+    check(&mut Source::from_bytes(rest), &sm, isa, max_len);
+}
+
 /// The ISAs this CPU runs, scalar first.
 pub fn isas() -> Vec<(Isa, Softmax)> {
     Isa::ALL
@@ -496,14 +506,6 @@ pub fn ulps(a: f32, b: f32) -> u64 {
     ulp_diff(a, b)
 }
 
-/// Indices of `v` by descending value, then ascending index (NaN never asked for).
-fn order(v: &[f32]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    // IEEE order: -0.0 equals +0.0 (the lower index first), as in the crate.
-    idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).expect("no NaN").then(a.cmp(&b)));
-    idx
-}
-
 /// Top-k gating and sampling of one adversarial row on one ISA, against a sort-based f64
 /// reference: the gating indices exactly (`scale * x` rounded to f32 orders the row), the
 /// weights within the softmax bound (relative `2^-21` above 1e-30, absolute 1e-36 below), NaN
@@ -521,43 +523,15 @@ pub fn check_topk(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) {
     let (mut w, mut idx) = (vec![0.0f32; k], vec![0i32; k]);
     sm.topk_softmax(&x, options, &mut w, &mut idx)
         .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-    let v: Vec<f32> = x.iter().map(|&x| x * options.scale).collect();
-    if v.iter().any(|v| v.is_nan()) || v.iter().all(|&v| v == f32::NEG_INFINITY) {
+    let (want_idx, want_w) = crate::common::oracle_topk(&x, k, options);
+    assert_eq!(idx, want_idx, "{ctx}: indices");
+    for j in 0..k {
         assert!(
-            w.iter().all(|w| w.is_nan()),
-            "{ctx}: weights {w:?} of a NaN row"
+            crate::common::softmax_bound_ok(w[j], want_w[j]),
+            "{ctx}: weight {j} = {:e}, exact {:e}",
+            w[j],
+            want_w[j]
         );
-        assert!(
-            idx.iter().enumerate().all(|(j, &i)| i == j as i32),
-            "{ctx}: {idx:?}"
-        );
-    } else {
-        let want: Vec<usize> = order(&v).into_iter().take(k).collect();
-        let got: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
-        assert_eq!(got, want, "{ctx}: indices");
-        let m = v[want[0]];
-        let mass = |v: f32| -> f64 {
-            if m == f32::INFINITY {
-                f64::from(u8::from(v == m))
-            } else {
-                (v as f64 - m as f64).exp()
-            }
-        };
-        let total: f64 = if options.renormalize {
-            want.iter().map(|&i| mass(v[i])).sum()
-        } else {
-            v.iter().map(|&v| mass(v)).sum()
-        };
-        for (j, &i) in want.iter().enumerate() {
-            let exact = mass(v[i]) / total;
-            let err = (w[j] as f64 - exact).abs();
-            let ok = if exact > 1e-30 {
-                err / exact <= 2f64.powi(-21)
-            } else {
-                err <= 1e-36
-            };
-            assert!(ok, "{ctx}: weight {j} = {:e}, exact {exact:e}", w[j]);
-        }
     }
     // One draw.
     let s = softmax::Sampling {
@@ -575,11 +549,11 @@ pub fn check_topk(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) {
     let i = got.unwrap_or_else(|e| panic!("{ctx}: {e}"));
     assert!(i < n, "{ctx}: index {i}");
     if s.temperature == 0.0 {
-        assert_eq!(i, order(&x)[0], "{ctx}: argmax");
+        assert_eq!(i, crate::common::order(&x)[0], "{ctx}: argmax");
     } else if s.top_k > 0 {
         let v: Vec<f32> = x.iter().map(|&x| x * (1.0 / s.temperature)).collect();
         assert!(
-            order(&v)[..s.top_k.min(n)].contains(&i),
+            crate::common::order(&v)[..s.top_k.min(n)].contains(&i),
             "{ctx}: {i} is not among the top {}",
             s.top_k
         );
