@@ -24,20 +24,20 @@ pub const ISA_ENV_VAR: &str = "SOFTMAX_ISA";
 /// The kernel table of `isa`, if it is compiled into this build and the CPU runs it.
 pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
     match isa {
-        Isa::Scalar => Some(&crate::kernels::scalar::KERNELS),
+        Isa::Scalar => Some(&crate::kernels::portable::KERNELS),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => (std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma"))
-        .then_some(&crate::kernels::x86_64::avx2::KERNELS),
+        .then_some(&crate::kernels::avx2::KERNELS),
         // `avx512f` implies AVX2 and FMA for the compiler, so those are checked as well.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => (std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma"))
-        .then_some(&crate::kernels::x86_64::avx512::KERNELS),
+        .then_some(&crate::kernels::avx512::KERNELS),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => std::arch::is_aarch64_feature_detected!("neon")
-            .then_some(&crate::kernels::aarch64::neon::KERNELS),
+            .then_some(&crate::kernels::neon::KERNELS),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -78,7 +78,7 @@ fn initial() -> &'static Kernels {
             },
             _ => best_isa,
         };
-        kernels_for(chosen).unwrap_or(&crate::kernels::scalar::KERNELS)
+        kernels_for(chosen).unwrap_or(&crate::kernels::portable::KERNELS)
     })
 }
 

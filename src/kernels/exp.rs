@@ -39,7 +39,7 @@
 //! f32 first, avoids the rounding of that subtraction (worth up to 1.2e-6 relative for inputs
 //! in [-10, 10]).
 
-use super::simd::Simd;
+use super::simd::{Simd, Token};
 
 /// `log2(e)` rounded to f32.
 pub(crate) const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -114,25 +114,25 @@ impl<V: Simd> Exp<V> {
     /// # Safety
     /// `V`'s ISA must be available.
     #[inline(always)]
-    pub(crate) unsafe fn new(k: f32, s: f64) -> Self {
-        let scaled = |c: f32| V::splat((c as f64 * s) as f32);
-        let s32 = V::splat(s as f32);
+    pub(crate) fn new(isa: Token<V>, k: f32, s: f64) -> Self {
+        let scaled = |c: f32| V::splat(isa, (c as f64 * s) as f32);
+        let s32 = V::splat(isa, s as f32);
         if V::EXP_TABLE {
             Exp {
-                lo: V::splat((k - 126.0) * std::f32::consts::LN_2),
-                log2e: V::splat(LOG2E * 8.0),
-                bias: V::splat(ROUND - 8.0 * k),
-                neg_ln2: [V::splat(-LN2_HI / 8.0), V::splat(-LN2_LO / 8.0)],
+                lo: V::splat(isa, (k - 126.0) * std::f32::consts::LN_2),
+                log2e: V::splat(isa, LOG2E * 8.0),
+                bias: V::splat(isa, ROUND - 8.0 * k),
+                neg_ln2: [V::splat(isa, -LN2_HI / 8.0), V::splat(isa, -LN2_LO / 8.0)],
                 c: [scaled(T3), scaled(T2), s32, s32, s32],
             }
         } else {
             // Inputs below this floor round to n = k - 127, which the exponent trick maps to
             // 0.0 exactly; clamping there keeps every lane's biased exponent inside [0, 128].
             Exp {
-                lo: V::splat((k - 126.75) * std::f32::consts::LN_2),
-                log2e: V::splat(LOG2E),
-                bias: V::splat(MAGIC - k),
-                neg_ln2: [V::splat(-LN2_HI), V::splat(-LN2_LO)],
+                lo: V::splat(isa, (k - 126.75) * std::f32::consts::LN_2),
+                log2e: V::splat(isa, LOG2E),
+                bias: V::splat(isa, MAGIC - k),
+                neg_ln2: [V::splat(isa, -LN2_HI), V::splat(isa, -LN2_LO)],
                 c: [scaled(P5), scaled(P4), scaled(P3), scaled(P2), s32],
             }
         }
@@ -144,17 +144,19 @@ impl<V: Simd> Exp<V> {
     /// # Safety
     /// `V`'s ISA must be available.
     #[inline(always)]
-    pub(crate) unsafe fn per_lane(k: V) -> Self {
-        let mut ex = Self::new(0.0, 1.0);
+    pub(crate) fn per_lane(isa: Token<V>, k: V) -> Self {
+        let mut ex = Self::new(isa, 0.0, 1.0);
         // The biases are integers below 2^24 and `k - 126.75` needs 20 bits: all exact. The
         // product's rounding (2^-7 at most) moves the threshold by a fraction of a binade.
         let (floor, k8) = if V::EXP_TABLE {
-            (126.0, k.mul(V::splat(8.0)))
+            (126.0, k.mul(V::splat(isa, 8.0)))
         } else {
             (126.75, k)
         };
         ex.bias = ex.bias.sub(k8);
-        ex.lo = k.sub(V::splat(floor)).mul(V::splat(std::f32::consts::LN_2));
+        ex.lo = k
+            .sub(V::splat(isa, floor))
+            .mul(V::splat(isa, std::f32::consts::LN_2));
         ex
     }
 
@@ -162,7 +164,7 @@ impl<V: Simd> Exp<V> {
     /// threshold (garbage below it in the table form; the polynomial form needs `x` clamped).
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn terms(&self, x: V) -> (V, V) {
+    fn terms(&self, x: V) -> (V, V) {
         let t = V::fma(x, self.log2e, self.bias);
         let n = t.sub(self.bias);
         let r = V::fma(n, self.neg_ln2[0], x);
@@ -185,7 +187,7 @@ impl<V: Simd> Exp<V> {
     /// NaN.
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    pub(crate) unsafe fn eval(&self, x: V) -> V {
+    pub(crate) fn eval(&self, x: V) -> V {
         if V::EXP_TABLE {
             let (p, scale) = self.terms(x);
             V::zero_below(p.mul(scale), x, self.lo)
@@ -201,7 +203,7 @@ impl<V: Simd> Exp<V> {
     /// ignore (see the callers).
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    pub(crate) unsafe fn eval_add(&self, x: V, acc: V) -> V {
+    pub(crate) fn eval_add(&self, x: V, acc: V) -> V {
         let (p, scale) = self.terms(V::max(self.lo, x));
         V::fma(p, scale, acc)
     }
@@ -210,21 +212,19 @@ impl<V: Simd> Exp<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::scalar::Lanes;
+    use crate::kernels::portable::{token, Lanes};
 
     /// One exponential on the portable lanes (the same arithmetic as every ISA).
     fn exp1(ex: &Exp<Lanes>, x: f32) -> f32 {
         let mut out = [0.0f32; 16];
-        // SAFETY: the portable lanes run on every CPU.
-        unsafe { ex.eval(Lanes::splat(x)).to_array(&mut out) };
+        ex.eval(Lanes::splat(token(), x)).to_array(&mut out);
         out[0]
     }
 
     /// Worst relative error of `exp(x - k*ln2) * s` over `n` inputs evenly spread on
     /// `[lo, hi]`, against f64.
     fn worst(k: f32, s: f64, lo: f32, hi: f32, n: usize) -> f64 {
-        // SAFETY: as above.
-        let ex = unsafe { Exp::<Lanes>::new(k, s) };
+        let ex = Exp::<Lanes>::new(token(), k, s);
         let mut w = 0.0f64;
         for i in 0..=n {
             let x = lo + (hi - lo) * (i as f32 / n as f32);
@@ -253,8 +253,7 @@ mod tests {
 
     #[test]
     fn underflow_is_exact_zero_and_nan_stays() {
-        // SAFETY: the portable lanes run on every CPU.
-        let ex = unsafe { Exp::<Lanes>::new(0.0, 1.0) };
+        let ex = Exp::<Lanes>::new(token(), 0.0, 1.0);
         let threshold = -126.0 * std::f32::consts::LN_2;
         for x in [threshold - 1e-3, -100.0, -1e30, f32::NEG_INFINITY] {
             assert_eq!(exp1(&ex, x).to_bits(), 0, "x={x}");

@@ -1,17 +1,21 @@
 //! Kernels: the algorithms once ([`generic`]), the vector abstraction ([`simd`]), the exp core
-//! ([`exp`]) and one folder per ISA, each of which fills a [`Kernels`] table.
+//! ([`exp`]) and one module per ISA, each of which fills a [`Kernels`] table
+//! ([`portable`] is the reference the SIMD ISAs are tested against; the public name of its ISA
+//! is [`Isa::Scalar`](crate::Isa::Scalar)).
 
 pub(crate) mod exp;
 pub(crate) mod generic;
 pub(crate) mod simd;
 
-pub(crate) mod scalar;
+pub(crate) mod portable;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod x86_64;
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 
 #[cfg(target_arch = "aarch64")]
-pub(crate) mod aarch64;
+pub(crate) mod neon;
 
 use crate::io::{Grad, InOut, Rows, RowsIn};
 use crate::{Algorithm, Isa};
@@ -119,82 +123,127 @@ macro_rules! kernel_table {
             #![allow(unused_imports)]
             use super::*;
             use $crate::io::{Grad, InOut, Rows, RowsIn};
-            use $crate::kernels::{generic, Flags};
+            use $crate::kernels::{generic, simd::Token, Flags};
             use $crate::Algorithm;
 
             $(#[$attr])*
             pub(super) unsafe fn softmax(io: InOut<'_>, alg: Algorithm, flags: Flags) {
-                generic::softmax::<$V, { $unroll }>(io, alg, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::softmax::<$V, { $unroll }>(isa, io, alg, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn softmax_scaled(io: InOut<'_>, alg: Algorithm, flags: Flags, scale: f32) {
-                generic::softmax_scaled::<$V, { $unroll }>(io, alg, flags, scale)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::softmax_scaled::<$V, { $unroll }>(isa, io, alg, flags, scale)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn softmax_backward(g: Grad<'_>, nt: bool) {
-                generic::softmax_backward::<$V, { $unroll }>(g, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::softmax_backward::<$V, { $unroll }>(isa, g, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn log_softmax_backward(g: Grad<'_>, nt: bool) {
-                generic::log_softmax_backward::<$V, { $unroll }>(g, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::log_softmax_backward::<$V, { $unroll }>(isa, g, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn cross_entropy(x: &[f32], target: usize, eps: f32) -> f32 {
-                generic::cross_entropy::<$V, { $unroll }>(x, target, eps)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::cross_entropy::<$V, { $unroll }>(isa, x, target, eps)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn cross_entropy_grad(io: InOut<'_>, target: usize, eps: f32, flags: Flags) -> f32 {
-                generic::cross_entropy_grad::<$V, { $unroll }>(io, target, eps, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::cross_entropy_grad::<$V, { $unroll }>(isa, io, target, eps, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn log_softmax(io: InOut<'_>, flags: Flags) {
-                generic::log_softmax::<$V, { $unroll }>(io, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::log_softmax::<$V, { $unroll }>(isa, io, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn logsumexp(x: &[f32]) -> f32 {
-                generic::logsumexp::<$V, { $unroll }>(x)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::logsumexp::<$V, { $unroll }>(isa, x)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn softmax_rows(rows: Rows<'_>, alg: Algorithm, flags: Flags) {
-                generic::softmax_rows::<$V, { $unroll }>(rows, alg, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::softmax_rows::<$V, { $unroll }>(isa, rows, alg, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn softmax_scaled_rows(rows: Rows<'_>, alg: Algorithm, flags: Flags, scale: f32) {
-                generic::softmax_scaled_rows::<$V, { $unroll }>(rows, alg, flags, scale)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::softmax_scaled_rows::<$V, { $unroll }>(isa, rows, alg, flags, scale)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn log_softmax_rows(rows: Rows<'_>, flags: Flags) {
-                generic::log_softmax_rows::<$V, { $unroll }>(rows, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::log_softmax_rows::<$V, { $unroll }>(isa, rows, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn logsumexp_rows(rows: RowsIn<'_>, out: &mut [f32]) {
-                generic::logsumexp_rows::<$V, { $unroll }>(rows, out)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::logsumexp_rows::<$V, { $unroll }>(isa, rows, out)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn lse_state(x: &[f32]) -> $crate::LseState {
-                generic::lse::lse_state::<$V, { $unroll }>(x)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::lse::lse_state::<$V, { $unroll }>(isa, x)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn lse_normalize(io: InOut<'_>, lse: f32, flags: Flags) {
-                generic::lse::normalize::<$V, { $unroll }>(io, lse, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::lse::normalize::<$V, { $unroll }>(isa, io, lse, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn lse_log_normalize(io: InOut<'_>, lse: f32, flags: Flags) {
-                generic::lse::log_softmax_normalize::<$V, { $unroll }>(io, lse, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::lse::log_softmax_normalize::<$V, { $unroll }>(isa, io, lse, flags)
             }
 
             $(#[$attr])*
@@ -203,7 +252,10 @@ macro_rules! kernel_table {
                 st: $crate::LseState,
                 shard: generic::lse::Shard,
             ) -> f64 {
-                generic::lse::cross_entropy_shard::<$V, { $unroll }>(x, st, shard)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::lse::cross_entropy_shard::<$V, { $unroll }>(isa, x, st, shard)
             }
 
             $(#[$attr])*
@@ -213,7 +265,10 @@ macro_rules! kernel_table {
                 shard: generic::lse::Shard,
                 flags: Flags,
             ) -> f64 {
-                generic::lse::cross_entropy_shard_grad::<$V, { $unroll }>(io, st, shard, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::lse::cross_entropy_shard_grad::<$V, { $unroll }>(isa, io, st, shard, flags)
             }
 
             $(#[$attr])*
@@ -222,87 +277,138 @@ macro_rules! kernel_table {
                 gate: &generic::topk::Gate,
                 out: generic::topk::GateOut<'_>,
             ) {
-                generic::topk::topk_rows::<$V, { $unroll }>(rows, gate, out)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::topk::topk_rows::<$V, { $unroll }>(isa, rows, gate, out)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn sample(x: &[f32], d: &generic::topk::Draw) -> Option<usize> {
-                generic::topk::sample::<$V, { $unroll }>(x, d)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::topk::sample::<$V, { $unroll }>(isa, x, d)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn stablemax(io: InOut<'_>, flags: Flags) {
-                generic::stablemax::stablemax::<$V, { $unroll }>(io, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::stablemax::<$V, { $unroll }>(isa, io, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn log_stablemax(io: InOut<'_>, flags: Flags) {
-                generic::stablemax::log_stablemax::<$V, { $unroll }>(io, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::log_stablemax::<$V, { $unroll }>(isa, io, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn stablemax_cross_entropy(x: &[f32], target: usize, eps: f32) -> f32 {
-                generic::stablemax::cross_entropy::<$V, { $unroll }>(x, target, eps)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::cross_entropy::<$V, { $unroll }>(isa, x, target, eps)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn stablemax_cross_entropy_grad(io: InOut<'_>, target: usize, eps: f32, flags: Flags) -> f32 {
-                generic::stablemax::cross_entropy_grad::<$V, { $unroll }>(io, target, eps, flags)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::cross_entropy_grad::<$V, { $unroll }>(isa, io, target, eps, flags)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn stablemax_backward(g: Grad<'_>, nt: bool) {
-                generic::stablemax::stablemax_backward::<$V, { $unroll }>(g, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::stablemax_backward::<$V, { $unroll }>(isa, g, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn log_stablemax_backward(g: Grad<'_>, nt: bool) {
-                generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(g, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(isa, g, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_pair_sum(x: &[f32]) -> Option<(f64, f32)> {
-                generic::segmented::pair_sum_of::<$V, { $unroll }>(x)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::pair_sum_of::<$V, { $unroll }>(isa, x)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_max(x: &[f32]) -> f32 {
-                generic::segmented::max_of::<$V, { $unroll }>(x)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::max_of::<$V, { $unroll }>(isa, x)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_sum_minus(x: &[f32], c: f32) -> f64 {
-                generic::segmented::sum_minus::<$V, { $unroll }>(x, c)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::sum_minus::<$V, { $unroll }>(isa, x, c)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_exp_store_sum(io: InOut<'_>, k: f32) -> f64 {
-                generic::segmented::exp_store_sum_of::<$V, { $unroll }>(io, k)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::exp_store_sum_of::<$V, { $unroll }>(isa, io, k)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_scale(io: InOut<'_>, r: f32) {
-                generic::segmented::scale_of::<$V, { $unroll }>(io, r)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::scale_of::<$V, { $unroll }>(isa, io, r)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_exp_out(io: InOut<'_>, k: f32, r: f64, c: f32, nt: bool) {
-                generic::segmented::exp_out::<$V, { $unroll }>(io, k, r, c, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::exp_out::<$V, { $unroll }>(isa, io, k, r, c, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_shift_out(io: InOut<'_>, k: f32, b: f32, nt: bool) {
-                generic::segmented::shift_out::<$V, { $unroll }>(io, k, b, nt)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::shift_out::<$V, { $unroll }>(isa, io, k, b, nt)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_block_sum(x: &[f32]) -> Option<(f64, f32)> {
-                generic::segmented::block_sum_of::<$V, { $unroll }>(x)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::block_sum_of::<$V, { $unroll }>(isa, x)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_sum_exp(x: &[f32], k: f32) -> f64 {
-                generic::segmented::sum_exp_of::<$V, { $unroll }>(x, k)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::sum_exp_of::<$V, { $unroll }>(isa, x, k)
             }
         }
 

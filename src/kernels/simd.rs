@@ -1,19 +1,59 @@
 //! The vector abstraction every ISA implements.
 //!
-//! The algorithms in [`super::generic`] are written once against [`Simd`]; each ISA folder
+//! The algorithms in [`super::generic`] are written once against [`Simd`]; each ISA module
 //! implements it with its own intrinsics and instantiates the algorithms from one
 //! `#[target_feature]` entry point per operation (see [`super::kernel_table`]). Every method is
 //! `#[inline(always)]` so the whole kernel is compiled inside that entry point with the ISA's
 //! features enabled.
+//!
+//! Arithmetic is safe to call: a vector can only be made by a method that takes a [`Token`]
+//! (which only detection, or an `unsafe` constructor, creates) or another vector of the same
+//! ISA, so holding one proves the ISA is available. Only the methods that read or write memory
+//! through a pointer are `unsafe`.
+
+use core::marker::PhantomData;
+
+/// Zero-sized proof that the ISA of the vector type `V` is available on the running CPU.
+pub(crate) struct Token<V>(PhantomData<fn() -> V>);
+
+impl<V> Clone for Token<V> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for Token<V> {}
+
+impl<V: Simd> Token<V> {
+    /// The token, without checking.
+    ///
+    /// # Safety
+    ///
+    /// `V`'s ISA must be available on the running CPU (the kernel entry points are reachable
+    /// only through a table that [`crate::dispatch`] hands out after detection).
+    #[inline(always)]
+    pub(crate) const unsafe fn new_unchecked() -> Self {
+        Token(PhantomData)
+    }
+
+    /// The token when the running CPU has `V`'s ISA.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn detect() -> Option<Self> {
+        // SAFETY: the ISA was just detected.
+        V::available().then(|| unsafe { Self::new_unchecked() })
+    }
+}
 
 /// One SIMD register of `f32` lanes.
 ///
 /// # Safety
 ///
-/// Every method executes instructions of the implementing ISA. Callers must only use an
-/// implementation on a CPU that has that ISA (the dispatcher checks this once, before any
-/// kernel of the ISA is reachable). Pointer arguments carry the usual validity contract
-/// spelled out on each method.
+/// Implementations must make a value of `Self` or `Self::Wide` exist only on a CPU that has
+/// the ISA: every method that returns one takes a [`Token`], a `Self` or a `Self::Wide`, and
+/// the types have no other constructor outside their ISA module. The safe methods then only
+/// execute instructions that the value proves available. The `unsafe` ones additionally
+/// dereference their pointer arguments, under the contract spelled out on each.
 pub(crate) unsafe trait Simd: Copy {
     /// Number of `f32` lanes.
     const LANES: usize;
@@ -22,73 +62,98 @@ pub(crate) unsafe trait Simd: Copy {
     /// [`super::exp`].
     const EXP_TABLE: bool;
 
+    /// Whether the running CPU has the ISA (the dispatcher's detection).
+    fn available() -> bool;
+    /// The token of this vector's ISA: holding a vector proves it.
+    #[inline(always)]
+    fn token(self) -> Token<Self> {
+        // SAFETY: a vector exists only where its ISA is available (the trait's contract).
+        unsafe { Token::new_unchecked() }
+    }
+
     /// A vector with every lane set to `v`.
-    unsafe fn splat(v: f32) -> Self;
+    fn splat(t: Token<Self>, v: f32) -> Self;
     /// Loads `LANES` values from `p` (no alignment needed).
-    unsafe fn load(p: *const f32) -> Self;
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load(t: Token<Self>, p: *const f32) -> Self;
     /// Loads the first `n < LANES` values from `p` and sets the other lanes to `fill`.
     /// Never touches memory past `p + n`.
-    unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self;
+    ///
+    /// # Safety
+    /// `p..p + n` must be readable.
+    unsafe fn load_tail(t: Token<Self>, p: *const f32, n: usize, fill: f32) -> Self;
     /// Stores all lanes to `p` (no alignment needed).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
     unsafe fn store(self, p: *mut f32);
     /// Stores the first `n < LANES` lanes to `p`; memory past `p + n` is untouched.
+    ///
+    /// # Safety
+    /// `p..p + n` must be writable.
     unsafe fn store_tail(self, p: *mut f32, n: usize);
-    /// Non-temporal store of all lanes; `p` must be aligned to `LANES * 4` bytes.
-    /// Implementations without such stores use a plain store.
+    /// Non-temporal store of all lanes. Implementations without such stores use a plain
+    /// store.
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable and `p` aligned to `LANES * 4` bytes.
     unsafe fn stream(self, p: *mut f32);
     /// Orders earlier non-temporal stores before later stores (a no-op where `stream` is a
     /// plain store).
-    unsafe fn stream_fence();
-    /// Hints that the cache line holding `p` will be read soon. `p` need not be valid.
-    unsafe fn prefetch(p: *const f32);
+    fn stream_fence(t: Token<Self>);
+    /// Hints that the cache line holding `p` will be read soon. `p` need not be valid (a
+    /// prefetch never faults).
+    fn prefetch(t: Token<Self>, p: *const f32);
 
     /// Lane-wise `a + b`.
-    unsafe fn add(self, b: Self) -> Self;
+    fn add(self, b: Self) -> Self;
     /// Lane-wise `a - b`.
-    unsafe fn sub(self, b: Self) -> Self;
+    fn sub(self, b: Self) -> Self;
     /// Lane-wise `a * b`.
-    unsafe fn mul(self, b: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
     /// Lane-wise fused `a * b + c`, rounded once.
-    unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+    fn fma(a: Self, b: Self, c: Self) -> Self;
     /// Lane-wise `a / b`, correctly rounded (IEEE division: `x / inf = 0`, `x / 0 = inf`).
-    unsafe fn div(self, b: Self) -> Self;
+    fn div(self, b: Self) -> Self;
     /// Splits a positive, normal, finite `v` into `(m, e)` with `v = m * 2^e` exactly, `m` in
     /// `[sqrt(1/2), sqrt(2))` and `e` an integer-valued float (the range a logarithm wants:
     /// `ln m` is small on both sides of 0). Integer arithmetic on the bits: subtract the bits
     /// of `sqrt(1/2)` (`0x3f3504f3`), shift the exponent out (arithmetic), and add them back
     /// to the mantissa field. Other inputs give unspecified (but harmless) lanes.
-    unsafe fn split_exp(self) -> (Self, Self);
+    fn split_exp(self) -> (Self, Self);
     /// Lane-wise maximum. When `b` is NaN the lane is NaN; when only `a` is NaN the lane may
     /// be either value (x86 returns `b`, NEON returns NaN). Kernels clamp with
     /// `max(bound, x)` so a NaN input stays NaN.
-    unsafe fn max(a: Self, b: Self) -> Self;
+    fn max(a: Self, b: Self) -> Self;
     /// Lane-wise minimum, with the NaN rule of [`Simd::max`].
-    unsafe fn min(a: Self, b: Self) -> Self;
+    fn min(a: Self, b: Self) -> Self;
     /// The exponent-field trick: reinterprets `t` as integers, shifts each left by 23 bits
     /// and reinterprets the result as `f32`. For `t = 1.5 * 2^23 + 127 + k` with integer
     /// `k` in `[-127, 128]` this is exactly `2^k` (and `0.0` for `k = -127`).
-    unsafe fn pow2_from_magic(t: Self) -> Self;
+    fn pow2_from_magic(t: Self) -> Self;
     /// `2^(m/8)` from the integer `m` in the low bits of `t = 1.5 * 2^23 + m` (the magic-bias
     /// trick, `|m| < 2^22`): the table entry [`EIGHTHS`](super::exp::EIGHTHS)`[m & 7]` (picked
     /// by the low three bits of `t`) plus the bits of `t` shifted left by 20, as integers.
     /// Exact (up to the table's rounding) while `floor(m/8)` is in `[-126, 127]`.
-    unsafe fn pow2_eighths(t: Self) -> Self;
+    fn pow2_eighths(t: Self) -> Self;
     /// `v` where `x >= lo` or `x` is NaN, `+0.0` where `x < lo`.
-    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self;
+    fn zero_below(v: Self, x: Self, lo: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
-    unsafe fn any_gt(a: Self, b: Self) -> bool;
+    fn any_gt(a: Self, b: Self) -> bool;
     /// The lanes of `a` below `bound` (`a < bound`), `fill` in the others (NaN lanes of `a`
     /// give `fill`).
-    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self;
+    fn below_or(a: Self, bound: Self, fill: Self) -> Self;
     /// Bit `l` set when `a > b` in lane `l` (clear for NaN lanes); bits at and above `LANES`
     /// are clear.
-    unsafe fn gt_mask(a: Self, b: Self) -> u32;
+    fn gt_mask(a: Self, b: Self) -> u32;
     /// Writes the lanes to `out[..LANES]`.
-    unsafe fn to_array(self, out: &mut [f32; 16]);
+    fn to_array(self, out: &mut [f32; 16]);
 
     /// Lane 0. The default goes through memory; the SIMD ISAs read the register.
     #[inline(always)]
-    unsafe fn first(self) -> f32 {
+    fn first(self) -> f32 {
         let mut a = [0.0f32; 16];
         self.to_array(&mut a);
         a[0]
@@ -97,27 +162,27 @@ pub(crate) unsafe trait Simd: Copy {
     /// sums (see [`super::generic::passes`]).
     type Wide: Copy;
     /// A `Wide` of zeros.
-    unsafe fn wide_zero() -> Self::Wide;
+    fn wide_zero(t: Token<Self>) -> Self::Wide;
     /// Lane-wise `acc + self`, `self` widened to f64 (exactly) first: one f64 rounding.
-    unsafe fn wide_add(self, acc: Self::Wide) -> Self::Wide;
+    fn wide_add(self, acc: Self::Wide) -> Self::Wide;
     /// Lane-wise `acc + a * b` in f64. The product of two widened f32 is exact, so this is
     /// one f64 rounding (a fused or a separate multiply-add give the same bits).
-    unsafe fn wide_mul_add(a: Self, b: Self, acc: Self::Wide) -> Self::Wide;
+    fn wide_mul_add(a: Self, b: Self, acc: Self::Wide) -> Self::Wide;
     /// Lane-wise `w * f` in f64 (`f[..LANES]`).
-    unsafe fn wide_scale(w: Self::Wide, f: &[f64; 16]) -> Self::Wide;
+    fn wide_scale(w: Self::Wide, f: &[f64; 16]) -> Self::Wide;
     /// Writes the lanes to `out[..LANES]`.
-    unsafe fn wide_to_array(w: Self::Wide, out: &mut [f64; 16]);
+    fn wide_to_array(w: Self::Wide, out: &mut [f64; 16]);
 
     /// The horizontal maximum in every lane (NaN lanes may or may not win). The default goes
     /// through memory; the x86 ISAs use a shuffle tree.
     #[inline(always)]
-    unsafe fn max_all(self) -> Self {
-        Self::splat(self.reduce_max())
+    fn max_all(self) -> Self {
+        Self::splat(self.token(), self.reduce_max())
     }
 
     /// Horizontal maximum (NaN lanes may or may not win).
     #[inline(always)]
-    unsafe fn reduce_max(self) -> f32 {
+    fn reduce_max(self) -> f32 {
         let mut a = [0.0f32; 16];
         self.to_array(&mut a);
         let mut m = a[0];
@@ -129,7 +194,7 @@ pub(crate) unsafe trait Simd: Copy {
 
     /// Horizontal sum, accumulated in `f64`.
     #[inline(always)]
-    unsafe fn reduce_add(self) -> f64 {
+    fn reduce_add(self) -> f64 {
         let mut a = [0.0f32; 16];
         self.to_array(&mut a);
         a[..Self::LANES].iter().map(|&v| v as f64).sum()
@@ -142,29 +207,26 @@ mod tests {
     //! definitions
     //! (including the ones an ISA's kernels do not use, so both exponential forms stay correct
     //! everywhere).
-    use super::Simd;
+    use super::{Simd, Token};
     use crate::kernels::exp::EIGHTHS;
 
     fn lanes<V: Simd>(v: V) -> Vec<f32> {
         let mut a = [0.0f32; 16];
-        // SAFETY: the callers check the ISA first.
-        unsafe { v.to_array(&mut a) };
+        v.to_array(&mut a);
         a[..V::LANES].to_vec()
     }
 
     /// A vector of `f(lane)`.
-    fn from<V: Simd>(f: impl Fn(usize) -> f32) -> V {
+    fn from<V: Simd>(isa: Token<V>, f: impl Fn(usize) -> f32) -> V {
         let a: Vec<f32> = (0..16).map(f).collect();
-        // SAFETY: as above; `a` holds 16 >= LANES values.
-        unsafe { V::load(a.as_ptr()) }
+        // SAFETY: `a` holds 16 >= LANES values.
+        unsafe { V::load(isa, a.as_ptr()) }
     }
 
-    /// # Safety
-    /// `V`'s ISA must be available.
-    unsafe fn check<V: Simd>(name: &str) {
+    fn check<V: Simd>(isa: Token<V>, name: &str) {
         // pow2_from_magic: 2^k for k in [-126, 128], 0 for k = -127.
         for k in -127i32..=128 {
-            let t = V::splat(12_582_912.0 + 127.0 + k as f32);
+            let t = V::splat(isa, 12_582_912.0 + 127.0 + k as f32);
             let want = if k == -127 { 0.0 } else { 2f64.powi(k) as f32 };
             for v in lanes(V::pow2_from_magic(t)) {
                 assert_eq!(v.to_bits(), want.to_bits(), "{name} pow2_from_magic k={k}");
@@ -173,7 +235,9 @@ mod tests {
         // pow2_eighths: 2^floor(m/8) * table[m mod 8] for m in [-1008, 1023], lanes differing.
         for m0 in (-1008i32..1024).step_by(V::LANES) {
             let m = |l: usize| (m0 + l as i32).min(1023);
-            let got = lanes(V::pow2_eighths(from::<V>(|l| 12_582_912.0 + m(l) as f32)));
+            let got = lanes(V::pow2_eighths(from::<V>(isa, |l| {
+                12_582_912.0 + m(l) as f32
+            })));
             for (l, v) in got.into_iter().enumerate() {
                 let (a, j) = (m(l).div_euclid(8), m(l).rem_euclid(8) as usize);
                 let entry = f32::from_bits(EIGHTHS[j] + ((j as u32) << 20));
@@ -182,8 +246,8 @@ mod tests {
             }
         }
         // div: correctly rounded, IEEE at 0 and infinity.
-        let a = from::<V>(|l| [1.0, -7.0, 3.0, 0.0, f32::INFINITY][l % 5]);
-        let b = from::<V>(|l| [3.0, 2.0, f32::INFINITY, 5.0, 2.0][l % 5]);
+        let a = from::<V>(isa, |l| [1.0, -7.0, 3.0, 0.0, f32::INFINITY][l % 5]);
+        let b = from::<V>(isa, |l| [3.0, 2.0, f32::INFINITY, 5.0, 2.0][l % 5]);
         for (l, v) in lanes(a.div(b)).into_iter().enumerate() {
             let want = [1.0f32 / 3.0, -3.5, 0.0, 0.0, f32::INFINITY][l % 5];
             assert_eq!(v.to_bits(), want.to_bits(), "{name} div lane {l}");
@@ -207,7 +271,7 @@ mod tests {
                 };
                 m * 2f32.powi(e)
             };
-            let (m, x) = from::<V>(v).split_exp();
+            let (m, x) = from::<V>(isa, v).split_exp();
             for (l, (m, x)) in lanes(m).into_iter().zip(lanes(x)).enumerate() {
                 assert!(
                     (s..2.0 * s).contains(&m),
@@ -219,8 +283,10 @@ mod tests {
             }
         }
         // zero_below: 0 strictly below, the value at or above, NaN kept.
-        let x = from::<V>(|l| [-2.0, -1.0, 0.5, f32::NAN, f32::NEG_INFINITY][l % 5]);
-        let got = lanes(V::zero_below(V::splat(7.0), x, V::splat(-1.0)));
+        let x = from::<V>(isa, |l| {
+            [-2.0, -1.0, 0.5, f32::NAN, f32::NEG_INFINITY][l % 5]
+        });
+        let got = lanes(V::zero_below(V::splat(isa, 7.0), x, V::splat(isa, -1.0)));
         for (l, v) in got.into_iter().enumerate() {
             let want = [0.0, 7.0, 7.0, 7.0, 0.0][l % 5];
             assert_eq!(
@@ -231,32 +297,32 @@ mod tests {
         }
         // max_all: the largest lane, wherever it is, in every lane.
         for l in 0..V::LANES {
-            let a = from::<V>(|i| if i == l { 3.0 } else { -(i as f32) });
+            let a = from::<V>(isa, |i| if i == l { 3.0 } else { -(i as f32) });
             for v in lanes(a.max_all()) {
                 assert_eq!(v, 3.0, "{name} max_all from lane {l}");
             }
         }
         // any_gt: each lane alone, and NaN never.
         for l in 0..V::LANES {
-            let a = from::<V>(|i| if i == l { 2.0 } else { 0.0 });
-            assert!(V::any_gt(a, V::splat(1.0)), "{name} any_gt lane {l}");
+            let a = from::<V>(isa, |i| if i == l { 2.0 } else { 0.0 });
+            assert!(V::any_gt(a, V::splat(isa, 1.0)), "{name} any_gt lane {l}");
         }
         assert!(
-            !V::any_gt(V::splat(f32::NAN), V::splat(0.0)),
+            !V::any_gt(V::splat(isa, f32::NAN), V::splat(isa, 0.0)),
             "{name} any_gt NaN"
         );
         assert!(
-            !V::any_gt(V::splat(1.0), V::splat(1.0)),
+            !V::any_gt(V::splat(isa, 1.0), V::splat(isa, 1.0)),
             "{name} any_gt equal"
         );
         // gt_mask: one bit per lane, in lane order; NaN and equal lanes clear.
-        let a = from::<V>(|l| [2.0, f32::NAN, 1.0, 0.5, 3.0][l % 5]);
+        let a = from::<V>(isa, |l| [2.0, f32::NAN, 1.0, 0.5, 3.0][l % 5]);
         let want = (0..V::LANES)
             .filter(|l| [true, false, false, false, true][l % 5])
             .fold(0u32, |m, l| m | 1 << l);
-        assert_eq!(V::gt_mask(a, V::splat(1.0)), want, "{name} gt_mask");
+        assert_eq!(V::gt_mask(a, V::splat(isa, 1.0)), want, "{name} gt_mask");
         // below_or: strictly below kept, equal / above / NaN filled.
-        let got = lanes(V::below_or(a, V::splat(2.0), V::splat(-7.0)));
+        let got = lanes(V::below_or(a, V::splat(isa, 2.0), V::splat(isa, -7.0)));
         for (l, v) in got.into_iter().enumerate() {
             let want = [-7.0, -7.0, 1.0, 0.5, -7.0][l % 5];
             assert_eq!(v, want, "{name} below_or lane {l}");
@@ -265,23 +331,20 @@ mod tests {
 
     #[test]
     fn primitives_of_every_isa_here() {
-        // SAFETY: the portable lanes run everywhere; every other ISA is checked first.
-        unsafe {
-            check::<crate::kernels::scalar::Lanes>("scalar");
-            #[cfg(target_arch = "x86_64")]
-            {
-                use crate::kernels::x86_64::{avx2::Avx2, avx512::Avx512};
-                if crate::Isa::Avx2.is_supported() {
-                    check::<Avx2>("avx2");
-                }
-                if crate::Isa::Avx512.is_supported() {
-                    check::<Avx512>("avx512");
-                }
+        check(crate::kernels::portable::token(), "scalar");
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::kernels::{avx2::Avx2, avx512::Avx512};
+            if let Some(isa) = Token::<Avx2>::detect() {
+                check(isa, "avx2");
             }
-            #[cfg(target_arch = "aarch64")]
-            if crate::Isa::Neon.is_supported() {
-                check::<crate::kernels::aarch64::neon::Neon>("neon");
+            if let Some(isa) = Token::<Avx512>::detect() {
+                check(isa, "avx512");
             }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(isa) = Token::<crate::kernels::neon::Neon>::detect() {
+            check(isa, "neon");
         }
     }
 }

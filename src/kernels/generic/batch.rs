@@ -5,7 +5,7 @@ use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax
 use super::passes::{Input, Plain, Scaled};
 use super::short::{self, Group, ShortRows};
 use crate::io::{Rows, RowsIn};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::Algorithm;
 
@@ -19,17 +19,18 @@ pub(crate) struct SoftmaxShort<'a, 'r, I> {
 impl<V: Simd, I: Input<V>> ShortRows<V> for SoftmaxShort<'_, '_, I> {
     const VECS: usize = 8;
     #[inline(always)]
-    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.x(r0 + i)),
             y: std::array::from_fn(|i| self.rows.y(r0 + i)),
         };
-        short::softmax::<V, R, NV>(self.inp, &g, self.rows.cols())
+        // SAFETY: rows `r0..r0 + R` of the batch view, each valid for `cols` elements.
+        unsafe { short::softmax::<V, R, NV>(isa, self.inp, &g, self.rows.cols()) }
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn special(&mut self, r: usize) {
-        softmax_special::<V, 1>(self.inp, self.rows.row(r), self.flags);
+    fn special(&mut self, isa: Token<V>, r: usize) {
+        softmax_special::<V, 1>(isa, self.inp, self.rows.row(r), self.flags);
     }
 }
 
@@ -42,17 +43,18 @@ pub(crate) struct LogSoftmaxShort<'a, 'r> {
 impl<V: Simd> ShortRows<V> for LogSoftmaxShort<'_, '_> {
     const VECS: usize = 16;
     #[inline(always)]
-    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.x(r0 + i)),
             y: std::array::from_fn(|i| self.rows.y(r0 + i)),
         };
-        short::log_softmax::<V, R, NV>(&Plain, &g, self.rows.cols())
+        // SAFETY: rows `r0..r0 + R` of the batch view, each valid for `cols` elements.
+        unsafe { short::log_softmax::<V, R, NV>(isa, &Plain, &g, self.rows.cols()) }
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn special(&mut self, r: usize) {
-        log_softmax_special::<V, 1>(self.rows.row(r), self.flags);
+    fn special(&mut self, isa: Token<V>, r: usize) {
+        log_softmax_special::<V, 1>(isa, self.rows.row(r), self.flags);
     }
 }
 
@@ -65,52 +67,64 @@ pub(crate) struct LogSumExpShort<'a, 'r> {
 impl<V: Simd> ShortRows<V> for LogSumExpShort<'_, '_> {
     const VECS: usize = 16;
     #[inline(always)]
-    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.ptr(r0 + i)),
             y: [std::ptr::null_mut(); R],
         };
-        short::logsumexp::<V, R, NV>(&Plain, &g, self.rows.cols(), &mut self.out[r0..r0 + R])
+        // SAFETY: rows `r0..r0 + R` of the batch view, each readable for `cols` elements.
+        unsafe {
+            short::logsumexp::<V, R, NV>(
+                isa,
+                &Plain,
+                &g,
+                self.rows.cols(),
+                &mut self.out[r0..r0 + R],
+            )
+        }
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn special(&mut self, r: usize) {
+    fn special(&mut self, _isa: Token<V>, r: usize) {
         self.out[r] = logsumexp_special(self.rows.row(r)) as f32;
     }
 }
 
 /// Softmax of every row of a batch with the resolved algorithm `alg` (never `Auto`).
 #[inline(always)]
-pub(crate) unsafe fn softmax_rows<V: Simd, const U: usize>(
+pub(crate) fn softmax_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut rows: Rows<'_>,
     alg: Algorithm,
     flags: Flags,
 ) {
-    softmax_rows_of::<V, U>(&Plain, &mut rows, alg, flags)
+    softmax_rows_of::<V, U>(isa, &Plain, &mut rows, alg, flags)
 }
 
 /// Softmax of `scale * x` for every row of a batch (`scale` finite).
 #[inline(always)]
-pub(crate) unsafe fn softmax_scaled_rows<V: Simd, const U: usize>(
+pub(crate) fn softmax_scaled_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut rows: Rows<'_>,
     alg: Algorithm,
     flags: Flags,
     scale: f32,
 ) {
     if scale == 1.0 {
-        softmax_rows_of::<V, U>(&Plain, &mut rows, alg, flags)
+        softmax_rows_of::<V, U>(isa, &Plain, &mut rows, alg, flags)
     } else if scale == 0.0 {
         for r in 0..rows.rows() {
-            super::forward::softmax_scaled::<V, U>(rows.row(r), alg, flags, scale);
+            super::forward::softmax_scaled::<V, U>(isa, rows.row(r), alg, flags, scale);
         }
     } else {
-        softmax_rows_of::<V, U>(&Scaled::<V>::new(scale), &mut rows, alg, flags)
+        softmax_rows_of::<V, U>(isa, &Scaled::<V>::new(isa, scale), &mut rows, alg, flags)
     }
 }
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn softmax_rows_of<V: Simd, const U: usize>(
+fn softmax_rows_of<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     rows: &mut Rows<'_>,
     alg: Algorithm,
@@ -118,10 +132,10 @@ unsafe fn softmax_rows_of<V: Simd, const U: usize>(
 ) {
     let (count, n) = (rows.rows(), rows.cols());
     if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
-        short::run::<V, _>(&mut SoftmaxShort { inp, rows, flags }, count, n);
+        short::run::<V, _>(isa, &mut SoftmaxShort { inp, rows, flags }, count, n);
     } else {
         for r in 0..count {
-            softmax_of::<V, U>(inp, rows.row(r), alg, flags);
+            softmax_of::<V, U>(isa, inp, rows.row(r), alg, flags);
         }
     }
 }
@@ -129,10 +143,15 @@ unsafe fn softmax_rows_of<V: Simd, const U: usize>(
 /// Log-softmax of every row of a batch.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn log_softmax_rows<V: Simd, const U: usize>(mut rows: Rows<'_>, flags: Flags) {
+pub(crate) fn log_softmax_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
+    mut rows: Rows<'_>,
+    flags: Flags,
+) {
     let (count, n) = (rows.rows(), rows.cols());
     if short::is_short::<V>(n) {
         short::run::<V, _>(
+            isa,
             &mut LogSoftmaxShort {
                 rows: &mut rows,
                 flags,
@@ -142,7 +161,7 @@ pub(crate) unsafe fn log_softmax_rows<V: Simd, const U: usize>(mut rows: Rows<'_
         );
     } else {
         for r in 0..count {
-            super::forward::log_softmax::<V, U>(rows.row(r), flags);
+            super::forward::log_softmax::<V, U>(isa, rows.row(r), flags);
         }
     }
 }
@@ -150,14 +169,18 @@ pub(crate) unsafe fn log_softmax_rows<V: Simd, const U: usize>(mut rows: Rows<'_
 /// Log-sum-exp of every row of a batch into `out` (one value per row).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn logsumexp_rows<V: Simd, const U: usize>(rows: RowsIn<'_>, out: &mut [f32]) {
+pub(crate) fn logsumexp_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
+    rows: RowsIn<'_>,
+    out: &mut [f32],
+) {
     let (count, n) = (rows.rows(), rows.cols());
     debug_assert_eq!(out.len(), count);
     if short::is_short::<V>(n) {
-        short::run::<V, _>(&mut LogSumExpShort { rows, out }, count, n);
+        short::run::<V, _>(isa, &mut LogSumExpShort { rows, out }, count, n);
     } else {
         for (r, o) in out.iter_mut().enumerate() {
-            *o = super::forward::logsumexp::<V, U>(rows.row(r));
+            *o = super::forward::logsumexp::<V, U>(isa, rows.row(r));
         }
     }
 }

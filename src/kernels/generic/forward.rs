@@ -14,7 +14,7 @@ use super::passes::{
 use super::short::{self, log_softmax_offset, lse_of};
 use crate::io::{InOut, Rows, RowsIn};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::Algorithm;
 
@@ -65,7 +65,8 @@ pub(crate) fn fill(io: &mut InOut<'_>, v: f32) {
 /// Last pass shared by the softmax algorithms: `y = exp(x - k*ln2) / s`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn finish<V: Simd, const U: usize>(
+fn finish<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
     s: f64,
@@ -75,42 +76,52 @@ unsafe fn finish<V: Simd, const U: usize>(
     if s.is_nan() {
         fill(io, f32::NAN);
     } else {
-        let f = Prob::new(Exp::new(k, 1.0 / s));
-        map_store_nt::<V, U>(inp, io.x(), io.y(), io.len(), &f, nt);
+        let f = Prob::new(isa, Exp::new(isa, k, 1.0 / s));
+        // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+        unsafe { map_store_nt::<V, U>(isa, inp, io.x(), io.y(), io.len(), &f, nt) };
     }
 }
 
 /// Passes 2 and 3 of three-pass recompute against the shift `k`: the sum, then the output.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn recompute<V: Simd, const U: usize>(
+fn recompute<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
     k: f32,
     nt: bool,
 ) {
-    let s = sum_exp::<V, U, PREFETCH>(inp, io.x(), io.len(), &Exp::new(k, 1.0));
-    finish::<V, U>(inp, io, s, k, nt);
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+    let s =
+        unsafe { sum_exp::<V, U, PREFETCH>(isa, inp, io.x(), io.len(), &Exp::new(isa, k, 1.0)) };
+    finish::<V, U>(isa, inp, io, s, k, nt);
 }
 
 /// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn softmax<V: Simd, const U: usize>(io: InOut<'_>, alg: Algorithm, flags: Flags) {
-    softmax_of::<V, U>(&Plain, io, alg, flags)
+pub(crate) fn softmax<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: InOut<'_>,
+    alg: Algorithm,
+    flags: Flags,
+) {
+    softmax_of::<V, U>(isa, &Plain, io, alg, flags)
 }
 
 /// Softmax of `scale * x` for one row, the scale fused into every load. `scale` is finite.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
+pub(crate) fn softmax_scaled<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut io: InOut<'_>,
     alg: Algorithm,
     flags: Flags,
     scale: f32,
 ) {
     if scale == 1.0 {
-        softmax_of::<V, U>(&Plain, io, alg, flags)
+        softmax_of::<V, U>(isa, &Plain, io, alg, flags)
     } else if scale == 0.0 {
         // softmax(0 * x): uniform, except that 0 * inf is NaN.
         let uniform = 1.0 / io.len() as f32;
@@ -121,13 +132,14 @@ pub(crate) unsafe fn softmax_scaled<V: Simd, const U: usize>(
         };
         fill(&mut io, v);
     } else {
-        softmax_of::<V, U>(&Scaled::<V>::new(scale), io, alg, flags)
+        softmax_of::<V, U>(isa, &Scaled::<V>::new(isa, scale), io, alg, flags)
     }
 }
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
+pub(crate) fn softmax_of<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     mut io: InOut<'_>,
     alg: Algorithm,
@@ -153,9 +165,10 @@ pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
         return;
     }
     if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
-        // SAFETY of the view: the row's input and output, as `io` holds them.
-        let mut rows = Rows::from_raw(x, n, y, n, 1, n);
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        let mut rows = unsafe { Rows::from_raw(x, n, y, n, 1, n) };
         short::run_one::<V, _>(
+            isa,
             &mut SoftmaxShort {
                 inp,
                 rows: &mut rows,
@@ -167,29 +180,43 @@ pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
     }
     match alg {
         Algorithm::ThreePassRecompute | Algorithm::ThreePassReload | Algorithm::Auto => {
-            let m = max::<V, U, PREFETCH>(inp, x, n);
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+            let m = unsafe { max::<V, U, PREFETCH>(isa, inp, x, n) };
             if m.is_nan() || m.abs() >= LARGE {
-                return softmax_special::<V, U>(inp, io, flags);
+                return softmax_special::<V, U>(isa, inp, io, flags);
             }
             let k = shift_for_max(m);
             if alg == Algorithm::ThreePassReload {
-                let s = exp_store_sum::<V, U>(inp, x, y, n, &Exp::new(k, 1.0));
+                // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+                let s = unsafe { exp_store_sum::<V, U>(isa, inp, x, y, n, &Exp::new(isa, k, 1.0)) };
                 if s.is_nan() {
                     fill(&mut io, f32::NAN);
                 } else {
-                    map_store::<V, U, false>(&Plain, y, y, n, &Scale::new((1.0 / s) as f32));
+                    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+                    unsafe {
+                        map_store::<V, U, false>(
+                            isa,
+                            &Plain,
+                            y,
+                            y,
+                            n,
+                            &Scale::new(isa, (1.0 / s) as f32),
+                        )
+                    };
                 }
             } else {
-                recompute::<V, U>(inp, &mut io, k, flags.nt);
+                recompute::<V, U>(isa, inp, &mut io, k, flags.nt);
             }
         }
-        Algorithm::TwoPass => match pair_sum::<V, U>(inp, x, n) {
-            Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
-            None => softmax_special::<V, U>(inp, io, flags),
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        Algorithm::TwoPass => match unsafe { pair_sum::<V, U>(isa, inp, x, n) } {
+            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
+            None => softmax_special::<V, U>(isa, inp, io, flags),
         },
-        Algorithm::TwoPassBlocked => match block_sum::<V, U>(inp, x, n) {
-            Some((s, k)) => finish::<V, U>(inp, &mut io, s, k, flags.nt),
-            None => softmax_special::<V, U>(inp, io, flags),
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        Algorithm::TwoPassBlocked => match unsafe { block_sum::<V, U>(isa, inp, x, n) } {
+            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
+            None => softmax_special::<V, U>(isa, inp, io, flags),
         },
     }
 }
@@ -198,7 +225,8 @@ pub(crate) unsafe fn softmax_of<V: Simd, const U: usize>(
 /// compiled with the ISA's features; it runs rarely but must not fall back to intrinsic calls).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
+pub(crate) fn softmax_special<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     mut io: InOut<'_>,
     flags: Flags,
@@ -220,8 +248,18 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
         Special::Shift(m) => {
             // x - m is exact for every x that carries mass (Sterbenz), so the shifted row has
             // maximum 0 and takes the fast path.
-            map_store::<V, U, false>(inp, io.x(), io.y(), io.len(), &Shift::new(0.0, m));
-            recompute::<V, U>(&Plain, &mut io.into_in_place(), 0.0, flags.nt);
+            // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+            unsafe {
+                map_store::<V, U, false>(
+                    isa,
+                    inp,
+                    io.x(),
+                    io.y(),
+                    io.len(),
+                    &Shift::new(isa, 0.0, m),
+                )
+            };
+            recompute::<V, U>(isa, &Plain, &mut io.into_in_place(), 0.0, flags.nt);
         }
     }
 }
@@ -230,7 +268,7 @@ pub(crate) unsafe fn softmax_special<V: Simd, const U: usize>(
 /// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
+pub(crate) fn log_softmax<V: Simd, const U: usize>(isa: Token<V>, mut io: InOut<'_>, flags: Flags) {
     if io.len() <= 1 {
         // x - lse(x) = 0 for one finite or +inf entry; NaN and -inf give NaN.
         if io.len() == 1 {
@@ -248,15 +286,15 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
     }
     let n = io.len();
     if short::is_short::<V>(n) {
-        // SAFETY of the view: the row's input and output, as `io` holds them.
-        let mut rows = Rows::from_raw(io.x(), n, io.y(), n, 1, n);
+        // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+        let mut rows = unsafe { Rows::from_raw(io.x(), n, io.y(), n, 1, n) };
         let mut op = LogSoftmaxShort {
             rows: &mut rows,
             flags,
         };
-        short::run_one::<V, _>(&mut op, n);
-    } else if !log_softmax_fast::<V, U>(&mut io, flags) {
-        log_softmax_special::<V, U>(io, flags);
+        short::run_one::<V, _>(isa, &mut op, n);
+    } else if !log_softmax_fast::<V, U>(isa, &mut io, flags) {
+        log_softmax_special::<V, U>(isa, io, flags);
     }
 }
 
@@ -264,13 +302,19 @@ pub(crate) unsafe fn log_softmax<V: Simd, const U: usize>(mut io: InOut<'_>, fla
 /// written) when the row needs the special-value rules.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: Flags) -> bool {
+fn log_softmax_fast<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: &mut InOut<'_>,
+    flags: Flags,
+) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
-    match pair_sum::<V, U>(&Plain, x, n) {
+    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+    match unsafe { pair_sum::<V, U>(isa, &Plain, x, n) } {
         Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
         Some((s, k)) => {
-            let f = Shift::new(k, log_softmax_offset(s, k));
-            map_store_nt::<V, U>(&Plain, x, y, n, &f, flags.nt)
+            let f = Shift::new(isa, k, log_softmax_offset(s, k));
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.nt) }
         }
         None => return false,
     }
@@ -279,7 +323,11 @@ unsafe fn log_softmax_fast<V: Simd, const U: usize>(io: &mut InOut<'_>, flags: F
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
+pub(crate) fn log_softmax_special<V: Simd, const U: usize>(
+    isa: Token<V>,
+    mut io: InOut<'_>,
+    flags: Flags,
+) {
     match classify(io.input(), |v| v) {
         Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
         Special::PosInf(count) => {
@@ -295,9 +343,19 @@ pub(crate) unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<
         }
         Special::Shift(m) => {
             // As for softmax: the shifted row has maximum 0 and takes the fast path.
-            map_store::<V, U, false>(&Plain, io.x(), io.y(), io.len(), &Shift::new(0.0, m));
+            // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+            unsafe {
+                map_store::<V, U, false>(
+                    isa,
+                    &Plain,
+                    io.x(),
+                    io.y(),
+                    io.len(),
+                    &Shift::new(isa, 0.0, m),
+                )
+            };
             let mut shifted = io.into_in_place();
-            if !log_softmax_fast::<V, U>(&mut shifted, flags) {
+            if !log_softmax_fast::<V, U>(isa, &mut shifted, flags) {
                 fill(&mut shifted, f32::NAN);
             }
         }
@@ -307,7 +365,7 @@ pub(crate) unsafe fn log_softmax_special<V: Simd, const U: usize>(mut io: InOut<
 /// `ln sum_i e^{x_i}` in one read of the row (pass 1 of the two-pass algorithm).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
+pub(crate) fn logsumexp<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f32 {
     match x {
         [] => f32::NEG_INFINITY,
         [v] => *v,
@@ -317,10 +375,11 @@ pub(crate) unsafe fn logsumexp<V: Simd, const U: usize>(x: &[f32]) -> f32 {
                 rows: RowsIn::one(x),
                 out: &mut out,
             };
-            short::run_one::<V, _>(&mut op, x.len());
+            short::run_one::<V, _>(isa, &mut op, x.len());
             out[0]
         }
-        _ => match pair_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
+        // SAFETY: `x` is a slice, readable for `x.len()` elements.
+        _ => match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) } {
             Some((s, k)) => lse_of(s, k),
             None => logsumexp_special(x) as f32,
         },

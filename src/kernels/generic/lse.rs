@@ -11,7 +11,7 @@ use super::forward::{classify, fill, logsumexp_special_parts, Special};
 use super::passes::{dot, map_store, map_store_nt, pair_sum, LaneMap, Offset, Plain};
 use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::LseState;
 
@@ -20,11 +20,12 @@ use std::f64::consts::LN_2;
 /// The state of one chunk: `sum_i e^{x_i} = S * 2^k` from pass 1 of the two-pass algorithm,
 /// or the special-value rules (NaN, `+inf` count, all `-inf` = empty, huge magnitudes).
 #[inline(always)]
-pub(crate) unsafe fn lse_state<V: Simd, const U: usize>(x: &[f32]) -> LseState {
+pub(crate) fn lse_state<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> LseState {
     match x {
         [] => LseState::EMPTY,
         [v] => LseState::from_value(*v),
-        _ => match pair_sum::<V, U>(&Plain, x.as_ptr(), x.len()) {
+        // SAFETY: `x` is a slice, readable for `x.len()` elements.
+        _ => match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) } {
             Some((s, k)) => LseState::from_parts(s, k as f64),
             None => lse_state_special(x),
         },
@@ -60,17 +61,17 @@ struct ExpMinus<V, const MINUS: bool> {
 impl<V: Simd, const MINUS: bool> ExpMinus<V, MINUS> {
     /// `exp(x - k*ln2) * s - c`; `k` an integer with `|k| < 2^19`.
     #[inline(always)]
-    unsafe fn new(k: f32, s: f64, c: f32) -> Self {
+    fn new(isa: Token<V>, k: f32, s: f64, c: f32) -> Self {
         ExpMinus {
-            ex: Exp::new(k, s),
-            c: V::splat(c),
+            ex: Exp::new(isa, k, s),
+            c: V::splat(isa, c),
         }
     }
 }
 
 impl<V: Simd, const MINUS: bool> LaneMap<V> for ExpMinus<V, MINUS> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         let e = self.ex.eval(v);
         if MINUS {
             e.sub(self.c)
@@ -112,7 +113,8 @@ const HUGE: f64 = 1_099_511_627_776.0; // 2^40
 /// `(S, e)` with `lse = ln S + e*ln2` (`S > 0`, `e` an integer) or by its value. The shift and
 /// the factor of the exponential carry `lse` exactly, so `x - k*ln2` is never rounded.
 #[inline(always)]
-unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
+fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
+    isa: Token<V>,
     io: &mut InOut<'_>,
     lse: f64,
     parts: Option<(f64, f64)>,
@@ -129,20 +131,23 @@ unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
                 (k, exp_small(k as f64 * LN_2 - lse))
             }
         };
-        let f = ExpMinus::<V, MINUS>::new(k, factor, c);
-        map_store_nt::<V, U>(&Plain, x, y, n, &f, nt);
+        let f = ExpMinus::<V, MINUS>::new(isa, k, factor, c);
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) };
     } else {
         // y = x - b first: exact for every x within 88 of lse (Sterbenz, |lse| >= 2^17); the
         // rest of lse, lse - b (at most ln n for a row's own lse), goes into the factor.
         let b = lse as f32;
-        map_store::<V, U, false>(&Plain, x, y, n, &Minus(V::splat(b)));
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        unsafe { map_store::<V, U, false>(isa, &Plain, x, y, n, &Minus(V::splat(isa, b))) };
         let rest = if lse.abs() < HUGE {
             b as f64 - lse
         } else {
             0.0
         };
-        let f = ExpMinus::<V, MINUS>::new(0.0, rest.exp(), c);
-        map_store_nt::<V, U>(&Plain, y, y, n, &f, nt);
+        let f = ExpMinus::<V, MINUS>::new(isa, 0.0, rest.exp(), c);
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        unsafe { map_store_nt::<V, U>(isa, &Plain, y, y, n, &f, nt) };
     }
 }
 
@@ -151,7 +156,12 @@ unsafe fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
 /// the polynomial, as the two-pass output pass folds `1/S`. A NaN or infinite `lse` gives the
 /// IEEE value of `exp(x - lse)` per entry (portable, rare).
 #[inline(always)]
-pub(crate) unsafe fn normalize<V: Simd, const U: usize>(mut io: InOut<'_>, lse: f32, flags: Flags) {
+pub(crate) fn normalize<V: Simd, const U: usize>(
+    isa: Token<V>,
+    mut io: InOut<'_>,
+    lse: f32,
+    flags: Flags,
+) {
     if !lse.is_finite() {
         for i in 0..io.len() {
             let v = (io.get(i) - lse).exp();
@@ -159,19 +169,21 @@ pub(crate) unsafe fn normalize<V: Simd, const U: usize>(mut io: InOut<'_>, lse: 
         }
         return;
     }
-    exp_minus_lse::<V, U, false>(&mut io, lse as f64, None, 0.0, flags.nt);
+    exp_minus_lse::<V, U, false>(isa, &mut io, lse as f64, None, 0.0, flags.nt);
 }
 
 /// `y = x - lse`, one rounding (the exact difference of two floats rounded once: the best
 /// possible), IEEE rules for non-finite values. The pass of the two-pass log-softmax.
 #[inline(always)]
-pub(crate) unsafe fn log_softmax_normalize<V: Simd, const U: usize>(
+pub(crate) fn log_softmax_normalize<V: Simd, const U: usize>(
+    isa: Token<V>,
     io: InOut<'_>,
     lse: f32,
     flags: Flags,
 ) {
-    let f = Minus(V::splat(lse));
-    map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &f, flags.nt);
+    let f = Minus(V::splat(isa, lse));
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+    unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, flags.nt) };
 }
 
 /// `x -> x - b`, rounded once and not clamped: against a log-sum-exp given by the caller an
@@ -181,7 +193,7 @@ struct Minus<V>(V);
 
 impl<V: Simd> LaneMap<V> for Minus<V> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         v.sub(self.0)
     }
 }
@@ -202,7 +214,8 @@ pub(crate) struct Shard {
 /// non-negative (`x_j <= lse`), so the shards' contributions add up to
 /// `lse - (1 - eps) x_t - eps * mean(x)` without cancellation.
 #[inline(always)]
-pub(crate) unsafe fn cross_entropy_shard<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy_shard<V: Simd, const U: usize>(
+    isa: Token<V>,
     x: &[f32],
     st: LseState,
     shard: Shard,
@@ -229,7 +242,9 @@ pub(crate) unsafe fn cross_entropy_shard<V: Simd, const U: usize>(
     if eps > 0.0 && !x.is_empty() {
         // sum (lse - x_j) = n (lse - c) - sum (x_j - c), the second sum without cancellation.
         let c = lse as f32;
-        let below = dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, x.len());
+        // SAFETY: `x` is a slice, readable for `x.len()` elements.
+        let below =
+            unsafe { dot::<V, U>(isa, &Offset::<V>::new(isa, c), x.as_ptr(), None, x.len()) };
         let sum = x.len() as f64 * (lse - c as f64) - below;
         loss += eps / shard.total_cols as f64 * sum;
     }
@@ -239,13 +254,14 @@ pub(crate) unsafe fn cross_entropy_shard<V: Simd, const U: usize>(
 /// [`cross_entropy_shard`] that also writes the shard's gradient,
 /// `exp(x - lse) - (1 - eps) onehot(t) - eps / C`, to `io`'s output (which may be the input).
 #[inline(always)]
-pub(crate) unsafe fn cross_entropy_shard_grad<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy_shard_grad<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut io: InOut<'_>,
     st: LseState,
     shard: Shard,
     flags: Flags,
 ) -> f64 {
-    let loss = cross_entropy_shard::<V, U>(io.input(), st, shard);
+    let loss = cross_entropy_shard::<V, U>(isa, io.input(), st, shard);
     let per_class = shard.eps / shard.total_cols as f32;
     if st.is_nan() || st.is_empty() {
         fill(&mut io, f32::NAN);
@@ -264,9 +280,9 @@ pub(crate) unsafe fn cross_entropy_shard_grad<V: Simd, const U: usize>(
     } else {
         let (lse, parts) = (st.value_f64(), Some(st.parts()));
         if per_class > 0.0 {
-            exp_minus_lse::<V, U, true>(&mut io, lse, parts, per_class, flags.nt);
+            exp_minus_lse::<V, U, true>(isa, &mut io, lse, parts, per_class, flags.nt);
         } else {
-            exp_minus_lse::<V, U, false>(&mut io, lse, parts, 0.0, flags.nt);
+            exp_minus_lse::<V, U, false>(isa, &mut io, lse, parts, 0.0, flags.nt);
         }
     }
     if let Some(t) = shard.target {

@@ -2,7 +2,7 @@
 //! ISA's `#[target_feature]` entry point.
 
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 
 /// Elements per block of the blocked two-pass algorithm (its maximum pass and its prefetch):
 /// 8 KiB, so the second read of a block in the blocked algorithms hits L1.
@@ -21,9 +21,9 @@ pub(crate) fn k_min() -> f32 {
 /// ([`Scaled`], softmax with a temperature), fused into the loads so no extra pass exists.
 pub(crate) trait Input<V>: Copy {
     /// `LANES` inputs at `p`.
-    unsafe fn load(&self, p: *const f32) -> V;
+    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V;
     /// The first `n < LANES` inputs at `p`; the other lanes read as `fill` (after scaling).
-    unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V;
+    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V;
     /// One input, for the portable special-value scans.
     fn value(&self, x: f32) -> f32;
 }
@@ -34,12 +34,12 @@ pub(crate) struct Plain;
 
 impl<V: Simd> Input<V> for Plain {
     #[inline(always)]
-    unsafe fn load(&self, p: *const f32) -> V {
-        V::load(p)
+    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
+        V::load(isa, p)
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V {
-        V::load_tail(p, n, fill)
+    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
+        V::load_tail(isa, p, n, fill)
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
@@ -58,20 +58,23 @@ impl<V: Simd> Scaled<V> {
     /// # Safety
     /// `V`'s ISA must be available; `s` finite and non-zero.
     #[inline(always)]
-    pub(crate) unsafe fn new(s: f32) -> Self {
-        Scaled { v: V::splat(s), s }
+    pub(crate) fn new(isa: Token<V>, s: f32) -> Self {
+        Scaled {
+            v: V::splat(isa, s),
+            s,
+        }
     }
 }
 
 impl<V: Simd> Input<V> for Scaled<V> {
     #[inline(always)]
-    unsafe fn load(&self, p: *const f32) -> V {
-        V::load(p).mul(self.v)
+    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
+        V::load(isa, p).mul(self.v)
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V {
+    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
         // fill / s * s == fill for fill in {0, -inf} and any finite non-zero s.
-        V::load_tail(p, n, fill / self.s).mul(self.v)
+        V::load_tail(isa, p, n, fill / self.s).mul(self.v)
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
@@ -90,19 +93,22 @@ impl<V: Simd> Offset<V> {
     /// # Safety
     /// `V`'s ISA must be available; `c` finite.
     #[inline(always)]
-    pub(crate) unsafe fn new(c: f32) -> Self {
-        Offset { v: V::splat(c), c }
+    pub(crate) fn new(isa: Token<V>, c: f32) -> Self {
+        Offset {
+            v: V::splat(isa, c),
+            c,
+        }
     }
 }
 
 impl<V: Simd> Input<V> for Offset<V> {
     #[inline(always)]
-    unsafe fn load(&self, p: *const f32) -> V {
-        V::load(p).sub(self.v)
+    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
+        V::load(isa, p).sub(self.v)
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, p: *const f32, n: usize, fill: f32) -> V {
-        V::load_tail(p, n, fill + self.c).sub(self.v)
+    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
+        V::load_tail(isa, p, n, fill + self.c).sub(self.v)
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
@@ -113,13 +119,13 @@ impl<V: Simd> Input<V> for Offset<V> {
 /// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn prefetch_ahead<V: Simd, const PF: usize>(p: *const f32, step: usize) {
+pub(crate) fn prefetch_ahead<V: Simd, const PF: usize>(isa: Token<V>, p: *const f32, step: usize) {
     if PF == 0 {
         return;
     }
     let mut off = 0;
     while off < step {
-        V::prefetch(p.wrapping_add(PF + off));
+        V::prefetch(isa, p.wrapping_add(PF + off));
         off += 16;
     }
 }
@@ -138,7 +144,7 @@ pub(crate) const FOLD: usize = 4;
 /// `acc[0] + ... + acc[U-1]`, added pairwise.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn tree_sum<V: Simd, const U: usize>(acc: &[V; U]) -> V {
+pub(crate) fn tree_sum<V: Simd, const U: usize>(acc: &[V; U]) -> V {
     let mut v = *acc;
     let mut w = U;
     while w > 1 {
@@ -154,9 +160,9 @@ pub(crate) unsafe fn tree_sum<V: Simd, const U: usize>(acc: &[V; U]) -> V {
 /// Adds the f32 accumulators (pairwise) into the f64 lanes `wide` and clears them.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn fold<V: Simd, const U: usize>(acc: &mut [V; U], wide: &mut V::Wide) {
+pub(crate) fn fold<V: Simd, const U: usize>(isa: Token<V>, acc: &mut [V; U], wide: &mut V::Wide) {
     *wide = tree_sum(acc).wide_add(*wide);
-    *acc = [V::splat(0.0); U];
+    *acc = [V::splat(isa, 0.0); U];
 }
 
 /// `v[0] + ... + v[n-1]` for `n <= 32`, added pairwise in a fixed order.
@@ -180,7 +186,7 @@ fn pairwise(v: &mut [f64; 32], n: usize) -> f64 {
 /// The sum of the f64 lanes of `w`, added pairwise in lane order.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn wide_total<V: Simd>(w: V::Wide) -> f64 {
+pub(crate) fn wide_total<V: Simd>(w: V::Wide) -> f64 {
     let mut a = [0.0f64; 16];
     V::wide_to_array(w, &mut a);
     let mut v = [0.0f64; 32];
@@ -192,11 +198,12 @@ pub(crate) unsafe fn wide_total<V: Simd>(w: V::Wide) -> f64 {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
 ) -> f32 {
-    lane_max::<V, U, PF>(inp, x, n).reduce_max()
+    lane_max::<V, U, PF>(isa, inp, x, n).reduce_max()
 }
 
 /// The maximum of each lane position: lane `l` holds the largest input at an index `i` with
@@ -204,27 +211,31 @@ pub(crate) unsafe fn max<V: Simd, const U: usize, const PF: usize>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn lane_max<V: Simd, const U: usize, const PF: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
 ) -> V {
     let l = V::LANES;
     let step = U * l;
-    let mut acc = [V::splat(f32::NEG_INFINITY); U];
+    let mut acc = [V::splat(isa, f32::NEG_INFINITY); U];
     let mut i = 0;
     while i + step <= n {
-        prefetch_ahead::<V, PF>(x.add(i), step);
+        prefetch_ahead::<V, PF>(isa, x.add(i), step);
         for (j, a) in acc.iter_mut().enumerate() {
-            *a = V::max(*a, inp.load(x.add(i + j * l)));
+            *a = V::max(*a, inp.load(isa, x.add(i + j * l)));
         }
         i += step;
     }
     while i + l <= n {
-        acc[0] = V::max(acc[0], inp.load(x.add(i)));
+        acc[0] = V::max(acc[0], inp.load(isa, x.add(i)));
         i += l;
     }
     if i < n {
-        acc[0] = V::max(acc[0], inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY));
+        acc[0] = V::max(
+            acc[0],
+            inp.load_tail(isa, x.add(i), n - i, f32::NEG_INFINITY),
+        );
     }
     let mut m = acc[0];
     for a in &acc[1..] {
@@ -237,12 +248,13 @@ pub(crate) unsafe fn lane_max<V: Simd, const U: usize, const PF: usize>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
     ex: &Exp<V>,
 ) -> f64 {
-    exp_sum::<V, U, PF, false>(inp, x, std::ptr::null_mut(), n, ex)
+    exp_sum::<V, U, PF, false>(isa, inp, x, std::ptr::null_mut(), n, ex)
 }
 
 /// The sum of exponentials, also storing them to `y` when `STORE`: f32 accumulators folded
@@ -250,6 +262,7 @@ pub(crate) unsafe fn sum_exp<V: Simd, const U: usize, const PF: usize>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     y: *mut f32,
@@ -258,32 +271,32 @@ unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
 ) -> f64 {
     let l = V::LANES;
     let step = U * l;
-    let mut wide = V::wide_zero();
-    let mut acc = [V::splat(0.0); U];
+    let mut wide = V::wide_zero(isa);
+    let mut acc = [V::splat(isa, 0.0); U];
     let mut i = 0;
     let mut steps = 0;
     while i + step <= n {
-        prefetch_ahead::<V, PF>(x.add(i), step);
+        prefetch_ahead::<V, PF>(isa, x.add(i), step);
         for (j, a) in acc.iter_mut().enumerate() {
-            let v = inp.load(x.add(i + j * l));
+            let v = inp.load(isa, x.add(i + j * l));
             *a = exp_add::<V, STORE>(ex, v, y.wrapping_add(i + j * l), *a);
         }
         i += step;
         steps += 1;
         if steps == FOLD {
-            fold(&mut acc, &mut wide);
+            fold(isa, &mut acc, &mut wide);
             steps = 0;
         }
     }
     // Fewer than `U` vectors are left: one each into different accumulators.
     let mut j = 0;
     while i + l <= n {
-        acc[j] = exp_add::<V, STORE>(ex, inp.load(x.add(i)), y.wrapping_add(i), acc[j]);
+        acc[j] = exp_add::<V, STORE>(ex, inp.load(isa, x.add(i)), y.wrapping_add(i), acc[j]);
         i += l;
         j += 1;
     }
     if i < n {
-        let v = inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY);
+        let v = inp.load_tail(isa, x.add(i), n - i, f32::NEG_INFINITY);
         if STORE {
             let e = ex.eval(v);
             e.store_tail(y.add(i), n - i);
@@ -292,7 +305,7 @@ unsafe fn exp_sum<V: Simd, const U: usize, const PF: usize, const STORE: bool>(
             acc[j] = ex.eval_add(v, acc[j]);
         }
     }
-    fold(&mut acc, &mut wide);
+    fold(isa, &mut acc, &mut wide);
     wide_total::<V>(wide)
 }
 
@@ -329,6 +342,7 @@ const DOT_LANES: usize = 32;
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn dot<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     a: *const f32,
     b: Option<*const f32>,
@@ -336,7 +350,7 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
 ) -> f64 {
     let l = V::LANES;
     let per = DOT_LANES / l;
-    let mut acc = [V::wide_zero(); 8];
+    let mut acc = [V::wide_zero(isa); 8];
     let add = |acc: V::Wide, va: V, vb: Option<V>| match vb {
         Some(vb) => V::wide_mul_add(va, vb, acc),
         None => va.wide_add(acc),
@@ -345,17 +359,25 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
     while i + DOT_LANES <= n {
         for (j, s) in acc[..per].iter_mut().enumerate() {
             let o = i + j * l;
-            *s = add(*s, inp.load(a.add(o)), b.map(|b| V::load(b.add(o))));
+            *s = add(
+                *s,
+                inp.load(isa, a.add(o)),
+                b.map(|b| V::load(isa, b.add(o))),
+            );
         }
         i += DOT_LANES;
     }
     for (j, s) in acc[..per].iter_mut().enumerate() {
         let o = i + j * l;
         if o + l <= n {
-            *s = add(*s, inp.load(a.add(o)), b.map(|b| V::load(b.add(o))));
+            *s = add(
+                *s,
+                inp.load(isa, a.add(o)),
+                b.map(|b| V::load(isa, b.add(o))),
+            );
         } else if o < n {
-            let va = inp.load_tail(a.add(o), n - o, 0.0);
-            *s = add(*s, va, b.map(|b| V::load_tail(b.add(o), n - o, 0.0)));
+            let va = inp.load_tail(isa, a.add(o), n - o, 0.0);
+            *s = add(*s, va, b.map(|b| V::load_tail(isa, b.add(o), n - o, 0.0)));
         }
     }
     let mut lanes = [0.0f64; 32];
@@ -371,7 +393,7 @@ pub(crate) unsafe fn dot<V: Simd, const U: usize>(
 /// `#[inline(always)]` guarantees it is compiled inside the ISA's entry point).
 pub(crate) trait LaneMap<V> {
     /// The map.
-    unsafe fn apply(&self, v: V) -> V;
+    fn apply(&self, v: V) -> V;
 }
 
 /// `x -> min(1, exp(x - k*ln2) * s)`: a softmax output, clamped into its range `[0, 1]` (the
@@ -386,17 +408,17 @@ impl<V: Simd> Prob<V> {
     /// # Safety
     /// `V`'s ISA must be available.
     #[inline(always)]
-    pub(crate) unsafe fn new(ex: Exp<V>) -> Self {
+    pub(crate) fn new(isa: Token<V>, ex: Exp<V>) -> Self {
         Prob {
             ex,
-            one: V::splat(1.0),
+            one: V::splat(isa, 1.0),
         }
     }
 }
 
 impl<V: Simd> LaneMap<V> for Prob<V> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         V::min(self.one, self.ex.eval(v))
     }
 }
@@ -409,7 +431,7 @@ pub(crate) struct ExpMinus<V> {
 
 impl<V: Simd> LaneMap<V> for ExpMinus<V> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         self.p.apply(v).sub(self.c)
     }
 }
@@ -427,19 +449,19 @@ impl<V: Simd> Shift<V> {
     /// # Safety
     /// `V`'s ISA must be available.
     #[inline(always)]
-    pub(crate) unsafe fn new(k: f32, b: f32) -> Self {
+    pub(crate) fn new(isa: Token<V>, k: f32, b: f32) -> Self {
         Shift {
-            neg_k: V::splat(-k),
-            ln2_hi: V::splat(LN2_HI),
-            b: V::splat(b),
-            zero: V::splat(0.0),
+            neg_k: V::splat(isa, -k),
+            ln2_hi: V::splat(isa, LN2_HI),
+            b: V::splat(isa, b),
+            zero: V::splat(isa, 0.0),
         }
     }
 }
 
 impl<V: Simd> LaneMap<V> for Shift<V> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         V::min(self.zero, V::fma(self.neg_k, self.ln2_hi, v).sub(self.b))
     }
 }
@@ -454,17 +476,17 @@ impl<V: Simd> Scale<V> {
     /// # Safety
     /// `V`'s ISA must be available.
     #[inline(always)]
-    pub(crate) unsafe fn new(s: f32) -> Self {
+    pub(crate) fn new(isa: Token<V>, s: f32) -> Self {
         Scale {
-            s: V::splat(s),
-            one: V::splat(1.0),
+            s: V::splat(isa, s),
+            one: V::splat(isa, 1.0),
         }
     }
 }
 
 impl<V: Simd> LaneMap<V> for Scale<V> {
     #[inline(always)]
-    unsafe fn apply(&self, v: V) -> V {
+    fn apply(&self, v: V) -> V {
         V::min(self.one, v.mul(self.s))
     }
 }
@@ -472,7 +494,7 @@ impl<V: Simd> LaneMap<V> for Scale<V> {
 /// A lane-wise map of two inputs, applied by [`map2_store`].
 pub(crate) trait LaneMap2<V> {
     /// The map.
-    unsafe fn apply(&self, a: V, b: V) -> V;
+    fn apply(&self, a: V, b: V) -> V;
 }
 
 /// Stores a full vector, non-temporally when `NT`.
@@ -504,6 +526,7 @@ fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     y: *mut f32,
@@ -514,25 +537,25 @@ pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
     let step = U * l;
     let mut i = nt_head::<V, NT>(y, n);
     if i > 0 {
-        f.apply(inp.load_tail(x, i, 0.0)).store_tail(y, i);
+        f.apply(inp.load_tail(isa, x, i, 0.0)).store_tail(y, i);
     }
     while i + step <= n {
-        prefetch_ahead::<V, PREFETCH>(x.add(i), step);
+        prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
         for j in 0..U {
-            put::<V, NT>(f.apply(inp.load(x.add(i + j * l))), y.add(i + j * l));
+            put::<V, NT>(f.apply(inp.load(isa, x.add(i + j * l))), y.add(i + j * l));
         }
         i += step;
     }
     while i + l <= n {
-        f.apply(inp.load(x.add(i))).store(y.add(i));
+        f.apply(inp.load(isa, x.add(i))).store(y.add(i));
         i += l;
     }
     if i < n {
-        f.apply(inp.load_tail(x.add(i), n - i, 0.0))
+        f.apply(inp.load_tail(isa, x.add(i), n - i, 0.0))
             .store_tail(y.add(i), n - i);
     }
     if NT {
-        V::stream_fence();
+        V::stream_fence(isa);
     }
 }
 
@@ -540,6 +563,7 @@ pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
+    isa: Token<V>,
     a: *const f32,
     b: *const f32,
     y: *mut f32,
@@ -550,32 +574,35 @@ unsafe fn map2_store<V: Simd, const U: usize, const NT: bool>(
     let step = U * l;
     let mut i = nt_head::<V, NT>(y, n);
     if i > 0 {
-        f.apply(V::load_tail(a, i, 0.0), V::load_tail(b, i, 0.0))
+        f.apply(V::load_tail(isa, a, i, 0.0), V::load_tail(isa, b, i, 0.0))
             .store_tail(y, i);
     }
     while i + step <= n {
-        prefetch_ahead::<V, PREFETCH>(a.add(i), step);
-        prefetch_ahead::<V, PREFETCH>(b.add(i), step);
+        prefetch_ahead::<V, PREFETCH>(isa, a.add(i), step);
+        prefetch_ahead::<V, PREFETCH>(isa, b.add(i), step);
         for j in 0..U {
-            let r = f.apply(V::load(a.add(i + j * l)), V::load(b.add(i + j * l)));
+            let r = f.apply(
+                V::load(isa, a.add(i + j * l)),
+                V::load(isa, b.add(i + j * l)),
+            );
             put::<V, NT>(r, y.add(i + j * l));
         }
         i += step;
     }
     while i + l <= n {
-        f.apply(V::load(a.add(i)), V::load(b.add(i)))
+        f.apply(V::load(isa, a.add(i)), V::load(isa, b.add(i)))
             .store(y.add(i));
         i += l;
     }
     if i < n {
         let r = f.apply(
-            V::load_tail(a.add(i), n - i, 0.0),
-            V::load_tail(b.add(i), n - i, 0.0),
+            V::load_tail(isa, a.add(i), n - i, 0.0),
+            V::load_tail(isa, b.add(i), n - i, 0.0),
         );
         r.store_tail(y.add(i), n - i);
     }
     if NT {
-        V::stream_fence();
+        V::stream_fence(isa);
     }
 }
 
@@ -591,6 +618,7 @@ fn nt_usable(y: *mut f32, nt: bool) -> bool {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     y: *mut f32,
@@ -599,9 +627,9 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     nt: bool,
 ) {
     if nt_usable(y, nt) {
-        map_store::<V, U, true>(inp, x, y, n, f);
+        map_store::<V, U, true>(isa, inp, x, y, n, f);
     } else {
-        map_store::<V, U, false>(inp, x, y, n, f);
+        map_store::<V, U, false>(isa, inp, x, y, n, f);
     }
 }
 
@@ -609,6 +637,7 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
+    isa: Token<V>,
     a: *const f32,
     b: *const f32,
     y: *mut f32,
@@ -617,9 +646,9 @@ pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
     nt: bool,
 ) {
     if nt_usable(y, nt) {
-        map2_store::<V, U, true>(a, b, y, n, f);
+        map2_store::<V, U, true>(isa, a, b, y, n, f);
     } else {
-        map2_store::<V, U, false>(a, b, y, n, f);
+        map2_store::<V, U, false>(isa, a, b, y, n, f);
     }
 }
 
@@ -628,13 +657,14 @@ pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     y: *mut f32,
     n: usize,
     ex: &Exp<V>,
 ) -> f64 {
-    exp_sum::<V, U, PREFETCH, true>(inp, x, y, n, ex)
+    exp_sum::<V, U, PREFETCH, true>(isa, inp, x, y, n, ex)
 }
 
 /// `2^d` for integer-valued `d <= 1023` (0 below the f64 range, 0 for `-inf`).
@@ -658,6 +688,7 @@ fn pow2_f64(d: f32) -> f64 {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
@@ -670,7 +701,7 @@ pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
         let len = (n - start).min(BLOCK);
         let p = x.add(start);
         // The previous block's sum pass prefetched this block (except the first).
-        let bm = max::<V, U, 0>(inp, p, len);
+        let bm = max::<V, U, 0>(isa, inp, p, len);
         if bm.is_nan() || bm >= LARGE {
             return None;
         }
@@ -680,7 +711,7 @@ pub(crate) unsafe fn block_sum<V: Simd, const U: usize>(
             k = kb;
         }
         // Prefetch the next block while the exponentials keep the core busy.
-        total += sum_exp::<V, U, BLOCK>(inp, p, len, &Exp::new(k, 1.0));
+        total += sum_exp::<V, U, BLOCK>(isa, inp, p, len, &Exp::new(isa, k, 1.0));
         start += len;
     }
     if k > kmin {
@@ -708,18 +739,20 @@ struct LaneShifts<V> {
 
 impl<V: Simd> LaneShifts<V> {
     #[inline(always)]
-    unsafe fn new(k: V) -> Self {
+    fn new(isa: Token<V>, k: V) -> Self {
         LaneShifts {
             k,
-            ex: Exp::per_lane(k),
-            hi: k.add(V::splat(REACH)).mul(V::splat(std::f32::consts::LN_2)),
+            ex: Exp::per_lane(isa, k),
+            hi: k
+                .add(V::splat(isa, REACH))
+                .mul(V::splat(isa, std::f32::consts::LN_2)),
         }
     }
 
     /// `(S, e)` with `S * 2^e` the sum of every lane's `wide` sum.
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn total(&self, wide: V::Wide) -> (f64, f32) {
+    fn total(&self, wide: V::Wide) -> (f64, f32) {
         let mut k = [0.0f32; 16];
         self.k.to_array(&mut k);
         let e = self.k.reduce_max();
@@ -737,14 +770,15 @@ impl<V: Simd> LaneShifts<V> {
     /// the special-value path. Runs once per row for ordinary data.
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    unsafe fn raise(&mut self, rmax: V, wide: &mut V::Wide) -> Option<()> {
+    fn raise(&mut self, isa: Token<V>, rmax: V, wide: &mut V::Wide) -> Option<()> {
         let (mut m, mut k) = ([0.0f32; 16], [0.0f32; 16]);
         rmax.to_array(&mut m);
         self.k.to_array(&mut k);
         let mut f = [1.0f64; 16];
         raise_lanes(V::LANES, &m, &mut k, &mut f)?;
         *wide = V::wide_scale(*wide, &f);
-        *self = Self::new(V::load(k.as_ptr()));
+        // SAFETY: `k` holds 16 >= LANES values.
+        *self = Self::new(isa, unsafe { V::load(isa, k.as_ptr()) });
         Some(())
     }
 }
@@ -771,11 +805,17 @@ fn raise_lanes(lanes: usize, m: &[f32; 16], k: &mut [f32; 16], f: &mut [f64; 16]
 /// The vector of inputs at `i` (`i < end`), the lanes at or past `end` read as `-inf`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn load_upto<V: Simd>(inp: &impl Input<V>, x: *const f32, i: usize, end: usize) -> V {
+unsafe fn load_upto<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    i: usize,
+    end: usize,
+) -> V {
     if i + V::LANES <= end {
-        inp.load(x.add(i))
+        inp.load(isa, x.add(i))
     } else {
-        inp.load_tail(x.add(i), end - i, f32::NEG_INFINITY)
+        inp.load_tail(isa, x.add(i), end - i, f32::NEG_INFINITY)
     }
 }
 
@@ -811,6 +851,7 @@ const CHUNK_GROUPS: usize = 8;
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
@@ -820,29 +861,29 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
     if n <= CHUNK_GROUPS * step {
         // One chunk: its maximum gives the shift of every lane, which is what the blocked
         // sum computes with less set-up.
-        return block_sum::<V, U>(inp, x, n);
+        return block_sum::<V, U>(isa, inp, x, n);
     }
     // Below every row of the fast path; the first chunk sets the shift from its maximum.
     let floor = k_min() - 2.0 * REACH;
-    let mut sh = LaneShifts::new(V::splat(floor));
+    let mut sh = LaneShifts::new(isa, V::splat(isa, floor));
     let mut first = true;
-    let mut rmax = V::splat(f32::NEG_INFINITY);
-    let mut wide = V::wide_zero();
-    let mut acc = [V::splat(0.0); U];
+    let mut rmax = V::splat(isa, f32::NEG_INFINITY);
+    let mut wide = V::wide_zero(isa);
+    let mut acc = [V::splat(isa, 0.0); U];
     let mut c0 = 0;
     while c0 < n {
         let cend = n.min(c0 + CHUNK_GROUPS * step);
         let mut mx = [rmax; U];
         let mut i = c0;
         while i + step <= cend {
-            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
+            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
             for (j, m) in mx.iter_mut().enumerate() {
-                *m = V::max(*m, inp.load(x.add(i + j * l)));
+                *m = V::max(*m, inp.load(isa, x.add(i + j * l)));
             }
             i += step;
         }
         while i < cend {
-            mx[0] = V::max(mx[0], load_upto(inp, x, i, cend));
+            mx[0] = V::max(mx[0], load_upto(isa, inp, x, i, cend));
             i += l;
         }
         for m in &mx {
@@ -856,31 +897,31 @@ pub(crate) unsafe fn pair_sum<V: Simd, const U: usize>(
             if m >= LARGE {
                 return None;
             }
-            sh = LaneShifts::new(V::splat((shift_for_max(m) + HEADROOM).max(floor)));
+            sh = LaneShifts::new(isa, V::splat(isa, (shift_for_max(m) + HEADROOM).max(floor)));
         } else if V::any_gt(rmax, sh.hi) {
-            sh.raise(rmax, &mut wide)?;
+            sh.raise(isa, rmax, &mut wide)?;
         }
         let mut i = c0;
         let mut steps = 0;
         while i + step <= cend {
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = sh.ex.eval_add(inp.load(x.add(i + j * l)), *a);
+                *a = sh.ex.eval_add(inp.load(isa, x.add(i + j * l)), *a);
             }
             i += step;
             steps += 1;
             if steps == FOLD {
-                fold(&mut acc, &mut wide);
+                fold(isa, &mut acc, &mut wide);
                 steps = 0;
             }
         }
         // The row's last vectors: one each into different accumulators.
         let mut j = 0;
         while i < cend {
-            acc[j] = sh.ex.eval_add(load_upto(inp, x, i, cend), acc[j]);
+            acc[j] = sh.ex.eval_add(load_upto(isa, inp, x, i, cend), acc[j]);
             i += l;
             j += 1;
         }
-        fold(&mut acc, &mut wide);
+        fold(isa, &mut acc, &mut wide);
         c0 = cend;
     }
     let (total, e_total) = sh.total(wide);

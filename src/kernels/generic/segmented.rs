@@ -9,74 +9,127 @@ use super::passes::{
 };
 use crate::io::InOut;
 use crate::kernels::exp::Exp;
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 
 /// Pass 1 of two-pass: `sum e^x = S * 2^k` over the segment, or `None` (see [`pair_sum`]).
 #[inline(always)]
-pub(crate) unsafe fn pair_sum_of<V: Simd, const U: usize>(x: &[f32]) -> Option<(f64, f32)> {
-    pair_sum::<V, U>(&Plain, x.as_ptr(), x.len())
+pub(crate) fn pair_sum_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<(f64, f32)> {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) }
 }
 
 /// Pass 1 of blocked two-pass: as [`pair_sum_of`], with a shift per block ([`block_sum`]).
 #[inline(always)]
-pub(crate) unsafe fn block_sum_of<V: Simd, const U: usize>(x: &[f32]) -> Option<(f64, f32)> {
-    block_sum::<V, U>(&Plain, x.as_ptr(), x.len())
+pub(crate) fn block_sum_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    x: &[f32],
+) -> Option<(f64, f32)> {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { block_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) }
 }
 
 /// Pass 2 of three-pass recompute: `sum exp(x - k*ln2)` in f64.
 #[inline(always)]
-pub(crate) unsafe fn sum_exp_of<V: Simd, const U: usize>(x: &[f32], k: f32) -> f64 {
-    sum_exp::<V, U, PREFETCH>(&Plain, x.as_ptr(), x.len(), &Exp::new(k, 1.0))
+pub(crate) fn sum_exp_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], k: f32) -> f64 {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { sum_exp::<V, U, PREFETCH>(isa, &Plain, x.as_ptr(), x.len(), &Exp::new(isa, k, 1.0)) }
 }
 
 /// The segment's maximum (pass 1 of three-pass; a NaN may or may not be seen).
 #[inline(always)]
-pub(crate) unsafe fn max_of<V: Simd, const U: usize>(x: &[f32]) -> f32 {
-    max::<V, U, PREFETCH>(&Plain, x.as_ptr(), x.len())
+pub(crate) fn max_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f32 {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { max::<V, U, PREFETCH>(isa, &Plain, x.as_ptr(), x.len()) }
 }
 
 /// `sum (x - c)` over the segment in f64 (the mean of smoothed cross-entropy).
 #[inline(always)]
-pub(crate) unsafe fn sum_minus<V: Simd, const U: usize>(x: &[f32], c: f32) -> f64 {
-    dot::<V, U>(&Offset::<V>::new(c), x.as_ptr(), None, x.len())
+pub(crate) fn sum_minus<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], c: f32) -> f64 {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { dot::<V, U>(isa, &Offset::<V>::new(isa, c), x.as_ptr(), None, x.len()) }
 }
 
 /// Pass 2 of three-pass reload: `y = exp(x - k*ln2)`, returning the segment's sum.
 #[inline(always)]
-pub(crate) unsafe fn exp_store_sum_of<V: Simd, const U: usize>(io: InOut<'_>, k: f32) -> f64 {
-    exp_store_sum::<V, U>(&Plain, io.x(), io.y(), io.len(), &Exp::new(k, 1.0))
+pub(crate) fn exp_store_sum_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: InOut<'_>,
+    k: f32,
+) -> f64 {
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+    unsafe {
+        exp_store_sum::<V, U>(
+            isa,
+            &Plain,
+            io.x(),
+            io.y(),
+            io.len(),
+            &Exp::new(isa, k, 1.0),
+        )
+    }
 }
 
 /// Pass 3 of three-pass reload: `y *= r` in place.
 #[inline(always)]
-pub(crate) unsafe fn scale_of<V: Simd, const U: usize>(io: InOut<'_>, r: f32) {
-    map_store::<V, U, false>(&Plain, io.y(), io.y(), io.len(), &Scale::new(r));
+pub(crate) fn scale_of<V: Simd, const U: usize>(isa: Token<V>, io: InOut<'_>, r: f32) {
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+    unsafe { map_store::<V, U, false>(isa, &Plain, io.y(), io.y(), io.len(), &Scale::new(isa, r)) };
 }
 
 /// The output pass of two-pass softmax and of the cross-entropy gradient:
 /// `y = exp(x - k*ln2) * r - c`.
 #[inline(always)]
-pub(crate) unsafe fn exp_out<V: Simd, const U: usize>(
+pub(crate) fn exp_out<V: Simd, const U: usize>(
+    isa: Token<V>,
     io: InOut<'_>,
     k: f32,
     r: f64,
     c: f32,
     nt: bool,
 ) {
-    let ex = Exp::new(k, r);
+    let ex = Exp::new(isa, k, r);
     if c != 0.0 {
         let f = ExpMinus {
-            p: Prob::new(ex),
-            c: V::splat(c),
+            p: Prob::new(isa, ex),
+            c: V::splat(isa, c),
         };
-        map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &f, nt);
+        // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+        unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, nt) };
     } else {
-        map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &Prob::new(ex), nt);
+        // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+        unsafe {
+            map_store_nt::<V, U>(
+                isa,
+                &Plain,
+                io.x(),
+                io.y(),
+                io.len(),
+                &Prob::new(isa, ex),
+                nt,
+            )
+        };
     }
 }
 
 /// The output pass of log-softmax: `y = (x - k*LN2_HI) - b`.
 #[inline(always)]
-pub(crate) unsafe fn shift_out<V: Simd, const U: usize>(io: InOut<'_>, k: f32, b: f32, nt: bool) {
-    map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &Shift::new(k, b), nt);
+pub(crate) fn shift_out<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: InOut<'_>,
+    k: f32,
+    b: f32,
+    nt: bool,
+) {
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+    unsafe {
+        map_store_nt::<V, U>(
+            isa,
+            &Plain,
+            io.x(),
+            io.y(),
+            io.len(),
+            &Shift::new(isa, k, b),
+            nt,
+        )
+    };
 }

@@ -15,7 +15,7 @@
 
 use super::passes::{k_min, tree_sum, Input, LaneMap, Scale, Shift};
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 
 /// The most vectors a short row takes. Sixteen on AVX-512 (rows of 256) measured slower than
 /// the loops of the one-row algorithms: one row per group then leaves the chain's latency
@@ -40,21 +40,27 @@ pub(crate) struct Group<const R: usize> {
 
 /// The rows' vectors: lane `i` of vector `j` of row `r` is element `j * LANES + i`, and lanes
 /// past the row's end are `-inf`.
+///
+/// # Safety
+/// The group's inputs are readable for `n` elements each.
 #[inline(always)]
 unsafe fn load<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     g: &Group<R>,
     n: usize,
 ) -> [[V; NV]; R] {
     let l = V::LANES;
     debug_assert!(n <= NV * l);
-    let mut v = [[V::splat(f32::NEG_INFINITY); NV]; R];
+    let mut v = [[V::splat(isa, f32::NEG_INFINITY); NV]; R];
     for (row, &x) in v.iter_mut().zip(&g.x) {
         for (j, vj) in row.iter_mut().enumerate() {
             if (j + 1) * l <= n {
-                *vj = inp.load(x.add(j * l));
+                // SAFETY: `(j + 1) * l <= n` elements of the row are readable (the contract).
+                *vj = unsafe { inp.load(isa, x.add(j * l)) };
             } else if j * l < n {
-                *vj = inp.load_tail(x.add(j * l), n - j * l, f32::NEG_INFINITY);
+                // SAFETY: the `n - j * l < l` elements after `j * l` are the row's last.
+                *vj = unsafe { inp.load_tail(isa, x.add(j * l), n - j * l, f32::NEG_INFINITY) };
             }
         }
     }
@@ -78,8 +84,11 @@ unsafe fn store<V: Simd, const NV: usize>(row: &[V; NV], y: *mut f32, n: usize) 
 /// (NaN maximum, `|max| >= LARGE`, infinities, a row of only `-inf`). A NaN that the maximum
 /// misses still reaches the row's sum and makes its outputs NaN.
 #[inline(always)]
-unsafe fn maxima<V: Simd, const R: usize, const NV: usize>(v: &[[V; NV]; R]) -> Option<[V; R]> {
-    let mut m = [V::splat(0.0); R];
+fn maxima<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
+    v: &[[V; NV]; R],
+) -> Option<[V; R]> {
+    let mut m = [V::splat(isa, 0.0); R];
     let mut ordinary = true;
     for (mr, row) in m.iter_mut().zip(v) {
         let mut a = row[0];
@@ -98,9 +107,9 @@ unsafe fn maxima<V: Simd, const R: usize, const NV: usize>(v: &[[V; NV]; R]) -> 
 /// [`shift_for_max`](crate::kernels::exp::shift_for_max), so every algorithm picks the same
 /// `k` and zeroes the same entries near the underflow threshold.
 #[inline(always)]
-unsafe fn shift<V: Simd>(m: V) -> V {
-    let round = V::splat(ROUND);
-    m.mul(V::splat(LOG2E)).add(round).sub(round)
+fn shift<V: Simd>(isa: Token<V>, m: V) -> V {
+    let round = V::splat(isa, ROUND);
+    m.mul(V::splat(isa, LOG2E)).add(round).sub(round)
 }
 
 /// Softmax (three-pass reload) of `R` short rows. `false`, with nothing written, when a row
@@ -110,36 +119,42 @@ unsafe fn shift<V: Simd>(m: V) -> V {
 /// were grouped: AVX2 35.5 | 17.6 with a loop per pass -> 32.1 | 16.1 held in registers;
 /// AVX-512 34.0 | 21.4 -> 30.0 | 17.9. (A sum and reciprocal in f32 as well gave 29.0 on AVX2
 /// but cost one ULP of accuracy; the sum stays in f64.)
+///
+/// # Safety
+/// As [`Group`] states, for rows of `n` elements.
 #[inline(always)]
 pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     g: &Group<R>,
     n: usize,
 ) -> bool {
     let l = V::LANES;
-    let mut v = load::<V, R, NV>(inp, g, n);
-    let Some(m) = maxima(&v) else {
+    // SAFETY: the group is valid for `n` elements (the contract).
+    let mut v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let Some(m) = maxima(isa, &v) else {
         return false;
     };
-    let mut sum = [V::splat(0.0); R];
+    let mut sum = [V::splat(isa, 0.0); R];
     for ((row, s), m) in v.iter_mut().zip(&mut sum).zip(&m) {
-        let ex = Exp::per_lane(shift(*m));
+        let ex = Exp::per_lane(isa, shift(isa, *m));
         for (j, vj) in row.iter_mut().enumerate() {
             *vj = if j * l < n {
                 ex.eval(*vj)
             } else {
-                V::splat(0.0)
+                V::splat(isa, 0.0)
             };
         }
         *s = tree_sum(row);
     }
     for ((row, s), &y) in v.iter_mut().zip(&sum).zip(&g.y) {
         // A NaN the maximum missed makes the sum, and so every output, NaN.
-        let r = Scale::new((1.0 / s.reduce_add()) as f32);
+        let r = Scale::new(isa, (1.0 / s.reduce_add()) as f32);
         for vj in row.iter_mut() {
             *vj = r.apply(*vj);
         }
-        store(row, y, n);
+        // SAFETY: the group's outputs are writable for `n` elements (the contract).
+        unsafe { store(row, y, n) };
     }
     true
 }
@@ -148,23 +163,24 @@ pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
 /// when a row needs the special-value rules. The same sum as pass 1 of the two-pass
 /// algorithm gives for a row of one chunk.
 #[inline(always)]
-unsafe fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
+fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
     v: &[[V; NV]; R],
     n: usize,
 ) -> Option<[(f64, f32); R]> {
     let l = V::LANES;
-    let m = maxima(v)?;
+    let m = maxima(isa, v)?;
     let kmin = k_min();
     let mut k = [0.0f32; R];
-    let mut acc = [V::splat(0.0); R];
+    let mut acc = [V::splat(isa, 0.0); R];
     for ((a, row), (k, m)) in acc.iter_mut().zip(v).zip(k.iter_mut().zip(&m)) {
-        let kv = shift(*m);
+        let kv = shift(isa, *m);
         *k = kv.first();
         if *k <= kmin {
             return None;
         }
-        let ex = Exp::per_lane(kv);
-        let mut e = [V::splat(0.0); NV];
+        let ex = Exp::per_lane(isa, kv);
+        let mut e = [V::splat(isa, 0.0); NV];
         for (j, (ej, vj)) in e.iter_mut().zip(row).enumerate() {
             if j * l < n {
                 *ej = ex.eval(*vj);
@@ -181,39 +197,50 @@ unsafe fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
 
 /// Log-softmax of `R` short rows: `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`, the first part
 /// exact. `false`, with nothing written, when a row needs the special-value rules.
+///
+/// # Safety
+/// As [`Group`] states, for rows of `n` elements.
 #[inline(always)]
 pub(crate) unsafe fn log_softmax<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     g: &Group<R>,
     n: usize,
 ) -> bool {
-    let mut v = load::<V, R, NV>(inp, g, n);
-    let Some(sums) = shifted_sums(&v, n) else {
+    // SAFETY: the group is valid for `n` elements (the contract).
+    let mut v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let Some(sums) = shifted_sums(isa, &v, n) else {
         return false;
     };
     for ((row, &(s, k)), &y) in v.iter_mut().zip(&sums).zip(&g.y) {
         // A NaN the maximum missed makes `s`, and so every output, NaN.
-        let f = Shift::new(k, log_softmax_offset(s, k));
+        let f = Shift::new(isa, k, log_softmax_offset(s, k));
         for vj in row.iter_mut() {
             *vj = f.apply(*vj);
         }
-        store(row, y, n);
+        // SAFETY: the group's outputs are writable for `n` elements (the contract).
+        unsafe { store(row, y, n) };
     }
     true
 }
 
 /// Log-sum-exp of `R` short rows into `out`, or `false` (nothing written) when a row needs
 /// the special-value rules.
+///
+/// # Safety
+/// The group's inputs are readable for `n` elements each.
 #[inline(always)]
 pub(crate) unsafe fn logsumexp<V: Simd, const R: usize, const NV: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     g: &Group<R>,
     n: usize,
     out: &mut [f32],
 ) -> bool {
     debug_assert_eq!(out.len(), R);
-    let v = load::<V, R, NV>(inp, g, n);
-    let Some(sums) = shifted_sums(&v, n) else {
+    // SAFETY: the group is valid for `n` elements (the contract).
+    let v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let Some(sums) = shifted_sums(isa, &v, n) else {
         return false;
     };
     for (o, &(s, k)) in out.iter_mut().zip(&sums) {
@@ -243,9 +270,9 @@ pub(crate) trait ShortRows<V: Simd> {
     const VECS: usize;
     /// Rows `r0..r0 + R` held in registers (each at most `NV` vectors); `false`, with nothing
     /// written, when one of them needs the special-value rules.
-    unsafe fn group<const R: usize, const NV: usize>(&mut self, r0: usize) -> bool;
+    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool;
     /// Row `r` by the special-value rules.
-    unsafe fn special(&mut self, r: usize);
+    fn special(&mut self, isa: Token<V>, r: usize);
 }
 
 /// Runs `op` over `rows` short rows of `n` elements: groups of `R` rows, with `NV` the
@@ -255,43 +282,43 @@ pub(crate) trait ShortRows<V: Simd> {
 /// 4096 x 64 4.4 | 4.5, 2048 x 128 5.3 | 6.1; softmax of 4096 x 64 4.7 | 4.4, 2048 x 128
 /// 5.4 | 3.7 (its exponentials spill).
 #[inline(always)]
-pub(crate) unsafe fn run<V: Simd, O: ShortRows<V>>(op: &mut O, rows: usize, n: usize) {
+pub(crate) fn run<V: Simd, O: ShortRows<V>>(isa: Token<V>, op: &mut O, rows: usize, n: usize) {
     debug_assert!(is_short::<V>(n));
     let nv = n.div_ceil(V::LANES).next_power_of_two();
     // The `R` are literals: a const generic cannot be computed from another one here.
     match (nv, O::VECS >= 16) {
-        (1, _) => groups::<V, O, 8, 1>(op, rows),
-        (2, false) => groups::<V, O, 4, 2>(op, rows),
-        (2, true) => groups::<V, O, 8, 2>(op, rows),
-        (4, false) => groups::<V, O, 2, 4>(op, rows),
-        (4, true) => groups::<V, O, 4, 4>(op, rows),
-        (_, false) => groups::<V, O, 1, 8>(op, rows),
-        (_, true) => groups::<V, O, 2, 8>(op, rows),
+        (1, _) => groups::<V, O, 8, 1>(isa, op, rows),
+        (2, false) => groups::<V, O, 4, 2>(isa, op, rows),
+        (2, true) => groups::<V, O, 8, 2>(isa, op, rows),
+        (4, false) => groups::<V, O, 2, 4>(isa, op, rows),
+        (4, true) => groups::<V, O, 4, 4>(isa, op, rows),
+        (_, false) => groups::<V, O, 1, 8>(isa, op, rows),
+        (_, true) => groups::<V, O, 2, 8>(isa, op, rows),
     }
 }
 
 /// Runs `op` on the one short row `0` of `n` elements.
 #[inline(always)]
-pub(crate) unsafe fn run_one<V: Simd, O: ShortRows<V>>(op: &mut O, n: usize) {
+pub(crate) fn run_one<V: Simd, O: ShortRows<V>>(isa: Token<V>, op: &mut O, n: usize) {
     debug_assert!(is_short::<V>(n));
     let nv = n.div_ceil(V::LANES);
     if nv <= 1 {
-        one::<V, O, 1>(op)
+        one::<V, O, 1>(isa, op)
     } else if nv <= 2 {
-        one::<V, O, 2>(op)
+        one::<V, O, 2>(isa, op)
     } else if nv <= 4 {
-        one::<V, O, 4>(op)
+        one::<V, O, 4>(isa, op)
     } else {
-        one::<V, O, 8>(op)
+        one::<V, O, 8>(isa, op)
     }
 }
 
 /// Row 0 of `op`, at most `NV` vectors (stack frames as for [`groups`]).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn one<V: Simd, O: ShortRows<V>, const NV: usize>(op: &mut O) {
-    if !op.group::<1, NV>(0) {
-        op.special(0);
+fn one<V: Simd, O: ShortRows<V>, const NV: usize>(isa: Token<V>, op: &mut O) {
+    if !op.group::<1, NV>(isa, 0) {
+        op.special(isa, 0);
     }
 }
 
@@ -299,25 +326,26 @@ unsafe fn one<V: Simd, O: ShortRows<V>, const NV: usize>(op: &mut O) {
 // inlined temporary its own slot, and all of them in one frame would need megabytes.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
+fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
+    isa: Token<V>,
     op: &mut O,
     rows: usize,
 ) {
     let mut r = 0;
     while r + R <= rows {
-        if !op.group::<R, NV>(r) {
+        if !op.group::<R, NV>(isa, r) {
             // Rare: redo the group row by row, so only the special rows leave the fast path.
             for i in r..r + R {
-                if !op.group::<1, NV>(i) {
-                    op.special(i);
+                if !op.group::<1, NV>(isa, i) {
+                    op.special(isa, i);
                 }
             }
         }
         r += R;
     }
     while r < rows {
-        if !op.group::<1, NV>(r) {
-            op.special(r);
+        if !op.group::<1, NV>(isa, r) {
+            op.special(isa, r);
         }
         r += 1;
     }

@@ -22,7 +22,7 @@ use super::passes::{map2_store_nt, map_store_nt, prefetch_ahead, LaneMap, LaneMa
 use super::passes::{BLOCK, PREFETCH};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::ROUND;
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 
 /// Sums outside `[TINY, HUGE]` take the exact f64 path and a power-of-two output scale.
@@ -86,17 +86,17 @@ struct K<V> {
 
 impl<V: Simd> K<V> {
     #[inline(always)]
-    unsafe fn new() -> Self {
+    fn new(isa: Token<V>) -> Self {
         K {
-            zero: V::splat(0.0),
-            one: V::splat(1.0),
+            zero: V::splat(isa, 0.0),
+            one: V::splat(isa, 1.0),
         }
     }
 
     /// `(u, d)` with `s(x) = u + 1/d`: `u = max(x, 0)`, `d = 1 - min(x, 0)`. A NaN `x` stays
     /// NaN in both (it is the second operand, which x86 returns).
     #[inline(always)]
-    unsafe fn parts(&self, x: V) -> (V, V) {
+    fn parts(&self, x: V) -> (V, V) {
         (V::max(self.zero, x), self.one.sub(V::min(self.zero, x)))
     }
 }
@@ -106,7 +106,7 @@ struct STerm<V>(K<V>);
 
 impl<V: Simd> LaneMap<V> for STerm<V> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V) -> V {
+    fn apply(&self, x: V) -> V {
         let (u, d) = self.0.parts(x);
         u.add(self.0.one.div(d))
     }
@@ -136,23 +136,23 @@ struct LogS<V> {
 
 impl<V: Simd> LogS<V> {
     #[inline(always)]
-    unsafe fn new() -> Self {
+    fn new(isa: Token<V>) -> Self {
         LogS {
-            k: K::new(),
-            two: V::splat(2.0),
-            max: V::splat(f32::MAX),
-            inf: V::splat(f32::INFINITY),
-            e_max: V::splat(127.0),
-            magic: V::splat(ROUND + 127.0),
-            c3: V::splat(2.0 / 3.0),
-            c5: V::splat(2.0 / 5.0),
-            c7: V::splat(2.0 / 7.0),
-            c9: V::splat(2.0 / 9.0),
+            k: K::new(isa),
+            two: V::splat(isa, 2.0),
+            max: V::splat(isa, f32::MAX),
+            inf: V::splat(isa, f32::INFINITY),
+            e_max: V::splat(isa, 127.0),
+            magic: V::splat(isa, ROUND + 127.0),
+            c3: V::splat(isa, 2.0 / 3.0),
+            c5: V::splat(isa, 2.0 / 5.0),
+            c7: V::splat(isa, 2.0 / 7.0),
+            c9: V::splat(isa, 2.0 / 9.0),
         }
     }
 
     #[inline(always)]
-    unsafe fn parts(&self, x: V) -> (V, V) {
+    fn parts(&self, isa: Token<V>, x: V) -> (V, V) {
         let one = self.k.one;
         let neg_x = self.k.zero.sub(x);
         let a = V::max(neg_x, x); // |x|; NaN stays NaN
@@ -172,7 +172,7 @@ impl<V: Simd> LogS<V> {
         let l = l.add(V::zero_below(self.inf, a, self.inf));
         // sign: -1 where x < 0, else 1.
         let neg = one.sub(V::zero_below(one, x, self.k.zero));
-        let sign = V::fma(neg, V::splat(-2.0), one);
+        let sign = V::fma(neg, V::splat(isa, -2.0), one);
         (e.mul(sign), l.mul(sign))
     }
 }
@@ -180,6 +180,7 @@ impl<V: Simd> LogS<V> {
 /// Blocked `sum_i f(x_i)` in f64 (tail lanes read as `fill`, which `f` must map to 0).
 #[inline(always)]
 unsafe fn sum_of<V: Simd, const U: usize>(
+    isa: Token<V>,
     x: *const f32,
     n: usize,
     f: &impl LaneMap<V>,
@@ -191,21 +192,21 @@ unsafe fn sum_of<V: Simd, const U: usize>(
     let mut start = 0;
     while start < n {
         let end = n.min(start + BLOCK);
-        let mut acc = [V::splat(0.0); U];
+        let mut acc = [V::splat(isa, 0.0); U];
         let mut i = start;
         while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
+            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = a.add(f.apply(V::load(x.add(i + j * l))));
+                *a = a.add(f.apply(V::load(isa, x.add(i + j * l))));
             }
             i += step;
         }
         while i + l <= end {
-            acc[0] = acc[0].add(f.apply(V::load(x.add(i))));
+            acc[0] = acc[0].add(f.apply(V::load(isa, x.add(i))));
             i += l;
         }
         if i < end {
-            acc[0] = acc[0].add(f.apply(V::load_tail(x.add(i), end - i, fill_value)));
+            acc[0] = acc[0].add(f.apply(V::load_tail(isa, x.add(i), end - i, fill_value)));
         }
         total += fold(&acc);
         start = end;
@@ -217,35 +218,35 @@ unsafe fn sum_of<V: Simd, const U: usize>(
 /// `ln2 * first + second`, the integer parts summed exactly (a lane adds at most 2048 values
 /// of magnitude at most 128 per block).
 #[inline(always)]
-unsafe fn sum_log<V: Simd, const U: usize>(x: *const f32, n: usize) -> (f64, f64) {
-    let f = LogS::<V>::new();
+unsafe fn sum_log<V: Simd, const U: usize>(isa: Token<V>, x: *const f32, n: usize) -> (f64, f64) {
+    let f = LogS::<V>::new(isa);
     let l = V::LANES;
     let step = U * l;
     let (mut e_total, mut l_total) = (0.0f64, 0.0f64);
     let mut start = 0;
     while start < n {
         let end = n.min(start + BLOCK);
-        let mut ea = [V::splat(0.0); U];
-        let mut la = [V::splat(0.0); U];
+        let mut ea = [V::splat(isa, 0.0); U];
+        let mut la = [V::splat(isa, 0.0); U];
         let mut i = start;
         while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
+            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
             for j in 0..U {
-                let (se, sl) = f.parts(V::load(x.add(i + j * l)));
+                let (se, sl) = f.parts(isa, V::load(isa, x.add(i + j * l)));
                 ea[j] = ea[j].add(se);
                 la[j] = la[j].add(sl);
             }
             i += step;
         }
         while i + l <= end {
-            let (se, sl) = f.parts(V::load(x.add(i)));
+            let (se, sl) = f.parts(isa, V::load(isa, x.add(i)));
             ea[0] = ea[0].add(se);
             la[0] = la[0].add(sl);
             i += l;
         }
         if i < end {
             // ln s(0) = 0: the lanes past the row add nothing.
-            let (se, sl) = f.parts(V::load_tail(x.add(i), end - i, 0.0));
+            let (se, sl) = f.parts(isa, V::load_tail(isa, x.add(i), end - i, 0.0));
             ea[0] = ea[0].add(se);
             la[0] = la[0].add(sl);
         }
@@ -258,7 +259,7 @@ unsafe fn sum_log<V: Simd, const U: usize>(x: *const f32, n: usize) -> (f64, f64
 
 /// The lanes of `U` accumulators, summed in f64.
 #[inline(always)]
-unsafe fn fold<V: Simd, const U: usize>(acc: &[V; U]) -> f64 {
+fn fold<V: Simd, const U: usize>(acc: &[V; U]) -> f64 {
     let mut s = acc[0];
     for a in &acc[1..] {
         s = s.add(*a);
@@ -270,40 +271,44 @@ unsafe fn fold<V: Simd, const U: usize>(acc: &[V; U]) -> f64 {
 /// `sum dy_i`, blocked like [`sum_of`].
 #[inline(always)]
 unsafe fn sums2<V: Simd, const U: usize, const DOT: bool>(
+    isa: Token<V>,
     x: *const f32,
     dy: *const f32,
     n: usize,
 ) -> (f64, f64) {
-    let k = K::<V>::new();
+    let k = K::<V>::new(isa);
     let l = V::LANES;
     let step = U * l;
     let (mut s_total, mut b_total) = (0.0f64, 0.0f64);
     let mut start = 0;
     while start < n {
         let end = n.min(start + BLOCK);
-        let mut sa = [V::splat(0.0); U];
-        let mut ba = [V::splat(0.0); U];
+        let mut sa = [V::splat(isa, 0.0); U];
+        let mut ba = [V::splat(isa, 0.0); U];
         let mut i = start;
         while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(x.add(i), step);
-            prefetch_ahead::<V, PREFETCH>(dy.add(i), step);
+            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
+            prefetch_ahead::<V, PREFETCH>(isa, dy.add(i), step);
             for j in 0..U {
-                let (s, b) =
-                    term2::<V, DOT>(&k, V::load(x.add(i + j * l)), V::load(dy.add(i + j * l)));
+                let (s, b) = term2::<V, DOT>(
+                    &k,
+                    V::load(isa, x.add(i + j * l)),
+                    V::load(isa, dy.add(i + j * l)),
+                );
                 sa[j] = sa[j].add(s);
                 ba[j] = ba[j].add(b);
             }
             i += step;
         }
         while i + l <= end {
-            let (s, b) = term2::<V, DOT>(&k, V::load(x.add(i)), V::load(dy.add(i)));
+            let (s, b) = term2::<V, DOT>(&k, V::load(isa, x.add(i)), V::load(isa, dy.add(i)));
             sa[0] = sa[0].add(s);
             ba[0] = ba[0].add(b);
             i += l;
         }
         if i < end {
-            let xv = V::load_tail(x.add(i), end - i, f32::NEG_INFINITY);
-            let (s, b) = term2::<V, DOT>(&k, xv, V::load_tail(dy.add(i), end - i, 0.0));
+            let xv = V::load_tail(isa, x.add(i), end - i, f32::NEG_INFINITY);
+            let (s, b) = term2::<V, DOT>(&k, xv, V::load_tail(isa, dy.add(i), end - i, 0.0));
             sa[0] = sa[0].add(s);
             ba[0] = ba[0].add(b);
         }
@@ -316,7 +321,7 @@ unsafe fn sums2<V: Simd, const U: usize, const DOT: bool>(
 
 /// The terms of [`sums2`]: `s(x)` and `dy * s(x)` (`DOT`) or `dy`.
 #[inline(always)]
-unsafe fn term2<V: Simd, const DOT: bool>(k: &K<V>, x: V, dy: V) -> (V, V) {
+fn term2<V: Simd, const DOT: bool>(k: &K<V>, x: V, dy: V) -> (V, V) {
     let (u, d) = k.parts(x);
     let s = u.add(k.one.div(d));
     (s, if DOT { dy.mul(s) } else { dy })
@@ -365,8 +370,17 @@ fn exact(x: &[f32]) -> Mass {
 
 /// The row's mass (pass 1).
 #[inline(always)]
-unsafe fn mass<V: Simd, const U: usize>(x: &[f32]) -> Mass {
-    let s = sum_of::<V, U>(x.as_ptr(), x.len(), &STerm(K::new()), f32::NEG_INFINITY);
+fn mass<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Mass {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    let s = unsafe {
+        sum_of::<V, U>(
+            isa,
+            x.as_ptr(),
+            x.len(),
+            &STerm(K::new(isa)),
+            f32::NEG_INFINITY,
+        )
+    };
     classify(x, s)
 }
 
@@ -388,7 +402,7 @@ fn scale(inv_s: f64) -> (f32, Option<f32>) {
 /// the huge-sum rows `post = 2^-64`, where `r*post` underflows only for results below
 /// `2^-224`).
 #[inline(always)]
-unsafe fn sq_factor<V: Simd, const POST: bool>(r: V, post: V) -> V {
+fn sq_factor<V: Simd, const POST: bool>(r: V, post: V) -> V {
     if POST {
         r.mul(post)
     } else {
@@ -405,7 +419,7 @@ struct Normalise<V, const POST: bool> {
 
 impl<V: Simd, const POST: bool> LaneMap<V> for Normalise<V, POST> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V) -> V {
+    fn apply(&self, x: V) -> V {
         let (u, d) = self.k.parts(x);
         let y = V::fma(u, self.c, self.c.div(d));
         if POST {
@@ -418,23 +432,25 @@ impl<V: Simd, const POST: bool> LaneMap<V> for Normalise<V, POST> {
 
 /// `y = s(x) / S` with `S` finite and positive.
 #[inline(always)]
-unsafe fn normalise<V: Simd, const U: usize>(io: &mut InOut<'_>, s: f64, nt: bool) {
+fn normalise<V: Simd, const U: usize>(isa: Token<V>, io: &mut InOut<'_>, s: f64, nt: bool) {
     let (c, post) = scale(1.0 / s);
     let (x, y, n) = (io.x(), io.y(), io.len());
-    let k = K::new();
-    let c = V::splat(c);
+    let k = K::new(isa);
+    let c = V::splat(isa, c);
     match post {
         None => {
             let f = Normalise::<V, false> { k, c, post: c };
-            map_store_nt::<V, U>(&Plain, x, y, n, &f, nt)
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) }
         }
         Some(p) => {
             let f = Normalise::<V, true> {
                 k,
                 c,
-                post: V::splat(p),
+                post: V::splat(isa, p),
             };
-            map_store_nt::<V, U>(&Plain, x, y, n, &f, nt)
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) }
         }
     }
 }
@@ -449,12 +465,12 @@ fn fill_inf(io: &mut InOut<'_>, on: f32, off: f32) {
 
 /// StableMax of one row: `y_i = s(x_i) / sum_j s(x_j)`.
 #[inline(always)]
-pub(crate) unsafe fn stablemax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
+pub(crate) fn stablemax<V: Simd, const U: usize>(isa: Token<V>, mut io: InOut<'_>, flags: Flags) {
     if io.len() == 0 {
         return;
     }
-    match mass::<V, U>(io.input()) {
-        Mass::Finite(s) => normalise::<V, U>(&mut io, s, flags.nt),
+    match mass::<V, U>(isa, io.input()) {
+        Mass::Finite(s) => normalise::<V, U>(isa, &mut io, s, flags.nt),
         Mass::Nan => fill(&mut io, f32::NAN),
         Mass::PosInf(k) => fill_inf(&mut io, 1.0 / k as f32, 0.0),
         Mass::Zero => fill(&mut io, if flags.zero_masked { 0.0 } else { f32::NAN }),
@@ -473,8 +489,9 @@ struct LogNormalise<V> {
 
 impl<V: Simd> LaneMap<V> for LogNormalise<V> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V) -> V {
-        let (se, sl) = self.log.parts(x);
+    fn apply(&self, x: V) -> V {
+        let isa = x.token();
+        let (se, sl) = self.log.parts(isa, x);
         let d = se.sub(self.e);
         V::fma(d, self.ln2_a, V::fma(d, self.ln2_b, sl.sub(self.lm)))
     }
@@ -489,21 +506,26 @@ fn log_parts64(s: f64) -> (f32, f32) {
 
 /// Log-StableMax of one row: `y_i = ln s(x_i) - ln S`.
 #[inline(always)]
-pub(crate) unsafe fn log_stablemax<V: Simd, const U: usize>(mut io: InOut<'_>, flags: Flags) {
+pub(crate) fn log_stablemax<V: Simd, const U: usize>(
+    isa: Token<V>,
+    mut io: InOut<'_>,
+    flags: Flags,
+) {
     if io.len() == 0 {
         return;
     }
-    match mass::<V, U>(io.input()) {
+    match mass::<V, U>(isa, io.input()) {
         Mass::Finite(s) => {
             let (e, lm) = log_parts64(s);
             let f = LogNormalise {
-                log: LogS::new(),
-                e: V::splat(e),
-                lm: V::splat(lm),
-                ln2_a: V::splat(LN2_A),
-                ln2_b: V::splat(LN2_B),
+                log: LogS::new(isa),
+                e: V::splat(isa, e),
+                lm: V::splat(isa, lm),
+                ln2_a: V::splat(isa, LN2_A),
+                ln2_b: V::splat(isa, LN2_B),
             };
-            map_store_nt::<V, U>(&Plain, io.x(), io.y(), io.len(), &f, flags.nt)
+            // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+            unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, flags.nt) }
         }
         Mass::Nan | Mass::Zero => fill(&mut io, f32::NAN),
         Mass::PosInf(k) => fill_inf(&mut io, -(k as f32).ln(), f32::NEG_INFINITY),
@@ -514,7 +536,13 @@ pub(crate) unsafe fn log_stablemax<V: Simd, const U: usize>(mut io: InOut<'_>, f
 /// For `+inf` rows `p` is the limit (`1/k` at the `+inf` entries, 0 elsewhere), terms with
 /// `q_i = 0` count 0, so the loss is `ln k` or `+inf`.
 #[inline(always)]
-unsafe fn loss_of<V: Simd, const U: usize>(x: &[f32], target: usize, eps: f32, m: Mass) -> f64 {
+fn loss_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    x: &[f32],
+    target: usize,
+    eps: f32,
+    m: Mass,
+) -> f64 {
     let n = x.len();
     let eps64 = eps as f64;
     match m {
@@ -535,7 +563,8 @@ unsafe fn loss_of<V: Simd, const U: usize>(x: &[f32], target: usize, eps: f32, m
                 loss -= (1.0 - eps64) * log_s64(x[target]);
             }
             if eps > 0.0 {
-                let (se, sl) = sum_log::<V, U>(x.as_ptr(), n);
+                // SAFETY: `x` is a slice of `n = x.len()` elements.
+                let (se, sl) = unsafe { sum_log::<V, U>(isa, x.as_ptr(), n) };
                 let mean = (se * std::f64::consts::LN_2 + sl) / n as f64;
                 loss -= eps64 * mean;
             }
@@ -548,12 +577,13 @@ unsafe fn loss_of<V: Simd, const U: usize>(x: &[f32], target: usize, eps: f32, m
 /// `eps` in `[0, 1]`: `ln S - (1 - eps) ln s(x_t) - eps * mean_i ln s(x_i)`. One pass (two
 /// with smoothing).
 #[inline(always)]
-pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy<V: Simd, const U: usize>(
+    isa: Token<V>,
     x: &[f32],
     target: usize,
     eps: f32,
 ) -> f32 {
-    loss_of::<V, U>(x, target, eps, mass::<V, U>(x)) as f32
+    loss_of::<V, U>(isa, x, target, eps, mass::<V, U>(isa, x)) as f32
 }
 
 /// `x -> s'(x) * c * post - q / (1 + |x|)`: the cross-entropy gradient off the target, with
@@ -567,7 +597,7 @@ struct CeGrad<V, const POST: bool, const SMOOTH: bool> {
 
 impl<V: Simd, const POST: bool, const SMOOTH: bool> LaneMap<V> for CeGrad<V, POST, SMOOTH> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V) -> V {
+    fn apply(&self, x: V) -> V {
         let (u, d) = self.k.parts(x);
         let r = self.k.one.div(d);
         let mut g = r.mul(self.c).mul(sq_factor::<V, POST>(r, self.post));
@@ -582,15 +612,16 @@ impl<V: Simd, const POST: bool, const SMOOTH: bool> LaneMap<V> for CeGrad<V, POS
 /// `g_i = s'(x_i) / S - q_i s'(x_i) / s(x_i)` (`q` as in [`loss_of`]; `1/S = 0` for `+inf`
 /// rows), to `io`'s output: two passes. The target entry is recomputed in f64.
 #[inline(always)]
-pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy_grad<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut io: InOut<'_>,
     target: usize,
     eps: f32,
     flags: Flags,
 ) -> f32 {
     let n = io.len();
-    let m = mass::<V, U>(io.input());
-    let loss = loss_of::<V, U>(io.input(), target, eps, m);
+    let m = mass::<V, U>(isa, io.input());
+    let loss = loss_of::<V, U>(isa, io.input(), target, eps, m);
     let xt = io.get(target);
     let inv_s = match m {
         Mass::Finite(s) => 1.0 / s,
@@ -602,18 +633,19 @@ pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
     };
     let q = eps as f64 / n as f64;
     let (c, post) = scale(inv_s);
-    let k = K::new();
-    let (c, qv) = (V::splat(c), V::splat(q as f32));
+    let k = K::new(isa);
+    let (c, qv) = (V::splat(isa, c), V::splat(isa, q as f32));
     let (x, y) = (io.x(), io.y());
     macro_rules! run {
         ($post:expr, $p:expr, $smooth:expr) => {{
             let f = CeGrad::<V, $post, $smooth> {
                 k,
                 c,
-                post: V::splat($p),
+                post: V::splat(isa, $p),
                 q: qv,
             };
-            map_store_nt::<V, U>(&Plain, x, y, n, &f, flags.nt)
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io` (`InOut`\'s invariant).
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.nt) }
         }};
     }
     match (post, eps > 0.0) {
@@ -648,7 +680,7 @@ struct SmaxBack<V, const POST: bool> {
 
 impl<V: Simd, const POST: bool> LaneMap2<V> for SmaxBack<V, POST> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V, dy: V) -> V {
+    fn apply(&self, x: V, dy: V) -> V {
         let (_, d) = self.k.parts(x);
         let r = self.k.one.div(d);
         let r2 = r.mul(self.c).mul(sq_factor::<V, POST>(r, self.post));
@@ -661,13 +693,15 @@ impl<V: Simd, const POST: bool> LaneMap2<V> for SmaxBack<V, POST> {
 /// `y = StableMax(x)`. Pass 1 sums `s(x)` and `dy * s(x)` together; pass 2 writes `dx`.
 /// `g.y()` holds `x`.
 #[inline(always)]
-pub(crate) unsafe fn stablemax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
+pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
     let n = g.len();
     if n == 0 {
         return;
     }
-    let x = std::slice::from_raw_parts(g.y(), n);
-    let (s, dot) = sums2::<V, U, true>(g.y(), g.dy(), n);
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let x = unsafe { std::slice::from_raw_parts(g.y(), n) };
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let (s, dot) = unsafe { sums2::<V, U, true>(isa, g.y(), g.dy(), n) };
     let Some(inv) = backward_inv(x, s) else {
         return fill_out(&g, f32::NAN);
     };
@@ -675,20 +709,23 @@ pub(crate) unsafe fn stablemax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt
     let d = if dot.is_finite() && s.is_finite() && s >= TINY {
         dot * inv
     } else {
-        dot_exact(x, g.dy(), inv)
+        // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+        unsafe { dot_exact(x, g.dy(), inv) }
     };
     let (c, post) = scale(inv);
-    let k = K::new();
-    let (c, d) = (V::splat(c), V::splat(d as f32));
+    let k = K::new(isa);
+    let (c, d) = (V::splat(isa, c), V::splat(isa, d as f32));
     match post {
         None => {
             let f = SmaxBack::<V, false> { k, c, post: c, d };
-            map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), n, &f, nt)
+            // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
         }
         Some(p) => {
-            let post = V::splat(p);
+            let post = V::splat(isa, p);
             let f = SmaxBack::<V, true> { k, c, post, d };
-            map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), n, &f, nt)
+            // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
         }
     }
 }
@@ -717,9 +754,10 @@ unsafe fn dot_exact(x: &[f32], dy: *const f32, inv: f64) -> f64 {
 }
 
 /// Fills a backward pass's output with `v`.
-unsafe fn fill_out(g: &Grad<'_>, v: f32) {
+fn fill_out(g: &Grad<'_>, v: f32) {
     for i in 0..g.len() {
-        g.dx().add(i).write(v);
+        // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+        unsafe { g.dx().add(i).write(v) };
     }
 }
 
@@ -733,7 +771,7 @@ struct LogSmaxBack<V, const POST: bool> {
 
 impl<V: Simd, const POST: bool> LaneMap2<V> for LogSmaxBack<V, POST> {
     #[inline(always)]
-    unsafe fn apply(&self, x: V, dy: V) -> V {
+    fn apply(&self, x: V, dy: V) -> V {
         let (u, d) = self.k.parts(x);
         let r = self.k.one.div(d);
         let p = r
@@ -747,28 +785,36 @@ impl<V: Simd, const POST: bool> LaneMap2<V> for LogSmaxBack<V, POST> {
 /// Log-StableMax backward pass from the forward input `x`:
 /// `dx_i = dy_i / (1 + |x_i|) - s'(x_i) / S * sum_j dy_j`. `g.y()` holds `x`.
 #[inline(always)]
-pub(crate) unsafe fn log_stablemax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
+pub(crate) fn log_stablemax_backward<V: Simd, const U: usize>(
+    isa: Token<V>,
+    g: Grad<'_>,
+    nt: bool,
+) {
     let n = g.len();
     if n == 0 {
         return;
     }
-    let x = std::slice::from_raw_parts(g.y(), n);
-    let (s, sum) = sums2::<V, U, false>(g.y(), g.dy(), n);
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let x = unsafe { std::slice::from_raw_parts(g.y(), n) };
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let (s, sum) = unsafe { sums2::<V, U, false>(isa, g.y(), g.dy(), n) };
     let Some(inv) = backward_inv(x, s) else {
         return fill_out(&g, f32::NAN);
     };
     let (c, post) = scale(inv);
-    let k = K::new();
-    let (c, sum) = (V::splat(c), V::splat(sum as f32));
+    let k = K::new(isa);
+    let (c, sum) = (V::splat(isa, c), V::splat(isa, sum as f32));
     match post {
         None => {
             let f = LogSmaxBack::<V, false> { k, c, post: c, sum };
-            map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), n, &f, nt)
+            // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
         }
         Some(p) => {
-            let post = V::splat(p);
+            let post = V::splat(isa, p);
             let f = LogSmaxBack::<V, true> { k, c, post, sum };
-            map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), n, &f, nt)
+            // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
         }
     }
 }

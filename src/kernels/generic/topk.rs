@@ -20,7 +20,7 @@
 use super::passes::{lane_max, sum_exp, Input, LaneMap, Plain, Prob, Scaled};
 use crate::io::RowsIn;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 
 /// The best entries seen so far: values in descending order, equal values in the order they
 /// were offered (so, offered in index order, the lower index first). Storage is the caller's.
@@ -169,7 +169,7 @@ impl Keep for Top8 {
 /// lane maximum (each is a different entry of the row), or `-inf` when `k > LANES`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
+fn floor_of<V: Simd>(isa: Token<V>, lanes: V, k: usize) -> f32 {
     if k > V::LANES {
         return f32::NEG_INFINITY;
     }
@@ -179,19 +179,19 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
     if k == 2 {
         // Remove the largest lane (and any equal to it): the largest left is at most the
         // second largest lane, and at least two distinct entries of the row reach it.
-        let gone = V::splat(f32::NEG_INFINITY);
+        let gone = V::splat(isa, f32::NEG_INFINITY);
         return V::below_or(lanes, lanes.max_all(), gone).reduce_max();
     }
     // c[l] = how many lanes reach lane l (itself included); the largest lane that at least k
     // lanes reach is the k-th largest. Counted with independent additions, no long chain.
     let mut a = [0.0f32; 16];
     lanes.to_array(&mut a);
-    let one = V::splat(1.0);
-    let mut c = [V::splat(0.0); 2];
+    let one = V::splat(isa, 1.0);
+    let mut c = [V::splat(isa, 0.0); 2];
     for (j, &v) in a[..V::LANES].iter().enumerate() {
-        c[j & 1] = c[j & 1].add(V::zero_below(one, V::splat(v), lanes));
+        c[j & 1] = c[j & 1].add(V::zero_below(one, V::splat(isa, v), lanes));
     }
-    let mut reached = V::gt_mask(c[0].add(c[1]), V::splat(k as f32 - 0.5));
+    let mut reached = V::gt_mask(c[0].add(c[1]), V::splat(isa, k as f32 - 0.5));
     let mut floor = f32::NEG_INFINITY;
     while reached != 0 {
         let j = reached.trailing_zeros() as usize;
@@ -204,12 +204,18 @@ unsafe fn floor_of<V: Simd>(lanes: V, k: usize) -> f32 {
 
 /// The vector of the row at `x` (`n` entries) starting at `i < n`: `-inf` past the end.
 #[inline(always)]
-unsafe fn vector_at<V: Simd>(inp: &impl Input<V>, x: *const f32, n: usize, i: usize) -> V {
+unsafe fn vector_at<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    n: usize,
+    i: usize,
+) -> V {
     debug_assert!(i < n);
     if i + V::LANES <= n {
-        inp.load(x.add(i))
+        inp.load(isa, x.add(i))
     } else {
-        inp.load_tail(x.add(i), n - i, f32::NEG_INFINITY)
+        inp.load_tail(isa, x.add(i), n - i, f32::NEG_INFINITY)
     }
 }
 
@@ -220,6 +226,7 @@ unsafe fn vector_at<V: Simd>(inp: &impl Input<V>, x: *const f32, n: usize, i: us
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn select<V: Simd>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
@@ -232,11 +239,11 @@ unsafe fn select<V: Simd>(
     } else {
         floor.next_down()
     };
-    let mut vbar = V::splat(bar);
+    let mut vbar = V::splat(isa, bar);
     let mut lanes = [0.0f32; 16];
     let mut i = 0;
     while i < n {
-        let v = vector_at(inp, x, n, i);
+        let v = vector_at(isa, inp, x, n, i);
         let mut m = V::gt_mask(v, vbar);
         if m != 0 {
             v.to_array(&mut lanes);
@@ -247,7 +254,7 @@ unsafe fn select<V: Simd>(
             }
             if best.full() && best.last() > bar {
                 bar = best.last();
-                vbar = V::splat(bar);
+                vbar = V::splat(isa, bar);
             }
         }
         i += l;
@@ -274,7 +281,8 @@ pub(crate) struct Gate {
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn gate_of<V: Simd, const U: usize>(
+fn gate_of<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
     gate: &Gate,
@@ -283,32 +291,36 @@ unsafe fn gate_of<V: Simd, const U: usize>(
 ) {
     let (n, k) = (x.len(), w.len());
     debug_assert!(k >= 1 && k <= n && idx.len() == k);
-    let lanes = lane_max::<V, U, 0>(inp, x.as_ptr(), n);
+    // SAFETY: `x` is a slice of `n = x.len()` elements.
+    let lanes = unsafe { lane_max::<V, U, 0>(isa, inp, x.as_ptr(), n) };
     let m = lanes.reduce_max();
     if m.is_nan() || m.abs() >= LARGE {
         return gate_special(x, gate, w, idx);
     }
     let shift = shift_for_max(m);
-    let s = sum_exp::<V, U, 0>(inp, x.as_ptr(), n, &Exp::new(shift, 1.0));
+    // SAFETY: `x` is a slice of `n = x.len()` elements.
+    let s = unsafe { sum_exp::<V, U, 0>(isa, inp, x.as_ptr(), n, &Exp::new(isa, shift, 1.0)) };
     if s.is_nan() {
         return gate_special(x, gate, w, idx);
     }
     if (3..=8).contains(&k) {
         // The branch-free list: for one or two entries, the early exits of `Best` cost less.
         let mut top = Top8::new(k);
-        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut top);
+        // SAFETY: `x` is a slice of `n = x.len()` elements.
+        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut top) };
         top.write(w, idx);
     } else {
         let mut best = Best::new(w, idx);
-        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+        // SAFETY: `x` is a slice of `n = x.len()` elements.
+        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut best) };
     }
     // The weights: the softmax map `min(1, exp(v - shift*ln2) / total)` of each selected
     // value, as the softmax kernels write it.
     let total = if gate.renormalize {
-        let one = Exp::<V>::new(shift, 1.0);
+        let one = Exp::<V>::new(isa, shift, 1.0);
         let mut t = 0.0f64;
         for c in w.chunks(V::LANES) {
-            let e = one.eval(load_slice::<V>(c));
+            let e = one.eval(load_slice::<V>(isa, c));
             let mut a = [0.0f32; 16];
             e.to_array(&mut a);
             t += a[..c.len()].iter().map(|&v| v as f64).sum::<f64>();
@@ -317,25 +329,29 @@ unsafe fn gate_of<V: Simd, const U: usize>(
     } else {
         s
     };
-    let p = Prob::new(Exp::<V>::new(shift, 1.0 / total));
+    let p = Prob::new(isa, Exp::<V>::new(isa, shift, 1.0 / total));
     for c in w.chunks_mut(V::LANES) {
-        let e = p.apply(load_slice::<V>(c));
+        let e = p.apply(load_slice::<V>(isa, c));
         if c.len() == V::LANES {
-            e.store(c.as_mut_ptr());
+            // SAFETY: `c` holds `LANES` elements.
+            unsafe { e.store(c.as_mut_ptr()) };
         } else {
-            e.store_tail(c.as_mut_ptr(), c.len());
+            // SAFETY: `c` holds `c.len()` elements.
+            unsafe { e.store_tail(c.as_mut_ptr(), c.len()) };
         }
     }
 }
 
 /// The values of `c` (at most `LANES`) in a vector, `-inf` in the lanes past them.
 #[inline(always)]
-unsafe fn load_slice<V: Simd>(c: &[f32]) -> V {
+fn load_slice<V: Simd>(isa: Token<V>, c: &[f32]) -> V {
     debug_assert!(c.len() <= V::LANES);
     if c.len() == V::LANES {
-        V::load(c.as_ptr())
+        // SAFETY: `c` holds `LANES` elements.
+        unsafe { V::load(isa, c.as_ptr()) }
     } else {
-        V::load_tail(c.as_ptr(), c.len(), f32::NEG_INFINITY)
+        // SAFETY: `c` holds `c.len()` elements.
+        unsafe { V::load_tail(isa, c.as_ptr(), c.len(), f32::NEG_INFINITY) }
     }
 }
 
@@ -402,7 +418,8 @@ pub(crate) struct GateOut<'a> {
 /// its strides; `1 <= k <= cols`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn topk_rows<V: Simd, const U: usize>(
+pub(crate) fn topk_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
     rows: RowsIn<'_>,
     gate: &Gate,
     out: GateOut<'_>,
@@ -412,9 +429,16 @@ pub(crate) unsafe fn topk_rows<V: Simd, const U: usize>(
         let w = &mut out.w[r * out.w_stride..][..k];
         let idx = &mut out.idx[r * out.i_stride..][..k];
         if gate.scale == 1.0 {
-            gate_of::<V, U>(&Plain, rows.row(r), gate, w, idx);
+            gate_of::<V, U>(isa, &Plain, rows.row(r), gate, w, idx);
         } else {
-            gate_of::<V, U>(&Scaled::<V>::new(gate.scale), rows.row(r), gate, w, idx);
+            gate_of::<V, U>(
+                isa,
+                &Scaled::<V>::new(isa, gate.scale),
+                rows.row(r),
+                gate,
+                w,
+                idx,
+            );
         }
     }
 }
@@ -439,43 +463,56 @@ const SMALL_K: usize = 64;
 /// `scale * x` does). The row is not empty and its length fits in `i32`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn sample<V: Simd, const U: usize>(x: &[f32], d: &Draw) -> Option<usize> {
+pub(crate) fn sample<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], d: &Draw) -> Option<usize> {
     match d.scale {
-        None => argmax::<V, U>(x),
-        Some(1.0) => sample_of::<V, U>(&Plain, x, d),
-        Some(s) => sample_of::<V, U>(&Scaled::<V>::new(s), x, d),
+        None => argmax::<V, U>(isa, x),
+        Some(1.0) => sample_of::<V, U>(isa, &Plain, x, d),
+        Some(s) => sample_of::<V, U>(isa, &Scaled::<V>::new(isa, s), x, d),
     }
 }
 
 /// The first index of the largest entry, `None` with a NaN.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn argmax<V: Simd, const U: usize>(x: &[f32]) -> Option<usize> {
-    let lanes = lane_max::<V, U, 0>(&Plain, x.as_ptr(), x.len());
-    if lanes.reduce_max().is_nan() || has_nan::<V, U>(x) {
+fn argmax<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<usize> {
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    let lanes = unsafe { lane_max::<V, U, 0>(isa, &Plain, x.as_ptr(), x.len()) };
+    if lanes.reduce_max().is_nan() || has_nan::<V, U>(isa, x) {
         return None;
     }
     let (mut v, mut i) = ([0.0f32], [0i32]);
     let mut best = Best::new(&mut v, &mut i);
-    select::<V>(&Plain, x.as_ptr(), x.len(), lanes.reduce_max(), &mut best);
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe {
+        select::<V>(
+            isa,
+            &Plain,
+            x.as_ptr(),
+            x.len(),
+            lanes.reduce_max(),
+            &mut best,
+        )
+    };
     Some(i[0] as usize)
 }
 
 /// Whether the row holds a NaN (`x != x` in some lane).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn has_nan<V: Simd, const U: usize>(x: &[f32]) -> bool {
+fn has_nan<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> bool {
     let (l, n, p) = (V::LANES, x.len(), x.as_ptr());
-    let mut acc = V::splat(0.0);
+    let mut acc = V::splat(isa, 0.0);
     let mut i = 0;
     while i + l <= n {
-        let v = V::load(p.add(i));
+        // SAFETY: `i + l <= n`: inside the slice `x`.
+        let v = unsafe { V::load(isa, p.add(i)) };
         // `v - v` is NaN exactly for NaN and infinite lanes; `0 * that` keeps only NaN.
         acc = acc.add(v.sub(v));
         i += l;
     }
     if i < n {
-        let v = V::load_tail(p.add(i), n - i, 0.0);
+        // SAFETY: the last `n - i` elements of the slice `x`.
+        let v = unsafe { V::load_tail(isa, p.add(i), n - i, 0.0) };
         acc = acc.add(v.sub(v));
     }
     // Infinite lanes also give NaN here: decide by a scalar look only then.
@@ -486,28 +523,31 @@ unsafe fn has_nan<V: Simd, const U: usize>(x: &[f32]) -> bool {
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn sample_of<V: Simd, const U: usize>(
+fn sample_of<V: Simd, const U: usize>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
     d: &Draw,
 ) -> Option<usize> {
     let n = x.len();
-    let lanes = lane_max::<V, U, 0>(inp, x.as_ptr(), n);
+    // SAFETY: `x` is a slice of `n = x.len()` elements.
+    let lanes = unsafe { lane_max::<V, U, 0>(isa, inp, x.as_ptr(), n) };
     let m = lanes.reduce_max();
-    if m.is_nan() || m.abs() >= LARGE || has_nan::<V, U>(x) {
+    if m.is_nan() || m.abs() >= LARGE || has_nan::<V, U>(isa, x) {
         return sample_special::<V>(x, inp, d);
     }
     let shift = shift_for_max(m);
     // Every mass is the kernels' f32 `exp(v - shift*ln2)`, the terms of the histogram's sums,
     // added in f64.
-    let ex = Exp::<V>::new(shift, 1.0);
+    let ex = Exp::<V>::new(isa, shift, 1.0);
     let k = if d.top_k == 0 { n } else { d.top_k.min(n) };
     if k <= SMALL_K {
         let (mut v, mut i) = ([0.0f32; SMALL_K], [0i32; SMALL_K]);
         let mut best = Best::new(&mut v[..k], &mut i[..k]);
-        select::<V>(inp, x.as_ptr(), n, floor_of(lanes, k), &mut best);
+        // SAFETY: `x` is a slice of `n = x.len()` elements.
+        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut best) };
         let mut masses = [0.0f64; SMALL_K];
-        exps::<V>(&ex, v[..k].iter().copied(), &mut masses[..k]);
+        exps::<V>(isa, &ex, v[..k].iter().copied(), &mut masses[..k]);
         let total = masses[..k].iter().sum();
         return Some(i[draw(&masses[..k], total, d)] as usize);
     }
@@ -518,13 +558,14 @@ unsafe fn sample_of<V: Simd, const U: usize>(
         all.truncate(k);
         all.sort_unstable_by(desc);
         let mut masses = vec![0.0f64; k];
-        exps::<V>(&ex, all.iter().map(|c| c.0), &mut masses);
+        exps::<V>(isa, &ex, all.iter().map(|c| c.0), &mut masses);
         let total = masses.iter().sum();
         return Some(all[draw(&masses, total, d)].1 as usize);
     }
     // No top-k: a histogram of the mass by distance below the maximum locates the two
     // boundaries (nucleus end, draw); only the entries of their buckets are sorted.
-    let hist = histogram::<V>(inp, x.as_ptr(), n, &ex, m);
+    // SAFETY: `x` is a slice of `n = x.len()` elements.
+    let hist = unsafe { histogram::<V>(isa, inp, x.as_ptr(), n, &ex, m) };
     let total: f64 = hist.iter().sum();
     // The nucleus: its last bucket, and its mass.
     let (mut last, mut nucleus) = (BUCKETS - 1, total);
@@ -532,7 +573,7 @@ unsafe fn sample_of<V: Simd, const U: usize>(
     if d.top_p < 1.0 {
         let goal = d.top_p * total;
         let (b, before) = crossing(&hist, |acc| acc >= goal);
-        let (c, e) = sorted_bucket::<V>(inp, x, m, &ex, b);
+        let (c, e) = sorted_bucket::<V>(isa, inp, x, m, &ex, b);
         let mut acc = before;
         let mut len = c.len();
         for (j, &e) in e.iter().enumerate() {
@@ -552,7 +593,7 @@ unsafe fn sample_of<V: Simd, const U: usize>(
     let (c, e, len) = match nucleus_end {
         Some(ne) if b == last => ne,
         _ => {
-            let (c, e) = sorted_bucket::<V>(inp, x, m, &ex, b);
+            let (c, e) = sorted_bucket::<V>(isa, inp, x, m, &ex, b);
             let len = c.len();
             (c, e, len)
         }
@@ -581,12 +622,12 @@ const ROUND: f32 = 12_582_912.0;
 /// The bucket of each lane as `ROUND + b`: `round(min((m - v) * PER_NAT, BUCKETS - 1))` in the
 /// low bits. The same arithmetic in every pass, so an entry's bucket never changes.
 #[inline(always)]
-unsafe fn bucket_of<V: Simd>(v: V, mv: V) -> V {
+fn bucket_of<V: Simd>(isa: Token<V>, v: V, mv: V) -> V {
     let d = V::min(
-        mv.sub(v).mul(V::splat(PER_NAT)),
-        V::splat((BUCKETS - 1) as f32),
+        mv.sub(v).mul(V::splat(isa, PER_NAT)),
+        V::splat(isa, (BUCKETS - 1) as f32),
     );
-    d.add(V::splat(ROUND))
+    d.add(V::splat(isa, ROUND))
 }
 
 /// The mass `exp(v - shift*ln2)` (the kernels' f32 exponential) of every entry, added in f64
@@ -594,20 +635,21 @@ unsafe fn bucket_of<V: Simd>(v: V, mv: V) -> V {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn histogram<V: Simd>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
     ex: &Exp<V>,
     m: f32,
 ) -> Vec<f64> {
-    let (l, mv) = (V::LANES, V::splat(m));
+    let (l, mv) = (V::LANES, V::splat(isa, m));
     let mut hist = vec![0.0f64; BUCKETS];
     let (mut e, mut b) = ([0.0f32; 16], [0.0f32; 16]);
     let mut i = 0;
     while i < n {
-        let v = vector_at(inp, x, n, i);
+        let v = vector_at(isa, inp, x, n, i);
         ex.eval(v).to_array(&mut e);
-        bucket_of(v, mv).to_array(&mut b);
+        bucket_of(isa, v, mv).to_array(&mut b);
         for j in 0..l {
             let at = b[j].to_bits().wrapping_sub(ROUND.to_bits()) as usize & (BUCKETS - 1);
             hist[at] += e[j] as f64;
@@ -637,7 +679,8 @@ fn crossing(hist: &[f64], reached: impl Fn(f64) -> bool) -> (usize, f64) {
 /// The entries of bucket `b` in descending order, with their masses.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn sorted_bucket<V: Simd>(
+fn sorted_bucket<V: Simd>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
     m: f32,
@@ -645,10 +688,11 @@ unsafe fn sorted_bucket<V: Simd>(
     b: usize,
 ) -> (Vec<(f32, u32)>, Vec<f64>) {
     let mut c = Vec::new();
-    collect_bucket::<V>(inp, x.as_ptr(), x.len(), m, b, &mut c);
+    // SAFETY: `x` is a slice, readable for `x.len()` elements.
+    unsafe { collect_bucket::<V>(isa, inp, x.as_ptr(), x.len(), m, b, &mut c) };
     c.sort_unstable_by(desc);
     let mut e = vec![0.0f64; c.len()];
-    exps::<V>(ex, c.iter().map(|c| c.0), &mut e);
+    exps::<V>(isa, ex, c.iter().map(|c| c.0), &mut e);
     (c, e)
 }
 
@@ -656,6 +700,7 @@ unsafe fn sorted_bucket<V: Simd>(
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 unsafe fn collect_bucket<V: Simd>(
+    isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     n: usize,
@@ -663,15 +708,15 @@ unsafe fn collect_bucket<V: Simd>(
     b: usize,
     out: &mut Vec<(f32, u32)>,
 ) {
-    let (l, mv) = (V::LANES, V::splat(m));
+    let (l, mv) = (V::LANES, V::splat(isa, m));
     // The bucket is an integer-valued float plus ROUND: equal to `ROUND + b`.
-    let lo = V::splat((ROUND + b as f32).next_down());
-    let hi = V::splat(ROUND + b as f32 + 1.0);
+    let lo = V::splat(isa, (ROUND + b as f32).next_down());
+    let hi = V::splat(isa, ROUND + b as f32 + 1.0);
     let mut lanes = [0.0f32; 16];
     let mut i = 0;
     while i < n {
-        let v = vector_at(inp, x, n, i);
-        let k = bucket_of(v, mv);
+        let v = vector_at(isa, inp, x, n, i);
+        let k = bucket_of(isa, v, mv);
         let tail = if i + l <= n {
             u32::MAX
         } else {
@@ -693,13 +738,19 @@ unsafe fn collect_bucket<V: Simd>(
 /// The kernels' f32 exponentials of `values` (as many as `out` holds), widened into `out`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn exps<V: Simd>(ex: &Exp<V>, mut values: impl Iterator<Item = f32>, out: &mut [f64]) {
+fn exps<V: Simd>(
+    isa: Token<V>,
+    ex: &Exp<V>,
+    mut values: impl Iterator<Item = f32>,
+    out: &mut [f64],
+) {
     let (mut v, mut e) = ([0.0f32; 16], [0.0f32; 16]);
     for chunk in out.chunks_mut(V::LANES) {
         for d in v[..chunk.len()].iter_mut() {
             *d = values.next().expect("a value per output");
         }
-        ex.eval(load_slice::<V>(&v[..chunk.len()])).to_array(&mut e);
+        ex.eval(load_slice::<V>(isa, &v[..chunk.len()]))
+            .to_array(&mut e);
         for (o, &e) in chunk.iter_mut().zip(&e) {
             *o = e as f64;
         }

@@ -5,7 +5,7 @@ use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, S
 use super::passes::{dot, map2_store_nt, map_store_nt, pair_sum, ExpMinus, LaneMap2, Plain, Prob};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
-use crate::kernels::simd::Simd;
+use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 
 /// `(y, dy) -> y * dy - y * d`: for `0 <= y <= 1` neither product overflows where the result
@@ -17,7 +17,7 @@ struct SoftmaxGrad<V> {
 
 impl<V: Simd> LaneMap2<V> for SoftmaxGrad<V> {
     #[inline(always)]
-    unsafe fn apply(&self, y: V, dy: V) -> V {
+    fn apply(&self, y: V, dy: V) -> V {
         y.mul(dy).sub(y.mul(self.d))
     }
 }
@@ -38,7 +38,7 @@ struct LogSoftmaxGrad<V> {
 
 impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
     #[inline(always)]
-    unsafe fn apply(&self, y: V, dy: V) -> V {
+    fn apply(&self, y: V, dy: V) -> V {
         let e = self.ex.eval(V::min(self.cap, y));
         match self.neg_s {
             None => dy.sub(e),
@@ -51,20 +51,23 @@ impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
 /// Writes a backward pass's map of `(y, dy)` to `dx`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn store2<V: Simd, const U: usize>(g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
-    map2_store_nt::<V, U>(g.y(), g.dy(), g.dx(), g.len(), f, nt);
+fn store2<V: Simd, const U: usize>(isa: Token<V>, g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), g.len(), f, nt) };
 }
 
 /// `dx = y * (dy - dot(dy, y))` for a softmax output `y`: one pass for the dot product (f64
 /// block totals), one for the result.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
-    let d = dot::<V, U>(&Plain, g.y(), Some(g.dy()), g.len());
+pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let d = unsafe { dot::<V, U>(isa, &Plain, g.y(), Some(g.dy()), g.len()) };
     store2::<V, U>(
+        isa,
         &g,
         &SoftmaxGrad {
-            d: V::splat(d as f32),
+            d: V::splat(isa, d as f32),
         },
         nt,
     );
@@ -74,9 +77,10 @@ pub(crate) unsafe fn softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: 
 /// on, `exp(y)` is infinite).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, nt: bool) {
-    let s = dot::<V, U>(&Plain, g.dy(), None, g.len());
-    let cap = V::splat(LOG_PROB_CAP);
+pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
+    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
+    let s = unsafe { dot::<V, U>(isa, &Plain, g.dy(), None, g.len()) };
+    let cap = V::splat(isa, LOG_PROB_CAP);
     // `s` is folded into the exponential's coefficients, which reach `1.044 * |s|`: folded
     // as is when that stays a normal float far from overflow; as `s / 2^64` (times `2^64`
     // after) when larger (`|s| <= n * FLT_MAX < 2^189`, so the fold stays below `2^125`), as
@@ -95,18 +99,19 @@ pub(crate) unsafe fn log_softmax_backward<V: Simd, const U: usize>(g: Grad<'_>, 
         (s, None)
     };
     let f = LogSoftmaxGrad {
-        ex: Exp::new(0.0, fold),
+        ex: Exp::new(isa, 0.0, fold),
         cap,
-        neg_s: post.map(|p| V::splat(-p)),
+        neg_s: post.map(|p| V::splat(isa, -p)),
     };
-    store2::<V, U>(&g, &f, nt);
+    store2::<V, U>(isa, &g, &f, nt);
 }
 
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
 /// result `(S, k)` with `sum e^x = S * 2^k`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
+fn cross_entropy_parts<V: Simd, const U: usize>(
+    isa: Token<V>,
     x: &[f32],
     target: usize,
     eps: f32,
@@ -119,7 +124,8 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
     // f64 additions: no f32 rounding or overflow of `x - c`).
     let c = if xt.is_finite() { xt } else { 0.0 };
     let mean_minus_c = if eps > 0.0 {
-        dot::<V, U>(&Plain, x.as_ptr(), None, n) / n as f64 - c as f64
+        // SAFETY: `x` is a slice of `n = x.len()` elements.
+        (unsafe { dot::<V, U>(isa, &Plain, x.as_ptr(), None, n) }) / n as f64 - c as f64
     } else {
         0.0
     };
@@ -141,7 +147,8 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
             loss
         }
     };
-    match pair_sum::<V, U>(&Plain, x.as_ptr(), n) {
+    // SAFETY: `x` is a slice of `n = x.len()` elements.
+    match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), n) } {
         Some((s, k)) if !s.is_nan() => (
             loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
             Some((s, k)),
@@ -174,12 +181,13 @@ unsafe fn cross_entropy_parts<V: Simd, const U: usize>(
 /// the logits (plus one for the mean when `eps > 0`).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy<V: Simd, const U: usize>(
+    isa: Token<V>,
     x: &[f32],
     target: usize,
     eps: f32,
 ) -> f32 {
-    cross_entropy_parts::<V, U>(x, target, eps).0 as f32
+    cross_entropy_parts::<V, U>(isa, x, target, eps).0 as f32
 }
 
 /// [`cross_entropy`] that also writes the gradient
@@ -187,26 +195,29 @@ pub(crate) unsafe fn cross_entropy<V: Simd, const U: usize>(
 /// logits themselves): two passes, no intermediate buffer.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
+pub(crate) fn cross_entropy_grad<V: Simd, const U: usize>(
+    isa: Token<V>,
     mut io: InOut<'_>,
     target: usize,
     eps: f32,
     flags: Flags,
 ) -> f32 {
     let n = io.len();
-    let (loss, fast) = cross_entropy_parts::<V, U>(io.input(), target, eps);
+    let (loss, fast) = cross_entropy_parts::<V, U>(isa, io.input(), target, eps);
     let per_class = eps / n as f32;
     match fast {
         Some((s, k)) => {
-            let p = Prob::new(Exp::new(k, 1.0 / s));
+            let p = Prob::new(isa, Exp::new(isa, k, 1.0 / s));
             if eps > 0.0 {
                 let f = ExpMinus {
                     p,
-                    c: V::splat(per_class),
+                    c: V::splat(isa, per_class),
                 };
-                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &f, flags.nt);
+                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+                unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &f, flags.nt) };
             } else {
-                map_store_nt::<V, U>(&Plain, io.x(), io.y(), n, &p, flags.nt);
+                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
+                unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &p, flags.nt) };
             }
             let gt = io.get_out(target);
             io.set(target, gt - (1.0 - eps));
@@ -214,7 +225,7 @@ pub(crate) unsafe fn cross_entropy_grad<V: Simd, const U: usize>(
         None => match classify(io.input(), |v| v) {
             Special::Nan | Special::AllNegInf => fill(&mut io, f32::NAN),
             Special::PosInf(_) | Special::Shift(_) => {
-                softmax_special::<V, U>(&Plain, io.reborrow(), flags);
+                softmax_special::<V, U>(isa, &Plain, io.reborrow(), flags);
                 for i in 0..n {
                     let mut v = io.get_out(i) - per_class;
                     if i == target {

@@ -13,7 +13,7 @@
 //! library call costing tens of nanoseconds on x86 CPUs compiled without FMA.
 
 use super::exp::EIGHTHS;
-use super::simd::Simd;
+use super::simd::{Simd, Token};
 
 /// Lanes per portable vector.
 const N: usize = 4;
@@ -21,6 +21,14 @@ const N: usize = 4;
 /// Four `f32` lanes.
 #[derive(Clone, Copy)]
 pub(crate) struct Lanes([f32; N]);
+
+/// The token of the portable lanes, which every CPU runs.
+#[cfg(test)]
+#[inline(always)]
+pub(crate) fn token() -> Token<Lanes> {
+    // SAFETY: plain arithmetic: nothing to detect.
+    unsafe { Token::new_unchecked() }
+}
 
 /// Builds a `Lanes` from an expression of the lane index, written out per lane (no closures
 /// or iterators, so debug builds, which the test-suite uses, stay fast too).
@@ -47,58 +55,74 @@ macro_rules! per_lane {
     };
 }
 
-// SAFETY: plain scalar arithmetic, available on every CPU; pointer methods follow the trait's
+// SAFETY: plain arithmetic, available on every CPU; pointer methods follow the trait's
 // contracts (`load`/`store` touch exactly `LANES` elements, the tail forms only `n`).
 unsafe impl Simd for Lanes {
     const LANES: usize = N;
     const EXP_TABLE: bool = true;
 
     #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
+    fn available() -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn splat(_t: Token<Self>, v: f32) -> Self {
         Lanes([v; N])
     }
     #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        Lanes(p.cast::<[f32; N]>().read_unaligned())
+    unsafe fn load(_t: Token<Self>, p: *const f32) -> Self {
+        // SAFETY: `p..p + LANES` is readable (the caller's contract).
+        Lanes(unsafe { p.cast::<[f32; N]>().read_unaligned() })
     }
     #[inline(always)]
-    unsafe fn load_tail(p: *const f32, n: usize, fill: f32) -> Self {
-        per_lane!(|i| if i < n { p.add(i).read() } else { fill })
+    unsafe fn load_tail(_t: Token<Self>, p: *const f32, n: usize, fill: f32) -> Self {
+        debug_assert!(n < N);
+        per_lane!(|i| if i < n {
+            // SAFETY: `i < n`, and `p..p + n` is readable (the caller's contract).
+            unsafe { p.add(i).read() }
+        } else {
+            fill
+        })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        p.cast::<[f32; N]>().write_unaligned(self.0)
+        // SAFETY: `p..p + LANES` is writable (the caller's contract).
+        unsafe { p.cast::<[f32; N]>().write_unaligned(self.0) }
     }
     #[inline(always)]
     unsafe fn store_tail(self, p: *mut f32, n: usize) {
+        debug_assert!(n < N);
         let mut i = 0;
         while i < n {
-            p.add(i).write(self.0[i]);
+            // SAFETY: `i < n` and `p..p + n` is writable (the caller's contract).
+            unsafe { p.add(i).write(self.0[i]) };
             i += 1;
         }
     }
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32) {
-        self.store(p)
+        // SAFETY: the contract of `stream` includes that of `store`.
+        unsafe { self.store(p) }
     }
     #[inline(always)]
-    unsafe fn stream_fence() {}
+    fn stream_fence(_t: Token<Self>) {}
     #[inline(always)]
-    unsafe fn prefetch(_p: *const f32) {}
+    fn prefetch(_t: Token<Self>, _p: *const f32) {}
     #[inline(always)]
-    unsafe fn add(self, b: Self) -> Self {
+    fn add(self, b: Self) -> Self {
         per_lane!(|i| self.0[i] + b.0[i])
     }
     #[inline(always)]
-    unsafe fn sub(self, b: Self) -> Self {
+    fn sub(self, b: Self) -> Self {
         per_lane!(|i| self.0[i] - b.0[i])
     }
     #[inline(always)]
-    unsafe fn mul(self, b: Self) -> Self {
+    fn mul(self, b: Self) -> Self {
         per_lane!(|i| self.0[i] * b.0[i])
     }
     #[inline(always)]
-    unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+    fn fma(a: Self, b: Self, c: Self) -> Self {
         // A counted loop (not `per_lane!`): the optimiser turns it into packed f64 arithmetic,
         // and it stays cheap in debug builds.
         let mut out = c.0;
@@ -109,52 +133,52 @@ unsafe impl Simd for Lanes {
         Lanes(out)
     }
     #[inline(always)]
-    unsafe fn div(self, b: Self) -> Self {
+    fn div(self, b: Self) -> Self {
         per_lane!(|i| self.0[i] / b.0[i])
     }
     #[inline(always)]
-    unsafe fn split_exp(self) -> (Self, Self) {
+    fn split_exp(self) -> (Self, Self) {
         let ix = |i: usize| (self.0[i].to_bits() as i32).wrapping_sub(0x3f35_04f3);
         let m = per_lane!(|i| f32::from_bits(((ix(i) & 0x007f_ffff) + 0x3f35_04f3) as u32));
         let e = per_lane!(|i| (ix(i) >> 23) as f32);
         (m, e)
     }
     #[inline(always)]
-    unsafe fn max(a: Self, b: Self) -> Self {
+    fn max(a: Self, b: Self) -> Self {
         // The x86 rule: `b` unless `a > b` (so a NaN `b` is kept).
         per_lane!(|i| if a.0[i] > b.0[i] { a.0[i] } else { b.0[i] })
     }
     #[inline(always)]
-    unsafe fn min(a: Self, b: Self) -> Self {
+    fn min(a: Self, b: Self) -> Self {
         // The x86 rule: `b` unless `a < b`.
         per_lane!(|i| if a.0[i] < b.0[i] { a.0[i] } else { b.0[i] })
     }
     #[inline(always)]
-    unsafe fn pow2_from_magic(t: Self) -> Self {
+    fn pow2_from_magic(t: Self) -> Self {
         per_lane!(|i| f32::from_bits(t.0[i].to_bits() << 23))
     }
     #[inline(always)]
-    unsafe fn pow2_eighths(t: Self) -> Self {
+    fn pow2_eighths(t: Self) -> Self {
         per_lane!(|i| {
             let b = t.0[i].to_bits();
             f32::from_bits(EIGHTHS[(b & 7) as usize].wrapping_add(b << 20))
         })
     }
     #[inline(always)]
-    unsafe fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+    fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         per_lane!(|i| if x.0[i] < lo.0[i] { 0.0 } else { v.0[i] })
     }
     #[inline(always)]
-    unsafe fn any_gt(a: Self, b: Self) -> bool {
+    fn any_gt(a: Self, b: Self) -> bool {
         (a.0[0] > b.0[0]) | (a.0[1] > b.0[1]) | (a.0[2] > b.0[2]) | (a.0[3] > b.0[3])
     }
     #[inline(always)]
-    unsafe fn gt_mask(a: Self, b: Self) -> u32 {
+    fn gt_mask(a: Self, b: Self) -> u32 {
         let bit = |l: usize| u32::from(a.0[l] > b.0[l]) << l;
         bit(0) | bit(1) | bit(2) | bit(3)
     }
     #[inline(always)]
-    unsafe fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+    fn below_or(a: Self, bound: Self, fill: Self) -> Self {
         per_lane!(|l| if a.0[l] < bound.0[l] {
             a.0[l]
         } else {
@@ -162,17 +186,17 @@ unsafe impl Simd for Lanes {
         })
     }
     #[inline(always)]
-    unsafe fn to_array(self, out: &mut [f32; 16]) {
+    fn to_array(self, out: &mut [f32; 16]) {
         out[..N].copy_from_slice(&self.0);
     }
 
     type Wide = [f64; N];
     #[inline(always)]
-    unsafe fn wide_zero() -> [f64; N] {
+    fn wide_zero(_t: Token<Self>) -> [f64; N] {
         [0.0; N]
     }
     #[inline(always)]
-    unsafe fn wide_add(self, acc: [f64; N]) -> [f64; N] {
+    fn wide_add(self, acc: [f64; N]) -> [f64; N] {
         [
             acc[0] + self.0[0] as f64,
             acc[1] + self.0[1] as f64,
@@ -181,16 +205,16 @@ unsafe impl Simd for Lanes {
         ]
     }
     #[inline(always)]
-    unsafe fn wide_mul_add(a: Self, b: Self, acc: [f64; N]) -> [f64; N] {
+    fn wide_mul_add(a: Self, b: Self, acc: [f64; N]) -> [f64; N] {
         let p = |i: usize| a.0[i] as f64 * b.0[i] as f64;
         [acc[0] + p(0), acc[1] + p(1), acc[2] + p(2), acc[3] + p(3)]
     }
     #[inline(always)]
-    unsafe fn wide_scale(w: [f64; N], f: &[f64; 16]) -> [f64; N] {
+    fn wide_scale(w: [f64; N], f: &[f64; 16]) -> [f64; N] {
         [w[0] * f[0], w[1] * f[1], w[2] * f[2], w[3] * f[3]]
     }
     #[inline(always)]
-    unsafe fn wide_to_array(w: [f64; N], out: &mut [f64; 16]) {
+    fn wide_to_array(w: [f64; N], out: &mut [f64; 16]) {
         out[..N].copy_from_slice(&w);
     }
 }

@@ -1,3 +1,0 @@
-//! aarch64 kernels (NEON).
-
-pub(crate) mod neon;

@@ -1,0 +1,310 @@
+//! AVX-512F kernels: 16 lanes of `__m512`.
+//!
+//! Tails use `k`-masked loads and stores (masked-off lanes never touch memory, so they cannot
+//! fault); large outputs use `vmovntps` non-temporal stores; the "any lane greater" test of the
+//! two-pass sum is one mask compare. Only AVX-512F instructions are used (plus the
+//! AVX2/FMA/SSE instructions that `avx512f` implies), so any AVX-512 CPU runs these kernels.
+
+use core::arch::x86_64::*;
+
+use crate::kernels::exp::EIGHTHS;
+use crate::kernels::simd::{Simd, Token};
+
+/// [`EIGHTHS`] twice: the sixteen-entry table `vpermps` indexes with four bits.
+static EIGHTHS_TWICE: [u32; 16] = {
+    let mut t = [0u32; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = EIGHTHS[i % 8];
+        i += 1;
+    }
+    t
+};
+
+/// One AVX-512 register of sixteen `f32`.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512(__m512);
+
+/// The mask of the first `n < 16` lanes.
+#[inline(always)]
+fn tail_mask(n: usize) -> __mmask16 {
+    debug_assert!(n < 16);
+    ((1u32 << n) - 1) as __mmask16
+}
+
+/// Lanes 0-7 and 8-15 of `v` in f64 (exact).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn widen(v: __m512) -> (__m512d, __m512d) {
+    (
+        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+            _mm512_castps_pd(v),
+        ))),
+    )
+}
+
+// SAFETY: an `Avx512` is only made by the methods below (the field is private to this
+// module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
+// the SSE/AVX2/FMA ones `avx512f` implies); a token exists only after
+// `is_x86_feature_detected!("avx512f")` (which includes the OS's support for the zmm and mask
+// state), `("avx2")` and `("fma")` held.
+unsafe impl Simd for Avx512 {
+    const LANES: usize = 16;
+    const EXP_TABLE: bool = true;
+
+    #[inline]
+    fn available() -> bool {
+        crate::Isa::Avx512.is_supported()
+    }
+
+    #[inline(always)]
+    fn splat(_t: Token<Self>, v: f32) -> Self {
+        // SAFETY: the token proves AVX-512F.
+        unsafe { Avx512(_mm512_set1_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load(_t: Token<Self>, p: *const f32) -> Self {
+        // SAFETY: `p..p + LANES` is readable (the caller's contract); the token proves AVX-512F.
+        unsafe { Avx512(_mm512_loadu_ps(p)) }
+    }
+    #[inline(always)]
+    unsafe fn load_tail(_t: Token<Self>, p: *const f32, n: usize, fill: f32) -> Self {
+        debug_assert!(n < Self::LANES);
+        // Masked-off lanes take `fill` and are not read (no fault past `p + n`).
+        // SAFETY: `p..p + n` is readable (the caller's contract); the token proves AVX-512F.
+        unsafe { Avx512(_mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p)) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX-512F.
+        unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, n: usize) {
+        debug_assert!(n < Self::LANES);
+        // SAFETY: `p..p + n` is writable (the caller's contract); the vector proves AVX-512F.
+        unsafe { _mm512_mask_storeu_ps(p, tail_mask(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 4));
+        // `p` is 64-byte aligned: the generic code aligns `y` to `LANES * 4` bytes first.
+        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves AVX-512F.
+        unsafe { _mm512_stream_ps(p, self.0) }
+    }
+    #[inline(always)]
+    fn stream_fence(_t: Token<Self>) {
+        // SAFETY: the token proves AVX-512F.
+        unsafe { _mm_sfence() }
+    }
+    #[inline(always)]
+    fn prefetch(_t: Token<Self>, p: *const f32) {
+        // SAFETY: the token proves AVX-512F.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_add_ps(self.0, b.0)) }
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_sub_ps(self.0, b.0)) }
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_mul_ps(self.0, b.0)) }
+    }
+    #[inline(always)]
+    fn fma(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_fmadd_ps(a.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    fn div(self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_div_ps(self.0, b.0)) }
+    }
+    #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let off = _mm512_set1_epi32(0x3f35_04f3);
+            let ix = _mm512_sub_epi32(_mm512_castps_si512(self.0), off);
+            let e = _mm512_srai_epi32::<23>(ix);
+            let m = _mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007f_ffff)), off);
+            (
+                Avx512(_mm512_castsi512_ps(m)),
+                Avx512(_mm512_cvtepi32_ps(e)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn max(a: Self, b: Self) -> Self {
+        // vmaxps returns its second operand when either is NaN (as on AVX2).
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_max_ps(a.0, b.0)) }
+    }
+    #[inline(always)]
+    fn min(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { Avx512(_mm512_min_ps(a.0, b.0)) }
+    }
+    #[inline(always)]
+    fn pow2_from_magic(t: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(
+                _mm512_castps_si512(t.0),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn pow2_eighths(t: Self) -> Self {
+        // vpermps picks by the low four bits of each index lane; the table holds the eight
+        // entries twice, so the fourth bit does not matter.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let table = _mm512_loadu_ps(EIGHTHS_TWICE.as_ptr() as *const f32);
+            let entry = _mm512_permutexvar_ps(_mm512_castps_si512(t.0), table);
+            let e = _mm512_slli_epi32::<20>(_mm512_castps_si512(t.0));
+            Avx512(_mm512_castsi512_ps(_mm512_add_epi32(
+                _mm512_castps_si512(entry),
+                e,
+            )))
+        }
+    }
+    #[inline(always)]
+    fn zero_below(v: Self, x: Self, lo: Self) -> Self {
+        // "Not less than, unordered": true for NaN, which keeps the lane.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            Avx512(_mm512_maskz_mov_ps(
+                _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x.0, lo.0),
+                v.0,
+            ))
+        }
+    }
+    #[inline(always)]
+    fn any_gt(a: Self, b: Self) -> bool {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0) != 0 }
+    }
+    #[inline(always)]
+    fn gt_mask(a: Self, b: Self) -> u32 {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0)) }
+    }
+    #[inline(always)]
+    fn below_or(a: Self, bound: Self, fill: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a.0, bound.0);
+            Avx512(_mm512_mask_blend_ps(lt, fill.0, a.0))
+        }
+    }
+    #[inline(always)]
+    fn first(self) -> f32 {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { _mm512_cvtss_f32(self.0) }
+    }
+    #[inline(always)]
+    fn to_array(self, out: &mut [f32; 16]) {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), self.0) }
+    }
+
+    /// Lanes 0-7 and 8-15.
+    type Wide = [__m512d; 2];
+    #[inline(always)]
+    fn wide_zero(_t: Token<Self>) -> [__m512d; 2] {
+        // SAFETY: the token proves AVX-512F.
+        unsafe { [_mm512_setzero_pd(); 2] }
+    }
+    #[inline(always)]
+    fn wide_add(self, acc: [__m512d; 2]) -> [__m512d; 2] {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let (lo, hi) = widen(self.0);
+            [_mm512_add_pd(acc[0], lo), _mm512_add_pd(acc[1], hi)]
+        }
+    }
+    #[inline(always)]
+    fn wide_mul_add(a: Self, b: Self, acc: [__m512d; 2]) -> [__m512d; 2] {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (widen(a.0), widen(b.0));
+            [
+                _mm512_fmadd_pd(alo, blo, acc[0]),
+                _mm512_fmadd_pd(ahi, bhi, acc[1]),
+            ]
+        }
+    }
+    #[inline(always)]
+    fn wide_scale(w: [__m512d; 2], f: &[f64; 16]) -> [__m512d; 2] {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            [
+                _mm512_mul_pd(w[0], _mm512_loadu_pd(f.as_ptr())),
+                _mm512_mul_pd(w[1], _mm512_loadu_pd(f.as_ptr().add(8))),
+            ]
+        }
+    }
+    #[inline(always)]
+    fn wide_to_array(w: [__m512d; 2], out: &mut [f64; 16]) {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            _mm512_storeu_pd(out.as_mut_ptr(), w[0]);
+            _mm512_storeu_pd(out.as_mut_ptr().add(8), w[1]);
+        }
+    }
+    #[inline(always)]
+    fn max_all(self) -> Self {
+        // Swap the 256-bit halves, then 128-bit blocks, then pairs, then neighbours.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let m = _mm512_max_ps(
+                self.0,
+                _mm512_shuffle_f32x4::<0b01_00_11_10>(self.0, self.0),
+            );
+            let m = _mm512_max_ps(m, _mm512_shuffle_f32x4::<0b10_11_00_01>(m, m));
+            let m = _mm512_max_ps(m, _mm512_shuffle_ps::<0b01_00_11_10>(m, m));
+            Avx512(_mm512_max_ps(m, _mm512_shuffle_ps::<0b10_11_00_01>(m, m)))
+        }
+    }
+    #[inline(always)]
+    fn reduce_max(self) -> f32 {
+        // Shuffle tree; NaN lanes may or may not win, which callers allow.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { _mm512_reduce_max_ps(self.0) }
+    }
+    #[inline(always)]
+    fn reduce_add(self) -> f64 {
+        // Widen both halves to f64 (exact) and sum in f64, like the trait's default but
+        // without the round trip through memory.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(self.0));
+            let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(self.0),
+            )));
+            _mm512_reduce_add_pd(_mm512_add_pd(lo, hi))
+        }
+    }
+}
+
+// Four vectors (64 floats) per iteration, as on AVX2. The 32 zmm registers would allow more
+// (the unrolled loops use no stack slots at 4), but the only AVX-512 CPU measured so far is an
+// AMD Zen 4, which splits 512-bit operations in two: there 8 was no faster (two-pass pass 1
+// slower). Intel AVX-512 cores are unmeasured, so this stays at 4.
+crate::kernels::kernel_table!(
+    crate::Isa::Avx512,
+    Avx512,
+    4,
+    #[target_feature(enable = "avx512f")]
+);
