@@ -180,6 +180,22 @@ impl<'a> Grad<'a> {
     pub(crate) fn dx(&self) -> *mut f32 {
         self.dx
     }
+
+    /// The two inputs `y` and `dy` as slices (for the read-only passes; no write happens
+    /// while they are borrowed: the output is written only through `dx()` by an `unsafe` pass
+    /// that takes `&self`'s pointers, after the slices' last use).
+    pub(crate) fn inputs(&self) -> (&[f32], &[f32]) {
+        if self.n == 0 {
+            return (&[], &[]);
+        }
+        // SAFETY: the constructors guarantee `y` and `dy` are valid for `n` reads during 'a.
+        unsafe {
+            (
+                std::slice::from_raw_parts(self.y, self.n),
+                std::slice::from_raw_parts(self.dy, self.n),
+            )
+        }
+    }
 }
 
 /// A batch of `rows` rows of `cols` elements: row `r` is read from `x + r * x_stride` and

@@ -56,6 +56,7 @@
 //! header (`include/softmax.h`, ACCURACY) lists every bound. The library assumes the default
 //! floating-point environment (round-to-nearest-even, no FTZ/DAZ).
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod dispatch;

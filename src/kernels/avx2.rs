@@ -22,7 +22,9 @@ static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 
 #[inline(always)]
 unsafe fn tail_mask(n: usize) -> __m256i {
     debug_assert!(n < 8);
-    _mm256_loadu_si256(MASKS.as_ptr().add(8 - n) as *const __m256i)
+    // SAFETY: `MASKS[8 - n..16 - n]` is inside the table for `n <= 8`; AVX is available (the
+    // contract).
+    unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - n) as *const __m256i) }
 }
 
 /// Lanes 0-3 and 4-7 of `v` in f64 (exact).
@@ -31,10 +33,13 @@ unsafe fn tail_mask(n: usize) -> __m256i {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn widen(v: __m256) -> (__m256d, __m256d) {
-    (
-        _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
-    )
+    // SAFETY: AVX2 is available (the contract).
+    unsafe {
+        (
+            _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+        )
+    }
 }
 
 // SAFETY: an `Avx2` is only made by the methods below (the field is private to this module),

@@ -38,12 +38,15 @@ fn tail_mask(n: usize) -> __mmask16 {
 /// AVX-512F must be available.
 #[inline(always)]
 unsafe fn widen(v: __m512) -> (__m512d, __m512d) {
-    (
-        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
-            _mm512_castps_pd(v),
-        ))),
-    )
+    // SAFETY: AVX-512F is available (the contract).
+    unsafe {
+        (
+            _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(v),
+            ))),
+        )
+    }
 }
 
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this

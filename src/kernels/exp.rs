@@ -110,9 +110,6 @@ pub(crate) struct Exp<V> {
 
 impl<V: Simd> Exp<V> {
     /// Constants for `exp(x - k*ln2) * s`. `k` must be an integer with `|k| < 2^19`.
-    ///
-    /// # Safety
-    /// `V`'s ISA must be available.
     #[inline(always)]
     pub(crate) fn new(isa: Token<V>, k: f32, s: f64) -> Self {
         let scaled = |c: f32| V::splat(isa, (c as f64 * s) as f32);
@@ -140,9 +137,6 @@ impl<V: Simd> Exp<V> {
 
     /// Constants for `exp(x - k_l*ln2)` with its own integer shift `k_l` in every lane `l`
     /// (`|k_l| < 2^19`), each lane with its own underflow threshold.
-    ///
-    /// # Safety
-    /// `V`'s ISA must be available.
     #[inline(always)]
     pub(crate) fn per_lane(isa: Token<V>, k: V) -> Self {
         let mut ex = Self::new(isa, 0.0, 1.0);

@@ -1,7 +1,7 @@
 //! Kernels: the algorithms once ([`generic`]), the vector abstraction ([`simd`]), the exp core
 //! ([`exp`]) and one module per ISA, each of which fills a [`Kernels`] table
-//! ([`portable`] is the reference the SIMD ISAs are tested against; the public name of its ISA
-//! is [`Isa::Scalar`](crate::Isa::Scalar)).
+//! (the `portable` module is the reference the SIMD ISAs are tested against; the public name of its ISA
+//! is [`Isa::Scalar`]).
 
 pub(crate) mod exp;
 pub(crate) mod generic;

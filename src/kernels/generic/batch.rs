@@ -2,7 +2,7 @@
 //! go through [`short`] several at a time, longer ones through the one-row algorithms.
 
 use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax_special};
-use super::passes::{Input, Plain, Scaled};
+use super::inputs::{Input, Plain, Scaled};
 use super::short::{self, Group, ShortRows};
 use crate::io::{Rows, RowsIn};
 use crate::kernels::simd::{Simd, Token};

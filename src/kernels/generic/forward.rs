@@ -7,9 +7,10 @@
 //! takes the fast path.
 
 use super::batch::{LogSoftmaxShort, LogSumExpShort, SoftmaxShort};
+use super::inputs::{Input, Plain, Scaled};
+use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, Input, Plain, Prob,
-    Scale, Scaled, Shift, PREFETCH,
+    block_sum, exp_store_sum, map_store, map_store_nt, max, sum_exp, Prob, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use crate::io::{InOut, Rows, RowsIn};
@@ -93,8 +94,7 @@ fn recompute<V: Simd, const U: usize>(
     nt: bool,
 ) {
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-    let s =
-        unsafe { sum_exp::<V, U, PREFETCH>(isa, inp, io.x(), io.len(), &Exp::new(isa, k, 1.0)) };
+    let s = sum_exp::<V, U, PREFETCH>(isa, inp, io.input(), &Exp::new(isa, k, 1.0));
     finish::<V, U>(isa, inp, io, s, k, nt);
 }
 
@@ -180,8 +180,7 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
     }
     match alg {
         Algorithm::ThreePassRecompute | Algorithm::ThreePassReload | Algorithm::Auto => {
-            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-            let m = unsafe { max::<V, U, PREFETCH>(isa, inp, x, n) };
+            let m = max::<V, U, PREFETCH>(isa, inp, io.input());
             if m.is_nan() || m.abs() >= LARGE {
                 return softmax_special::<V, U>(isa, inp, io, flags);
             }
@@ -208,13 +207,11 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
                 recompute::<V, U>(isa, inp, &mut io, k, flags.nt);
             }
         }
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-        Algorithm::TwoPass => match unsafe { pair_sum::<V, U>(isa, inp, x, n) } {
+        Algorithm::TwoPass => match pair_sum::<V, U>(isa, inp, io.input()) {
             Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
             None => softmax_special::<V, U>(isa, inp, io, flags),
         },
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-        Algorithm::TwoPassBlocked => match unsafe { block_sum::<V, U>(isa, inp, x, n) } {
+        Algorithm::TwoPassBlocked => match block_sum::<V, U>(isa, inp, io.input()) {
             Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
             None => softmax_special::<V, U>(isa, inp, io, flags),
         },
@@ -308,8 +305,7 @@ fn log_softmax_fast<V: Simd, const U: usize>(
     flags: Flags,
 ) -> bool {
     let (x, y, n) = (io.x(), io.y(), io.len());
-    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-    match unsafe { pair_sum::<V, U>(isa, &Plain, x, n) } {
+    match pair_sum::<V, U>(isa, &Plain, io.input()) {
         Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
         Some((s, k)) => {
             let f = Shift::new(isa, k, log_softmax_offset(s, k));
@@ -378,8 +374,7 @@ pub(crate) fn logsumexp<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f3
             short::run_one::<V, _>(isa, &mut op, x.len());
             out[0]
         }
-        // SAFETY: `x` is a slice, readable for `x.len()` elements.
-        _ => match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) } {
+        _ => match pair_sum::<V, U>(isa, &Plain, x) {
             Some((s, k)) => lse_of(s, k),
             None => logsumexp_special(x) as f32,
         },

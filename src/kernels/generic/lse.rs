@@ -4,11 +4,13 @@
 //!
 //! The state of a chunk is [`pair_sum`]'s `(S, k)` with the special-value classification of
 //! [`forward`](super::forward); the output passes are [`map_store_nt`] with the global
-//! log-sum-exp folded into the exponential's shift and factor, as [`forward`]'s `finish` does,
+//! log-sum-exp folded into the exponential's shift and factor, as [`forward`](super::forward)'s `finish` does,
 //! so `x - k*ln2` is never rounded and a shard costs what the unsharded output pass costs.
 
 use super::forward::{classify, fill, logsumexp_special_parts, Special};
-use super::passes::{dot, map_store, map_store_nt, pair_sum, LaneMap, Offset, Plain};
+use super::inputs::{Offset, Plain};
+use super::pair_sum::pair_sum;
+use super::passes::{dot, map_store, map_store_nt, LaneMap};
 use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -24,8 +26,7 @@ pub(crate) fn lse_state<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Ls
     match x {
         [] => LseState::EMPTY,
         [v] => LseState::from_value(*v),
-        // SAFETY: `x` is a slice, readable for `x.len()` elements.
-        _ => match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) } {
+        _ => match pair_sum::<V, U>(isa, &Plain, x) {
             Some((s, k)) => LseState::from_parts(s, k as f64),
             None => lse_state_special(x),
         },
@@ -243,8 +244,7 @@ pub(crate) fn cross_entropy_shard<V: Simd, const U: usize>(
         // sum (lse - x_j) = n (lse - c) - sum (x_j - c), the second sum without cancellation.
         let c = lse as f32;
         // SAFETY: `x` is a slice, readable for `x.len()` elements.
-        let below =
-            unsafe { dot::<V, U>(isa, &Offset::<V>::new(isa, c), x.as_ptr(), None, x.len()) };
+        let below = dot::<V, U>(isa, &Offset::<V>::new(isa, c), x, None);
         let sum = x.len() as f64 * (lse - c as f64) - below;
         loss += eps / shard.total_cols as f64 * sum;
     }

@@ -1,8 +1,12 @@
 //! The algorithms, written once over [`Simd`](super::simd::Simd) and instantiated per ISA by
 //! [`kernel_table`](super::kernel_table).
 //!
-//! - [`passes`]: the loops over memory (maximum, sums of exponentials, stores, the two
-//!   (mantissa, exponent) accumulators, dot products).
+//! - [`walk`]: the one loop skeleton (unrolled vectors, single vectors, masked tail; a fold
+//!   and a map form) that every pass over memory uses, and the sources it reads.
+//! - [`inputs`]: the input transforms fused into the loads (as stored, scaled, offset).
+//! - [`passes`]: the passes over memory (maximum, sums of exponentials, dot products, maps,
+//!   the blocked two-pass sum).
+//! - [`pair_sum`]: pass 1 of the two-pass algorithm, the (mantissa, exponent) sums per lane.
 //! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
 //!   and log-sum-exp, including the special-value rules shared by every ISA.
 //! - [`short`]: rows of a few vectors held in registers, several rows at a time.
@@ -15,9 +19,9 @@
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
 //!
-//! Every loop has the same shape: `U` vectors per iteration (independent accumulators, so the
-//! dependent FMA/max chains overlap), then single vectors, then one partial vector through
-//! `load_tail`/`store_tail` (no scalar remainder loop). Sums are accumulated per block of
+//! Every loop has the same shape, written once in [`walk`]: `U` vectors per iteration
+//! (independent accumulators, so the dependent FMA/max chains overlap), then single vectors,
+//! then one partial vector through `load_tail`/`store_tail` (no scalar remainder loop). Sums are accumulated per block of
 //! [`passes::BLOCK`] elements in f32 lanes and the block totals in f64, which keeps the error
 //! of a 16M-element sum near 1e-7 instead of the 1e-3 of one running f32 sum.
 //!
@@ -27,19 +31,25 @@
 //! one frame holding every path of an entry point would need megabytes of stack.
 //!
 //! # Safety
-//! Every function here executes `V`'s instructions: callers guarantee `V`'s ISA is available.
-//! Pointer arguments are valid for the stated number of elements; an output may be equal to
-//! an input (in place) but must not partly overlap it.
+//! Every function takes the ISA's [`Token`](super::simd::Token), so the vector arithmetic is
+//! safe. Functions over safe views (slices, `InOut`, `Grad`, `Rows`) are safe; the few that
+//! take raw pointers (the map passes, the short-row groups) are `unsafe fn`s whose pointers
+//! are valid for the stated number of elements, an output equal to an input (in place) or
+//! disjoint from it. The loads and stores themselves happen in [`walk`] and a handful of
+//! places, each with its bounds argument.
 
 pub(crate) mod batch;
 pub(crate) mod forward;
+pub(crate) mod inputs;
 pub(crate) mod lse;
+pub(crate) mod pair_sum;
 pub(crate) mod passes;
 pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;
 pub(crate) mod topk;
 pub(crate) mod training;
+pub(crate) mod walk;
 
 pub(crate) use batch::{log_softmax_rows, logsumexp_rows, softmax_rows, softmax_scaled_rows};
 pub(crate) use forward::{log_softmax, logsumexp, softmax, softmax_scaled};

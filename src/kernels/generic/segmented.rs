@@ -3,9 +3,11 @@
 //! segment order). Each is one pass of an existing algorithm over one segment: the pass-1
 //! sums and maxima, and the output passes against the row's combined constants.
 
+use super::inputs::{Offset, Plain};
+use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, dot, exp_store_sum, map_store, map_store_nt, max, pair_sum, sum_exp, ExpMinus,
-    Offset, Plain, Prob, Scale, Shift, PREFETCH,
+    block_sum, dot, exp_store_sum, map_store, map_store_nt, max, sum_exp, ExpMinus, Prob, Scale,
+    Shift, PREFETCH,
 };
 use crate::io::InOut;
 use crate::kernels::exp::Exp;
@@ -14,8 +16,7 @@ use crate::kernels::simd::{Simd, Token};
 /// Pass 1 of two-pass: `sum e^x = S * 2^k` over the segment, or `None` (see [`pair_sum`]).
 #[inline(always)]
 pub(crate) fn pair_sum_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<(f64, f32)> {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) }
+    pair_sum::<V, U>(isa, &Plain, x)
 }
 
 /// Pass 1 of blocked two-pass: as [`pair_sum_of`], with a shift per block ([`block_sum`]).
@@ -24,29 +25,25 @@ pub(crate) fn block_sum_of<V: Simd, const U: usize>(
     isa: Token<V>,
     x: &[f32],
 ) -> Option<(f64, f32)> {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { block_sum::<V, U>(isa, &Plain, x.as_ptr(), x.len()) }
+    block_sum::<V, U>(isa, &Plain, x)
 }
 
 /// Pass 2 of three-pass recompute: `sum exp(x - k*ln2)` in f64.
 #[inline(always)]
 pub(crate) fn sum_exp_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], k: f32) -> f64 {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { sum_exp::<V, U, PREFETCH>(isa, &Plain, x.as_ptr(), x.len(), &Exp::new(isa, k, 1.0)) }
+    sum_exp::<V, U, PREFETCH>(isa, &Plain, x, &Exp::new(isa, k, 1.0))
 }
 
 /// The segment's maximum (pass 1 of three-pass; a NaN may or may not be seen).
 #[inline(always)]
 pub(crate) fn max_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f32 {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { max::<V, U, PREFETCH>(isa, &Plain, x.as_ptr(), x.len()) }
+    max::<V, U, PREFETCH>(isa, &Plain, x)
 }
 
 /// `sum (x - c)` over the segment in f64 (the mean of smoothed cross-entropy).
 #[inline(always)]
 pub(crate) fn sum_minus<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], c: f32) -> f64 {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { dot::<V, U>(isa, &Offset::<V>::new(isa, c), x.as_ptr(), None, x.len()) }
+    dot::<V, U>(isa, &Offset::<V>::new(isa, c), x, None)
 }
 
 /// Pass 2 of three-pass reload: `y = exp(x - k*ln2)`, returning the segment's sum.

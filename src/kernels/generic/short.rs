@@ -13,7 +13,8 @@
 //! order), so a batch gives bit for bit what one call per row gives, and single rows take the
 //! same code with `R = 1`.
 
-use super::passes::{k_min, tree_sum, Input, LaneMap, Scale, Shift};
+use super::inputs::Input;
+use super::passes::{k_min, tree_sum, LaneMap, Scale, Shift};
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::simd::{Simd, Token};
 
@@ -68,14 +69,20 @@ unsafe fn load<V: Simd, const R: usize, const NV: usize>(
 }
 
 /// Stores the first `n` lanes of the row's vectors to `y`.
+///
+/// # Safety
+/// `y` is writable for `n <= NV * LANES` elements.
 #[inline(always)]
 unsafe fn store<V: Simd, const NV: usize>(row: &[V; NV], y: *mut f32, n: usize) {
     let l = V::LANES;
+    debug_assert!(n <= NV * l);
     for (j, vj) in row.iter().enumerate() {
         if (j + 1) * l <= n {
-            vj.store(y.add(j * l));
+            // SAFETY: `(j + 1) * l <= n` elements are writable (the contract).
+            unsafe { vj.store(y.add(j * l)) };
         } else if j * l < n {
-            vj.store_tail(y.add(j * l), n - j * l);
+            // SAFETY: the `n - j * l < l` elements after `j * l` are the row's last.
+            unsafe { vj.store_tail(y.add(j * l), n - j * l) };
         }
     }
 }

@@ -18,8 +18,10 @@
 //!   so they are as accurate as ordinary rows.
 
 use super::forward::fill;
-use super::passes::{map2_store_nt, map_store_nt, prefetch_ahead, LaneMap, LaneMap2, Plain};
+use super::inputs::Plain;
+use super::passes::{map2_store_nt, map_store_nt, LaneMap, LaneMap2};
 use super::passes::{BLOCK, PREFETCH};
+use super::walk::{self, Body, One, Two};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::ROUND;
 use crate::kernels::simd::{Simd, Token};
@@ -177,82 +179,78 @@ impl<V: Simd> LogS<V> {
     }
 }
 
+/// The body of [`sum_of`]: `acc[j] += f(v)`, the single vectors and the tail into
+/// accumulator 0.
+struct SumOf<'f, V, F, const U: usize> {
+    f: &'f F,
+    acc: [V; U],
+}
+
+impl<V: Simd, F: LaneMap<V>, const U: usize> Body<V, V> for SumOf<'_, V, F, U> {
+    const SPREAD: bool = false;
+    #[inline(always)]
+    fn take(&mut self, j: usize, _i: usize, v: V) -> V {
+        self.acc[j] = self.acc[j].add(self.f.apply(v));
+        v
+    }
+}
+
 /// Blocked `sum_i f(x_i)` in f64 (tail lanes read as `fill`, which `f` must map to 0).
 #[inline(always)]
-unsafe fn sum_of<V: Simd, const U: usize>(
+fn sum_of<V: Simd, const U: usize>(
     isa: Token<V>,
-    x: *const f32,
-    n: usize,
+    x: &[f32],
     f: &impl LaneMap<V>,
     fill_value: f32,
 ) -> f64 {
-    let l = V::LANES;
-    let step = U * l;
     let mut total = 0.0f64;
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut acc = [V::splat(isa, 0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = a.add(f.apply(V::load(isa, x.add(i + j * l))));
-            }
-            i += step;
-        }
-        while i + l <= end {
-            acc[0] = acc[0].add(f.apply(V::load(isa, x.add(i))));
-            i += l;
-        }
-        if i < end {
-            acc[0] = acc[0].add(f.apply(V::load_tail(isa, x.add(i), end - i, fill_value)));
-        }
-        total += fold(&acc);
-        start = end;
+    for block in x.chunks(BLOCK) {
+        let mut b = SumOf {
+            f,
+            acc: [V::splat(isa, 0.0); U],
+        };
+        walk::fold::<V, _, _, U, PREFETCH>(isa, &One::new(&Plain, block, fill_value), &mut b);
+        total += fold(&b.acc);
     }
     total
+}
+
+/// The body of [`sum_log`]: the two parts of `ln s(x)` into two sets of accumulators.
+struct SumLog<V, const U: usize> {
+    f: LogS<V>,
+    isa: Token<V>,
+    e: [V; U],
+    l: [V; U],
+}
+
+impl<V: Simd, const U: usize> Body<V, V> for SumLog<V, U> {
+    const SPREAD: bool = false;
+    #[inline(always)]
+    fn take(&mut self, j: usize, _i: usize, v: V) -> V {
+        let (se, sl) = self.f.parts(self.isa, v);
+        self.e[j] = self.e[j].add(se);
+        self.l[j] = self.l[j].add(sl);
+        v
+    }
 }
 
 /// `(sum_i se_i, sum_i sl_i)` of [`LogS::parts`] in f64, blocked: `sum_i ln s(x_i)` is
 /// `ln2 * first + second`, the integer parts summed exactly (a lane adds at most 2048 values
 /// of magnitude at most 128 per block).
 #[inline(always)]
-unsafe fn sum_log<V: Simd, const U: usize>(isa: Token<V>, x: *const f32, n: usize) -> (f64, f64) {
-    let f = LogS::<V>::new(isa);
-    let l = V::LANES;
-    let step = U * l;
+fn sum_log<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> (f64, f64) {
     let (mut e_total, mut l_total) = (0.0f64, 0.0f64);
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut ea = [V::splat(isa, 0.0); U];
-        let mut la = [V::splat(isa, 0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
-            for j in 0..U {
-                let (se, sl) = f.parts(isa, V::load(isa, x.add(i + j * l)));
-                ea[j] = ea[j].add(se);
-                la[j] = la[j].add(sl);
-            }
-            i += step;
-        }
-        while i + l <= end {
-            let (se, sl) = f.parts(isa, V::load(isa, x.add(i)));
-            ea[0] = ea[0].add(se);
-            la[0] = la[0].add(sl);
-            i += l;
-        }
-        if i < end {
-            // ln s(0) = 0: the lanes past the row add nothing.
-            let (se, sl) = f.parts(isa, V::load_tail(isa, x.add(i), end - i, 0.0));
-            ea[0] = ea[0].add(se);
-            la[0] = la[0].add(sl);
-        }
-        e_total += fold(&ea);
-        l_total += fold(&la);
-        start = end;
+    for block in x.chunks(BLOCK) {
+        let mut b = SumLog {
+            f: LogS::<V>::new(isa),
+            isa,
+            e: [V::splat(isa, 0.0); U],
+            l: [V::splat(isa, 0.0); U],
+        };
+        // ln s(0) = 0: the lanes past the row add nothing.
+        walk::fold::<V, _, _, U, PREFETCH>(isa, &One::new(&Plain, block, 0.0), &mut b);
+        e_total += fold(&b.e);
+        l_total += fold(&b.l);
     }
     (e_total, l_total)
 }
@@ -267,54 +265,44 @@ fn fold<V: Simd, const U: usize>(acc: &[V; U]) -> f64 {
     s.reduce_add()
 }
 
+/// The body of [`sums2`].
+struct Sums2<'k, V, const U: usize, const DOT: bool> {
+    k: &'k K<V>,
+    s: [V; U],
+    b: [V; U],
+}
+
+impl<V: Simd, const U: usize, const DOT: bool> Body<V, (V, V)> for Sums2<'_, V, U, DOT> {
+    const SPREAD: bool = false;
+    #[inline(always)]
+    fn take(&mut self, j: usize, _i: usize, (x, dy): (V, V)) -> V {
+        let (s, b) = term2::<V, DOT>(self.k, x, dy);
+        self.s[j] = self.s[j].add(s);
+        self.b[j] = self.b[j].add(b);
+        x
+    }
+}
+
 /// Two sums over `(x_i, dy_i)` at once: `sum s(x_i)` and `sum dy_i * s(x_i)` (`DOT`) or
 /// `sum dy_i`, blocked like [`sum_of`].
 #[inline(always)]
-unsafe fn sums2<V: Simd, const U: usize, const DOT: bool>(
+fn sums2<V: Simd, const U: usize, const DOT: bool>(
     isa: Token<V>,
-    x: *const f32,
-    dy: *const f32,
-    n: usize,
+    x: &[f32],
+    dy: &[f32],
 ) -> (f64, f64) {
     let k = K::<V>::new(isa);
-    let l = V::LANES;
-    let step = U * l;
     let (mut s_total, mut b_total) = (0.0f64, 0.0f64);
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + BLOCK);
-        let mut sa = [V::splat(isa, 0.0); U];
-        let mut ba = [V::splat(isa, 0.0); U];
-        let mut i = start;
-        while i + step <= end {
-            prefetch_ahead::<V, PREFETCH>(isa, x.add(i), step);
-            prefetch_ahead::<V, PREFETCH>(isa, dy.add(i), step);
-            for j in 0..U {
-                let (s, b) = term2::<V, DOT>(
-                    &k,
-                    V::load(isa, x.add(i + j * l)),
-                    V::load(isa, dy.add(i + j * l)),
-                );
-                sa[j] = sa[j].add(s);
-                ba[j] = ba[j].add(b);
-            }
-            i += step;
-        }
-        while i + l <= end {
-            let (s, b) = term2::<V, DOT>(&k, V::load(isa, x.add(i)), V::load(isa, dy.add(i)));
-            sa[0] = sa[0].add(s);
-            ba[0] = ba[0].add(b);
-            i += l;
-        }
-        if i < end {
-            let xv = V::load_tail(isa, x.add(i), end - i, f32::NEG_INFINITY);
-            let (s, b) = term2::<V, DOT>(&k, xv, V::load_tail(isa, dy.add(i), end - i, 0.0));
-            sa[0] = sa[0].add(s);
-            ba[0] = ba[0].add(b);
-        }
-        s_total += fold(&sa);
-        b_total += fold(&ba);
-        start = end;
+    for (xb, dyb) in x.chunks(BLOCK).zip(dy.chunks(BLOCK)) {
+        let mut b = Sums2::<V, U, DOT> {
+            k: &k,
+            s: [V::splat(isa, 0.0); U],
+            b: [V::splat(isa, 0.0); U],
+        };
+        let src = Two::new(xb, dyb, (f32::NEG_INFINITY, 0.0));
+        walk::fold::<V, _, _, U, PREFETCH>(isa, &src, &mut b);
+        s_total += fold(&b.s);
+        b_total += fold(&b.b);
     }
     (s_total, b_total)
 }
@@ -371,16 +359,7 @@ fn exact(x: &[f32]) -> Mass {
 /// The row's mass (pass 1).
 #[inline(always)]
 fn mass<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Mass {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    let s = unsafe {
-        sum_of::<V, U>(
-            isa,
-            x.as_ptr(),
-            x.len(),
-            &STerm(K::new(isa)),
-            f32::NEG_INFINITY,
-        )
-    };
+    let s = sum_of::<V, U>(isa, x, &STerm(K::new(isa)), f32::NEG_INFINITY);
     classify(x, s)
 }
 
@@ -564,7 +543,7 @@ fn loss_of<V: Simd, const U: usize>(
             }
             if eps > 0.0 {
                 // SAFETY: `x` is a slice of `n = x.len()` elements.
-                let (se, sl) = unsafe { sum_log::<V, U>(isa, x.as_ptr(), n) };
+                let (se, sl) = sum_log::<V, U>(isa, x);
                 let mean = (se * std::f64::consts::LN_2 + sl) / n as f64;
                 loss -= eps64 * mean;
             }
@@ -698,10 +677,8 @@ pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad
     if n == 0 {
         return;
     }
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let x = unsafe { std::slice::from_raw_parts(g.y(), n) };
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let (s, dot) = unsafe { sums2::<V, U, true>(isa, g.y(), g.dy(), n) };
+    let (x, dy) = g.inputs();
+    let (s, dot) = sums2::<V, U, true>(isa, x, dy);
     let Some(inv) = backward_inv(x, s) else {
         return fill_out(&g, f32::NAN);
     };
@@ -709,8 +686,7 @@ pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad
     let d = if dot.is_finite() && s.is_finite() && s >= TINY {
         dot * inv
     } else {
-        // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-        unsafe { dot_exact(x, g.dy(), inv) }
+        dot_exact(x, dy, inv)
     };
     let (c, post) = scale(inv);
     let k = K::new(isa);
@@ -733,8 +709,7 @@ pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad
 /// `sum_j dy_j y_j` in f64, with `y` the StableMax limit of `x` (rare rows).
 #[cold]
 #[inline(never)]
-unsafe fn dot_exact(x: &[f32], dy: *const f32, inv: f64) -> f64 {
-    let dy = std::slice::from_raw_parts(dy, x.len());
+fn dot_exact(x: &[f32], dy: &[f32], inv: f64) -> f64 {
     if inv == 0.0 {
         // +inf rows: y is 1/k at the k infinite entries.
         let inf: Vec<f64> = x
@@ -794,10 +769,8 @@ pub(crate) fn log_stablemax_backward<V: Simd, const U: usize>(
     if n == 0 {
         return;
     }
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let x = unsafe { std::slice::from_raw_parts(g.y(), n) };
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let (s, sum) = unsafe { sums2::<V, U, false>(isa, g.y(), g.dy(), n) };
+    let (x, dy) = g.inputs();
+    let (s, sum) = sums2::<V, U, false>(isa, x, dy);
     let Some(inv) = backward_inv(x, s) else {
         return fill_out(&g, f32::NAN);
     };

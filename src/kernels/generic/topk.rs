@@ -17,7 +17,9 @@
 //! Rows the fast path cannot take (NaN, infinities, `|max| >= LARGE`) go through portable
 //! scalar code in f64 with the same rules on every ISA.
 
-use super::passes::{lane_max, sum_exp, Input, LaneMap, Plain, Prob, Scaled};
+use super::inputs::{Input, Plain, Scaled};
+use super::passes::{lane_max, sum_exp, LaneMap, Prob};
+use super::walk::{self, Body, One};
 use crate::io::RowsIn;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -202,69 +204,67 @@ fn floor_of<V: Simd>(isa: Token<V>, lanes: V, k: usize) -> f32 {
     floor
 }
 
-/// The vector of the row at `x` (`n` entries) starting at `i < n`: `-inf` past the end.
-#[inline(always)]
-unsafe fn vector_at<V: Simd>(
+/// The body of [`select`].
+struct Select<'b, V, K> {
     isa: Token<V>,
-    inp: &impl Input<V>,
-    x: *const f32,
-    n: usize,
-    i: usize,
-) -> V {
-    debug_assert!(i < n);
-    if i + V::LANES <= n {
-        inp.load(isa, x.add(i))
-    } else {
-        inp.load_tail(isa, x.add(i), n - i, f32::NEG_INFINITY)
+    best: &'b mut K,
+    bar: f32,
+    vbar: V,
+}
+
+impl<V: Simd, K: Keep> Body<V, V> for Select<'_, V, K> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, i: usize, v: V) -> V {
+        let mut m = V::gt_mask(v, self.vbar);
+        if m != 0 {
+            let mut lanes = [0.0f32; 16];
+            v.to_array(&mut lanes);
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                self.best.offer(lanes[j], i + j);
+            }
+            if self.best.full() && self.best.last() > self.bar {
+                self.bar = self.best.last();
+                self.vbar = V::splat(self.isa, self.bar);
+            }
+        }
+        v
     }
 }
 
-/// Offers to `best`, in index order, every entry of the row at `x` that exceeds both
+/// Offers to `best`, in index order, every entry of the row `x` that exceeds both
 /// `floor.next_down()` and (once `best` is full) its last value; then, if `best` is still not
 /// full, the row's `-inf` entries in index order. `floor` must not exceed the row's
 /// `best`-capacity-th largest entry, and the row must hold no NaN.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn select<V: Simd>(
+fn select<V: Simd>(
     isa: Token<V>,
     inp: &impl Input<V>,
-    x: *const f32,
-    n: usize,
+    x: &[f32],
     floor: f32,
     best: &mut impl Keep,
 ) {
-    let l = V::LANES;
-    let mut bar = if floor == f32::NEG_INFINITY {
+    let bar = if floor == f32::NEG_INFINITY {
         floor
     } else {
         floor.next_down()
     };
-    let mut vbar = V::splat(isa, bar);
-    let mut lanes = [0.0f32; 16];
-    let mut i = 0;
-    while i < n {
-        let v = vector_at(isa, inp, x, n, i);
-        let mut m = V::gt_mask(v, vbar);
-        if m != 0 {
-            v.to_array(&mut lanes);
-            while m != 0 {
-                let j = m.trailing_zeros() as usize;
-                m &= m - 1;
-                best.offer(lanes[j], i + j);
-            }
-            if best.full() && best.last() > bar {
-                bar = best.last();
-                vbar = V::splat(isa, bar);
-            }
+    let mut body = Select {
+        isa,
+        best: &mut *best,
+        bar,
+        vbar: V::splat(isa, bar),
+    };
+    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    for (i, &v) in x.iter().enumerate() {
+        if best.full() {
+            break;
         }
-        i += l;
-    }
-    let mut i = 0;
-    while !best.full() && i < n {
-        if inp.value(*x.add(i)) == f32::NEG_INFINITY {
+        if inp.value(v) == f32::NEG_INFINITY {
             best.push_neg_inf(i);
         }
-        i += 1;
     }
     debug_assert!(best.full());
 }
@@ -291,28 +291,24 @@ fn gate_of<V: Simd, const U: usize>(
 ) {
     let (n, k) = (x.len(), w.len());
     debug_assert!(k >= 1 && k <= n && idx.len() == k);
-    // SAFETY: `x` is a slice of `n = x.len()` elements.
-    let lanes = unsafe { lane_max::<V, U, 0>(isa, inp, x.as_ptr(), n) };
+    let lanes = lane_max::<V, U, 0>(isa, inp, x);
     let m = lanes.reduce_max();
     if m.is_nan() || m.abs() >= LARGE {
         return gate_special(x, gate, w, idx);
     }
     let shift = shift_for_max(m);
-    // SAFETY: `x` is a slice of `n = x.len()` elements.
-    let s = unsafe { sum_exp::<V, U, 0>(isa, inp, x.as_ptr(), n, &Exp::new(isa, shift, 1.0)) };
+    let s = sum_exp::<V, U, 0>(isa, inp, x, &Exp::new(isa, shift, 1.0));
     if s.is_nan() {
         return gate_special(x, gate, w, idx);
     }
     if (3..=8).contains(&k) {
         // The branch-free list: for one or two entries, the early exits of `Best` cost less.
         let mut top = Top8::new(k);
-        // SAFETY: `x` is a slice of `n = x.len()` elements.
-        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut top) };
+        select::<V>(isa, inp, x, floor_of(isa, lanes, k), &mut top);
         top.write(w, idx);
     } else {
         let mut best = Best::new(w, idx);
-        // SAFETY: `x` is a slice of `n = x.len()` elements.
-        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut best) };
+        select::<V>(isa, inp, x, floor_of(isa, lanes, k), &mut best);
     }
     // The weights: the softmax map `min(1, exp(v - shift*ln2) / total)` of each selected
     // value, as the softmax kernels write it.
@@ -475,24 +471,13 @@ pub(crate) fn sample<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], d: &Draw
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn argmax<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<usize> {
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    let lanes = unsafe { lane_max::<V, U, 0>(isa, &Plain, x.as_ptr(), x.len()) };
+    let lanes = lane_max::<V, U, 0>(isa, &Plain, x);
     if lanes.reduce_max().is_nan() || has_nan::<V, U>(isa, x) {
         return None;
     }
     let (mut v, mut i) = ([0.0f32], [0i32]);
     let mut best = Best::new(&mut v, &mut i);
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe {
-        select::<V>(
-            isa,
-            &Plain,
-            x.as_ptr(),
-            x.len(),
-            lanes.reduce_max(),
-            &mut best,
-        )
-    };
+    select::<V>(isa, &Plain, x, lanes.reduce_max(), &mut best);
     Some(i[0] as usize)
 }
 
@@ -500,25 +485,23 @@ fn argmax<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<usize> {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn has_nan<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> bool {
-    let (l, n, p) = (V::LANES, x.len(), x.as_ptr());
-    let mut acc = V::splat(isa, 0.0);
-    let mut i = 0;
-    while i + l <= n {
-        // SAFETY: `i + l <= n`: inside the slice `x`.
-        let v = unsafe { V::load(isa, p.add(i)) };
-        // `v - v` is NaN exactly for NaN and infinite lanes; `0 * that` keeps only NaN.
-        acc = acc.add(v.sub(v));
-        i += l;
-    }
-    if i < n {
-        // SAFETY: the last `n - i` elements of the slice `x`.
-        let v = unsafe { V::load_tail(isa, p.add(i), n - i, 0.0) };
-        acc = acc.add(v.sub(v));
-    }
+    let mut body = NanScan(V::splat(isa, 0.0));
+    walk::fold::<V, _, _, 1, 0>(isa, &One::new(&Plain, x, 0.0), &mut body);
     // Infinite lanes also give NaN here: decide by a scalar look only then.
     let mut a = [0.0f32; 16];
-    acc.to_array(&mut a);
-    a[..l].iter().any(|v| v.is_nan()) && x.iter().any(|v| v.is_nan())
+    body.0.to_array(&mut a);
+    a[..V::LANES].iter().any(|v| v.is_nan()) && x.iter().any(|v| v.is_nan())
+}
+
+/// The body of [`has_nan`]: `acc + (v - v)`, NaN exactly for NaN and infinite lanes.
+struct NanScan<V>(V);
+
+impl<V: Simd> Body<V, V> for NanScan<V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        self.0 = self.0.add(v.sub(v));
+        v
+    }
 }
 
 #[cfg_attr(debug_assertions, inline(never))]
@@ -530,8 +513,7 @@ fn sample_of<V: Simd, const U: usize>(
     d: &Draw,
 ) -> Option<usize> {
     let n = x.len();
-    // SAFETY: `x` is a slice of `n = x.len()` elements.
-    let lanes = unsafe { lane_max::<V, U, 0>(isa, inp, x.as_ptr(), n) };
+    let lanes = lane_max::<V, U, 0>(isa, inp, x);
     let m = lanes.reduce_max();
     if m.is_nan() || m.abs() >= LARGE || has_nan::<V, U>(isa, x) {
         return sample_special::<V>(x, inp, d);
@@ -544,8 +526,7 @@ fn sample_of<V: Simd, const U: usize>(
     if k <= SMALL_K {
         let (mut v, mut i) = ([0.0f32; SMALL_K], [0i32; SMALL_K]);
         let mut best = Best::new(&mut v[..k], &mut i[..k]);
-        // SAFETY: `x` is a slice of `n = x.len()` elements.
-        unsafe { select::<V>(isa, inp, x.as_ptr(), n, floor_of(isa, lanes, k), &mut best) };
+        select::<V>(isa, inp, x, floor_of(isa, lanes, k), &mut best);
         let mut masses = [0.0f64; SMALL_K];
         exps::<V>(isa, &ex, v[..k].iter().copied(), &mut masses[..k]);
         let total = masses[..k].iter().sum();
@@ -564,8 +545,7 @@ fn sample_of<V: Simd, const U: usize>(
     }
     // No top-k: a histogram of the mass by distance below the maximum locates the two
     // boundaries (nucleus end, draw); only the entries of their buckets are sorted.
-    // SAFETY: `x` is a slice of `n = x.len()` elements.
-    let hist = unsafe { histogram::<V>(isa, inp, x.as_ptr(), n, &ex, m) };
+    let hist = histogram::<V>(isa, inp, x, &ex, m);
     let total: f64 = hist.iter().sum();
     // The nucleus: its last bucket, and its mass.
     let (mut last, mut nucleus) = (BUCKETS - 1, total);
@@ -630,33 +610,48 @@ fn bucket_of<V: Simd>(isa: Token<V>, v: V, mv: V) -> V {
     d.add(V::splat(isa, ROUND))
 }
 
+/// The body of [`histogram`].
+struct Histogram<'e, V> {
+    isa: Token<V>,
+    ex: &'e Exp<V>,
+    m: V,
+    hist: Vec<f64>,
+}
+
+impl<V: Simd> Body<V, V> for Histogram<'_, V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        let (mut e, mut b) = ([0.0f32; 16], [0.0f32; 16]);
+        self.ex.eval(v).to_array(&mut e);
+        bucket_of(self.isa, v, self.m).to_array(&mut b);
+        // The lanes past the row are `-inf`: their mass is 0.
+        for j in 0..V::LANES {
+            let at = b[j].to_bits().wrapping_sub(ROUND.to_bits()) as usize & (BUCKETS - 1);
+            self.hist[at] += e[j] as f64;
+        }
+        v
+    }
+}
+
 /// The mass `exp(v - shift*ln2)` (the kernels' f32 exponential) of every entry, added in f64
 /// into the bucket of its distance below the maximum `m`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn histogram<V: Simd>(
+fn histogram<V: Simd>(
     isa: Token<V>,
     inp: &impl Input<V>,
-    x: *const f32,
-    n: usize,
+    x: &[f32],
     ex: &Exp<V>,
     m: f32,
 ) -> Vec<f64> {
-    let (l, mv) = (V::LANES, V::splat(isa, m));
-    let mut hist = vec![0.0f64; BUCKETS];
-    let (mut e, mut b) = ([0.0f32; 16], [0.0f32; 16]);
-    let mut i = 0;
-    while i < n {
-        let v = vector_at(isa, inp, x, n, i);
-        ex.eval(v).to_array(&mut e);
-        bucket_of(isa, v, mv).to_array(&mut b);
-        for j in 0..l {
-            let at = b[j].to_bits().wrapping_sub(ROUND.to_bits()) as usize & (BUCKETS - 1);
-            hist[at] += e[j] as f64;
-        }
-        i += l;
-    }
-    hist
+    let mut body = Histogram {
+        isa,
+        ex,
+        m: V::splat(isa, m),
+        hist: vec![0.0f64; BUCKETS],
+    };
+    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    body.hist
 }
 
 /// The first bucket at which the running total (from bucket 0) satisfies `reached`, and the
@@ -688,51 +683,67 @@ fn sorted_bucket<V: Simd>(
     b: usize,
 ) -> (Vec<(f32, u32)>, Vec<f64>) {
     let mut c = Vec::new();
-    // SAFETY: `x` is a slice, readable for `x.len()` elements.
-    unsafe { collect_bucket::<V>(isa, inp, x.as_ptr(), x.len(), m, b, &mut c) };
+    collect_bucket::<V>(isa, inp, x, m, b, &mut c);
     c.sort_unstable_by(desc);
     let mut e = vec![0.0f64; c.len()];
     exps::<V>(isa, ex, c.iter().map(|c| c.0), &mut e);
     (c, e)
 }
 
-/// Every entry of bucket `b`, in index order.
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-unsafe fn collect_bucket<V: Simd>(
+/// The body of [`collect_bucket`].
+struct Bucket<'o, V> {
     isa: Token<V>,
-    inp: &impl Input<V>,
-    x: *const f32,
     n: usize,
-    m: f32,
-    b: usize,
-    out: &mut Vec<(f32, u32)>,
-) {
-    let (l, mv) = (V::LANES, V::splat(isa, m));
-    // The bucket is an integer-valued float plus ROUND: equal to `ROUND + b`.
-    let lo = V::splat(isa, (ROUND + b as f32).next_down());
-    let hi = V::splat(isa, ROUND + b as f32 + 1.0);
-    let mut lanes = [0.0f32; 16];
-    let mut i = 0;
-    while i < n {
-        let v = vector_at(isa, inp, x, n, i);
-        let k = bucket_of(isa, v, mv);
-        let tail = if i + l <= n {
+    m: V,
+    lo: V,
+    hi: V,
+    out: &'o mut Vec<(f32, u32)>,
+}
+
+impl<V: Simd> Body<V, V> for Bucket<'_, V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, i: usize, v: V) -> V {
+        let k = bucket_of(self.isa, v, self.m);
+        let tail = if i + V::LANES <= self.n {
             u32::MAX
         } else {
-            (1u32 << (n - i)) - 1
+            (1u32 << (self.n - i)) - 1
         };
-        let mut mask = V::gt_mask(k, lo) & V::gt_mask(hi, k) & tail;
+        let mut mask = V::gt_mask(k, self.lo) & V::gt_mask(self.hi, k) & tail;
         if mask != 0 {
+            let mut lanes = [0.0f32; 16];
             v.to_array(&mut lanes);
             while mask != 0 {
                 let j = mask.trailing_zeros() as usize;
                 mask &= mask - 1;
-                out.push((lanes[j], (i + j) as u32));
+                self.out.push((lanes[j], (i + j) as u32));
             }
         }
-        i += l;
+        v
     }
+}
+
+/// Every entry of bucket `b`, in index order.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn collect_bucket<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    m: f32,
+    b: usize,
+    out: &mut Vec<(f32, u32)>,
+) {
+    // The bucket is an integer-valued float plus ROUND: equal to `ROUND + b`.
+    let mut body = Bucket {
+        isa,
+        n: x.len(),
+        m: V::splat(isa, m),
+        lo: V::splat(isa, (ROUND + b as f32).next_down()),
+        hi: V::splat(isa, ROUND + b as f32 + 1.0),
+        out,
+    };
+    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
 }
 
 /// The kernels' f32 exponentials of `values` (as many as `out` holds), widened into `out`.

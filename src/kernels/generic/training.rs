@@ -2,7 +2,9 @@
 //! cross-entropy loss (with its gradient) built on the blocked (mantissa, exponent) pass.
 
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
-use super::passes::{dot, map2_store_nt, map_store_nt, pair_sum, ExpMinus, LaneMap2, Plain, Prob};
+use super::inputs::Plain;
+use super::pair_sum::pair_sum;
+use super::passes::{dot, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Prob};
 use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
@@ -61,8 +63,8 @@ fn store2<V: Simd, const U: usize>(isa: Token<V>, g: &Grad<'_>, f: &impl LaneMap
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let d = unsafe { dot::<V, U>(isa, &Plain, g.y(), Some(g.dy()), g.len()) };
+    let (y, dy) = g.inputs();
+    let d = dot::<V, U>(isa, &Plain, y, Some(dy));
     store2::<V, U>(
         isa,
         &g,
@@ -78,8 +80,7 @@ pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
-    // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    let s = unsafe { dot::<V, U>(isa, &Plain, g.dy(), None, g.len()) };
+    let s = dot::<V, U>(isa, &Plain, g.inputs().1, None);
     let cap = V::splat(isa, LOG_PROB_CAP);
     // `s` is folded into the exponential's coefficients, which reach `1.044 * |s|`: folded
     // as is when that stays a normal float far from overflow; as `s / 2^64` (times `2^64`
@@ -124,8 +125,7 @@ fn cross_entropy_parts<V: Simd, const U: usize>(
     // f64 additions: no f32 rounding or overflow of `x - c`).
     let c = if xt.is_finite() { xt } else { 0.0 };
     let mean_minus_c = if eps > 0.0 {
-        // SAFETY: `x` is a slice of `n = x.len()` elements.
-        (unsafe { dot::<V, U>(isa, &Plain, x.as_ptr(), None, n) }) / n as f64 - c as f64
+        (dot::<V, U>(isa, &Plain, x, None)) / n as f64 - c as f64
     } else {
         0.0
     };
@@ -147,8 +147,7 @@ fn cross_entropy_parts<V: Simd, const U: usize>(
             loss
         }
     };
-    // SAFETY: `x` is a slice of `n = x.len()` elements.
-    match unsafe { pair_sum::<V, U>(isa, &Plain, x.as_ptr(), n) } {
+    match pair_sum::<V, U>(isa, &Plain, x) {
         Some((s, k)) if !s.is_nan() => (
             loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
             Some((s, k)),

@@ -1,0 +1,325 @@
+//! The loop skeleton every pass over memory uses, so the pointer arithmetic lives here.
+//!
+//! A walk visits a row of `n` elements as `U` vectors per step (independent accumulators, so
+//! dependent FMA/max chains overlap), then single vectors, then one partial vector read with
+//! `load_tail` (its lanes past the row hold the source's fill value). A [`Body`] sees every
+//! vector with its accumulator index `j`: `0..U` within a step, and `0, 1, ...` again for the
+//! single vectors and the tail (at most `U - 1` of them, then the tail), unless it asks for
+//! them all in accumulator 0 ([`Body::SPREAD`] false).
+//!
+//! Two forms: [`fold`] only reads (the body accumulates), [`map`] also stores the vector the
+//! body returns, non-temporally in its aligned body when asked. A [`Source`] says what a step
+//! reads: one input through an [`Input`] transform ([`One`]) or two plain inputs ([`Two`]).
+
+use std::marker::PhantomData;
+
+use super::inputs::Input;
+use crate::kernels::simd::{Simd, Token};
+
+/// What a walk reads at an element offset.
+pub(crate) trait Source<V: Simd> {
+    /// One vector, or a pair of them.
+    type Item: Copy;
+    /// The row length.
+    fn len(&self) -> usize;
+    /// The full vector(s) at element `i`.
+    ///
+    /// # Safety
+    /// `i + LANES <= len()`.
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> Self::Item;
+    /// The `m < LANES` elements from `i`, the other lanes holding the fill.
+    ///
+    /// # Safety
+    /// `m < LANES` and `i + m <= len()`.
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> Self::Item;
+    /// Prefetches the `step` elements `PF` past `i` (hints only: never faults).
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize);
+}
+
+/// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`).
+#[inline(always)]
+fn prefetch_ahead<V: Simd, const PF: usize>(isa: Token<V>, p: *const f32, step: usize) {
+    if PF == 0 {
+        return;
+    }
+    let mut off = 0;
+    while off < step {
+        V::prefetch(isa, p.wrapping_add(PF + off));
+        off += 16;
+    }
+}
+
+/// One row read through an [`Input`] transform.
+#[derive(Clone, Copy)]
+pub(crate) struct One<'a, I> {
+    inp: &'a I,
+    x: *const f32,
+    n: usize,
+    fill: f32,
+    _row: PhantomData<&'a [f32]>,
+}
+
+impl<'a, I> One<'a, I> {
+    /// The row `x`; lanes past its end read as `fill` (after the transform).
+    #[inline(always)]
+    pub(crate) fn new(inp: &'a I, x: &'a [f32], fill: f32) -> Self {
+        One {
+            inp,
+            x: x.as_ptr(),
+            n: x.len(),
+            fill,
+            _row: PhantomData,
+        }
+    }
+
+    /// The row at `x`, `n` elements long.
+    ///
+    /// # Safety
+    /// `x` is readable for `n` elements while the source is used (writes to it through a
+    /// [`map`] over the same elements are allowed: each element is read before it is written).
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(inp: &'a I, x: *const f32, n: usize, fill: f32) -> Self {
+        One {
+            inp,
+            x,
+            n,
+            fill,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<V: Simd, I: Input<V>> Source<V> for One<'_, I> {
+    type Item = V;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> V {
+        debug_assert!(i + V::LANES <= self.n);
+        // SAFETY: `x[i..i + LANES]` is inside the row (the contract).
+        unsafe { self.inp.load(isa, self.x.add(i)) }
+    }
+    #[inline(always)]
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> V {
+        debug_assert!(m < V::LANES && i + m <= self.n);
+        // SAFETY: `x[i..i + m]` is inside the row (the contract).
+        unsafe { self.inp.load_tail(isa, self.x.add(i), m, self.fill) }
+    }
+    #[inline(always)]
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
+        prefetch_ahead::<V, PF>(isa, self.x.wrapping_add(i), step);
+    }
+}
+
+/// Two rows of equal length read together, as stored.
+#[derive(Clone, Copy)]
+pub(crate) struct Two<'a> {
+    a: *const f32,
+    b: *const f32,
+    n: usize,
+    fill: (f32, f32),
+    _rows: PhantomData<&'a [f32]>,
+}
+
+impl<'a> Two<'a> {
+    /// The rows `a` and `b` (equal lengths); the lanes past their end read as `fill`.
+    #[inline(always)]
+    pub(crate) fn new(a: &'a [f32], b: &'a [f32], fill: (f32, f32)) -> Self {
+        assert_eq!(a.len(), b.len());
+        Two {
+            a: a.as_ptr(),
+            b: b.as_ptr(),
+            n: a.len(),
+            fill,
+            _rows: PhantomData,
+        }
+    }
+
+    /// The rows at `a` and `b`, `n` elements each; the lanes past their end read as `fill`.
+    ///
+    /// # Safety
+    /// As [`One::from_raw`], for both rows.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(
+        a: *const f32,
+        b: *const f32,
+        n: usize,
+        fill: (f32, f32),
+    ) -> Self {
+        Two {
+            a,
+            b,
+            n,
+            fill,
+            _rows: PhantomData,
+        }
+    }
+}
+
+impl<V: Simd> Source<V> for Two<'_> {
+    type Item = (V, V);
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> (V, V) {
+        debug_assert!(i + V::LANES <= self.n);
+        // SAFETY: `a[i..i + LANES]` and `b[i..i + LANES]` are inside the rows (the contract).
+        unsafe { (V::load(isa, self.a.add(i)), V::load(isa, self.b.add(i))) }
+    }
+    #[inline(always)]
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> (V, V) {
+        debug_assert!(m < V::LANES && i + m <= self.n);
+        // SAFETY: `a[i..i + m]` and `b[i..i + m]` are inside the rows (the contract).
+        unsafe {
+            (
+                V::load_tail(isa, self.a.add(i), m, self.fill.0),
+                V::load_tail(isa, self.b.add(i), m, self.fill.1),
+            )
+        }
+    }
+    #[inline(always)]
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
+        prefetch_ahead::<V, PF>(isa, self.a.wrapping_add(i), step);
+        prefetch_ahead::<V, PF>(isa, self.b.wrapping_add(i), step);
+    }
+}
+
+/// What a walk does with each vector (a trait rather than a closure, so that
+/// `#[inline(always)]` compiles it inside the ISA's entry point).
+pub(crate) trait Body<V, T> {
+    /// Whether the single vectors and the tail after the unrolled steps go to accumulators
+    /// `0, 1, ...` (true) or all to accumulator 0.
+    const SPREAD: bool = true;
+    /// Takes the vector(s) at element `i` for accumulator `j < U`; returns the vector a
+    /// [`map`] stores there (a [`fold`] ignores it).
+    fn take(&mut self, j: usize, i: usize, item: T) -> V;
+    /// Called after every full step of `U` vectors.
+    #[inline(always)]
+    fn stepped(&mut self) {}
+}
+
+/// Visits every vector of `src` (the unrolled steps prefetching `PF` elements ahead).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn fold<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize, const PF: usize>(
+    isa: Token<V>,
+    src: &S,
+    body: &mut B,
+) {
+    let (l, n) = (V::LANES, src.len());
+    let step = U * l;
+    let mut i = 0;
+    while i + step <= n {
+        src.prefetch::<PF>(isa, i, step);
+        for j in 0..U {
+            // SAFETY: `i + j * l + l <= i + step <= n`.
+            body.take(j, i + j * l, unsafe { src.at(isa, i + j * l) });
+        }
+        body.stepped();
+        i += step;
+    }
+    let mut j = 0;
+    while i + l <= n {
+        // SAFETY: `i + l <= n`.
+        body.take(j, i, unsafe { src.at(isa, i) });
+        i += l;
+        j += usize::from(B::SPREAD);
+    }
+    if i < n {
+        // SAFETY: `i < n < i + l`: the last `n - i` elements.
+        body.take(j, i, unsafe { src.part(isa, i, n - i) });
+    }
+}
+
+/// Number of leading elements to write before `y` is aligned for non-temporal stores
+/// (0 when `NT` is off or `y` is already aligned).
+#[inline(always)]
+fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
+    let bytes = V::LANES * 4;
+    let misalign = (y as usize) % bytes;
+    if NT && misalign != 0 {
+        n.min((bytes - misalign) / 4)
+    } else {
+        0
+    }
+}
+
+/// Whether an output at `y` can take non-temporal stores when asked to (`nt`): it must be
+/// 4-byte aligned to reach vector alignment at all.
+#[inline(always)]
+pub(crate) fn nt_usable(y: *mut f32, nt: bool) -> bool {
+    nt && (y as usize).is_multiple_of(4)
+}
+
+/// Visits every vector of `src` like [`fold`] and stores what the body returns to `y` at the
+/// same offset. With `NT` (which needs [`nt_usable`]), the elements before `y`'s first vector
+/// alignment are written with a partial store first, the unrolled steps with non-temporal
+/// stores, and a fence ends the walk.
+///
+/// # Safety
+/// `y` is writable for `src.len()` elements, and equal to the source's row(s) or disjoint
+/// from them.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn map<
+    V: Simd,
+    S: Source<V>,
+    B: Body<V, S::Item>,
+    const U: usize,
+    const PF: usize,
+    const NT: bool,
+>(
+    isa: Token<V>,
+    src: &S,
+    y: *mut f32,
+    body: &mut B,
+) {
+    let (l, n) = (V::LANES, src.len());
+    let step = U * l;
+    let mut i = nt_head::<V, NT>(y, n);
+    if i > 0 {
+        // The head: fewer than `l` elements, read as a tail of the row's first `i`.
+        debug_assert!(NT && i < l && i <= n);
+        // SAFETY: the first `i <= n` elements of the source and of `y` (the contract).
+        unsafe { body.take(0, 0, src.part(isa, 0, i)).store_tail(y, i) };
+    }
+    while i + step <= n {
+        src.prefetch::<PF>(isa, i, step);
+        for j in 0..U {
+            let o = i + j * l;
+            // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract); with
+            // `NT`, `o` is a multiple of `l` past the aligned head, so `y + o` is aligned.
+            unsafe {
+                let r = body.take(j, o, src.at(isa, o));
+                if NT {
+                    r.stream(y.add(o));
+                } else {
+                    r.store(y.add(o));
+                }
+            }
+        }
+        body.stepped();
+        i += step;
+    }
+    let mut j = 0;
+    while i + l <= n {
+        // SAFETY: `i + l <= n`, inside the source and `y`.
+        unsafe { body.take(j, i, src.at(isa, i)).store(y.add(i)) };
+        i += l;
+        j += usize::from(B::SPREAD);
+    }
+    if i < n {
+        // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
+        unsafe {
+            body.take(j, i, src.part(isa, i, n - i))
+                .store_tail(y.add(i), n - i)
+        };
+    }
+    if NT {
+        V::stream_fence(isa);
+    }
+}
