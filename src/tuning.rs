@@ -25,6 +25,8 @@ pub(crate) fn caches() -> Caches {
     *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
 }
 
+/// A sysfs cache size (`32K`, `16M`, `512`): `None` when it does not parse or its byte count
+/// overflows `usize` (such an entry is skipped, as any other unreadable one).
 fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let (num, mult) = match s.as_bytes().last()? {
@@ -33,7 +35,7 @@ fn parse_size(s: &str) -> Option<usize> {
         b'G' | b'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
         _ => (s, 1),
     };
-    num.trim().parse::<usize>().ok().map(|v| v * mult)
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
 }
 
 fn read_sysfs() -> Option<Caches> {
@@ -114,5 +116,23 @@ mod tests {
         assert_eq!(parse_size("16M"), Some(16 * 1024 * 1024));
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn overflowing_sizes_are_invalid() {
+        let max = usize::MAX.to_string();
+        assert_eq!(parse_size(&max), Some(usize::MAX));
+        assert_eq!(parse_size(&format!("{max}K")), None);
+        let kib = usize::MAX / 1024;
+        assert_eq!(parse_size(&format!("{kib}K")), Some(kib * 1024));
+        assert_eq!(parse_size(&format!("{}K", kib + 1)), None);
+        assert_eq!(
+            parse_size(&format!("{}M", usize::MAX / (1 << 20) + 1)),
+            None
+        );
+        assert_eq!(
+            parse_size(&format!("{}G", usize::MAX / (1 << 30) + 1)),
+            None
+        );
     }
 }
