@@ -10,11 +10,11 @@ impl Softmax {
     pub(crate) fn run_softmax(&self, io: InOut<'_>, algorithm: Algorithm) {
         let n = io.len();
         if n >= segmented::SEGMENT_MIN_LEN {
-            return segmented::softmax(self, io, algorithm.resolve(n), self.flags(n));
+            return segmented::softmax(self, io, self.resolve(algorithm, n), self.flags(n));
         }
         // SAFETY: `self.kernels` came from `dispatch`, which hands out a table only when the
         // CPU supports its ISA; `io` upholds the kernel's pointer contract by construction.
-        unsafe { (self.kernels.softmax)(io, algorithm.resolve(n), self.flags(n)) }
+        unsafe { (self.kernels.softmax)(io, self.resolve(algorithm, n), self.flags(n)) }
     }
 
     fn run_softmax_scaled(
@@ -28,7 +28,9 @@ impl Softmax {
         }
         let n = io.len();
         // SAFETY: as in `run_softmax`; `scale` is finite as the kernel requires.
-        unsafe { (self.kernels.softmax_scaled)(io, algorithm.resolve(n), self.flags(n), scale) };
+        unsafe {
+            (self.kernels.softmax_scaled)(io, self.resolve(algorithm, n), self.flags(n), scale)
+        };
         Ok(())
     }
 
@@ -42,7 +44,7 @@ impl Softmax {
             // row of 64 through the batch entry point (AVX-512, Zen 5).
             return rows.for_each(|io| self.run_softmax(io, algorithm));
         }
-        let (alg, flags) = (algorithm.resolve(n), self.flags(n));
+        let (alg, flags) = (self.resolve(algorithm, n), self.flags(n));
         self.row_chunks(&rows, |part| {
             // SAFETY: as in `run_softmax`; `part` upholds the kernel's pointer contract.
             unsafe { (self.kernels.softmax_rows)(part, alg, flags) }
@@ -53,7 +55,7 @@ impl Softmax {
     pub(crate) fn run_softmax_scaled_rows(&self, rows: Rows<'_>, algorithm: Algorithm, scale: f32) {
         debug_assert!(scale.is_finite());
         let n = rows.cols();
-        let (alg, flags) = (algorithm.resolve(n), self.flags(n));
+        let (alg, flags) = (self.resolve(algorithm, n), self.flags(n));
         self.row_chunks(&rows, |part| {
             // SAFETY: as in `run_softmax_rows`; the scale is finite.
             unsafe { (self.kernels.softmax_scaled_rows)(part, alg, flags, scale) }

@@ -4,7 +4,8 @@
 
 use crate::io::{InOut, Rows};
 use crate::kernels::{Flags, Kernels};
-use crate::{batch_extent, check_len, dispatch, parallel, tuning, Error, Isa};
+use crate::tuning::Thresholds;
+use crate::{batch_extent, check_len, dispatch, parallel, Algorithm, Error, Isa};
 
 /// Kernels of one ISA, chosen explicitly or by detection. Cheap to copy.
 ///
@@ -23,6 +24,9 @@ pub struct Softmax {
     pub(crate) zero_masked: bool,
     /// The thread setting of this handle; `None`: the process setting (`parallel`).
     pub(crate) threads: Option<usize>,
+    /// This machine's cache-size thresholds (`Auto`'s algorithm, non-temporal stores),
+    /// resolved when the handle is made, so that its calls read no global to decide.
+    pub(crate) thresholds: Thresholds,
 }
 
 impl Default for Softmax {
@@ -48,6 +52,7 @@ impl Softmax {
             kernels: dispatch::active(),
             zero_masked: false,
             threads: None,
+            thresholds: Thresholds::get(),
         }
     }
 
@@ -58,6 +63,7 @@ impl Softmax {
                 kernels,
                 zero_masked: false,
                 threads: None,
+                thresholds: Thresholds::get(),
             })
             .ok_or(Error::UnsupportedIsa(isa))
     }
@@ -78,11 +84,19 @@ impl Softmax {
     }
 
     /// The kernel flags of this handle for rows of `n` elements.
+    #[inline]
     pub(crate) fn flags(&self, n: usize) -> Flags {
         Flags {
-            nt: tuning::nt_without_lookup(n),
+            nt: self.thresholds.nt(n),
             zero_masked: self.zero_masked,
         }
+    }
+
+    /// The concrete algorithm `algorithm` means for rows of `n` elements: what
+    /// [`Algorithm::resolve`] answers, from the thresholds this handle holds.
+    #[inline]
+    pub(crate) fn resolve(&self, algorithm: Algorithm, n: usize) -> Algorithm {
+        algorithm.resolve_with(self.thresholds.reload(n))
     }
 
     /// Runs `f` on chunks of whole rows of a batch, in parallel when the batch is large

@@ -109,7 +109,17 @@ impl Algorithm {
     /// The concrete algorithm `Auto` means for rows of `n` elements on this machine.
     pub fn resolve(self, n: usize) -> Algorithm {
         match self {
-            Algorithm::Auto if tuning::reload_without_lookup(n) => Algorithm::ThreePassReload,
+            Algorithm::Auto => self.resolve_with(tuning::reload_without_lookup(n)),
+            other => other,
+        }
+    }
+
+    /// The concrete algorithm: `Auto` is three-pass reload when `reload` (the row fits the
+    /// cache), else two-pass.
+    #[inline]
+    pub(crate) fn resolve_with(self, reload: bool) -> Algorithm {
+        match self {
+            Algorithm::Auto if reload => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }

@@ -4,12 +4,12 @@
 
 use crate::check::length;
 use crate::io::{Grad, InOut};
-use crate::{batch_extent, check_len, parallel, segmented, tuning, Error, Softmax};
+use crate::{batch_extent, check_len, parallel, segmented, Error, Softmax};
 
 impl Softmax {
     /// Backward pass of one row (`log`: of log-softmax).
     pub(crate) fn run_backward(&self, g: Grad<'_>, log: bool) {
-        let nt = tuning::nt_without_lookup(g.len());
+        let nt = self.flags(g.len()).nt;
         let f = if log {
             self.kernels.log_softmax_backward
         } else {
