@@ -25,6 +25,8 @@ pub(crate) fn caches() -> Caches {
     *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
 }
 
+/// A sysfs cache size (`32K`, `16M`, `512`): `None` when it does not parse or its byte count
+/// overflows `usize` (such an entry is skipped, as any other unreadable one).
 fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let (num, mult) = match s.as_bytes().last()? {
@@ -33,7 +35,7 @@ fn parse_size(s: &str) -> Option<usize> {
         b'G' | b'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
         _ => (s, 1),
     };
-    num.trim().parse::<usize>().ok().map(|v| v * mult)
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
 }
 
 fn read_sysfs() -> Option<Caches> {
@@ -74,25 +76,8 @@ fn read_sysfs() -> Option<Caches> {
 /// AVX2 at 1M 2.95 | 2.50 | 2.41, 2M 2.36 | 2.40 | 2.35, 4M 1.51 | 2.02 | 1.91, 16M 1.30 |
 /// 1.94 | 1.81; AVX-512 at 1M 3.59 | 3.00 | 2.86, 2M 2.78 | 2.47 | 2.39, 4M 2.05 | 2.17 |
 /// 2.14, 16M 1.36 | 2.00 | 2.07.
-pub(crate) fn auto_reload_max_len() -> usize {
-    (caches().llc / 16).max(caches().l2 / 4)
-}
-
-/// Rows up to this many elements are below both thresholds on every machine (no cache is
-/// smaller than 16 KiB: a quarter of it is 1024 floats), so [`reload_without_lookup`] and [`nt_without_lookup`] answer them
-/// without reading the cache sizes: the short rows' per-call cost stays free of it.
-const ALWAYS_SMALL: usize = 1024;
-
-/// Whether `Auto` means three-pass reload for rows of `n` elements.
-#[inline]
-pub(crate) fn reload_without_lookup(n: usize) -> bool {
-    n <= ALWAYS_SMALL || n <= auto_reload_max_len()
-}
-
-/// Whether outputs of `n` elements take non-temporal stores.
-#[inline]
-pub(crate) fn nt_without_lookup(n: usize) -> bool {
-    n > ALWAYS_SMALL && n >= nt_min_len()
+fn auto_reload_max_len(c: Caches) -> usize {
+    (c.llc / 16).max(c.l2 / 4)
 }
 
 /// Outputs of at least this many elements (a quarter of the last-level cache in bytes) are
@@ -100,13 +85,66 @@ pub(crate) fn nt_without_lookup(n: usize) -> bool {
 /// caching the output only evicts the input. Measured on Zen 4 (32 MiB L3): at 4M elements
 /// the blocked two-pass softmax went from 1.6-1.8 to 1.9-2.1 elements/ns, log-softmax from
 /// 1.4-1.6 to 2.2-2.3 (AVX2), against a threshold at the whole cache.
-pub(crate) fn nt_min_len() -> usize {
-    caches().llc / 16
+fn nt_min_len(c: Caches) -> usize {
+    c.llc / 16
+}
+
+/// Rows up to this many elements are below both thresholds on every machine (no cache is
+/// smaller than 16 KiB: a quarter of it is 1024 floats), so [`reload_without_lookup`] answers
+/// them without reading the cache sizes: the short rows' per-call cost of
+/// [`Algorithm::resolve`](crate::Algorithm::resolve) stays free of it. [`Thresholds`] clamps
+/// its limits to it, so that a handle decides exactly as the lookups would.
+const ALWAYS_SMALL: usize = 1024;
+
+/// Whether `Auto` means three-pass reload for rows of `n` elements (the process-wide
+/// answer, read from the cache sizes on each call with `n > ALWAYS_SMALL`).
+#[inline]
+pub(crate) fn reload_without_lookup(n: usize) -> bool {
+    n <= ALWAYS_SMALL || n <= auto_reload_max_len(caches())
+}
+
+/// This machine's thresholds, resolved once from the cache sizes: a [`crate::Softmax`] holds
+/// them, so that its calls read neither [`CACHES`] nor anything else global to decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Thresholds {
+    /// `Auto` means three-pass reload for rows of at most this many elements
+    /// (`max(ALWAYS_SMALL, auto_reload_max_len)`).
+    reload_max_len: usize,
+    /// Outputs of at least this many elements take non-temporal stores
+    /// (`max(ALWAYS_SMALL + 1, nt_min_len)`).
+    nt_min_len: usize,
+}
+
+impl Thresholds {
+    /// The thresholds of this machine (reads the cache sizes, once per process).
+    pub(crate) fn get() -> Thresholds {
+        Thresholds::of(caches())
+    }
+
+    fn of(c: Caches) -> Thresholds {
+        Thresholds {
+            reload_max_len: auto_reload_max_len(c).max(ALWAYS_SMALL),
+            nt_min_len: nt_min_len(c).max(ALWAYS_SMALL + 1),
+        }
+    }
+
+    /// Whether `Auto` means three-pass reload for rows of `n` elements (as
+    /// [`reload_without_lookup`]).
+    #[inline]
+    pub(crate) fn reload(self, n: usize) -> bool {
+        n <= self.reload_max_len
+    }
+
+    /// Whether outputs of `n` elements take non-temporal stores.
+    #[inline]
+    pub(crate) fn nt(self, n: usize) -> bool {
+        n >= self.nt_min_len
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
 
     #[test]
     fn sizes_parse() {
@@ -114,5 +152,79 @@ mod tests {
         assert_eq!(parse_size("16M"), Some(16 * 1024 * 1024));
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn overflowing_sizes_are_invalid() {
+        let max = usize::MAX.to_string();
+        assert_eq!(parse_size(&max), Some(usize::MAX));
+        assert_eq!(parse_size(&format!("{max}K")), None);
+        let kib = usize::MAX / 1024;
+        assert_eq!(parse_size(&format!("{kib}K")), Some(kib * 1024));
+        assert_eq!(parse_size(&format!("{}K", kib + 1)), None);
+        assert_eq!(
+            parse_size(&format!("{}M", usize::MAX / (1 << 20) + 1)),
+            None
+        );
+        assert_eq!(
+            parse_size(&format!("{}G", usize::MAX / (1 << 30) + 1)),
+            None
+        );
+    }
+
+    /// A handle's thresholds decide as the per-call lookups did (`n > ALWAYS_SMALL` and
+    /// `n >= nt_min_len`; `n <= ALWAYS_SMALL` or `n <= auto_reload_max_len`), also for caches
+    /// so small that the limits fall below `ALWAYS_SMALL`.
+    #[test]
+    fn thresholds_match_the_lookups() {
+        let kib = 1024;
+        let machines = [
+            caches(),
+            FALLBACK,
+            Caches {
+                l2: 16 * kib,
+                llc: 16 * kib,
+            },
+            Caches { l2: 0, llc: 0 },
+            Caches {
+                l2: 2 * 1024 * kib,
+                llc: 32 * 1024 * kib,
+            },
+            Caches {
+                l2: usize::MAX,
+                llc: usize::MAX,
+            },
+        ];
+        for c in machines {
+            let t = Thresholds::of(c);
+            let (r, m) = (auto_reload_max_len(c), nt_min_len(c));
+            let mut ns = vec![
+                0,
+                1,
+                ALWAYS_SMALL - 1,
+                ALWAYS_SMALL,
+                ALWAYS_SMALL + 1,
+                usize::MAX,
+            ];
+            for v in [r, m] {
+                ns.extend([v.saturating_sub(1), v, v.saturating_add(1)]);
+            }
+            for n in ns {
+                assert_eq!(t.reload(n), n <= ALWAYS_SMALL || n <= r, "{c:?} n={n}");
+                assert_eq!(t.nt(n), n > ALWAYS_SMALL && n >= m, "{c:?} n={n}");
+            }
+        }
+        let t = Thresholds::get();
+        for n in [
+            0,
+            ALWAYS_SMALL,
+            ALWAYS_SMALL + 1,
+            1 << 16,
+            1 << 20,
+            1 << 24,
+            usize::MAX,
+        ] {
+            assert_eq!(t.reload(n), reload_without_lookup(n), "n={n}");
+        }
     }
 }
