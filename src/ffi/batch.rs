@@ -1,6 +1,7 @@
 //! Batched operations with one result per row.
 
-use super::{disjoint, extent, guard_status, non_null, softmax_status, span};
+use super::check::{disjoint, extent, non_null, span};
+use super::{guard_status, softmax_status};
 use crate::io::RowsIn;
 use crate::Softmax;
 

@@ -1,10 +1,11 @@
 //! C ABI of sharded and streamed rows: mergeable log-sum-exp states, normalisation by a global
 //! log-sum-exp, and the cross-entropy of one vocabulary shard.
 
-use super::{
-    disjoint, extent, guard, guard_status, in_place_or_disjoint, non_null, require, rows_impl,
-    smoothing_arg, softmax_status, span,
+use super::check::{
+    disjoint, extent, in_place_or_disjoint, non_null, require, smoothing_arg, span,
 };
+use super::forward::rows_impl;
+use super::{guard, guard_status, softmax_status};
 use crate::io::InOut;
 use crate::lse::ShardRow;
 use crate::{CrossEntropyOptions, ShardLayout, Softmax};

@@ -2,10 +2,9 @@
 //! cross-entropy and backward passes, single rows and batches. Argument rules as in the
 //! module docs of `mod.rs`.
 
-use super::{
-    disjoint, extent, guard_status, in_place_or_disjoint, non_null, require, rows_impl,
-    softmax_status, span, validated, Checked,
-};
+use super::check::{disjoint, extent, in_place_or_disjoint, non_null, require, span};
+use super::forward::rows_impl;
+use super::{guard_status, softmax_status, validated, Checked};
 use crate::io::{Grad, InOut};
 use crate::Softmax;
 

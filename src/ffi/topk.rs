@@ -1,9 +1,7 @@
 //! The C ABI of top-k gating and sampling. Argument rules as in the module docs of `mod.rs`.
 
-use super::{
-    disjoint, extent, guard_status, non_null, require, softmax_status, span, validated,
-    SOFTMAX_STATUS_INVALID_ARGUMENT,
-};
+use super::check::{disjoint, extent, non_null, require, span};
+use super::{guard_status, softmax_status, validated, SOFTMAX_STATUS_INVALID_ARGUMENT};
 use crate::io::RowsIn;
 use crate::{Error, Sampling, Softmax, TopkOptions};
 
