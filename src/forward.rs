@@ -2,7 +2,7 @@
 //! place, batches, with a scale) and the free functions that run them on the current ISA.
 
 use crate::check::length;
-use crate::io::{InOut, Rows, RowsIn};
+use crate::rows::{InOut, Rows, RowsIn};
 use crate::{check_len, parallel, segmented, Algorithm, Error, Softmax};
 
 impl Softmax {

@@ -2,8 +2,8 @@
 //! loops its batch operations share (the operations themselves are in `forward`, `training`,
 //! `lse`, `stablemax` and `topk`).
 
-use crate::io::{InOut, Rows};
 use crate::kernels::{Flags, Kernels};
+use crate::rows::{InOut, Rows};
 use crate::tuning::Thresholds;
 use crate::{batch_extent, check_len, dispatch, parallel, Algorithm, Error, Isa};
 
@@ -87,7 +87,7 @@ impl Softmax {
     #[inline]
     pub(crate) fn flags(&self, n: usize) -> Flags {
         Flags {
-            nt: self.thresholds.nt(n),
+            non_temporal: self.thresholds.non_temporal(n),
             zero_masked: self.zero_masked,
         }
     }

@@ -22,8 +22,8 @@
 
 use std::f64::consts::LN_2;
 
-use crate::io::{InOut, Rows};
 use crate::kernels::generic::lse::Shard;
+use crate::rows::{InOut, Rows};
 use crate::{batch_extent, check_len, CrossEntropyOptions, Error, Softmax};
 
 pub use crate::ffi::LseState;

@@ -24,12 +24,12 @@
 
 use std::sync::OnceLock;
 
-use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::forward::{classify, Special};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::{Flags, SegmentKernels};
 use crate::parallel::{Exec, Shared};
+use crate::rows::InOut;
 use crate::{Algorithm, Softmax};
 
 /// Elements per segment (256 KiB: a segment's second read, when there is one, hits L2). A
@@ -218,7 +218,7 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
             let r = 1.0 / s;
             exec.run(row.count(), &|i| {
                 // SAFETY: each task writes its own segment.
-                unsafe { (k.exp_out)(row.io(i), e, r, 0.0, flags.nt) }
+                unsafe { (k.exp_out)(row.io(i), e, r, 0.0, flags.non_temporal) }
             });
         }
         Algorithm::ThreePassReload | Algorithm::ThreePassRecompute => {
@@ -241,7 +241,7 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
                 let r = 1.0 / s;
                 exec.run(row.count(), &|i| {
                     // SAFETY: each task writes its own segment.
-                    unsafe { (k.exp_out)(row.io(i), e, r, 0.0, flags.nt) }
+                    unsafe { (k.exp_out)(row.io(i), e, r, 0.0, flags.non_temporal) }
                 });
                 return;
             }
@@ -285,7 +285,7 @@ pub(crate) fn log_softmax(sm: &Softmax, io: InOut<'_>, flags: Flags) {
     let k = &sm.kernels.segment;
     exec.run(row.count(), &|i| {
         // SAFETY: each task writes its own segment.
-        unsafe { (k.shift_out)(row.io(i), e, b, flags.nt) }
+        unsafe { (k.shift_out)(row.io(i), e, b, flags.non_temporal) }
     });
 }
 
@@ -378,7 +378,7 @@ pub(crate) fn cross_entropy_grad(
     let k = &sm.kernels.segment;
     exec.run(row.count(), &|i| {
         // SAFETY: each task writes its own segment.
-        unsafe { (k.exp_out)(row.io(i), e, r, per_class, flags.nt) }
+        unsafe { (k.exp_out)(row.io(i), e, r, per_class, flags.non_temporal) }
     });
     let gt = io.get_out(target);
     io.set(target, gt - (1.0 - eps));

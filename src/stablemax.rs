@@ -21,7 +21,7 @@
 //! The backward passes take the forward *input* `x` (StableMax's derivative
 //! `s'(x) = 1` for `x >= 0`, `1 / (1 - x)^2` below, depends on `x`, not only on the output).
 
-use crate::io::{Grad, InOut};
+use crate::rows::{Grad, InOut};
 use crate::{batch_extent, check_len, CrossEntropyOptions, Error, Softmax};
 
 impl Softmax {
@@ -38,14 +38,14 @@ impl Softmax {
     }
 
     pub(crate) fn run_stablemax_backward(&self, g: Grad<'_>, log: bool) {
-        let nt = self.flags(g.len()).nt;
+        let non_temporal = self.flags(g.len()).non_temporal;
         let f = if log {
             self.kernels.log_stablemax_backward
         } else {
             self.kernels.stablemax_backward
         };
         // SAFETY: as in `run_stablemax`; `g` upholds the kernel's pointer contract.
-        unsafe { f(g, nt) }
+        unsafe { f(g, non_temporal) }
     }
 
     pub(crate) fn run_stablemax_cross_entropy(

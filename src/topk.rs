@@ -176,7 +176,7 @@ impl Softmax {
             batch_extent(rows, k, indices_stride)?,
             indices.len(),
         )?;
-        let rows_in = crate::io::RowsIn::new(logits, stride, rows, cols)?;
+        let rows_in = crate::rows::RowsIn::new(logits, stride, rows, cols)?;
         self.run_topk_rows(
             rows_in,
             options,
@@ -190,7 +190,7 @@ impl Softmax {
     /// Gating of a validated batch (outputs checked against `rows`, `k` and their strides).
     pub(crate) fn run_topk_rows(
         &self,
-        batch: crate::io::RowsIn<'_>,
+        batch: crate::rows::RowsIn<'_>,
         options: TopkOptions,
         weights: (&mut [f32], usize),
         indices: (&mut [i32], usize),
@@ -288,7 +288,7 @@ impl Softmax {
         if cols == 0 || cols > MAX_COLS {
             return Err(Error::InvalidArgument("cols must be in 1..=i32::MAX"));
         }
-        let batch = crate::io::RowsIn::new(logits, stride, rows, cols)?;
+        let batch = crate::rows::RowsIn::new(logits, stride, rows, cols)?;
         let nan = std::sync::atomic::AtomicBool::new(false);
         let outp = parallel::Shared(out.as_mut_ptr());
         parallel::for_row_chunks(self.threads, rows, cols, |range| {

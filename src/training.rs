@@ -3,20 +3,20 @@
 //! free functions that run them on the current ISA.
 
 use crate::check::length;
-use crate::io::{Grad, InOut};
+use crate::rows::{Grad, InOut};
 use crate::{batch_extent, check_len, parallel, segmented, Error, Softmax};
 
 impl Softmax {
     /// Backward pass of one row (`log`: of log-softmax).
     pub(crate) fn run_backward(&self, g: Grad<'_>, log: bool) {
-        let nt = self.flags(g.len()).nt;
+        let non_temporal = self.flags(g.len()).non_temporal;
         let f = if log {
             self.kernels.log_softmax_backward
         } else {
             self.kernels.softmax_backward
         };
         // SAFETY: as in `Softmax::run_softmax`; `g` upholds the kernel's pointer contract.
-        unsafe { f(g, nt) }
+        unsafe { f(g, non_temporal) }
     }
 
     /// `Ok` when `target` is a class of a row of `n` and `smoothing` is in `[0, 1]`.

@@ -137,7 +137,7 @@ impl Thresholds {
 
     /// Whether outputs of `n` elements take non-temporal stores.
     #[inline]
-    pub(crate) fn nt(self, n: usize) -> bool {
+    pub(crate) fn non_temporal(self, n: usize) -> bool {
         n >= self.nt_min_len
     }
 }
@@ -211,7 +211,7 @@ mod tests {
             }
             for n in ns {
                 assert_eq!(t.reload(n), n <= ALWAYS_SMALL || n <= r, "{c:?} n={n}");
-                assert_eq!(t.nt(n), n > ALWAYS_SMALL && n >= m, "{c:?} n={n}");
+                assert_eq!(t.non_temporal(n), n > ALWAYS_SMALL && n >= m, "{c:?} n={n}");
             }
         }
         let t = Thresholds::get();

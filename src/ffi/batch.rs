@@ -2,7 +2,7 @@
 
 use super::check::{disjoint, extent, non_null, span};
 use super::{guard_status, softmax_status};
-use crate::io::RowsIn;
+use crate::rows::RowsIn;
 use crate::Softmax;
 
 /// Log-sum-exp of each row of a batch: `out[r] = ln(sum_i exp(x[r * x_stride + i]))` for

@@ -6,8 +6,8 @@ use super::check::{algorithm_arg, flags_arg, logsumexp_args, row_pair, rows_pair
 use super::{
     guard_status, softmax_status, Checked, SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS,
 };
-use crate::io::{InOut, Rows};
 use crate::parallel::{for_row_chunks, Shared};
+use crate::rows::{InOut, Rows};
 use crate::Softmax;
 
 /// Softmax of one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:

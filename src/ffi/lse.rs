@@ -6,8 +6,8 @@ use super::check::{
 };
 use super::forward::rows_impl;
 use super::{guard, guard_status, softmax_status};
-use crate::io::InOut;
 use crate::lse::ShardRow;
+use crate::rows::InOut;
 use crate::{CrossEntropyOptions, ShardLayout, Softmax};
 
 /// The log-sum-exp state of a chunk of a row (`sum_i exp(x_i)` as a mantissa and a binary

@@ -5,7 +5,7 @@
 use super::check::{disjoint, extent, in_place_or_disjoint, non_null, require, span};
 use super::forward::rows_impl;
 use super::{guard_status, softmax_status, validated, Checked};
-use crate::io::{Grad, InOut};
+use crate::rows::{Grad, InOut};
 use crate::Softmax;
 
 /// StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with

@@ -2,7 +2,7 @@
 
 use super::check::{disjoint, extent, non_null, require, span};
 use super::{guard_status, softmax_status, validated, SOFTMAX_STATUS_INVALID_ARGUMENT};
-use crate::io::RowsIn;
+use crate::rows::RowsIn;
 use crate::{Error, Sampling, Softmax, TopkOptions};
 
 /// Gating flag: normalise the `k` weights of a row over the selected entries (they sum to 1)

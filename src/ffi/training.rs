@@ -5,8 +5,8 @@
 
 use super::check::{class, cross_entropy_args, cross_entropy_rows_args, rows_grad, targets_arg};
 use super::{guard_status, softmax_status, validated, Checked};
-use crate::io::{Grad, InOut};
 use crate::parallel::{for_row_chunks, Shared};
+use crate::rows::{Grad, InOut};
 use crate::Softmax;
 
 /// Softmax backward pass of one row of `n` floats: `dx[i] = y[i] * (dy[i] - dot(dy, y))`,

@@ -62,7 +62,8 @@ unsafe impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn load(_t: Token<Self>, p: *const f32) -> Self {
-        // SAFETY: `p..p + LANES` is readable (the caller's contract); the token proves AVX2 and FMA.
+        // SAFETY: `p..p + LANES` is readable (the caller's contract); the token proves AVX2 and
+        // FMA.
         unsafe { Avx2(_mm256_loadu_ps(p)) }
     }
     #[inline(always)]
@@ -81,7 +82,8 @@ unsafe impl Simd for Avx2 {
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX2 and FMA.
+        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX2 and
+        // FMA.
         unsafe { _mm256_storeu_ps(p, self.0) }
     }
     #[inline(always)]
@@ -93,7 +95,8 @@ unsafe impl Simd for Avx2 {
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32) {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 4));
-        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves AVX2 and FMA.
+        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves
+        // AVX2 and FMA.
         unsafe { _mm256_stream_ps(p, self.0) }
     }
     #[inline(always)]

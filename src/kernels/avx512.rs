@@ -95,7 +95,8 @@ unsafe impl Simd for Avx512 {
     unsafe fn stream(self, p: *mut f32) {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 4));
         // `p` is 64-byte aligned: the generic code aligns `y` to `LANES * 4` bytes first.
-        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves AVX-512F.
+        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves
+        // AVX-512F.
         unsafe { _mm512_stream_ps(p, self.0) }
     }
     #[inline(always)]

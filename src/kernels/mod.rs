@@ -1,6 +1,7 @@
 //! Kernels: the algorithms once ([`generic`]), the vector abstraction ([`simd`]), the exp core
 //! ([`exp`]) and one module per ISA, each of which fills a [`Kernels`] table
-//! (the `portable` module is the reference the SIMD ISAs are tested against; the public name of its ISA
+//! (the `portable` module is the reference the SIMD ISAs are tested against; the public name of its
+//! ISA
 //! is [`Isa::Scalar`]).
 
 pub(crate) mod exp;
@@ -17,14 +18,14 @@ pub(crate) mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
 
-use crate::io::{Grad, InOut, Rows, RowsIn};
+use crate::rows::{Grad, InOut, Rows, RowsIn};
 use crate::{Algorithm, Isa};
 
 /// Per-call options of the kernels.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flags {
     /// Write the output with non-temporal stores (rows larger than the last-level cache).
-    pub nt: bool,
+    pub non_temporal: bool,
     /// Softmax of a row of only `-inf` is all zeros instead of NaN (masked attention).
     pub zero_masked: bool,
 }
@@ -122,7 +123,7 @@ macro_rules! kernel_table {
         mod entry {
             #![allow(unused_imports)]
             use super::*;
-            use $crate::io::{Grad, InOut, Rows, RowsIn};
+            use $crate::rows::{Grad, InOut, Rows, RowsIn};
             use $crate::kernels::{generic, simd::Token, Flags};
             use $crate::Algorithm;
 
@@ -143,19 +144,19 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn softmax_backward(g: Grad<'_>, nt: bool) {
+            pub(super) unsafe fn softmax_backward(g: Grad<'_>, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::softmax_backward::<$V, { $unroll }>(isa, g, nt)
+                generic::softmax_backward::<$V, { $unroll }>(isa, g, non_temporal)
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn log_softmax_backward(g: Grad<'_>, nt: bool) {
+            pub(super) unsafe fn log_softmax_backward(g: Grad<'_>, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::log_softmax_backward::<$V, { $unroll }>(isa, g, nt)
+                generic::log_softmax_backward::<$V, { $unroll }>(isa, g, non_temporal)
             }
 
             $(#[$attr])*
@@ -324,19 +325,19 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn stablemax_backward(g: Grad<'_>, nt: bool) {
+            pub(super) unsafe fn stablemax_backward(g: Grad<'_>, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::stablemax::stablemax_backward::<$V, { $unroll }>(isa, g, nt)
+                generic::stablemax::stablemax_backward::<$V, { $unroll }>(isa, g, non_temporal)
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn log_stablemax_backward(g: Grad<'_>, nt: bool) {
+            pub(super) unsafe fn log_stablemax_backward(g: Grad<'_>, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(isa, g, nt)
+                generic::stablemax::log_stablemax_backward::<$V, { $unroll }>(isa, g, non_temporal)
             }
 
             $(#[$attr])*
@@ -380,19 +381,19 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_exp_out(io: InOut<'_>, k: f32, r: f64, c: f32, nt: bool) {
+            pub(super) unsafe fn seg_exp_out(io: InOut<'_>, k: f32, r: f64, c: f32, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::segmented::exp_out::<$V, { $unroll }>(isa, io, k, r, c, nt)
+                generic::segmented::exp_out::<$V, { $unroll }>(isa, io, k, r, c, non_temporal)
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_shift_out(io: InOut<'_>, k: f32, b: f32, nt: bool) {
+            pub(super) unsafe fn seg_shift_out(io: InOut<'_>, k: f32, b: f32, non_temporal: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::segmented::shift_out::<$V, { $unroll }>(isa, io, k, b, nt)
+                generic::segmented::shift_out::<$V, { $unroll }>(isa, io, k, b, non_temporal)
             }
 
             $(#[$attr])*

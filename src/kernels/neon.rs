@@ -72,7 +72,8 @@ unsafe impl Simd for Neon {
     unsafe fn stream(self, p: *mut f32) {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 4));
         // No non-temporal store intrinsic on NEON: a plain store.
-        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves NEON.
+        // SAFETY: `p..p + LANES` is writable and aligned (the caller's contract); the vector proves
+        // NEON.
         unsafe { vst1q_f32(p, self.0) }
     }
     #[inline(always)]

@@ -4,9 +4,9 @@
 use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax_special};
 use super::inputs::{Input, Plain, Scaled};
 use super::short::{self, Group, ShortRows};
-use crate::io::{Rows, RowsIn};
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
+use crate::rows::{Rows, RowsIn};
 use crate::Algorithm;
 
 /// Softmax of short rows (three-pass reload in registers).

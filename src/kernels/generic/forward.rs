@@ -13,10 +13,10 @@ use super::passes::{
     block_sum, exp_store_sum, map_store, map_store_nt, max, sum_exp, Prob, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
-use crate::io::{InOut, Rows, RowsIn};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
+use crate::rows::{InOut, Rows, RowsIn};
 use crate::Algorithm;
 
 /// What a row that left the fast path holds.
@@ -72,14 +72,14 @@ fn finish<V: Simd, const U: usize>(
     io: &mut InOut<'_>,
     s: f64,
     k: f32,
-    nt: bool,
+    non_temporal: bool,
 ) {
     if s.is_nan() {
         fill(io, f32::NAN);
     } else {
         let f = Prob::new(isa, Exp::new(isa, k, 1.0 / s));
         // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-        unsafe { map_store_nt::<V, U>(isa, inp, io.x(), io.y(), io.len(), &f, nt) };
+        unsafe { map_store_nt::<V, U>(isa, inp, io.x(), io.y(), io.len(), &f, non_temporal) };
     }
 }
 
@@ -91,11 +91,11 @@ fn recompute<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     io: &mut InOut<'_>,
     k: f32,
-    nt: bool,
+    non_temporal: bool,
 ) {
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
     let s = sum_exp::<V, U, PREFETCH>(isa, inp, io.input(), &Exp::new(isa, k, 1.0));
-    finish::<V, U>(isa, inp, io, s, k, nt);
+    finish::<V, U>(isa, inp, io, s, k, non_temporal);
 }
 
 /// Softmax of one row (`Auto` is resolved by the caller; treated as recompute here).
@@ -165,7 +165,8 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
         return;
     }
     if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+        // invariant.
         let mut rows = unsafe { Rows::from_raw(x, n, y, n, 1, n) };
         short::run_one::<V, _>(
             isa,
@@ -186,12 +187,14 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
             }
             let k = shift_for_max(m);
             if alg == Algorithm::ThreePassReload {
-                // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+                // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+                // invariant.
                 let s = unsafe { exp_store_sum::<V, U>(isa, inp, x, y, n, &Exp::new(isa, k, 1.0)) };
                 if s.is_nan() {
                     fill(&mut io, f32::NAN);
                 } else {
-                    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+                    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by
+                    // `InOut`'s invariant.
                     unsafe {
                         map_store::<V, U, false>(
                             isa,
@@ -204,15 +207,15 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
                     };
                 }
             } else {
-                recompute::<V, U>(isa, inp, &mut io, k, flags.nt);
+                recompute::<V, U>(isa, inp, &mut io, k, flags.non_temporal);
             }
         }
         Algorithm::TwoPass => match pair_sum::<V, U>(isa, inp, io.input()) {
-            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
+            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.non_temporal),
             None => softmax_special::<V, U>(isa, inp, io, flags),
         },
         Algorithm::TwoPassBlocked => match block_sum::<V, U>(isa, inp, io.input()) {
-            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.nt),
+            Some((s, k)) => finish::<V, U>(isa, inp, &mut io, s, k, flags.non_temporal),
             None => softmax_special::<V, U>(isa, inp, io, flags),
         },
     }
@@ -256,13 +259,20 @@ pub(crate) fn softmax_special<V: Simd, const U: usize>(
                     &Shift::new(isa, 0.0, m),
                 )
             };
-            recompute::<V, U>(isa, &Plain, &mut io.into_in_place(), 0.0, flags.nt);
+            recompute::<V, U>(
+                isa,
+                &Plain,
+                &mut io.into_in_place(),
+                0.0,
+                flags.non_temporal,
+            );
         }
     }
 }
 
-/// Log-softmax of one row: pass 1 of the two-pass algorithm, then `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`,
-/// whose first part is exact (one FMA), so outputs near 0 keep their accuracy.
+/// Log-softmax of one row: pass 1 of the two-pass algorithm, then
+/// `y = (x - k*LN2_HI) - (k*LN2_LO + ln S)`, whose first part is exact (one FMA), so outputs
+/// near 0 keep their accuracy.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn log_softmax<V: Simd, const U: usize>(isa: Token<V>, mut io: InOut<'_>, flags: Flags) {
@@ -309,8 +319,9 @@ fn log_softmax_fast<V: Simd, const U: usize>(
         Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
         Some((s, k)) => {
             let f = Shift::new(isa, k, log_softmax_offset(s, k));
-            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.nt) }
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+            // invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.non_temporal) }
         }
         None => return false,
     }

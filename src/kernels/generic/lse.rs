@@ -4,17 +4,17 @@
 //!
 //! The state of a chunk is [`pair_sum`]'s `(S, k)` with the special-value classification of
 //! [`forward`](super::forward); the output passes are [`map_store_nt`] with the global
-//! log-sum-exp folded into the exponential's shift and factor, as [`forward`](super::forward)'s `finish` does,
-//! so `x - k*ln2` is never rounded and a shard costs what the unsharded output pass costs.
+//! log-sum-exp folded into the exponential's shift and factor, as `forward`'s `finish` does, so
+//! `x - k*ln2` is never rounded and a shard costs what the unsharded output pass costs.
 
 use super::forward::{classify, fill, logsumexp_special_parts, Special};
 use super::inputs::{Offset, Plain};
 use super::pair_sum::pair_sum;
 use super::passes::{dot, map_store, map_store_nt, LaneMap};
-use crate::io::InOut;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
+use crate::rows::InOut;
 use crate::LseState;
 
 use std::f64::consts::LN_2;
@@ -120,7 +120,7 @@ fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
     lse: f64,
     parts: Option<(f64, f64)>,
     c: f32,
-    nt: bool,
+    non_temporal: bool,
 ) {
     let (x, y, n) = (io.x(), io.y(), io.len());
     if lse.abs() < LARGE as f64 {
@@ -133,13 +133,15 @@ fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
             }
         };
         let f = ExpMinus::<V, MINUS>::new(isa, k, factor, c);
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-        unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) };
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+        // invariant.
+        unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, non_temporal) };
     } else {
         // y = x - b first: exact for every x within 88 of lse (Sterbenz, |lse| >= 2^17); the
         // rest of lse, lse - b (at most ln n for a row's own lse), goes into the factor.
         let b = lse as f32;
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+        // invariant.
         unsafe { map_store::<V, U, false>(isa, &Plain, x, y, n, &Minus(V::splat(isa, b))) };
         let rest = if lse.abs() < HUGE {
             b as f64 - lse
@@ -147,8 +149,9 @@ fn exp_minus_lse<V: Simd, const U: usize, const MINUS: bool>(
             0.0
         };
         let f = ExpMinus::<V, MINUS>::new(isa, 0.0, rest.exp(), c);
-        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-        unsafe { map_store_nt::<V, U>(isa, &Plain, y, y, n, &f, nt) };
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+        // invariant.
+        unsafe { map_store_nt::<V, U>(isa, &Plain, y, y, n, &f, non_temporal) };
     }
 }
 
@@ -170,7 +173,7 @@ pub(crate) fn normalize<V: Simd, const U: usize>(
         }
         return;
     }
-    exp_minus_lse::<V, U, false>(isa, &mut io, lse as f64, None, 0.0, flags.nt);
+    exp_minus_lse::<V, U, false>(isa, &mut io, lse as f64, None, 0.0, flags.non_temporal);
 }
 
 /// `y = x - lse`, one rounding (the exact difference of two floats rounded once: the best
@@ -184,7 +187,17 @@ pub(crate) fn log_softmax_normalize<V: Simd, const U: usize>(
 ) {
     let f = Minus(V::splat(isa, lse));
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-    unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, flags.nt) };
+    unsafe {
+        map_store_nt::<V, U>(
+            isa,
+            &Plain,
+            io.x(),
+            io.y(),
+            io.len(),
+            &f,
+            flags.non_temporal,
+        )
+    };
 }
 
 /// `x -> x - b`, rounded once and not clamped: against a log-sum-exp given by the caller an
@@ -280,9 +293,9 @@ pub(crate) fn cross_entropy_shard_grad<V: Simd, const U: usize>(
     } else {
         let (lse, parts) = (st.value_f64(), Some(st.parts()));
         if per_class > 0.0 {
-            exp_minus_lse::<V, U, true>(isa, &mut io, lse, parts, per_class, flags.nt);
+            exp_minus_lse::<V, U, true>(isa, &mut io, lse, parts, per_class, flags.non_temporal);
         } else {
-            exp_minus_lse::<V, U, false>(isa, &mut io, lse, parts, 0.0, flags.nt);
+            exp_minus_lse::<V, U, false>(isa, &mut io, lse, parts, 0.0, flags.non_temporal);
         }
     }
     if let Some(t) = shard.target {

@@ -21,9 +21,10 @@
 //!
 //! Every loop has the same shape, written once in [`walk`]: `U` vectors per iteration
 //! (independent accumulators, so the dependent FMA/max chains overlap), then single vectors,
-//! then one partial vector through `load_tail`/`store_tail` (no scalar remainder loop). Sums are accumulated per block of
-//! [`passes::BLOCK`] elements in f32 lanes and the block totals in f64, which keeps the error
-//! of a 16M-element sum near 1e-7 instead of the 1e-3 of one running f32 sum.
+//! then one partial vector through `load_tail`/`store_tail` (no scalar remainder loop). Sums
+//! are accumulated per block of [`passes::BLOCK`] elements in f32 lanes and the block totals
+//! in f64, which keeps the error of a 16M-element sum near 1e-7 instead of the 1e-3 of one
+//! running f32 sum.
 //!
 //! Release builds inline every function here into the ISA's `#[target_feature]` entry point.
 //! Debug builds keep the largest ones (`#[cfg_attr(debug_assertions, inline(never))]`) in

@@ -10,7 +10,8 @@ use crate::kernels::simd::{Simd, Token};
 /// Headroom of a lane's shift above the largest exponent seen when it is raised, in binades.
 const HEADROOM: f32 = 32.0;
 /// How far above its shift a lane accepts inputs before it must be raised, in binades: terms
-/// stay below `2^(REACH + 1)`, so a lane's f32 sum (a few terms, see [`FOLD`](super::passes::FOLD)) cannot overflow.
+/// stay below `2^(REACH + 1)`, so a lane's f32 sum (a few terms, see
+/// [`FOLD`](super::passes::FOLD)) cannot overflow.
 const REACH: f32 = 64.0;
 
 /// The lane shifts of [`pair_sum`]: lane `l` holds its sum as `M_l * 2^K_l`.
@@ -110,8 +111,9 @@ const CHUNK_GROUPS: usize = 8;
 /// Inputs more than about 126 binades below `2^K_l` (so at least 94 below the lane's largest)
 /// are clamped there ([`Exp::eval_add`]): each adds at most `2^-125` in units of `2^K_l`
 /// (0 in the polynomial form), at most `2^-101` for 2^24 of them, against a lane sum of at
-/// least `2^-33`. The f32 accumulators fold into per-lane f64 sums every [`FOLD`](super::passes::FOLD) steps and at
-/// the end of every chunk ([`fold`](super::passes::fold)), so a raise rescales only the f64 sums, and long rows and
+/// least `2^-33`. The f32 accumulators fold into per-lane f64 sums every
+/// [`FOLD`](super::passes::FOLD) steps and at the end of every chunk
+/// ([`fold`](super::passes::fold)), so a raise rescales only the f64 sums, and long rows and
 /// rows of equal terms stay accurate.
 ///
 /// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`

@@ -433,7 +433,7 @@ pub(crate) unsafe fn map_store<V: Simd, const U: usize, const NT: bool>(
     }
 }
 
-/// `y_i = f(input(x_i))`, with non-temporal stores when `nt` and usable.
+/// `y_i = f(input(x_i))`, with non-temporal stores when `non_temporal` and usable.
 ///
 /// # Safety
 /// As [`map_store`].
@@ -446,11 +446,11 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     y: *mut f32,
     n: usize,
     f: &impl LaneMap<V>,
-    nt: bool,
+    non_temporal: bool,
 ) {
     // SAFETY: the contract; `NT` only where usable.
     unsafe {
-        if walk::nt_usable(y, nt) {
+        if walk::nt_usable(y, non_temporal) {
             map_store::<V, U, true>(isa, inp, x, y, n, f);
         } else {
             map_store::<V, U, false>(isa, inp, x, y, n, f);
@@ -458,7 +458,7 @@ pub(crate) unsafe fn map_store_nt<V: Simd, const U: usize>(
     }
 }
 
-/// `y_i = f(a_i, b_i)`, with non-temporal stores when `nt` and usable.
+/// `y_i = f(a_i, b_i)`, with non-temporal stores when `non_temporal` and usable.
 ///
 /// # Safety
 /// `a` and `b` are readable and `y` writable for `n` elements, `y` equal to or disjoint from
@@ -472,12 +472,12 @@ pub(crate) unsafe fn map2_store_nt<V: Simd, const U: usize>(
     y: *mut f32,
     n: usize,
     f: &impl LaneMap2<V>,
-    nt: bool,
+    non_temporal: bool,
 ) {
     // SAFETY: the contract; `NT` only where usable.
     unsafe {
         let src = Two::from_raw(a, b, n, (0.0, 0.0));
-        if walk::nt_usable(y, nt) {
+        if walk::nt_usable(y, non_temporal) {
             walk::map::<V, _, _, U, PREFETCH, true>(isa, &src, y, &mut Map2(f));
         } else {
             walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, y, &mut Map2(f));

@@ -9,9 +9,9 @@ use super::passes::{
     block_sum, dot, exp_store_sum, map_store, map_store_nt, max, sum_exp, ExpMinus, Prob, Scale,
     Shift, PREFETCH,
 };
-use crate::io::InOut;
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
+use crate::rows::InOut;
 
 /// Pass 1 of two-pass: `sum e^x = S * 2^k` over the segment, or `None` (see [`pair_sum`]).
 #[inline(always)]
@@ -82,7 +82,7 @@ pub(crate) fn exp_out<V: Simd, const U: usize>(
     k: f32,
     r: f64,
     c: f32,
-    nt: bool,
+    non_temporal: bool,
 ) {
     let ex = Exp::new(isa, k, r);
     if c != 0.0 {
@@ -91,7 +91,7 @@ pub(crate) fn exp_out<V: Simd, const U: usize>(
             c: V::splat(isa, c),
         };
         // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-        unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, nt) };
+        unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, non_temporal) };
     } else {
         // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
         unsafe {
@@ -102,7 +102,7 @@ pub(crate) fn exp_out<V: Simd, const U: usize>(
                 io.y(),
                 io.len(),
                 &Prob::new(isa, ex),
-                nt,
+                non_temporal,
             )
         };
     }
@@ -115,7 +115,7 @@ pub(crate) fn shift_out<V: Simd, const U: usize>(
     io: InOut<'_>,
     k: f32,
     b: f32,
-    nt: bool,
+    non_temporal: bool,
 ) {
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
     unsafe {
@@ -126,7 +126,7 @@ pub(crate) fn shift_out<V: Simd, const U: usize>(
             io.y(),
             io.len(),
             &Shift::new(isa, k, b),
-            nt,
+            non_temporal,
         )
     };
 }

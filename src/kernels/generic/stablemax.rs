@@ -22,10 +22,10 @@ use super::inputs::Plain;
 use super::passes::{map2_store_nt, map_store_nt, LaneMap, LaneMap2};
 use super::passes::{BLOCK, PREFETCH};
 use super::walk::{self, Body, One, Two};
-use crate::io::{Grad, InOut};
 use crate::kernels::exp::ROUND;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
+use crate::rows::{Grad, InOut};
 
 /// Sums outside `[TINY, HUGE]` take the exact f64 path and a power-of-two output scale.
 const HUGE: f64 = 1.267_650_600_228_229_4e30; // 2^100
@@ -411,7 +411,12 @@ impl<V: Simd, const POST: bool> LaneMap<V> for Normalise<V, POST> {
 
 /// `y = s(x) / S` with `S` finite and positive.
 #[inline(always)]
-fn normalise<V: Simd, const U: usize>(isa: Token<V>, io: &mut InOut<'_>, s: f64, nt: bool) {
+fn normalise<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: &mut InOut<'_>,
+    s: f64,
+    non_temporal: bool,
+) {
     let (c, post) = scale(1.0 / s);
     let (x, y, n) = (io.x(), io.y(), io.len());
     let k = K::new(isa);
@@ -419,8 +424,9 @@ fn normalise<V: Simd, const U: usize>(isa: Token<V>, io: &mut InOut<'_>, s: f64,
     match post {
         None => {
             let f = Normalise::<V, false> { k, c, post: c };
-            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) }
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+            // invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, non_temporal) }
         }
         Some(p) => {
             let f = Normalise::<V, true> {
@@ -428,8 +434,9 @@ fn normalise<V: Simd, const U: usize>(isa: Token<V>, io: &mut InOut<'_>, s: f64,
                 c,
                 post: V::splat(isa, p),
             };
-            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s invariant.
-            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, nt) }
+            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+            // invariant.
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, non_temporal) }
         }
     }
 }
@@ -449,7 +456,7 @@ pub(crate) fn stablemax<V: Simd, const U: usize>(isa: Token<V>, mut io: InOut<'_
         return;
     }
     match mass::<V, U>(isa, io.input()) {
-        Mass::Finite(s) => normalise::<V, U>(isa, &mut io, s, flags.nt),
+        Mass::Finite(s) => normalise::<V, U>(isa, &mut io, s, flags.non_temporal),
         Mass::Nan => fill(&mut io, f32::NAN),
         Mass::PosInf(k) => fill_inf(&mut io, 1.0 / k as f32, 0.0),
         Mass::Zero => fill(&mut io, if flags.zero_masked { 0.0 } else { f32::NAN }),
@@ -504,7 +511,17 @@ pub(crate) fn log_stablemax<V: Simd, const U: usize>(
                 ln2_b: V::splat(isa, LN2_B),
             };
             // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-            unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), &f, flags.nt) }
+            unsafe {
+                map_store_nt::<V, U>(
+                    isa,
+                    &Plain,
+                    io.x(),
+                    io.y(),
+                    io.len(),
+                    &f,
+                    flags.non_temporal,
+                )
+            }
         }
         Mass::Nan | Mass::Zero => fill(&mut io, f32::NAN),
         Mass::PosInf(k) => fill_inf(&mut io, -(k as f32).ln(), f32::NEG_INFINITY),
@@ -624,7 +641,7 @@ pub(crate) fn cross_entropy_grad<V: Simd, const U: usize>(
                 q: qv,
             };
             // SAFETY: `x`, `y` and `n` are the pointers and length of `io` (`InOut`\'s invariant).
-            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.nt) }
+            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.non_temporal) }
         }};
     }
     match (post, eps > 0.0) {
@@ -672,7 +689,11 @@ impl<V: Simd, const POST: bool> LaneMap2<V> for SmaxBack<V, POST> {
 /// `y = StableMax(x)`. Pass 1 sums `s(x)` and `dy * s(x)` together; pass 2 writes `dx`.
 /// `g.y()` holds `x`.
 #[inline(always)]
-pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
+pub(crate) fn stablemax_backward<V: Simd, const U: usize>(
+    isa: Token<V>,
+    g: Grad<'_>,
+    non_temporal: bool,
+) {
     let n = g.len();
     if n == 0 {
         return;
@@ -695,13 +716,13 @@ pub(crate) fn stablemax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad
         None => {
             let f = SmaxBack::<V, false> { k, c, post: c, d };
             // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, non_temporal) }
         }
         Some(p) => {
             let post = V::splat(isa, p);
             let f = SmaxBack::<V, true> { k, c, post, d };
             // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, non_temporal) }
         }
     }
 }
@@ -763,7 +784,7 @@ impl<V: Simd, const POST: bool> LaneMap2<V> for LogSmaxBack<V, POST> {
 pub(crate) fn log_stablemax_backward<V: Simd, const U: usize>(
     isa: Token<V>,
     g: Grad<'_>,
-    nt: bool,
+    non_temporal: bool,
 ) {
     let n = g.len();
     if n == 0 {
@@ -781,13 +802,13 @@ pub(crate) fn log_stablemax_backward<V: Simd, const U: usize>(
         None => {
             let f = LogSmaxBack::<V, false> { k, c, post: c, sum };
             // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, non_temporal) }
         }
         Some(p) => {
             let post = V::splat(isa, p);
             let f = LogSmaxBack::<V, true> { k, c, post, sum };
             // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, nt) }
+            unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), n, &f, non_temporal) }
         }
     }
 }

@@ -20,9 +20,9 @@
 use super::inputs::{Input, Plain, Scaled};
 use super::passes::{lane_max, sum_exp, LaneMap, Prob};
 use super::walk::{self, Body, One};
-use crate::io::RowsIn;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
+use crate::rows::RowsIn;
 
 /// The best entries seen so far: values in descending order, equal values in the order they
 /// were offered (so, offered in index order, the lower index first). Storage is the caller's.

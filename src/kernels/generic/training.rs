@@ -5,10 +5,10 @@ use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, S
 use super::inputs::Plain;
 use super::pair_sum::pair_sum;
 use super::passes::{dot, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Prob};
-use crate::io::{Grad, InOut};
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
+use crate::rows::{Grad, InOut};
 
 /// `(y, dy) -> y * dy - y * d`: for `0 <= y <= 1` neither product overflows where the result
 /// does not (`dy - d` alone can: `3e38 - -1e38`, found by the fuzzer), and plain multiplies and
@@ -53,16 +53,25 @@ impl<V: Simd> LaneMap2<V> for LogSoftmaxGrad<V> {
 /// Writes a backward pass's map of `(y, dy)` to `dx`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn store2<V: Simd, const U: usize>(isa: Token<V>, g: &Grad<'_>, f: &impl LaneMap2<V>, nt: bool) {
+fn store2<V: Simd, const U: usize>(
+    isa: Token<V>,
+    g: &Grad<'_>,
+    f: &impl LaneMap2<V>,
+    non_temporal: bool,
+) {
     // SAFETY: the pointers of `g` are valid for `g.len()` elements (`Grad`'s invariant).
-    unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), g.len(), f, nt) };
+    unsafe { map2_store_nt::<V, U>(isa, g.y(), g.dy(), g.dx(), g.len(), f, non_temporal) };
 }
 
 /// `dx = y * (dy - dot(dy, y))` for a softmax output `y`: one pass for the dot product (f64
 /// block totals), one for the result.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
+pub(crate) fn softmax_backward<V: Simd, const U: usize>(
+    isa: Token<V>,
+    g: Grad<'_>,
+    non_temporal: bool,
+) {
     let (y, dy) = g.inputs();
     let d = dot::<V, U>(isa, &Plain, y, Some(dy));
     store2::<V, U>(
@@ -71,7 +80,7 @@ pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'
         &SoftmaxGrad {
             d: V::splat(isa, d as f32),
         },
-        nt,
+        non_temporal,
     );
 }
 
@@ -79,7 +88,11 @@ pub(crate) fn softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'
 /// on, `exp(y)` is infinite).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Grad<'_>, nt: bool) {
+pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(
+    isa: Token<V>,
+    g: Grad<'_>,
+    non_temporal: bool,
+) {
     let s = dot::<V, U>(isa, &Plain, g.inputs().1, None);
     let cap = V::splat(isa, LOG_PROB_CAP);
     // `s` is folded into the exponential's coefficients, which reach `1.044 * |s|`: folded
@@ -104,7 +117,7 @@ pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(isa: Token<V>, g: Gr
         cap,
         neg_s: post.map(|p| V::splat(isa, -p)),
     };
-    store2::<V, U>(isa, &g, &f, nt);
+    store2::<V, U>(isa, &g, &f, non_temporal);
 }
 
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
@@ -212,11 +225,17 @@ pub(crate) fn cross_entropy_grad<V: Simd, const U: usize>(
                     p,
                     c: V::splat(isa, per_class),
                 };
-                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-                unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &f, flags.nt) };
+                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s
+                // invariant).
+                unsafe {
+                    map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &f, flags.non_temporal)
+                };
             } else {
-                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
-                unsafe { map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &p, flags.nt) };
+                // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s
+                // invariant).
+                unsafe {
+                    map_store_nt::<V, U>(isa, &Plain, io.x(), io.y(), n, &p, flags.non_temporal)
+                };
             }
             let gt = io.get_out(target);
             io.set(target, gt - (1.0 - eps));

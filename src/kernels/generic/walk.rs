@@ -248,11 +248,11 @@ fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
     }
 }
 
-/// Whether an output at `y` can take non-temporal stores when asked to (`nt`): it must be
-/// 4-byte aligned to reach vector alignment at all.
+/// Whether an output at `y` can take non-temporal stores when asked to (`non_temporal`): it
+/// must be 4-byte aligned to reach vector alignment at all.
 #[inline(always)]
-pub(crate) fn nt_usable(y: *mut f32, nt: bool) -> bool {
-    nt && (y as usize).is_multiple_of(4)
+pub(crate) fn nt_usable(y: *mut f32, non_temporal: bool) -> bool {
+    non_temporal && (y as usize).is_multiple_of(4)
 }
 
 /// Visits every vector of `src` like [`fold`] and stores what the body returns to `y` at the

@@ -1,4 +1,6 @@
-//! A row's input and output, as one value the kernels take.
+//! The row views the kernels take: one row's input and output ([`InOut`]), a backward
+//! pass's inputs and output ([`Grad`]), and batches of rows with strides ([`Rows`],
+//! [`RowsIn`]).
 //!
 //! Softmax may run in place (the output is the input), which two Rust slices cannot express.
 //! [`InOut`] holds the two pointers and the length; its safe constructors take either two
