@@ -257,7 +257,7 @@ fn select<V: Simd>(
         bar,
         vbar: V::splat(isa, bar),
     };
-    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
     for (i, &v) in x.iter().enumerate() {
         if best.full() {
             break;
@@ -486,7 +486,7 @@ fn argmax<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<usize> {
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn has_nan<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> bool {
     let mut body = NanScan(V::splat(isa, 0.0));
-    walk::fold::<V, _, _, 1, 0>(isa, &One::new(&Plain, x, 0.0), &mut body);
+    walk::scan(isa, &One::new(&Plain, x, 0.0), &mut body);
     // Infinite lanes also give NaN here: decide by a scalar look only then.
     let mut a = [0.0f32; 16];
     body.0.to_array(&mut a);
@@ -650,7 +650,7 @@ fn histogram<V: Simd>(
         m: V::splat(isa, m),
         hist: vec![0.0f64; BUCKETS],
     };
-    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
     body.hist
 }
 
@@ -743,7 +743,7 @@ fn collect_bucket<V: Simd>(
         hi: V::splat(isa, ROUND + b as f32 + 1.0),
         out,
     };
-    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
 }
 
 /// The kernels' f32 exponentials of `values` (as many as `out` holds), widened into `out`.
