@@ -2,10 +2,8 @@
 //! cross-entropy and backward passes, single rows and batches. Argument rules as in the
 //! module docs of `mod.rs`.
 
-use super::check::{disjoint, extent, in_place_or_disjoint, non_null, require, span};
 use super::forward::rows_impl;
-use super::{guard_status, softmax_status, validated, Checked};
-use crate::rows::{Grad, InOut};
+use super::{guard_status, softmax_status, Checked};
 use crate::Softmax;
 
 /// StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with
@@ -146,30 +144,17 @@ pub unsafe extern "C" fn softmax_stablemax_cross_entropy_f32(
     loss: *mut f32,
     dlogits: *mut f32,
 ) -> softmax_status {
-    guard_status(|| {
-        require(n > 0 && target < n)?;
-        non_null(&[logits.cast(), loss.cast()])?;
-        let xs = span(logits, n)?;
-        let ls = span(loss, 1)?;
-        let sm = Softmax::new();
-        let value = if dlogits.is_null() {
-            // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes and readable for
-            // `n` floats (the caller); the slice is dropped before `loss` is written.
-            let x = unsafe { std::slice::from_raw_parts(logits, n) };
-            validated(sm.run_stablemax_cross_entropy(x, target, 0.0))?
-        } else {
-            let ds = span(dlogits, n)?;
-            in_place_or_disjoint(ds, xs, true)?;
-            disjoint(ls, ds)?;
-            // SAFETY: both pointers are non-null, aligned, valid for `n` floats (checked
-            // above and the caller's contract), and `dlogits` is `logits` or disjoint from
-            // it; the kernel reads the target logit and finishes the loss before it writes.
-            let io = unsafe { InOut::from_raw(logits, dlogits, n) };
-            validated(sm.run_stablemax_cross_entropy_grad(io, target, 0.0))?
-        };
-        // SAFETY: `loss` is non-null, aligned and writable (the caller), outside `dlogits`.
-        unsafe { loss.write(value) };
-        Ok(())
+    // SAFETY: forwarded caller contract (the same as `softmax_cross_entropy_f32`'s).
+    guard_status(|| unsafe {
+        super::training::cross_entropy_one(
+            logits,
+            n,
+            target,
+            loss,
+            dlogits,
+            |sm, x| sm.run_stablemax_cross_entropy(x, target, 0.0),
+            |sm, io| sm.run_stablemax_cross_entropy_grad(io, target, 0.0),
+        )
     })
 }
 
@@ -348,33 +333,18 @@ unsafe fn backward_impl(
     cols: usize,
     log: bool,
 ) -> Checked<()> {
-    let x_ext = extent(rows, cols, x_stride)?;
-    let dy_ext = extent(rows, cols, dy_stride)?;
-    let dx_ext = extent(rows, cols, dx_stride)?;
-    if rows == 0 || cols == 0 {
-        return Ok(());
+    // SAFETY: forwarded caller contract (`x` in the place of `y`).
+    unsafe {
+        super::training::backward_rows(
+            x,
+            x_stride,
+            dy,
+            dy_stride,
+            dx,
+            dx_stride,
+            rows,
+            cols,
+            |sm, g| sm.run_stablemax_backward(g, log),
+        )
     }
-    non_null(&[x.cast(), dy.cast(), dx.cast()])?;
-    let xs = span(x, x_ext)?;
-    let dys = span(dy, dy_ext)?;
-    let dxs = span(dx, dx_ext)?;
-    in_place_or_disjoint(dxs, xs, dx_stride == x_stride)?;
-    in_place_or_disjoint(dxs, dys, dx_stride == dy_stride)?;
-    let sm = Softmax::new();
-    for r in 0..rows {
-        // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are non-null,
-        // aligned, at most isize::MAX bytes and readable/writable (the caller); `dx`'s row is
-        // `x`'s or `dy`'s row (same base and stride) or lies in an extent disjoint from
-        // theirs. Only the rows are accessed, never the gaps between them.
-        let g = unsafe {
-            Grad::from_raw(
-                x.add(r * x_stride),
-                dy.add(r * dy_stride),
-                dx.add(r * dx_stride),
-                cols,
-            )
-        };
-        sm.run_stablemax_backward(g, log);
-    }
-    Ok(())
 }

@@ -145,6 +145,39 @@ unsafe fn backward_impl(
     cols: usize,
     log: bool,
 ) -> Checked<()> {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        backward_rows(
+            y,
+            y_stride,
+            dy,
+            dy_stride,
+            dx,
+            dx_stride,
+            rows,
+            cols,
+            |sm, g| sm.run_backward(g, log),
+        )
+    }
+}
+
+/// Validates a backward batch (`rows_grad`: `y` is the forward output, or the forward input
+/// for StableMax) and runs `run` on each row, in chunks of rows across threads.
+///
+/// # Safety
+/// The caller contract of `softmax_backward_rows_f32`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn backward_rows(
+    y: *const f32,
+    y_stride: usize,
+    dy: *const f32,
+    dy_stride: usize,
+    dx: *mut f32,
+    dx_stride: usize,
+    rows: usize,
+    cols: usize,
+    run: impl Fn(&Softmax, Grad<'_>) + Sync,
+) -> Checked<()> {
     if !rows_grad(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols)? {
         return Ok(());
     }
@@ -154,10 +187,9 @@ unsafe fn backward_impl(
         for r in range {
             // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are
             // non-null, aligned, at most isize::MAX bytes (`rows_grad`) and readable/writable
-            // (the caller);
-            // `dx`'s row is `y`'s or `dy`'s row (same base and stride) or lies in an extent
-            // disjoint from theirs. Only the rows are accessed, never the gaps between them,
-            // and the chunks hand out each row once.
+            // (the caller); `dx`'s row is `y`'s or `dy`'s row (same base and stride) or lies
+            // in an extent disjoint from theirs. Only the rows are accessed, never the gaps
+            // between them, and the chunks hand out each row once.
             let g = unsafe {
                 Grad::from_raw(
                     y.get().add(r * y_stride),
@@ -166,9 +198,45 @@ unsafe fn backward_impl(
                     cols,
                 )
             };
-            sm.run_backward(g, log);
+            run(&sm, g);
         }
     });
+    Ok(())
+}
+
+/// The checks and the two forms (loss only, or with the gradient) of the one-row
+/// cross-entropy entry points.
+///
+/// # Safety
+/// The caller contract of `softmax_cross_entropy_f32`.
+pub(super) unsafe fn cross_entropy_one(
+    logits: *const f32,
+    n: usize,
+    target: usize,
+    loss: *mut f32,
+    dlogits: *mut f32,
+    loss_only: impl FnOnce(&Softmax, &[f32]) -> Result<f32, crate::Error>,
+    with_grad: impl FnOnce(&Softmax, InOut<'_>) -> Result<f32, crate::Error>,
+) -> Checked<()> {
+    cross_entropy_args(logits, n, target, loss, dlogits)?;
+    let sm = Softmax::new();
+    let value = if dlogits.is_null() {
+        // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes
+        // (`cross_entropy_args`) and readable for `n` floats (the caller); the slice is
+        // dropped before `loss` is written.
+        let x = unsafe { std::slice::from_raw_parts(logits, n) };
+        validated(loss_only(&sm, x))?
+    } else {
+        // SAFETY: both pointers are non-null, aligned, valid for `n` floats (checked by
+        // `cross_entropy_args` and the caller's contract), and `dlogits` is `logits` or
+        // disjoint from it; the kernels read the target logit and finish the loss before they
+        // write.
+        let io = unsafe { InOut::from_raw(logits, dlogits, n) };
+        validated(with_grad(&sm, io))?
+    };
+    // SAFETY: `loss` is non-null, aligned and outside `dlogits` (`cross_entropy_args`) and
+    // writable (the caller).
+    unsafe { loss.write(value) };
     Ok(())
 }
 
@@ -206,27 +274,17 @@ pub unsafe extern "C" fn softmax_cross_entropy_f32(
     loss: *mut f32,
     dlogits: *mut f32,
 ) -> softmax_status {
-    guard_status(|| {
-        cross_entropy_args(logits, n, target, loss, dlogits)?;
-        let sm = Softmax::new();
-        let value = if dlogits.is_null() {
-            // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes
-            // (`cross_entropy_args`) and readable for `n` floats (the caller); the slice is
-            // dropped before `loss` is written.
-            let x = unsafe { std::slice::from_raw_parts(logits, n) };
-            validated(sm.run_cross_entropy(x, target, 0.0))?
-        } else {
-            // SAFETY: both pointers are non-null, aligned, valid for `n` floats (checked
-            // by `cross_entropy_args` and the caller's contract), and `dlogits` is `logits` or
-            // disjoint from it; the kernel reads the target logit and finishes the loss before
-            // it writes.
-            let io = unsafe { InOut::from_raw(logits, dlogits, n) };
-            validated(sm.run_cross_entropy_grad(io, target, 0.0))?
-        };
-        // SAFETY: `loss` is non-null, aligned and outside `dlogits` (`cross_entropy_args`)
-        // and writable (the caller).
-        unsafe { loss.write(value) };
-        Ok(())
+    // SAFETY: forwarded caller contract.
+    guard_status(|| unsafe {
+        cross_entropy_one(
+            logits,
+            n,
+            target,
+            loss,
+            dlogits,
+            |sm, x| sm.run_cross_entropy(x, target, 0.0),
+            |sm, io| sm.run_cross_entropy_grad(io, target, 0.0),
+        )
     })
 }
 
