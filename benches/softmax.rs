@@ -25,7 +25,7 @@
 //! that a sample of a 16M-float row does not take seconds.
 //!
 //! `SOFTMAX_BENCH_MAX_LEN` caps the number of floats per measured call; it takes a plain number
-//! or one with a binary `K`/`M`/`G` suffix (`4096`, `64K`, `1M`).
+//! or one with a binary `K`/`M`/`G` suffix (`4096`, `64K`, `1M`; the syntax of `src/size.rs`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -55,6 +55,9 @@ struct Op {
 
 #[path = "../examples/shared/topk_calls.rs"]
 mod topk_calls;
+// The crate's size parser (`64K`, `1M`), for SOFTMAX_BENCH_MAX_LEN.
+#[path = "../src/size.rs"]
+mod size;
 use topk_calls::{sample_call, topk_call};
 
 /// Every operation benchmarked (the same operations as the report's table).
@@ -210,22 +213,10 @@ fn uniform_inputs(n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Parses `4096`, `64K`, `1M`, `1G` (binary suffixes, case-insensitive).
-fn parse_len(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1 << 10),
-        b'M' | b'm' => (&s[..s.len() - 1], 1 << 20),
-        b'G' | b'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<usize>().ok()?.checked_mul(mult)
-}
-
 /// The cap from `SOFTMAX_BENCH_MAX_LEN`, or no cap.
 fn max_len() -> usize {
     match std::env::var(MAX_LEN_ENV) {
-        Ok(v) => parse_len(&v).unwrap_or_else(|| {
+        Ok(v) => size::parse_size(&v).unwrap_or_else(|| {
             panic!("{MAX_LEN_ENV}={v:?}: expected a number of floats such as 4096, 64K or 1M")
         }),
         Err(std::env::VarError::NotPresent) => usize::MAX,

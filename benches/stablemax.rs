@@ -9,7 +9,7 @@
 //! ```text
 //! cargo bench --bench stablemax
 //! cargo bench --bench stablemax -- 'stablemax/avx2'      # a regex over the ids
-//! SOFTMAX_BENCH_MAX_LEN=65536 cargo bench --bench stablemax -- --quick
+//! SOFTMAX_BENCH_MAX_LEN=64K cargo bench --bench stablemax -- --quick
 //! ```
 
 use std::hint::black_box;
@@ -36,12 +36,23 @@ fn inputs(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// `SOFTMAX_BENCH_MAX_LEN` (a plain number of floats), or no cap.
+// The crate's size parser (`64K`, `1M`), for SOFTMAX_BENCH_MAX_LEN.
+#[path = "../src/size.rs"]
+mod size;
+
+/// Environment variable capping the floats per measured call.
+const MAX_LEN_ENV: &str = "SOFTMAX_BENCH_MAX_LEN";
+
+/// The cap from `SOFTMAX_BENCH_MAX_LEN` (a number of floats, optionally with a binary
+/// `K`/`M`/`G` suffix, as for `benches/softmax.rs`), or no cap.
 fn max_len() -> usize {
-    std::env::var("SOFTMAX_BENCH_MAX_LEN")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(usize::MAX)
+    match std::env::var(MAX_LEN_ENV) {
+        Ok(v) => size::parse_size(&v).unwrap_or_else(|| {
+            panic!("{MAX_LEN_ENV}={v:?}: expected a number of floats such as 4096, 64K or 1M")
+        }),
+        Err(std::env::VarError::NotPresent) => usize::MAX,
+        Err(e) => panic!("{MAX_LEN_ENV}: {e}"),
+    }
 }
 
 type Op = fn(&Softmax, &[f32], &[f32], &mut [f32]);

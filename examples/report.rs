@@ -452,7 +452,7 @@ usage: cargo run --release --example report -- [options]
   --smoke          a seconds-long pass over every row (CI), 1 round: figures are not measurements
   --isa LIST       ISAs to measure, comma-separated (scalar, avx2, avx512, neon; default: all
                    this CPU runs)
-  --sizes LIST     row lengths, comma-separated, with K/M suffixes (e.g. 64,4K,1M,16M)
+  --sizes LIST     row lengths, comma-separated, with K/M/G suffixes (e.g. 64,4K,1M,16M)
   --ops LIST       operations, comma-separated (default: all; see the names below)
   --rounds N       measurement rounds (default 7; --quick 3)
   --json PATH      also write every figure as JSON to PATH
@@ -475,18 +475,15 @@ struct Opts {
     quick: bool,
 }
 
+// The crate's size parser (`64`, `4K`, `16M`, `1G`), for --sizes.
+#[path = "../src/size.rs"]
+mod size;
+
+/// A row length of `--sizes`: a positive size in the syntax of `src/size.rs`.
 fn parse_len(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let (num, mult) = match t.as_bytes().last() {
-        Some(b'K' | b'k') => (&t[..t.len() - 1], 1 << 10),
-        Some(b'M' | b'm') => (&t[..t.len() - 1], 1 << 20),
-        _ => (t, 1),
-    };
-    num.parse::<usize>()
-        .ok()
-        .and_then(|v| v.checked_mul(mult))
+    size::parse_size(s)
         .filter(|&v| v > 0)
-        .ok_or_else(|| format!("bad size {s:?} (a positive number, optionally with K or M)"))
+        .ok_or_else(|| format!("bad size {s:?} (a positive number, optionally with K, M or G)"))
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {

@@ -25,16 +25,10 @@ pub(crate) fn caches() -> Caches {
     *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
 }
 
-fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1024),
-        b'M' | b'm' => (&s[..s.len() - 1], 1024 * 1024),
-        b'G' | b'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
-        _ => (s, 1),
-    };
-    num.trim().parse::<usize>().ok().map(|v| v * mult)
-}
+// The size parser shared with the report and the benchmarks (which include the file by path).
+#[path = "size.rs"]
+mod size;
+use size::parse_size;
 
 fn read_sysfs() -> Option<Caches> {
     let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
@@ -102,17 +96,4 @@ pub(crate) fn nt_without_lookup(n: usize) -> bool {
 /// 1.4-1.6 to 2.2-2.3 (AVX2), against a threshold at the whole cache.
 pub(crate) fn nt_min_len() -> usize {
     caches().llc / 16
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("32K\n"), Some(32 * 1024));
-        assert_eq!(parse_size("16M"), Some(16 * 1024 * 1024));
-        assert_eq!(parse_size("512"), Some(512));
-        assert_eq!(parse_size("x"), None);
-    }
 }
