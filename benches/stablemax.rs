@@ -23,18 +23,10 @@ use softmax::{Isa, Softmax};
 /// Row lengths in floats.
 const LENS: [usize; 4] = [64, 4096, 1 << 16, 1 << 24];
 
-/// Inputs uniform in [-10, 10) from a fixed-seed xorshift generator.
-fn inputs(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-        })
-        .collect()
-}
+// Inputs uniform in [-10, 10) from `StdRng` with fixed seeds (shared with the report).
+#[path = "../examples/shared/inputs.rs"]
+mod inputs;
+use inputs::uniform_inputs;
 
 // The crate's size parser (`64K`, `1M`), for SOFTMAX_BENCH_MAX_LEN.
 #[path = "../src/size.rs"]
@@ -147,8 +139,8 @@ fn bench(c: &mut Criterion) {
                 g.sampling_mode(SamplingMode::Auto).sample_size(100);
             }
             g.throughput(Throughput::Bytes(4 * n as u64));
-            let x = inputs(n, 0x9E37_79B9);
-            let d = inputs(n, 0x7F4A_7C15);
+            let x = uniform_inputs(n, 0x9E37_79B9);
+            let d = uniform_inputs(n, 0x7F4A_7C15);
             let mut y = vec![0.0f32; n];
             for (isa, sm) in &isas {
                 for (name, op) in ops {

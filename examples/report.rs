@@ -620,17 +620,10 @@ fn target_dir() -> PathBuf {
 // Measurement
 // ---------------------------------------------------------------------------------------------
 
-fn inputs(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-        })
-        .collect()
-}
+// Rows uniform in [-10, 10) from `StdRng` seeded per row (shared with the benchmarks).
+#[path = "shared/inputs.rs"]
+mod inputs;
+use inputs::uniform_inputs;
 
 /// Seconds per call of `f`: one sample of as many calls as fill `min_sample`.
 fn time(min_sample: Duration, mut f: impl FnMut()) -> f64 {
@@ -714,8 +707,8 @@ fn measure(opts: &Opts) -> Measured {
         print!("round {}/{}:", round + 1, opts.rounds);
         std::io::stdout().flush().ok();
         for (si, &n) in opts.sizes.iter().enumerate() {
-            let x = inputs(n, n as u64 + round as u64);
-            let d = inputs(n, n as u64 + 1000);
+            let x = uniform_inputs(n, n as u64 + round as u64);
+            let d = uniform_inputs(n, n as u64 + 1000);
             let mut y = vec![0.0f32; n];
             let t_read = time(opts.min_sample, || {
                 black_box(stream_read(black_box(&x)));
@@ -768,12 +761,14 @@ fn accuracy(opts: &Opts) -> Vec<Vec<Option<f64>>> {
                     let mut w = 0.0f64;
                     for &n in &opts.accuracy_lens {
                         for (ri, &(lo, hi)) in ranges.iter().enumerate() {
-                            let x: Vec<f32> = inputs(n, (n * 3 + ri) as u64)
+                            let x: Vec<f32> = uniform_inputs(n, (n * 3 + ri) as u64)
                                 .iter()
                                 .map(|v| lo + (v + 10.0) / 20.0 * (hi - lo))
                                 .collect();
-                            let d: Vec<f32> =
-                                inputs(n, n as u64 + 77).iter().map(|v| v / 10.0).collect();
+                            let d: Vec<f32> = uniform_inputs(n, n as u64 + 77)
+                                .iter()
+                                .map(|v| v / 10.0)
+                                .collect();
                             w = worst([w, (acc.error)(&sm, &x, &d)].into_iter());
                         }
                     }
@@ -1132,7 +1127,7 @@ fn plot_accuracy(opts: &Opts, acc: &[Vec<Option<f64>>], path: &Path) -> PlotResu
 /// Nanoseconds per `softmax_f32` call through the C ABI for tiny rows (call overhead).
 fn c_abi_latency(opts: &Opts) {
     for n in [1usize, 64] {
-        let x = inputs(n, 3);
+        let x = uniform_inputs(n, 3);
         let mut y = vec![0.0f32; n];
         let s: Samples = Samples(
             (0..opts.rounds)
@@ -1163,17 +1158,6 @@ fn c_abi_latency(opts: &Opts) {
 /// 1 within noise). Results are bit-identical for every thread count (`tests/threads.rs`).
 fn threads_report(smoke: bool, quick: bool, isa: Isa) {
     use softmax::CrossEntropyOptions;
-    fn gen(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-            })
-            .collect()
-    }
     /// Seconds per call: the fastest of `reps` calls after one warm-up call (a round's
     /// figure; the rounds' median is reported).
     fn secs(reps: usize, f: &mut dyn FnMut()) -> f64 {
@@ -1202,7 +1186,7 @@ fn threads_report(smoke: bool, quick: bool, isa: Isa) {
         cores,
         isa.name()
     );
-    let x = gen(big.max(1024 * 4096), 11);
+    let x = uniform_inputs(big.max(1024 * 4096), 11);
     let y = vec![0.0f32; x.len()];
     let targets: Vec<i64> = (0..64).map(|r| (r * 499) % 32_000).collect();
     let losses = vec![0.0f32; 64];
@@ -1291,7 +1275,7 @@ fn threads_report(smoke: bool, quick: bool, isa: Isa) {
         }
     }
     for n in [64usize, 4096] {
-        let x = gen(n, 5);
+        let x = uniform_inputs(n, 5);
         let mut y = vec![0.0f32; n];
         let (mut one, mut all) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(3) {
