@@ -7,9 +7,9 @@
 //! Throughput is `Throughput::Elements` (floats of the input row per call), as the report's
 //! elements/ns.
 //!
-//! Row lengths are 256, 4K, 64K, 1M and 16M floats. Inputs are uniform in [-10, 10) from a
-//! fixed-seed xorshift generator, identical for every benchmark. ISAs the CPU (or this build)
-//! lacks are reported once and skipped. Criterion writes its plots (HTML and SVG, through
+//! Row lengths are 256, 4K, 64K, 1M and 16M floats. Inputs are uniform in [-10, 10) from
+//! `StdRng` with a fixed seed (`examples/shared/inputs.rs`, shared with the report), identical
+//! for every benchmark. ISAs the CPU (or this build) lacks are reported once and skipped. Criterion writes its plots (HTML and SVG, through
 //! plotters) under `target/criterion/`.
 //!
 //! ```text
@@ -25,7 +25,7 @@
 //! that a sample of a 16M-float row does not take seconds.
 //!
 //! `SOFTMAX_BENCH_MAX_LEN` caps the number of floats per measured call; it takes a plain number
-//! or one with a binary `K`/`M`/`G` suffix (`4096`, `64K`, `1M`).
+//! or one with a binary `K`/`M`/`G` suffix (`4096`, `64K`, `1M`; the syntax of `src/size.rs`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -53,8 +53,13 @@ struct Op {
     run: fn(&Softmax, &[f32], &[f32], &mut [f32]),
 }
 
+#[path = "../examples/shared/inputs.rs"]
+mod inputs;
 #[path = "../examples/shared/topk_calls.rs"]
 mod topk_calls;
+// The crate's size parser (`64K`, `1M`), for SOFTMAX_BENCH_MAX_LEN.
+#[path = "../src/size.rs"]
+mod size;
 use topk_calls::{sample_call, topk_call};
 
 /// Every operation benchmarked (the same operations as the report's table).
@@ -196,36 +201,10 @@ const MAX_LEN_ENV: &str = "SOFTMAX_BENCH_MAX_LEN";
 /// Fixed seed of the input generator.
 const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// `n` floats uniform in [-10, 10) from xorshift64* (the top 24 bits give exact `f32`s).
-fn uniform_inputs(n: usize) -> Vec<f32> {
-    let mut state = SEED;
-    (0..n)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            bits as f32 * (20.0 / (1u32 << 24) as f32) - 10.0
-        })
-        .collect()
-}
-
-/// Parses `4096`, `64K`, `1M`, `1G` (binary suffixes, case-insensitive).
-fn parse_len(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1 << 10),
-        b'M' | b'm' => (&s[..s.len() - 1], 1 << 20),
-        b'G' | b'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<usize>().ok()?.checked_mul(mult)
-}
-
 /// The cap from `SOFTMAX_BENCH_MAX_LEN`, or no cap.
 fn max_len() -> usize {
     match std::env::var(MAX_LEN_ENV) {
-        Ok(v) => parse_len(&v).unwrap_or_else(|| {
+        Ok(v) => size::parse_size(&v).unwrap_or_else(|| {
             panic!("{MAX_LEN_ENV}={v:?}: expected a number of floats such as 4096, 64K or 1M")
         }),
         Err(std::env::VarError::NotPresent) => usize::MAX,
@@ -266,7 +245,7 @@ impl Setup {
             eprintln!("{QUICK_ENV}: the quick subset (lengths {lens:?}, short samples)");
         }
         let len = lens.iter().copied().max().unwrap_or(0);
-        let x = uniform_inputs(len);
+        let x = inputs::uniform_inputs(len, SEED);
         // A gradient-like second input, and an output copied (not zeroed) so that every page
         // is mapped up front.
         let d: Vec<f32> = x.iter().rev().map(|v| v * 0.1).collect();

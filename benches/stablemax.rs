@@ -9,7 +9,7 @@
 //! ```text
 //! cargo bench --bench stablemax
 //! cargo bench --bench stablemax -- 'stablemax/avx2'      # a regex over the ids
-//! SOFTMAX_BENCH_MAX_LEN=65536 cargo bench --bench stablemax -- --quick
+//! SOFTMAX_BENCH_MAX_LEN=64K cargo bench --bench stablemax -- --quick
 //! ```
 
 use std::hint::black_box;
@@ -23,25 +23,28 @@ use softmax::{Isa, Softmax};
 /// Row lengths in floats.
 const LENS: [usize; 4] = [64, 4096, 1 << 16, 1 << 24];
 
-/// Inputs uniform in [-10, 10) from a fixed-seed xorshift generator.
-fn inputs(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-        })
-        .collect()
-}
+// Inputs uniform in [-10, 10) from `StdRng` with fixed seeds (shared with the report).
+#[path = "../examples/shared/inputs.rs"]
+mod inputs;
+use inputs::uniform_inputs;
 
-/// `SOFTMAX_BENCH_MAX_LEN` (a plain number of floats), or no cap.
+// The crate's size parser (`64K`, `1M`), for SOFTMAX_BENCH_MAX_LEN.
+#[path = "../src/size.rs"]
+mod size;
+
+/// Environment variable capping the floats per measured call.
+const MAX_LEN_ENV: &str = "SOFTMAX_BENCH_MAX_LEN";
+
+/// The cap from `SOFTMAX_BENCH_MAX_LEN` (a number of floats, optionally with a binary
+/// `K`/`M`/`G` suffix, as for `benches/softmax.rs`), or no cap.
 fn max_len() -> usize {
-    std::env::var("SOFTMAX_BENCH_MAX_LEN")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(usize::MAX)
+    match std::env::var(MAX_LEN_ENV) {
+        Ok(v) => size::parse_size(&v).unwrap_or_else(|| {
+            panic!("{MAX_LEN_ENV}={v:?}: expected a number of floats such as 4096, 64K or 1M")
+        }),
+        Err(std::env::VarError::NotPresent) => usize::MAX,
+        Err(e) => panic!("{MAX_LEN_ENV}: {e}"),
+    }
 }
 
 type Op = fn(&Softmax, &[f32], &[f32], &mut [f32]);
@@ -136,8 +139,8 @@ fn bench(c: &mut Criterion) {
                 g.sampling_mode(SamplingMode::Auto).sample_size(100);
             }
             g.throughput(Throughput::Bytes(4 * n as u64));
-            let x = inputs(n, 0x9E37_79B9);
-            let d = inputs(n, 0x7F4A_7C15);
+            let x = uniform_inputs(n, 0x9E37_79B9);
+            let d = uniform_inputs(n, 0x7F4A_7C15);
             let mut y = vec![0.0f32; n];
             for (isa, sm) in &isas {
                 for (name, op) in ops {

@@ -18,22 +18,15 @@ use criterion::{
 };
 use softmax::{Algorithm, CrossEntropyOptions, Softmax};
 
-fn inputs(n: usize) -> Vec<f32> {
-    let mut s = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-        })
-        .collect()
-}
+// Inputs uniform in [-10, 10) from `StdRng` with a fixed seed (shared with the report).
+#[path = "../examples/shared/inputs.rs"]
+mod inputs;
+use inputs::uniform_inputs;
 
 fn threads(c: &mut Criterion) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let big = 16 << 20;
-    let x = inputs(big);
+    let x = uniform_inputs(big, 0x9E37_79B9_7F4A_7C15);
     let mut y = vec![0.0f32; big];
     let targets: Vec<i64> = (0..64).map(|r| (r * 499) % 32_000).collect();
     let mut losses = vec![0.0f32; 64];

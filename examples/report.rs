@@ -452,7 +452,7 @@ usage: cargo run --release --example report -- [options]
   --smoke          a seconds-long pass over every row (CI), 1 round: figures are not measurements
   --isa LIST       ISAs to measure, comma-separated (scalar, avx2, avx512, neon; default: all
                    this CPU runs)
-  --sizes LIST     row lengths, comma-separated, with K/M suffixes (e.g. 64,4K,1M,16M)
+  --sizes LIST     row lengths, comma-separated, with K/M/G suffixes (e.g. 64,4K,1M,16M)
   --ops LIST       operations, comma-separated (default: all; see the names below)
   --rounds N       measurement rounds (default 7; --quick 3)
   --json PATH      also write every figure as JSON to PATH
@@ -475,18 +475,15 @@ struct Opts {
     quick: bool,
 }
 
+// The crate's size parser (`64`, `4K`, `16M`, `1G`), for --sizes.
+#[path = "../src/size.rs"]
+mod size;
+
+/// A row length of `--sizes`: a positive size in the syntax of `src/size.rs`.
 fn parse_len(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let (num, mult) = match t.as_bytes().last() {
-        Some(b'K' | b'k') => (&t[..t.len() - 1], 1 << 10),
-        Some(b'M' | b'm') => (&t[..t.len() - 1], 1 << 20),
-        _ => (t, 1),
-    };
-    num.parse::<usize>()
-        .ok()
-        .and_then(|v| v.checked_mul(mult))
+    size::parse_size(s)
         .filter(|&v| v > 0)
-        .ok_or_else(|| format!("bad size {s:?} (a positive number, optionally with K or M)"))
+        .ok_or_else(|| format!("bad size {s:?} (a positive number, optionally with K, M or G)"))
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
@@ -623,17 +620,10 @@ fn target_dir() -> PathBuf {
 // Measurement
 // ---------------------------------------------------------------------------------------------
 
-fn inputs(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-        })
-        .collect()
-}
+// Rows uniform in [-10, 10) from `StdRng` seeded per row (shared with the benchmarks).
+#[path = "shared/inputs.rs"]
+mod inputs;
+use inputs::uniform_inputs;
 
 /// Seconds per call of `f`: one sample of as many calls as fill `min_sample`.
 fn time(min_sample: Duration, mut f: impl FnMut()) -> f64 {
@@ -717,8 +707,8 @@ fn measure(opts: &Opts) -> Measured {
         print!("round {}/{}:", round + 1, opts.rounds);
         std::io::stdout().flush().ok();
         for (si, &n) in opts.sizes.iter().enumerate() {
-            let x = inputs(n, n as u64 + round as u64);
-            let d = inputs(n, n as u64 + 1000);
+            let x = uniform_inputs(n, n as u64 + round as u64);
+            let d = uniform_inputs(n, n as u64 + 1000);
             let mut y = vec![0.0f32; n];
             let t_read = time(opts.min_sample, || {
                 black_box(stream_read(black_box(&x)));
@@ -771,12 +761,14 @@ fn accuracy(opts: &Opts) -> Vec<Vec<Option<f64>>> {
                     let mut w = 0.0f64;
                     for &n in &opts.accuracy_lens {
                         for (ri, &(lo, hi)) in ranges.iter().enumerate() {
-                            let x: Vec<f32> = inputs(n, (n * 3 + ri) as u64)
+                            let x: Vec<f32> = uniform_inputs(n, (n * 3 + ri) as u64)
                                 .iter()
                                 .map(|v| lo + (v + 10.0) / 20.0 * (hi - lo))
                                 .collect();
-                            let d: Vec<f32> =
-                                inputs(n, n as u64 + 77).iter().map(|v| v / 10.0).collect();
+                            let d: Vec<f32> = uniform_inputs(n, n as u64 + 77)
+                                .iter()
+                                .map(|v| v / 10.0)
+                                .collect();
                             w = worst([w, (acc.error)(&sm, &x, &d)].into_iter());
                         }
                     }
@@ -1135,7 +1127,7 @@ fn plot_accuracy(opts: &Opts, acc: &[Vec<Option<f64>>], path: &Path) -> PlotResu
 /// Nanoseconds per `softmax_f32` call through the C ABI for tiny rows (call overhead).
 fn c_abi_latency(opts: &Opts) {
     for n in [1usize, 64] {
-        let x = inputs(n, 3);
+        let x = uniform_inputs(n, 3);
         let mut y = vec![0.0f32; n];
         let s: Samples = Samples(
             (0..opts.rounds)
@@ -1166,17 +1158,6 @@ fn c_abi_latency(opts: &Opts) {
 /// 1 within noise). Results are bit-identical for every thread count (`tests/threads.rs`).
 fn threads_report(smoke: bool, quick: bool, isa: Isa) {
     use softmax::CrossEntropyOptions;
-    fn gen(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0
-            })
-            .collect()
-    }
     /// Seconds per call: the fastest of `reps` calls after one warm-up call (a round's
     /// figure; the rounds' median is reported).
     fn secs(reps: usize, f: &mut dyn FnMut()) -> f64 {
@@ -1205,7 +1186,7 @@ fn threads_report(smoke: bool, quick: bool, isa: Isa) {
         cores,
         isa.name()
     );
-    let x = gen(big.max(1024 * 4096), 11);
+    let x = uniform_inputs(big.max(1024 * 4096), 11);
     let y = vec![0.0f32; x.len()];
     let targets: Vec<i64> = (0..64).map(|r| (r * 499) % 32_000).collect();
     let losses = vec![0.0f32; 64];
@@ -1294,7 +1275,7 @@ fn threads_report(smoke: bool, quick: bool, isa: Isa) {
         }
     }
     for n in [64usize, 4096] {
-        let x = gen(n, 5);
+        let x = uniform_inputs(n, 5);
         let mut y = vec![0.0f32; n];
         let (mut one, mut all) = (Vec::new(), Vec::new());
         for _ in 0..rounds.max(3) {

@@ -18,7 +18,7 @@
 #      then builds the criterion benches for aarch64 (no run: qemu timings mean nothing);
 #   3. the release static library for aarch64, c_examples/example.c linked against it and run
 #      under each CPU model (it must start on NEON, and on scalar with SOFTMAX_ISA=scalar);
-#   4. instruction counts of the NEON hot loops (scripts/neon-loop-stats.sh).
+#   4. instruction counts of the NEON hot loops (`scripts/loop-stats.sh neon`).
 # With --loop-stats only steps 1, 3's library build and 4 run. Every step prints its elapsed
 # time; the script goes on after a failed step and exits non-zero if any failed.
 #
@@ -231,6 +231,6 @@ fi
 
 # ---- 4. loop statistics --------------------------------------------------------------------
 
-step "NEON loop statistics" "$repo/scripts/neon-loop-stats.sh" "$release_dir/libsoftmax.rlib"
+step "NEON loop statistics" "$repo/scripts/loop-stats.sh" --lib "$release_dir/libsoftmax.rlib" neon
 
 finish

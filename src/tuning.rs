@@ -25,18 +25,10 @@ pub(crate) fn caches() -> Caches {
     *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
 }
 
-/// A sysfs cache size (`32K`, `16M`, `512`): `None` when it does not parse or its byte count
-/// overflows `usize` (such an entry is skipped, as any other unreadable one).
-fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (num, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1024),
-        b'M' | b'm' => (&s[..s.len() - 1], 1024 * 1024),
-        b'G' | b'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
-        _ => (s, 1),
-    };
-    num.trim().parse::<usize>().ok()?.checked_mul(mult)
-}
+// The size parser shared with the report and the benchmarks (which include the file by path).
+#[path = "size.rs"]
+mod size;
+use size::parse_size;
 
 fn read_sysfs() -> Option<Caches> {
     let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
@@ -139,92 +131,5 @@ impl Thresholds {
     #[inline]
     pub(crate) fn non_temporal(self, n: usize) -> bool {
         n >= self.nt_min_len
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("32K\n"), Some(32 * 1024));
-        assert_eq!(parse_size("16M"), Some(16 * 1024 * 1024));
-        assert_eq!(parse_size("512"), Some(512));
-        assert_eq!(parse_size("x"), None);
-    }
-
-    #[test]
-    fn overflowing_sizes_are_invalid() {
-        let max = usize::MAX.to_string();
-        assert_eq!(parse_size(&max), Some(usize::MAX));
-        assert_eq!(parse_size(&format!("{max}K")), None);
-        let kib = usize::MAX / 1024;
-        assert_eq!(parse_size(&format!("{kib}K")), Some(kib * 1024));
-        assert_eq!(parse_size(&format!("{}K", kib + 1)), None);
-        assert_eq!(
-            parse_size(&format!("{}M", usize::MAX / (1 << 20) + 1)),
-            None
-        );
-        assert_eq!(
-            parse_size(&format!("{}G", usize::MAX / (1 << 30) + 1)),
-            None
-        );
-    }
-
-    /// A handle's thresholds decide as the per-call lookups did (`n > ALWAYS_SMALL` and
-    /// `n >= nt_min_len`; `n <= ALWAYS_SMALL` or `n <= auto_reload_max_len`), also for caches
-    /// so small that the limits fall below `ALWAYS_SMALL`.
-    #[test]
-    fn thresholds_match_the_lookups() {
-        let kib = 1024;
-        let machines = [
-            caches(),
-            FALLBACK,
-            Caches {
-                l2: 16 * kib,
-                llc: 16 * kib,
-            },
-            Caches { l2: 0, llc: 0 },
-            Caches {
-                l2: 2 * 1024 * kib,
-                llc: 32 * 1024 * kib,
-            },
-            Caches {
-                l2: usize::MAX,
-                llc: usize::MAX,
-            },
-        ];
-        for c in machines {
-            let t = Thresholds::of(c);
-            let (r, m) = (auto_reload_max_len(c), nt_min_len(c));
-            let mut ns = vec![
-                0,
-                1,
-                ALWAYS_SMALL - 1,
-                ALWAYS_SMALL,
-                ALWAYS_SMALL + 1,
-                usize::MAX,
-            ];
-            for v in [r, m] {
-                ns.extend([v.saturating_sub(1), v, v.saturating_add(1)]);
-            }
-            for n in ns {
-                assert_eq!(t.reload(n), n <= ALWAYS_SMALL || n <= r, "{c:?} n={n}");
-                assert_eq!(t.non_temporal(n), n > ALWAYS_SMALL && n >= m, "{c:?} n={n}");
-            }
-        }
-        let t = Thresholds::get();
-        for n in [
-            0,
-            ALWAYS_SMALL,
-            ALWAYS_SMALL + 1,
-            1 << 16,
-            1 << 20,
-            1 << 24,
-            usize::MAX,
-        ] {
-            assert_eq!(t.reload(n), reload_without_lookup(n), "n={n}");
-        }
     }
 }

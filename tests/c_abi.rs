@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::ptr;
 
+use approx::{abs_diff_eq, assert_abs_diff_eq};
 use capi::{check_output, compiler, include_dir, manifest_dir, static_lib, tmp_dir};
 
 use softmax::ffi::*;
@@ -252,7 +253,7 @@ fn assert_softmax(x: &[f32], y: &[f32]) {
     for (i, (&xi, &yi)) in x.iter().zip(y).enumerate() {
         let want = (xi as f64 - lse).exp();
         assert!(
-            (yi as f64 - want).abs() <= 1e-5 * want + 1e-30,
+            abs_diff_eq!(yi as f64, want, epsilon = 1e-5 * want + 1e-30),
             "softmax[{i}] = {yi}, expected {want}"
         );
     }
@@ -263,7 +264,7 @@ fn assert_log_softmax(x: &[f32], y: &[f32]) {
     for (i, (&xi, &yi)) in x.iter().zip(y).enumerate() {
         let want = xi as f64 - lse;
         assert!(
-            (yi as f64 - want).abs() <= 1e-5 * want.abs().max(1.0),
+            abs_diff_eq!(yi as f64, want, epsilon = 1e-5 * want.abs().max(1.0)),
             "log_softmax[{i}] = {yi}, expected {want}"
         );
     }
@@ -310,10 +311,7 @@ fn single_row_results() {
         OK
     );
     let want = reference_logsumexp(&x);
-    assert!(
-        (lse as f64 - want).abs() <= 1e-6 * want.abs(),
-        "{lse} vs {want}"
-    );
+    assert_abs_diff_eq!(lse as f64, want, epsilon = 1e-6 * want.abs());
 
     // Special values go through the ABI unchanged.
     let x = [1.0, f32::INFINITY, 2.0, f32::INFINITY];
@@ -706,7 +704,7 @@ fn training_functions_work() {
         for i in 0..4 {
             let want = y[i] as f64 * (dy[i] as f64 - dot);
             assert!(
-                (dx[i] as f64 - want).abs() <= 1e-6,
+                abs_diff_eq!(dx[i] as f64, want, epsilon = 1e-6),
                 "dx[{i}] = {}, expected {want}",
                 dx[i]
             );
@@ -720,7 +718,7 @@ fn training_functions_work() {
         for i in 0..4 {
             let want = dy[i] as f64 - (y[i] as f64).exp() * sum;
             assert!(
-                (dx[i] as f64 - want).abs() <= 1e-6,
+                abs_diff_eq!(dx[i] as f64, want, epsilon = 1e-6),
                 "dx[{i}] = {}, expected {want}",
                 dx[i]
             );
@@ -731,8 +729,9 @@ fn training_functions_work() {
             OK
         );
         let want = reference_logsumexp(&x) - 3.0;
-        assert!((loss as f64 - want).abs() <= 1e-6, "{loss} vs {want}");
-        assert!((d[2] as f64 - ((3.0 - reference_logsumexp(&x)).exp() - 1.0)).abs() <= 1e-6);
+        assert_abs_diff_eq!(loss as f64, want, epsilon = 1e-6);
+        let want = (3.0 - reference_logsumexp(&x)).exp() - 1.0;
+        assert_abs_diff_eq!(d[2] as f64, want, epsilon = 1e-6);
 
         let targets = [3i64, -100];
         let mut losses = [5.0f32; 2];
@@ -766,7 +765,7 @@ fn training_functions_work() {
         );
         assert_eq!(st, OK);
         let want = reference_logsumexp(&x[..2]) - 2.0;
-        assert!((losses[0] as f64 - want).abs() <= 1e-6);
+        assert_abs_diff_eq!(losses[0] as f64, want, epsilon = 1e-6);
         assert_eq!(losses[1], 0.0);
         assert_eq!(d[2..], [0.0, 0.0]);
 

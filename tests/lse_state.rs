@@ -5,6 +5,7 @@
 
 mod common;
 
+use approx::abs_diff_eq;
 use common::{for_each_isa, oracle_logsumexp};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -224,7 +225,8 @@ fn from_value_round_trips() {
         let s = LseState::from_value(v);
         let back = s.value();
         // Exact from 2^-20 on; below, within 2^-52 (the state's resolution at 0).
-        let tiny = v.abs() < 1.0 / 1_048_576.0 && (back as f64 - v as f64).abs() <= 2.3e-16;
+        let tiny =
+            v.abs() < 1.0 / 1_048_576.0 && abs_diff_eq!(back as f64, v as f64, epsilon = 2.3e-16);
         assert!(
             back == v || (v.is_nan() && back.is_nan()) || tiny,
             "{v:e} -> {back:e} ({s:?})"
@@ -405,7 +407,7 @@ fn normalize_accuracy_and_special_values() {
         for i in 0..3 {
             let want = (x[i] as f64 - lse as f64).exp();
             assert!(
-                (y[i] as f64 - want).abs() <= 4e-7 * want + 1e-38,
+                abs_diff_eq!(y[i] as f64, want, epsilon = 4e-7 * want + 1e-38),
                 "{isa:?} {y:?}"
             );
         }
@@ -827,12 +829,17 @@ fn c_functions_work_and_check_arguments() {
         );
         assert_eq!(l0[0], 0.0);
         assert!(
-            (l1[0] - want).abs() <= 5e-7 * lse.abs().max(1.0),
+            abs_diff_eq!(l1[0], want, epsilon = 5e-7 * lse.abs().max(1.0)),
             "{} {want}",
             l1[0]
         );
         for i in 0..1000 {
-            assert!((g[i] - wg[i]).abs() <= 5e-7 * (1.0 + wg[i].abs()), "{i}");
+            assert!(
+                abs_diff_eq!(g[i], wg[i], epsilon = 5e-7 * (1.0 + wg[i].abs())),
+                "{i}: {} vs {}",
+                g[i],
+                wg[i]
+            );
         }
         // In place (dlogits == logits), and the argument checks.
         let mut xi = x[500..].to_vec();

@@ -8,6 +8,7 @@
 
 mod common;
 
+use approx::abs_diff_eq;
 use common::{for_each_isa, rng, uniform};
 use rand::Rng;
 use softmax::{CrossEntropyOptions, Isa, Softmax};
@@ -504,7 +505,7 @@ fn documented_examples() {
         // s = [2, 1, 1/2, 1/4], sum 3.75
         let want = [2.0 / 3.75, 1.0 / 3.75, 0.5 / 3.75, 0.25 / 3.75];
         for (g, w) in y.iter().zip(want) {
-            assert!((g - w).abs() <= 1e-7, "{isa:?} {y:?}");
+            assert!(abs_diff_eq!(*g, w, epsilon = 1e-7), "{isa:?} {y:?}");
         }
         let mut y = [0.0f32; 3];
         sm.stablemax(&[2.0, f32::INFINITY, f32::INFINITY], &mut y)
@@ -953,7 +954,7 @@ fn check_fd(ctx: &str, analytic: &[f64], numeric: &[f64]) {
     let scale = row_scale(numeric).max(row_scale(analytic));
     for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
         assert!(
-            (a - n).abs() <= 1e-6 * scale + 1e-9,
+            abs_diff_eq!(a, n, epsilon = 1e-6 * scale + 1e-9),
             "{ctx} [{i}]: analytic {a:e}, finite difference {n:e}"
         );
     }

@@ -14,8 +14,8 @@ mod common;
 use std::ptr;
 
 use common::{
-    for_each_isa, measure_softmax, oracle_softmax, padded, rng, supported_isas, uniform, Worst,
-    SENTINEL,
+    for_each_isa, measure_softmax, oracle_cross_entropy, oracle_cross_entropy_grad, oracle_softmax,
+    padded, rng, supported_isas, uniform, Worst, SENTINEL,
 };
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -73,50 +73,6 @@ fn oracle_log_softmax_backward(y: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
         .map(|(&a, &b)| (b as f64).abs() + (a as f64).exp() * s_abs)
         .collect();
     (dx, scale)
-}
-
-/// Cross-entropy with label smoothing `eps`:
-/// `lse(x) - (1 - eps) * x[t] - eps * mean(x)`, with the documented special rules.
-fn oracle_cross_entropy(x: &[f32], t: usize, eps: f32) -> f64 {
-    let eps = eps as f64;
-    if x.iter().any(|v| v.is_nan()) || x.iter().all(|&v| v == f32::NEG_INFINITY) {
-        return f64::NAN;
-    }
-    let k = x.iter().filter(|&&v| v == f32::INFINITY).count();
-    if k > 0 {
-        return match (eps == 0.0, x[t] == f32::INFINITY) {
-            (false, _) => f64::NAN,
-            (true, true) => (k as f64).ln(),
-            (true, false) => f64::INFINITY,
-        };
-    }
-    // lse - (1 - eps) x[t] - eps mean(x) = ln(sum e^(x - m)) + (1 - eps)(m - x[t])
-    // + eps mean(m - x): non-negative terms, each exact or accurate in f64 for any f32 input
-    // (forming lse first would lose the small part of the loss next to a huge m).
-    let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
-    let mut loss = x.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
-    if eps < 1.0 {
-        loss += (1.0 - eps) * (m - x[t] as f64);
-    }
-    if eps > 0.0 {
-        loss += eps * x.iter().map(|&v| m - v as f64).sum::<f64>() / x.len() as f64;
-    }
-    loss
-}
-
-/// Gradient of [`oracle_cross_entropy`]: `softmax(x) - (1 - eps) * onehot(t) - eps / n` (the
-/// softmax with its special rules: NaN rows NaN, `+inf` entries `1/k`).
-fn oracle_cross_entropy_grad(x: &[f32], t: usize, eps: f32) -> Vec<f64> {
-    let eps = eps as f64;
-    let mut g = oracle_softmax(x);
-    let per_class = eps / x.len() as f64;
-    for (i, v) in g.iter_mut().enumerate() {
-        *v -= per_class;
-        if i == t {
-            *v -= 1.0 - eps;
-        }
-    }
-    g
 }
 
 /// A genuine softmax output: computed in f64, rounded once.

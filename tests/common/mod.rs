@@ -422,17 +422,22 @@ pub fn check_logsumexp(ctx: &str, x: &[f32], got: f32, exact: f64) -> Worst {
 
 /// Asserts that `got` (some ISA) matches `reference` (the scalar ISA) within a few ULP or
 /// 2e-6 relative (relative to `max(1, |ref|)` when `log` is set, for log-domain outputs whose
-/// exact value may be near 0; absolute 1e-36 for softmax outputs near 0). NaN must match NaN.
+/// exact value may be near 0; absolute 1e-36 for softmax outputs near 0). Special values
+/// match exactly: NaN for NaN, an infinity for the same infinity (never for `f32::MAX`, one
+/// ULP away).
 pub fn assert_close_to_scalar(ctx: &str, got: &[f32], reference: &[f32], log: bool) {
     assert_eq!(got.len(), reference.len(), "{ctx}: length");
     for (i, (&a, &b)) in got.iter().zip(reference).enumerate() {
+        if !(a.is_finite() && b.is_finite()) {
+            assert!(
+                a == b || (a.is_nan() && b.is_nan()),
+                "{ctx}: i={i} got {a:e}, scalar ISA gave {b:e}"
+            );
+            continue;
+        }
         if ulp_diff(a, b) <= CROSS_ULP {
             continue;
         }
-        assert!(
-            a.is_finite() && b.is_finite(),
-            "{ctx}: i={i} got {a:e}, scalar ISA gave {b:e}"
-        );
         let err = (a as f64 - b as f64).abs();
         let ok = if log {
             err <= CROSS_REL * (b.abs() as f64).max(1.0)
@@ -459,6 +464,131 @@ pub fn assert_same_bits(ctx: &str, got: &[f32], want: &[f32]) {
             b.to_bits()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training operations: oracles and the documented bounds
+// ---------------------------------------------------------------------------------------------
+
+/// Cross-entropy with label smoothing `eps` in f64:
+/// `lse(x) - (1 - eps) * x[t] - eps * mean(x)`, with the documented special rules (a NaN or a
+/// row of only `-inf`: NaN; `k` entries `+inf`: `ln k` when `x[t]` is one, `+inf` otherwise,
+/// NaN with label smoothing).
+pub fn oracle_cross_entropy(x: &[f32], t: usize, eps: f32) -> f64 {
+    let eps = eps as f64;
+    if x.iter().any(|v| v.is_nan()) || x.iter().all(|&v| v == f32::NEG_INFINITY) {
+        return f64::NAN;
+    }
+    let k = x.iter().filter(|&&v| v == f32::INFINITY).count();
+    if k > 0 {
+        return match (eps == 0.0, x[t] == f32::INFINITY) {
+            (false, _) => f64::NAN,
+            (true, true) => (k as f64).ln(),
+            (true, false) => f64::INFINITY,
+        };
+    }
+    // lse - (1 - eps) x[t] - eps mean(x) = ln(sum e^(x - m)) + (1 - eps)(m - x[t])
+    // + eps mean(m - x): non-negative terms, each exact or accurate in f64 for any f32 input
+    // (forming lse first would lose the small part of the loss next to a huge m).
+    let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+    let mut loss = x.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+    if eps < 1.0 {
+        loss += (1.0 - eps) * (m - x[t] as f64);
+    }
+    if eps > 0.0 {
+        loss += eps * x.iter().map(|&v| m - v as f64).sum::<f64>() / x.len() as f64;
+    }
+    loss
+}
+
+/// Gradient of [`oracle_cross_entropy`]: `softmax(x) - (1 - eps) * onehot(t) - eps / n` (the
+/// softmax with its special rules: NaN rows NaN, `+inf` entries `1/k`).
+pub fn oracle_cross_entropy_grad(x: &[f32], t: usize, eps: f32) -> Vec<f64> {
+    let eps = eps as f64;
+    let mut g = oracle_softmax(x);
+    let per_class = eps / x.len() as f64;
+    for (i, v) in g.iter_mut().enumerate() {
+        *v -= per_class;
+        if i == t {
+            *v -= 1.0 - eps;
+        }
+    }
+    g
+}
+
+/// `sum_i t_i` in f64 with Neumaier compensation (the exact sum, for the backward passes'
+/// `d = dot(dy, y)` and `s = sum(dy)`), and `sum_i |t_i|`.
+pub fn exact_sum(t: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut s, mut c, mut a) = (0.0f64, 0.0f64, 0.0f64);
+    for v in t {
+        let u = s + v;
+        c += if s.abs() >= v.abs() {
+            (s - u) + v
+        } else {
+            (v - u) + s
+        };
+        s = u;
+        a += v.abs();
+    }
+    (s + c, a)
+}
+
+/// The documented error of the backward passes' f64 sums, `E = (n/32 + 6) * 2^-53 * sum
+/// |terms|` (`abs` is the sum of the absolute terms, see [`exact_sum`]).
+pub fn sum_error(n: usize, abs: f64) -> f64 {
+    (n as f64 / 32.0 + 6.0) * f64::EPSILON / 2.0 * abs
+}
+
+/// `2^-148`: the absolute part of the backward bounds (denormal results).
+pub const BACKWARD_ABS: f64 = f32::from_bits(2) as f64;
+
+/// Log-softmax backward: the relative error of `exp(y) * sum(dy)` in the documented bound.
+pub const LOG_BACKWARD_EXP: f64 = 4.5e-7;
+
+/// Cross-entropy loss: `|err| <= CROSS_ENTROPY_TOL * max(1, |exact|)` (the documented bound).
+pub const CROSS_ENTROPY_TOL: f64 = 1e-6;
+
+/// The documented bound of softmax backward, `dx = y (dy - d)`, at one element:
+/// `|y| (2^-22 (|dy| + |d|) + E) + 2^-148` (`d` the exact dot product, `e` its [`sum_error`]).
+pub fn softmax_backward_bound(y: f64, dy: f64, d: f64, e: f64) -> f64 {
+    y.abs() * (2f64.powi(-22) * (dy.abs() + d.abs()) + e) + BACKWARD_ABS
+}
+
+/// The documented bound of log-softmax backward, `dx = dy - exp(y) s`, at one element:
+/// `2^-23 |dy| + exp(y) (4.5e-7 |s| + E) + 2^-148` (`ey = exp(y)`, `s` the exact sum of `dy`,
+/// `e` its [`sum_error`]), plus `exp(y) |s|` where `exp(y)` counts as 0: below about `2^-126`
+/// (the kernels' exponential gives 0 from `y` about 87.3 below 0, `e^-87.31 = 1.2e-38`; the
+/// special-value rules say "about").
+pub fn log_softmax_backward_bound(dy: f64, ey: f64, s: f64, e: f64) -> f64 {
+    let flushed = if ey < 1.2e-38 { ey * s.abs() } else { 0.0 };
+    2f64.powi(-23) * dy.abs() + ey * (LOG_BACKWARD_EXP * s.abs() + e) + flushed + BACKWARD_ABS
+}
+
+/// The documented bound of a cross-entropy gradient entry (label smoothing `eps`, `n`
+/// classes): `2^-21 p + 2^-23 (|exact| + eps/n) + 1e-36`, `p` the exact softmax output.
+pub fn cross_entropy_grad_bound(p: f64, exact: f64, eps: f64, n: usize) -> f64 {
+    SOFTMAX_REL * p + 2f64.powi(-23) * (exact.abs() + eps / n as f64) + 1e-36
+}
+
+/// Asserts `|got - exact| <= bound` for element `i`; NaN only where the exact value is NaN, and
+/// an exact value beyond the f32 range must give the infinity it rounds to.
+pub fn check_within(ctx: &str, i: usize, got: f32, exact: f64, bound: f64) {
+    if exact.is_nan() || got.is_nan() {
+        assert!(
+            exact.is_nan() && got.is_nan(),
+            "{ctx}: i={i} got {got:e}, exact {exact:e}"
+        );
+        return;
+    }
+    if (exact as f32).is_infinite() || got.is_infinite() {
+        assert_eq!(got, exact as f32, "{ctx}: i={i} exact {exact:e}");
+        return;
+    }
+    let err = (got as f64 - exact).abs();
+    assert!(
+        err <= bound,
+        "{ctx}: i={i} got {got:e}, exact {exact:e}, error {err:e} > bound {bound:e}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

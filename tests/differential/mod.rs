@@ -8,8 +8,10 @@
 #![allow(dead_code)]
 
 use crate::common::{
-    assert_close_to_scalar, measure_log_softmax, measure_logsumexp, measure_softmax,
-    oracle_log_softmax, oracle_logsumexp, oracle_softmax, ulp_diff,
+    assert_close_to_scalar, check_within, cross_entropy_grad_bound, exact_sum,
+    log_softmax_backward_bound, measure_log_softmax, measure_logsumexp, measure_softmax,
+    oracle_log_softmax, oracle_logsumexp, oracle_softmax, softmax_backward_bound, sum_error,
+    ulp_diff, CROSS_ENTROPY_TOL,
 };
 use softmax::{Algorithm, CrossEntropyOptions, Isa, Softmax};
 
@@ -304,48 +306,6 @@ fn in_range(ctx: &str, y: &[f32], lo: f32, hi: f32) {
     }
 }
 
-/// `sum_i t_i` in f64 with Neumaier compensation, and `sum_i |t_i|`.
-fn exact_sum(t: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (mut s, mut c, mut a) = (0.0f64, 0.0f64, 0.0f64);
-    for v in t {
-        let u = s + v;
-        c += if s.abs() >= v.abs() {
-            (s - u) + v
-        } else {
-            (v - u) + s
-        };
-        s = u;
-        a += v.abs();
-    }
-    (s + c, a)
-}
-
-/// The documented error of the backward sums: `(n/32 + 6) * 2^-53 * sum |terms|`.
-fn sum_bound(n: usize, abs: f64) -> f64 {
-    (n as f64 / 32.0 + 6.0) * f64::EPSILON / 2.0 * abs
-}
-
-/// `got` against `exact` within `bound`; an exact value beyond the f32 range must give the
-/// infinity it rounds to; NaN only for NaN.
-fn close(ctx: &str, i: usize, got: f32, exact: f64, bound: f64) {
-    if exact.is_nan() || got.is_nan() {
-        assert!(
-            exact.is_nan() && got.is_nan(),
-            "{ctx}: i={i} got {got:e}, exact {exact:e}"
-        );
-        return;
-    }
-    if (exact as f32).is_infinite() || got.is_infinite() {
-        assert_eq!(got, exact as f32, "{ctx}: i={i} exact {exact:e}");
-        return;
-    }
-    let err = (got as f64 - exact).abs();
-    assert!(
-        err <= bound + 2.0 * f32::from_bits(1) as f64,
-        "{ctx}: i={i} got {got:e}, exact {exact:e}, error {err:e} > bound {bound:e}"
-    );
-}
-
 /// Training operations on one ISA: the backward passes (in the documented range against the
 /// oracle; out of it against the scalar kernels) and cross-entropy (loss and gradient).
 pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) {
@@ -397,27 +357,22 @@ pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) 
             if in_range && y.iter().chain(&dy).all(|v| v.is_finite()) {
                 if log {
                     let (s, abs) = exact_sum(dy.iter().map(|&v| v as f64));
-                    let es = sum_bound(n, abs);
+                    let es = sum_error(n, abs);
                     for i in 0..n {
                         let e = (y[i] as f64).exp();
                         let exact = dy[i] as f64 - e * s;
-                        // exp(y) below 2^-126 counts as 0.
-                        let bound = 2f64.powi(-23) * (dy[i] as f64).abs()
-                            + LOG_BACKWARD_EXP * e * s.abs()
-                            + e * es
-                            + if e < 1.2e-38 { e * s.abs() } else { 0.0 };
-                        close(&ctx, i, dx[i], exact, bound);
-                        close(&ctx, i, r[i], exact, bound);
+                        let bound = log_softmax_backward_bound(dy[i] as f64, e, s, es);
+                        check_within(&ctx, i, dx[i], exact, bound);
+                        check_within(&ctx, i, r[i], exact, bound);
                     }
                 } else {
                     let (d, abs) = exact_sum(y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64));
-                    let ed = sum_bound(n, abs);
+                    let ed = sum_error(n, abs);
                     for i in 0..n {
                         let yi = y[i] as f64;
                         let exact = yi * (dy[i] as f64 - d);
-                        let bound =
-                            yi.abs() * (2f64.powi(-22) * ((dy[i] as f64).abs() + d.abs()) + ed);
-                        close(&ctx, i, dx[i], exact, bound);
+                        let bound = softmax_backward_bound(yi, dy[i] as f64, d, ed);
+                        check_within(&ctx, i, dx[i], exact, bound);
                     }
                 }
             }
@@ -484,22 +439,13 @@ pub fn check_training(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) 
                 for i in 0..n {
                     let onehot = if i == t { 1.0 - e } else { 0.0 };
                     let ex = p[i] - onehot - e / n as f64;
-                    // The documented bound: 2^-21 * p + 2^-23 * (|exact| + eps/n) + 1e-36.
-                    let bound = crate::common::SOFTMAX_REL * p[i]
-                        + 2f64.powi(-23) * (ex.abs() + e / n as f64)
-                        + 1e-36;
-                    close(&ctx, i, dx[i], ex, bound);
+                    let bound = cross_entropy_grad_bound(p[i], ex, e, n);
+                    check_within(&ctx, i, dx[i], ex, bound);
                 }
             }
         }
     }
 }
-
-/// Log-softmax backward: relative error of `exp(y) * sum` (the exponential, its folded
-/// coefficients and the product).
-pub const LOG_BACKWARD_EXP: f64 = 4.5e-7;
-/// Cross-entropy loss: `|err| <= CROSS_ENTROPY_TOL * max(1, |exact|)`.
-pub const CROSS_ENTROPY_TOL: f64 = 1e-6;
 
 /// Compares two floats for the fuzz reports.
 pub fn ulps(a: f32, b: f32) -> u64 {
