@@ -30,7 +30,7 @@
 //! integer add that run beside the FMAs. Measured on Zen 4 (elements/ns at 16K floats, AVX2 |
 //! AVX-512): log-sum-exp 4.94 -> 5.53 | 5.84 -> 6.76, two-pass softmax 2.41 -> 2.61 | 2.93 ->
 //! 3.35. NEON has no permute of 32-bit lanes: `tbl` needs byte indices, and with them the table
-//! form took more instructions per element than the polynomial (`scripts/neon-loop-stats.sh`:
+//! form took more instructions per element than the polynomial (`scripts/loop-stats.sh neon`:
 //! 5.4-6.4 against 4.9-5.3 for the sums of exponentials), so NEON keeps the polynomial.
 //! The worst relative error of one exponential evaluated in f32 over [-87, 88] is 1.6e-7 in
 //! the table form and 1.5e-7 in the polynomial form.
