@@ -158,21 +158,6 @@ impl<'e, V: Simd, const U: usize, const STORE: bool> ExpSum<'e, V, U, STORE> {
         self.steps = 0;
     }
 
-    /// The f64 lanes (after a [`ExpSum::flush`]).
-    #[inline(always)]
-    pub(crate) fn wide(&self) -> V::Wide {
-        self.wide
-    }
-
-    /// Sums that continue from the f64 lanes `wide` (the f32 accumulators empty).
-    #[inline(always)]
-    pub(crate) fn resume(isa: Token<V>, ex: &'e Exp<V>, wide: V::Wide) -> Self {
-        ExpSum {
-            wide,
-            ..Self::new(isa, ex)
-        }
-    }
-
     /// The total, added pairwise in lane order.
     #[inline(always)]
     pub(crate) fn total(mut self) -> f64 {
