@@ -4,6 +4,7 @@
 //! ISA
 //! is [`Isa::Scalar`]).
 
+pub(crate) mod convert;
 pub(crate) mod exp;
 pub(crate) mod generic;
 pub(crate) mod simd;
@@ -89,6 +90,12 @@ pub(crate) struct Kernels {
     pub sample: unsafe fn(&[f32], &generic::topk::Draw) -> Option<usize>,
     /// The passes of long rows over one segment (`crate::segmented`).
     pub segment: SegmentKernels,
+    /// `dst = src` widened from a 16-bit format to f32 (equal lengths; exact, the same bits
+    /// on every ISA).
+    pub widen: unsafe fn(convert::Half, &[u16], &mut [f32]),
+    /// `dst = src` rounded to a 16-bit format (equal lengths; nearest, ties to even; the same
+    /// bits on every ISA).
+    pub narrow: unsafe fn(convert::Half, &[f32], &mut [u16]),
 }
 
 /// One ISA's passes over one segment of a long row (see `generic::segmented`).
@@ -411,6 +418,16 @@ macro_rules! kernel_table {
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 generic::segmented::sum_exp_of::<$V, { $unroll }>(isa, x, k)
             }
+
+            $(#[$attr])*
+            pub(super) unsafe fn widen(format: $crate::kernels::convert::Half, src: &[u16], dst: &mut [f32]) {
+                $crate::kernels::convert::widen(format, src, dst)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn narrow(format: $crate::kernels::convert::Half, src: &[f32], dst: &mut [u16]) {
+                $crate::kernels::convert::narrow(format, src, dst)
+            }
         }
 
         /// This ISA's kernel table.
@@ -452,6 +469,8 @@ macro_rules! kernel_table {
                 block_sum: entry::seg_block_sum,
                 sum_exp: entry::seg_sum_exp,
             },
+            widen: entry::widen,
+            narrow: entry::narrow,
         };
     };
 }
