@@ -3,7 +3,7 @@
 
 use crate::check::length;
 use crate::rows::{InOut, Rows, RowsIn};
-use crate::{check_len, parallel, segmented, Algorithm, Error, Softmax};
+use crate::{parallel, segmented, Algorithm, Element, Error, Softmax};
 
 impl Softmax {
     /// Softmax of one row (long rows split into segments).
@@ -23,9 +23,7 @@ impl Softmax {
         algorithm: Algorithm,
         scale: f32,
     ) -> Result<(), Error> {
-        if !scale.is_finite() {
-            return Err(Error::InvalidArgument("scale must be finite"));
-        }
+        check_scale(scale)?;
         let n = io.len();
         // SAFETY: as in `run_softmax`; `scale` is finite as the kernel requires.
         unsafe {
@@ -84,49 +82,53 @@ impl Softmax {
         unsafe { (self.kernels.log_softmax)(io, flags) }
     }
 
-    /// `y = softmax(x)` with [`Algorithm::Auto`]; `y.len()` must equal `x.len()`.
-    pub fn softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    /// `y = softmax(x)` with [`Algorithm::Auto`]; `y.len()` must equal `x.len()`. Rows of
+    /// `f32`, [`f16`](crate::f16) or [`bf16`](crate::bf16) (see [`Element`]).
+    pub fn softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         self.softmax_with(x, y, Algorithm::Auto)
     }
 
     /// `y = softmax(x)` with the given algorithm.
-    pub fn softmax_with(
+    pub fn softmax_with<T: Element>(
         &self,
-        x: &[f32],
-        y: &mut [f32],
+        x: &[T],
+        y: &mut [T],
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(mismatch)?;
-        self.run_softmax(io, algorithm);
-        Ok(())
+        self.map_row(x, y, |io| self.run_softmax(io, algorithm))
+            .ok_or(mismatch)
     }
 
     /// `xy = softmax(xy)` with [`Algorithm::Auto`].
-    pub fn softmax_in_place(&self, xy: &mut [f32]) {
+    pub fn softmax_in_place<T: Element>(&self, xy: &mut [T]) {
         self.softmax_in_place_with(xy, Algorithm::Auto)
     }
 
     /// `xy = softmax(xy)` with the given algorithm.
-    pub fn softmax_in_place_with(&self, xy: &mut [f32], algorithm: Algorithm) {
-        self.run_softmax(InOut::in_place(xy), algorithm)
+    pub fn softmax_in_place_with<T: Element>(&self, xy: &mut [T], algorithm: Algorithm) {
+        self.map_row_in_place(xy, |io| self.run_softmax(io, algorithm))
     }
 
     /// `y = log_softmax(x) = x - logsumexp(x)`; `y.len()` must equal `x.len()`.
-    pub fn log_softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    pub fn log_softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(mismatch)?;
-        self.run_log_softmax(io);
-        Ok(())
+        self.map_row(x, y, |io| self.run_log_softmax(io))
+            .ok_or(mismatch)
     }
 
     /// `xy = log_softmax(xy)`.
-    pub fn log_softmax_in_place(&self, xy: &mut [f32]) {
-        self.run_log_softmax(InOut::in_place(xy))
+    pub fn log_softmax_in_place<T: Element>(&self, xy: &mut [T]) {
+        self.map_row_in_place(xy, |io| self.run_log_softmax(io))
     }
 
     /// `ln(sum_i exp(x_i))`, reading `x` once; `-inf` for an empty row.
-    pub fn logsumexp(&self, x: &[f32]) -> f32 {
+    pub fn logsumexp<T: Element>(&self, x: &[T]) -> f32 {
+        self.read_row(x, |x| self.run_logsumexp(x))
+    }
+
+    /// Log-sum-exp of one f32 row (long rows split into segments).
+    pub(crate) fn run_logsumexp(&self, x: &[f32]) -> f32 {
         if x.len() >= segmented::SEGMENT_MIN_LEN {
             return segmented::logsumexp(self, x);
         }
@@ -137,76 +139,75 @@ impl Softmax {
     /// Softmax of `rows` rows of `cols` values: row `r` is `x[r*x_stride..][..cols]` and goes
     /// to `y[r*y_stride..][..cols]`. Strides are in elements and at least `cols`.
     #[allow(clippy::too_many_arguments)]
-    pub fn softmax_rows(
+    pub fn softmax_rows<T: Element>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
-        self.run_softmax_rows(rows, algorithm);
-        Ok(())
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+            self.run_softmax_rows(b, algorithm)
+        })
     }
 
     /// Softmax of `rows` rows of `cols` values `stride` apart, in place.
-    pub fn softmax_rows_in_place(
+    pub fn softmax_rows_in_place<T: Element>(
         &self,
-        xy: &mut [f32],
+        xy: &mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        self.run_softmax_rows(Rows::in_place(xy, stride, rows, cols)?, algorithm);
-        Ok(())
+        self.rows_op_in_place(xy, stride, rows, cols, |b| {
+            self.run_softmax_rows(b, algorithm)
+        })
     }
 
     /// Log-softmax of `rows` rows (layout as in [`Softmax::softmax_rows`]).
-    pub fn log_softmax_rows(
+    pub fn log_softmax_rows<T: Element>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
-        self.run_log_softmax_rows(rows);
-        Ok(())
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+            self.run_log_softmax_rows(b)
+        })
     }
 
     /// Log-softmax of `rows` rows of `cols` values `stride` apart, in place.
-    pub fn log_softmax_rows_in_place(
+    pub fn log_softmax_rows_in_place<T: Element>(
         &self,
-        xy: &mut [f32],
+        xy: &mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.run_log_softmax_rows(Rows::in_place(xy, stride, rows, cols)?);
-        Ok(())
+        self.rows_op_in_place(xy, stride, rows, cols, |b| self.run_log_softmax_rows(b))
     }
 
     /// `out[r] = ln(sum_i exp(x[r*stride + i]))` for `rows` rows of `cols` values (`-inf`
     /// for `cols == 0`), each row as [`Softmax::logsumexp`] computes it, bit for bit.
     /// `out` holds at least `rows` values (the rest is untouched); `stride >= cols`.
-    pub fn logsumexp_rows(
+    pub fn logsumexp_rows<T: Element>(
         &self,
-        x: &[f32],
+        x: &[T],
         stride: usize,
         rows: usize,
         cols: usize,
         out: &mut [f32],
     ) -> Result<(), Error> {
-        let batch = RowsIn::new(x, stride, rows, cols)?;
-        check_len("out", rows, out.len())?;
-        self.run_logsumexp_rows(batch, &mut out[..rows]);
-        Ok(())
+        self.rows_in_op(x, stride, rows, cols, out, |b, o| {
+            self.run_logsumexp_rows(b, o)
+        })
     }
 
     /// Log-sum-exp of a validated batch into `out` (`rows` values).
@@ -214,7 +215,7 @@ impl Softmax {
         debug_assert_eq!(out.len(), batch.rows());
         if batch.cols() >= segmented::SEGMENT_MIN_LEN || batch.rows() == 1 {
             for (r, o) in out.iter_mut().enumerate() {
-                *o = self.logsumexp(batch.row(r));
+                *o = self.run_logsumexp(batch.row(r));
             }
             return;
         }
@@ -234,47 +235,56 @@ impl Softmax {
     /// fused into the kernels (no extra pass). `scale` must be finite
     /// ([`Error::InvalidArgument`] otherwise); `scale == 0` gives the uniform distribution
     /// (NaN when an input is not finite).
-    pub fn softmax_scaled(&self, x: &[f32], y: &mut [f32], scale: f32) -> Result<(), Error> {
+    pub fn softmax_scaled<T: Element>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        scale: f32,
+    ) -> Result<(), Error> {
         self.softmax_scaled_with(x, y, scale, Algorithm::Auto)
     }
 
     /// `y = softmax(scale * x)` with the given algorithm.
-    pub fn softmax_scaled_with(
+    pub fn softmax_scaled_with<T: Element>(
         &self,
-        x: &[f32],
-        y: &mut [f32],
+        x: &[T],
+        y: &mut [T],
         scale: f32,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
+        check_scale(scale)?;
         let mismatch = length("y", x.len(), y.len());
-        let io = InOut::new(x, y).ok_or(mismatch)?;
-        self.run_softmax_scaled(io, algorithm, scale)
+        self.map_row(x, y, |io| self.run_softmax_scaled(io, algorithm, scale))
+            .ok_or(mismatch)?
     }
 
     /// `xy = softmax(scale * xy)`.
-    pub fn softmax_scaled_in_place(&self, xy: &mut [f32], scale: f32) -> Result<(), Error> {
-        self.run_softmax_scaled(InOut::in_place(xy), Algorithm::Auto, scale)
+    pub fn softmax_scaled_in_place<T: Element>(
+        &self,
+        xy: &mut [T],
+        scale: f32,
+    ) -> Result<(), Error> {
+        check_scale(scale)?;
+        self.map_row_in_place(xy, |io| self.run_softmax_scaled(io, Algorithm::Auto, scale))
     }
 
     /// Batched `softmax(scale * x)` (layout as in [`Softmax::softmax_rows`]).
     #[allow(clippy::too_many_arguments)]
-    pub fn softmax_scaled_rows(
+    pub fn softmax_scaled_rows<T: Element>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
         scale: f32,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        if !scale.is_finite() {
-            return Err(Error::InvalidArgument("scale must be finite"));
-        }
-        let rows = Rows::new(x, x_stride, y, y_stride, rows, cols)?;
-        self.run_softmax_scaled_rows(rows, algorithm, scale);
-        Ok(())
+        check_scale(scale)?;
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+            self.run_softmax_scaled_rows(b, algorithm, scale)
+        })
     }
 }
 
@@ -285,17 +295,17 @@ impl Softmax {
 /// softmax::softmax(&[0.0, f32::NEG_INFINITY], &mut y).unwrap();
 /// assert_eq!(y, [1.0, 0.0]);
 /// ```
-pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+pub fn softmax<T: Element>(x: &[T], y: &mut [T]) -> Result<(), Error> {
     Softmax::new().softmax(x, y)
 }
 
 /// `y = softmax(x)` on the current ISA with the given algorithm.
-pub fn softmax_with(x: &[f32], y: &mut [f32], algorithm: Algorithm) -> Result<(), Error> {
+pub fn softmax_with<T: Element>(x: &[T], y: &mut [T], algorithm: Algorithm) -> Result<(), Error> {
     Softmax::new().softmax_with(x, y, algorithm)
 }
 
 /// `xy = softmax(xy)` on the current ISA.
-pub fn softmax_in_place(xy: &mut [f32]) {
+pub fn softmax_in_place<T: Element>(xy: &mut [T]) {
     Softmax::new().softmax_in_place(xy)
 }
 
@@ -306,31 +316,31 @@ pub fn softmax_in_place(xy: &mut [f32]) {
 /// softmax::log_softmax(&[1.0, 1.0], &mut y).unwrap();
 /// assert!((y[0] + std::f32::consts::LN_2).abs() < 1e-7);
 /// ```
-pub fn log_softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+pub fn log_softmax<T: Element>(x: &[T], y: &mut [T]) -> Result<(), Error> {
     Softmax::new().log_softmax(x, y)
 }
 
 /// `xy = log_softmax(xy)` on the current ISA.
-pub fn log_softmax_in_place(xy: &mut [f32]) {
+pub fn log_softmax_in_place<T: Element>(xy: &mut [T]) {
     Softmax::new().log_softmax_in_place(xy)
 }
 
 /// `ln(sum_i exp(x_i))` on the current ISA, in one pass; `-inf` for an empty row.
 ///
 /// ```
-/// assert_eq!(softmax::logsumexp(&[]), f32::NEG_INFINITY);
+/// assert_eq!(softmax::logsumexp::<f32>(&[]), f32::NEG_INFINITY);
 /// assert!((softmax::logsumexp(&[1000.0, 1000.0]) - 1000.693_15).abs() < 1e-3);
 /// ```
-pub fn logsumexp(x: &[f32]) -> f32 {
+pub fn logsumexp<T: Element>(x: &[T]) -> f32 {
     Softmax::new().logsumexp(x)
 }
 
 /// Batched softmax on the current ISA (see [`Softmax::softmax_rows`]).
 #[allow(clippy::too_many_arguments)]
-pub fn softmax_rows(
-    x: &[f32],
+pub fn softmax_rows<T: Element>(
+    x: &[T],
     x_stride: usize,
-    y: &mut [f32],
+    y: &mut [T],
     y_stride: usize,
     rows: usize,
     cols: usize,
@@ -340,10 +350,10 @@ pub fn softmax_rows(
 }
 
 /// Batched log-softmax on the current ISA (see [`Softmax::log_softmax_rows`]).
-pub fn log_softmax_rows(
-    x: &[f32],
+pub fn log_softmax_rows<T: Element>(
+    x: &[T],
     x_stride: usize,
-    y: &mut [f32],
+    y: &mut [T],
     y_stride: usize,
     rows: usize,
     cols: usize,
@@ -352,6 +362,15 @@ pub fn log_softmax_rows(
 }
 
 /// `y = softmax(scale * x)` on the current ISA (see [`Softmax::softmax_scaled`]).
-pub fn softmax_scaled(x: &[f32], y: &mut [f32], scale: f32) -> Result<(), Error> {
+pub fn softmax_scaled<T: Element>(x: &[T], y: &mut [T], scale: f32) -> Result<(), Error> {
     Softmax::new().softmax_scaled(x, y, scale)
+}
+
+/// `Ok` when a softmax scale is finite.
+fn check_scale(scale: f32) -> Result<(), Error> {
+    if scale.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument("scale must be finite"))
+    }
 }

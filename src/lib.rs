@@ -69,6 +69,7 @@ mod training;
 
 mod check;
 mod dispatch;
+mod element;
 mod error;
 pub mod ffi;
 mod kernels;
@@ -78,10 +79,12 @@ mod parallel;
 mod rows;
 mod segmented;
 mod stablemax;
+mod staged;
 pub mod topk;
 mod tuning;
 
 pub use dispatch::{current_isa, set_isa, ISA_ENV_VAR};
+pub use element::{bf16, f16, Element};
 pub use error::Error;
 pub use forward::{
     log_softmax, log_softmax_in_place, log_softmax_rows, logsumexp, softmax, softmax_in_place,

@@ -4,7 +4,7 @@
 
 use crate::check::length;
 use crate::rows::{Grad, InOut};
-use crate::{batch_extent, check_len, parallel, segmented, Error, Softmax};
+use crate::{batch_extent, check_len, parallel, segmented, Element, Error, Softmax};
 
 impl Softmax {
     /// Backward pass of one row (`log`: of log-softmax).
@@ -70,53 +70,81 @@ impl Softmax {
 
     /// Softmax backward pass: `dx = y * (dy - dot(dy, y))` for a softmax output `y` and the
     /// gradient `dy` of the loss with respect to `y`. All three slices have one length.
-    pub fn softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn softmax_backward<T: Element>(
+        &self,
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+    ) -> Result<(), Error> {
         self.backward(y, dy, dx, false)
     }
 
     /// [`Softmax::softmax_backward`] writing `dx` over `dy`.
-    pub fn softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+    pub fn softmax_backward_in_place<T: Element>(
+        &self,
+        y: &[T],
+        dy_dx: &mut [T],
+    ) -> Result<(), Error> {
         self.backward_in_place(y, dy_dx, false)
     }
 
     /// Log-softmax backward pass: `dx = dy - exp(y) * sum(dy)` for a log-softmax output `y`
     /// (`exp(y)` counts as infinite from about 88.4 on; infinities follow IEEE rules).
-    pub fn log_softmax_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn log_softmax_backward<T: Element>(
+        &self,
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+    ) -> Result<(), Error> {
         self.backward(y, dy, dx, true)
     }
 
     /// [`Softmax::log_softmax_backward`] writing `dx` over `dy`.
-    pub fn log_softmax_backward_in_place(&self, y: &[f32], dy_dx: &mut [f32]) -> Result<(), Error> {
+    pub fn log_softmax_backward_in_place<T: Element>(
+        &self,
+        y: &[T],
+        dy_dx: &mut [T],
+    ) -> Result<(), Error> {
         self.backward_in_place(y, dy_dx, true)
     }
 
-    fn backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32], log: bool) -> Result<(), Error> {
+    fn backward<T: Element>(
+        &self,
+        y: &[T],
+        dy: &[T],
+        dx: &mut [T],
+        log: bool,
+    ) -> Result<(), Error> {
         let mismatch = if dy.len() != y.len() {
             length("dy", y.len(), dy.len())
         } else {
             length("dx", y.len(), dx.len())
         };
-        self.run_backward(Grad::new(y, dy, dx).ok_or(mismatch)?, log);
-        Ok(())
+        self.grad_row(y, dy, dx, |g| self.run_backward(g, log))
+            .ok_or(mismatch)
     }
 
-    fn backward_in_place(&self, y: &[f32], dy_dx: &mut [f32], log: bool) -> Result<(), Error> {
+    fn backward_in_place<T: Element>(
+        &self,
+        y: &[T],
+        dy_dx: &mut [T],
+        log: bool,
+    ) -> Result<(), Error> {
         let mismatch = length("dy_dx", y.len(), dy_dx.len());
-        let g = Grad::in_place(y, dy_dx).ok_or(mismatch)?;
-        self.run_backward(g, log);
-        Ok(())
+        self.grad_row_in_place(y, dy_dx, |g| self.run_backward(g, log))
+            .ok_or(mismatch)
     }
 
     /// Batched softmax backward pass: row `r` of each buffer starts at `r * stride` of that
     /// buffer (strides in elements, at least `cols`).
     #[allow(clippy::too_many_arguments)]
-    pub fn softmax_backward_rows(
+    pub fn softmax_backward_rows<T: Element>(
         &self,
-        y: &[f32],
+        y: &[T],
         y_stride: usize,
-        dy: &[f32],
+        dy: &[T],
         dy_stride: usize,
-        dx: &mut [f32],
+        dx: &mut [T],
         dx_stride: usize,
         rows: usize,
         cols: usize,
@@ -129,13 +157,13 @@ impl Softmax {
 
     /// Batched log-softmax backward pass (layout as in [`Softmax::softmax_backward_rows`]).
     #[allow(clippy::too_many_arguments)]
-    pub fn log_softmax_backward_rows(
+    pub fn log_softmax_backward_rows<T: Element>(
         &self,
-        y: &[f32],
+        y: &[T],
         y_stride: usize,
-        dy: &[f32],
+        dy: &[T],
         dy_stride: usize,
-        dx: &mut [f32],
+        dx: &mut [T],
         dx_stride: usize,
         rows: usize,
         cols: usize,
@@ -149,11 +177,11 @@ impl Softmax {
     /// Validates a batch of backward passes and runs `op` on each row's `(y, dy, dx)` (the
     /// first input is named `name` in errors: the forward output, or the StableMax input).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn grad_rows(
+    pub(crate) fn grad_rows<T: Element>(
         &self,
-        (name, y): (&'static str, &[f32]),
-        dy: &[f32],
-        dx: &mut [f32],
+        (name, y): (&'static str, &[T]),
+        dy: &[T],
+        dx: &mut [T],
         [ys, dys, dxs]: [usize; 3],
         rows: usize,
         cols: usize,
@@ -168,8 +196,8 @@ impl Softmax {
                 // SAFETY: row `r` of `dx` lies inside the checked extent, and the chunks hand
                 // out each row once (rows `dxs >= cols` apart do not overlap).
                 let dxr = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
-                let g = Grad::new(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr);
-                op(g.expect("rows have equal lengths"));
+                self.grad_row(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr, &op)
+                    .expect("rows have equal lengths");
             }
         });
         Ok(())
@@ -187,21 +215,29 @@ impl Softmax {
     /// let loss = sm.cross_entropy(&[0.0, 0.0], 1).unwrap();
     /// assert!((loss - std::f32::consts::LN_2).abs() < 1e-7);
     /// ```
-    pub fn cross_entropy(&self, logits: &[f32], target: usize) -> Result<f32, Error> {
-        self.run_cross_entropy(logits, target, 0.0)
+    pub fn cross_entropy<T: Element>(&self, logits: &[T], target: usize) -> Result<f32, Error> {
+        Self::check_target(logits.len(), target, 0.0)?;
+        self.read_row(logits, |x| self.run_cross_entropy(x, target, 0.0))
     }
 
     /// [`Softmax::cross_entropy`] that also writes the gradient with respect to the logits,
     /// `softmax(logits) - onehot(target)`, to `dlogits`: two passes, no intermediate buffer.
-    pub fn cross_entropy_with_grad(
+    pub fn cross_entropy_with_grad<T: Element>(
         &self,
-        logits: &[f32],
+        logits: &[T],
         target: usize,
-        dlogits: &mut [f32],
+        dlogits: &mut [T],
     ) -> Result<f32, Error> {
         let mismatch = length("dlogits", logits.len(), dlogits.len());
-        let io = InOut::new(logits, dlogits).ok_or(mismatch)?;
-        self.run_cross_entropy_grad(io, target, 0.0)
+        if logits.len() != dlogits.len() {
+            return Err(mismatch);
+        }
+        // Checked before anything is written.
+        Self::check_target(logits.len(), target, 0.0)?;
+        self.map_row(logits, dlogits, |io| {
+            self.run_cross_entropy_grad(io, target, 0.0)
+        })
+        .ok_or(mismatch)?
     }
 
     /// Batched cross-entropy: row `r` of `cols` logits starts at `r * stride`; `targets[r]`
@@ -211,16 +247,16 @@ impl Softmax {
     /// distribution is `(1 - eps) * onehot + eps / cols`. Every target is checked before
     /// anything is written.
     #[allow(clippy::too_many_arguments)]
-    pub fn cross_entropy_rows(
+    pub fn cross_entropy_rows<T: Element>(
         &self,
-        logits: &[f32],
+        logits: &[T],
         stride: usize,
         rows: usize,
         cols: usize,
         targets: &[i64],
         options: CrossEntropyOptions,
         losses: &mut [f32],
-        dlogits: Option<(&mut [f32], usize)>,
+        dlogits: Option<(&mut [T], usize)>,
     ) -> Result<(), Error> {
         check_len("logits", batch_extent(rows, cols, stride)?, logits.len())?;
         check_len("targets", rows, targets.len())?;
@@ -255,17 +291,16 @@ impl Softmax {
                 let loss = match d {
                     _ if t == options.ignore_index => {
                         if let Some(d) = d {
-                            d.fill(0.0);
+                            d.fill(T::default());
                         }
                         0.0
                     }
-                    Some(d) => {
-                        let io = InOut::new(x, d).expect("rows have equal lengths");
-                        self.run_cross_entropy_grad(io, t as usize, eps)
-                            .expect("targets checked above")
-                    }
+                    Some(d) => self
+                        .map_row(x, d, |io| self.run_cross_entropy_grad(io, t as usize, eps))
+                        .expect("rows have equal lengths")
+                        .expect("targets checked above"),
                     None => self
-                        .run_cross_entropy(x, t as usize, eps)
+                        .read_row(x, |x| self.run_cross_entropy(x, t as usize, eps))
                         .expect("targets checked above"),
                 };
                 // SAFETY: `r < rows <= losses.len()`, and each row's loss is written once.
@@ -296,26 +331,26 @@ impl Default for CrossEntropyOptions {
 }
 
 /// Softmax backward pass on the current ISA (see [`Softmax::softmax_backward`]).
-pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+pub fn softmax_backward<T: Element>(y: &[T], dy: &[T], dx: &mut [T]) -> Result<(), Error> {
     Softmax::new().softmax_backward(y, dy, dx)
 }
 
 /// Log-softmax backward pass on the current ISA (see [`Softmax::log_softmax_backward`]).
-pub fn log_softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+pub fn log_softmax_backward<T: Element>(y: &[T], dy: &[T], dx: &mut [T]) -> Result<(), Error> {
     Softmax::new().log_softmax_backward(y, dy, dx)
 }
 
 /// Cross-entropy loss on the current ISA (see [`Softmax::cross_entropy`]).
-pub fn cross_entropy(logits: &[f32], target: usize) -> Result<f32, Error> {
+pub fn cross_entropy<T: Element>(logits: &[T], target: usize) -> Result<f32, Error> {
     Softmax::new().cross_entropy(logits, target)
 }
 
 /// Cross-entropy loss and gradient on the current ISA (see
 /// [`Softmax::cross_entropy_with_grad`]).
-pub fn cross_entropy_with_grad(
-    logits: &[f32],
+pub fn cross_entropy_with_grad<T: Element>(
+    logits: &[T],
     target: usize,
-    dlogits: &mut [f32],
+    dlogits: &mut [T],
 ) -> Result<f32, Error> {
     Softmax::new().cross_entropy_with_grad(logits, target, dlogits)
 }

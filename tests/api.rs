@@ -505,7 +505,7 @@ fn documented_examples_on_every_isa() {
         assert_eq!(y, [1.0, 0.0], "{isa:?}");
         sm.log_softmax(&[1.0, 1.0], &mut y).unwrap();
         assert!((y[0] + std::f32::consts::LN_2).abs() < 1e-7, "{isa:?}");
-        assert_eq!(sm.logsumexp(&[]), f32::NEG_INFINITY);
+        assert_eq!(sm.logsumexp::<f32>(&[]), f32::NEG_INFINITY);
         assert!((sm.logsumexp(&[1000.0, 1000.0]) - 1_000.693_2).abs() < 1e-3);
     });
 }

@@ -161,13 +161,13 @@ fn check_row(k: &Kernels, ctx: &str, x: &[f32]) {
 
 fn check_empty(k: &Kernels, ctx: &str) {
     for alg in Algorithm::ALL {
-        k.avx.softmax_with(&[], &mut [], alg).unwrap();
-        k.avx.softmax_in_place_with(&mut [], alg);
+        k.avx.softmax_with::<f32>(&[], &mut [], alg).unwrap();
+        k.avx.softmax_in_place_with::<f32>(&mut [], alg);
     }
-    k.avx.log_softmax(&[], &mut []).unwrap();
-    k.avx.log_softmax_in_place(&mut []);
+    k.avx.log_softmax::<f32>(&[], &mut []).unwrap();
+    k.avx.log_softmax_in_place::<f32>(&mut []);
     assert_eq!(
-        k.avx.logsumexp(&[]),
+        k.avx.logsumexp::<f32>(&[]),
         f32::NEG_INFINITY,
         "{ctx}: empty logsumexp"
     );

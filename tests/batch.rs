@@ -166,10 +166,10 @@ fn logsumexp_rows_edge_cases() {
     let sm = Softmax::new();
     // No rows: nothing written, any stride.
     let mut out = [SENTINEL; 2];
-    sm.logsumexp_rows(&[], 0, 0, 5, &mut out).unwrap();
+    sm.logsumexp_rows::<f32>(&[], 0, 0, 5, &mut out).unwrap();
     assert_sentinels("no rows", &out, 0, 0);
     // Empty rows: -inf each.
-    sm.logsumexp_rows(&[], 0, 2, 0, &mut out).unwrap();
+    sm.logsumexp_rows::<f32>(&[], 0, 2, 0, &mut out).unwrap();
     assert_eq!(out, [f32::NEG_INFINITY; 2]);
     // One column: the value itself.
     sm.logsumexp_rows(&[3.0, 9.0, -2.0], 2, 2, 1, &mut out)

@@ -298,9 +298,10 @@ fn empty_row_writes_nothing() {
         sm.softmax_in_place(&mut ybuf[2..2]);
         sm.log_softmax(&xbuf[3..3], &mut ybuf[3..3]).unwrap();
         sm.log_softmax_in_place(&mut ybuf[7..7]);
-        sm.softmax_with(&[], &mut [], Algorithm::TwoPass).unwrap();
+        sm.softmax_with::<f32>(&[], &mut [], Algorithm::TwoPass)
+            .unwrap();
         assert_sentinels(ctx, &ybuf, 0, 0);
-        assert_eq!(sm.logsumexp(&[]), f32::NEG_INFINITY, "{ctx}");
+        assert_eq!(sm.logsumexp::<f32>(&[]), f32::NEG_INFINITY, "{ctx}");
         assert_eq!(sm.logsumexp(&xbuf[8..]), f32::NEG_INFINITY, "{ctx}");
     });
 }

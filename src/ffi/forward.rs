@@ -109,7 +109,7 @@ pub unsafe extern "C" fn softmax_logsumexp_f32(
     guard_status(|| {
         logsumexp_args(x, n, result)?;
         let value = if n == 0 {
-            Softmax::new().logsumexp(&[])
+            Softmax::new().logsumexp::<f32>(&[])
         } else {
             // SAFETY: `x` is non-null, aligned, at most isize::MAX bytes (`logsumexp_args`)
             // and (by the caller's contract) readable for `n` floats; the slice is dropped before `result` is
