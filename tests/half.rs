@@ -1,0 +1,576 @@
+//! f16 and bf16 rows on every ISA: each output within 1 ULP of the f64 result correctly
+//! rounded to the format, and at least 99% of them exactly that value, wherever f32
+//! arithmetic can resolve the format's last bit (elsewhere the f32 function's documented
+//! bound applies, plus the final rounding); special values bit-identical across ISAs; every
+//! 16-bit result the f32 result of the widened input, rounded once.
+
+mod common;
+
+use common::*;
+use softmax::{bf16, f16, Algorithm, Element, Softmax};
+
+/// What the tests need of a 16-bit format beyond [`Element`].
+trait Half: Element {
+    fn from_f64(v: f64) -> Self;
+    fn bits(self) -> u16;
+    fn from_bits(b: u16) -> Self;
+}
+
+impl Half for f16 {
+    fn from_f64(v: f64) -> Self {
+        f16::from_f64(v)
+    }
+    fn bits(self) -> u16 {
+        self.to_bits()
+    }
+    fn from_bits(b: u16) -> Self {
+        f16::from_bits(b)
+    }
+}
+
+impl Half for bf16 {
+    fn from_f64(v: f64) -> Self {
+        bf16::from_f64(v)
+    }
+    fn bits(self) -> u16 {
+        self.to_bits()
+    }
+    fn from_bits(b: u16) -> Self {
+        bf16::from_bits(b)
+    }
+}
+
+/// Bits mapped to a line on which neighbouring values differ by 1 (+0 and -0 both 0).
+fn ordinal(b: u16) -> i32 {
+    if b & 0x8000 != 0 {
+        -i32::from(b & 0x7fff)
+    } else {
+        i32::from(b)
+    }
+}
+
+/// The spacing of the format at the value `v` (the step above `|v|` rounded to the format).
+fn ulp_at<T: Half>(v: f64) -> f64 {
+    let b = T::from_f64(v.abs()).bits() & 0x7fff;
+    let next = T::from_bits(b + 1).to_f32() as f64;
+    let here = T::from_bits(b).to_f32() as f64;
+    next - here
+}
+
+/// Counts of the outputs where f32 arithmetic resolves the format's last bit.
+#[derive(Default)]
+struct Tally {
+    resolvable: usize,
+    exact: usize,
+}
+
+impl Tally {
+    fn assert_mostly_exact(&self, ctx: &str) {
+        assert!(self.resolvable > 0, "{ctx}: nothing measured");
+        let share = self.exact as f64 / self.resolvable as f64;
+        assert!(
+            share >= 0.99,
+            "{ctx}: {} of {} outputs correctly rounded ({share:.4})",
+            self.exact,
+            self.resolvable
+        );
+    }
+}
+
+/// Checks `got` against the exact values: within 1 ULP of the correctly rounded value (and
+/// counted) where the f32 bound `bound(i, exact)` is at most a quarter of the format's
+/// spacing; elsewhere within that bound plus half a spacing.
+fn check<T: Half>(
+    ctx: &str,
+    got: &[T],
+    exact: &[f64],
+    bound: impl Fn(usize, f64) -> f64,
+    tally: &mut Tally,
+) {
+    for (i, (&g, &e)) in got.iter().zip(exact).enumerate() {
+        let gv = g.to_f32() as f64;
+        if e.is_nan() {
+            assert!(gv.is_nan(), "{ctx}: i={i} got {gv:e}, exact NaN");
+            continue;
+        }
+        let want = T::from_f64(e);
+        if want.to_f32().is_infinite() || gv.is_infinite() {
+            assert_eq!(g.bits(), want.bits(), "{ctx}: i={i} exact {e:e}");
+            continue;
+        }
+        let (ulp, b) = (ulp_at::<T>(e), bound(i, e));
+        if b <= ulp / 4.0 {
+            let d = (ordinal(g.bits()) - ordinal(want.bits())).abs();
+            assert!(
+                d <= 1,
+                "{ctx}: i={i} got {gv:e}, exact {e:e} rounds to {:e} ({d} ULP apart)",
+                want.to_f32()
+            );
+            tally.resolvable += 1;
+            tally.exact += usize::from(d == 0);
+        } else {
+            let err = (gv - e).abs();
+            assert!(
+                err <= b + ulp / 2.0,
+                "{ctx}: i={i} got {gv:e}, exact {e:e}: error {err:e} above {b:e} + half a step {ulp:e}"
+            );
+        }
+    }
+}
+
+fn softmax_bound(_: usize, e: f64) -> f64 {
+    if e > SOFTMAX_TINY {
+        SOFTMAX_REL * e
+    } else {
+        SOFTMAX_ABS
+    }
+}
+
+fn log_softmax_bound(_: usize, e: f64) -> f64 {
+    LOG_SOFTMAX_TOL * e.abs().max(1.0)
+}
+
+/// A random row of `n` values of the format (drawn in f32 and rounded), and its widened
+/// values.
+fn row<T: Half>(seed: u64, n: usize, (lo, hi): (f32, f32)) -> (Vec<T>, Vec<f32>) {
+    let x: Vec<T> = uniform(&mut rng(seed), n, lo, hi)
+        .into_iter()
+        .map(T::from_f32)
+        .collect();
+    let w = x.iter().map(|v| v.to_f32()).collect();
+    (x, w)
+}
+
+/// The row lengths: every length to 300, then the staged-on-heap and segmented sizes.
+fn lengths() -> impl Iterator<Item = usize> {
+    (1..=300).chain([1000, 4096, 4097, 20_000])
+}
+
+fn forward_accuracy<T: Half>() {
+    for_each_isa(&format!("forward_accuracy_{}", T::NAME), |isa, sm| {
+        let (mut sm_t, mut lsm_t, mut lse_n) = (Tally::default(), Tally::default(), 0);
+        for n in lengths() {
+            let range = RANGES[n % RANGES.len()];
+            let (x, w) = row::<T>(n as u64, n, range);
+            let ctx = format!("{} {isa:?} n={n} range={range:?}", T::NAME);
+            let mut y = vec![T::default(); n];
+            for alg in [
+                Algorithm::Auto,
+                Algorithm::TwoPass,
+                Algorithm::ThreePassReload,
+            ] {
+                sm.softmax_with(&x, &mut y, alg).unwrap();
+                check(&ctx, &y, &oracle_softmax(&w), softmax_bound, &mut sm_t);
+            }
+            sm.log_softmax(&x, &mut y).unwrap();
+            check(
+                &ctx,
+                &y,
+                &oracle_log_softmax(&w),
+                log_softmax_bound,
+                &mut lsm_t,
+            );
+            check_logsumexp(&ctx, &w, sm.logsumexp(&x), oracle_logsumexp(&w));
+            lse_n += 1;
+        }
+        sm_t.assert_mostly_exact(&format!("{} {isa:?} softmax", T::NAME));
+        lsm_t.assert_mostly_exact(&format!("{} {isa:?} log-softmax", T::NAME));
+        assert!(lse_n > 0);
+    });
+}
+
+#[test]
+fn f16_forward_accuracy() {
+    forward_accuracy::<f16>();
+}
+
+#[test]
+fn bf16_forward_accuracy() {
+    forward_accuracy::<bf16>();
+}
+
+/// Every 16-bit result is the f32 result of the widened input, rounded once: one row, in
+/// place, scaled, log-softmax, log-sum-exp, on rows on the stack, on the heap and segmented.
+fn same_as_f32<T: Half>() {
+    for_each_isa(&format!("same_as_f32_{}", T::NAME), |isa, sm| {
+        for n in [0, 1, 5, 64, 300, 4096, 5000, 140_000] {
+            let (x, w) = row::<T>(7 + n as u64, n, (-30.0, 30.0));
+            let ctx = format!("{} {isa:?} n={n}", T::NAME);
+            let rounded =
+                |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| T::from_f32(f).bits()).collect() };
+            let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| t.bits()).collect() };
+            let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+
+            sm.softmax(&x, &mut y).unwrap();
+            sm.softmax(&w, &mut yf).unwrap();
+            assert_eq!(bits(&y), rounded(&yf), "{ctx} softmax");
+            let mut xy = x.clone();
+            sm.softmax_in_place(&mut xy);
+            assert_eq!(bits(&xy), rounded(&yf), "{ctx} softmax in place");
+
+            sm.softmax_scaled(&x, &mut y, 0.37).unwrap();
+            sm.softmax_scaled(&w, &mut yf, 0.37).unwrap();
+            assert_eq!(bits(&y), rounded(&yf), "{ctx} scaled");
+
+            sm.log_softmax(&x, &mut y).unwrap();
+            sm.log_softmax(&w, &mut yf).unwrap();
+            assert_eq!(bits(&y), rounded(&yf), "{ctx} log-softmax");
+            let mut xy = x.clone();
+            sm.log_softmax_in_place(&mut xy);
+            assert_eq!(bits(&xy), rounded(&yf), "{ctx} log-softmax in place");
+
+            assert_eq!(
+                sm.logsumexp(&x).to_bits(),
+                sm.logsumexp(&w).to_bits(),
+                "{ctx} log-sum-exp"
+            );
+        }
+    });
+}
+
+#[test]
+fn f16_same_as_f32() {
+    same_as_f32::<f16>();
+}
+
+#[test]
+fn bf16_same_as_f32() {
+    same_as_f32::<bf16>();
+}
+
+/// Special rows give the same bits on every ISA, and the documented values.
+fn special_values<T: Half>() {
+    let h = |v: f32| T::from_f32(v);
+    let (inf, nan) = (f32::INFINITY, f32::NAN);
+    let rows: Vec<Vec<T>> = vec![
+        vec![h(nan), h(1.0), h(2.0)],
+        vec![h(inf), h(1.0), h(inf), h(-inf)],
+        vec![h(-inf); 5],
+        vec![h(1e30), h(-1e30), h(3.0)],
+        vec![h(65504.0), h(65504.0), h(-65504.0)],
+        vec![h(0.0), h(-80.0)],
+    ];
+    let mut reference: Option<Vec<Vec<u16>>> = None;
+    for_each_isa(&format!("special_values_{}", T::NAME), |isa, sm| {
+        let masked = sm.clone().zero_masked_rows(true);
+        let mut out = Vec::new();
+        for x in &rows {
+            let mut y = vec![T::default(); x.len()];
+            sm.softmax(x, &mut y).unwrap();
+            out.push(y.iter().map(|v| v.bits()).collect::<Vec<_>>());
+            masked.softmax(x, &mut y).unwrap();
+            out.push(y.iter().map(|v| v.bits()).collect());
+            sm.log_softmax(x, &mut y).unwrap();
+            out.push(y.iter().map(|v| v.bits()).collect());
+            out.push(vec![
+                sm.logsumexp(x).to_bits() as u16,
+                (sm.logsumexp(x).to_bits() >> 16) as u16,
+            ]);
+        }
+        // The documented values.
+        let f = |v: &[u16]| {
+            v.iter()
+                .map(|&b| T::from_bits(b).to_f32())
+                .collect::<Vec<_>>()
+        };
+        assert!(f(&out[0]).iter().all(|v| v.is_nan()), "{isa:?} NaN row");
+        assert_eq!(f(&out[4]), [0.5, 0.0, 0.5, 0.0], "{isa:?} +inf row");
+        assert_eq!(
+            f(&out[6]),
+            [-std::f32::consts::LN_2, -inf, -std::f32::consts::LN_2, -inf]
+                .map(|v| T::from_f32(v).to_f32())
+        );
+        assert!(f(&out[8]).iter().all(|v| v.is_nan()), "{isa:?} -inf row");
+        assert_eq!(f(&out[9]), [0.0; 5], "{isa:?} masked -inf row");
+        match &reference {
+            None => reference = Some(out),
+            Some(r) => assert_eq!(&out, r, "{isa:?} differs from the scalar ISA"),
+        }
+    });
+}
+
+#[test]
+fn f16_special_values() {
+    special_values::<f16>();
+    // Beyond 65504 is infinity in f16: the row holds two +inf entries.
+    let x = [
+        f16::from_f32(70000.0),
+        f16::from_f32(1.0),
+        f16::from_f32(1e6),
+    ];
+    let mut y = [f16::ZERO; 3];
+    softmax::softmax(&x, &mut y).unwrap();
+    assert_eq!(y.map(f16::to_f32), [0.5, 0.0, 0.5]);
+    // Outputs below the smallest subnormal (2^-24) are 0.
+    let x = [f16::from_f32(0.0), f16::from_f32(-20.0)];
+    let mut y = [f16::ZERO; 2];
+    softmax::softmax(&x, &mut y).unwrap();
+    assert_eq!(y[1].to_bits(), 0);
+}
+
+#[test]
+fn bf16_special_values() {
+    special_values::<bf16>();
+}
+
+/// Batches with strides, in place and with masked rows: each row as accurate as one row,
+/// the padding untouched, log-sum-exp rows bit for bit the one-row values.
+fn batches<T: Half>() {
+    let pad = T::from_bits(0x7e5a);
+    for_each_isa(&format!("batches_{}", T::NAME), |isa, sm| {
+        let masked = sm.clone().zero_masked_rows(true);
+        let mut tally = Tally::default();
+        for cols in [1, 3, 8, 17, 64, 100, 300, 1000, 5000] {
+            let rows = if cols > 1000 { 3 } else { 37 };
+            let (xs, ys) = (cols + 3, cols + 5);
+            let mut x = vec![pad; rows * xs];
+            for r in 0..rows {
+                let (v, _) = row::<T>((cols * 1000 + r) as u64, cols, RANGES[r % 3]);
+                x[r * xs..][..cols].copy_from_slice(&v);
+            }
+            // One masked row of only -inf.
+            x[2 * xs..][..cols].fill(T::from_f32(f32::NEG_INFINITY));
+            let ctx = format!("{} {isa:?} cols={cols}", T::NAME);
+            let mut y = vec![pad; rows * ys];
+            masked
+                .softmax_rows(&x, xs, &mut y, ys, rows, cols, Algorithm::Auto)
+                .unwrap();
+            let mut inplace = x.clone();
+            masked
+                .softmax_rows_in_place(&mut inplace, xs, rows, cols, Algorithm::Auto)
+                .unwrap();
+            let mut lsm = vec![pad; rows * ys];
+            sm.log_softmax_rows(&x, xs, &mut lsm, ys, rows, cols)
+                .unwrap();
+            let mut lse = vec![0.0f32; rows];
+            sm.logsumexp_rows(&x, xs, rows, cols, &mut lse).unwrap();
+            for r in 0..rows {
+                let xr = &x[r * xs..][..cols];
+                let w: Vec<f32> = xr.iter().map(|v| v.to_f32()).collect();
+                let yr = &y[r * ys..][..cols];
+                let ip = &inplace[r * xs..][..cols];
+                assert_eq!(
+                    yr.iter().map(|v| v.bits()).collect::<Vec<_>>(),
+                    ip.iter().map(|v| v.bits()).collect::<Vec<_>>(),
+                    "{ctx} r={r} in place"
+                );
+                if r == 2 {
+                    assert!(yr.iter().all(|v| v.bits() == 0), "{ctx} masked row");
+                } else {
+                    check(&ctx, yr, &oracle_softmax(&w), softmax_bound, &mut tally);
+                    check(
+                        &ctx,
+                        &lsm[r * ys..][..cols],
+                        &oracle_log_softmax(&w),
+                        log_softmax_bound,
+                        &mut Tally::default(),
+                    );
+                }
+                assert_eq!(
+                    lse[r].to_bits(),
+                    sm.logsumexp(xr).to_bits(),
+                    "{ctx} r={r} lse"
+                );
+                let padding = &y[r * ys + cols..(r + 1) * ys];
+                assert!(
+                    padding.iter().all(|v| v.bits() == pad.bits()),
+                    "{ctx} r={r} padding"
+                );
+            }
+        }
+        tally.assert_mostly_exact(&format!("{} {isa:?} batches", T::NAME));
+    });
+}
+
+#[test]
+fn f16_batches() {
+    batches::<f16>();
+}
+
+#[test]
+fn bf16_batches() {
+    batches::<bf16>();
+}
+
+/// Backward passes and cross-entropy: gradients within 1 ULP of the correctly rounded exact
+/// values where f32 resolves them, losses within the f32 bounds.
+fn training<T: Half>() {
+    for_each_isa(&format!("training_{}", T::NAME), |isa, sm| {
+        let (mut bt, mut lbt, mut ct) = (Tally::default(), Tally::default(), Tally::default());
+        for n in (1..=300).step_by(7).chain([1000, 5000]) {
+            let ctx = format!("{} {isa:?} n={n}", T::NAME);
+            let (x, w) = row::<T>(n as u64, n, (-8.0, 8.0));
+            let (dy, dyw) = row::<T>(n as u64 + 99, n, (-1.0, 1.0));
+            // Softmax backward at the format's softmax output.
+            let mut y = vec![T::default(); n];
+            sm.softmax(&x, &mut y).unwrap();
+            let yw: Vec<f64> = y.iter().map(|v| v.to_f32() as f64).collect();
+            let (d, abs) = exact_sum(yw.iter().zip(&dyw).map(|(a, &b)| a * b as f64));
+            let e = sum_error(n, abs);
+            let exact: Vec<f64> = yw
+                .iter()
+                .zip(&dyw)
+                .map(|(a, &b)| a * (b as f64 - d))
+                .collect();
+            let mut dx = vec![T::default(); n];
+            sm.softmax_backward(&y, &dy, &mut dx).unwrap();
+            check(
+                &ctx,
+                &dx,
+                &exact,
+                |i, _| softmax_backward_bound(yw[i], dyw[i] as f64, d, e),
+                &mut bt,
+            );
+            let mut dd = dy.clone();
+            sm.softmax_backward_in_place(&y, &mut dd).unwrap();
+            assert_eq!(dd, dx, "{ctx} backward in place");
+            // Log-softmax backward at the format's log-softmax output.
+            sm.log_softmax(&x, &mut y).unwrap();
+            let ey: Vec<f64> = y.iter().map(|v| (v.to_f32() as f64).exp()).collect();
+            let (s, abs) = exact_sum(dyw.iter().map(|&v| v as f64));
+            let e = sum_error(n, abs);
+            let exact: Vec<f64> = ey
+                .iter()
+                .zip(&dyw)
+                .map(|(a, &b)| b as f64 - a * s)
+                .collect();
+            sm.log_softmax_backward(&y, &dy, &mut dx).unwrap();
+            check(
+                &ctx,
+                &dx,
+                &exact,
+                |i, _| log_softmax_backward_bound(dyw[i] as f64, ey[i], s, e),
+                &mut lbt,
+            );
+            // Cross-entropy, with and without label smoothing.
+            for (t, eps) in [(0, 0.0f32), (n / 2, 0.1)] {
+                let opts = softmax::CrossEntropyOptions {
+                    label_smoothing: eps,
+                    ..Default::default()
+                };
+                let mut loss = [0.0f32];
+                let mut g = vec![T::default(); n];
+                sm.cross_entropy_rows(&x, n, 1, n, &[t as i64], opts, &mut loss, Some((&mut g, n)))
+                    .unwrap();
+                let exact_loss = oracle_cross_entropy(&w, t, eps);
+                check_within(
+                    &ctx,
+                    t,
+                    loss[0],
+                    exact_loss,
+                    CROSS_ENTROPY_TOL * exact_loss.abs().max(1.0),
+                );
+                let p = oracle_softmax(&w);
+                let exact = oracle_cross_entropy_grad(&w, t, eps);
+                check(
+                    &ctx,
+                    &g,
+                    &exact,
+                    |i, ex| cross_entropy_grad_bound(p[i], ex, eps as f64, n),
+                    &mut ct,
+                );
+                if eps == 0.0 {
+                    let mut g1 = vec![T::default(); n];
+                    let l1 = sm.cross_entropy_with_grad(&x, t, &mut g1).unwrap();
+                    assert_eq!(
+                        (l1.to_bits(), &g1),
+                        (loss[0].to_bits(), &g),
+                        "{ctx} one row"
+                    );
+                    assert_eq!(sm.cross_entropy(&x, t).unwrap().to_bits(), l1.to_bits());
+                }
+            }
+        }
+        bt.assert_mostly_exact(&format!("{} {isa:?} softmax backward", T::NAME));
+        lbt.assert_mostly_exact(&format!("{} {isa:?} log-softmax backward", T::NAME));
+        ct.assert_mostly_exact(&format!("{} {isa:?} cross-entropy gradient", T::NAME));
+    });
+}
+
+#[test]
+fn f16_training() {
+    training::<f16>();
+}
+
+#[test]
+fn bf16_training() {
+    training::<bf16>();
+}
+
+/// Ignored rows, errors before anything is written, and the batch backward passes.
+#[test]
+fn training_batches_and_errors() {
+    let sm = Softmax::new();
+    let (rows, cols, s) = (5, 40, 43);
+    let (x, _) = row::<bf16>(3, rows * s, (-5.0, 5.0));
+    let targets = [0i64, -100, 39, 7, -100];
+    let mut losses = [1.0f32; 5];
+    let mut g = vec![bf16::ONE; rows * s];
+    sm.cross_entropy_rows(
+        &x,
+        s,
+        rows,
+        cols,
+        &targets,
+        Default::default(),
+        &mut losses,
+        Some((&mut g, s)),
+    )
+    .unwrap();
+    for r in 0..rows {
+        let gr = &g[r * s..][..cols];
+        if targets[r] == -100 {
+            assert_eq!(losses[r], 0.0);
+            assert!(gr.iter().all(|v| v.to_bits() == 0));
+        } else {
+            let mut one = vec![bf16::ZERO; cols];
+            let l = sm
+                .cross_entropy_with_grad(&x[r * s..][..cols], targets[r] as usize, &mut one)
+                .unwrap();
+            assert_eq!((l.to_bits(), one.as_slice()), (losses[r].to_bits(), gr));
+        }
+    }
+    // A bad target writes nothing.
+    let before = g.clone();
+    assert!(sm
+        .cross_entropy_rows(
+            &x,
+            s,
+            rows,
+            cols,
+            &[0, 1, 40, 2, 3],
+            Default::default(),
+            &mut losses,
+            Some((&mut g, s))
+        )
+        .is_err());
+    let mut one = vec![bf16::ONE; cols];
+    assert!(sm
+        .cross_entropy_with_grad(&x[..cols], cols, &mut one)
+        .is_err());
+    assert!(one.iter().all(|v| *v == bf16::ONE));
+    assert_eq!(g, before);
+    // Batch backward passes equal the one-row calls.
+    let (dy, _) = row::<bf16>(4, rows * s, (-1.0, 1.0));
+    let mut dx = vec![bf16::ZERO; rows * s];
+    sm.softmax_backward_rows(&x, s, &dy, s, &mut dx, s, rows, cols)
+        .unwrap();
+    let mut lx = vec![bf16::ZERO; rows * s];
+    sm.log_softmax_backward_rows(&x, s, &dy, s, &mut lx, s, rows, cols)
+        .unwrap();
+    for r in 0..rows {
+        let mut one = vec![bf16::ZERO; cols];
+        sm.softmax_backward(&x[r * s..][..cols], &dy[r * s..][..cols], &mut one)
+            .unwrap();
+        assert_eq!(&dx[r * s..][..cols], one.as_slice());
+        sm.log_softmax_backward(&x[r * s..][..cols], &dy[r * s..][..cols], &mut one)
+            .unwrap();
+        assert_eq!(&lx[r * s..][..cols], one.as_slice());
+    }
+    // Length errors.
+    let mut y = vec![f16::ZERO; 3];
+    assert!(softmax::softmax(&[f16::ONE; 4], &mut y).is_err());
+    assert!(sm
+        .softmax_rows(&[f16::ONE; 4], 2, &mut y, 2, 2, 2, Algorithm::Auto)
+        .is_err());
+}
