@@ -855,3 +855,52 @@ fn topk_gating_and_sampling() {
         }
     }
 }
+
+/// f16 and bf16 rows on AVX-512: every result is the AVX-512 f32 result of the widened row,
+/// rounded once (so the 512-bit conversions give the bits of the portable ones), for rows of
+/// every length to 70 and longer ones, plus the row of every finite f16 value.
+#[test]
+fn half_rows_are_the_rounded_f32_results() {
+    use softmax::{bf16, f16, Element};
+    let Some(k) = kernels("half_rows_are_the_rounded_f32_results") else {
+        return;
+    };
+    fn run<T: Element>(sm: &Softmax, w: &[f32]) {
+        let x: Vec<T> = w.iter().map(|&v| T::from_f32(v)).collect();
+        let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+        let n = x.len();
+        let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+        for log in [false, true] {
+            if log {
+                sm.log_softmax(&x, &mut y).unwrap();
+                sm.log_softmax(&w, &mut yf).unwrap();
+            } else {
+                sm.softmax(&x, &mut y).unwrap();
+                sm.softmax(&w, &mut yf).unwrap();
+            }
+            for (i, (a, &b)) in y.iter().zip(&yf).enumerate() {
+                let want = T::from_f32(b);
+                assert!(
+                    a == &want || (a.to_f32().is_nan() && b.is_nan()),
+                    "{} n={n} log={log} i={i}: {a:?} vs {want:?}",
+                    T::NAME
+                );
+            }
+        }
+        assert_eq!(sm.logsumexp(&x).to_bits(), sm.logsumexp(&w).to_bits());
+    }
+    let mut r = rng(51);
+    for n in (0..=70).chain([1000, 5000]) {
+        for (lo, hi) in [(-10.0, 10.0), (-1e4, 1e4)] {
+            let w = uniform(&mut r, n, lo, hi);
+            run::<f16>(&k.avx, &w);
+            run::<bf16>(&k.avx, &w);
+        }
+    }
+    let every_f16: Vec<f32> = (0..=u16::MAX)
+        .map(|b| f16::from_bits(b).to_f32())
+        .filter(|v| v.is_finite())
+        .collect();
+    run::<f16>(&k.avx, &every_f16);
+    run::<bf16>(&k.avx, &every_f16);
+}
