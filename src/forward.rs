@@ -3,6 +3,7 @@
 
 use crate::check::length;
 use crate::rows::{InOut, Rows, RowsIn};
+use crate::staged_long::HalfRow;
 use crate::{parallel, segmented, Algorithm, Element, Error, Softmax};
 
 impl Softmax {
@@ -96,7 +97,8 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        self.map_row(x, y, |io| self.run_softmax(io, algorithm))
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        self.map_row_long(x, y, &long, |io| self.run_softmax(io, algorithm))
             .ok_or(mismatch)
     }
 
@@ -107,24 +109,27 @@ impl Softmax {
 
     /// `xy = softmax(xy)` with the given algorithm.
     pub fn softmax_in_place_with<T: Element>(&self, xy: &mut [T], algorithm: Algorithm) {
-        self.map_row_in_place(xy, |io| self.run_softmax(io, algorithm))
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        self.map_row_in_place_long(xy, &long, |io| self.run_softmax(io, algorithm))
     }
 
     /// `y = log_softmax(x) = x - logsumexp(x)`; `y.len()` must equal `x.len()`.
     pub fn log_softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        self.map_row(x, y, |io| self.run_log_softmax(io))
+        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        self.map_row_long(x, y, &long, |io| self.run_log_softmax(io))
             .ok_or(mismatch)
     }
 
     /// `xy = log_softmax(xy)`.
     pub fn log_softmax_in_place<T: Element>(&self, xy: &mut [T]) {
-        self.map_row_in_place(xy, |io| self.run_log_softmax(io))
+        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        self.map_row_in_place_long(xy, &long, |io| self.run_log_softmax(io))
     }
 
     /// `ln(sum_i exp(x_i))`, reading `x` once; `-inf` for an empty row.
     pub fn logsumexp<T: Element>(&self, x: &[T]) -> f32 {
-        self.read_row(x, |x| self.run_logsumexp(x))
+        self.logsumexp_of(x)
     }
 
     /// Log-sum-exp of one f32 row (long rows split into segments).
@@ -149,7 +154,8 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })
     }
@@ -163,7 +169,8 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        self.rows_op_in_place(xy, stride, rows, cols, |b| {
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })
     }
@@ -178,7 +185,8 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
             self.run_log_softmax_rows(b)
         })
     }
@@ -191,7 +199,10 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.rows_op_in_place(xy, stride, rows, cols, |b| self.run_log_softmax_rows(b))
+        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
+            self.run_log_softmax_rows(b)
+        })
     }
 
     /// `out[r] = ln(sum_i exp(x[r*stride + i]))` for `rows` rows of `cols` values (`-inf`
@@ -282,7 +293,7 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         check_scale(scale)?;
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, |b| {
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, None, |b| {
             self.run_softmax_scaled_rows(b, algorithm, scale)
         })
     }

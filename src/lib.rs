@@ -80,6 +80,7 @@ mod rows;
 mod segmented;
 mod stablemax;
 mod staged;
+mod staged_long;
 pub mod topk;
 mod tuning;
 

@@ -45,14 +45,14 @@ pub(crate) const SEGMENT: usize = 64 * 1024;
 pub(crate) const SEGMENT_MIN_LEN: usize = 2 * SEGMENT;
 
 /// The segments of a row of `n` elements as (start, length).
-fn segment(i: usize, n: usize) -> (usize, usize) {
+pub(crate) fn segment(i: usize, n: usize) -> (usize, usize) {
     let start = i * SEGMENT;
     (start, SEGMENT.min(n - start))
 }
 
 /// Pass 1 of one segment.
 #[derive(Clone, Copy)]
-enum Part {
+pub(crate) enum Part {
     /// `sum e^x = S * 2^k`, finite `S`.
     Sum(f64, f32),
     /// Only `-inf`: nothing to add.
@@ -74,7 +74,7 @@ fn pow2(d: f32) -> f64 {
 ///
 /// # Safety
 /// `seg` is readable; the kernels' ISA runs on this CPU (as for every table).
-unsafe fn part(pass1: unsafe fn(&[f32]) -> Option<(f64, f32)>, seg: &[f32]) -> Part {
+pub(crate) unsafe fn part(pass1: unsafe fn(&[f32]) -> Option<(f64, f32)>, seg: &[f32]) -> Part {
     // SAFETY: forwarded.
     match unsafe { pass1(seg) } {
         Some((s, e)) if s.is_finite() => Part::Sum(s, e),
@@ -86,39 +86,38 @@ unsafe fn part(pass1: unsafe fn(&[f32]) -> Option<(f64, f32)>, seg: &[f32]) -> P
     }
 }
 
-/// Combines the segments' sums in index order: `None` when the row must take the
-/// special-value path (a special segment, or every segment empty).
-fn combine(parts: impl Iterator<Item = Part>) -> Option<(f64, f32)> {
-    let mut acc: Option<(f64, f32)> = None;
-    for p in parts {
-        match p {
-            Part::Special => return None,
-            Part::Empty => {}
-            Part::Sum(s, k) => {
-                acc = Some(match acc {
-                    None => (s, k),
-                    Some((a, ka)) => {
-                        let e = ka.max(k);
-                        (a * pow2(ka - e) + s * pow2(k - e), e)
-                    }
-                });
-            }
+/// Two partial results, `a` before `b`, as one.
+pub(crate) fn merge(a: Part, b: Part) -> Part {
+    match (a, b) {
+        (Part::Special, _) | (_, Part::Special) => Part::Special,
+        (Part::Empty, p) | (p, Part::Empty) => p,
+        (Part::Sum(a, ka), Part::Sum(s, k)) => {
+            let e = ka.max(k);
+            Part::Sum(a * pow2(ka - e) + s * pow2(k - e), e)
         }
     }
-    acc
+}
+
+/// Combines the segments' sums in index order: `None` when the row must take the
+/// special-value path (a special segment, or every segment empty).
+pub(crate) fn combine(parts: impl Iterator<Item = Part>) -> Option<(f64, f32)> {
+    match parts.fold(Part::Empty, merge) {
+        Part::Sum(s, k) => Some((s, k)),
+        _ => None,
+    }
 }
 
 /// Results written by the tasks, one slot per segment, read back in index order.
-struct Slots<T>(Vec<OnceLock<T>>);
+pub(crate) struct Slots<T>(Vec<OnceLock<T>>);
 
 impl<T: Copy> Slots<T> {
-    fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         Slots((0..n).map(|_| OnceLock::new()).collect())
     }
-    fn set(&self, i: usize, v: T) {
+    pub(crate) fn set(&self, i: usize, v: T) {
         let _ = self.0[i].set(v);
     }
-    fn values(&self) -> impl Iterator<Item = T> + '_ {
+    pub(crate) fn values(&self) -> impl Iterator<Item = T> + '_ {
         self.0
             .iter()
             .map(|s| *s.get().expect("every segment's task ran"))

@@ -12,6 +12,7 @@ use crate::element::{Data, DataMut, Element};
 use crate::kernels::convert::Half;
 use crate::parallel::{self, Shared};
 use crate::rows::{Grad, InOut, Rows, RowsIn};
+use crate::staged_long::HalfRow;
 use crate::{batch_extent, check_len, Error, Softmax};
 
 /// The longest staged row kept on the stack (16 KiB of f32).
@@ -32,6 +33,10 @@ fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     }
 }
 
+/// The passes of an operation of its own for long 16-bit rows (`crate::staged_long`): `true`
+/// when it wrote the row, `false` (nothing written) when the whole row must be staged.
+pub(crate) type Long<'a> = Option<&'a (dyn Fn(HalfRow<'_>) -> bool + Sync)>;
+
 /// Two buffers of `n` elements, as [`with_buffer`].
 fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     with_buffer(n, |a| with_buffer(n, |b| f(a, b)))
@@ -49,6 +54,7 @@ impl Softmax {
         y_stride: usize,
         rows: usize,
         cols: usize,
+        long: Long<'_>,
         op: impl Fn(Rows<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len("x", batch_extent(rows, cols, x_stride)?, x.len())?;
@@ -65,6 +71,7 @@ impl Softmax {
                         (y.as_mut_ptr(), y_stride),
                         rows,
                         cols,
+                        long,
                         op,
                     )
                 }
@@ -81,6 +88,7 @@ impl Softmax {
         stride: usize,
         rows: usize,
         cols: usize,
+        long: Long<'_>,
         op: impl Fn(Rows<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len("xy", batch_extent(rows, cols, stride)?, xy.len())?;
@@ -89,7 +97,7 @@ impl Softmax {
             DataMut::Half(f, xy) => {
                 let p = xy.as_mut_ptr();
                 // SAFETY: the extent was checked above; each output row is its input row.
-                unsafe { self.half_rows(f, (p, stride), (p, stride), rows, cols, op) }
+                unsafe { self.half_rows(f, (p, stride), (p, stride), rows, cols, long, op) }
             }
         }
         Ok(())
@@ -117,13 +125,13 @@ impl Softmax {
     }
 
     /// `src` widened into `dst` (equal lengths).
-    fn widen(&self, format: Half, src: &[u16], dst: &mut [f32]) {
+    pub(crate) fn widen_into(&self, format: Half, src: &[u16], dst: &mut [f32]) {
         // SAFETY: the table came from `dispatch` (its ISA runs here); equal lengths.
         unsafe { (self.kernels.widen)(format, src, dst) }
     }
 
     /// `src` rounded into `dst` (equal lengths).
-    fn narrow(&self, format: Half, src: &[f32], dst: &mut [u16]) {
+    pub(crate) fn narrow_into(&self, format: Half, src: &[f32], dst: &mut [u16]) {
         // SAFETY: as in `widen`.
         unsafe { (self.kernels.narrow)(format, src, dst) }
     }
@@ -139,14 +147,64 @@ impl Softmax {
             (Data::F32(x), DataMut::F32(y)) => Some(op(InOut::new(x, y)?)),
             (Data::Half(f, x), DataMut::Half(_, y)) if x.len() == y.len() => {
                 Some(with_buffer(x.len(), |buf| {
-                    self.widen(f, x, buf);
+                    self.widen_into(f, x, buf);
                     let r = op(InOut::in_place(buf));
-                    self.narrow(f, buf, y);
+                    self.narrow_into(f, buf, y);
                     r
                 }))
             }
             _ => None,
         }
+    }
+
+    /// [`Softmax::map_row`] for an operation with passes of its own for long 16-bit rows.
+    pub(crate) fn map_row_long<T: Element>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+        op: impl FnOnce(InOut<'_>),
+    ) -> Option<()> {
+        if let (Data::Half(format, xs), DataMut::Half(_, ys)) = (T::data(x), T::data_mut(y)) {
+            if xs.len() == ys.len() && xs.len() > STAGE {
+                // SAFETY: the two slices (a `&` and a `&mut`, disjoint) outlive the call.
+                let row = unsafe { HalfRow::new(format, xs.as_ptr(), ys.as_mut_ptr(), xs.len()) };
+                if long(row) {
+                    return Some(());
+                }
+            }
+        }
+        self.map_row(x, y, op)
+    }
+
+    /// [`Softmax::map_row_in_place`] for an operation with passes of its own for long 16-bit
+    /// rows.
+    pub(crate) fn map_row_in_place_long<T: Element>(
+        &self,
+        xy: &mut [T],
+        long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+        op: impl FnOnce(InOut<'_>),
+    ) {
+        if let DataMut::Half(format, xs) = T::data_mut(xy) {
+            let (p, n) = (xs.as_mut_ptr(), xs.len());
+            // SAFETY: the slice outlives the call; the output is the input.
+            if n > STAGE && long(unsafe { HalfRow::new(format, p, p, n) }) {
+                return;
+            }
+        }
+        self.map_row_in_place(xy, op)
+    }
+
+    /// Log-sum-exp of a row of any element type.
+    pub(crate) fn logsumexp_of<T: Element>(&self, x: &[T]) -> f32 {
+        if let Data::Half(format, xs) = T::data(x) {
+            if xs.len() > STAGE {
+                if let Some(v) = self.half_logsumexp_long(format, xs) {
+                    return v;
+                }
+            }
+        }
+        self.read_row(x, |x| self.run_logsumexp(x))
     }
 
     /// Runs a one-row f32 operation on `xy` in place.
@@ -158,9 +216,9 @@ impl Softmax {
         match T::data_mut(xy) {
             DataMut::F32(xy) => op(InOut::in_place(xy)),
             DataMut::Half(f, xy) => with_buffer(xy.len(), |buf| {
-                self.widen(f, xy, buf);
+                self.widen_into(f, xy, buf);
                 let r = op(InOut::in_place(buf));
-                self.narrow(f, buf, xy);
+                self.narrow_into(f, buf, xy);
                 r
             }),
         }
@@ -171,7 +229,7 @@ impl Softmax {
         match T::data(x) {
             Data::F32(x) => op(x),
             Data::Half(f, x) => with_buffer(x.len(), |buf| {
-                self.widen(f, x, buf);
+                self.widen_into(f, x, buf);
                 op(buf)
             }),
         }
@@ -192,10 +250,10 @@ impl Softmax {
                 if y.len() == dy.len() && y.len() == dx.len() =>
             {
                 with_buffers(y.len(), |yb, db| {
-                    self.widen(f, y, yb);
-                    self.widen(f, dy, db);
+                    self.widen_into(f, y, yb);
+                    self.widen_into(f, dy, db);
                     let r = op(Grad::in_place(yb, db)?);
-                    self.narrow(f, db, dx);
+                    self.narrow_into(f, db, dx);
                     Some(r)
                 })
             }
@@ -214,10 +272,10 @@ impl Softmax {
             (Data::F32(y), DataMut::F32(d)) => Some(op(Grad::in_place(y, d)?)),
             (Data::Half(f, y), DataMut::Half(_, d)) if y.len() == d.len() => {
                 with_buffers(y.len(), |yb, db| {
-                    self.widen(f, y, yb);
-                    self.widen(f, d, db);
+                    self.widen_into(f, y, yb);
+                    self.widen_into(f, d, db);
                     let r = op(Grad::in_place(yb, db)?);
-                    self.narrow(f, db, d);
+                    self.narrow_into(f, db, d);
                     Some(r)
                 })
             }
@@ -241,6 +299,7 @@ impl Softmax {
         (y, ys): (*mut u16, usize),
         rows: usize,
         cols: usize,
+        long: Long<'_>,
         op: impl Fn(Rows<'_>) + Sync,
     ) {
         let (x, y) = (Shared(x), Shared(y));
@@ -249,12 +308,23 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
+                if let (Some(long), true) = (long, cols > STAGE) {
+                    let (xr, yr) = (x.get().wrapping_add(r * xs), y.get().wrapping_add(r * ys));
+                    // SAFETY: row `r` is readable and writable for `cols` (the contract), its
+                    // output equal to or disjoint from its input, and the chunks hand out
+                    // each row once.
+                    let row = unsafe { HalfRow::new(f, xr, yr, cols) };
+                    if long(row) {
+                        r += 1;
+                        continue;
+                    }
+                }
                 with_buffer(g * cols, |buf| {
                     for i in 0..g {
                         // SAFETY: row `r + i` is readable for `cols` (the contract).
                         let src =
                             unsafe { std::slice::from_raw_parts(x.get().add((r + i) * xs), cols) };
-                        self.widen(f, src, &mut buf[i * cols..][..cols]);
+                        self.widen_into(f, src, &mut buf[i * cols..][..cols]);
                     }
                     let batch =
                         Rows::in_place(buf, cols, g, cols).expect("the buffer holds the group");
@@ -265,7 +335,7 @@ impl Softmax {
                         let dst = unsafe {
                             std::slice::from_raw_parts_mut(y.get().add((r + i) * ys), cols)
                         };
-                        self.narrow(f, &buf[i * cols..][..cols], dst);
+                        self.narrow_into(f, &buf[i * cols..][..cols], dst);
                     }
                 });
                 r += g;
@@ -291,10 +361,19 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
+                if cols > STAGE {
+                    if let Some(v) = self.half_logsumexp_long(f, &x[r * stride..][..cols]) {
+                        // SAFETY: `out` holds one value per row, and the chunks hand out
+                        // each row once.
+                        unsafe { out.get().add(r).write(v) };
+                        r += 1;
+                        continue;
+                    }
+                }
                 with_buffer(g * cols, |buf| {
                     for i in 0..g {
                         let src = &x[(r + i) * stride..][..cols];
-                        self.widen(f, src, &mut buf[i * cols..][..cols]);
+                        self.widen_into(f, src, &mut buf[i * cols..][..cols]);
                     }
                     // SAFETY: `out` holds one value per row, and the chunks hand out each
                     // row once, so the slices do not overlap.
