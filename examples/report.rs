@@ -458,6 +458,7 @@ usage: cargo run --release --example report -- [options]
   --json PATH      also write every figure as JSON to PATH
   --plots DIR      write the SVG plots to DIR (default target/report)
   --no-plots       write no plots
+  --half-only      only the 16-bit section (f16 and bf16 against f32)
   -h, --help       this text
 
 operations: ";
@@ -473,6 +474,7 @@ struct Opts {
     accuracy_lens: Vec<usize>,
     smoke: bool,
     quick: bool,
+    half_only: bool,
 }
 
 // The crate's size parser (`64`, `4K`, `16M`, `1G`), for --sizes.
@@ -488,7 +490,7 @@ fn parse_len(s: &str) -> Result<usize, String> {
 
 fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     let mut it = args.iter();
-    let (mut quick, mut smoke, mut no_plots) = (false, false, false);
+    let (mut quick, mut smoke, mut no_plots, mut half_only) = (false, false, false, false);
     let (mut isas, mut sizes, mut names, mut rounds, mut json, mut plots) =
         (None, None, None, None, None, None);
     while let Some(a) = it.next() {
@@ -502,6 +504,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             "--quick" => quick = true,
             "--smoke" => smoke = true,
             "--no-plots" => no_plots = true,
+            "--half-only" => half_only = true,
             "--isa" => isas = Some(value("--isa")?),
             "--sizes" => sizes = Some(value("--sizes")?),
             "--ops" => names = Some(value("--ops")?),
@@ -600,6 +603,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         accuracy_lens,
         smoke,
         quick,
+        half_only,
     }))
 }
 
@@ -621,6 +625,8 @@ fn target_dir() -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 
 // Rows uniform in [-10, 10) from `StdRng` seeded per row (shared with the benchmarks).
+#[path = "shared/half_report.rs"]
+mod half_report;
 #[path = "shared/inputs.rs"]
 mod inputs;
 use inputs::uniform_inputs;
@@ -1351,6 +1357,10 @@ fn main() {
         opts.rounds
     );
 
+    if opts.half_only {
+        half_report::half_report(opts.smoke, opts.quick, &opts.isas, inputs::uniform_inputs);
+        return;
+    }
     let m = measure(&opts);
     print_tables(&opts, &m);
     print_trust(&opts, &m);
@@ -1367,6 +1377,7 @@ fn main() {
         .or(opts.isas.last().copied())
         .unwrap_or_else(softmax::current_isa);
     threads_report(opts.smoke, opts.quick, isa);
+    half_report::half_report(opts.smoke, opts.quick, &opts.isas, inputs::uniform_inputs);
 
     if let Some(path) = &opts.json {
         match write_json(&opts, &m, &acc, path) {
