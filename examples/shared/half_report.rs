@@ -147,8 +147,8 @@ pub fn half_report(
 
 fn size_name(n: usize) -> String {
     match n {
-        _ if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}M", n >> 20),
-        _ if n >= 1024 && n % 1024 == 0 => format!("{}K", n >> 10),
+        _ if n >= 1 << 20 && n.is_multiple_of(1 << 20) => format!("{}M", n >> 20),
+        _ if n >= 1024 && n.is_multiple_of(1024) => format!("{}K", n >> 10),
         _ => n.to_string(),
     }
 }
