@@ -3,7 +3,9 @@
 //! Groups (one per operation, see [`OPS`]), each with ids `<isa>/<len>`: `softmax/<algorithm>`
 //! for every [`Algorithm`], `log_softmax`, `logsumexp`, `softmax_scaled`, `softmax_backward`,
 //! `log_softmax_backward`, `cross_entropy`, `cross_entropy_grad`, `cross_entropy_rows` (rows
-//! of 1000 classes), and `softmax_rows`, `log_softmax_rows` and `logsumexp_rows` (rows of 64).
+//! of 1000 classes), and `softmax_rows`, `log_softmax_rows` and `logsumexp_rows` (rows of 64);
+//! then one group per 16-bit format, `bf16` and `f16`, with ids `<op>/<isa>/<len>` for
+//! `softmax`, `log_softmax`, `logsumexp`, `softmax_rows` and `logsumexp_rows` (rows of 64).
 //! Throughput is `Throughput::Elements` (floats of the input row per call), as the report's
 //! elements/ns.
 //!
@@ -294,11 +296,62 @@ fn bench_op(c: &mut Criterion, setup: &mut Setup, op: &Op) {
     }
 }
 
+/// The 16-bit groups, one per format (`bf16`, `f16`), ids `<op>/<isa>/<len>`: softmax,
+/// log-softmax and log-sum-exp of one row, and softmax and log-sum-exp of rows of 64, on the
+/// inputs of the f32 groups rounded to the format (compare with the f32 groups of the same
+/// names).
+fn bench_half<T: softmax::Element>(c: &mut Criterion, setup: &Setup) {
+    let x: Vec<T> = setup.x.iter().map(|&v| T::from_f32(v)).collect();
+    let mut y = x.clone();
+    let mut lse = vec![0.0f32; setup.x.len() / 64 + 1];
+    for sm in &setup.kernels {
+        let mut group = c.benchmark_group(T::NAME);
+        for &n in &setup.lens {
+            configure(&mut group, n, setup.quick);
+            let (x, y) = (&x[..n], &mut y[..n]);
+            let id = |op: &str| BenchmarkId::new(format!("{op}/{}", sm.isa().name()), n);
+            group.bench_function(id("softmax"), |b| {
+                b.iter(|| sm.softmax(black_box(x), black_box(&mut *y)).unwrap())
+            });
+            group.bench_function(id("log_softmax"), |b| {
+                b.iter(|| sm.log_softmax(black_box(x), black_box(&mut *y)).unwrap())
+            });
+            group.bench_function(id("logsumexp"), |b| {
+                b.iter(|| black_box(sm.logsumexp(black_box(x))))
+            });
+            let rows = n / 64;
+            group.bench_function(id("softmax_rows"), |b| {
+                b.iter(|| {
+                    sm.softmax_rows(
+                        black_box(x),
+                        64,
+                        black_box(&mut *y),
+                        64,
+                        rows,
+                        64,
+                        Algorithm::Auto,
+                    )
+                    .unwrap()
+                })
+            });
+            group.bench_function(id("logsumexp_rows"), |b| {
+                b.iter(|| {
+                    sm.logsumexp_rows(black_box(x), 64, rows, 64, black_box(&mut lse[..rows]))
+                        .unwrap()
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let mut setup = Setup::new();
     for op in OPS {
         bench_op(c, &mut setup, op);
     }
+    bench_half::<softmax::bf16>(c, &setup);
+    bench_half::<softmax::f16>(c, &setup);
 }
 
 /// 1 s warm-up and 2 s measurement with plots; the quick subset sets its own short times per
