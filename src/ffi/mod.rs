@@ -126,10 +126,11 @@ use crate::Algorithm;
 // cbindgen (build.rs) reads this file first, then the files of the `mod` lines below in their
 // order, and the header keeps that order: the status type and the shared constants of this
 // file, then forward, training, ISA and info entry points, batch, lse, deprecated, stablemax,
-// topk, threads. `check` exports nothing to C. Moving a `mod` line moves its declarations in
-// `include/softmax.h`; rustfmt sorts consecutive `mod` lines, so the `use` lines between them
-// hold this order.
+// topk, threads. `check` and `element` export nothing to C. Moving a `mod` line moves its
+// declarations in `include/softmax.h`; rustfmt sorts consecutive `mod` lines, so the `use`
+// lines between them hold this order.
 mod check;
+mod element;
 mod forward;
 pub use forward::*;
 mod training;
