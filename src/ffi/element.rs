@@ -17,7 +17,7 @@ use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
 use crate::{bf16, f16, Element, Softmax};
 
-/// An element type of the C ABI's rows (`f32`, [`f16`], [`bf16`]): the batch drivers, which
+/// An element type of the C ABI's rows (`f32`, `f16`, `bf16`): the batch drivers, which
 /// differ between f32 rows (viewed in place) and 16-bit rows (staged a group at a time).
 pub(super) trait CElement: Element {
     /// Runs an f32 batch operation on the batch whose row `r` is read at `x + r * x_stride`
