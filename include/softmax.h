@@ -16,6 +16,14 @@
  * `extern "C"`). Every exported symbol starts with `softmax_`, except the deprecated names of
  * 0.1 (`logsumexp_f32`, ...), kept as aliases until 1.0.
  *
+ * 16-BIT ROWS: softmax, log-softmax, log-sum-exp, scaled softmax, their batches, the backward
+ * passes and cross-entropy also take rows of IEEE binary16 (`softmax_f16_t`) or bfloat16
+ * (`softmax_bf16_t`), both `uint16_t` bit patterns: `softmax_f16`, `softmax_rows_bf16_ex`,
+ * `softmax_cross_entropy_f16`, ... are the `_f32` functions with 16-bit rows (the same
+ * arguments and rules, with 2-byte elements). They compute in float and round each output
+ * once (nearest, ties to even); log-sum-exp results and losses are `float`. See the two
+ * typedefs.
+ *
  * STATUS: every function that can fail returns a `softmax_status`. It validates all of its
  * arguments before it reads or writes any array, so on `SOFTMAX_STATUS_NULL_POINTER`,
  * `SOFTMAX_STATUS_INVALID_ARGUMENT` or `SOFTMAX_STATUS_UNSUPPORTED_ISA` nothing was written.
@@ -28,7 +36,7 @@
  *     `SOFTMAX_FLAG_*` constants, a `scale` that is not finite, a `label_smoothing` outside
  *     `[0, 1]` or NaN, and for cross-entropy a row without classes (`n == 0`, `cols == 0`)
  *     or `target >= n`.
- *  2. Batches (`*_rows_f32`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
+ *  2. Batches (`*_rows_*`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
  *     a batch extent `(rows - 1) * stride + cols` that overflows `size_t`, is
  *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
@@ -37,19 +45,20 @@
  *     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
  *  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
  *     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
- *  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 8 bytes for the
- *     `int64_t` targets) is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 2 bytes for the 16-bit
+ *     `softmax_f16_t` and `softmax_bf16_t` rows; 8 bytes for the `int64_t` targets) is
+ *     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *  6. An array whose size in bytes exceeds `PTRDIFF_MAX`, or whose address range wraps around
  *     the address space, is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
- *  7. An output may be exactly one of the float inputs, with the same layout (for batches
+ *  7. An output may be exactly one of the row inputs, with the same layout (for batches
  *     also the same stride): the call then works in place. That is `y == x` for the forward
  *     operations, `dx == y` or `dx == dy` for the backward passes, and `dlogits == logits`
  *     for cross-entropy. Any other overlap of the address ranges `[p, p + extent)` of an
  *     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
  *     may overlap each other freely). `loss` is written last: it may point into `logits`,
  *     not into `dlogits`.
- *  8. `softmax_cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
- *     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+ *  8. `softmax_cross_entropy_rows_*` then reads all targets: one that is neither
+ *     `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
  *
  * Beyond these checks the caller must pass arrays that are really readable (inputs) and
  * writable (outputs) for the given number of elements, and must not modify them from another
@@ -163,9 +172,10 @@
 #define SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED 4
 
 /**
- * Flag of `softmax_rows_f32_ex`: softmax of a row whose entries are all `-inf` (a fully
- * masked attention row) gives zeros instead of NaN, so its gradient through
- * `softmax_backward_rows_f32` is zero too. Every other row is unaffected.
+ * Flag of `softmax_rows_f32_ex` (and `softmax_rows_f16_ex`, `softmax_rows_bf16_ex`): softmax
+ * of a row whose entries are all `-inf` (a fully masked attention row) gives zeros instead of
+ * NaN, so its gradient through `softmax_backward_rows_f32` is zero too. Every other row is
+ * unaffected.
  */
 #define SOFTMAX_FLAG_ZERO_MASKED_ROWS 1
 
@@ -202,6 +212,60 @@
  * `softmax_status_string`) safely.
  */
 typedef uint32_t softmax_status;
+
+/**
+ * IEEE 754 binary16 ("half precision"), as its 16 bits: 1 sign, 5 exponent and 10 fraction
+ * bits; 11 significant bits, largest finite value 65504, smallest normal `2^-14` (6.1e-5),
+ * smallest subnormal `2^-24` (6.0e-8).
+ *
+ * Each `_f16` function (`softmax_f16`, `softmax_rows_f16_ex`, `softmax_cross_entropy_f16`,
+ * ...) is the `_f32` function of the same name with its `float` rows replaced by rows of
+ * `softmax_f16_t`: the same parameters, argument rules, in-place and overlap rules, flags,
+ * threads and status codes, with elements of 2 bytes (pointers aligned to 2 bytes, arrays of
+ * at most `PTRDIFF_MAX` bytes; strides and extents count elements). Log-sum-exp results,
+ * losses, scales and label smoothing stay `float`.
+ *
+ * Arithmetic is f32: a row is widened to `float` (exactly), the `_f32` operation runs on it,
+ * and each output is rounded to binary16 once, to nearest with ties to even: a NaN stays a
+ * NaN (made quiet), results of magnitude 65520 and above become infinities (a log-softmax
+ * output below -65504 can be `-inf`), and results of magnitude at most `2^-25` (half the
+ * smallest subnormal) become zeros of their sign (softmax outputs below about 3e-8 are 0).
+ * So a result is the `_f32` result of the widened row, rounded: the special values of the
+ * `_f32` function, its accuracy plus half a unit in the last place of binary16 (a relative
+ * `2^-11` for normal results), and the same bits for every thread count.
+ *
+ * `_Float16` (C23, GCC and Clang on x86_64 and aarch64), `__fp16` and C++23 `std::float16_t`
+ * have this representation: a pointer to an array of them may be passed cast to
+ * `softmax_f16_t *`.
+ */
+typedef uint16_t softmax_f16_t;
+
+/**
+ * bfloat16, as its 16 bits: the upper half of an IEEE 754 binary32 `float` (1 sign,
+ * 8 exponent and 7 fraction bits), so the range of `float` (largest finite value about
+ * 3.39e38, smallest normal `2^-126`, smallest subnormal `2^-133`) with 8 significant bits.
+ *
+ * Each `_bf16` function (`softmax_bf16`, `softmax_rows_bf16_ex`,
+ * `softmax_cross_entropy_bf16`, ...) is the `_f32` function of the same name with its
+ * `float` rows replaced by rows of `softmax_bf16_t`, as the `_f16` functions are for
+ * `softmax_f16_t`: the same rules and status codes, elements of 2 bytes, and `float`
+ * log-sum-exp results, losses, scales and label smoothing.
+ *
+ * Arithmetic is f32: a row is widened to `float` (exactly: the bits shifted up by 16), the
+ * `_f32` operation runs on it, and each output is rounded to bfloat16 once, to nearest with
+ * ties to even: a NaN stays a NaN (made quiet), results at least half a unit in the last
+ * place beyond the largest finite value become infinities, and results of magnitude at most
+ * `2^-134` become zeros of their sign. A result is the `_f32` result of the widened row,
+ * rounded: the special values of the `_f32` function, its accuracy plus half a unit in the
+ * last place of bfloat16 (a relative `2^-8` for normal results), and the same bits for every
+ * thread count.
+ *
+ * `__bf16` (GCC and Clang) and C++23 `std::bfloat16_t` have this representation: a pointer
+ * to an array of them may be passed cast to `softmax_bf16_t *`. By hand, the `float` with bits
+ * `b` (not a NaN) rounds to `(b + 0x7fff + ((b >> 16) & 1)) >> 16`, and `h` widens to the
+ * `float` with bits `(uint32_t)h << 16`.
+ */
+typedef uint16_t softmax_bf16_t;
 
 /**
  * The log-sum-exp state of a chunk of a row (`sum_i exp(x_i)` as a mantissa and a binary
@@ -615,6 +679,616 @@ softmax_status softmax_cross_entropy_rows_f32(const float *logits,
                                               float *losses,
                                               float *dlogits,
                                               size_t dlogits_stride);
+
+/**
+ * Softmax of one row of `n` `softmax_f16_t` values (IEEE binary16) with
+ * `SOFTMAX_ALGORITHM_AUTO`: `softmax_f32` on the row widened to `float`, each output rounded
+ * to IEEE binary16 (see `softmax_f16_t`).
+ *
+ * Arguments, in-place use (`y == x`; any other overlap is `SOFTMAX_STATUS_INVALID_ARGUMENT`),
+ * NULL with `n == 0`, special values and status codes as `softmax_f32`, with 2-byte elements:
+ * `x` and `y` aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_f16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_f16(const softmax_f16_t *x, softmax_f16_t *y, size_t n);
+
+/**
+ * Softmax of one row of `n` `softmax_bf16_t` values (bfloat16) with `SOFTMAX_ALGORITHM_AUTO`:
+ * `softmax_f32` on the row widened to `float`, each output rounded to bfloat16 (see
+ * `softmax_bf16_t`).
+ *
+ * Arguments, in-place use (`y == x`; any other overlap is `SOFTMAX_STATUS_INVALID_ARGUMENT`),
+ * NULL with `n == 0`, special values and status codes as `softmax_f32`, with 2-byte elements:
+ * `x` and `y` aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_bf16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_bf16(const softmax_bf16_t *x, softmax_bf16_t *y, size_t n);
+
+/**
+ * Softmax of one row of `n` `softmax_f16_t` values (IEEE binary16) with the given
+ * `SOFTMAX_ALGORITHM_*`: `softmax_f32_ex` on the row widened to `float`, each output rounded
+ * to IEEE binary16.
+ *
+ * As `softmax_f32_ex` (an unknown `algorithm` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked
+ * first, even when `n == 0`; in place when `y == x`), with 2-byte elements: `x` and `y`
+ * aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_f16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_f16_ex(const softmax_f16_t *x,
+                              softmax_f16_t *y,
+                              size_t n,
+                              uint32_t algorithm);
+
+/**
+ * Softmax of one row of `n` `softmax_bf16_t` values (bfloat16) with the given
+ * `SOFTMAX_ALGORITHM_*`: `softmax_f32_ex` on the row widened to `float`, each output rounded
+ * to bfloat16.
+ *
+ * As `softmax_f32_ex` (an unknown `algorithm` is `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked
+ * first, even when `n == 0`; in place when `y == x`), with 2-byte elements: `x` and `y`
+ * aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_bf16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_bf16_ex(const softmax_bf16_t *x,
+                               softmax_bf16_t *y,
+                               size_t n,
+                               uint32_t algorithm);
+
+/**
+ * Log-softmax of one row of `n` `softmax_f16_t` values (IEEE binary16):
+ * `softmax_log_softmax_f32` on the row widened to `float`, each output rounded to IEEE
+ * binary16.
+ *
+ * Arguments, in-place use (`y == x`), special values and status codes as
+ * `softmax_log_softmax_f32`, with 2-byte elements: `x` and `y` aligned to 2 bytes, `n * 2` at
+ * most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_f16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_log_softmax_f16(const softmax_f16_t *x, softmax_f16_t *y, size_t n);
+
+/**
+ * Log-softmax of one row of `n` `softmax_bf16_t` values (bfloat16): `softmax_log_softmax_f32`
+ * on the row widened to `float`, each output rounded to bfloat16.
+ *
+ * Arguments, in-place use (`y == x`), special values and status codes as
+ * `softmax_log_softmax_f32`, with 2-byte elements: `x` and `y` aligned to 2 bytes, `n * 2` at
+ * most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_bf16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_log_softmax_bf16(const softmax_bf16_t *x, softmax_bf16_t *y, size_t n);
+
+/**
+ * Log-sum-exp of `n` `softmax_f16_t` values (IEEE binary16), `ln(sum_i exp(x[i]))`, stored as
+ * a `float` in `*result`: `softmax_logsumexp_f32` on the row widened to `float` (the result is
+ * not rounded to IEEE binary16).
+ *
+ * As `softmax_logsumexp_f32` (`-inf` for `n == 0`, where `x` may be NULL; `result` always
+ * required, aligned to 4 bytes, and may point into `x`), with `x` aligned to 2 bytes and
+ * `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable for `n` `softmax_f16_t` values (unless `n == 0`) and `result` writable
+ * for one `float`.
+ */
+softmax_status softmax_logsumexp_f16(const softmax_f16_t *x, size_t n, float *result);
+
+/**
+ * Log-sum-exp of `n` `softmax_bf16_t` values (bfloat16), `ln(sum_i exp(x[i]))`, stored as a
+ * `float` in `*result`: `softmax_logsumexp_f32` on the row widened to `float` (the result is
+ * not rounded to bfloat16).
+ *
+ * As `softmax_logsumexp_f32` (`-inf` for `n == 0`, where `x` may be NULL; `result` always
+ * required, aligned to 4 bytes, and may point into `x`), with `x` aligned to 2 bytes and
+ * `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable for `n` `softmax_bf16_t` values (unless `n == 0`) and `result` writable
+ * for one `float`.
+ */
+softmax_status softmax_logsumexp_bf16(const softmax_bf16_t *x, size_t n, float *result);
+
+/**
+ * Softmax of a batch of `rows` rows of `cols` `softmax_f16_t` values (IEEE binary16), row `r`
+ * read from `x + r * x_stride` and written to `y + r * y_stride` (strides in elements, at
+ * least `cols`), with the given `SOFTMAX_ALGORITHM_*`: `softmax_rows_f32` on the rows widened
+ * to `float`, each output rounded to IEEE binary16.
+ *
+ * Layout, in-place use (`y == x` with `y_stride == x_stride`), overlap rules, NULL with no
+ * element, special values and status codes as `softmax_rows_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, extents of at most `PTRDIFF_MAX` bytes. Elements between rows
+ * are neither read nor written.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_rows_f16(const softmax_f16_t *x,
+                                size_t x_stride,
+                                softmax_f16_t *y,
+                                size_t y_stride,
+                                size_t rows,
+                                size_t cols,
+                                uint32_t algorithm);
+
+/**
+ * Softmax of a batch of `rows` rows of `cols` `softmax_bf16_t` values (bfloat16), row `r` read
+ * from `x + r * x_stride` and written to `y + r * y_stride` (strides in elements, at least
+ * `cols`), with the given `SOFTMAX_ALGORITHM_*`: `softmax_rows_f32` on the rows widened to
+ * `float`, each output rounded to bfloat16.
+ *
+ * Layout, in-place use (`y == x` with `y_stride == x_stride`), overlap rules, NULL with no
+ * element, special values and status codes as `softmax_rows_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, extents of at most `PTRDIFF_MAX` bytes. Elements between rows
+ * are neither read nor written.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_rows_bf16(const softmax_bf16_t *x,
+                                 size_t x_stride,
+                                 softmax_bf16_t *y,
+                                 size_t y_stride,
+                                 size_t rows,
+                                 size_t cols,
+                                 uint32_t algorithm);
+
+/**
+ * `softmax_rows_f16` with `flags`, a combination of `SOFTMAX_FLAG_*` values: with
+ * `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, a row of only `-inf` (a fully masked attention row) gives
+ * zeros instead of NaN. `flags == 0` is exactly `softmax_rows_f16`.
+ *
+ * As `softmax_rows_f32_ex` on `softmax_f16_t` rows (the algorithm and the flags are checked
+ * first, even when nothing is touched), with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_rows_f16_ex(const softmax_f16_t *x,
+                                   size_t x_stride,
+                                   softmax_f16_t *y,
+                                   size_t y_stride,
+                                   size_t rows,
+                                   size_t cols,
+                                   uint32_t algorithm,
+                                   uint32_t flags);
+
+/**
+ * `softmax_rows_bf16` with `flags`, a combination of `SOFTMAX_FLAG_*` values: with
+ * `SOFTMAX_FLAG_ZERO_MASKED_ROWS`, a row of only `-inf` (a fully masked attention row) gives
+ * zeros instead of NaN. `flags == 0` is exactly `softmax_rows_bf16`.
+ *
+ * As `softmax_rows_f32_ex` on `softmax_bf16_t` rows (the algorithm and the flags are checked
+ * first, even when nothing is touched), with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_rows_bf16_ex(const softmax_bf16_t *x,
+                                    size_t x_stride,
+                                    softmax_bf16_t *y,
+                                    size_t y_stride,
+                                    size_t rows,
+                                    size_t cols,
+                                    uint32_t algorithm,
+                                    uint32_t flags);
+
+/**
+ * Log-softmax of a batch of `rows` rows of `cols` `softmax_f16_t` values (IEEE binary16):
+ * `softmax_log_softmax_rows_f32` on the rows widened to `float`, each output rounded to IEEE
+ * binary16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_rows_f16`; special values and status codes
+ * as `softmax_log_softmax_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_log_softmax_rows_f16(const softmax_f16_t *x,
+                                            size_t x_stride,
+                                            softmax_f16_t *y,
+                                            size_t y_stride,
+                                            size_t rows,
+                                            size_t cols);
+
+/**
+ * Log-softmax of a batch of `rows` rows of `cols` `softmax_bf16_t` values (bfloat16):
+ * `softmax_log_softmax_rows_f32` on the rows widened to `float`, each output rounded to
+ * bfloat16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_rows_bf16`; special values and status
+ * codes as `softmax_log_softmax_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_log_softmax_rows_bf16(const softmax_bf16_t *x,
+                                             size_t x_stride,
+                                             softmax_bf16_t *y,
+                                             size_t y_stride,
+                                             size_t rows,
+                                             size_t cols);
+
+/**
+ * Softmax of `scale * x` for one row of `n` `softmax_f16_t` values (IEEE binary16) with
+ * `SOFTMAX_ALGORITHM_AUTO`: `softmax_scaled_f32` on the row widened to `float` (the product
+ * `scale * x[i]` in `float`), each output rounded to IEEE binary16.
+ *
+ * As `softmax_scaled_f32` (a `scale` that is not finite is `SOFTMAX_STATUS_INVALID_ARGUMENT`,
+ * checked first, even when `n == 0`; in place when `y == x`), with 2-byte elements: `x` and
+ * `y` aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_f16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_scaled_f16(const softmax_f16_t *x, softmax_f16_t *y, size_t n, float scale);
+
+/**
+ * Softmax of `scale * x` for one row of `n` `softmax_bf16_t` values (bfloat16) with
+ * `SOFTMAX_ALGORITHM_AUTO`: `softmax_scaled_f32` on the row widened to `float` (the product
+ * `scale * x[i]` in `float`), each output rounded to bfloat16.
+ *
+ * As `softmax_scaled_f32` (a `scale` that is not finite is `SOFTMAX_STATUS_INVALID_ARGUMENT`,
+ * checked first, even when `n == 0`; in place when `y == x`), with 2-byte elements: `x` and
+ * `y` aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for `n` `softmax_bf16_t` values (unless `n == 0`).
+ */
+softmax_status softmax_scaled_bf16(const softmax_bf16_t *x,
+                                   softmax_bf16_t *y,
+                                   size_t n,
+                                   float scale);
+
+/**
+ * Softmax of `scale * x` for a batch of `rows` rows of `cols` `softmax_f16_t` values (IEEE
+ * binary16), with the given `SOFTMAX_ALGORITHM_*`: `softmax_scaled_rows_f32` on the rows
+ * widened to `float`, each output rounded to IEEE binary16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_rows_f16`; checks (algorithm and scale
+ * first), special values and status codes as `softmax_scaled_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_scaled_rows_f16(const softmax_f16_t *x,
+                                       size_t x_stride,
+                                       softmax_f16_t *y,
+                                       size_t y_stride,
+                                       size_t rows,
+                                       size_t cols,
+                                       float scale,
+                                       uint32_t algorithm);
+
+/**
+ * Softmax of `scale * x` for a batch of `rows` rows of `cols` `softmax_bf16_t` values
+ * (bfloat16), with the given `SOFTMAX_ALGORITHM_*`: `softmax_scaled_rows_f32` on the rows
+ * widened to `float`, each output rounded to bfloat16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_rows_bf16`; checks (algorithm and scale
+ * first), special values and status codes as `softmax_scaled_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `x` must be readable and `y` writable for the rows described (unless nothing is touched).
+ */
+softmax_status softmax_scaled_rows_bf16(const softmax_bf16_t *x,
+                                        size_t x_stride,
+                                        softmax_bf16_t *y,
+                                        size_t y_stride,
+                                        size_t rows,
+                                        size_t cols,
+                                        float scale,
+                                        uint32_t algorithm);
+
+/**
+ * Log-sum-exp of each row of a batch of `rows` rows of `cols` `softmax_f16_t` values (IEEE
+ * binary16), `x_stride` apart (in elements): one `float` per row in `out` (not rounded to IEEE
+ * binary16), each the value `softmax_logsumexp_f16` gives for the row.
+ *
+ * As `softmax_logsumexp_rows_f32` (`-inf` for `cols == 0`; `out` aligned to 4 bytes and
+ * disjoint from the batch `[x, x + (rows - 1) * x_stride + cols)`), with `x` aligned to 2
+ * bytes and its extent at most `PTRDIFF_MAX` bytes.
+ *
+ * # Safety
+ * `x` must be readable for the rows described and `out` writable for `rows` floats.
+ */
+softmax_status softmax_logsumexp_rows_f16(const softmax_f16_t *x,
+                                          size_t x_stride,
+                                          float *out,
+                                          size_t rows,
+                                          size_t cols);
+
+/**
+ * Log-sum-exp of each row of a batch of `rows` rows of `cols` `softmax_bf16_t` values
+ * (bfloat16), `x_stride` apart (in elements): one `float` per row in `out` (not rounded to
+ * bfloat16), each the value `softmax_logsumexp_bf16` gives for the row.
+ *
+ * As `softmax_logsumexp_rows_f32` (`-inf` for `cols == 0`; `out` aligned to 4 bytes and
+ * disjoint from the batch `[x, x + (rows - 1) * x_stride + cols)`), with `x` aligned to 2
+ * bytes and its extent at most `PTRDIFF_MAX` bytes.
+ *
+ * # Safety
+ * `x` must be readable for the rows described and `out` writable for `rows` floats.
+ */
+softmax_status softmax_logsumexp_rows_bf16(const softmax_bf16_t *x,
+                                           size_t x_stride,
+                                           float *out,
+                                           size_t rows,
+                                           size_t cols);
+
+/**
+ * Softmax backward pass of one row of `n` `softmax_f16_t` values (IEEE binary16):
+ * `dx[i] = y[i] * (dy[i] - dot(dy, y))` by `softmax_backward_f32` on `y` and `dy` widened to
+ * `float`, each `dx[i]` rounded to IEEE binary16.
+ *
+ * In-place use (`dx` may be `dy` or `y`; `y` and `dy` may overlap each other), NULL with
+ * `n == 0`, special values and status codes as `softmax_backward_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` `softmax_f16_t` values (unless
+ * `n == 0`).
+ */
+softmax_status softmax_backward_f16(const softmax_f16_t *y,
+                                    const softmax_f16_t *dy,
+                                    softmax_f16_t *dx,
+                                    size_t n);
+
+/**
+ * Softmax backward pass of one row of `n` `softmax_bf16_t` values (bfloat16):
+ * `dx[i] = y[i] * (dy[i] - dot(dy, y))` by `softmax_backward_f32` on `y` and `dy` widened to
+ * `float`, each `dx[i]` rounded to bfloat16.
+ *
+ * In-place use (`dx` may be `dy` or `y`; `y` and `dy` may overlap each other), NULL with
+ * `n == 0`, special values and status codes as `softmax_backward_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` `softmax_bf16_t` values (unless
+ * `n == 0`).
+ */
+softmax_status softmax_backward_bf16(const softmax_bf16_t *y,
+                                     const softmax_bf16_t *dy,
+                                     softmax_bf16_t *dx,
+                                     size_t n);
+
+/**
+ * Log-softmax backward pass of one row of `n` `softmax_f16_t` values (IEEE binary16):
+ * `dx[i] = dy[i] - exp(y[i]) * sum(dy)` by `softmax_log_softmax_backward_f32` on `y` and `dy`
+ * widened to `float`, each `dx[i]` rounded to IEEE binary16.
+ *
+ * In-place use (`dx` may be `dy` or `y`), NULL with `n == 0`, special values and status codes
+ * as `softmax_log_softmax_backward_f32`, with 2-byte elements: pointers aligned to 2 bytes,
+ * `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` `softmax_f16_t` values (unless
+ * `n == 0`).
+ */
+softmax_status softmax_log_softmax_backward_f16(const softmax_f16_t *y,
+                                                const softmax_f16_t *dy,
+                                                softmax_f16_t *dx,
+                                                size_t n);
+
+/**
+ * Log-softmax backward pass of one row of `n` `softmax_bf16_t` values (bfloat16):
+ * `dx[i] = dy[i] - exp(y[i]) * sum(dy)` by `softmax_log_softmax_backward_f32` on `y` and `dy`
+ * widened to `float`, each `dx[i]` rounded to bfloat16.
+ *
+ * In-place use (`dx` may be `dy` or `y`), NULL with `n == 0`, special values and status codes
+ * as `softmax_log_softmax_backward_f32`, with 2-byte elements: pointers aligned to 2 bytes,
+ * `n * 2` at most `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for `n` `softmax_bf16_t` values (unless
+ * `n == 0`).
+ */
+softmax_status softmax_log_softmax_backward_bf16(const softmax_bf16_t *y,
+                                                 const softmax_bf16_t *dy,
+                                                 softmax_bf16_t *dx,
+                                                 size_t n);
+
+/**
+ * Softmax backward pass of a batch of `rows` rows of `cols` `softmax_f16_t` values (IEEE
+ * binary16), row `r` of each array at `r * stride` of that array (`y_stride`, `dy_stride`,
+ * `dx_stride`, in elements, at least `cols`): `softmax_backward_rows_f32` on `y` and `dy`
+ * widened to `float`, each `dx` rounded to IEEE binary16.
+ *
+ * Layout, in-place use (`dx` may be `dy` or `y` with the same stride), overlap rules, NULL
+ * with no element and status codes as `softmax_backward_rows_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, extents of at most `PTRDIFF_MAX` bytes.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_backward_rows_f16(const softmax_f16_t *y,
+                                         size_t y_stride,
+                                         const softmax_f16_t *dy,
+                                         size_t dy_stride,
+                                         softmax_f16_t *dx,
+                                         size_t dx_stride,
+                                         size_t rows,
+                                         size_t cols);
+
+/**
+ * Softmax backward pass of a batch of `rows` rows of `cols` `softmax_bf16_t` values
+ * (bfloat16), row `r` of each array at `r * stride` of that array (`y_stride`, `dy_stride`,
+ * `dx_stride`, in elements, at least `cols`): `softmax_backward_rows_f32` on `y` and `dy`
+ * widened to `float`, each `dx` rounded to bfloat16.
+ *
+ * Layout, in-place use (`dx` may be `dy` or `y` with the same stride), overlap rules, NULL
+ * with no element and status codes as `softmax_backward_rows_f32`, with 2-byte elements:
+ * pointers aligned to 2 bytes, extents of at most `PTRDIFF_MAX` bytes.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_backward_rows_bf16(const softmax_bf16_t *y,
+                                          size_t y_stride,
+                                          const softmax_bf16_t *dy,
+                                          size_t dy_stride,
+                                          softmax_bf16_t *dx,
+                                          size_t dx_stride,
+                                          size_t rows,
+                                          size_t cols);
+
+/**
+ * Log-softmax backward pass of a batch of `softmax_f16_t` values (IEEE binary16):
+ * `softmax_log_softmax_backward_rows_f32` on `y` and `dy` widened to `float`, each `dx`
+ * rounded to IEEE binary16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_backward_rows_f16`; status codes as
+ * `softmax_log_softmax_backward_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_log_softmax_backward_rows_f16(const softmax_f16_t *y,
+                                                     size_t y_stride,
+                                                     const softmax_f16_t *dy,
+                                                     size_t dy_stride,
+                                                     softmax_f16_t *dx,
+                                                     size_t dx_stride,
+                                                     size_t rows,
+                                                     size_t cols);
+
+/**
+ * Log-softmax backward pass of a batch of `softmax_bf16_t` values (bfloat16):
+ * `softmax_log_softmax_backward_rows_f32` on `y` and `dy` widened to `float`, each `dx`
+ * rounded to bfloat16.
+ *
+ * Layout, in-place and overlap rules as in `softmax_backward_rows_bf16`; status codes as
+ * `softmax_log_softmax_backward_rows_f32`, with 2-byte elements.
+ *
+ * # Safety
+ * `y` and `dy` must be readable and `dx` writable for the rows described (unless nothing is
+ * touched).
+ */
+softmax_status softmax_log_softmax_backward_rows_bf16(const softmax_bf16_t *y,
+                                                      size_t y_stride,
+                                                      const softmax_bf16_t *dy,
+                                                      size_t dy_stride,
+                                                      softmax_bf16_t *dx,
+                                                      size_t dx_stride,
+                                                      size_t rows,
+                                                      size_t cols);
+
+/**
+ * Cross-entropy loss of one row of `n` `softmax_f16_t` logits (IEEE binary16) against class
+ * `target`, stored as a `float` in `*loss` (not rounded to IEEE binary16); when `dlogits` is
+ * not NULL it also receives the gradient `softmax(logits) - onehot(target)`, rounded to IEEE
+ * binary16: `softmax_cross_entropy_f32` on the logits widened to `float`.
+ *
+ * As `softmax_cross_entropy_f32`: `n == 0` and `target >= n` are
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked first; `loss` is required (a `float`, aligned to
+ * 4 bytes) and may point into `logits` but not into `dlogits`; `dlogits` may be `logits` (in
+ * place) and must not overlap it otherwise; special values and status codes as there. The
+ * logits and the gradient have 2-byte elements: aligned to 2 bytes, `n * 2` at most
+ * `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `logits` must be readable for `n` `softmax_f16_t` values, `loss` writable for one `float`,
+ * and `dlogits` (unless NULL) writable for `n` `softmax_f16_t` values.
+ */
+softmax_status softmax_cross_entropy_f16(const softmax_f16_t *logits,
+                                         size_t n,
+                                         size_t target,
+                                         float *loss,
+                                         softmax_f16_t *dlogits);
+
+/**
+ * Cross-entropy loss of one row of `n` `softmax_bf16_t` logits (bfloat16) against class
+ * `target`, stored as a `float` in `*loss` (not rounded to bfloat16); when `dlogits` is not
+ * NULL it also receives the gradient `softmax(logits) - onehot(target)`, rounded to bfloat16:
+ * `softmax_cross_entropy_f32` on the logits widened to `float`.
+ *
+ * As `softmax_cross_entropy_f32`: `n == 0` and `target >= n` are
+ * `SOFTMAX_STATUS_INVALID_ARGUMENT`, checked first; `loss` is required (a `float`, aligned to
+ * 4 bytes) and may point into `logits` but not into `dlogits`; `dlogits` may be `logits` (in
+ * place) and must not overlap it otherwise; special values and status codes as there. The
+ * logits and the gradient have 2-byte elements: aligned to 2 bytes, `n * 2` at most
+ * `PTRDIFF_MAX`.
+ *
+ * # Safety
+ * `logits` must be readable for `n` `softmax_bf16_t` values, `loss` writable for one `float`,
+ * and `dlogits` (unless NULL) writable for `n` `softmax_bf16_t` values.
+ */
+softmax_status softmax_cross_entropy_bf16(const softmax_bf16_t *logits,
+                                          size_t n,
+                                          size_t target,
+                                          float *loss,
+                                          softmax_bf16_t *dlogits);
+
+/**
+ * Cross-entropy of a batch of `softmax_f16_t` logits (IEEE binary16): row `r` of `cols` logits
+ * at `logits + r * logits_stride` against class `targets[r]`, its loss as a `float` in
+ * `losses[r]` (not rounded), and with a non-NULL `dlogits` its gradient row, rounded to IEEE
+ * binary16, at `dlogits + r * dlogits_stride`: `softmax_cross_entropy_rows_f32` on the logits
+ * widened to `float`.
+ *
+ * As `softmax_cross_entropy_rows_f32`: rows whose target is `ignore_index` get loss 0 and a
+ * zero gradient row; label smoothing `eps` in `[0, 1]`; the same checks in the same order
+ * (smoothing and `cols == 0` first, strides, NULL, alignment: 2 bytes for the logits and the
+ * gradient, 4 for `losses`, 8 for the `int64_t` targets; `dlogits` may be `logits` with the
+ * same stride (in place); every target read before anything is written), special values and
+ * status codes.
+ *
+ * # Safety
+ * `logits` must be readable for the rows described, `targets` readable and `losses` writable
+ * for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
+ */
+softmax_status softmax_cross_entropy_rows_f16(const softmax_f16_t *logits,
+                                              size_t logits_stride,
+                                              size_t rows,
+                                              size_t cols,
+                                              const int64_t *targets,
+                                              int64_t ignore_index,
+                                              float label_smoothing,
+                                              float *losses,
+                                              softmax_f16_t *dlogits,
+                                              size_t dlogits_stride);
+
+/**
+ * Cross-entropy of a batch of `softmax_bf16_t` logits (bfloat16): row `r` of `cols` logits at
+ * `logits + r * logits_stride` against class `targets[r]`, its loss as a `float` in
+ * `losses[r]` (not rounded), and with a non-NULL `dlogits` its gradient row, rounded to
+ * bfloat16, at `dlogits + r * dlogits_stride`: `softmax_cross_entropy_rows_f32` on the logits
+ * widened to `float`.
+ *
+ * As `softmax_cross_entropy_rows_f32`: rows whose target is `ignore_index` get loss 0 and a
+ * zero gradient row; label smoothing `eps` in `[0, 1]`; the same checks in the same order
+ * (smoothing and `cols == 0` first, strides, NULL, alignment: 2 bytes for the logits and the
+ * gradient, 4 for `losses`, 8 for the `int64_t` targets; `dlogits` may be `logits` with the
+ * same stride (in place); every target read before anything is written), special values and
+ * status codes.
+ *
+ * # Safety
+ * `logits` must be readable for the rows described, `targets` readable and `losses` writable
+ * for `rows` values, and `dlogits` (unless NULL) writable for its rows (unless `rows == 0`).
+ */
+softmax_status softmax_cross_entropy_rows_bf16(const softmax_bf16_t *logits,
+                                               size_t logits_stride,
+                                               size_t rows,
+                                               size_t cols,
+                                               const int64_t *targets,
+                                               int64_t ignore_index,
+                                               float label_smoothing,
+                                               float *losses,
+                                               softmax_bf16_t *dlogits,
+                                               size_t dlogits_stride);
 
 /**
  * The ISA (`SOFTMAX_ISA_*`) that calls use now: the one chosen at first use (best available,

@@ -267,8 +267,8 @@ fn run_external(p: &dyn ParallelFor, count: usize, task: &(dyn Fn(usize) + Sync)
 /// never look at the settings.
 ///
 /// Every batch operation wraps its row loop in this (`Softmax::rows`, `rows_in_place`,
-/// `grad_rows`, `cross_entropy_rows`; in the C ABI `for_each_row`, `backward_impl` and
-/// `cross_entropy_rows_f32`). A new batch operation such as `logsumexp_rows` does the same:
+/// `grad_rows`, `cross_entropy_rows`; in the C ABI `CElement::run_grad_rows` and
+/// `cross_entropy_rows_impl`). A new batch operation such as `logsumexp_rows` does the same:
 /// `for_row_chunks(self.threads, rows, cols, |range| for r in range { ... })`, writing its
 /// per-row results through a [`Shared`] pointer as `cross_entropy_rows` writes its losses.
 pub(crate) fn for_row_chunks(

@@ -198,6 +198,76 @@ fn cpp_example_runs() {
     );
 }
 
+/// `c_examples/half.c`: the f16 and bf16 functions from C with `uint16_t` rows and its own
+/// conversion helpers, checked (bit for bit against the f32 functions rounded, and against
+/// double precision) on every ISA this CPU runs.
+#[test]
+fn half_c_example_runs_on_every_isa() {
+    let Some(cc) = compiler("CC", "cc", "half_c_example_runs_on_every_isa") else {
+        return;
+    };
+    let flags = [
+        "-std=c99",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+    ];
+    let exe = compile(&cc, &flags, "half.c", "softmax_half_c");
+    let stdout = run(&exe, None);
+    for isa in Isa::ALL.iter().filter(|isa| isa.is_supported()) {
+        let line = format!("isa {}:\n", isa.name());
+        assert!(stdout.contains(&line), "missing {line:?}:\n{stdout}");
+    }
+    assert!(stdout.contains("16-bit C example: ALL OK\n"), "{stdout}");
+}
+
+/// `c_examples/half.cpp`: the f16 and bf16 functions from C++ with `_Float16` and
+/// `std::bfloat16_t` where the compiler has them (bit conversions otherwise), as C++17 and,
+/// when the compiler takes it, C++23 (where GCC >= 13 provides `std::bfloat16_t`).
+#[test]
+fn half_cpp_example_runs() {
+    let Some(cxx) = compiler("CXX", "c++", "half_cpp_example_runs") else {
+        return;
+    };
+    let mut ran = 0;
+    for std in ["-std=c++17", "-std=c++23"] {
+        let takes_it = Command::new(&cxx)
+            .args([std, "-x", "c++", "-fsyntax-only", "-"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !takes_it {
+            eprintln!(
+                "\n*** SKIP half_cpp_example_runs {std}: the compiler does not take it ***\n"
+            );
+            continue;
+        }
+        let flags = [std, "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"];
+        let exe = compile(
+            &cxx,
+            &flags,
+            "half.cpp",
+            &format!("softmax_half_cpp{}", &std[5..]),
+        );
+        let stdout = run(&exe, None);
+        assert!(
+            stdout.contains("16-bit C++ example: ALL OK\n"),
+            "{std}:\n{stdout}"
+        );
+        // Which types it used (the test says so, as a compiler without them passes too).
+        for line in stdout
+            .lines()
+            .filter(|l| l.starts_with("f16 (") || l.starts_with("bf16 ("))
+        {
+            println!("{std}: {line}");
+        }
+        ran += 1;
+    }
+    assert!(ran > 0, "the C++ compiler took neither C++17 nor C++23");
+}
+
 /// The README's C and C++ examples are whole programs: each is compiled with warnings as
 /// errors against the installed library, and run.
 #[test]

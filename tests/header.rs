@@ -147,3 +147,95 @@ fn every_symbol_has_the_prefix_or_is_a_deprecated_alias() {
     expected.sort_unstable();
     assert_eq!(aliases, expected);
 }
+
+/// The declaration of the function `name` (its whitespace normalised), asserting that a doc
+/// comment precedes it.
+fn declaration(header: &str, name: &str) -> String {
+    let head = format!("\nsoftmax_status {name}(");
+    let at = header
+        .find(&head)
+        .unwrap_or_else(|| panic!("the header lacks `{name}`"))
+        + 1;
+    assert!(
+        header[..at].trim_end().ends_with("*/"),
+        "`{name}` has no doc comment"
+    );
+    let end = at + header[at..].find(");").expect("a declaration ends with );") + 2;
+    header[at..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every `_f32` function of the 16-bit set has an `_f16` and a `_bf16` twin, documented, with
+/// the same parameters: its rows (`x`, `y`, `dy`, `dx`, `logits`, `dlogits`) of
+/// `softmax_f16_t` / `softmax_bf16_t`, everything else (results, losses, scales) unchanged.
+/// The two element types are documented `uint16_t` typedefs.
+#[test]
+fn header_declares_the_16_bit_twins() {
+    if capi::emulated("header_declares_the_16_bit_twins") {
+        return;
+    }
+    let generated = generated();
+    for t in ["f16", "bf16"] {
+        let typedef = format!("typedef uint16_t softmax_{t}_t;");
+        let at = generated
+            .find(&typedef)
+            .unwrap_or_else(|| panic!("the header lacks `{typedef}`"));
+        let doc = generated[..at].trim_end();
+        assert!(doc.ends_with("*/"), "`{typedef}` has no doc comment");
+        let doc = &doc[doc.rfind("/**").expect("a doc comment")..];
+        for text in ["ties to even", "NaN", "float"] {
+            assert!(doc.contains(text), "the doc of `{typedef}` lacks {text:?}");
+        }
+    }
+    let f32_functions = [
+        "softmax_f32",
+        "softmax_f32_ex",
+        "softmax_log_softmax_f32",
+        "softmax_logsumexp_f32",
+        "softmax_rows_f32",
+        "softmax_rows_f32_ex",
+        "softmax_log_softmax_rows_f32",
+        "softmax_scaled_f32",
+        "softmax_scaled_rows_f32",
+        "softmax_logsumexp_rows_f32",
+        "softmax_backward_f32",
+        "softmax_log_softmax_backward_f32",
+        "softmax_backward_rows_f32",
+        "softmax_log_softmax_backward_rows_f32",
+        "softmax_cross_entropy_f32",
+        "softmax_cross_entropy_rows_f32",
+    ];
+    let rows = ["x", "y", "dy", "dx", "logits", "dlogits"];
+    for f32_name in f32_functions {
+        let f32_decl = declaration(generated, f32_name);
+        let (open, close) = (f32_decl.find('(').unwrap(), f32_decl.rfind(')').unwrap());
+        for t in ["f16", "bf16"] {
+            let name = f32_name.replace("f32", t);
+            let params: Vec<String> = f32_decl[open + 1..close]
+                .split(", ")
+                .map(|p| {
+                    let arg = p.rsplit(['*', ' ']).next().unwrap();
+                    if rows.contains(&arg) {
+                        p.replace("float", &format!("softmax_{t}_t"))
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect();
+            let want = format!("softmax_status {name}({});", params.join(", "));
+            assert_eq!(declaration(generated, &name), want);
+            // The docs name the element type.
+            let at = generated
+                .find(&format!("\nsoftmax_status {name}("))
+                .unwrap();
+            let doc = &generated[..at];
+            let doc = &doc[doc.rfind("/**").unwrap()..];
+            assert!(
+                doc.contains(&format!("softmax_{t}_t")) && doc.contains("# Safety"),
+                "the doc of `{name}` does not name `softmax_{t}_t` or lacks # Safety"
+            );
+        }
+    }
+}

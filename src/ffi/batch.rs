@@ -1,9 +1,11 @@
-//! Batched operations with one result per row.
+//! Batched operations with one result per row (generic over the element type of the rows: the
+//! 16-bit twins of `half_forward` call the same function).
+
+use std::slice;
 
 use super::check::{disjoint, extent, non_null, span};
-use super::{guard_status, softmax_status};
-use crate::rows::RowsIn;
-use crate::Softmax;
+use super::{guard_status, softmax_status, SOFTMAX_STATUS_INVALID_ARGUMENT};
+use crate::{Element, Softmax};
 
 /// Log-sum-exp of each row of a batch: `out[r] = ln(sum_i exp(x[r * x_stride + i]))` for
 /// `rows` rows of `cols` floats (`x_stride >= cols`, in elements). Each row gives exactly the
@@ -29,6 +31,21 @@ pub unsafe extern "C" fn softmax_logsumexp_rows_f32(
     rows: usize,
     cols: usize,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { logsumexp_rows(x, x_stride, out, rows, cols) }
+}
+
+/// `softmax_logsumexp_rows_*`: a batch of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_logsumexp_rows_f32`, in values of `T`.
+pub(super) unsafe fn logsumexp_rows<T: Element>(
+    x: *const T,
+    x_stride: usize,
+    out: *mut f32,
+    rows: usize,
+    cols: usize,
+) -> softmax_status {
     guard_status(|| {
         let x_ext = extent(rows, cols, x_stride)?;
         if rows == 0 {
@@ -39,7 +56,7 @@ pub unsafe extern "C" fn softmax_logsumexp_rows_f32(
         if cols == 0 {
             // SAFETY: `out` is non-null, aligned, within isize::MAX bytes and writable for
             // `rows` floats by the caller's contract.
-            let out = unsafe { std::slice::from_raw_parts_mut(out, rows) };
+            let out = unsafe { slice::from_raw_parts_mut(out, rows) };
             out.fill(f32::NEG_INFINITY);
             return Ok(());
         }
@@ -50,13 +67,12 @@ pub unsafe extern "C" fn softmax_logsumexp_rows_f32(
         // disjoint from `x`'s extent, so the two slices do not alias.
         let (xs, out) = unsafe {
             (
-                std::slice::from_raw_parts(x, x_ext),
-                std::slice::from_raw_parts_mut(out, rows),
+                slice::from_raw_parts(x, x_ext),
+                slice::from_raw_parts_mut(out, rows),
             )
         };
-        let batch = RowsIn::new(xs, x_stride, rows, cols)
-            .map_err(|_| super::SOFTMAX_STATUS_INVALID_ARGUMENT)?;
-        Softmax::new().run_logsumexp_rows(batch, out);
-        Ok(())
+        Softmax::new()
+            .logsumexp_rows(xs, x_stride, rows, cols, out)
+            .map_err(|_| SOFTMAX_STATUS_INVALID_ARGUMENT)
     })
 }

@@ -6,6 +6,12 @@
 //! functions that return `Checked<bool>` cover a whole call: `Ok(false)` when it touches no
 //! element (rule 3: return `SOFTMAX_STATUS_OK` without looking at the arrays), `Ok(true)` when
 //! every row of every array may be accessed.
+//!
+//! The row arrays have the element type `T` of the call (`f32`, or a 16-bit format:
+//! `half::f16`, `half::bf16`, `u16`), and every rule is in bytes of that type: alignment to
+//! `align_of::<T>()`, sizes `n * size_of::<T>()`, overlaps of byte ranges (so a `float`
+//! result or loss is checked against 16-bit rows byte by byte). Extents and strides are in
+//! elements, whatever their size.
 
 use super::{
     Checked, SOFTMAX_FLAG_ZERO_MASKED_ROWS, SOFTMAX_STATUS_INVALID_ARGUMENT,
@@ -101,10 +107,10 @@ pub(super) fn disjoint(a: (usize, usize), b: (usize, usize)) -> Checked<()> {
 /// Rules 4 to 7 for an input/output pair of `x_ext`/`y_ext` (> 0) elements: non-null, aligned,
 /// sizes within `isize::MAX` bytes, and `y` either in place (`y == x` with `same_layout`) or
 /// disjoint from `x`.
-fn check_pair(
-    x: *const f32,
+fn check_pair<T>(
+    x: *const T,
     x_ext: usize,
-    y: *mut f32,
+    y: *mut T,
     y_ext: usize,
     same_layout: bool,
 ) -> Checked<()> {
@@ -114,9 +120,9 @@ fn check_pair(
     in_place_or_disjoint(ys, xs, same_layout)
 }
 
-/// A forward operation on one row of `n` floats, `x` to `y`: rule 3 (`n == 0` touches
+/// A forward operation on one row of `n` values, `x` to `y`: rule 3 (`n == 0` touches
 /// nothing), then [`check_pair`] with `y` in place only when `y == x`.
-pub(super) fn row_pair(x: *const f32, y: *mut f32, n: usize) -> Checked<bool> {
+pub(super) fn row_pair<T>(x: *const T, y: *mut T, n: usize) -> Checked<bool> {
     if n == 0 {
         return Ok(false);
     }
@@ -127,10 +133,10 @@ pub(super) fn row_pair(x: *const f32, y: *mut f32, n: usize) -> Checked<bool> {
 /// A forward operation on a batch, row `r` read at `x + r * x_stride` and written at
 /// `y + r * y_stride`: rule 2 for both strides, rule 3 (`rows == 0` or `cols == 0` touches
 /// nothing), then [`check_pair`] on the two extents, in place only with equal strides.
-pub(super) fn rows_pair(
-    x: *const f32,
+pub(super) fn rows_pair<T>(
+    x: *const T,
     x_stride: usize,
-    y: *mut f32,
+    y: *mut T,
     y_stride: usize,
     rows: usize,
     cols: usize,
@@ -148,12 +154,12 @@ pub(super) fn rows_pair(
 /// strides, rule 3, then rules 4 to 7: `dx` is `y` or `dy` with the same stride (in place) or
 /// disjoint from each; `y` and `dy` may overlap each other.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn rows_grad(
-    y: *const f32,
+pub(super) fn rows_grad<T>(
+    y: *const T,
     y_stride: usize,
-    dy: *const f32,
+    dy: *const T,
     dy_stride: usize,
-    dx: *mut f32,
+    dx: *mut T,
     dx_stride: usize,
     rows: usize,
     cols: usize,
@@ -173,10 +179,10 @@ pub(super) fn rows_grad(
     Ok(true)
 }
 
-/// `softmax_logsumexp_f32`: `result` is always required (even when `n == 0`), `x` only when
-/// `n > 0`; both NULL checks come before the other pointer checks. `result` may point into
-/// `x` (it is written after `x` is read).
-pub(super) fn logsumexp_args(x: *const f32, n: usize, result: *mut f32) -> Checked<()> {
+/// `softmax_logsumexp_f32` (and its 16-bit twins): `result` is always required (even when
+/// `n == 0`), `x` only when `n > 0`; both NULL checks come before the other pointer checks.
+/// `result` may point into `x` (it is written after `x` is read).
+pub(super) fn logsumexp_args<T>(x: *const T, n: usize, result: *mut f32) -> Checked<()> {
     if result.is_null() || (n > 0 && x.is_null()) {
         return Err(SOFTMAX_STATUS_NULL_POINTER);
     }
@@ -187,15 +193,15 @@ pub(super) fn logsumexp_args(x: *const f32, n: usize, result: *mut f32) -> Check
     Ok(())
 }
 
-/// `softmax_cross_entropy_f32`: rule 1 (a class, `target < n`), then `logits` and `loss`
-/// required; the optional `dlogits` is `logits` (in place) or disjoint from it, and must not
-/// hold `loss` (`loss` may point into `logits`: it is written last).
-pub(super) fn cross_entropy_args(
-    logits: *const f32,
+/// `softmax_cross_entropy_f32` (and its 16-bit twins): rule 1 (a class, `target < n`), then
+/// `logits` and `loss` required; the optional `dlogits` is `logits` (in place) or disjoint
+/// from it, and must not hold `loss` (`loss` may point into `logits`: it is written last).
+pub(super) fn cross_entropy_args<T>(
+    logits: *const T,
     n: usize,
     target: usize,
     loss: *mut f32,
-    dlogits: *mut f32,
+    dlogits: *mut T,
 ) -> Checked<()> {
     require(n > 0 && target < n)?;
     non_null(&[logits.cast(), loss.cast()])?;
@@ -214,15 +220,15 @@ pub(super) fn cross_entropy_args(
 /// rule 3 (`rows == 0`), then `logits`, `targets` and `losses` required; the outputs `losses`
 /// and `dlogits` overlap no array, except `dlogits` in place on `logits` (same stride).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn cross_entropy_rows_args(
-    logits: *const f32,
+pub(super) fn cross_entropy_rows_args<T>(
+    logits: *const T,
     logits_stride: usize,
     rows: usize,
     cols: usize,
     targets: *const i64,
     label_smoothing: f32,
     losses: *mut f32,
-    dlogits: *mut f32,
+    dlogits: *mut T,
     dlogits_stride: usize,
 ) -> Checked<bool> {
     smoothing_arg(label_smoothing)?;
@@ -675,12 +681,12 @@ mod tests {
     fn logsumexp_always_needs_its_result() {
         assert_eq!(logsumexp_args(null(), 0, null()), Err(NULL));
         assert_eq!(logsumexp_args(f(0), 4, null()), Err(NULL));
-        assert_eq!(logsumexp_args(at(BASE + 1), 4, null()), Err(NULL));
+        assert_eq!(logsumexp_args(at::<f32>(BASE + 1), 4, null()), Err(NULL));
         assert_eq!(logsumexp_args(null(), 4, at(BASE + 1)), Err(NULL));
         assert_eq!(logsumexp_args(null(), 4, f(8)), Err(NULL));
         // An empty row: `x` is not looked at.
         assert_eq!(logsumexp_args(null(), 0, f(8)), Ok(()));
-        assert_eq!(logsumexp_args(at(BASE + 1), 0, f(8)), Ok(()));
+        assert_eq!(logsumexp_args(at::<f32>(BASE + 1), 0, f(8)), Ok(()));
         // `result` is checked even then.
         assert_eq!(logsumexp_args(null(), 0, at(BASE + 1)), Err(INVALID));
     }
@@ -690,12 +696,15 @@ mod tests {
         assert_eq!(logsumexp_args(f(0), 4, f(8)), Ok(()));
         assert_eq!(logsumexp_args(f(0), 4, f(2)), Ok(()));
         assert_eq!(logsumexp_args(f(0), 4, f(0)), Ok(()));
-        assert_eq!(logsumexp_args(at(BASE + 2), 4, f(8)), Err(INVALID));
+        assert_eq!(logsumexp_args(at::<f32>(BASE + 2), 4, f(8)), Err(INVALID));
         assert_eq!(
             logsumexp_args(f(0), isize::MAX as usize / 4 + 1, f(8)),
             Err(INVALID)
         );
-        assert_eq!(logsumexp_args(at(usize::MAX - 3), 1, f(8)), Err(INVALID));
+        assert_eq!(
+            logsumexp_args(at::<f32>(usize::MAX - 3), 1, f(8)),
+            Err(INVALID)
+        );
     }
 
     #[test]
@@ -931,6 +940,118 @@ mod tests {
         );
         // The targets are an input: they may overlap the logits.
         assert_eq!(ce_rows(|a| a.targets = at(BASE + 8)), Ok(true));
+    }
+
+    /// A 16-bit pointer `i` values after `BASE`.
+    fn h(i: usize) -> *mut u16 {
+        at(BASE + 2 * i)
+    }
+
+    /// A 16-bit pointer at the odd address `BASE + odd`.
+    fn odd(odd: usize) -> *mut u16 {
+        assert_eq!(odd % 2, 1);
+        at(BASE + odd)
+    }
+
+    #[test]
+    fn sixteen_bit_rows_need_two_byte_alignment() {
+        assert_eq!(row_pair(h(0), h(8), 4), Ok(true));
+        // Two bytes are enough: addresses no float could have.
+        assert_eq!(row_pair(h(1), h(9), 4), Ok(true));
+        assert_eq!(span(h(1), 1), Ok((BASE + 2, BASE + 4)));
+        assert_eq!(row_pair(odd(1), h(8), 4), Err(INVALID));
+        assert_eq!(row_pair(h(0), odd(17), 4), Err(INVALID));
+        assert_eq!(rows_pair(odd(3), 4, h(64), 4, 2, 4), Err(INVALID));
+        assert_eq!(rows_grad(h(0), 4, odd(33), 4, h(64), 4, 2, 4), Err(INVALID));
+        // NULL comes first; nothing touched accepts anything.
+        assert_eq!(row_pair(odd(1), std::ptr::null_mut(), 4), Err(NULL));
+        assert_eq!(row_pair(odd(1), std::ptr::null_mut(), 0), Ok(false));
+        assert_eq!(rows_pair(odd(1), 4, odd(3), 4, 2, 0), Ok(false));
+    }
+
+    #[test]
+    fn sixteen_bit_sizes_count_two_bytes_a_value() {
+        let max = isize::MAX as usize;
+        assert_eq!(span(h(0), max / 2), Ok((BASE, BASE + max / 2 * 2)));
+        assert_eq!(span(h(0), max / 2 + 1), Err(INVALID));
+        assert_eq!(span(h(0), usize::MAX / 2 + 1), Err(INVALID));
+        assert_eq!(row_pair(h(0), h(1 << 20), max / 2 + 1), Err(INVALID));
+        // A count that would be too large in floats is fine in 16-bit values.
+        assert_eq!(
+            span(h(0), max / 4 + 1),
+            Ok((BASE, BASE + (max / 4 + 1) * 2))
+        );
+        // Two rows just above isize::MAX bytes.
+        let stride = max / 2;
+        assert_eq!(rows_pair(h(0), stride, h(0), stride, 1, 1), Ok(true));
+        assert_eq!(rows_pair(h(0), stride, h(0), stride, 2, 1), Err(INVALID));
+        // No wrap-around: the last aligned value ends one byte before the top.
+        let top = at::<u16>(usize::MAX - 3);
+        assert_eq!(span(top, 1), Ok((usize::MAX - 3, usize::MAX - 1)));
+        assert_eq!(span(top, 2), Err(INVALID));
+        assert_eq!(span(at::<u16>(usize::MAX - 1), 1), Err(INVALID));
+    }
+
+    #[test]
+    fn sixteen_bit_overlaps_are_in_two_byte_steps() {
+        assert_eq!(row_pair(h(0), h(4), 4), Ok(true));
+        assert_eq!(row_pair(h(0), h(3), 4), Err(INVALID));
+        assert_eq!(row_pair(h(3), h(0), 4), Err(INVALID));
+        assert_eq!(row_pair(h(0), h(0), 4), Ok(true));
+        // x spans 2 * 8 + 4 = 20 values.
+        assert_eq!(rows_pair(h(0), 8, h(20), 4, 3, 4), Ok(true));
+        assert_eq!(rows_pair(h(0), 8, h(19), 4, 3, 4), Err(INVALID));
+        assert_eq!(rows_pair(h(0), 8, h(0), 8, 3, 4), Ok(true));
+        assert_eq!(rows_pair(h(0), 8, h(0), 4, 3, 4), Err(INVALID));
+        // Backward: in place of `dy` or of `y`, or apart.
+        assert_eq!(rows_grad(h(0), 4, h(8), 4, h(16), 4, 2, 4), Ok(true));
+        assert_eq!(rows_grad(h(0), 4, h(8), 4, h(8), 4, 2, 4), Ok(true));
+        assert_eq!(rows_grad(h(0), 4, h(8), 4, h(0), 4, 2, 4), Ok(true));
+        assert_eq!(rows_grad(h(0), 4, h(0), 4, h(0), 4, 2, 4), Ok(true));
+        assert_eq!(rows_grad(h(0), 4, h(8), 4, h(6), 4, 2, 4), Err(INVALID));
+        assert_eq!(rows_grad(h(0), 4, h(8), 4, h(15), 4, 2, 4), Err(INVALID));
+    }
+
+    #[test]
+    fn float_results_beside_sixteen_bit_rows() {
+        // `result` is a float (4-byte aligned) and may point into the 16-bit row.
+        assert_eq!(logsumexp_args(h(1), 4, f(8)), Ok(()));
+        assert_eq!(logsumexp_args(h(0), 4, f(0)), Ok(()));
+        assert_eq!(logsumexp_args(h(0), 4, h(1).cast()), Err(INVALID));
+        assert_eq!(logsumexp_args(odd(1), 4, f(8)), Err(INVALID));
+        assert_eq!(logsumexp_args(odd(1), 0, f(8)), Ok(()));
+        // Logits h(0..4) are bytes [BASE, BASE + 8), the gradient h(8..12) [BASE + 16, + 24):
+        // `loss` may lie in the logits, not in the gradient.
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(1), h(8)), Ok(()));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(4), h(8)), Err(INVALID));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(5), h(8)), Err(INVALID));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(6), h(8)), Ok(()));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(6), h(0)), Ok(()));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(6), h(1)), Err(INVALID));
+        assert_eq!(cross_entropy_args(h(0), 4, 3, f(6), odd(17)), Err(INVALID));
+        assert_eq!(cross_entropy_args(h(0), 4, 4, f(6), h(8)), Err(INVALID));
+    }
+
+    #[test]
+    fn sixteen_bit_cross_entropy_rows() {
+        // 2 rows of 4 logits at h(0) (stride 4: bytes [BASE, BASE + 16)), targets at
+        // BASE + 64, losses at f(32) = BASE + 128, the gradient at h(40) = BASE + 80.
+        let ce = |logits: *mut u16, losses: *mut f32, dlogits: *mut u16, ds: usize| {
+            let targets = at::<i64>(BASE + 64);
+            cross_entropy_rows_args(logits, 4, 2, 4, targets, 0.1, losses, dlogits, ds)
+        };
+        assert_eq!(ce(h(0), f(32), h(40), 4), Ok(true));
+        assert_eq!(ce(h(0), f(32), h(0), 4), Ok(true));
+        assert_eq!(ce(h(0), f(32), h(0), 8), Err(INVALID));
+        assert_eq!(ce(h(0), f(32), h(1), 4), Err(INVALID));
+        assert_eq!(ce(h(0), f(32), odd(81), 4), Err(INVALID));
+        assert_eq!(ce(odd(1), f(32), h(40), 4), Err(INVALID));
+        // `losses` over the logits, over the gradient, or right after the logits.
+        assert_eq!(ce(h(0), f(2), h(40), 4), Err(INVALID));
+        assert_eq!(ce(h(0), f(21), h(40), 4), Err(INVALID));
+        assert_eq!(ce(h(0), f(4), h(40), 4), Ok(true));
+        // The gradient over the targets.
+        assert_eq!(ce(h(0), f(32), h(30), 4), Err(INVALID));
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! The C ABI of the forward operations: softmax (with a choice of algorithm, masked-row
 //! flags and a fused input scale), log-softmax and log-sum-exp, of one row or of a batch of
 //! strided rows. Argument rules as in the module docs of `mod.rs`, checked by `check`.
+//!
+//! Each entry point is a generic function over the element type of its rows (`f32` here; the
+//! 16-bit twins of `half_forward` call the same functions), so that every element type has
+//! the same checks, statuses and special values.
+
+use std::slice;
 
 use super::check::{algorithm_arg, flags_arg, logsumexp_args, row_pair, rows_pair, scale_arg};
+use super::element::{map_row, CElement};
 use super::{
     guard_status, softmax_status, Checked, SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS,
 };
-use crate::parallel::{for_row_chunks, Shared};
-use crate::rows::{InOut, Rows};
-use crate::Softmax;
+use crate::rows::Rows;
+use crate::{Element, Softmax};
 
 /// Softmax of one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
 /// `y[i] = exp(x[i]) / sum_j exp(x[j])`, computed without overflow for any finite input.
@@ -46,6 +52,20 @@ pub unsafe extern "C" fn softmax_f32_ex(
     n: usize,
     algorithm: u32,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { softmax_ex(x, y, n, algorithm) }
+}
+
+/// `softmax_*_ex`: one row of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_f32_ex`, in values of `T`.
+pub(super) unsafe fn softmax_ex<T: Element>(
+    x: *const T,
+    y: *mut T,
+    n: usize,
+    algorithm: u32,
+) -> softmax_status {
     guard_status(|| {
         let alg = algorithm_arg(algorithm)?;
         let sm = Softmax::new();
@@ -53,7 +73,7 @@ pub unsafe extern "C" fn softmax_f32_ex(
             return Ok(());
         }
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { for_each_row(x, n, y, n, 1, n, |io| sm.run_softmax(io, alg)) };
+        unsafe { map_row(&sm, x, y, n, |io| sm.run_softmax(io, alg)) };
         Ok(())
     })
 }
@@ -77,13 +97,22 @@ pub unsafe extern "C" fn softmax_log_softmax_f32(
     y: *mut f32,
     n: usize,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { log_softmax(x, y, n) }
+}
+
+/// `softmax_log_softmax_*`: one row of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_log_softmax_f32`, in values of `T`.
+pub(super) unsafe fn log_softmax<T: Element>(x: *const T, y: *mut T, n: usize) -> softmax_status {
     guard_status(|| {
         let sm = Softmax::new();
         if !row_pair(x, y, n)? {
             return Ok(());
         }
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { for_each_row(x, n, y, n, 1, n, |io| sm.run_log_softmax(io)) };
+        unsafe { map_row(&sm, x, y, n, |io| sm.run_log_softmax(io)) };
         Ok(())
     })
 }
@@ -106,15 +135,28 @@ pub unsafe extern "C" fn softmax_logsumexp_f32(
     n: usize,
     result: *mut f32,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { logsumexp(x, n, result) }
+}
+
+/// `softmax_logsumexp_*`: one row of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_logsumexp_f32`, in values of `T`.
+pub(super) unsafe fn logsumexp<T: Element>(
+    x: *const T,
+    n: usize,
+    result: *mut f32,
+) -> softmax_status {
     guard_status(|| {
         logsumexp_args(x, n, result)?;
         let value = if n == 0 {
-            Softmax::new().logsumexp::<f32>(&[])
+            Softmax::new().logsumexp::<T>(&[])
         } else {
             // SAFETY: `x` is non-null, aligned, at most isize::MAX bytes (`logsumexp_args`)
-            // and (by the caller's contract) readable for `n` floats; the slice is dropped before `result` is
-            // written, so `result` may point into it.
-            let xs = unsafe { std::slice::from_raw_parts(x, n) };
+            // and (by the caller's contract) readable for `n` values; the slice is dropped
+            // before `result` is written, so `result` may point into it.
+            let xs = unsafe { slice::from_raw_parts(x, n) };
             Softmax::new().logsumexp(xs)
         };
         // SAFETY: `result` is non-null and aligned (`logsumexp_args`) and writable by the
@@ -178,13 +220,32 @@ pub unsafe extern "C" fn softmax_rows_f32_ex(
     algorithm: u32,
     flags: u32,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { softmax_rows_ex(x, x_stride, y, y_stride, rows, cols, algorithm, flags) }
+}
+
+/// `softmax_rows_*_ex`: a batch of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_rows_f32_ex`, in values of `T`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn softmax_rows_ex<T: CElement>(
+    x: *const T,
+    x_stride: usize,
+    y: *mut T,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+    algorithm: u32,
+    flags: u32,
+) -> softmax_status {
     guard_status(|| {
         let alg = algorithm_arg(algorithm)?;
         flags_arg(flags)?;
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
+            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
                 sm.run_softmax_rows(batch, alg)
             })
         }
@@ -209,38 +270,54 @@ pub unsafe extern "C" fn softmax_log_softmax_rows_f32(
     rows: usize,
     cols: usize,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { log_softmax_rows(x, x_stride, y, y_stride, rows, cols) }
+}
+
+/// `softmax_log_softmax_rows_*`: a batch of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_log_softmax_rows_f32`, in values of `T`.
+pub(super) unsafe fn log_softmax_rows<T: CElement>(
+    x: *const T,
+    x_stride: usize,
+    y: *mut T,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> softmax_status {
     guard_status(|| {
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
+            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
                 sm.run_log_softmax_rows(batch)
             })
         }
     })
 }
 
-/// Validates a batch and runs `op` on it.
+/// Validates a batch and runs `op` on it (through `sm`'s staged batch path for 16-bit rows).
 ///
 /// # Safety
-/// The caller contract of `softmax_rows_f32`.
+/// The caller contract of `softmax_rows_f32`, in values of `T`.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn rows_impl(
-    x: *const f32,
+pub(super) unsafe fn rows_impl<T: CElement>(
+    sm: &Softmax,
+    x: *const T,
     x_stride: usize,
-    y: *mut f32,
+    y: *mut T,
     y_stride: usize,
     rows: usize,
     cols: usize,
-    op: impl FnOnce(Rows<'_>),
+    op: impl Fn(Rows<'_>) + Sync,
 ) -> Checked<()> {
     if !rows_pair(x, x_stride, y, y_stride, rows, cols)? {
         return Ok(());
     }
-    // SAFETY: every row lies inside both extents (`batch_extent`), which are non-null,
-    // aligned, at most isize::MAX bytes and not partly overlapping (`rows_pair`), and
-    // readable/writable (the caller): in place means the same base and stride.
-    op(unsafe { Rows::from_raw(x, x_stride, y, y_stride, rows, cols) });
+    // SAFETY: the batch passed `rows_pair` with rows and columns, and the caller guarantees
+    // its rows.
+    unsafe { T::run_rows(sm, (x, x_stride), (y, y_stride), rows, cols, op) };
     Ok(())
 }
 
@@ -295,49 +372,35 @@ pub unsafe extern "C" fn softmax_scaled_rows_f32(
     scale: f32,
     algorithm: u32,
 ) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { softmax_scaled_rows(x, x_stride, y, y_stride, rows, cols, scale, algorithm) }
+}
+
+/// `softmax_scaled_rows_*` (and, with one row, `softmax_scaled_*`): a batch of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_scaled_rows_f32`, in values of `T`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn softmax_scaled_rows<T: CElement>(
+    x: *const T,
+    x_stride: usize,
+    y: *mut T,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    algorithm: u32,
+) -> softmax_status {
     guard_status(|| {
         let alg = algorithm_arg(algorithm)?;
         scale_arg(scale)?;
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |batch| {
+            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
                 // The scale passed `scale_arg`, which is the kernel's own condition.
                 sm.run_softmax_scaled_rows(batch, alg, scale)
             })
         }
     })
-}
-
-/// Runs `op` on each row of a batch that `check::check_pair` accepted (through
-/// `check::row_pair` for one row).
-///
-/// # Safety
-/// The arguments must have passed `batch_extent` and `check::check_pair`, and the caller-side
-/// contract of the module docs must hold (the arrays readable/writable for their extents).
-#[allow(clippy::too_many_arguments)]
-unsafe fn for_each_row(
-    x: *const f32,
-    x_stride: usize,
-    y: *mut f32,
-    y_stride: usize,
-    rows: usize,
-    cols: usize,
-    op: impl Fn(InOut<'_>) + Sync,
-) {
-    let (x, y) = (Shared(x), Shared(y));
-    for_row_chunks(None, rows, cols, |range| {
-        for r in range {
-            // SAFETY: row `r` lies inside both extents (`r * stride + cols <= extent`, checked
-            // by `batch_extent`), which are non-null, aligned and at most isize::MAX bytes
-            // (`check::check_pair`) and readable/writable (the caller); the output row either is the
-            // input row (in place: same base and stride) or lies in an extent disjoint from
-            // the input's. Only the row itself is ever accessed, never the gaps between rows,
-            // and the chunks hand out each row once.
-            let io = unsafe {
-                InOut::from_raw(x.get().add(r * x_stride), y.get().add(r * y_stride), cols)
-            };
-            op(io);
-        }
-    });
 }

@@ -246,7 +246,7 @@ unsafe fn normalize_rows(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(x, x_stride, y, y_stride, rows, cols, |mut batch| {
+            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |mut batch| {
                 for (r, &l) in lse.iter().enumerate() {
                     sm.run_normalize(batch.row(r), l, log);
                 }

@@ -15,6 +15,14 @@
 //! `extern "C"`). Every exported symbol starts with `softmax_`, except the deprecated names of
 //! 0.1 (`logsumexp_f32`, ...), kept as aliases until 1.0.
 //!
+//! 16-BIT ROWS: softmax, log-softmax, log-sum-exp, scaled softmax, their batches, the backward
+//! passes and cross-entropy also take rows of IEEE binary16 (`softmax_f16_t`) or bfloat16
+//! (`softmax_bf16_t`), both `uint16_t` bit patterns: `softmax_f16`, `softmax_rows_bf16_ex`,
+//! `softmax_cross_entropy_f16`, ... are the `_f32` functions with 16-bit rows (the same
+//! arguments and rules, with 2-byte elements). They compute in float and round each output
+//! once (nearest, ties to even); log-sum-exp results and losses are `float`. See the two
+//! typedefs.
+//!
 //! STATUS: every function that can fail returns a `softmax_status`. It validates all of its
 //! arguments before it reads or writes any array, so on `SOFTMAX_STATUS_NULL_POINTER`,
 //! `SOFTMAX_STATUS_INVALID_ARGUMENT` or `SOFTMAX_STATUS_UNSUPPORTED_ISA` nothing was written.
@@ -27,7 +35,7 @@
 //!     `SOFTMAX_FLAG_*` constants, a `scale` that is not finite, a `label_smoothing` outside
 //!     `[0, 1]` or NaN, and for cross-entropy a row without classes (`n == 0`, `cols == 0`)
 //!     or `target >= n`.
-//!  2. Batches (`*_rows_f32`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
+//!  2. Batches (`*_rows_*`): when `rows > 0`, a stride (in elements) smaller than `cols`, or
 //!     a batch extent `(rows - 1) * stride + cols` that overflows `size_t`, is
 //!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!  3. A call that touches no element (`n == 0`; `rows == 0` or `cols == 0`) and passed
@@ -36,19 +44,20 @@
 //!     `-inf` there. (Cross-entropy needs a class: `n == 0` or `cols == 0` fails rule 1.)
 //!  4. A NULL array pointer (when elements are touched), a NULL `result` or a NULL `loss` is
 //!     `SOFTMAX_STATUS_NULL_POINTER` (optional outputs such as `dlogits` may be NULL).
-//!  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 8 bytes for the
-//!     `int64_t` targets) is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+//!  5. A pointer not aligned to its type (4 bytes, `_Alignof(float)`; 2 bytes for the 16-bit
+//!     `softmax_f16_t` and `softmax_bf16_t` rows; 8 bytes for the `int64_t` targets) is
+//!     `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!  6. An array whose size in bytes exceeds `PTRDIFF_MAX`, or whose address range wraps around
 //!     the address space, is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
-//!  7. An output may be exactly one of the float inputs, with the same layout (for batches
+//!  7. An output may be exactly one of the row inputs, with the same layout (for batches
 //!     also the same stride): the call then works in place. That is `y == x` for the forward
 //!     operations, `dx == y` or `dx == dy` for the backward passes, and `dlogits == logits`
 //!     for cross-entropy. Any other overlap of the address ranges `[p, p + extent)` of an
 //!     output and an input, or of two outputs, is `SOFTMAX_STATUS_INVALID_ARGUMENT` (inputs
 //!     may overlap each other freely). `loss` is written last: it may point into `logits`,
 //!     not into `dlogits`.
-//!  8. `softmax_cross_entropy_rows_f32` then reads all targets: one that is neither `ignore_index` nor
-//!     in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
+//!  8. `softmax_cross_entropy_rows_*` then reads all targets: one that is neither
+//!     `ignore_index` nor in `[0, cols)` is `SOFTMAX_STATUS_INVALID_ARGUMENT`.
 //!
 //! Beyond these checks the caller must pass arrays that are really readable (inputs) and
 //! writable (outputs) for the given number of elements, and must not modify them from another
@@ -125,15 +134,22 @@ use crate::Algorithm;
 
 // cbindgen (build.rs) reads this file first, then the files of the `mod` lines below in their
 // order, and the header keeps that order: the status type and the shared constants of this
-// file, then forward, training, ISA and info entry points, batch, lse, deprecated, stablemax,
-// topk, threads. `check` exports nothing to C. Moving a `mod` line moves its declarations in
-// `include/softmax.h`; rustfmt sorts consecutive `mod` lines, so the `use` lines between them
-// hold this order.
+// file, then forward, training, their 16-bit twins, ISA and info entry points, batch, lse,
+// deprecated, stablemax, topk, threads. `check` and `element` export nothing to C. Moving a
+// `mod` line moves its declarations in `include/softmax.h`; rustfmt sorts consecutive `mod`
+// lines, so the `use` lines between them hold this order.
 mod check;
+mod element;
 mod forward;
 pub use forward::*;
 mod training;
 pub use training::*;
+mod half_types;
+pub use half_types::*;
+mod half_forward;
+pub use half_forward::*;
+mod half_training;
+pub use half_training::*;
 mod isa;
 pub use isa::*;
 mod info;
@@ -192,9 +208,10 @@ pub const SOFTMAX_ALGORITHM_TWO_PASS: u32 = 3;
 /// maximum while in L1): same memory traffic as TWO_PASS.
 pub const SOFTMAX_ALGORITHM_TWO_PASS_BLOCKED: u32 = 4;
 
-/// Flag of `softmax_rows_f32_ex`: softmax of a row whose entries are all `-inf` (a fully
-/// masked attention row) gives zeros instead of NaN, so its gradient through
-/// `softmax_backward_rows_f32` is zero too. Every other row is unaffected.
+/// Flag of `softmax_rows_f32_ex` (and `softmax_rows_f16_ex`, `softmax_rows_bf16_ex`): softmax
+/// of a row whose entries are all `-inf` (a fully masked attention row) gives zeros instead of
+/// NaN, so its gradient through `softmax_backward_rows_f32` is zero too. Every other row is
+/// unaffected.
 pub const SOFTMAX_FLAG_ZERO_MASKED_ROWS: u32 = 1;
 
 // The C constants are the discriminants of the Rust enum.

@@ -2,12 +2,16 @@
 //! log-softmax, and the fused cross-entropy loss with its gradient (one row, or a batch with
 //! ignored rows and label smoothing). Argument rules as in the module docs of `mod.rs`,
 //! checked by `check`.
+//!
+//! The bodies are generic over the element type of the rows (`f32` here; the 16-bit twins of
+//! `half_training` call the same functions): one set of checks, statuses and special values.
 
 use super::check::{class, cross_entropy_args, cross_entropy_rows_args, rows_grad, targets_arg};
+use super::element::{map_row, read_row, zero_row, CElement};
 use super::{guard_status, softmax_status, validated, Checked};
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut};
-use crate::Softmax;
+use crate::{Element, Softmax};
 
 /// Softmax backward pass of one row of `n` floats: `dx[i] = y[i] * (dy[i] - dot(dy, y))`,
 /// where `y` is the softmax output of the forward pass and `dy` the gradient of the loss with
@@ -35,7 +39,7 @@ pub unsafe extern "C" fn softmax_backward_f32(
     n: usize,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract (one row of `n` floats).
-    guard_status(|| unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, false) })
+    unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, false) }
 }
 
 /// Log-softmax backward pass of one row of `n` floats: `dx[i] = dy[i] - exp(y[i]) * sum(dy)`,
@@ -64,7 +68,7 @@ pub unsafe extern "C" fn softmax_log_softmax_backward_f32(
     n: usize,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract (one row of `n` floats).
-    guard_status(|| unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, true) })
+    unsafe { backward_impl(y, n, dy, n, dx, n, 1, n, true) }
 }
 
 /// Softmax backward pass of a batch of `rows` rows of `cols` floats: row `r` of each array
@@ -96,9 +100,7 @@ pub unsafe extern "C" fn softmax_backward_rows_f32(
     cols: usize,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract.
-    guard_status(|| unsafe {
-        backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, false)
-    })
+    unsafe { backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, false) }
 }
 
 /// Log-softmax backward pass of a batch (layout, in-place and overlap rules as in
@@ -124,29 +126,28 @@ pub unsafe extern "C" fn softmax_log_softmax_backward_rows_f32(
     cols: usize,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract.
-    guard_status(|| unsafe {
-        backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, true)
-    })
+    unsafe { backward_impl(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols, true) }
 }
 
-/// Validates a backward batch and runs it row by row (`log` picks log-softmax).
+/// `softmax_*backward*`: validates a backward batch of `T` (one row: strides `n`,
+/// `rows == 1`) and runs it row by row (`log` picks log-softmax).
 ///
 /// # Safety
-/// The caller contract of `softmax_backward_rows_f32`.
+/// The caller contract of `softmax_backward_rows_f32`, in values of `T`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn backward_impl(
-    y: *const f32,
+pub(super) unsafe fn backward_impl<T: CElement>(
+    y: *const T,
     y_stride: usize,
-    dy: *const f32,
+    dy: *const T,
     dy_stride: usize,
-    dx: *mut f32,
+    dx: *mut T,
     dx_stride: usize,
     rows: usize,
     cols: usize,
     log: bool,
-) -> Checked<()> {
+) -> softmax_status {
     // SAFETY: forwarded caller contract.
-    unsafe {
+    guard_status(|| unsafe {
         backward_rows(
             y,
             y_stride,
@@ -158,21 +159,22 @@ unsafe fn backward_impl(
             cols,
             |sm, g| sm.run_backward(g, log),
         )
-    }
+    })
 }
 
-/// Validates a backward batch (`rows_grad`: `y` is the forward output, or the forward input
-/// for StableMax) and runs `run` on each row, in chunks of rows across threads.
+/// Validates a backward batch of `T` (`rows_grad`: `y` is the forward output, or the forward
+/// input for StableMax) and runs `run` on each row, in chunks of rows across threads (16-bit
+/// rows staged through f32 buffers).
 ///
 /// # Safety
-/// The caller contract of `softmax_backward_rows_f32`.
+/// The caller contract of `softmax_backward_rows_f32`, in values of `T`.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn backward_rows(
-    y: *const f32,
+pub(super) unsafe fn backward_rows<T: CElement>(
+    y: *const T,
     y_stride: usize,
-    dy: *const f32,
+    dy: *const T,
     dy_stride: usize,
-    dx: *mut f32,
+    dx: *mut T,
     dx_stride: usize,
     rows: usize,
     cols: usize,
@@ -182,39 +184,23 @@ pub(super) unsafe fn backward_rows(
         return Ok(());
     }
     let sm = Softmax::new();
-    let (y, dy, dx) = (Shared(y), Shared(dy), Shared(dx));
-    for_row_chunks(None, rows, cols, |range| {
-        for r in range {
-            // SAFETY: row `r` lies inside the three extents (`batch_extent`), which are
-            // non-null, aligned, at most isize::MAX bytes (`rows_grad`) and readable/writable
-            // (the caller); `dx`'s row is `y`'s or `dy`'s row (same base and stride) or lies
-            // in an extent disjoint from theirs. Only the rows are accessed, never the gaps
-            // between them, and the chunks hand out each row once.
-            let g = unsafe {
-                Grad::from_raw(
-                    y.get().add(r * y_stride),
-                    dy.get().add(r * dy_stride),
-                    dx.get().add(r * dx_stride),
-                    cols,
-                )
-            };
-            run(&sm, g);
-        }
-    });
+    let (y, dy, dx) = ((y, y_stride), (dy, dy_stride), (dx, dx_stride));
+    // SAFETY: the batch passed `rows_grad` with rows and columns; the caller guarantees it.
+    unsafe { T::run_grad_rows(&sm, y, dy, dx, rows, cols, |g| run(&sm, g)) };
     Ok(())
 }
 
 /// The checks and the two forms (loss only, or with the gradient) of the one-row
-/// cross-entropy entry points.
+/// cross-entropy entry points, on logits of `T`.
 ///
 /// # Safety
-/// The caller contract of `softmax_cross_entropy_f32`.
-pub(super) unsafe fn cross_entropy_one(
-    logits: *const f32,
+/// The caller contract of `softmax_cross_entropy_f32`, in values of `T`.
+pub(super) unsafe fn cross_entropy_one<T: Element>(
+    logits: *const T,
     n: usize,
     target: usize,
     loss: *mut f32,
-    dlogits: *mut f32,
+    dlogits: *mut T,
     loss_only: impl FnOnce(&Softmax, &[f32]) -> Result<f32, crate::Error>,
     with_grad: impl FnOnce(&Softmax, InOut<'_>) -> Result<f32, crate::Error>,
 ) -> Checked<()> {
@@ -222,17 +208,15 @@ pub(super) unsafe fn cross_entropy_one(
     let sm = Softmax::new();
     let value = if dlogits.is_null() {
         // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes
-        // (`cross_entropy_args`) and readable for `n` floats (the caller); the slice is
-        // dropped before `loss` is written.
-        let x = unsafe { std::slice::from_raw_parts(logits, n) };
-        validated(loss_only(&sm, x))?
+        // (`cross_entropy_args`) and readable for `n` values (the caller); the row is
+        // released before `loss` is written.
+        validated(unsafe { read_row(&sm, logits, n, |x| loss_only(&sm, x)) })?
     } else {
-        // SAFETY: both pointers are non-null, aligned, valid for `n` floats (checked by
+        // SAFETY: both pointers are non-null, aligned, valid for `n` values (checked by
         // `cross_entropy_args` and the caller's contract), and `dlogits` is `logits` or
         // disjoint from it; the kernels read the target logit and finish the loss before they
-        // write.
-        let io = unsafe { InOut::from_raw(logits, dlogits, n) };
-        validated(with_grad(&sm, io))?
+        // write (and 16-bit rows are staged: the output is written after the operation).
+        validated(unsafe { map_row(&sm, logits, dlogits, n, |io| with_grad(&sm, io)) })?
     };
     // SAFETY: `loss` is non-null, aligned and outside `dlogits` (`cross_entropy_args`) and
     // writable (the caller).
@@ -273,6 +257,21 @@ pub unsafe extern "C" fn softmax_cross_entropy_f32(
     target: usize,
     loss: *mut f32,
     dlogits: *mut f32,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract.
+    unsafe { cross_entropy(logits, n, target, loss, dlogits) }
+}
+
+/// `softmax_cross_entropy_*`: one row of logits of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_cross_entropy_f32`, in values of `T`.
+pub(super) unsafe fn cross_entropy<T: Element>(
+    logits: *const T,
+    n: usize,
+    target: usize,
+    loss: *mut f32,
+    dlogits: *mut T,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract.
     guard_status(|| unsafe {
@@ -334,6 +333,40 @@ pub unsafe extern "C" fn softmax_cross_entropy_rows_f32(
     dlogits_stride: usize,
 ) -> softmax_status {
     // SAFETY: forwarded caller contract.
+    unsafe {
+        cross_entropy_rows(
+            logits,
+            logits_stride,
+            rows,
+            cols,
+            targets,
+            ignore_index,
+            label_smoothing,
+            losses,
+            dlogits,
+            dlogits_stride,
+        )
+    }
+}
+
+/// `softmax_cross_entropy_rows_*`: a batch of logits of `T`.
+///
+/// # Safety
+/// The caller contract of `softmax_cross_entropy_rows_f32`, in values of `T`.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn cross_entropy_rows<T: Element>(
+    logits: *const T,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    ignore_index: i64,
+    label_smoothing: f32,
+    losses: *mut f32,
+    dlogits: *mut T,
+    dlogits_stride: usize,
+) -> softmax_status {
+    // SAFETY: forwarded caller contract.
     guard_status(|| unsafe {
         cross_entropy_rows_impl(
             logits,
@@ -352,15 +385,15 @@ pub unsafe extern "C" fn softmax_cross_entropy_rows_f32(
     })
 }
 
-/// A batch cross-entropy (`softmax_cross_entropy_rows_f32` and its StableMax twin): the
-/// argument checks, the ignored rows, and `loss` / `loss_grad` of the one-row operation on
-/// every other row, the rows split over threads.
+/// A batch cross-entropy on logits of `T` (`softmax_cross_entropy_rows_f32`, its 16-bit
+/// twins and its StableMax twin): the argument checks, the ignored rows, and `loss` /
+/// `loss_grad` of the one-row operation on every other row, the rows split over threads.
 ///
 /// # Safety
-/// The caller contract of `softmax_cross_entropy_rows_f32`.
+/// The caller contract of `softmax_cross_entropy_rows_f32`, in values of `T`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn cross_entropy_rows_impl(
-    logits: *const f32,
+pub(crate) unsafe fn cross_entropy_rows_impl<T: Element>(
+    logits: *const T,
     logits_stride: usize,
     rows: usize,
     cols: usize,
@@ -368,7 +401,7 @@ pub(crate) unsafe fn cross_entropy_rows_impl(
     ignore_index: i64,
     label_smoothing: f32,
     losses: *mut f32,
-    dlogits: *mut f32,
+    dlogits: *mut T,
     dlogits_stride: usize,
     loss: impl Fn(&Softmax, &[f32], usize, f32) -> Result<f32, crate::Error> + Sync,
     loss_grad: impl Fn(&Softmax, InOut<'_>, usize, f32) -> Result<f32, crate::Error> + Sync,
@@ -416,20 +449,19 @@ pub(crate) unsafe fn cross_entropy_rows_impl(
                     if has_d {
                         // SAFETY: `d` is row `r` of `dlogits` (see above); no other
                         // reference to that memory is alive.
-                        unsafe { std::slice::from_raw_parts_mut(d, cols) }.fill(0.0);
+                        unsafe { zero_row(d, cols) };
                     }
                     0.0
                 }
                 Some(t) if !has_d => {
                     // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
-                    let x = unsafe { std::slice::from_raw_parts(x, cols) };
-                    loss(&sm, x, t, label_smoothing).expect("targets and smoothing validated above")
+                    unsafe { read_row(&sm, x, cols, |x| loss(&sm, x, t, label_smoothing)) }
+                        .expect("targets and smoothing validated above")
                 }
                 Some(t) => {
                     // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for
-                    // `cols` floats, the output either the input or disjoint from it.
-                    let io = unsafe { InOut::from_raw(x, d, cols) };
-                    loss_grad(&sm, io, t, label_smoothing)
+                    // `cols` values, the output either the input or disjoint from it.
+                    unsafe { map_row(&sm, x, d, cols, |io| loss_grad(&sm, io, t, label_smoothing)) }
                         .expect("targets and smoothing validated above")
                 }
                 None => unreachable!("targets validated above"),
