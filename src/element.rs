@@ -1,5 +1,5 @@
 //! The element types rows can hold: `f32`, and the 16-bit storage formats IEEE binary16
-//! ([`f16`]) and bfloat16 ([`bf16`]) of the `half` crate.
+//! ([`f16`](struct@f16)) and bfloat16 ([`bf16`](struct@bf16)) of the `half` crate.
 //!
 //! Every operation computes in f32 whatever the storage: 16-bit rows are widened to f32
 //! (exactly), run through the f32 kernels, and their outputs rounded to the format (nearest,
@@ -10,7 +10,7 @@ pub use half::{bf16, f16};
 
 use crate::kernels::convert::Half;
 
-/// A type the operations accept for rows: `f32`, [`f16`] or [`bf16`] (sealed: no other type
+/// A type the operations accept for rows: `f32`, [`f16`](struct@f16) or [`bf16`](struct@bf16) (sealed: no other type
 /// can implement it).
 ///
 /// ```

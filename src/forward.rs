@@ -84,7 +84,7 @@ impl Softmax {
     }
 
     /// `y = softmax(x)` with [`Algorithm::Auto`]; `y.len()` must equal `x.len()`. Rows of
-    /// `f32`, [`f16`](crate::f16) or [`bf16`](crate::bf16) (see [`Element`]).
+    /// `f32`, [`f16`](struct@crate::f16) or [`bf16`](struct@crate::bf16) (see [`Element`]).
     pub fn softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         self.softmax_with(x, y, Algorithm::Auto)
     }

@@ -1,5 +1,5 @@
 //! Fast, accurate softmax, log-softmax and log-sum-exp over `f32` rows, and over rows of the
-//! 16-bit formats [`f16`] and [`bf16`] with f32 arithmetic (see [`Element`]).
+//! 16-bit formats [`f16`](struct@f16) and [`bf16`](struct@bf16) with f32 arithmetic (see [`Element`]).
 //!
 //! Hand-vectorised kernels for AVX2+FMA and AVX-512 (x86_64) and NEON (aarch64), plus portable
 //! kernels that are the reference for all of them, picked at run time (see [`Isa`] and
