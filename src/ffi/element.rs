@@ -15,6 +15,8 @@ use std::slice;
 use crate::kernels::convert::Half;
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
+use crate::staged::Long;
+use crate::staged_long::HalfRow;
 use crate::{bf16, f16, Element, Softmax};
 
 /// An element type of the C ABI's rows (`f32`, `f16`, `bf16`): the batch drivers, which
@@ -32,6 +34,7 @@ pub(super) trait CElement: Element {
         y: (*mut Self, usize),
         rows: usize,
         cols: usize,
+        long: Long<'_>,
         op: impl Fn(Rows<'_>) + Sync,
     );
 
@@ -59,6 +62,7 @@ impl CElement for f32 {
         (y, ys): (*mut f32, usize),
         rows: usize,
         cols: usize,
+        _: Long<'_>,
         op: impl Fn(Rows<'_>) + Sync,
     ) {
         // SAFETY: every row lies inside both extents (`batch_extent`), which are non-null,
@@ -110,13 +114,24 @@ macro_rules! half_c_element {
                 (y, ys): (*mut $t, usize),
                 rows: usize,
                 cols: usize,
+                long: Long<'_>,
                 op: impl Fn(Rows<'_>) + Sync,
             ) {
                 // SAFETY: every row lies inside its checked extent and is readable (`x`) or
                 // writable (`y`) by the caller's contract; `rows_pair` accepted `y` in place
                 // (same base and stride: each output row is its input row) or disjoint from
                 // every input row. The element type is a transparent 16-bit pattern.
-                unsafe { sm.half_rows($format, (x.cast(), xs), (y.cast(), ys), rows, cols, op) }
+                unsafe {
+                    sm.half_rows(
+                        $format,
+                        (x.cast(), xs),
+                        (y.cast(), ys),
+                        rows,
+                        cols,
+                        long,
+                        op,
+                    )
+                }
             }
 
             unsafe fn run_grad_rows(
@@ -216,6 +231,30 @@ pub(super) unsafe fn map_row<T: Element, R>(
         // slices do not alias.
         let (x, y) = unsafe { (slice::from_raw_parts(x, n), slice::from_raw_parts_mut(y, n)) };
         sm.map_row(x, y, op).expect("rows of one length")
+    }
+}
+
+/// [`map_row`] for an operation with passes of its own for long 16-bit rows
+/// (`Softmax::map_row_long`).
+///
+/// # Safety
+/// As [`map_row`].
+pub(super) unsafe fn map_row_long<T: Element>(
+    sm: &Softmax,
+    x: *const T,
+    y: *mut T,
+    n: usize,
+    long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+    op: impl FnOnce(InOut<'_>),
+) {
+    if ptr::eq(x, y) {
+        // SAFETY: as in `map_row`.
+        let xy = unsafe { slice::from_raw_parts_mut(y, n) };
+        sm.map_row_in_place_long(xy, long, op)
+    } else {
+        // SAFETY: as in `map_row`.
+        let (x, y) = unsafe { (slice::from_raw_parts(x, n), slice::from_raw_parts_mut(y, n)) };
+        sm.map_row_long(x, y, long, op).expect("rows of one length")
     }
 }
 

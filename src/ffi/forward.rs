@@ -9,11 +9,13 @@
 use std::slice;
 
 use super::check::{algorithm_arg, flags_arg, logsumexp_args, row_pair, rows_pair, scale_arg};
-use super::element::{map_row, CElement};
+use super::element::{map_row_long, CElement};
 use super::{
     guard_status, softmax_status, Checked, SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS,
 };
 use crate::rows::Rows;
+use crate::staged::Long;
+use crate::staged_long::HalfRow;
 use crate::{Element, Softmax};
 
 /// Softmax of one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
@@ -72,8 +74,9 @@ pub(super) unsafe fn softmax_ex<T: Element>(
         if !row_pair(x, y, n)? {
             return Ok(());
         }
+        let long = |row: HalfRow<'_>| sm.half_softmax_long(row, alg);
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { map_row(&sm, x, y, n, |io| sm.run_softmax(io, alg)) };
+        unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_softmax(io, alg)) };
         Ok(())
     })
 }
@@ -111,8 +114,9 @@ pub(super) unsafe fn log_softmax<T: Element>(x: *const T, y: *mut T, n: usize) -
         if !row_pair(x, y, n)? {
             return Ok(());
         }
+        let long = |row: HalfRow<'_>| sm.half_log_softmax_long(row);
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { map_row(&sm, x, y, n, |io| sm.run_log_softmax(io)) };
+        unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_log_softmax(io)) };
         Ok(())
     })
 }
@@ -245,9 +249,18 @@ pub(super) unsafe fn softmax_rows_ex<T: CElement>(
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
-                sm.run_softmax_rows(batch, alg)
-            })
+            let long = |row: HalfRow<'_>| sm.half_softmax_long(row, alg);
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                Some(&long),
+                |batch| sm.run_softmax_rows(batch, alg),
+            )
         }
     })
 }
@@ -290,9 +303,18 @@ pub(super) unsafe fn log_softmax_rows<T: CElement>(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
-                sm.run_log_softmax_rows(batch)
-            })
+            let long = |row: HalfRow<'_>| sm.half_log_softmax_long(row);
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                Some(&long),
+                |batch| sm.run_log_softmax_rows(batch),
+            )
         }
     })
 }
@@ -310,6 +332,7 @@ pub(super) unsafe fn rows_impl<T: CElement>(
     y_stride: usize,
     rows: usize,
     cols: usize,
+    long: Long<'_>,
     op: impl Fn(Rows<'_>) + Sync,
 ) -> Checked<()> {
     if !rows_pair(x, x_stride, y, y_stride, rows, cols)? {
@@ -317,7 +340,7 @@ pub(super) unsafe fn rows_impl<T: CElement>(
     }
     // SAFETY: the batch passed `rows_pair` with rows and columns, and the caller guarantees
     // its rows.
-    unsafe { T::run_rows(sm, (x, x_stride), (y, y_stride), rows, cols, op) };
+    unsafe { T::run_rows(sm, (x, x_stride), (y, y_stride), rows, cols, long, op) };
     Ok(())
 }
 
@@ -397,7 +420,7 @@ pub(super) unsafe fn softmax_scaled_rows<T: CElement>(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |batch| {
+            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, None, |batch| {
                 // The scale passed `scale_arg`, which is the kernel's own condition.
                 sm.run_softmax_scaled_rows(batch, alg, scale)
             })

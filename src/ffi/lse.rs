@@ -246,11 +246,21 @@ unsafe fn normalize_rows(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |mut batch| {
-                for (r, &l) in lse.iter().enumerate() {
-                    sm.run_normalize(batch.row(r), l, log);
-                }
-            })
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                None,
+                |mut batch| {
+                    for (r, &l) in lse.iter().enumerate() {
+                        sm.run_normalize(batch.row(r), l, log);
+                    }
+                },
+            )
         }
     })
 }

@@ -79,9 +79,17 @@ pub unsafe extern "C" fn softmax_stablemax_rows_f32(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |mut batch| {
-                batch.for_each(|io| sm.run_stablemax(io, false))
-            })
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                None,
+                |mut batch| batch.for_each(|io| sm.run_stablemax(io, false)),
+            )
         }
     })
 }
@@ -108,9 +116,17 @@ pub unsafe extern "C" fn softmax_log_stablemax_rows_f32(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, |mut batch| {
-                batch.for_each(|io| sm.run_stablemax(io, true))
-            })
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                None,
+                |mut batch| batch.for_each(|io| sm.run_stablemax(io, true)),
+            )
         }
     })
 }
