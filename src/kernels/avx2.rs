@@ -43,9 +43,9 @@ unsafe fn widen(v: __m256) -> (__m256d, __m256d) {
 }
 
 // SAFETY: an `Avx2` is only made by the methods below (the field is private to this module),
-// each from a token or another `Avx2`, and they use AVX/AVX2/FMA instructions only; a token
-// exists only after `is_x86_feature_detected!("avx2")` and `("fma")` both held (see
-// `available`, or the dispatcher for the entry points).
+// each from a token or another `Avx2`, and they use AVX/AVX2/FMA/F16C instructions only; a
+// token exists only after `is_x86_feature_detected!("avx2")`, `("fma")` and `("f16c")` held
+// (see `available`, or the dispatcher for the entry points).
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
     const EXP_TABLE: bool = true;
@@ -311,5 +311,5 @@ crate::kernels::kernel_table!(
     crate::Isa::Avx2,
     Avx2,
     3,
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
 );

@@ -51,9 +51,9 @@ unsafe fn widen(v: __m512) -> (__m512d, __m512d) {
 
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
-// the SSE/AVX2/FMA ones `avx512f` implies); a token exists only after
+// the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
 // `is_x86_feature_detected!("avx512f")` (which includes the OS's support for the zmm and mask
-// state), `("avx2")` and `("fma")` held.
+// state), `("avx2")`, `("fma")` and `("f16c")` held.
 unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
