@@ -10,8 +10,16 @@
 //! (which only detection, or an `unsafe` constructor, creates) or another vector of the same
 //! ISA, so holding one proves the ISA is available. Only the methods that read or write memory
 //! through a pointer are `unsafe`.
+//!
+//! Besides `f32` rows, the vectors load and store rows of the 16-bit formats of
+//! [`Half`] (`load_half`, `store_half` and their tail forms), converting in the
+//! register: a kernel reads or writes f16/bf16 memory with no f32 copy of the row. `format` is
+//! a plain argument; the generic code calls these methods with a constant one (one
+//! instantiation per format), so the `match` on it disappears once inlined.
 
 use core::marker::PhantomData;
+
+use super::convert::Half;
 
 /// Zero-sized proof that the ISA of the vector type `V` is available on the running CPU.
 pub(crate) struct Token<V>(PhantomData<fn() -> V>);
@@ -94,6 +102,39 @@ pub(crate) unsafe trait Simd: Copy {
     /// # Safety
     /// `p..p + n` must be writable.
     unsafe fn store_tail(self, p: *mut f32, n: usize);
+    /// Loads `LANES` values of a 16-bit `format` from `p` (no alignment needed), widened to
+    /// f32 with the bits of [`convert`](super::convert)'s scalar functions (exact; an f16 NaN
+    /// made quiet, a bf16 NaN kept as it is).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load_half(t: Token<Self>, format: Half, p: *const u16) -> Self;
+    /// Loads the first `n < LANES` values of `format` from `p`, widened as by
+    /// [`Simd::load_half`], and sets the other lanes to `fill`. Never touches memory past
+    /// `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be readable.
+    unsafe fn load_half_tail(
+        t: Token<Self>,
+        format: Half,
+        p: *const u16,
+        n: usize,
+        fill: f32,
+    ) -> Self;
+    /// Rounds the lanes to `format` (nearest, ties to even, with the bits of
+    /// [`convert`](super::convert)'s scalar functions, NaNs included) and stores them to `p`
+    /// (no alignment needed).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    unsafe fn store_half(self, format: Half, p: *mut u16);
+    /// Stores the first `n < LANES` lanes to `p`, rounded as by [`Simd::store_half`]; memory
+    /// past `p + n` is untouched.
+    ///
+    /// # Safety
+    /// `p..p + n` must be writable.
+    unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize);
     /// Non-temporal store of all lanes. Implementations without such stores use a plain
     /// store.
     ///
