@@ -1,6 +1,7 @@
 //! Conversions between f32 and the 16-bit storage formats, one value at a time by bit
-//! manipulation: the portable kernels' conversions and the reference the SIMD conversions are
-//! tested against (they must give the same bits for every input).
+//! manipulation: the portable kernels' conversions and the reference the SIMD conversions
+//! (`Simd::load_half`, `Simd::store_half` and the kernel tables' `widen`/`narrow`) are tested
+//! against: they must give the same bits for every input.
 //!
 //! - IEEE binary16 (`f16`): 1 sign, 5 exponent and 10 fraction bits; largest finite 65504.
 //! - bfloat16 (`bf16`): the upper half of an f32 (1 sign, 8 exponent, 7 fraction bits).
@@ -80,7 +81,57 @@ pub(crate) fn f32_to_bf16(x: f32) -> u16 {
     (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
 
-/// `dst[i] = src[i]` as f32 for a format; the slices have one length.
+/// Copies `n < 16` 16-bit values from `src` to `dst` in at most four moves (of 8, 4, 2 and 1
+/// values, as `n`'s bits say), with no call to `memcpy`: the SIMD conversions' tails go
+/// through a vector-sized buffer with it, since 16-bit elements have no masked loads and
+/// stores below AVX-512BW.
+///
+/// # Safety
+/// `src..src + n` must be readable, `dst..dst + n` writable, and the two must not overlap.
+/// No alignment is needed.
+#[inline(always)]
+pub(crate) unsafe fn copy_tail(src: *const u16, dst: *mut u16, n: usize) {
+    debug_assert!(n < 16);
+    // The moves cover `i..i + k` with `i + k <= n` (`k` runs through the set bits of `n`,
+    // largest first): inside both ranges of the contract.
+    let mut i = 0;
+    if n & 8 != 0 {
+        // SAFETY: values `0..8` of `n >= 8`.
+        unsafe { copy_block::<8>(src, dst) };
+        i = 8;
+    }
+    if n & 4 != 0 {
+        // SAFETY: values `i..i + 4`, `i + 4 <= n` (see above).
+        unsafe { copy_block::<4>(src.add(i), dst.add(i)) };
+        i += 4;
+    }
+    if n & 2 != 0 {
+        // SAFETY: values `i..i + 2`, `i + 2 <= n`.
+        unsafe { copy_block::<2>(src.add(i), dst.add(i)) };
+        i += 2;
+    }
+    if n & 1 != 0 {
+        // SAFETY: value `i = n - 1`.
+        unsafe { dst.add(i).write_unaligned(src.add(i).read_unaligned()) };
+    }
+}
+
+/// Copies `K` 16-bit values from `src` to `dst` with one unaligned load and store.
+///
+/// # Safety
+/// `src..src + K` must be readable and `dst..dst + K` writable.
+#[inline(always)]
+unsafe fn copy_block<const K: usize>(src: *const u16, dst: *mut u16) {
+    // SAFETY: the caller's contract; `[u16; K]` is read and written unaligned.
+    unsafe {
+        dst.cast::<[u16; K]>()
+            .write_unaligned(src.cast::<[u16; K]>().read_unaligned())
+    }
+}
+
+/// `dst[i] = src[i]` as f32 for a format; the slices have one length. The reference of the
+/// kernel tables' SIMD `widen` in the tests.
+#[cfg(test)]
 pub(crate) fn widen(format: Half, src: &[u16], dst: &mut [f32]) {
     debug_assert_eq!(src.len(), dst.len());
     match format {
@@ -95,7 +146,9 @@ pub(crate) fn widen(format: Half, src: &[u16], dst: &mut [f32]) {
     }
 }
 
-/// `dst[i] = src[i]` rounded to a format; the slices have one length.
+/// `dst[i] = src[i]` rounded to a format; the slices have one length. The reference of the
+/// kernel tables' SIMD `narrow` in the tests.
+#[cfg(test)]
 pub(crate) fn narrow(format: Half, src: &[f32], dst: &mut [u16]) {
     debug_assert_eq!(src.len(), dst.len());
     match format {

@@ -421,12 +421,18 @@ macro_rules! kernel_table {
 
             $(#[$attr])*
             pub(super) unsafe fn widen(format: $crate::kernels::convert::Half, src: &[u16], dst: &mut [f32]) {
-                $crate::kernels::convert::widen(format, src, dst)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::convert::widen::<$V, { $unroll }>(isa, format, src, dst)
             }
 
             $(#[$attr])*
             pub(super) unsafe fn narrow(format: $crate::kernels::convert::Half, src: &[f32], dst: &mut [u16]) {
-                $crate::kernels::convert::narrow(format, src, dst)
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::convert::narrow::<$V, { $unroll }>(isa, format, src, dst)
             }
         }
 

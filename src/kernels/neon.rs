@@ -5,15 +5,85 @@
 //! a pair store in assembly and is merely a hint), so `stream` is a plain store and
 //! `stream_fence` does nothing. `vmaxq_f32` (`fmax`) returns NaN when either operand is NaN,
 //! which satisfies the `Simd::max` contract.
+//!
+//! f16 rows are converted with base ARMv8's `fcvtl`/`fcvtn` (in assembly: their intrinsics
+//! need the unstable `f16` type), bf16 rows with integer shifts and an `addhn` rounding (the
+//! optional BF16 extension's `bfcvtn` is not used); 16-bit tails go through a buffer.
 
 use core::arch::aarch64::*;
 
+use crate::kernels::convert::{copy_tail, Half};
 use crate::kernels::exp::EIGHTHS;
 use crate::kernels::simd::{Simd, Token};
 
 /// One NEON register of four `f32`.
 #[derive(Clone, Copy)]
 pub(crate) struct Neon(float32x4_t);
+
+/// The four 16-bit values of `format` in `h`, widened to f32. f16: `fcvtl` (exact; a NaN made
+/// quiet with its payload, as [`f16_to_f32`](super::convert::f16_to_f32), while FPCR.DN is
+/// clear, as Linux leaves it), written in assembly because the intrinsic `vcvt_f32_f16` needs
+/// the unstable `f16` type. bf16: `shll` by 16 (widen and shift into the upper half).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn half_to_f32(format: Half, h: uint16x4_t) -> float32x4_t {
+    // SAFETY: NEON is available (the contract); `fcvtl` only reads and writes registers.
+    unsafe {
+        match format {
+            Half::F16 => {
+                let r: float32x4_t;
+                core::arch::asm!(
+                    "fcvtl {r:v}.4s, {h:v}.4h",
+                    r = lateout(vreg) r,
+                    h = in(vreg) h,
+                    options(pure, nomem, nostack, preserves_flags)
+                );
+                r
+            }
+            Half::Bf16 => vreinterpretq_f32_u32(vshll_n_u16::<16>(h)),
+        }
+    }
+}
+
+/// The lanes of `v` rounded to `format` (nearest, ties to even).
+///
+/// f16: `fcvtn` in assembly (see [`half_to_f32`]), rounding by FPCR.RMode (nearest even
+/// unless a caller changed it); a NaN keeps its sign and top payload bits and is made quiet,
+/// as in [`f32_to_f16`](super::convert::f32_to_f16). bf16: the integer rounding of
+/// [`f32_to_bf16`](super::convert::f32_to_bf16), `(b + 0x7fff + odd) >> 16` in one `addhn`
+/// (add, keep the high halves), and `(b >> 16) | 0x40` for NaN lanes.
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn f32_to_half(format: Half, v: float32x4_t) -> uint16x4_t {
+    // SAFETY: NEON is available (the contract); `fcvtn` only reads and writes registers.
+    unsafe {
+        match format {
+            Half::F16 => {
+                let r: uint16x4_t;
+                core::arch::asm!(
+                    "fcvtn {r:v}.4h, {v:v}.4s",
+                    r = lateout(vreg) r,
+                    v = in(vreg) v,
+                    options(pure, nomem, nostack, preserves_flags)
+                );
+                r
+            }
+            Half::Bf16 => {
+                let b = vreinterpretq_u32_f32(v);
+                let odd = vandq_u32(vshrq_n_u32::<16>(b), vdupq_n_u32(1));
+                let rounded = vaddhn_u32(b, vaddq_u32(odd, vdupq_n_u32(0x7fff)));
+                let quiet = vorr_u16(vshrn_n_u32::<16>(b), vdup_n_u16(0x40));
+                // `fcmeq v, v` is false exactly in the NaN lanes.
+                let ordered = vmovn_u32(vceqq_f32(v, v));
+                vbsl_u16(ordered, rounded, quiet)
+            }
+        }
+    }
+}
 
 // SAFETY: a `Neon` is only made by the methods below (the field is private to this module),
 // each from a token or another `Neon`, and they use Advanced SIMD instructions only (plus
@@ -66,6 +136,48 @@ unsafe impl Simd for Neon {
             vst1q_f32(buf.as_mut_ptr(), self.0);
             // The caller guarantees `p..p + n` is writable; nothing past it is touched.
             core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_half(_t: Token<Self>, format: Half, p: *const u16) -> Self {
+        // SAFETY: `p..p + LANES` is readable (the caller's contract); the token proves NEON.
+        unsafe { Neon(half_to_f32(format, vld1_u16(p))) }
+    }
+    #[inline(always)]
+    unsafe fn load_half_tail(
+        _t: Token<Self>,
+        format: Half,
+        p: *const u16,
+        n: usize,
+        fill: f32,
+    ) -> Self {
+        debug_assert!(n < Self::LANES);
+        let mut buf = [0u16; 4];
+        // SAFETY: `p..p + n` is readable (the caller's contract) and `buf` holds 4 > n values;
+        // the token proves NEON.
+        unsafe {
+            copy_tail(p, buf.as_mut_ptr(), n);
+            let v = half_to_f32(format, vld1_u16(buf.as_ptr()));
+            // Lane `l` is kept where `l < n`.
+            const LANE: [u32; 4] = [0, 1, 2, 3];
+            let keep = vcltq_u32(vld1q_u32(LANE.as_ptr()), vdupq_n_u32(n as u32));
+            Neon(vbslq_f32(keep, v, vdupq_n_f32(fill)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, format: Half, p: *mut u16) {
+        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves NEON.
+        unsafe { vst1_u16(p, f32_to_half(format, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
+        debug_assert!(n < Self::LANES);
+        let mut buf = [0u16; 4];
+        // SAFETY: `p..p + n` is writable (the caller's contract) and `buf` holds 4 > n values;
+        // the vector proves NEON.
+        unsafe {
+            vst1_u16(buf.as_mut_ptr(), f32_to_half(format, self.0));
+            copy_tail(buf.as_ptr(), p, n);
         }
     }
     #[inline(always)]

@@ -11,7 +11,11 @@
 //! rare double-rounding ties, and it is exact in the steps that need exactness (the
 //! `x - n*ln2` reduction, whose exact value fits in 53 bits). `f32::mul_add` would be a
 //! library call costing tens of nanoseconds on x86 CPUs compiled without FMA.
+//!
+//! The 16-bit loads and stores convert lane by lane with the scalar functions of
+//! [`super::convert`], the reference the SIMD conversions must match bit for bit.
 
+use super::convert::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16, Half};
 use super::exp::EIGHTHS;
 use super::simd::{Simd, Token};
 
@@ -56,7 +60,8 @@ macro_rules! per_lane {
 }
 
 // SAFETY: plain arithmetic, available on every CPU; pointer methods follow the trait's
-// contracts (`load`/`store` touch exactly `LANES` elements, the tail forms only `n`).
+// contracts (`load`/`store` and the 16-bit forms touch exactly `LANES` elements, the tail
+// forms only `n`).
 unsafe impl Simd for Lanes {
     const LANES: usize = N;
     const EXP_TABLE: bool = true;
@@ -97,6 +102,58 @@ unsafe impl Simd for Lanes {
         while i < n {
             // SAFETY: `i < n` and `p..p + n` is writable (the caller's contract).
             unsafe { p.add(i).write(self.0[i]) };
+            i += 1;
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_half(_t: Token<Self>, format: Half, p: *const u16) -> Self {
+        // SAFETY: `p..p + LANES` is readable (the caller's contract).
+        let h = unsafe { p.cast::<[u16; N]>().read_unaligned() };
+        match format {
+            Half::F16 => per_lane!(|i| f16_to_f32(h[i])),
+            Half::Bf16 => per_lane!(|i| bf16_to_f32(h[i])),
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_half_tail(
+        _t: Token<Self>,
+        format: Half,
+        p: *const u16,
+        n: usize,
+        fill: f32,
+    ) -> Self {
+        debug_assert!(n < N);
+        let widen = match format {
+            Half::F16 => f16_to_f32,
+            Half::Bf16 => bf16_to_f32,
+        };
+        per_lane!(|i| if i < n {
+            // SAFETY: `i < n`, and `p..p + n` is readable (the caller's contract).
+            widen(unsafe { p.add(i).read_unaligned() })
+        } else {
+            fill
+        })
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, format: Half, p: *mut u16) {
+        let h = match format {
+            Half::F16 => self.0.map(f32_to_f16),
+            Half::Bf16 => self.0.map(f32_to_bf16),
+        };
+        // SAFETY: `p..p + LANES` is writable (the caller's contract).
+        unsafe { p.cast::<[u16; N]>().write_unaligned(h) }
+    }
+    #[inline(always)]
+    unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
+        debug_assert!(n < N);
+        let narrow = match format {
+            Half::F16 => f32_to_f16,
+            Half::Bf16 => f32_to_bf16,
+        };
+        let mut i = 0;
+        while i < n {
+            // SAFETY: `i < n` and `p..p + n` is writable (the caller's contract).
+            unsafe { p.add(i).write_unaligned(narrow(self.0[i])) };
             i += 1;
         }
     }

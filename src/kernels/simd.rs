@@ -10,8 +10,16 @@
 //! (which only detection, or an `unsafe` constructor, creates) or another vector of the same
 //! ISA, so holding one proves the ISA is available. Only the methods that read or write memory
 //! through a pointer are `unsafe`.
+//!
+//! Besides `f32` rows, the vectors load and store rows of the 16-bit formats of
+//! [`Half`] (`load_half`, `store_half` and their tail forms), converting in the
+//! register: a kernel reads or writes f16/bf16 memory with no f32 copy of the row. `format` is
+//! a plain argument; the generic code calls these methods with a constant one (one
+//! instantiation per format), so the `match` on it disappears once inlined.
 
 use core::marker::PhantomData;
+
+use super::convert::Half;
 
 /// Zero-sized proof that the ISA of the vector type `V` is available on the running CPU.
 pub(crate) struct Token<V>(PhantomData<fn() -> V>);
@@ -94,6 +102,39 @@ pub(crate) unsafe trait Simd: Copy {
     /// # Safety
     /// `p..p + n` must be writable.
     unsafe fn store_tail(self, p: *mut f32, n: usize);
+    /// Loads `LANES` values of a 16-bit `format` from `p` (no alignment needed), widened to
+    /// f32 with the bits of [`convert`](super::convert)'s scalar functions (exact; an f16 NaN
+    /// made quiet, a bf16 NaN kept as it is).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load_half(t: Token<Self>, format: Half, p: *const u16) -> Self;
+    /// Loads the first `n < LANES` values of `format` from `p`, widened as by
+    /// [`Simd::load_half`], and sets the other lanes to `fill`. Never touches memory past
+    /// `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be readable.
+    unsafe fn load_half_tail(
+        t: Token<Self>,
+        format: Half,
+        p: *const u16,
+        n: usize,
+        fill: f32,
+    ) -> Self;
+    /// Rounds the lanes to `format` (nearest, ties to even, with the bits of
+    /// [`convert`](super::convert)'s scalar functions, NaNs included) and stores them to `p`
+    /// (no alignment needed).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    unsafe fn store_half(self, format: Half, p: *mut u16);
+    /// Stores the first `n < LANES` lanes to `p`, rounded as by [`Simd::store_half`]; memory
+    /// past `p + n` is untouched.
+    ///
+    /// # Safety
+    /// `p..p + n` must be writable.
+    unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize);
     /// Non-temporal store of all lanes. Implementations without such stores use a plain
     /// store.
     ///
@@ -207,7 +248,8 @@ mod tests {
     //! definitions
     //! (including the ones an ISA's kernels do not use, so both exponential forms stay correct
     //! everywhere).
-    use super::{Simd, Token};
+    use super::{Half, Simd, Token};
+    use crate::kernels::convert;
     use crate::kernels::exp::EIGHTHS;
 
     fn lanes<V: Simd>(v: V) -> Vec<f32> {
@@ -321,6 +363,67 @@ mod tests {
             .filter(|l| [true, false, false, false, true][l % 5])
             .fold(0u32, |m, l| m | 1 << l);
         assert_eq!(V::gt_mask(a, V::splat(isa, 1.0)), want, "{name} gt_mask");
+        // load_half / store_half and their tails: the scalar conversions' bits, the fill in
+        // the lanes past `n`, nothing written past `n` (the tables' widen and narrow are
+        // checked on every pattern in `generic::convert`).
+        for format in [Half::F16, Half::Bf16] {
+            let to_f32 = match format {
+                Half::F16 => convert::f16_to_f32,
+                Half::Bf16 => convert::bf16_to_f32,
+            };
+            let to_half = match format {
+                Half::F16 => convert::f32_to_f16,
+                Half::Bf16 => convert::f32_to_bf16,
+            };
+            let h: Vec<u16> = (0..16)
+                .map(|l| [0x3c01, 0xfe7f, 0x0003, 0x7c01][l % 4] + l as u16)
+                .collect();
+            // SAFETY: `h` holds 16 >= LANES values.
+            let v = unsafe { V::load_half(isa, format, h.as_ptr()) };
+            for (l, x) in lanes(v).into_iter().enumerate() {
+                assert_eq!(
+                    x.to_bits(),
+                    to_f32(h[l]).to_bits(),
+                    "{name} load_half {format:?} lane {l}"
+                );
+            }
+            let x = from::<V>(isa, |l| {
+                [1.0 / 3.0, -65519.0, 1e-6, f32::NAN][l % 4] * (l + 1) as f32
+            });
+            let mut out = [0xdeadu16; 17];
+            // SAFETY: `out` holds 17 >= LANES values.
+            unsafe { x.store_half(format, out.as_mut_ptr()) };
+            for (l, x) in lanes(x).into_iter().enumerate() {
+                assert_eq!(out[l], to_half(x), "{name} store_half {format:?} lane {l}");
+            }
+            assert_eq!(
+                out[V::LANES],
+                0xdead,
+                "{name} store_half {format:?} past the end"
+            );
+            for n in 0..V::LANES {
+                // SAFETY: `h` holds 16 > n values.
+                let v = unsafe { V::load_half_tail(isa, format, h.as_ptr(), n, -7.0) };
+                for (l, y) in lanes(v).into_iter().enumerate() {
+                    let want = if l < n { to_f32(h[l]) } else { -7.0 };
+                    assert_eq!(
+                        y.to_bits(),
+                        want.to_bits(),
+                        "{name} load_half_tail {format:?} n={n} lane {l}"
+                    );
+                }
+                let mut out = [0xdeadu16; 16];
+                // SAFETY: `out` holds 16 > n values.
+                unsafe { x.store_half_tail(format, out.as_mut_ptr(), n) };
+                for (l, x) in lanes(x).into_iter().enumerate() {
+                    let want = if l < n { to_half(x) } else { 0xdead };
+                    assert_eq!(
+                        out[l], want,
+                        "{name} store_half_tail {format:?} n={n} lane {l}"
+                    );
+                }
+            }
+        }
         // below_or: strictly below kept, equal / above / NaN filled.
         let got = lanes(V::below_or(a, V::splat(isa, 2.0), V::splat(isa, -7.0)));
         for (l, v) in got.into_iter().enumerate() {

@@ -18,6 +18,7 @@
 //! - [`topk`]: top-k gating and top-k / top-p sampling.
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
+//! - [`convert`]: rows widened from, or narrowed to, the 16-bit formats.
 //!
 //! Every loop has the same shape, written once in [`walk`]: `U` vectors per iteration
 //! (independent accumulators, so the dependent FMA/max chains overlap), then single vectors,
@@ -40,6 +41,7 @@
 //! places, each with its bounds argument.
 
 pub(crate) mod batch;
+pub(crate) mod convert;
 pub(crate) mod forward;
 pub(crate) mod inputs;
 pub(crate) mod lse;

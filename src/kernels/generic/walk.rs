@@ -8,13 +8,16 @@
 //! them all in accumulator 0 ([`Body::SPREAD`] false).
 //!
 //! Two forms: [`fold`] only reads (the body accumulates), [`map`] also stores the vector the
-//! body returns, non-temporally in its aligned body when asked. [`scan`] is the fold without
-//! unrolling, for bodies that branch on the data. A [`Source`] says what a step
-//! reads: one input through an [`Input`] transform ([`One`]) or two plain inputs ([`Two`]).
+//! body returns, non-temporally in its aligned body when asked; [`map_to_half`] stores it
+//! rounded to a 16-bit format. [`scan`] is the fold without unrolling, for bodies that branch
+//! on the data. A [`Source`] says what a step reads: one input through an [`Input`] transform
+//! ([`One`]), two plain inputs ([`Two`]), or a row of a 16-bit format widened as it is read
+//! ([`Halves`]).
 
 use std::marker::PhantomData;
 
 use super::inputs::Input;
+use crate::kernels::convert::Half;
 use crate::kernels::simd::{Simd, Token};
 
 /// What a walk reads at an element offset.
@@ -37,16 +40,18 @@ pub(crate) trait Source<V: Simd> {
     fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize);
 }
 
-/// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`).
+/// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`); the
+/// elements are `f32` or 16-bit values.
 #[inline(always)]
-fn prefetch_ahead<V: Simd, const PF: usize>(isa: Token<V>, p: *const f32, step: usize) {
+fn prefetch_ahead<V: Simd, T, const PF: usize>(isa: Token<V>, p: *const T, step: usize) {
     if PF == 0 {
         return;
     }
+    let per_line = 64 / core::mem::size_of::<T>();
     let mut off = 0;
     while off < step {
-        V::prefetch(isa, p.wrapping_add(PF + off));
-        off += 16;
+        V::prefetch(isa, p.wrapping_add(PF + off).cast());
+        off += per_line;
     }
 }
 
@@ -110,7 +115,7 @@ impl<V: Simd, I: Input<V>> Source<V> for One<'_, I> {
     }
     #[inline(always)]
     fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
-        prefetch_ahead::<V, PF>(isa, self.x.wrapping_add(i), step);
+        prefetch_ahead::<V, f32, PF>(isa, self.x.wrapping_add(i), step);
     }
 }
 
@@ -184,8 +189,56 @@ impl<V: Simd> Source<V> for Two<'_> {
     }
     #[inline(always)]
     fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
-        prefetch_ahead::<V, PF>(isa, self.a.wrapping_add(i), step);
-        prefetch_ahead::<V, PF>(isa, self.b.wrapping_add(i), step);
+        prefetch_ahead::<V, f32, PF>(isa, self.a.wrapping_add(i), step);
+        prefetch_ahead::<V, f32, PF>(isa, self.b.wrapping_add(i), step);
+    }
+}
+
+/// One row of a 16-bit format ([`Half`]), widened to f32 as it is read.
+#[derive(Clone, Copy)]
+pub(crate) struct Halves<'a> {
+    x: *const u16,
+    n: usize,
+    format: Half,
+    fill: f32,
+    _row: PhantomData<&'a [u16]>,
+}
+
+impl<'a> Halves<'a> {
+    /// The row `x` of `format`; lanes past its end read as `fill`.
+    #[inline(always)]
+    pub(crate) fn new(x: &'a [u16], format: Half, fill: f32) -> Self {
+        Halves {
+            x: x.as_ptr(),
+            n: x.len(),
+            format,
+            fill,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<V: Simd> Source<V> for Halves<'_> {
+    type Item = V;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> V {
+        debug_assert!(i + V::LANES <= self.n);
+        // SAFETY: `x[i..i + LANES]` is inside the row (the contract).
+        unsafe { V::load_half(isa, self.format, self.x.add(i)) }
+    }
+    #[inline(always)]
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> V {
+        debug_assert!(m < V::LANES && i + m <= self.n);
+        // SAFETY: `x[i..i + m]` is inside the row (the contract).
+        unsafe { V::load_half_tail(isa, self.format, self.x.add(i), m, self.fill) }
+    }
+    #[inline(always)]
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
+        prefetch_ahead::<V, u16, PF>(isa, self.x.wrapping_add(i), step);
     }
 }
 
@@ -349,5 +402,55 @@ pub(crate) unsafe fn map<
     }
     if NT {
         V::stream_fence(isa);
+    }
+}
+
+/// Visits every vector of `src` like [`fold`] and stores what the body returns to the 16-bit
+/// row `y` at the same offset, rounded to `format` (the [`map`] of rows narrowed as they are
+/// written; plain stores only).
+///
+/// # Safety
+/// `y` is writable for `src.len()` values and does not overlap the source's row(s).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn map_to_half<
+    V: Simd,
+    S: Source<V>,
+    B: Body<V, S::Item>,
+    const U: usize,
+    const PF: usize,
+>(
+    isa: Token<V>,
+    src: &S,
+    format: Half,
+    y: *mut u16,
+    body: &mut B,
+) {
+    let (l, n) = (V::LANES, src.len());
+    let step = U * l;
+    let mut i = 0;
+    while i + step <= n {
+        src.prefetch::<PF>(isa, i, step);
+        for j in 0..U {
+            let o = i + j * l;
+            // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract).
+            unsafe { body.take(j, o, src.at(isa, o)).store_half(format, y.add(o)) };
+        }
+        body.stepped();
+        i += step;
+    }
+    let mut j = 0;
+    while i + l <= n {
+        // SAFETY: `i + l <= n`, inside the source and `y`.
+        unsafe { body.take(j, i, src.at(isa, i)).store_half(format, y.add(i)) };
+        i += l;
+        j += usize::from(B::SPREAD);
+    }
+    if i < n {
+        // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
+        unsafe {
+            body.take(j, i, src.part(isa, i, n - i))
+                .store_half_tail(format, y.add(i), n - i)
+        };
     }
 }
