@@ -97,7 +97,7 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
         self.map_row_long(x, y, &long, |io| self.run_softmax(io, algorithm))
             .ok_or(mismatch)
     }
@@ -109,7 +109,7 @@ impl Softmax {
 
     /// `xy = softmax(xy)` with the given algorithm.
     pub fn softmax_in_place_with<T: Element>(&self, xy: &mut [T], algorithm: Algorithm) {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
         self.map_row_in_place_long(xy, &long, |io| self.run_softmax(io, algorithm))
     }
 
@@ -154,7 +154,7 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
         self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })
@@ -169,7 +169,7 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row, algorithm);
+        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
         self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })

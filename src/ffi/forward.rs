@@ -74,7 +74,7 @@ pub(super) unsafe fn softmax_ex<T: Element>(
         if !row_pair(x, y, n)? {
             return Ok(());
         }
-        let long = |row: HalfRow<'_>| sm.half_softmax_long(row, alg);
+        let long = |row: HalfRow<'_>| sm.half_softmax_long(row);
         // SAFETY: validated above; the caller guarantees the memory of the row.
         unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_softmax(io, alg)) };
         Ok(())
@@ -249,7 +249,7 @@ pub(super) unsafe fn softmax_rows_ex<T: CElement>(
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            let long = |row: HalfRow<'_>| sm.half_softmax_long(row, alg);
+            let long = |row: HalfRow<'_>| sm.half_softmax_long(row);
             rows_impl(
                 &sm,
                 x,

@@ -98,6 +98,9 @@ pub(crate) struct Kernels {
     pub narrow: unsafe fn(convert::Half, &[f32], &mut [u16]),
 }
 
+/// A sum of exponentials as `(S, k)`, `S * 2^k`, or `None` for the special-value path.
+pub(crate) type PairSum = Option<(f64, f32)>;
+
 /// One ISA's passes over one segment of a long row (see `generic::segmented`).
 pub(crate) struct SegmentKernels {
     /// Pass 1 of two-pass: `Some((S, k))` with `sum e^x = S * 2^k`, or `None`.
@@ -118,6 +121,12 @@ pub(crate) struct SegmentKernels {
     pub block_sum: unsafe fn(&[f32]) -> Option<(f64, f32)>,
     /// `sum exp(x - k*ln2)` in f64.
     pub sum_exp: unsafe fn(&[f32], f32) -> f64,
+    /// `pair_sum` of a 16-bit segment, read directly.
+    pub half_pair_sum: unsafe fn(convert::Half, &[u16]) -> PairSum,
+    /// `exp_out` (with `c = 0`) from a 16-bit segment `(x, y, n)` to its 16-bit output.
+    pub half_exp_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64),
+    /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output.
+    pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32),
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -420,6 +429,49 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn seg_half_pair_sum(format: $crate::kernels::convert::Half, x: &[u16]) -> Option<(f64, f32)> {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // One instantiation per format, so the conversions are constant in the loops.
+                match format {
+                    Half::F16 => generic::half_rows::pair_sum_half::<$V, { $unroll }>(isa, Half::F16, x),
+                    Half::Bf16 => generic::half_rows::pair_sum_half::<$V, { $unroll }>(isa, Half::Bf16, x),
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64) {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the row's pointers).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, r),
+                        Half::Bf16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, r),
+                    }
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_half_shift_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, b: f32) {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the row's pointers).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, b),
+                        Half::Bf16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, b),
+                    }
+                }
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn widen(format: $crate::kernels::convert::Half, src: &[u16], dst: &mut [f32]) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -474,6 +526,9 @@ macro_rules! kernel_table {
                 shift_out: entry::seg_shift_out,
                 block_sum: entry::seg_block_sum,
                 sum_exp: entry::seg_sum_exp,
+                half_pair_sum: entry::seg_half_pair_sum,
+                half_exp_out: entry::seg_half_exp_out,
+                half_shift_out: entry::seg_half_shift_out,
             },
             widen: entry::widen,
             narrow: entry::narrow,

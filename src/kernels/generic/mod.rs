@@ -43,6 +43,7 @@
 pub(crate) mod batch;
 pub(crate) mod convert;
 pub(crate) mod forward;
+pub(crate) mod half_rows;
 pub(crate) mod inputs;
 pub(crate) mod lse;
 pub(crate) mod pair_sum;

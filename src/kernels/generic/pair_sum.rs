@@ -3,7 +3,7 @@
 
 use super::inputs::Input;
 use super::passes::{block_sum, fold, k_min, pow2_f64, wide_total, Maxima, FOLD, PREFETCH};
-use super::walk::{self, One};
+use super::walk::{self, One, Slice, Source};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
@@ -126,26 +126,44 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: &[f32],
 ) -> Option<(f64, f32)> {
-    let step = U * V::LANES;
-    if x.len() <= CHUNK_GROUPS * step {
+    if x.len() <= chunk::<V, U>() {
         // One chunk: its maximum gives the shift of every lane, which is what the blocked
         // sum computes with less set-up.
         return block_sum::<V, U>(isa, inp, x);
     }
+    pair_sum_chunks::<V, U, _>(isa, &One::new(inp, x, f32::NEG_INFINITY))
+}
+
+/// The elements of one chunk of [`pair_sum`]; rows of at most this many take the blocked
+/// sum.
+#[inline(always)]
+pub(crate) const fn chunk<V: Simd, const U: usize>() -> usize {
+    CHUNK_GROUPS * U * V::LANES
+}
+
+/// [`pair_sum`] of a row of more than one chunk read through any source whose lanes past
+/// the end read as `-inf` (an f32 row through an input transform, or a 16-bit row).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn pair_sum_chunks<V: Simd, const U: usize, S: Source<V, Item = V> + Slice>(
+    isa: Token<V>,
+    src: &S,
+) -> Option<(f64, f32)> {
+    let step = U * V::LANES;
     // Below every row of the fast path; the first chunk sets the shift from its maximum.
     let floor = k_min() - 2.0 * REACH;
     let mut sh = LaneShifts::new(isa, V::splat(isa, floor));
     let mut first = true;
     let mut rmax = V::splat(isa, f32::NEG_INFINITY);
     let mut wide = V::wide_zero(isa);
-    let (l, n, p) = (V::LANES, x.len(), x.as_ptr());
+    let (l, n) = (V::LANES, src.len());
     let mut acc = [V::splat(isa, 0.0); U];
     let mut c0 = 0;
     while c0 < n {
         let cend = n.min(c0 + CHUNK_GROUPS * step);
-        let src = One::new(inp, &x[c0..cend], f32::NEG_INFINITY);
+        let part = src.slice(c0, cend);
         let mut mx = Maxima([rmax; U]);
-        walk::fold::<V, _, _, U, PREFETCH>(isa, &src, &mut mx);
+        walk::fold::<V, _, _, U, PREFETCH>(isa, &part, &mut mx);
         for m in &mx.0 {
             rmax = V::max(rmax, *m);
         }
@@ -170,9 +188,7 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
         while i + step <= cend {
             for (j, a) in acc.iter_mut().enumerate() {
                 // SAFETY: `i + step <= cend <= n`: inside the row.
-                *a = sh
-                    .ex
-                    .eval_add(unsafe { inp.load(isa, p.add(i + j * l)) }, *a);
+                *a = sh.ex.eval_add(unsafe { src.at(isa, i + j * l) }, *a);
             }
             i += step;
             steps += 1;
@@ -186,9 +202,9 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
             // SAFETY: `i < cend <= n`: a full vector inside the row, or its last `cend - i`.
             let v = unsafe {
                 if i + l <= cend {
-                    inp.load(isa, p.add(i))
+                    src.at(isa, i)
                 } else {
-                    inp.load_tail(isa, p.add(i), cend - i, f32::NEG_INFINITY)
+                    src.part(isa, i, cend - i)
                 }
             };
             acc[j] = sh.ex.eval_add(v, acc[j]);

@@ -377,7 +377,7 @@ pub(crate) trait LaneMap2<V> {
 }
 
 /// The body of [`map_store`]: `f(v)`.
-struct Map<'f, F>(&'f F);
+pub(crate) struct Map<'f, F>(pub &'f F);
 
 impl<V: Simd, F: LaneMap<V>> Body<V, V> for Map<'_, F> {
     #[inline(always)]

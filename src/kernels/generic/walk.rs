@@ -119,6 +119,24 @@ impl<V: Simd, I: Input<V>> Source<V> for One<'_, I> {
     }
 }
 
+/// A source that can be narrowed to a range of its elements (the chunks of pass 1).
+pub(crate) trait Slice: Sized {
+    /// Elements `start..end` (within the row) as a source of their own, with the same fill.
+    fn slice(&self, start: usize, end: usize) -> Self;
+}
+
+impl<I> Slice for One<'_, I> {
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> Self {
+        assert!(start <= end && end <= self.n);
+        One {
+            x: self.x.wrapping_add(start),
+            n: end - start,
+            ..*self
+        }
+    }
+}
+
 /// Two rows of equal length read together, as stored.
 #[derive(Clone, Copy)]
 pub(crate) struct Two<'a> {
@@ -214,6 +232,35 @@ impl<'a> Halves<'a> {
             format,
             fill,
             _row: PhantomData,
+        }
+    }
+}
+
+impl Halves<'_> {
+    /// The row at `x`, `n` elements of `format`; lanes past its end read as `fill`.
+    ///
+    /// # Safety
+    /// As [`One::from_raw`].
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(x: *const u16, n: usize, format: Half, fill: f32) -> Self {
+        Halves {
+            x,
+            n,
+            format,
+            fill,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl Slice for Halves<'_> {
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> Self {
+        assert!(start <= end && end <= self.n);
+        Halves {
+            x: self.x.wrapping_add(start),
+            n: end - start,
+            ..*self
         }
     }
 }
@@ -410,7 +457,8 @@ pub(crate) unsafe fn map<
 /// written; plain stores only).
 ///
 /// # Safety
-/// `y` is writable for `src.len()` values and does not overlap the source's row(s).
+/// `y` is writable for `src.len()` values, and equal to the source's row or disjoint from it
+/// (each vector is read before it is written).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_to_half<

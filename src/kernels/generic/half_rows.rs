@@ -1,0 +1,87 @@
+//! The passes of long 16-bit rows (`crate::staged_long`) that read and write the format
+//! directly, converting in the registers: pass 1 of two-pass (the (mantissa, exponent) sum)
+//! and the output passes of softmax and log-softmax. The same arithmetic as the f32 passes
+//! of `segmented`, on the widened values.
+
+use super::convert::widen;
+use super::inputs::Plain;
+use super::pair_sum::{chunk, pair_sum_chunks};
+use super::passes::{block_sum, LaneMap, Map, Prob, Shift, PREFETCH};
+use super::walk::{self, Halves};
+use crate::kernels::convert::Half;
+use crate::kernels::exp::Exp;
+use crate::kernels::simd::{Simd, Token};
+
+/// Pass 1 of two-pass over a 16-bit row: `sum e^x = S * 2^k`, or `None` for the
+/// special-value path (as `pair_sum`).
+#[inline(always)]
+pub(crate) fn pair_sum_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: &[u16],
+) -> Option<(f64, f32)> {
+    let n = x.len();
+    if n <= chunk::<V, U>() {
+        // A short row (the last segment of a row): widened into a buffer for the blocked
+        // sum, which `pair_sum` takes for rows of one chunk.
+        let mut buf = [0.0f32; 1024];
+        let buf = &mut buf[..n];
+        widen::<V, U>(isa, format, x, buf);
+        return block_sum::<V, U>(isa, &Plain, buf);
+    }
+    let src = Halves::new(x, format, f32::NEG_INFINITY);
+    pair_sum_chunks::<V, U, _>(isa, &src)
+}
+
+/// `y = f(x)` over a 16-bit row, rounded to the format.
+///
+/// # Safety
+/// `x` is readable and `y` writable for `n` elements, `y` equal to `x` or disjoint from it.
+#[inline(always)]
+unsafe fn map_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+    f: &impl LaneMap<V>,
+) {
+    // SAFETY: the contract; every element is read before it is written.
+    unsafe {
+        let src = Halves::from_raw(x, n, format, 0.0);
+        walk::map_to_half::<V, _, _, U, PREFETCH>(isa, &src, format, y, &mut Map(f));
+    }
+}
+
+/// The output pass of two-pass softmax over a 16-bit row: `y = min(1, exp(x - k*ln2) * r)`.
+///
+/// # Safety
+/// As [`map_half`].
+#[inline(always)]
+pub(crate) unsafe fn exp_out_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    k: f32,
+    r: f64,
+) {
+    let f = Prob::new(isa, Exp::new(isa, k, r));
+    // SAFETY: the contract.
+    unsafe { map_half::<V, U>(isa, format, x, y, n, &f) }
+}
+
+/// The output pass of log-softmax over a 16-bit row: `y = min(0, (x - k*LN2_HI) - b)`.
+///
+/// # Safety
+/// As [`map_half`].
+#[inline(always)]
+pub(crate) unsafe fn shift_out_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    k: f32,
+    b: f32,
+) {
+    // SAFETY: the contract.
+    unsafe { map_half::<V, U>(isa, format, x, y, n, &Shift::new(isa, k, b)) }
+}
