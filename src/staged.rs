@@ -15,8 +15,13 @@ use crate::rows::{Grad, InOut, Rows, RowsIn};
 use crate::staged_long::HalfRow;
 use crate::{batch_extent, check_len, Error, Softmax};
 
-/// The longest staged row kept on the stack (16 KiB of f32).
+/// The most elements staged on the stack at once (16 KiB of f32): a row, or a group of the
+/// rows of a batch.
 pub(crate) const STAGE: usize = 4096;
+
+/// Rows of softmax, log-softmax and log-sum-exp longer than this take the passes of
+/// `crate::staged_long`, which read and write the 16-bit row directly (no buffer).
+pub(crate) const FUSED_MIN: usize = 1024;
 
 /// Runs `f` on a zeroed f32 buffer of `n` elements: on the stack for `n <= STAGE` (the
 /// smallest of a few sizes that holds it), else on the heap.
@@ -28,7 +33,8 @@ fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     match n {
         0..=64 => on_stack::<64, R>(n, f),
         65..=512 => on_stack::<512, R>(n, f),
-        513..=STAGE => on_stack::<STAGE, R>(n, f),
+        513..=1024 => on_stack::<1024, R>(n, f),
+        1025..=STAGE => on_stack::<STAGE, R>(n, f),
         _ => f(&mut vec![0.0f32; n]),
     }
 }
@@ -166,7 +172,7 @@ impl Softmax {
         op: impl FnOnce(InOut<'_>),
     ) -> Option<()> {
         if let (Data::Half(format, xs), DataMut::Half(_, ys)) = (T::data(x), T::data_mut(y)) {
-            if xs.len() == ys.len() && xs.len() > STAGE {
+            if xs.len() == ys.len() && xs.len() > FUSED_MIN {
                 // SAFETY: the two slices (a `&` and a `&mut`, disjoint) outlive the call.
                 let row = unsafe { HalfRow::new(format, xs.as_ptr(), ys.as_mut_ptr(), xs.len()) };
                 if long(row) {
@@ -188,7 +194,7 @@ impl Softmax {
         if let DataMut::Half(format, xs) = T::data_mut(xy) {
             let (p, n) = (xs.as_mut_ptr(), xs.len());
             // SAFETY: the slice outlives the call; the output is the input.
-            if n > STAGE && long(unsafe { HalfRow::new(format, p, p, n) }) {
+            if n > FUSED_MIN && long(unsafe { HalfRow::new(format, p, p, n) }) {
                 return;
             }
         }
@@ -198,7 +204,7 @@ impl Softmax {
     /// Log-sum-exp of a row of any element type.
     pub(crate) fn logsumexp_of<T: Element>(&self, x: &[T]) -> f32 {
         if let Data::Half(format, xs) = T::data(x) {
-            if xs.len() > STAGE {
+            if xs.len() > FUSED_MIN {
                 if let Some(v) = self.half_logsumexp_long(format, xs) {
                     return v;
                 }
@@ -308,7 +314,7 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
-                if let (Some(long), true) = (long, cols > STAGE) {
+                if let (Some(long), true) = (long, cols > FUSED_MIN) {
                     let (xr, yr) = (x.get().wrapping_add(r * xs), y.get().wrapping_add(r * ys));
                     // SAFETY: row `r` is readable and writable for `cols` (the contract), its
                     // output equal to or disjoint from its input, and the chunks hand out
@@ -361,7 +367,7 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
-                if cols > STAGE {
+                if cols > FUSED_MIN {
                     if let Some(v) = self.half_logsumexp_long(f, &x[r * stride..][..cols]) {
                         // SAFETY: `out` holds one value per row, and the chunks hand out
                         // each row once.

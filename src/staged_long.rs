@@ -1,4 +1,4 @@
-//! Long 16-bit rows (more than [`STAGE`] elements) of softmax, log-softmax and log-sum-exp,
+//! Long 16-bit rows (more than [`FUSED_MIN`] elements) of softmax, log-softmax and log-sum-exp,
 //! read and written in their format: the two passes of two-pass softmax run on the row's
 //! segments (as `crate::segmented` does for f32 rows) with kernels that convert in the
 //! registers. Pass 1 (the (mantissa, exponent) sum) reads the row once; the output pass
@@ -15,9 +15,10 @@ use std::marker::PhantomData;
 
 use crate::kernels::convert::Half;
 use crate::kernels::generic::short::log_softmax_offset;
+use crate::kernels::generic::short::lse_of;
 use crate::parallel::{Exec, Shared};
 use crate::segmented::{combine, segment, Part, Slots, SEGMENT};
-use crate::staged::STAGE;
+use crate::staged::FUSED_MIN;
 use crate::Softmax;
 
 /// A 16-bit row and its output (possibly the same memory), borrowed for `'a`.
@@ -61,22 +62,25 @@ fn neg_inf(format: Half) -> u16 {
 
 /// Pass 1 over every segment, combined (`None`: the special-value path).
 fn pass1(sm: &Softmax, row: HalfRow<'_>, exec: &Exec) -> Option<(f64, f32)> {
-    let slots = Slots::new(row.count());
     let (x, format, n) = (Shared(row.x), row.format, row.n);
     let sum = sm.kernels.segment.half_pair_sum;
-    exec.run(row.count(), &|i| {
+    let part = |i: usize| {
         let (start, len) = segment(i, n);
         // SAFETY: `start + len <= n`: inside the row, readable (`HalfRow::new`).
         let seg = unsafe { std::slice::from_raw_parts(x.get().add(start), len) };
         // SAFETY: pass 1 only reads; the kernels' ISA runs here (dispatch checked it).
-        let part = match unsafe { sum(format, seg) } {
+        match unsafe { sum(format, seg) } {
             Some((s, e)) if s.is_finite() => Part::Sum(s, e),
             Some(_) => Part::Special,
             None if seg.iter().all(|&b| b == neg_inf(format)) => Part::Empty,
             None => Part::Special,
-        };
-        slots.set(i, part);
-    });
+        }
+    };
+    if row.count() == 1 {
+        return combine(std::iter::once(part(0)));
+    }
+    let slots = Slots::new(row.count());
+    exec.run(row.count(), &|i| slots.set(i, part(i)));
     combine(slots.values())
 }
 
@@ -103,7 +107,7 @@ impl Softmax {
     /// Softmax of a long 16-bit row (every algorithm: see the module docs); `false`, with
     /// nothing written, for the special-value path.
     pub(crate) fn half_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > STAGE);
+        debug_assert!(row.n > FUSED_MIN);
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;
@@ -117,7 +121,7 @@ impl Softmax {
 
     /// Log-softmax of a long 16-bit row, as [`Softmax::half_softmax_long`].
     pub(crate) fn half_log_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > STAGE);
+        debug_assert!(row.n > FUSED_MIN);
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;
@@ -135,6 +139,7 @@ impl Softmax {
         let row = unsafe { HalfRow::new(format, x.as_ptr(), std::ptr::null_mut(), x.len()) };
         let exec = Exec::of(self.threads);
         let (s, e) = pass1(self, row, &exec)?;
-        Some((e as f64 * std::f64::consts::LN_2 + s.ln()) as f32)
+        // The formula of the f32 kernel, so the value is that of the widened row.
+        Some(lse_of(s, e))
     }
 }

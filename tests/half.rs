@@ -189,11 +189,22 @@ fn bf16_forward_accuracy() {
     forward_accuracy::<bf16>();
 }
 
-/// Every 16-bit result of a row of up to 4096 elements is the f32 result of the widened
-/// input, rounded once: one row, in place, scaled, log-softmax, log-sum-exp.
+/// Every 16-bit result of a row of up to 1024 elements (which is staged through the f32
+/// kernels) is the f32 result of the widened input, rounded once: one row, in place, scaled,
+/// log-softmax, log-sum-exp. Log-sum-exp is the f32 value of the widened row up to 64K too
+/// (the same pass 1, reading the format directly).
 fn same_as_f32<T: Half>() {
     for_each_isa(&format!("same_as_f32_{}", T::NAME), |isa, sm| {
-        for n in [0, 1, 5, 64, 300, 4096] {
+        for n in [1025, 4096, 5000, 65_536] {
+            let (x, w) = row::<T>(3 + n as u64, n, (-30.0, 30.0));
+            assert_eq!(
+                sm.logsumexp(&x).to_bits(),
+                sm.logsumexp(&w).to_bits(),
+                "{} {isa:?} n={n} log-sum-exp",
+                T::NAME
+            );
+        }
+        for n in [0, 1, 5, 64, 300, 1024] {
             let (x, w) = row::<T>(7 + n as u64, n, (-30.0, 30.0));
             let ctx = format!("{} {isa:?} n={n}", T::NAME);
             let rounded =
@@ -228,13 +239,13 @@ fn same_as_f32<T: Half>() {
     });
 }
 
-/// Long rows (their own passes over stages of 4096): accurate, the same in place, on any
+/// Long rows (their own passes, reading the format directly): accurate, the same in place, on any
 /// number of threads and in batches; special rows (which take the whole-row path) as
 /// documented.
 fn long_rows<T: Half>() {
     for_each_isa(&format!("long_rows_{}", T::NAME), |isa, sm| {
         let mut tally = Tally::default();
-        for n in [4097, 70_000, 140_000] {
+        for n in [1025, 4097, 70_000, 140_000] {
             let (x, w) = row::<T>(n as u64, n, (-20.0, 20.0));
             let ctx = format!("{} {isa:?} n={n}", T::NAME);
             let exact = oracle_softmax(&w);
