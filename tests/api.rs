@@ -340,7 +340,8 @@ fn with_isa_supported_and_unsupported() {
     #[cfg(target_arch = "x86_64")]
     {
         let avx2 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c");
         assert_eq!(
             Isa::Avx2.is_supported(),
             avx2,

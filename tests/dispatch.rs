@@ -78,10 +78,13 @@ fn detected_isa_is_the_best() {
         assert_eq!(best, Isa::Avx512);
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
         assert!(
             matches!(best, Isa::Avx2 | Isa::Avx512),
-            "an AVX2+FMA CPU must not fall back to {best:?}"
+            "an AVX2+FMA+F16C CPU must not fall back to {best:?}"
         );
         if !std::arch::is_x86_feature_detected!("avx512f") {
             assert_eq!(best, Isa::Avx2);
