@@ -326,22 +326,28 @@ impl Softmax {
                     }
                 }
                 with_buffer(g * cols, |buf| {
-                    for i in 0..g {
-                        // SAFETY: row `r + i` is readable for `cols` (the contract).
+                    // Rows without gaps convert in one call (a call per short row costs
+                    // more than converting it).
+                    let (xrun, xcount) = if xs == cols { (g * cols, 1) } else { (cols, g) };
+                    for i in 0..xcount {
+                        // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are readable (the
+                        // contract).
                         let src =
-                            unsafe { std::slice::from_raw_parts(x.get().add((r + i) * xs), cols) };
-                        self.widen_into(f, src, &mut buf[i * cols..][..cols]);
+                            unsafe { std::slice::from_raw_parts(x.get().add((r + i) * xs), xrun) };
+                        self.widen_into(f, src, &mut buf[i * cols..][..xrun]);
                     }
                     let batch =
                         Rows::in_place(buf, cols, g, cols).expect("the buffer holds the group");
                     op(batch);
-                    for i in 0..g {
-                        // SAFETY: row `r + i` is writable for `cols` (the contract); its
-                        // input was read above, and the chunks hand out each row once.
+                    let (yrun, ycount) = if ys == cols { (g * cols, 1) } else { (cols, g) };
+                    for i in 0..ycount {
+                        // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are writable (the
+                        // contract); their inputs were read above, and the chunks hand out
+                        // each row once.
                         let dst = unsafe {
-                            std::slice::from_raw_parts_mut(y.get().add((r + i) * ys), cols)
+                            std::slice::from_raw_parts_mut(y.get().add((r + i) * ys), yrun)
                         };
-                        self.narrow_into(f, &buf[i * cols..][..cols], dst);
+                        self.narrow_into(f, &buf[i * cols..][..yrun], dst);
                     }
                 });
                 r += g;
@@ -377,9 +383,14 @@ impl Softmax {
                     }
                 }
                 with_buffer(g * cols, |buf| {
-                    for i in 0..g {
-                        let src = &x[(r + i) * stride..][..cols];
-                        self.widen_into(f, src, &mut buf[i * cols..][..cols]);
+                    if stride == cols {
+                        // Adjacent rows: one conversion for the group.
+                        self.widen_into(f, &x[r * cols..][..g * cols], buf);
+                    } else {
+                        for i in 0..g {
+                            let src = &x[(r + i) * stride..][..cols];
+                            self.widen_into(f, src, &mut buf[i * cols..][..cols]);
+                        }
                     }
                     // SAFETY: `out` holds one value per row, and the chunks hand out each
                     // row once, so the slices do not overlap.

@@ -89,7 +89,12 @@ fn header_declares_the_whole_abi() {
         }
     }
     // The overview (ISA choice and special values) opens the header.
-    for text in ["SOFTMAX_ISA", "AVX-512 > AVX2+FMA+F16C > scalar", "NaN", "-inf"] {
+    for text in [
+        "SOFTMAX_ISA",
+        "AVX-512 > AVX2+FMA+F16C > scalar",
+        "NaN",
+        "-inf",
+    ] {
         assert!(
             generated.contains(text),
             "the header overview lacks {text:?}"
