@@ -1,5 +1,5 @@
-//! Long 16-bit rows (more than [`FUSED_MIN`] elements) of softmax, log-softmax and log-sum-exp,
-//! read and written in their format: the two passes of two-pass softmax run on the row's
+//! Long 16-bit rows of softmax and log-softmax (more than `STAGE` elements) and of
+//! log-sum-exp (more than `FUSED_MIN`), read and written in their format: the two passes of two-pass softmax run on the row's
 //! segments (as `crate::segmented` does for f32 rows) with kernels that convert in the
 //! registers. Pass 1 (the (mantissa, exponent) sum) reads the row once; the output pass
 //! reads it again and writes the rounded results: the memory traffic of the two-pass
@@ -18,7 +18,6 @@ use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
 use crate::parallel::{Exec, Shared};
 use crate::segmented::{combine, segment, Part, Slots, SEGMENT};
-use crate::staged::FUSED_MIN;
 use crate::Softmax;
 
 /// A 16-bit row and its output (possibly the same memory), borrowed for `'a`.
@@ -107,7 +106,7 @@ impl Softmax {
     /// Softmax of a long 16-bit row (every algorithm: see the module docs); `false`, with
     /// nothing written, for the special-value path.
     pub(crate) fn half_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > FUSED_MIN);
+        debug_assert!(row.n > crate::staged::STAGE);
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;
@@ -121,7 +120,7 @@ impl Softmax {
 
     /// Log-softmax of a long 16-bit row, as [`Softmax::half_softmax_long`].
     pub(crate) fn half_log_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > FUSED_MIN);
+        debug_assert!(row.n > crate::staged::STAGE);
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;

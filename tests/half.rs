@@ -189,8 +189,8 @@ fn bf16_forward_accuracy() {
     forward_accuracy::<bf16>();
 }
 
-/// Every 16-bit result of a row of up to 1024 elements (which is staged through the f32
-/// kernels) is the f32 result of the widened input, rounded once: one row, in place, scaled,
+/// Every 16-bit result of a row of up to 4096 elements (which is staged through the f32
+/// kernels; log-sum-exp up to 1024) is the f32 result of the widened input, rounded once: one row, in place, scaled,
 /// log-softmax, log-sum-exp. Log-sum-exp is the f32 value of the widened row up to 64K too
 /// (the same pass 1, reading the format directly).
 fn same_as_f32<T: Half>() {
@@ -204,7 +204,7 @@ fn same_as_f32<T: Half>() {
                 T::NAME
             );
         }
-        for n in [0, 1, 5, 64, 300, 1024] {
+        for n in [0, 1, 5, 64, 300, 1024, 4096] {
             let (x, w) = row::<T>(7 + n as u64, n, (-30.0, 30.0));
             let ctx = format!("{} {isa:?} n={n}", T::NAME);
             let rounded =
