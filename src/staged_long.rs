@@ -103,6 +103,12 @@ fn output_pass(
 }
 
 impl Softmax {
+    /// Whether the output of a 16-bit row of `n` elements takes non-temporal stores: as f32
+    /// outputs of the same number of bytes.
+    fn non_temporal_half(&self, n: usize) -> bool {
+        self.flags(n / 2).non_temporal
+    }
+
     /// Softmax of a long 16-bit row (every algorithm: see the module docs); `false`, with
     /// nothing written, for the special-value path.
     pub(crate) fn half_softmax_long(&self, row: HalfRow<'_>) -> bool {
@@ -112,9 +118,10 @@ impl Softmax {
             return false;
         };
         let (r, f, out) = (1.0 / s, row.format, self.kernels.segment.half_exp_out);
+        let nt = self.non_temporal_half(row.n);
         // SAFETY: the kernels' ISA runs here (dispatch checked it); each segment lies in the
         // row, its output equal to or disjoint from its input (`HalfRow::new`).
-        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, r) });
+        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, r, nt) });
         true
     }
 
@@ -127,8 +134,9 @@ impl Softmax {
         };
         let b = log_softmax_offset(s, e);
         let (f, out) = (row.format, self.kernels.segment.half_shift_out);
+        let nt = self.non_temporal_half(row.n);
         // SAFETY: as in `half_softmax_long`.
-        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, b) });
+        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, b, nt) });
         true
     }
 
@@ -140,5 +148,54 @@ impl Softmax {
         let (s, e) = pass1(self, row, &exec)?;
         // The formula of the f32 kernel, so the value is that of the widened row.
         Some(lse_of(s, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernels::convert::Half;
+    use crate::{Isa, Softmax};
+
+    /// The output passes give the same bits with non-temporal stores as without, at every
+    /// length to 200 and unaligned starts (the aligned head, the streamed body, the tail), on
+    /// every ISA this CPU runs, in place and not.
+    #[test]
+    fn streamed_output_passes_match_plain_ones() {
+        for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
+            let sm = Softmax::with_isa(isa).expect("supported");
+            let seg = &sm.kernels.segment;
+            for format in [Half::F16, Half::Bf16] {
+                let x: Vec<u16> = (0..260u32)
+                    .map(|i| crate::kernels::convert::f32_to_bf16((i % 37) as f32 * 0.25 - 4.0))
+                    .map(|b| match format {
+                        Half::Bf16 => b,
+                        Half::F16 => crate::kernels::convert::f32_to_f16(
+                            crate::kernels::convert::bf16_to_f32(b),
+                        ),
+                    })
+                    .collect();
+                for n in 0..=200 {
+                    for off in 0..4 {
+                        let row = &x[off..off + n];
+                        let mut outs = Vec::new();
+                        for nt in [false, true] {
+                            let mut y = vec![0xabcdu16; n + 8];
+                            let (xp, yp) = (row.as_ptr(), y[off % 3..].as_mut_ptr());
+                            // SAFETY: `row` holds `n` values and `y` at least `n` more from
+                            // `yp`; the ISA is supported.
+                            unsafe {
+                                (seg.half_exp_out)(format, (xp, yp, n), 3.0, 0.01, nt);
+                            }
+                            let mut z = row.to_vec();
+                            let zp = z.as_mut_ptr();
+                            // SAFETY: in place over `z`'s `n` values.
+                            unsafe { (seg.half_shift_out)(format, (zp, zp, n), 3.0, 0.5, nt) };
+                            outs.push((y, z));
+                        }
+                        assert_eq!(outs[0], outs[1], "{isa:?} {format:?} n={n} off={off}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -199,6 +199,13 @@ unsafe impl Simd for Avx2 {
         unsafe { _mm_storeu_si128(p as *mut __m128i, ps_to_half(format, self.0)) }
     }
     #[inline(always)]
+    unsafe fn stream_half(self, format: Half, p: *mut u16) {
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
+        // SAFETY: `p..p + LANES` is writable and 16-byte aligned (the caller's contract); the
+        // vector proves AVX2, FMA and F16C.
+        unsafe { _mm_stream_si128(p as *mut __m128i, ps_to_half(format, self.0)) }
+    }
+    #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
         debug_assert!(n < Self::LANES);
         let mut buf = [0u16; 8];

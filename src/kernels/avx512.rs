@@ -201,6 +201,19 @@ unsafe impl Simd for Avx512 {
         }
     }
     #[inline(always)]
+    unsafe fn stream_half(self, format: Half, p: *mut u16) {
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
+        // SAFETY: `p..p + LANES` is writable and 32-byte aligned (the caller's contract); the
+        // vector proves AVX-512F.
+        unsafe {
+            let h = match format {
+                Half::F16 => ps_to_f16(self.0),
+                Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16(self.0)),
+            };
+            _mm256_stream_si256(p as *mut __m256i, h)
+        }
+    }
+    #[inline(always)]
     unsafe fn stream(self, p: *mut f32) {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 4));
         // `p` is 64-byte aligned: the generic code aligns `y` to `LANES * 4` bytes first.

@@ -123,10 +123,11 @@ pub(crate) struct SegmentKernels {
     pub sum_exp: unsafe fn(&[f32], f32) -> f64,
     /// `pair_sum` of a 16-bit segment, read directly.
     pub half_pair_sum: unsafe fn(convert::Half, &[u16]) -> PairSum,
-    /// `exp_out` (with `c = 0`) from a 16-bit segment `(x, y, n)` to its 16-bit output.
-    pub half_exp_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64),
+    /// `exp_out` (with `c = 0`) from a 16-bit segment `(x, y, n)` to its 16-bit output,
+    /// non-temporal stores when asked.
+    pub half_exp_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64, bool),
     /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output.
-    pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32),
+    pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32, bool),
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -442,7 +443,7 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64) {
+            pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64, nt: bool) {
                 use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -450,14 +451,14 @@ macro_rules! kernel_table {
                 // SAFETY: the caller's contract (the row's pointers).
                 unsafe {
                     match format {
-                        Half::F16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, r),
-                        Half::Bf16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, r),
+                        Half::F16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, r, nt),
+                        Half::Bf16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, r, nt),
                     }
                 }
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_half_shift_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, b: f32) {
+            pub(super) unsafe fn seg_half_shift_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, b: f32, nt: bool) {
                 use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -465,8 +466,8 @@ macro_rules! kernel_table {
                 // SAFETY: the caller's contract (the row's pointers).
                 unsafe {
                     match format {
-                        Half::F16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, b),
-                        Half::Bf16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, b),
+                        Half::F16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, b, nt),
+                        Half::Bf16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, b, nt),
                     }
                 }
             }

@@ -135,6 +135,17 @@ pub(crate) unsafe trait Simd: Copy {
     /// # Safety
     /// `p..p + n` must be writable.
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize);
+    /// [`Simd::store_half`] with a non-temporal store where the ISA has one (a plain store
+    /// elsewhere).
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable and `p` aligned to `LANES * 2` bytes.
+    #[inline(always)]
+    unsafe fn stream_half(self, format: Half, p: *mut u16) {
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
+        // SAFETY: the caller's contract.
+        unsafe { self.store_half(format, p) }
+    }
     /// Non-temporal store of all lanes. Implementations without such stores use a plain
     /// store.
     ///

@@ -69,7 +69,9 @@ pub(crate) fn narrow<V: Simd, const U: usize>(
 fn narrow_as<V: Simd, const U: usize>(isa: Token<V>, format: Half, src: &[f32], dst: &mut [u16]) {
     let src = One::new(&Plain, src, 0.0);
     // SAFETY: `dst` holds `src.len()` values and, a `&mut`, does not overlap `src`.
-    unsafe { walk::map_to_half::<V, _, _, U, 0>(isa, &src, format, dst.as_mut_ptr(), &mut AsIs) }
+    unsafe {
+        walk::map_to_half::<V, _, _, U, 0, false>(isa, &src, format, dst.as_mut_ptr(), &mut AsIs)
+    }
 }
 
 #[cfg(test)]

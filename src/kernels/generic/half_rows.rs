@@ -33,27 +33,32 @@ pub(crate) fn pair_sum_half<V: Simd, const U: usize>(
     pair_sum_chunks::<V, U, _>(isa, &src)
 }
 
-/// `y = f(x)` over a 16-bit row, rounded to the format.
+/// `y = f(x)` over a 16-bit row, rounded to the format; non-temporal stores when asked.
 ///
 /// # Safety
-/// `x` is readable and `y` writable for `n` elements, `y` equal to `x` or disjoint from it.
+/// `x` is readable and `y` writable for `n` elements, `y` aligned to 2 bytes and equal to
+/// `x` or disjoint from it.
 #[inline(always)]
 unsafe fn map_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
-    x: *const u16,
-    y: *mut u16,
-    n: usize,
+    (x, y, n): (*const u16, *mut u16, usize),
     f: &impl LaneMap<V>,
+    non_temporal: bool,
 ) {
     // SAFETY: the contract; every element is read before it is written.
     unsafe {
         let src = Halves::from_raw(x, n, format, 0.0);
-        walk::map_to_half::<V, _, _, U, PREFETCH>(isa, &src, format, y, &mut Map(f));
+        if non_temporal {
+            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, &src, format, y, &mut Map(f));
+        } else {
+            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &src, format, y, &mut Map(f));
+        }
     }
 }
 
-/// The output pass of two-pass softmax over a 16-bit row: `y = min(1, exp(x - k*ln2) * r)`.
+/// The output pass of two-pass softmax over a 16-bit row: `y = min(1, exp(x - k*ln2) * r)`
+/// (`row` is `(x, y, n)`).
 ///
 /// # Safety
 /// As [`map_half`].
@@ -61,13 +66,14 @@ unsafe fn map_half<V: Simd, const U: usize>(
 pub(crate) unsafe fn exp_out_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
-    (x, y, n): (*const u16, *mut u16, usize),
+    row: (*const u16, *mut u16, usize),
     k: f32,
     r: f64,
+    non_temporal: bool,
 ) {
     let f = Prob::new(isa, Exp::new(isa, k, r));
     // SAFETY: the contract.
-    unsafe { map_half::<V, U>(isa, format, x, y, n, &f) }
+    unsafe { map_half::<V, U>(isa, format, row, &f, non_temporal) }
 }
 
 /// The output pass of log-softmax over a 16-bit row: `y = min(0, (x - k*LN2_HI) - b)`.
@@ -78,10 +84,11 @@ pub(crate) unsafe fn exp_out_half<V: Simd, const U: usize>(
 pub(crate) unsafe fn shift_out_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
-    (x, y, n): (*const u16, *mut u16, usize),
+    row: (*const u16, *mut u16, usize),
     k: f32,
     b: f32,
+    non_temporal: bool,
 ) {
     // SAFETY: the contract.
-    unsafe { map_half::<V, U>(isa, format, x, y, n, &Shift::new(isa, k, b)) }
+    unsafe { map_half::<V, U>(isa, format, row, &Shift::new(isa, k, b), non_temporal) }
 }

@@ -454,11 +454,13 @@ pub(crate) unsafe fn map<
 
 /// Visits every vector of `src` like [`fold`] and stores what the body returns to the 16-bit
 /// row `y` at the same offset, rounded to `format` (the [`map`] of rows narrowed as they are
-/// written; plain stores only).
+/// written). With `NT`, the elements before `y`'s first alignment to `LANES * 2` bytes are
+/// written with a partial store first, the unrolled steps with non-temporal stores, and a
+/// fence ends the walk.
 ///
 /// # Safety
-/// `y` is writable for `src.len()` values, and equal to the source's row or disjoint from it
-/// (each vector is read before it is written).
+/// `y` is writable for `src.len()` values, 2-byte aligned, and equal to the source's row or
+/// disjoint from it (each vector is read before it is written).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) unsafe fn map_to_half<
@@ -467,6 +469,7 @@ pub(crate) unsafe fn map_to_half<
     B: Body<V, S::Item>,
     const U: usize,
     const PF: usize,
+    const NT: bool,
 >(
     isa: Token<V>,
     src: &S,
@@ -476,13 +479,36 @@ pub(crate) unsafe fn map_to_half<
 ) {
     let (l, n) = (V::LANES, src.len());
     let step = U * l;
-    let mut i = 0;
+    let bytes = l * 2;
+    let misalign = (y as usize) % bytes;
+    let mut i = if NT && misalign != 0 {
+        n.min((bytes - misalign) / 2)
+    } else {
+        0
+    };
+    if i > 0 {
+        // The head: fewer than `l` elements, read as a tail of the row's first `i`.
+        debug_assert!(NT && i < l && i <= n);
+        // SAFETY: the first `i <= n` elements of the source and of `y` (the contract).
+        unsafe {
+            body.take(0, 0, src.part(isa, 0, i))
+                .store_half_tail(format, y, i)
+        };
+    }
     while i + step <= n {
         src.prefetch::<PF>(isa, i, step);
         for j in 0..U {
             let o = i + j * l;
-            // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract).
-            unsafe { body.take(j, o, src.at(isa, o)).store_half(format, y.add(o)) };
+            // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract); with
+            // `NT`, `o` is a multiple of `l` past the aligned head, so `y + o` is aligned.
+            unsafe {
+                let r = body.take(j, o, src.at(isa, o));
+                if NT {
+                    r.stream_half(format, y.add(o));
+                } else {
+                    r.store_half(format, y.add(o));
+                }
+            }
         }
         body.stepped();
         i += step;
@@ -500,5 +526,8 @@ pub(crate) unsafe fn map_to_half<
             body.take(j, i, src.part(isa, i, n - i))
                 .store_half_tail(format, y.add(i), n - i)
         };
+    }
+    if NT {
+        V::stream_fence(isa);
     }
 }
