@@ -46,7 +46,7 @@ fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 pub(crate) type Long<'a> = Option<&'a (dyn Fn(HalfRow<'_>) -> bool + Sync)>;
 
 /// Two buffers of `n` elements, as [`with_buffer`].
-fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+pub(crate) fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     with_buffer(n, |a| with_buffer(n, |b| f(a, b)))
 }
 

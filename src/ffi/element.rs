@@ -15,7 +15,7 @@ use std::slice;
 use crate::kernels::convert::Half;
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
-use crate::staged::Long;
+use crate::staged::{with_buffers, Long};
 use crate::staged_long::HalfRow;
 use crate::{bf16, f16, Element, Softmax};
 
@@ -196,13 +196,13 @@ unsafe fn half_grad_rows(
                         slice::from_raw_parts(dy.get().add(r * dys), cols),
                     )
                 };
-                widen(sm, format, yr, yb);
-                widen(sm, format, dyr, db);
+                sm.widen_into(format, yr, yb);
+                sm.widen_into(format, dyr, db);
                 op(Grad::in_place(yb, db).expect("buffers of one length"));
                 // SAFETY: row `r` of `dx` lies inside its checked extent and is writable (the
                 // caller); no other reference to its memory is alive (see above).
                 let dxr = unsafe { slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
-                narrow(sm, format, db, dxr);
+                sm.narrow_into(format, db, dxr);
             }
         })
     });
@@ -281,28 +281,4 @@ pub(super) unsafe fn read_row<T: Element, R>(
 pub(super) unsafe fn zero_row<T: Element>(d: *mut T, n: usize) {
     // SAFETY: the contract above.
     unsafe { slice::from_raw_parts_mut(d, n) }.fill(T::default());
-}
-
-/// `src` widened into `dst` (equal lengths) by the handle's kernels.
-fn widen(sm: &Softmax, format: Half, src: &[u16], dst: &mut [f32]) {
-    // SAFETY: the table came from `dispatch` (its ISA runs here); equal lengths.
-    unsafe { (sm.kernels.widen)(format, src, dst) }
-}
-
-/// `src` rounded into `dst` (equal lengths) by the handle's kernels.
-fn narrow(sm: &Softmax, format: Half, src: &[f32], dst: &mut [u16]) {
-    // SAFETY: as in `widen`.
-    unsafe { (sm.kernels.narrow)(format, src, dst) }
-}
-
-/// Runs `f` on two zeroed f32 buffers of `n` values: on the stack up to 512 values, else on
-/// the heap (once per chunk of rows).
-fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    const STACK: usize = 512;
-    if n <= STACK {
-        let (mut a, mut b) = ([0.0f32; STACK], [0.0f32; STACK]);
-        f(&mut a[..n], &mut b[..n])
-    } else {
-        f(&mut vec![0.0; n], &mut vec![0.0; n])
-    }
 }
