@@ -294,6 +294,80 @@ pub fn check_forward(src: &mut Source, sm: &Softmax, isa: Isa, max_len: usize) {
             assert_close_to_scalar(&ctx, &[got], &[want], true);
         }
     }
+    // The same row in a 16-bit format: the f32 result of the widened row, rounded once (bit
+    // for bit where the row is staged through the f32 kernels, within one step of the format
+    // where long rows take the passes that read the format directly).
+    if src.below(2) == 0 {
+        check_half::<softmax::bf16>(&ctx, sm, &x, op);
+    } else {
+        check_half::<softmax::f16>(&ctx, sm, &x, op);
+    }
+}
+
+/// [`check_forward`]'s 16-bit part for the row `x` rounded to `T` (`op` as there).
+fn check_half<T: softmax::Element>(ctx: &str, sm: &Softmax, x: &[f32], op: u64) {
+    let xt: Vec<T> = x.iter().map(|&v| T::from_f32(v)).collect();
+    let w: Vec<f32> = xt.iter().map(|v| v.to_f32()).collect();
+    let n = x.len();
+    let ctx = format!("{ctx} {} op {op}", T::NAME);
+    let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+    let exact = match op {
+        3 => {
+            sm.log_softmax(&xt, &mut y).unwrap();
+            sm.log_softmax(&w, &mut yf).unwrap();
+            n <= 4096
+        }
+        4 => {
+            let (a, b) = (sm.logsumexp(&xt), sm.logsumexp(&w));
+            if n <= 1024 {
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{ctx}: log-sum-exp {a:e} vs {b:e}"
+                );
+            } else {
+                assert!(
+                    (a.is_nan() && b.is_nan())
+                        || a == b
+                        || (a - b).abs() <= 4e-7 * b.abs().max(1.0),
+                    "{ctx}: log-sum-exp {a:e} vs {b:e}"
+                );
+            }
+            return;
+        }
+        _ => {
+            sm.softmax(&xt, &mut y).unwrap();
+            sm.softmax(&w, &mut yf).unwrap();
+            n <= 4096
+        }
+    };
+    for (i, (g, &f)) in y.iter().zip(&yf).enumerate() {
+        let (g, want) = (g.to_f32(), T::from_f32(f).to_f32());
+        if exact || g.is_nan() || want.is_nan() || g.is_infinite() || want.is_infinite() {
+            assert!(
+                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                "{ctx}: i={i} {g:e}, the rounded f32 result is {want:e}"
+            );
+        } else {
+            // One step of the format at the rounded f32 value (8 significant bits in bf16,
+            // 11 in f16; the smallest subnormal below).
+            let (digits, tiny) = if T::NAME == "bf16" {
+                (8, 2f32.powi(-133))
+            } else {
+                (11, 2f32.powi(-24))
+            };
+            let step = if want == 0.0 {
+                tiny
+            } else {
+                2f32.powi(want.abs().log2().floor() as i32 - (digits - 1))
+                    .max(tiny)
+            };
+            assert!(
+                (g - want).abs() <= step,
+                "{ctx}: i={i} {g:e}, the rounded f32 result is {want:e}"
+            );
+        }
+    }
 }
 
 /// Every non-NaN output in `[lo, hi]`.
