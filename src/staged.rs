@@ -3,10 +3,12 @@
 //! is rounded back. Rows of `f32` go straight to the operation.
 //!
 //! Buffers: rows of up to [`STAGE`] elements use one on the stack (sized to the row in a few
-//! steps, so a short row does not clear a large buffer); longer rows use one on the heap for
-//! the call. A batch of short rows is staged a group of rows at a time, so the batch kernels
-//! (several rows at once) still run, and its groups run on the handle's threads as f32
-//! batches do.
+//! steps, so a short row does not clear a large buffer). Longer rows of softmax and
+//! log-softmax (log-sum-exp from [`FUSED_MIN`]) take the passes of `crate::staged_long`,
+//! which need no buffer; longer rows of the other operations, and special rows, use one on
+//! the heap for the call. A batch of short rows is staged a group of rows at a time (one
+//! conversion per group when its rows have no gaps), so the batch kernels (several rows at
+//! once) still run, and its groups run on the handle's threads as f32 batches do.
 
 use crate::element::{Data, DataMut, Element};
 use crate::kernels::convert::Half;
