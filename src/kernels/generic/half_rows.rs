@@ -3,10 +3,8 @@
 //! and the output passes of softmax and log-softmax. The same arithmetic as the f32 passes
 //! of `segmented`, on the widened values.
 
-use super::convert::widen;
-use super::inputs::Plain;
-use super::pair_sum::{chunk, pair_sum_chunks};
-use super::passes::{block_sum, LaneMap, Map, Prob, Shift, PREFETCH};
+use super::pair_sum::pair_sum_src;
+use super::passes::{LaneMap, Map, Prob, Shift, PREFETCH};
 use super::walk::{self, Halves};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::Exp;
@@ -20,17 +18,7 @@ pub(crate) fn pair_sum_half<V: Simd, const U: usize>(
     format: Half,
     x: &[u16],
 ) -> Option<(f64, f32)> {
-    let n = x.len();
-    if n <= chunk::<V, U>() {
-        // A short row (the last segment of a row): widened into a buffer for the blocked
-        // sum, which `pair_sum` takes for rows of one chunk.
-        let mut buf = [0.0f32; 1024];
-        let buf = &mut buf[..n];
-        widen::<V, U>(isa, format, x, buf);
-        return block_sum::<V, U>(isa, &Plain, buf);
-    }
-    let src = Halves::new(x, format, f32::NEG_INFINITY);
-    pair_sum_chunks::<V, U, _>(isa, &src)
+    pair_sum_src::<V, U, _>(isa, &Halves::new(x, format, f32::NEG_INFINITY))
 }
 
 /// `y = f(x)` over a 16-bit row, rounded to the format; non-temporal stores when asked.

@@ -2,7 +2,9 @@
 //! exponent) pair per lane, the extended-exponent sum, in one read of the row from memory.
 
 use super::inputs::Input;
-use super::passes::{block_sum, fold, k_min, pow2_f64, wide_total, Maxima, FOLD, PREFETCH};
+use super::passes::{
+    block_sum_src, fold, k_min, pow2_f64, wide_total, Maxima, BLOCK, FOLD, PREFETCH,
+};
 use super::walk::{self, One, Slice, Source};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -91,7 +93,7 @@ fn raise_lanes(lanes: usize, m: &[f32; 16], k: &mut [f32; 16], f: &mut [f64; 16]
 
 /// Groups of `U` vectors per chunk of [`pair_sum`]. Sweep on Zen 4 with the degree-5
 /// exponential (log-sum-exp, AVX2 with U=3, elements/ns at 16K | 16M floats): 4 groups 4.80 |
-/// 4.63, 8 groups 4.85 | 4.59-4.69, against 4.47 | 3.80 for [`block_sum`] and 3.18 | 3.13 for
+/// 4.63, 8 groups 4.85 | 4.59-4.69, against 4.47 | 3.80 for the blocked sum and 3.18 | 3.13 for
 /// the per-element (M, E) update of the paper. AVX-512 (U=4): 8 groups 5.53 | 4.73, 4 groups
 /// 5.72 | 4.60, per-element 4.43 | 4.30.
 const CHUNK_GROUPS: usize = 8;
@@ -126,22 +128,34 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: &[f32],
 ) -> Option<(f64, f32)> {
-    if x.len() <= chunk::<V, U>() {
-        // One chunk: its maximum gives the shift of every lane, which is what the blocked
-        // sum computes with less set-up.
-        return block_sum::<V, U>(isa, inp, x);
+    pair_sum_src::<V, U, _>(isa, &One::new(inp, x, f32::NEG_INFINITY))
+}
+
+/// Rows of at most this many elements (four blocks, 32 KiB of f32) take the blocked sum ([`block_sum_src`]) for
+/// pass 1: a maximum pass and a sum pass per block of 2048 cost less than the lane shifts'
+/// per-chunk checks and final rescaling, and the second read of a block still hits L1.
+/// Zen 5, AVX-512, batches through `softmax_logsumexp_rows_f32` (elements/ns, one run of
+/// `scripts/compare-xnnpack.sh`, lane shifts above one chunk of 512 | blocked up to 8192):
+/// 512 x 1024 7.65 | 9.21, 256 x 2048 9.20 | 10.27, 128 x 4096 10.06 | 10.63, 512 x 1000
+/// 7.26 | 8.72 (log-softmax, which takes the same pass: 5.46 | 5.57).
+pub(crate) const BLOCKED_MAX: usize = 4 * BLOCK;
+
+/// [`pair_sum`] over any source whose lanes past the end read as `-inf` (an f32 row through
+/// an input transform, or a 16-bit row, which then gives the sum of its widened values bit
+/// for bit): [`block_sum_src`] up to [`BLOCKED_MAX`] elements, the lane shifts above.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn pair_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Slice>(
+    isa: Token<V>,
+    src: &S,
+) -> Option<(f64, f32)> {
+    if src.len() <= BLOCKED_MAX {
+        return block_sum_src::<V, U, _>(isa, src);
     }
-    pair_sum_chunks::<V, U, _>(isa, &One::new(inp, x, f32::NEG_INFINITY))
+    pair_sum_chunks::<V, U, _>(isa, src)
 }
 
-/// The elements of one chunk of [`pair_sum`]; rows of at most this many take the blocked
-/// sum.
-#[inline(always)]
-pub(crate) const fn chunk<V: Simd, const U: usize>() -> usize {
-    CHUNK_GROUPS * U * V::LANES
-}
-
-/// [`pair_sum`] of a row of more than one chunk read through any source whose lanes past
+/// [`pair_sum`] of a row of more than [`BLOCKED_MAX`] elements read through any source whose lanes past
 /// the end read as `-inf` (an f32 row through an input transform, or a 16-bit row).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]

@@ -4,7 +4,7 @@
 //! inside the calling ISA's `#[target_feature]` entry point.
 
 use super::inputs::Input;
-use super::walk::{self, Body, One, Two};
+use super::walk::{self, Body, One, Slice, Source, Two};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::{Simd, Token};
 
@@ -99,6 +99,18 @@ pub(crate) fn max<V: Simd, const U: usize, const PF: usize>(
 /// The body of [`lane_max`]: one running maximum per accumulator.
 pub(crate) struct Maxima<V, const U: usize>(pub [V; U]);
 
+impl<V: Simd, const U: usize> Maxima<V, U> {
+    /// The maximum of each lane position over the accumulators (added in index order).
+    #[inline(always)]
+    pub(crate) fn lanes(&self) -> V {
+        let mut m = self.0[0];
+        for a in &self.0[1..] {
+            m = V::max(m, *a);
+        }
+        m
+    }
+}
+
 impl<V: Simd, const U: usize> Body<V, V> for Maxima<V, U> {
     #[inline(always)]
     fn take(&mut self, j: usize, _i: usize, v: V) -> V {
@@ -118,11 +130,7 @@ pub(crate) fn lane_max<V: Simd, const U: usize, const PF: usize>(
 ) -> V {
     let mut b = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
     walk::fold::<V, _, _, U, PF>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut b);
-    let mut m = b.0[0];
-    for a in &b.0[1..] {
-        m = V::max(m, *a);
-    }
-    m
+    b.lanes()
 }
 
 /// The body of the sums of exponentials: f32 accumulators folded into f64 lanes every
@@ -519,12 +527,29 @@ pub(crate) fn block_sum<V: Simd, const U: usize>(
     inp: &impl Input<V>,
     x: &[f32],
 ) -> Option<(f64, f32)> {
+    block_sum_src::<V, U, _>(isa, &One::new(inp, x, f32::NEG_INFINITY))
+}
+
+/// [`block_sum`] over any source whose lanes past the end read as `-inf` (an f32 row through
+/// an input transform, or a 16-bit row, which then gives the sum of its widened values bit
+/// for bit).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn block_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Slice>(
+    isa: Token<V>,
+    src: &S,
+) -> Option<(f64, f32)> {
     let kmin = k_min();
     let mut k = f32::NEG_INFINITY;
     let mut total = 0.0f64;
-    for p in x.chunks(BLOCK) {
+    let n = src.len();
+    let mut b0 = 0;
+    while b0 < n {
+        let block = src.slice(b0, n.min(b0 + BLOCK));
         // The previous block's sum pass prefetched this block (except the first).
-        let bm = max::<V, U, 0>(isa, inp, p);
+        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
+        walk::fold::<V, _, _, U, 0>(isa, &block, &mut mx);
+        let bm = mx.lanes().reduce_max();
         if bm.is_nan() || bm >= LARGE {
             return None;
         }
@@ -534,7 +559,11 @@ pub(crate) fn block_sum<V: Simd, const U: usize>(
             k = kb;
         }
         // Prefetch the next block while the exponentials keep the core busy.
-        total += sum_exp::<V, U, BLOCK>(isa, inp, p, &Exp::new(isa, k, 1.0));
+        let ex = Exp::new(isa, k, 1.0);
+        let mut sum = ExpSum::<V, U, false>::new(isa, &ex);
+        walk::fold::<V, _, _, U, BLOCK>(isa, &block, &mut sum);
+        total += sum.total();
+        b0 += BLOCK;
     }
     if k > kmin {
         Some((total, k))
