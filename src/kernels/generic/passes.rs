@@ -4,7 +4,7 @@
 //! inside the calling ISA's `#[target_feature]` entry point.
 
 use super::inputs::Input;
-use super::walk::{self, Body, One, Slice, Source, Two};
+use super::walk::{self, Body, One, OutputAhead, Slice, Source, Two};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::{Simd, Token};
 
@@ -496,7 +496,7 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
     let mut b = ExpSum::<V, U, true>::new(isa, ex);
     // SAFETY: the contract.
     unsafe {
-        let src = One::from_raw(inp, x, n, f32::NEG_INFINITY);
+        let src = OutputAhead::new(One::from_raw(inp, x, n, f32::NEG_INFINITY), y);
         walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, y, &mut b);
     }
     b.total()
