@@ -1,6 +1,7 @@
 //! Batches of rows on every ISA this CPU runs: `softmax_rows`, `log_softmax_rows`,
 //! `logsumexp_rows` (Rust and C), for every row length from 1 to 300 (short rows go through
-//! the grouped register-held kernels, longer ones through the one-row algorithms), with
+//! the grouped register-held kernels, medium ones of log-sum-exp two at a time, longer ones
+//! through the one-row algorithms; log-sum-exp also up to 513), with
 //! strides, in place, and with special-value rows mixed among ordinary ones. Each batch row
 //! must be bit for bit what the one-row call gives, within the documented bounds of the f64
 //! oracle, and the gaps between rows must stay untouched.
@@ -85,7 +86,8 @@ fn softmax_rows_match_single_rows_for_every_length() {
 fn log_softmax_and_logsumexp_rows_match_single_rows_for_every_length() {
     let mut rng = rng(102);
     for_each_isa("log_softmax_and_logsumexp_rows", |isa, sm| {
-        for cols in 1..=300 {
+        // Past 300: the medium rows of AVX-512 (up to 512) and the first length beyond them.
+        for cols in (1..=300).chain([384, 449, 511, 512, 513]) {
             let rows = 19; // two groups of eight, and the rest one by one
             let (xs, ys) = (cols + (cols * 7) % 5, cols + 1);
             let x = batch(&mut rng, rows, cols, xs);

@@ -3,7 +3,8 @@
 
 use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax_special};
 use super::inputs::{Input, Plain, Scaled};
-use super::short::{self, Group, ShortRows};
+use super::medium;
+use super::short::{self, lse_of, Group, ShortRows};
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::rows::{Rows, RowsIn};
@@ -159,6 +160,32 @@ pub(crate) fn log_softmax_rows<V: Simd, const U: usize>(
             count,
             n,
         );
+    } else if medium::is_medium::<V>(n) {
+        let mut r = 0;
+        while r + 2 <= count {
+            // SAFETY: rows `r` and `r + 1` of the batch view, each readable for `n` elements.
+            let sums =
+                unsafe { medium::pair_sums::<V, U>(isa, &Plain, [rows.x(r), rows.x(r + 1)], n) };
+            for i in 0..2 {
+                match sums {
+                    Some(sums) => {
+                        let (s, k) = sums[i];
+                        super::forward::log_softmax_out::<V, U>(
+                            isa,
+                            &mut rows.row(r + i),
+                            s,
+                            k,
+                            flags,
+                        );
+                    }
+                    None => super::forward::log_softmax::<V, U>(isa, rows.row(r + i), flags),
+                }
+            }
+            r += 2;
+        }
+        if r < count {
+            super::forward::log_softmax::<V, U>(isa, rows.row(r), flags);
+        }
     } else {
         for r in 0..count {
             super::forward::log_softmax::<V, U>(isa, rows.row(r), flags);
@@ -178,6 +205,29 @@ pub(crate) fn logsumexp_rows<V: Simd, const U: usize>(
     debug_assert_eq!(out.len(), count);
     if short::is_short::<V>(n) {
         short::run::<V, _>(isa, &mut LogSumExpShort { rows, out }, count, n);
+    } else if medium::is_medium::<V>(n) {
+        let mut r = 0;
+        while r + 2 <= count {
+            // SAFETY: rows `r` and `r + 1` of the batch view, each readable for `n` elements.
+            match unsafe {
+                medium::pair_sums::<V, U>(isa, &Plain, [rows.ptr(r), rows.ptr(r + 1)], n)
+            } {
+                Some(sums) => {
+                    for (o, (s, k)) in out[r..r + 2].iter_mut().zip(sums) {
+                        *o = lse_of(s, k);
+                    }
+                }
+                None => {
+                    for (i, o) in out[r..r + 2].iter_mut().enumerate() {
+                        *o = super::forward::logsumexp::<V, U>(isa, rows.row(r + i));
+                    }
+                }
+            }
+            r += 2;
+        }
+        if r < count {
+            out[r] = super::forward::logsumexp::<V, U>(isa, rows.row(r));
+        }
     } else {
         for (r, o) in out.iter_mut().enumerate() {
             *o = super::forward::logsumexp::<V, U>(isa, rows.row(r));

@@ -314,18 +314,31 @@ fn log_softmax_fast<V: Simd, const U: usize>(
     io: &mut InOut<'_>,
     flags: Flags,
 ) -> bool {
-    let (x, y, n) = (io.x(), io.y(), io.len());
     match pair_sum::<V, U>(isa, &Plain, io.input()) {
-        Some((s, _)) if s.is_nan() => fill(io, f32::NAN),
-        Some((s, k)) => {
-            let f = Shift::new(isa, k, log_softmax_offset(s, k));
-            // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
-            // invariant.
-            unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.non_temporal) }
-        }
+        Some((s, k)) => log_softmax_out::<V, U>(isa, io, s, k, flags),
         None => return false,
     }
     true
+}
+
+/// The output pass of log-softmax for a row whose pass 1 gave `sum e^x = S * 2^k` (a NaN `S`
+/// fills the row with NaN).
+#[inline(always)]
+pub(crate) fn log_softmax_out<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: &mut InOut<'_>,
+    s: f64,
+    k: f32,
+    flags: Flags,
+) {
+    if s.is_nan() {
+        return fill(io, f32::NAN);
+    }
+    let (x, y, n) = (io.x(), io.y(), io.len());
+    let f = Shift::new(isa, k, log_softmax_offset(s, k));
+    // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+    // invariant.
+    unsafe { map_store_nt::<V, U>(isa, &Plain, x, y, n, &f, flags.non_temporal) }
 }
 
 #[cfg_attr(debug_assertions, inline(never))]

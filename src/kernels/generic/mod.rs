@@ -46,6 +46,7 @@ pub(crate) mod forward;
 pub(crate) mod half_rows;
 pub(crate) mod inputs;
 pub(crate) mod lse;
+pub(crate) mod medium;
 pub(crate) mod pair_sum;
 pub(crate) mod passes;
 pub(crate) mod segmented;
