@@ -1,7 +1,7 @@
 //! Batches of rows on every ISA this CPU runs: `softmax_rows`, `log_softmax_rows`,
 //! `logsumexp_rows` (Rust and C), for every row length from 1 to 300 (short rows go through
-//! the grouped register-held kernels, medium ones of log-sum-exp two at a time, longer ones
-//! through the one-row algorithms; log-sum-exp also up to 513), with
+//! the grouped register-held kernels, medium ones two at a time, longer ones through the
+//! one-row algorithms; also lengths up to 513), with
 //! strides, in place, and with special-value rows mixed among ordinary ones. Each batch row
 //! must be bit for bit what the one-row call gives, within the documented bounds of the f64
 //! oracle, and the gaps between rows must stay untouched.
@@ -49,7 +49,8 @@ fn softmax_rows_match_single_rows_for_every_length() {
     for_each_isa(
         "softmax_rows_match_single_rows_for_every_length",
         |isa, sm| {
-            for cols in 1..=300 {
+            // Past 300: the medium rows of AVX-512 (up to 512) and the first length beyond.
+            for cols in (1..=300).chain([384, 449, 511, 512, 513]) {
                 let rows = 11; // a group of eight, and the rest one by one
                 let (xs, ys) = (cols + cols % 3, cols + 2);
                 let x = batch(&mut rng, rows, cols, xs);
