@@ -108,6 +108,22 @@ unsafe fn ps_to_bf16(v: __m512) -> __m512i {
     }
 }
 
+/// The 16 lanes of `v` narrowed to `format`, packed into 256 bits (what the full-vector 16-bit
+/// stores write).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn ps_to_half(format: Half, v: __m512) -> __m256i {
+    // SAFETY: AVX-512F is available (the contract).
+    unsafe {
+        match format {
+            Half::F16 => ps_to_f16(v),
+            Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16(v)),
+        }
+    }
+}
+
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
 // the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
@@ -178,13 +194,7 @@ unsafe impl Simd for Avx512 {
     unsafe fn store_half(self, format: Half, p: *mut u16) {
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
         // AVX-512F.
-        unsafe {
-            let h = match format {
-                Half::F16 => ps_to_f16(self.0),
-                Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16(self.0)),
-            };
-            _mm256_storeu_si256(p as *mut __m256i, h)
-        }
+        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
@@ -205,13 +215,7 @@ unsafe impl Simd for Avx512 {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
         // SAFETY: `p..p + LANES` is writable and 32-byte aligned (the caller's contract); the
         // vector proves AVX-512F.
-        unsafe {
-            let h = match format {
-                Half::F16 => ps_to_f16(self.0),
-                Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16(self.0)),
-            };
-            _mm256_stream_si256(p as *mut __m256i, h)
-        }
+        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32) {

@@ -11,7 +11,7 @@
 
 use super::inputs::Input;
 use super::passes::{fold, k_min, wide_total, FOLD};
-use super::short::SHORT_VECS;
+use super::short::{vector, SHORT_VECS};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
@@ -23,30 +23,6 @@ pub(crate) const MEDIUM_VECS: usize = 32;
 #[inline(always)]
 pub(crate) fn is_medium<V: Simd>(n: usize) -> bool {
     n > SHORT_VECS * V::LANES && n <= MEDIUM_VECS * V::LANES
-}
-
-/// Vector `j` of the row at `x` (`j * LANES < n`), the lanes past the row's end `-inf`.
-///
-/// # Safety
-/// `x` is readable for `n` elements.
-#[inline(always)]
-unsafe fn vector<V: Simd>(
-    isa: Token<V>,
-    inp: &impl Input<V>,
-    x: *const f32,
-    j: usize,
-    n: usize,
-) -> V {
-    let l = V::LANES;
-    debug_assert!(j * l < n);
-    // SAFETY: `j * l < n`: a full vector inside the row, or its last `n - j * l` elements.
-    unsafe {
-        if (j + 1) * l <= n {
-            inp.load(isa, x.add(j * l))
-        } else {
-            inp.load_tail(isa, x.add(j * l), n - j * l, f32::NEG_INFINITY)
-        }
-    }
 }
 
 /// `(S, k)` with `sum_i e^{x_i} = S * 2^k` for each of the two rows at `x` (`n` elements

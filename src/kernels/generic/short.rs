@@ -39,6 +39,30 @@ pub(crate) struct Group<const R: usize> {
     pub y: [*mut f32; R],
 }
 
+/// Vector `j` of the row at `x` (`j * LANES < n`), the lanes past the row's end `-inf`.
+///
+/// # Safety
+/// `x` is readable for `n` elements.
+#[inline(always)]
+pub(crate) unsafe fn vector<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    j: usize,
+    n: usize,
+) -> V {
+    let l = V::LANES;
+    debug_assert!(j * l < n);
+    // SAFETY: `j * l < n`: a full vector inside the row, or its last `n - j * l` elements.
+    unsafe {
+        if (j + 1) * l <= n {
+            inp.load(isa, x.add(j * l))
+        } else {
+            inp.load_tail(isa, x.add(j * l), n - j * l, f32::NEG_INFINITY)
+        }
+    }
+}
+
 /// The rows' vectors: lane `i` of vector `j` of row `r` is element `j * LANES + i`, and lanes
 /// past the row's end are `-inf`.
 ///
@@ -56,12 +80,9 @@ unsafe fn load<V: Simd, const R: usize, const NV: usize>(
     let mut v = [[V::splat(isa, f32::NEG_INFINITY); NV]; R];
     for (row, &x) in v.iter_mut().zip(&g.x) {
         for (j, vj) in row.iter_mut().enumerate() {
-            if (j + 1) * l <= n {
-                // SAFETY: `(j + 1) * l <= n` elements of the row are readable (the contract).
-                *vj = unsafe { inp.load(isa, x.add(j * l)) };
-            } else if j * l < n {
-                // SAFETY: the `n - j * l < l` elements after `j * l` are the row's last.
-                *vj = unsafe { inp.load_tail(isa, x.add(j * l), n - j * l, f32::NEG_INFINITY) };
+            if j * l < n {
+                // SAFETY: `j * l < n`, and the row is readable for `n` elements (the contract).
+                *vj = unsafe { vector(isa, inp, x, j, n) };
             }
         }
     }

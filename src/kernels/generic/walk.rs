@@ -406,14 +406,16 @@ pub(crate) fn scan<V: Simd, S: Source<V>, B: Body<V, S::Item>>(
     }
 }
 
-/// Number of leading elements to write before `y` is aligned for non-temporal stores
-/// (0 when `NT` is off or `y` is already aligned).
+/// Number of leading elements to write before `y` is aligned for non-temporal stores of
+/// `LANES` elements of `T` (f32 or a 16-bit format; 0 when `NT` is off or `y` is already
+/// aligned). `y` is aligned to `size_of::<T>()`.
 #[inline(always)]
-fn nt_head<V: Simd, const NT: bool>(y: *mut f32, n: usize) -> usize {
-    let bytes = V::LANES * 4;
+fn nt_head<V: Simd, T, const NT: bool>(y: *mut T, n: usize) -> usize {
+    let size = core::mem::size_of::<T>();
+    let bytes = V::LANES * size;
     let misalign = (y as usize) % bytes;
     if NT && misalign != 0 {
-        n.min((bytes - misalign) / 4)
+        n.min((bytes - misalign) / size)
     } else {
         0
     }
@@ -451,7 +453,7 @@ pub(crate) unsafe fn map<
 ) {
     let (l, n) = (V::LANES, src.len());
     let step = U * l;
-    let mut i = nt_head::<V, NT>(y, n);
+    let mut i = nt_head::<V, f32, NT>(y, n);
     if i > 0 {
         // The head: fewer than `l` elements, read as a tail of the row's first `i`.
         debug_assert!(NT && i < l && i <= n);
@@ -522,13 +524,7 @@ pub(crate) unsafe fn map_to_half<
 ) {
     let (l, n) = (V::LANES, src.len());
     let step = U * l;
-    let bytes = l * 2;
-    let misalign = (y as usize) % bytes;
-    let mut i = if NT && misalign != 0 {
-        n.min((bytes - misalign) / 2)
-    } else {
-        0
-    };
+    let mut i = nt_head::<V, u16, NT>(y, n);
     if i > 0 {
         // The head: fewer than `l` elements, read as a tail of the row's first `i`.
         debug_assert!(NT && i < l && i <= n);
