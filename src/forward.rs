@@ -97,7 +97,7 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
         self.map_row_long(x, y, &long, |io| self.run_softmax(io, algorithm))
             .ok_or(mismatch)
     }
@@ -109,21 +109,21 @@ impl Softmax {
 
     /// `xy = softmax(xy)` with the given algorithm.
     pub fn softmax_in_place_with<T: Element>(&self, xy: &mut [T], algorithm: Algorithm) {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
         self.map_row_in_place_long(xy, &long, |io| self.run_softmax(io, algorithm))
     }
 
     /// `y = log_softmax(x) = x - logsumexp(x)`; `y.len()` must equal `x.len()`.
     pub fn log_softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
         self.map_row_long(x, y, &long, |io| self.run_log_softmax(io))
             .ok_or(mismatch)
     }
 
     /// `xy = log_softmax(xy)`.
     pub fn log_softmax_in_place<T: Element>(&self, xy: &mut [T]) {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
         self.map_row_in_place_long(xy, &long, |io| self.run_log_softmax(io))
     }
 
@@ -154,7 +154,7 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
         self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })
@@ -169,7 +169,7 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
         self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
             self.run_softmax_rows(b, algorithm)
         })
@@ -185,7 +185,7 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
         self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
             self.run_log_softmax_rows(b)
         })
@@ -199,7 +199,7 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_long(row);
+        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
         self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
             self.run_log_softmax_rows(b)
         })

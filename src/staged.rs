@@ -2,13 +2,19 @@
 //! widened into an f32 buffer, the f32 operation runs on the buffer in place, and its output
 //! is rounded back. Rows of `f32` go straight to the operation.
 //!
+//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels' first try
+//! the passes of `crate::staged_long`, which read and write the format directly (with the
+//! same bits); the rows they decline (special values, algorithms without such passes) are
+//! staged.
+//!
 //! Buffers: rows of up to [`STAGE`] elements use one on the stack (sized to the row in a few
-//! steps, so a short row does not clear a large buffer). Longer rows of softmax and
-//! log-softmax (log-sum-exp from [`FUSED_MIN`]) take the passes of `crate::staged_long`,
-//! which need no buffer; longer rows of the other operations, and special rows, use one on
-//! the heap for the call. A batch of short rows is staged a group of rows at a time (one
-//! conversion per group when its rows have no gaps), so the batch kernels (several rows at
-//! once) still run, and its groups run on the handle's threads as f32 batches do.
+//! steps, so a short row does not clear a large buffer); longer rows of the other
+//! operations, and special rows, use one on the heap for the call. A batch of short rows is
+//! staged a group of rows at a time (one conversion per group when its rows have no gaps),
+//! so the batch kernels (several rows at once) still run, and its groups run on the handle's
+//! threads as f32 batches do.
+
+use std::mem::MaybeUninit;
 
 use crate::element::{Data, DataMut, Element};
 use crate::kernels::convert::Half;
@@ -20,12 +26,6 @@ use crate::{batch_extent, check_len, Error, Softmax};
 /// The most elements staged on the stack at once (16 KiB of f32): a row, or a group of the
 /// rows of a batch.
 pub(crate) const STAGE: usize = 4096;
-
-/// Rows of log-sum-exp longer than this take pass 1 of `crate::staged_long`, which reads the
-/// 16-bit row directly; rows of softmax and log-softmax take its passes from [`STAGE`] on
-/// (in cache, staging through the f32 kernels measured faster for them up to there:
-/// AVX-512, 4096 bf16 elements, 0.45x against about 0.7x of f32's elements/ns).
-pub(crate) const FUSED_MIN: usize = 1024;
 
 /// Runs `f` on a zeroed f32 buffer of `n` elements: on the stack for `n <= STAGE` (the
 /// smallest of a few sizes that holds it), else on the heap.
@@ -43,8 +43,28 @@ fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     }
 }
 
-/// The passes of an operation of its own for long 16-bit rows (`crate::staged_long`): `true`
-/// when it wrote the row, `false` (nothing written) when the whole row must be staged.
+/// Runs `f` on an uninitialised f32 buffer of `n` elements (a pointer to them, for a kernel
+/// that writes every element before it reads it): on the stack for `n <= STAGE`, else on
+/// the heap.
+pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(*mut f32) -> R) -> R {
+    fn on_stack<const N: usize, R>(f: impl FnOnce(*mut f32) -> R) -> R {
+        let mut buf = [const { MaybeUninit::<f32>::uninit() }; N];
+        f(buf.as_mut_ptr().cast())
+    }
+    match n {
+        0..=512 => on_stack::<512, R>(f),
+        513..=1024 => on_stack::<1024, R>(f),
+        1025..=STAGE => on_stack::<STAGE, R>(f),
+        _ => {
+            let mut heap = Vec::<f32>::with_capacity(n);
+            f(heap.as_mut_ptr())
+        }
+    }
+}
+
+/// The passes of an operation of its own for 16-bit rows read and written in their format
+/// (`crate::staged_long`): `true` when it wrote the row, `false` (nothing written) when the
+/// whole row must be staged.
 pub(crate) type Long<'a> = Option<&'a (dyn Fn(HalfRow<'_>) -> bool + Sync)>;
 
 /// Two buffers of `n` elements, as [`with_buffer`].
@@ -176,7 +196,7 @@ impl Softmax {
         op: impl FnOnce(InOut<'_>),
     ) -> Option<()> {
         if let (Data::Half(format, xs), DataMut::Half(_, ys)) = (T::data(x), T::data_mut(y)) {
-            if xs.len() == ys.len() && xs.len() > STAGE {
+            if xs.len() == ys.len() {
                 // SAFETY: the two slices (a `&` and a `&mut`, disjoint) outlive the call.
                 let row = unsafe { HalfRow::new(format, xs.as_ptr(), ys.as_mut_ptr(), xs.len()) };
                 if long(row) {
@@ -198,7 +218,7 @@ impl Softmax {
         if let DataMut::Half(format, xs) = T::data_mut(xy) {
             let (p, n) = (xs.as_mut_ptr(), xs.len());
             // SAFETY: the slice outlives the call; the output is the input.
-            if n > STAGE && long(unsafe { HalfRow::new(format, p, p, n) }) {
+            if long(unsafe { HalfRow::new(format, p, p, n) }) {
                 return;
             }
         }
@@ -208,10 +228,8 @@ impl Softmax {
     /// Log-sum-exp of a row of any element type.
     pub(crate) fn logsumexp_of<T: Element>(&self, x: &[T]) -> f32 {
         if let Data::Half(format, xs) = T::data(x) {
-            if xs.len() > FUSED_MIN {
-                if let Some(v) = self.half_logsumexp_long(format, xs) {
-                    return v;
-                }
+            if let Some(v) = self.half_logsumexp_direct(format, xs) {
+                return v;
             }
         }
         self.read_row(x, |x| self.run_logsumexp(x))
@@ -318,7 +336,7 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
-                if let (Some(long), true) = (long, cols > STAGE) {
+                if let (Some(long), true) = (long, cols > self.kernels.short_len) {
                     let (xr, yr) = (x.get().wrapping_add(r * xs), y.get().wrapping_add(r * ys));
                     // SAFETY: row `r` is readable and writable for `cols` (the contract), its
                     // output equal to or disjoint from its input, and the chunks hand out
@@ -377,8 +395,8 @@ impl Softmax {
             let mut r = range.start;
             while r < range.end {
                 let g = group.min(range.end - r);
-                if cols > FUSED_MIN {
-                    if let Some(v) = self.half_logsumexp_long(f, &x[r * stride..][..cols]) {
+                if cols > self.kernels.short_len {
+                    if let Some(v) = self.half_logsumexp_direct(f, &x[r * stride..][..cols]) {
                         // SAFETY: `out` holds one value per row, and the chunks hand out
                         // each row once.
                         unsafe { out.get().add(r).write(v) };

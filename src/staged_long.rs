@@ -1,15 +1,33 @@
-//! Long 16-bit rows of softmax and log-softmax (more than `STAGE` elements) and of
-//! log-sum-exp (more than `FUSED_MIN`), read and written in their format: the two passes of two-pass softmax run on the row's
-//! segments (as `crate::segmented` does for f32 rows) with kernels that convert in the
-//! registers. Pass 1 (the (mantissa, exponent) sum) reads the row once; the output pass
-//! reads it again and writes the rounded results: the memory traffic of the two-pass
-//! algorithm on 16-bit data, and no buffer. Segments run on the handle's threads; their sums
-//! combine in index order, so the results do not depend on the thread count.
+//! 16-bit rows of softmax, log-softmax and log-sum-exp read and written in their format,
+//! with fewer passes over memory than staging them through the f32 kernels (`crate::staged`:
+//! widen, run, round):
 //!
-//! Every softmax algorithm takes these two passes here: the three-pass forms would store
-//! unnormalised exponentials in the 16-bit output.
-//! Rows that need the special-value rules (a NaN, `+inf`, only `-inf`, a magnitude of 2^17
-//! or more) return `false` before anything is written, and the caller stages the whole row.
+//! - **Two-pass on segments.** The two passes of two-pass softmax run on the row's segments
+//!   (as `crate::segmented` does for f32 rows) with kernels that convert in the registers.
+//!   Pass 1 (the (mantissa, exponent) sum) reads the row once; the output pass reads it again
+//!   and writes the rounded results: the memory traffic of the two-pass algorithm on 16-bit
+//!   data, and no buffer. Segments run on the handle's threads; their sums combine in index
+//!   order, so the results do not depend on the thread count. Softmax rows of
+//!   `SEGMENT_MIN_LEN` elements or more take these passes whatever the algorithm (the
+//!   three-pass forms would need an f32 buffer of the whole row), as do rows resolving to
+//!   two-pass, and to the other algorithms past `STAGE`; log-softmax rows past `STAGE`, and
+//!   log-sum-exp rows (pass 1 alone).
+//! - **Three-pass reload through an f32 buffer.** Softmax rows past the short-row kernels and
+//!   below `SEGMENT_MIN_LEN` that resolve to three-pass reload (the rows that fit the cache):
+//!   the maximum pass widens the row into the buffer (on the stack up to `STAGE`, else on the
+//!   heap), the exponentials are stored there and summed, and the scaling pass rounds them
+//!   into the output. Three passes against staging's five, and the exponentials are computed
+//!   once, not twice as by two-pass.
+//! - **Log-softmax and log-sum-exp up to `STAGE` through a buffer.** Pass 1 of blocked
+//!   two-pass widens each block into a stack buffer as its maximum pass reads it, and its sum
+//!   pass reads the f32 values back (one conversion per element instead of two); log-softmax's
+//!   output pass reads them a third time.
+//!
+//! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's on the
+//! widened row (the same walks, accumulators and order), so the results are those of staging
+//! the row, bit for bit. Rows that need the special-value rules (a NaN, `+inf`, only `-inf`,
+//! a magnitude of 2^17 or more) return `false` before anything is written, and the caller
+//! stages the whole row.
 
 use std::marker::PhantomData;
 
@@ -17,8 +35,9 @@ use crate::kernels::convert::Half;
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
 use crate::parallel::{Exec, Shared};
-use crate::segmented::{combine, segment, Part, Slots, SEGMENT};
-use crate::Softmax;
+use crate::segmented::{combine, segment, Part, Slots, SEGMENT, SEGMENT_MIN_LEN};
+use crate::staged::{with_scratch, STAGE};
+use crate::{Algorithm, Softmax};
 
 /// A 16-bit row and its output (possibly the same memory), borrowed for `'a`.
 #[derive(Clone, Copy)]
@@ -109,10 +128,65 @@ impl Softmax {
         self.flags(n / 2).non_temporal
     }
 
-    /// Softmax of a long 16-bit row (every algorithm: see the module docs); `false`, with
-    /// nothing written, for the special-value path.
-    pub(crate) fn half_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > crate::staged::STAGE);
+    /// Softmax of a 16-bit row read and written in its format (see the module docs); `false`,
+    /// with nothing written, where the row must be staged.
+    pub(crate) fn half_softmax_direct(&self, row: HalfRow<'_>, algorithm: Algorithm) -> bool {
+        let n = row.n;
+        if n <= self.kernels.short_len {
+            return false;
+        }
+        if n >= SEGMENT_MIN_LEN {
+            return self.half_softmax_long(row);
+        }
+        match self.resolve(algorithm, n) {
+            Algorithm::ThreePassReload => with_scratch(n, |buf| {
+                // SAFETY: the kernels' ISA runs here (dispatch checked it); the row's
+                // pointers hold `n` elements (`HalfRow::new`), and `buf` is a separate
+                // buffer of `n` values.
+                unsafe { (self.kernels.half_softmax_reload)(row.format, (row.x, row.y, n), buf) }
+            }),
+            Algorithm::TwoPass => self.half_softmax_long(row),
+            _ if n > STAGE => self.half_softmax_long(row),
+            _ => false,
+        }
+    }
+
+    /// Log-softmax of a 16-bit row read and written in its format (see the module docs), as
+    /// [`Softmax::half_softmax_direct`].
+    pub(crate) fn half_log_softmax_direct(&self, row: HalfRow<'_>) -> bool {
+        let n = row.n;
+        if n > STAGE {
+            return self.half_log_softmax_long(row);
+        }
+        n > self.kernels.short_len
+            && with_scratch(n, |buf| {
+                // SAFETY: as in `half_softmax_direct`.
+                unsafe {
+                    (self.kernels.half_log_softmax_widened)(row.format, (row.x, row.y, n), buf)
+                }
+            })
+    }
+
+    /// Log-sum-exp of a 16-bit row read in its format (see the module docs); `None` where
+    /// the row must be staged.
+    pub(crate) fn half_logsumexp_direct(&self, format: Half, x: &[u16]) -> Option<f32> {
+        let n = x.len();
+        if n > STAGE {
+            return self.half_logsumexp_long(format, x);
+        }
+        if n <= self.kernels.short_len {
+            return None;
+        }
+        // SAFETY: the kernels' ISA runs here (dispatch checked it); `buf` is a separate
+        // buffer of `n` values.
+        with_scratch(n, |buf| unsafe {
+            (self.kernels.half_logsumexp_widened)(format, x, buf)
+        })
+    }
+
+    /// Softmax of a 16-bit row by the two passes of two-pass (every algorithm: see the module
+    /// docs); `false`, with nothing written, for the special-value path.
+    fn half_softmax_long(&self, row: HalfRow<'_>) -> bool {
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;
@@ -125,9 +199,8 @@ impl Softmax {
         true
     }
 
-    /// Log-softmax of a long 16-bit row, as [`Softmax::half_softmax_long`].
-    pub(crate) fn half_log_softmax_long(&self, row: HalfRow<'_>) -> bool {
-        debug_assert!(row.n > crate::staged::STAGE);
+    /// Log-softmax of a 16-bit row by the two passes, as [`Softmax::half_softmax_long`].
+    fn half_log_softmax_long(&self, row: HalfRow<'_>) -> bool {
         let exec = Exec::of(self.threads);
         let Some((s, e)) = pass1(self, row, &exec) else {
             return false;
@@ -140,8 +213,8 @@ impl Softmax {
         true
     }
 
-    /// Log-sum-exp of a long 16-bit row; `None` for the special-value path.
-    pub(crate) fn half_logsumexp_long(&self, format: Half, x: &[u16]) -> Option<f32> {
+    /// Log-sum-exp of a 16-bit row by pass 1 of two-pass; `None` for the special-value path.
+    fn half_logsumexp_long(&self, format: Half, x: &[u16]) -> Option<f32> {
         // SAFETY: `x` is readable for its length; nothing is written (pass 1 only).
         let row = unsafe { HalfRow::new(format, x.as_ptr(), std::ptr::null_mut(), x.len()) };
         let exec = Exec::of(self.threads);

@@ -189,13 +189,16 @@ fn bf16_forward_accuracy() {
     forward_accuracy::<bf16>();
 }
 
-/// Every 16-bit result of a row of up to 4096 elements (which is staged through the f32
-/// kernels; log-sum-exp up to 1024) is the f32 result of the widened input, rounded once: one row, in place, scaled,
-/// log-softmax, log-sum-exp. Log-sum-exp is the f32 value of the widened row up to 64K too
-/// (the same pass 1, reading the format directly).
+/// Every 16-bit result of a row of up to 4096 elements (staged through the f32 kernels, or,
+/// past the short rows, read and written in the format with the f32 kernels' passes) is the
+/// f32 result of the widened input, rounded once: one row, in place, every algorithm,
+/// scaled, log-softmax, log-sum-exp, and rows that take the special-value rules (a NaN,
+/// `+inf`, a magnitude of 2^17 or more); a batch gives each row's one-row bits. Log-sum-exp
+/// is the f32 value of the widened row up to 64K too (the same pass 1, reading the format
+/// directly).
 fn same_as_f32<T: Half>() {
     for_each_isa(&format!("same_as_f32_{}", T::NAME), |isa, sm| {
-        for n in [1025, 4096, 5000, 65_536] {
+        for n in [1025, 4096, 5000, 8192, 8193, 65_536] {
             let (x, w) = row::<T>(3 + n as u64, n, (-30.0, 30.0));
             assert_eq!(
                 sm.logsumexp(&x).to_bits(),
@@ -204,39 +207,91 @@ fn same_as_f32<T: Half>() {
                 T::NAME
             );
         }
-        for n in [0, 1, 5, 64, 300, 1024, 4096] {
-            let (x, w) = row::<T>(7 + n as u64, n, (-30.0, 30.0));
-            let ctx = format!("{} {isa:?} n={n}", T::NAME);
-            let rounded =
-                |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| T::from_f32(f).bits()).collect() };
-            let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| t.bits()).collect() };
-            let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
-
-            sm.softmax(&x, &mut y).unwrap();
-            sm.softmax(&w, &mut yf).unwrap();
-            assert_eq!(bits(&y), rounded(&yf), "{ctx} softmax");
-            let mut xy = x.clone();
-            sm.softmax_in_place(&mut xy);
-            assert_eq!(bits(&xy), rounded(&yf), "{ctx} softmax in place");
-
-            sm.softmax_scaled(&x, &mut y, 0.37).unwrap();
-            sm.softmax_scaled(&w, &mut yf, 0.37).unwrap();
-            assert_eq!(bits(&y), rounded(&yf), "{ctx} scaled");
-
-            sm.log_softmax(&x, &mut y).unwrap();
-            sm.log_softmax(&w, &mut yf).unwrap();
-            assert_eq!(bits(&y), rounded(&yf), "{ctx} log-softmax");
-            let mut xy = x.clone();
-            sm.log_softmax_in_place(&mut xy);
-            assert_eq!(bits(&xy), rounded(&yf), "{ctx} log-softmax in place");
-
-            assert_eq!(
-                sm.logsumexp(&x).to_bits(),
-                sm.logsumexp(&w).to_bits(),
-                "{ctx} log-sum-exp"
-            );
+        let lengths = [
+            0, 1, 5, 64, 65, 100, 128, 129, 200, 256, 257, 300, 511, 1000, 1024, 2047, 2048, 2049,
+            3000, 4095, 4096,
+        ];
+        for n in lengths {
+            let (x, _) = row::<T>(7 + n as u64, n, (-30.0, 30.0));
+            let mut specials = vec![("", x.clone())];
+            if n >= 2 {
+                let mut nan = x.clone();
+                nan[n / 3] = T::from_f32(f32::NAN);
+                let mut inf = x.clone();
+                inf[n - 1] = T::from_f32(f32::INFINITY);
+                specials.extend([(" NaN", nan), (" +inf", inf)]);
+                if T::NAME == "bf16" {
+                    let big = x.iter().map(|v| T::from_f32(v.to_f32() * 1e30)).collect();
+                    specials.push((" huge", big));
+                }
+            }
+            for (what, x) in specials {
+                let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+                same_row_as_f32(&sm, &format!("{} {isa:?} n={n}{what}", T::NAME), &x, &w);
+            }
         }
     });
+}
+
+/// [`same_as_f32`] for one row `x` (widened: `w`).
+fn same_row_as_f32<T: Half>(sm: &Softmax, ctx: &str, x: &[T], w: &[f32]) {
+    let n = x.len();
+    let rounded = |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| T::from_f32(f).bits()).collect() };
+    let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| t.bits()).collect() };
+    let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+
+    for alg in [
+        Algorithm::Auto,
+        Algorithm::TwoPass,
+        Algorithm::TwoPassBlocked,
+        Algorithm::ThreePassRecompute,
+        Algorithm::ThreePassReload,
+    ] {
+        sm.softmax_with(x, &mut y, alg).unwrap();
+        sm.softmax_with(w, &mut yf, alg).unwrap();
+        assert_eq!(bits(&y), rounded(&yf), "{ctx} softmax {alg:?}");
+        let mut xy = x.to_vec();
+        sm.softmax_in_place_with(&mut xy, alg);
+        assert_eq!(bits(&xy), rounded(&yf), "{ctx} softmax in place {alg:?}");
+    }
+    sm.softmax(w, &mut yf).unwrap();
+    // Three rows of a batch with gaps, and without: each gives the one-row bits.
+    for stride in [n, n + 3] {
+        let mut xx = vec![T::default(); 3 * stride];
+        for r in 0..3 {
+            xx[r * stride..][..n].copy_from_slice(x);
+        }
+        let mut yy = vec![T::default(); 3 * stride];
+        sm.softmax_rows(&xx, stride, &mut yy, stride, 3, n, Algorithm::Auto)
+            .unwrap();
+        assert_eq!(
+            bits(&yy[2 * stride..][..n]),
+            rounded(&yf),
+            "{ctx} batch {stride}"
+        );
+    }
+
+    sm.softmax_scaled(x, &mut y, 0.37).unwrap();
+    sm.softmax_scaled(w, &mut yf, 0.37).unwrap();
+    assert_eq!(bits(&y), rounded(&yf), "{ctx} scaled");
+
+    sm.log_softmax(x, &mut y).unwrap();
+    sm.log_softmax(w, &mut yf).unwrap();
+    assert_eq!(bits(&y), rounded(&yf), "{ctx} log-softmax");
+    let mut xy = x.to_vec();
+    sm.log_softmax_in_place(&mut xy);
+    assert_eq!(bits(&xy), rounded(&yf), "{ctx} log-softmax in place");
+    let mut yy = vec![T::default(); 3 * n];
+    sm.log_softmax_rows(&[x, x, x].concat(), n, &mut yy, n, 3, n)
+        .unwrap();
+    assert_eq!(bits(&yy[n..][..n]), rounded(&yf), "{ctx} log-softmax batch");
+
+    let lse = sm.logsumexp(w).to_bits();
+    assert_eq!(sm.logsumexp(x).to_bits(), lse, "{ctx} log-sum-exp");
+    let mut out = [0.0f32; 3];
+    sm.logsumexp_rows(&[x, x, x].concat(), n, 3, n, &mut out)
+        .unwrap();
+    assert_eq!(out[1].to_bits(), lse, "{ctx} log-sum-exp batch");
 }
 
 /// Long rows (their own passes, reading the format directly): accurate, the same in place, on any

@@ -74,7 +74,7 @@ pub(super) unsafe fn softmax_ex<T: Element>(
         if !row_pair(x, y, n)? {
             return Ok(());
         }
-        let long = |row: HalfRow<'_>| sm.half_softmax_long(row);
+        let long = |row: HalfRow<'_>| sm.half_softmax_direct(row, alg);
         // SAFETY: validated above; the caller guarantees the memory of the row.
         unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_softmax(io, alg)) };
         Ok(())
@@ -114,7 +114,7 @@ pub(super) unsafe fn log_softmax<T: Element>(x: *const T, y: *mut T, n: usize) -
         if !row_pair(x, y, n)? {
             return Ok(());
         }
-        let long = |row: HalfRow<'_>| sm.half_log_softmax_long(row);
+        let long = |row: HalfRow<'_>| sm.half_log_softmax_direct(row);
         // SAFETY: validated above; the caller guarantees the memory of the row.
         unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_log_softmax(io)) };
         Ok(())
@@ -249,7 +249,7 @@ pub(super) unsafe fn softmax_rows_ex<T: CElement>(
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            let long = |row: HalfRow<'_>| sm.half_softmax_long(row);
+            let long = |row: HalfRow<'_>| sm.half_softmax_direct(row, alg);
             rows_impl(
                 &sm,
                 x,
@@ -303,7 +303,7 @@ pub(super) unsafe fn log_softmax_rows<T: CElement>(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            let long = |row: HalfRow<'_>| sm.half_log_softmax_long(row);
+            let long = |row: HalfRow<'_>| sm.half_log_softmax_direct(row);
             rows_impl(
                 &sm,
                 x,

@@ -96,6 +96,21 @@ pub(crate) struct Kernels {
     /// `dst = src` rounded to a 16-bit format (equal lengths; nearest, ties to even; the same
     /// bits on every ISA).
     pub narrow: unsafe fn(convert::Half, &[f32], &mut [u16]),
+    /// Three-pass reload softmax of a 16-bit row `(x, y, n)` through an f32 buffer of `n`
+    /// values (possibly uninitialised): the bits of widening, the f32 kernel and rounding;
+    /// `false`, nothing written, for short rows and the special-value path.
+    pub half_softmax_reload:
+        unsafe fn(convert::Half, (*const u16, *mut u16, usize), *mut f32) -> bool,
+    /// Log-softmax of a 16-bit row `(x, y, n)` of at most 8192 elements through an f32 buffer,
+    /// as [`Kernels::half_softmax_reload`].
+    pub half_log_softmax_widened:
+        unsafe fn(convert::Half, (*const u16, *mut u16, usize), *mut f32) -> bool,
+    /// Log-sum-exp of a 16-bit row of at most 8192 elements through an f32 buffer of its
+    /// length: the value of the widened row; `None` for short rows and the special-value
+    /// path.
+    pub half_logsumexp_widened: unsafe fn(convert::Half, &[u16], *mut f32) -> Option<f32>,
+    /// The longest row of the short-row kernels (rows of 2 to this many elements take them).
+    pub short_len: usize,
 }
 
 /// A sum of exponentials as `(S, k)`, `S * 2^k`, or `None` for the special-value path.
@@ -473,6 +488,51 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the row's pointers and the buffer).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, Half::F16, row, buf),
+                        Half::Bf16 => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, Half::Bf16, row, buf),
+                    }
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn half_log_softmax_widened(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the row's pointers and the buffer).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::log_softmax_widened::<$V, { $unroll }>(isa, Half::F16, row, buf),
+                        Half::Bf16 => generic::half_rows::log_softmax_widened::<$V, { $unroll }>(isa, Half::Bf16, row, buf),
+                    }
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn half_logsumexp_widened(format: $crate::kernels::convert::Half, x: &[u16], buf: *mut f32) -> Option<f32> {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the buffer).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::logsumexp_widened::<$V, { $unroll }>(isa, Half::F16, x, buf),
+                        Half::Bf16 => generic::half_rows::logsumexp_widened::<$V, { $unroll }>(isa, Half::Bf16, x, buf),
+                    }
+                }
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn widen(format: $crate::kernels::convert::Half, src: &[u16], dst: &mut [f32]) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -533,6 +593,10 @@ macro_rules! kernel_table {
             },
             widen: entry::widen,
             narrow: entry::narrow,
+            half_softmax_reload: entry::half_softmax_reload,
+            half_log_softmax_widened: entry::half_log_softmax_widened,
+            half_logsumexp_widened: entry::half_logsumexp_widened,
+            short_len: $crate::kernels::generic::short::SHORT_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
         };
     };
 }

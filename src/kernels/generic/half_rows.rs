@@ -1,13 +1,19 @@
-//! The passes of long 16-bit rows (`crate::staged_long`) that read and write the format
-//! directly, converting in the registers: pass 1 of two-pass (the (mantissa, exponent) sum)
-//! and the output passes of softmax and log-softmax. The same arithmetic as the f32 passes
-//! of `segmented`, on the widened values.
+//! The passes of 16-bit rows that read and write the format directly, converting in the
+//! registers: pass 1 of two-pass (the (mantissa, exponent) sum) and the output passes of
+//! softmax and log-softmax, which `crate::staged_long` runs on the segments of long rows, and
+//! three-pass reload softmax through an f32 buffer for rows that fit the cache. The same
+//! arithmetic as the f32 passes, on the widened values, so the same bits as widening the
+//! row first.
 
-use super::pair_sum::pair_sum_src;
-use super::passes::{LaneMap, Map, Prob, Shift, PREFETCH};
-use super::walk::{self, Halves};
+use super::inputs::Plain;
+use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
+use super::passes::{
+    block_sum_by, exp_store_sum, Blocks, ExpSum, LaneMap, Map, Maxima, Prob, Scale, Shift, PREFETCH,
+};
+use super::short::{self, log_softmax_offset, lse_of};
+use super::walk::{self, Halves, One, Slice, Source};
 use crate::kernels::convert::Half;
-use crate::kernels::exp::Exp;
+use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
 /// Pass 1 of two-pass over a 16-bit row: `sum e^x = S * 2^k`, or `None` for the
@@ -79,4 +85,158 @@ pub(crate) unsafe fn shift_out_half<V: Simd, const U: usize>(
 ) {
     // SAFETY: the contract.
     unsafe { map_half::<V, U>(isa, format, row, &Shift::new(isa, k, b), non_temporal) }
+}
+
+/// Three-pass reload softmax of a 16-bit row through the f32 buffer `buf`: the maximum of
+/// the widened row, its exponentials stored to `buf` and summed, then `min(1, buf * (1/sum))`
+/// rounded into `y` (`row` is `(x, y, n)`). Each pass is f32 reload's on the widened row
+/// (the same walks, accumulators and order), so the output is that of widening the row,
+/// running the f32 kernel and rounding: two passes over the row fewer.
+///
+/// Returns `false`, with nothing written to `y`, for a short row (the f32 kernel takes
+/// another path there) or one that needs the special-value rules (including a NaN the
+/// maxima missed): the caller stages those.
+///
+/// # Safety
+/// `x` is readable and `y` writable for `n` elements, `y` aligned to 2 bytes and equal to
+/// `x` or disjoint from it; `buf` is writable for `n` f32 values (possibly uninitialised)
+/// and overlaps neither.
+#[inline(always)]
+pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    buf: *mut f32,
+) -> bool {
+    if n <= 1 || short::is_short::<V>(n) {
+        return false;
+    }
+    // SAFETY: the contract: `x` is readable for `n` elements until `y` is written, `buf`
+    // writable for `n` values and disjoint from the row.
+    let m = unsafe {
+        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
+        walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, buf, &mut mx);
+        mx.lanes().reduce_max()
+    };
+    if m.is_nan() || m.abs() >= LARGE {
+        return false;
+    }
+    let ex = Exp::new(isa, shift_for_max(m), 1.0);
+    // SAFETY: `buf` holds the `n` widened values (written by the walk above).
+    let s = unsafe { exp_store_sum::<V, U>(isa, &Plain, buf, buf, n, &ex) };
+    if s.is_nan() {
+        // A NaN the maxima missed: the staged row takes the special-value rules.
+        return false;
+    }
+    // SAFETY: `buf` now holds `n` values (the walk above wrote each); `y` is writable for
+    // `n` elements and disjoint from `buf`.
+    unsafe {
+        let exps = One::from_raw(&Plain, buf, n, 0.0);
+        let scale = Scale::new(isa, (1.0 / s) as f32);
+        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &exps, format, y, &mut Map(&scale));
+    }
+    true
+}
+
+/// Pass 1 of blocked two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that
+/// also widens the row into `buf`: each block's maximum pass stores the values it widened,
+/// and its sum pass reads them back from `buf` (one conversion per element instead of two).
+/// The operations and order of [`block_sum_src`](super::passes::block_sum_src) on the
+/// widened row, so the same `(S, k)`.
+///
+/// # Safety
+/// `buf` is writable for `src.len()` values and disjoint from the row.
+#[inline(always)]
+unsafe fn block_sum_widen<V: Simd, const U: usize>(
+    isa: Token<V>,
+    src: &Halves<'_>,
+    buf: *mut f32,
+) -> Option<(f64, f32)> {
+    debug_assert!(Source::<V>::len(src) <= BLOCKED_MAX);
+    block_sum_by::<V, _>(isa, Source::<V>::len(src), &mut Widening::<U> { src, buf })
+}
+
+/// The blocks of [`block_sum_widen`].
+struct Widening<'s, 'a, const U: usize> {
+    src: &'s Halves<'a>,
+    /// Writable for the row's length (`block_sum_widen`'s contract).
+    buf: *mut f32,
+}
+
+impl<V: Simd, const U: usize> Blocks<V> for Widening<'_, '_, U> {
+    #[inline(always)]
+    fn max(&mut self, isa: Token<V>, b0: usize, b1: usize) -> f32 {
+        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
+        let block = self.src.slice(b0, b1);
+        // SAFETY: `b0..b1` lies in the row, and in `buf` (`block_sum_widen`'s contract).
+        unsafe { walk::map::<V, _, _, U, 0, false>(isa, &block, self.buf.add(b0), &mut mx) };
+        mx.lanes().reduce_max()
+    }
+
+    #[inline(always)]
+    fn sum(&mut self, isa: Token<V>, b0: usize, b1: usize, ex: &Exp<V>) -> f64 {
+        let mut sum = ExpSum::<V, U, false>::new(isa, ex);
+        // SAFETY: `buf[b0..b1]` holds the block's widened values (its maximum pass ran).
+        let wide = unsafe { One::from_raw(&Plain, self.buf.add(b0), b1 - b0, f32::NEG_INFINITY) };
+        walk::fold::<V, _, _, U, 0>(isa, &wide, &mut sum);
+        sum.total()
+    }
+}
+
+/// Log-softmax of a 16-bit row of at most [`BLOCKED_MAX`] elements through the f32 buffer
+/// `buf`: [`block_sum_widen`], then `y = (buf - k*LN2_HI) - b` rounded into `y` (`row` is
+/// `(x, y, n)`). The bits of widening the row, running the f32 kernel and rounding, as
+/// [`softmax_reload_half`], whose contract and `false` cases this shares.
+///
+/// # Safety
+/// As [`softmax_reload_half`].
+#[inline(always)]
+pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    buf: *mut f32,
+) -> bool {
+    if n <= 1 || short::is_short::<V>(n) || n > BLOCKED_MAX {
+        return false;
+    }
+    // SAFETY: `x` is readable for `n` elements and `buf` writable for `n` values, disjoint.
+    let sum = unsafe {
+        block_sum_widen::<V, U>(isa, &Halves::from_raw(x, n, format, f32::NEG_INFINITY), buf)
+    };
+    let Some((s, k)) = sum.filter(|(s, _)| !s.is_nan()) else {
+        return false;
+    };
+    let f = Shift::new(isa, k, log_softmax_offset(s, k));
+    // SAFETY: `buf` holds the `n` widened values; `y` is writable for `n` elements and
+    // disjoint from `buf`.
+    unsafe {
+        let wide = One::from_raw(&Plain, buf, n, 0.0);
+        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &wide, format, y, &mut Map(&f));
+    }
+    true
+}
+
+/// Log-sum-exp of a 16-bit row of at most [`BLOCKED_MAX`] elements through the f32 buffer
+/// `buf` ([`block_sum_widen`]): the f32 kernel's value for the widened row. `None` for a
+/// short row or one that needs the special-value rules.
+///
+/// # Safety
+/// `buf` is writable for `x.len()` values.
+#[inline(always)]
+pub(crate) unsafe fn logsumexp_widened<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: &[u16],
+    buf: *mut f32,
+) -> Option<f32> {
+    let n = x.len();
+    if n <= 1 || short::is_short::<V>(n) || n > BLOCKED_MAX {
+        return None;
+    }
+    // SAFETY: `buf` is writable for `n` values (the contract), and disjoint from `x` (a `&`).
+    let (s, k) =
+        unsafe { block_sum_widen::<V, U>(isa, &Halves::new(x, format, f32::NEG_INFINITY), buf) }?;
+    Some(lse_of(s, k))
 }

@@ -539,17 +539,54 @@ pub(crate) fn block_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Sl
     isa: Token<V>,
     src: &S,
 ) -> Option<(f64, f32)> {
+    block_sum_by::<V, _>(isa, src.len(), &mut SourceBlocks::<_, U>(src))
+}
+
+/// The two passes over each block of the blocked sum ([`block_sum_by`]).
+pub(crate) trait Blocks<V: Simd> {
+    /// The maximum of elements `b0..b1` (NaN may or may not be seen).
+    fn max(&mut self, isa: Token<V>, b0: usize, b1: usize) -> f32;
+    /// `sum exp(x - k*ln2)` of elements `b0..b1`, `ex` holding the shift `k`.
+    fn sum(&mut self, isa: Token<V>, b0: usize, b1: usize, ex: &Exp<V>) -> f64;
+}
+
+/// The blocks of [`block_sum_src`]: both passes read the source.
+struct SourceBlocks<'s, S, const U: usize>(&'s S);
+
+impl<V: Simd, S: Source<V, Item = V> + Slice, const U: usize> Blocks<V> for SourceBlocks<'_, S, U> {
+    #[inline(always)]
+    fn max(&mut self, isa: Token<V>, b0: usize, b1: usize) -> f32 {
+        // The previous block's sum pass prefetched this block (except the first).
+        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
+        walk::fold::<V, _, _, U, 0>(isa, &self.0.slice(b0, b1), &mut mx);
+        mx.lanes().reduce_max()
+    }
+
+    #[inline(always)]
+    fn sum(&mut self, isa: Token<V>, b0: usize, b1: usize, ex: &Exp<V>) -> f64 {
+        // Prefetch the next block while the exponentials keep the core busy.
+        let mut sum = ExpSum::<V, U, false>::new(isa, ex);
+        walk::fold::<V, _, _, U, BLOCK>(isa, &self.0.slice(b0, b1), &mut sum);
+        sum.total()
+    }
+}
+
+/// The skeleton of [`block_sum_src`] over `n` elements, its two passes over each block
+/// given by `blocks`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn block_sum_by<V: Simd, B: Blocks<V>>(
+    isa: Token<V>,
+    n: usize,
+    blocks: &mut B,
+) -> Option<(f64, f32)> {
     let kmin = k_min();
     let mut k = f32::NEG_INFINITY;
     let mut total = 0.0f64;
-    let n = src.len();
     let mut b0 = 0;
     while b0 < n {
-        let block = src.slice(b0, n.min(b0 + BLOCK));
-        // The previous block's sum pass prefetched this block (except the first).
-        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
-        walk::fold::<V, _, _, U, 0>(isa, &block, &mut mx);
-        let bm = mx.lanes().reduce_max();
+        let b1 = n.min(b0 + BLOCK);
+        let bm = blocks.max(isa, b0, b1);
         if bm.is_nan() || bm >= LARGE {
             return None;
         }
@@ -558,11 +595,7 @@ pub(crate) fn block_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Sl
             total *= pow2_f64(k - kb);
             k = kb;
         }
-        // Prefetch the next block while the exponentials keep the core busy.
-        let ex = Exp::new(isa, k, 1.0);
-        let mut sum = ExpSum::<V, U, false>::new(isa, &ex);
-        walk::fold::<V, _, _, U, BLOCK>(isa, &block, &mut sum);
-        total += sum.total();
+        total += blocks.sum(isa, b0, b1, &Exp::new(isa, k, 1.0));
         b0 += BLOCK;
     }
     if k > kmin {
