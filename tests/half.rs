@@ -198,7 +198,7 @@ fn bf16_forward_accuracy() {
 /// directly).
 fn same_as_f32<T: Half>() {
     for_each_isa(&format!("same_as_f32_{}", T::NAME), |isa, sm| {
-        for n in [1025, 4096, 5000, 8192, 8193, 65_536] {
+        for n in [1025, 4096, 5000, 8192, 8193, 65_536, 131_071] {
             let (x, w) = row::<T>(3 + n as u64, n, (-30.0, 30.0));
             assert_eq!(
                 sm.logsumexp(&x).to_bits(),
@@ -206,6 +206,15 @@ fn same_as_f32<T: Half>() {
                 "{} {isa:?} n={n} log-sum-exp",
                 T::NAME
             );
+            // Three-pass reload through a buffer (below the segmented lengths).
+            let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+            sm.softmax_with(&x, &mut y, Algorithm::ThreePassReload)
+                .unwrap();
+            sm.softmax_with(&w, &mut yf, Algorithm::ThreePassReload)
+                .unwrap();
+            let rounded: Vec<u16> = yf.iter().map(|&f| T::from_f32(f).bits()).collect();
+            let bits: Vec<u16> = y.iter().map(|t| t.bits()).collect();
+            assert_eq!(bits, rounded, "{} {isa:?} n={n} reload", T::NAME);
         }
         let lengths = [
             0, 1, 5, 64, 65, 100, 128, 129, 200, 256, 257, 300, 511, 1000, 1024, 2047, 2048, 2049,
