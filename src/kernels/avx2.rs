@@ -95,21 +95,45 @@ unsafe fn ps_to_half(format: Half, v: __m256) -> __m128i {
             }
             Half::Bf16 => {
                 let b = _mm256_castps_si256(v);
-                let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(b), _mm256_set1_epi32(1));
-                let bias = _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff));
-                let rounded = _mm256_add_epi32(b, bias);
                 let quiet = _mm256_or_si256(b, _mm256_set1_epi32(0x0040_0000));
                 let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-                let r = _mm256_blendv_epi8(rounded, quiet, nan);
-                // Bytes 2-3 of each 32-bit lane to the low 8 bytes of its 128-bit lane.
-                let upper = _mm256_setr_epi8(
-                    2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, //
-                    2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
-                );
-                let r = _mm256_shuffle_epi8(r, upper);
-                _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b10_00>(r))
+                upper_halves(_mm256_blendv_epi8(bf16_rounded(v), quiet, nan))
             }
         }
+    }
+}
+
+/// bf16 rounding of lanes without NaN: `b + 0x7fff + odd`, the result in the upper 16 bits
+/// of each lane ([`ps_to_half`]'s bf16 path before its NaN fix-up).
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline(always)]
+unsafe fn bf16_rounded(v: __m256) -> __m256i {
+    // SAFETY: AVX2 is available (the contract).
+    unsafe {
+        let b = _mm256_castps_si256(v);
+        let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(b), _mm256_set1_epi32(1));
+        let bias = _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff));
+        _mm256_add_epi32(b, bias)
+    }
+}
+
+/// The upper 16 bits of the eight 32-bit lanes of `r`, packed in order.
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline(always)]
+unsafe fn upper_halves(r: __m256i) -> __m128i {
+    // SAFETY: AVX2 is available (the contract).
+    unsafe {
+        // Bytes 2-3 of each 32-bit lane to the low 8 bytes of its 128-bit lane.
+        let upper = _mm256_setr_epi8(
+            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, //
+            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let r = _mm256_shuffle_epi8(r, upper);
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b10_00>(r))
     }
 }
 
@@ -197,6 +221,20 @@ unsafe impl Simd for Avx2 {
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX2,
         // FMA and F16C.
         unsafe { _mm_storeu_si128(p as *mut __m128i, ps_to_half(format, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!super::simd::has_nan(self));
+        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX2,
+        // FMA and F16C.
+        unsafe {
+            match format {
+                Half::F16 => self.store_half(format, p),
+                Half::Bf16 => {
+                    _mm_storeu_si128(p as *mut __m128i, upper_halves(bf16_rounded(self.0)));
+                }
+            }
+        }
     }
     #[inline(always)]
     unsafe fn stream_half(self, format: Half, p: *mut u16) {

@@ -98,13 +98,25 @@ unsafe fn ps_to_f16(v: __m512) -> __m256i {
 unsafe fn ps_to_bf16(v: __m512) -> __m512i {
     // SAFETY: AVX-512F is available (the contract).
     unsafe {
-        let b = _mm512_castps_si512(v);
-        let hi = _mm512_srli_epi32::<16>(b);
-        let odd = _mm512_and_si512(hi, _mm512_set1_epi32(1));
-        let bias = _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff));
-        let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(b, bias));
+        let hi = _mm512_srli_epi32::<16>(_mm512_castps_si512(v));
         let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
-        _mm512_mask_or_epi32(rounded, nan, hi, _mm512_set1_epi32(0x40))
+        _mm512_mask_or_epi32(ps_to_bf16_no_nan(v), nan, hi, _mm512_set1_epi32(0x40))
+    }
+}
+
+/// [`ps_to_bf16`] for lanes that hold no NaN (the NaN fix-up left out: 5 instructions
+/// instead of 7).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn ps_to_bf16_no_nan(v: __m512) -> __m512i {
+    // SAFETY: AVX-512F is available (the contract).
+    unsafe {
+        let b = _mm512_castps_si512(v);
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
+        let bias = _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff));
+        _mm512_srli_epi32::<16>(_mm512_add_epi32(b, bias))
     }
 }
 
@@ -195,6 +207,23 @@ unsafe impl Simd for Avx512 {
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
         // AVX-512F.
         unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half(format, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!super::simd::has_nan(self));
+        // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
+        // AVX-512F.
+        unsafe {
+            match format {
+                Half::F16 => self.store_half(format, p),
+                Half::Bf16 => {
+                    _mm256_storeu_si256(
+                        p as *mut __m256i,
+                        _mm512_cvtepi32_epi16(ps_to_bf16_no_nan(self.0)),
+                    );
+                }
+            }
+        }
     }
     #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {

@@ -129,6 +129,17 @@ pub(crate) unsafe trait Simd: Copy {
     /// # Safety
     /// `p..p + LANES` must be writable.
     unsafe fn store_half(self, format: Half, p: *mut u16);
+    /// [`Simd::store_half`] of lanes that hold no NaN (the caller knows), with the same bits;
+    /// ISAs whose rounding fixes up NaN lanes separately skip that step.
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    #[inline(always)]
+    unsafe fn store_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!has_nan(self));
+        // SAFETY: the caller's contract.
+        unsafe { self.store_half(format, p) }
+    }
     /// Stores the first `n < LANES` lanes to `p`, rounded as by [`Simd::store_half`]; memory
     /// past `p + n` is untouched.
     ///
@@ -251,6 +262,13 @@ pub(crate) unsafe trait Simd: Copy {
         self.to_array(&mut a);
         a[..Self::LANES].iter().map(|&v| v as f64).sum()
     }
+}
+
+/// Whether any lane of `v` is NaN (for debug assertions).
+pub(crate) fn has_nan<V: Simd>(v: V) -> bool {
+    let mut a = [0.0f32; 16];
+    v.to_array(&mut a);
+    a[..V::LANES].iter().any(|v| v.is_nan())
 }
 
 #[cfg(test)]
@@ -412,6 +430,41 @@ mod tests {
                 0xdead,
                 "{name} store_half {format:?} past the end"
             );
+            // store_half_no_nan: the same bits for every lane that is not NaN (ties, both
+            // signs, subnormals, infinities, and a stride through all 2^32 patterns).
+            let patterns = (0..=u32::MAX)
+                .step_by(65_521)
+                .chain((0..64u32).flat_map(|i| [0x7fff + i * 0x8000, 0x8000 + i * 0x1_0000]))
+                .chain([
+                    0x7f7f_ffff,
+                    0x7f80_0000,
+                    0x0000_0001,
+                    0x0080_0000,
+                    0x477f_f000,
+                ])
+                .flat_map(|b| [b, b | 0x8000_0000])
+                .map(f32::from_bits)
+                .filter(|v| !v.is_nan())
+                .collect::<Vec<f32>>();
+            for chunk in patterns.chunks(V::LANES) {
+                let x = from::<V>(isa, |l| chunk[l % chunk.len()]);
+                let mut out = [0xdeadu16; 17];
+                // SAFETY: `out` holds 17 >= LANES values.
+                unsafe { x.store_half_no_nan(format, out.as_mut_ptr()) };
+                for (l, x) in lanes(x).into_iter().enumerate() {
+                    assert_eq!(
+                        out[l],
+                        to_half(x),
+                        "{name} store_half_no_nan {format:?} {:#x}",
+                        x.to_bits()
+                    );
+                }
+                assert_eq!(
+                    out[V::LANES],
+                    0xdead,
+                    "{name} store_half_no_nan past the end"
+                );
+            }
             for n in 0..V::LANES {
                 // SAFETY: `h` holds 16 > n values.
                 let v = unsafe { V::load_half_tail(isa, format, h.as_ptr(), n, -7.0) };

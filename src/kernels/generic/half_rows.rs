@@ -134,7 +134,9 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     unsafe {
         let exps = One::from_raw(&Plain, buf, n, 0.0);
         let scale = Scale::new(isa, (1.0 / s) as f32);
-        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &exps, format, y, &mut Map(&scale));
+        // Finite exponentials (their sum is finite) times a finite scale: no NaN.
+        let mut out = NanFree(Map(&scale));
+        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &exps, format, y, &mut out);
     }
     true
 }
@@ -213,7 +215,10 @@ pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
     // disjoint from `buf`.
     unsafe {
         let wide = One::from_raw(&Plain, buf, n, 0.0);
-        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &wide, format, y, &mut Map(&f));
+        // No NaN in the row (its sum is not NaN) and finite `k` and `b`: no NaN out (`-inf`
+        // entries give `-inf`).
+        let mut out = NanFree(Map(&f));
+        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &wide, format, y, &mut out);
     }
     true
 }
@@ -239,4 +244,23 @@ pub(crate) unsafe fn logsumexp_widened<V: Simd, const U: usize>(
     let (s, k) =
         unsafe { block_sum_widen::<V, U>(isa, &Halves::new(x, format, f32::NEG_INFINITY), buf) }?;
     Some(lse_of(s, k))
+}
+
+/// A body whose caller has established that no vector it returns holds a NaN, so that the
+/// 16-bit stores skip their NaN fix-up ([`walk::Body::NAN_FREE`]).
+struct NanFree<B>(B);
+
+impl<V: Simd, T, B: walk::Body<V, T>> walk::Body<V, T> for NanFree<B> {
+    const SPREAD: bool = B::SPREAD;
+    const NAN_FREE: bool = true;
+
+    #[inline(always)]
+    fn take(&mut self, j: usize, i: usize, item: T) -> V {
+        self.0.take(j, i, item)
+    }
+
+    #[inline(always)]
+    fn stepped(&mut self) {
+        self.0.stepped()
+    }
 }

@@ -338,6 +338,9 @@ pub(crate) trait Body<V, T> {
     /// Whether the single vectors and the tail after the unrolled steps go to accumulators
     /// `0, 1, ...` (true) or all to accumulator 0.
     const SPREAD: bool = true;
+    /// Whether no vector the body returns holds a NaN (what the caller's checks established),
+    /// so [`map_to_half`] may round with [`Simd::store_half_no_nan`].
+    const NAN_FREE: bool = false;
     /// Takes the vector(s) at element `i` for accumulator `j < U`; returns the vector a
     /// [`map`] stores there (a [`fold`] ignores it).
     fn take(&mut self, j: usize, i: usize, item: T) -> V;
@@ -544,6 +547,8 @@ pub(crate) unsafe fn map_to_half<
                 let r = body.take(j, o, src.at(isa, o));
                 if NT {
                     r.stream_half(format, y.add(o));
+                } else if B::NAN_FREE {
+                    r.store_half_no_nan(format, y.add(o));
                 } else {
                     r.store_half(format, y.add(o));
                 }
@@ -555,7 +560,14 @@ pub(crate) unsafe fn map_to_half<
     let mut j = 0;
     while i + l <= n {
         // SAFETY: `i + l <= n`, inside the source and `y`.
-        unsafe { body.take(j, i, src.at(isa, i)).store_half(format, y.add(i)) };
+        unsafe {
+            let r = body.take(j, i, src.at(isa, i));
+            if B::NAN_FREE {
+                r.store_half_no_nan(format, y.add(i));
+            } else {
+                r.store_half(format, y.add(i));
+            }
+        }
         i += l;
         j += usize::from(B::SPREAD);
     }
