@@ -103,6 +103,21 @@ unsafe fn ps_to_half(format: Half, v: __m256) -> __m128i {
     }
 }
 
+/// [`ps_to_half`] of lanes that hold no NaN.
+///
+/// # Safety
+/// AVX2 and F16C must be available.
+#[inline(always)]
+unsafe fn ps_to_half_no_nan(format: Half, v: __m256) -> __m128i {
+    // SAFETY: AVX2 and F16C are available (the contract).
+    unsafe {
+        match format {
+            Half::F16 => ps_to_half(Half::F16, v),
+            Half::Bf16 => upper_halves(bf16_rounded(v)),
+        }
+    }
+}
+
 /// bf16 rounding of lanes without NaN: `b + 0x7fff + odd`, the result in the upper 16 bits
 /// of each lane ([`ps_to_half`]'s bf16 path before its NaN fix-up).
 ///
@@ -227,14 +242,15 @@ unsafe impl Simd for Avx2 {
         debug_assert!(!super::simd::has_nan(self));
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves AVX2,
         // FMA and F16C.
-        unsafe {
-            match format {
-                Half::F16 => self.store_half(format, p),
-                Half::Bf16 => {
-                    _mm_storeu_si128(p as *mut __m128i, upper_halves(bf16_rounded(self.0)));
-                }
-            }
-        }
+        unsafe { _mm_storeu_si128(p as *mut __m128i, ps_to_half_no_nan(format, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn stream_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!super::simd::has_nan(self));
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
+        // SAFETY: `p..p + LANES` is writable and 16-byte aligned (the caller's contract); the
+        // vector proves AVX2, FMA and F16C.
+        unsafe { _mm_stream_si128(p as *mut __m128i, ps_to_half_no_nan(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn stream_half(self, format: Half, p: *mut u16) {

@@ -136,6 +136,21 @@ unsafe fn ps_to_half(format: Half, v: __m512) -> __m256i {
     }
 }
 
+/// [`ps_to_half`] of lanes that hold no NaN.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn ps_to_half_no_nan(format: Half, v: __m512) -> __m256i {
+    // SAFETY: AVX-512F is available (the contract).
+    unsafe {
+        match format {
+            Half::F16 => ps_to_f16(v),
+            Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16_no_nan(v)),
+        }
+    }
+}
+
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
 // the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
@@ -213,17 +228,15 @@ unsafe impl Simd for Avx512 {
         debug_assert!(!super::simd::has_nan(self));
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
         // AVX-512F.
-        unsafe {
-            match format {
-                Half::F16 => self.store_half(format, p),
-                Half::Bf16 => {
-                    _mm256_storeu_si256(
-                        p as *mut __m256i,
-                        _mm512_cvtepi32_epi16(ps_to_bf16_no_nan(self.0)),
-                    );
-                }
-            }
-        }
+        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half_no_nan(format, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn stream_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!super::simd::has_nan(self));
+        debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
+        // SAFETY: `p..p + LANES` is writable and 32-byte aligned (the caller's contract); the
+        // vector proves AVX-512F.
+        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half_no_nan(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {

@@ -139,9 +139,11 @@ pub(crate) struct SegmentKernels {
     /// `pair_sum` of a 16-bit segment, read directly.
     pub half_pair_sum: unsafe fn(convert::Half, &[u16]) -> PairSum,
     /// `exp_out` (with `c = 0`) from a 16-bit segment `(x, y, n)` to its 16-bit output,
-    /// non-temporal stores when asked.
+    /// non-temporal stores when asked. The segment holds no NaN (its row's pass 1 gave a
+    /// finite sum).
     pub half_exp_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64, bool),
-    /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output.
+    /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output, as
+    /// `half_exp_out`.
     pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32, bool),
 }
 

@@ -157,6 +157,16 @@ pub(crate) unsafe trait Simd: Copy {
         // SAFETY: the caller's contract.
         unsafe { self.store_half(format, p) }
     }
+    /// [`Simd::stream_half`] of lanes that hold no NaN, as [`Simd::store_half_no_nan`].
+    ///
+    /// # Safety
+    /// As [`Simd::stream_half`].
+    #[inline(always)]
+    unsafe fn stream_half_no_nan(self, format: Half, p: *mut u16) {
+        debug_assert!(!has_nan(self));
+        // SAFETY: the caller's contract.
+        unsafe { self.stream_half(format, p) }
+    }
     /// Non-temporal store of all lanes. Implementations without such stores use a plain
     /// store.
     ///

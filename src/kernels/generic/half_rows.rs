@@ -31,7 +31,8 @@ pub(crate) fn pair_sum_half<V: Simd, const U: usize>(
 ///
 /// # Safety
 /// `x` is readable and `y` writable for `n` elements, `y` aligned to 2 bytes and equal to
-/// `x` or disjoint from it.
+/// `x` or disjoint from it. `x` holds no NaN, and `f` maps every other value (`-inf`
+/// included) to a value that is not NaN: the row's pass 1 gave a finite sum.
 #[inline(always)]
 unsafe fn map_half<V: Simd, const U: usize>(
     isa: Token<V>,
@@ -43,10 +44,11 @@ unsafe fn map_half<V: Simd, const U: usize>(
     // SAFETY: the contract; every element is read before it is written.
     unsafe {
         let src = Halves::from_raw(x, n, format, 0.0);
+        let mut out = NanFree(Map(f));
         if non_temporal {
-            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, &src, format, y, &mut Map(f));
+            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, &src, format, y, &mut out);
         } else {
-            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &src, format, y, &mut Map(f));
+            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &src, format, y, &mut out);
         }
     }
 }

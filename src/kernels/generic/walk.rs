@@ -545,7 +545,9 @@ pub(crate) unsafe fn map_to_half<
             // `NT`, `o` is a multiple of `l` past the aligned head, so `y + o` is aligned.
             unsafe {
                 let r = body.take(j, o, src.at(isa, o));
-                if NT {
+                if NT && B::NAN_FREE {
+                    r.stream_half_no_nan(format, y.add(o));
+                } else if NT {
                     r.stream_half(format, y.add(o));
                 } else if B::NAN_FREE {
                     r.store_half_no_nan(format, y.add(o));
