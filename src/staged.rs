@@ -331,49 +331,52 @@ impl Softmax {
         op: impl Fn(Rows<'_>) + Sync,
     ) {
         let (x, y) = (Shared(x), Shared(y));
-        let group = (STAGE / cols.max(1)).max(1);
-        parallel::for_row_chunks(self.threads, rows, cols, |range| {
-            let mut r = range.start;
-            while r < range.end {
-                let g = group.min(range.end - r);
-                if let (Some(long), true) = (long, cols > self.kernels.short_len) {
+        // Rows `r..r + g` through `buf` (at least `g * cols` values).
+        let stage = |buf: &mut [f32], r: usize, g: usize| {
+            // Rows without gaps convert in one call (a call per short row costs more than
+            // converting it).
+            let (xrun, xcount) = if xs == cols { (g * cols, 1) } else { (cols, g) };
+            for i in 0..xcount {
+                // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are readable (the contract).
+                let src = unsafe { std::slice::from_raw_parts(x.get().add((r + i) * xs), xrun) };
+                self.widen_into(f, src, &mut buf[i * cols..][..xrun]);
+            }
+            let buf = &mut buf[..g * cols];
+            op(Rows::in_place(buf, cols, g, cols).expect("the buffer holds the group"));
+            let (yrun, ycount) = if ys == cols { (g * cols, 1) } else { (cols, g) };
+            for i in 0..ycount {
+                // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are writable (the contract);
+                // their inputs were read above, and the chunks hand out each row once.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(y.get().add((r + i) * ys), yrun) };
+                self.narrow_into(f, &buf[i * cols..][..yrun], dst);
+            }
+        };
+        if let (Some(long), true) = (long, cols > self.kernels.short_len) {
+            // Rows with passes of their own: one at a time, each staged only if it declines.
+            return parallel::for_row_chunks(self.threads, rows, cols, |range| {
+                for r in range {
                     let (xr, yr) = (x.get().wrapping_add(r * xs), y.get().wrapping_add(r * ys));
                     // SAFETY: row `r` is readable and writable for `cols` (the contract), its
                     // output equal to or disjoint from its input, and the chunks hand out
                     // each row once.
-                    let row = unsafe { HalfRow::new(f, xr, yr, cols) };
-                    if long(row) {
-                        r += 1;
-                        continue;
+                    if !long(unsafe { HalfRow::new(f, xr, yr, cols) }) {
+                        with_buffer(cols, |buf| stage(buf, r, 1));
                     }
                 }
-                with_buffer(g * cols, |buf| {
-                    // Rows without gaps convert in one call (a call per short row costs
-                    // more than converting it).
-                    let (xrun, xcount) = if xs == cols { (g * cols, 1) } else { (cols, g) };
-                    for i in 0..xcount {
-                        // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are readable (the
-                        // contract).
-                        let src =
-                            unsafe { std::slice::from_raw_parts(x.get().add((r + i) * xs), xrun) };
-                        self.widen_into(f, src, &mut buf[i * cols..][..xrun]);
-                    }
-                    let batch =
-                        Rows::in_place(buf, cols, g, cols).expect("the buffer holds the group");
-                    op(batch);
-                    let (yrun, ycount) = if ys == cols { (g * cols, 1) } else { (cols, g) };
-                    for i in 0..ycount {
-                        // SAFETY: rows `r + i` (or `r..r + g`, adjacent) are writable (the
-                        // contract); their inputs were read above, and the chunks hand out
-                        // each row once.
-                        let dst = unsafe {
-                            std::slice::from_raw_parts_mut(y.get().add((r + i) * ys), yrun)
-                        };
-                        self.narrow_into(f, &buf[i * cols..][..yrun], dst);
-                    }
-                });
-                r += g;
-            }
+            });
+        }
+        let group = (STAGE / cols.max(1)).max(1);
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            // One buffer for the chunk's groups (cleared once).
+            with_buffer(group.min(range.len()) * cols, |buf| {
+                let mut r = range.start;
+                while r < range.end {
+                    let g = group.min(range.end - r);
+                    stage(buf, r, g);
+                    r += g;
+                }
+            });
         });
     }
 
@@ -391,38 +394,49 @@ impl Softmax {
         let rows = out.len();
         let group = (STAGE / cols.max(1)).max(1);
         let out = Shared(out.as_mut_ptr());
-        parallel::for_row_chunks(self.threads, rows, cols, |range| {
-            let mut r = range.start;
-            while r < range.end {
-                let g = group.min(range.end - r);
-                if cols > self.kernels.short_len {
-                    if let Some(v) = self.half_logsumexp_direct(f, &x[r * stride..][..cols]) {
+        // Rows `r..r + g` through `buf` (at least `g * cols` values).
+        let stage = |buf: &mut [f32], r: usize, g: usize| {
+            if stride == cols {
+                // Adjacent rows: one conversion for the group.
+                self.widen_into(f, &x[r * cols..][..g * cols], &mut buf[..g * cols]);
+            } else {
+                for i in 0..g {
+                    let src = &x[(r + i) * stride..][..cols];
+                    self.widen_into(f, src, &mut buf[i * cols..][..cols]);
+                }
+            }
+            // SAFETY: `out` holds one value per row, and the chunks hand out each row once,
+            // so the slices do not overlap.
+            let part = unsafe { std::slice::from_raw_parts_mut(out.get().add(r), g) };
+            let buf = &buf[..g * cols];
+            op(
+                RowsIn::new(buf, cols, g, cols).expect("the buffer holds the group"),
+                part,
+            );
+        };
+        if cols > self.kernels.short_len {
+            // Rows with a pass of their own: one at a time, each staged only if it declines.
+            return parallel::for_row_chunks(self.threads, rows, cols, |range| {
+                for r in range {
+                    match self.half_logsumexp_direct(f, &x[r * stride..][..cols]) {
                         // SAFETY: `out` holds one value per row, and the chunks hand out
                         // each row once.
-                        unsafe { out.get().add(r).write(v) };
-                        r += 1;
-                        continue;
+                        Some(v) => unsafe { out.get().add(r).write(v) },
+                        None => with_buffer(cols, |buf| stage(buf, r, 1)),
                     }
                 }
-                with_buffer(g * cols, |buf| {
-                    if stride == cols {
-                        // Adjacent rows: one conversion for the group.
-                        self.widen_into(f, &x[r * cols..][..g * cols], buf);
-                    } else {
-                        for i in 0..g {
-                            let src = &x[(r + i) * stride..][..cols];
-                            self.widen_into(f, src, &mut buf[i * cols..][..cols]);
-                        }
-                    }
-                    // SAFETY: `out` holds one value per row, and the chunks hand out each
-                    // row once, so the slices do not overlap.
-                    let part = unsafe { std::slice::from_raw_parts_mut(out.get().add(r), g) };
-                    let batch =
-                        RowsIn::new(buf, cols, g, cols).expect("the buffer holds the group");
-                    op(batch, part);
-                });
-                r += g;
-            }
+            });
+        }
+        parallel::for_row_chunks(self.threads, rows, cols, |range| {
+            // One buffer for the chunk's groups (cleared once).
+            with_buffer(group.min(range.len()) * cols, |buf| {
+                let mut r = range.start;
+                while r < range.end {
+                    let g = group.min(range.end - r);
+                    stage(buf, r, g);
+                    r += g;
+                }
+            });
         });
     }
 }
