@@ -189,7 +189,12 @@ fn row_max(k: &SegmentKernels, row: &Row, exec: &Exec) -> f32 {
         // SAFETY: reads only.
         maxima.set(i, unsafe { (k.max)(row.input(i)) })
     });
-    maxima.values().fold(f32::NEG_INFINITY, |a, b| {
+    max_of(maxima.values())
+}
+
+/// The largest of the segments' maxima; NaN when one is NaN.
+pub(crate) fn max_of(maxima: impl Iterator<Item = f32>) -> f32 {
+    maxima.fold(f32::NEG_INFINITY, |a, b| {
         if a.is_nan() || b.is_nan() {
             f32::NAN
         } else {

@@ -7,35 +7,37 @@
 //!   Pass 1 (the (mantissa, exponent) sum) reads the row once; the output pass reads it again
 //!   and writes the rounded results: the memory traffic of the two-pass algorithm on 16-bit
 //!   data, and no buffer. Segments run on the handle's threads; their sums combine in index
-//!   order, so the results do not depend on the thread count. Softmax rows of
-//!   `SEGMENT_MIN_LEN` elements or more take these passes whatever the algorithm (the
-//!   three-pass forms would need an f32 buffer of the whole row), as do rows resolving to
-//!   two-pass, and to the other algorithms past `STAGE`; log-softmax rows past `STAGE`, and
-//!   log-sum-exp rows (pass 1 alone).
-//! - **Three-pass reload through an f32 buffer.** Softmax rows past the short-row kernels and
-//!   below `SEGMENT_MIN_LEN` that resolve to three-pass reload (the rows that fit the cache):
-//!   the maximum pass widens the row into the buffer (on the stack up to `STAGE`, else on the
-//!   heap), the exponentials are stored there and summed, and the scaling pass rounds them
-//!   into the output. Three passes against staging's five, and the exponentials are computed
-//!   once, not twice as by two-pass.
+//!   order, so the results do not depend on the thread count. Softmax rows resolving to
+//!   two-pass take these passes, as do those resolving to the other algorithms except
+//!   three-pass reload past `STAGE` (the three-pass forms need an f32 buffer of the row);
+//!   log-softmax rows past `STAGE`, and log-sum-exp rows (pass 1 alone).
+//! - **Three-pass reload through an f32 buffer.** Softmax rows past the short-row kernels
+//!   that resolve to three-pass reload (the rows that fit the cache): the maximum pass widens
+//!   the row into the buffer (on the stack up to `STAGE`, else on the heap), the
+//!   exponentials are stored there and summed, and the scaling pass rounds them into the
+//!   output. Three passes against staging's five, and the exponentials are computed once,
+//!   not twice as by two-pass. From `SEGMENT_MIN_LEN` on, each pass runs on the segments,
+//!   on the handle's threads, as `crate::segmented` runs f32 rows.
 //! - **Log-softmax and log-sum-exp up to `STAGE` through a buffer.** Pass 1 of blocked
 //!   two-pass widens each block into a stack buffer as its maximum pass reads it, and its sum
 //!   pass reads the f32 values back (one conversion per element instead of two); log-softmax's
 //!   output pass reads them a third time.
 //!
-//! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's on the
-//! widened row (the same walks, accumulators and order), so the results are those of staging
-//! the row, bit for bit. Rows that need the special-value rules (a NaN, `+inf`, only `-inf`,
+//! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's (or the
+//! segmented f32 row's) on the widened row (the same walks, accumulators and order), so the
+//! results are those of staging the row, bit for bit. Rows that need the special-value rules (a NaN, `+inf`, only `-inf`,
 //! a magnitude of 2^17 or more) return `false` before anything is written, and the caller
 //! stages the whole row.
 
 use std::marker::PhantomData;
 
 use crate::kernels::convert::Half;
+use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
 use crate::parallel::{Exec, Shared};
-use crate::segmented::{combine, segment, Part, Slots, SEGMENT, SEGMENT_MIN_LEN};
+use crate::rows::InOut;
+use crate::segmented::{combine, max_of, segment, Part, Slots, SEGMENT, SEGMENT_MIN_LEN};
 use crate::staged::{with_scratch, STAGE};
 use crate::{Algorithm, Softmax};
 
@@ -136,7 +138,10 @@ impl Softmax {
             return false;
         }
         if n >= SEGMENT_MIN_LEN {
-            return self.half_softmax_long(row);
+            return match self.resolve(algorithm, n) {
+                Algorithm::ThreePassReload => self.half_softmax_reload_segments(row),
+                _ => self.half_softmax_long(row),
+            };
         }
         match self.resolve(algorithm, n) {
             Algorithm::ThreePassReload => with_scratch(n, |buf| {
@@ -149,6 +154,53 @@ impl Softmax {
             _ if n > STAGE => self.half_softmax_long(row),
             _ => false,
         }
+    }
+
+    /// Three-pass reload softmax of a 16-bit row of at least `SEGMENT_MIN_LEN` elements
+    /// through an f32 buffer of its length, segment by segment on the handle's threads, as
+    /// `crate::segmented` runs f32 rows: the same segments, maxima, sums combined in index
+    /// order and scale, so the bits of staging the row. `false`, nothing written, for the
+    /// special-value path.
+    fn half_softmax_reload_segments(&self, row: HalfRow<'_>) -> bool {
+        let (n, format, k) = (row.n, row.format, &self.kernels.segment);
+        let exec = Exec::of(self.threads);
+        let mut buf = Vec::<f32>::with_capacity(n);
+        let (x, y, b) = (Shared(row.x), Shared(row.y), Shared(buf.as_mut_ptr()));
+        let maxima = Slots::new(row.count());
+        exec.run(row.count(), &|i| {
+            let (start, len) = segment(i, n);
+            // SAFETY: the segment lies in the row (readable, `HalfRow::new`) and in `buf`
+            // (capacity `n`, disjoint); each task writes only its own segment of `buf`.
+            let m =
+                unsafe { (k.half_widen_max)(format, x.get().add(start), len, b.get().add(start)) };
+            maxima.set(i, m);
+        });
+        let m = max_of(maxima.values());
+        if m.is_nan() || m.abs() >= LARGE {
+            return false;
+        }
+        let e = shift_for_max(m);
+        let sums = Slots::new(row.count());
+        exec.run(row.count(), &|i| {
+            let (start, len) = segment(i, n);
+            // SAFETY: the task's own segment of `buf`, written by the maxima pass, in place.
+            let io = unsafe { InOut::from_raw(b.get().add(start), b.get().add(start), len) };
+            // SAFETY: the kernels' ISA runs here (dispatch checked it).
+            sums.set(i, unsafe { (k.exp_store_sum)(io, e) });
+        });
+        let s: f64 = sums.values().sum();
+        if s.is_nan() {
+            return false;
+        }
+        let r = (1.0 / s) as f32;
+        assert!(!row.y.is_null());
+        exec.run(row.count(), &|i| {
+            let (start, len) = segment(i, n);
+            // SAFETY: the task's own segment of `buf` (exponentials with a finite sum, so no
+            // NaN) and of the output (writable, `HalfRow::new`; disjoint from `buf`).
+            unsafe { (k.half_scale_out)(format, (b.get().add(start), y.get().add(start), len), r) };
+        });
+        true
     }
 
     /// Log-softmax of a 16-bit row read and written in its format (see the module docs), as

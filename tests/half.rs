@@ -198,7 +198,9 @@ fn bf16_forward_accuracy() {
 /// directly).
 fn same_as_f32<T: Half>() {
     for_each_isa(&format!("same_as_f32_{}", T::NAME), |isa, sm| {
-        for n in [1025, 4096, 5000, 8192, 8193, 65_536, 131_071] {
+        for n in [
+            1025, 4096, 5000, 8192, 8193, 65_536, 131_071, 131_072, 200_003,
+        ] {
             let (x, w) = row::<T>(3 + n as u64, n, (-30.0, 30.0));
             assert_eq!(
                 sm.logsumexp(&x).to_bits(),
@@ -206,9 +208,11 @@ fn same_as_f32<T: Half>() {
                 "{} {isa:?} n={n} log-sum-exp",
                 T::NAME
             );
-            // Three-pass reload through a buffer (below the segmented lengths).
+            // Three-pass reload through a buffer (one piece, or segments from 128K on, on
+            // three threads).
             let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
-            sm.softmax_with(&x, &mut y, Algorithm::ThreePassReload)
+            sm.threads(3)
+                .softmax_with(&x, &mut y, Algorithm::ThreePassReload)
                 .unwrap();
             sm.softmax_with(&w, &mut yf, Algorithm::ThreePassReload)
                 .unwrap();

@@ -145,6 +145,12 @@ pub(crate) struct SegmentKernels {
     /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output, as
     /// `half_exp_out`.
     pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32, bool),
+    /// Widens a 16-bit segment `(x, n)` into the f32 buffer `buf` (`n` values, possibly
+    /// uninitialised, disjoint), returning its maximum (as `max`).
+    pub half_widen_max: unsafe fn(convert::Half, *const u16, usize, *mut f32) -> f32,
+    /// `y = min(1, e * r)` rounded to the format, from f32 exponentials `(e, y, n)` without
+    /// NaN to a 16-bit segment (as `scale`, into another buffer).
+    pub half_scale_out: unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32),
 }
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
@@ -490,6 +496,36 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn seg_half_widen_max(format: $crate::kernels::convert::Half, x: *const u16, n: usize, buf: *mut f32) -> f32 {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the segment's pointers and the buffer).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::widen_max::<$V, { $unroll }>(isa, Half::F16, x, n, buf),
+                        Half::Bf16 => generic::half_rows::widen_max::<$V, { $unroll }>(isa, Half::Bf16, x, n, buf),
+                    }
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_half_scale_out(format: $crate::kernels::convert::Half, row: (*const f32, *mut u16, usize), r: f32) {
+                use $crate::kernels::convert::Half;
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the segment's pointers).
+                unsafe {
+                    match format {
+                        Half::F16 => generic::half_rows::scale_out::<$V, { $unroll }>(isa, Half::F16, row, r),
+                        Half::Bf16 => generic::half_rows::scale_out::<$V, { $unroll }>(isa, Half::Bf16, row, r),
+                    }
+                }
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
                 use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
@@ -592,6 +628,8 @@ macro_rules! kernel_table {
                 half_pair_sum: entry::seg_half_pair_sum,
                 half_exp_out: entry::seg_half_exp_out,
                 half_shift_out: entry::seg_half_shift_out,
+                half_widen_max: entry::seg_half_widen_max,
+                half_scale_out: entry::seg_half_scale_out,
             },
             widen: entry::widen,
             narrow: entry::narrow,

@@ -115,32 +115,68 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     }
     // SAFETY: the contract: `x` is readable for `n` elements until `y` is written, `buf`
     // writable for `n` values and disjoint from the row.
-    let m = unsafe {
-        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
-        let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
-        walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, buf, &mut mx);
-        mx.lanes().reduce_max()
-    };
+    let m = unsafe { widen_max::<V, U>(isa, format, x, n, buf) };
     if m.is_nan() || m.abs() >= LARGE {
         return false;
     }
     let ex = Exp::new(isa, shift_for_max(m), 1.0);
-    // SAFETY: `buf` holds the `n` widened values (written by the walk above).
+    // SAFETY: `buf` holds the `n` widened values (written by `widen_max`).
     let s = unsafe { exp_store_sum::<V, U>(isa, &Plain, buf, buf, n, &ex) };
     if s.is_nan() {
         // A NaN the maxima missed: the staged row takes the special-value rules.
         return false;
     }
-    // SAFETY: `buf` now holds `n` values (the walk above wrote each); `y` is writable for
+    // SAFETY: `buf` now holds the `n` exponentials, whose sum is finite; `y` is writable for
     // `n` elements and disjoint from `buf`.
+    unsafe { scale_out::<V, U>(isa, format, (buf, y, n), (1.0 / s) as f32) };
+    true
+}
+
+/// Widens the 16-bit row `x` of `n` elements of `format` into `buf`, returning its maximum
+/// (NaN may or may not be seen): pass 1 of three-pass reload, the maximum of f32's (the same
+/// lanes).
+///
+/// # Safety
+/// `x` is readable for `n` elements and `buf` writable for `n` values, disjoint from `x`.
+#[inline(always)]
+pub(crate) unsafe fn widen_max<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: *const u16,
+    n: usize,
+    buf: *mut f32,
+) -> f32 {
+    let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
+    // SAFETY: the contract.
     unsafe {
-        let exps = One::from_raw(&Plain, buf, n, 0.0);
-        let scale = Scale::new(isa, (1.0 / s) as f32);
-        // Finite exponentials (their sum is finite) times a finite scale: no NaN.
+        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, buf, &mut mx);
+    }
+    mx.lanes().reduce_max()
+}
+
+/// `y = min(1, e * r)` rounded to `format`, from the f32 exponentials `e` (`row` is
+/// `(e, y, n)`): the output pass of three-pass reload, f32's scale on the same values.
+///
+/// # Safety
+/// `e` is readable for `n` values, none NaN, and `y` writable for `n` elements, disjoint
+/// from `e`; `r` is finite.
+#[inline(always)]
+pub(crate) unsafe fn scale_out<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (e, y, n): (*const f32, *mut u16, usize),
+    r: f32,
+) {
+    debug_assert!(r.is_finite());
+    // SAFETY: the contract.
+    unsafe {
+        let exps = One::from_raw(&Plain, e, n, 0.0);
+        let scale = Scale::new(isa, r);
+        // Exponentials without NaN times a finite scale: no NaN.
         let mut out = NanFree(Map(&scale));
         walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &exps, format, y, &mut out);
     }
-    true
 }
 
 /// Pass 1 of blocked two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that
