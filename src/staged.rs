@@ -2,8 +2,8 @@
 //! widened into an f32 buffer, the f32 operation runs on the buffer in place, and its output
 //! is rounded back. Rows of `f32` go straight to the operation.
 //!
-//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels' first try
-//! the passes of `crate::staged_long`, which read and write the format directly (with the
+//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels take the
+//! passes of `crate::staged_long` first, which read and write the format directly (with the
 //! same bits); the rows they decline (special values, algorithms without such passes) are
 //! staged.
 //!

@@ -25,9 +25,9 @@
 //!
 //! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's (or the
 //! segmented f32 row's) on the widened row (the same walks, accumulators and order), so the
-//! results are those of staging the row, bit for bit. Rows that need the special-value rules (a NaN, `+inf`, only `-inf`,
-//! a magnitude of 2^17 or more) return `false` before anything is written, and the caller
-//! stages the whole row.
+//! results are those of staging the row, bit for bit. Rows that need the special-value
+//! rules (a NaN, `+inf`, only `-inf`, a magnitude of 2^17 or more) return `false` before
+//! anything is written, and the caller stages the whole row.
 
 use std::marker::PhantomData;
 
