@@ -36,7 +36,8 @@ fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     }
     match n {
         0..=64 => on_stack::<64, R>(n, f),
-        65..=512 => on_stack::<512, R>(n, f),
+        65..=128 => on_stack::<128, R>(n, f),
+        129..=512 => on_stack::<512, R>(n, f),
         513..=1024 => on_stack::<1024, R>(n, f),
         1025..=STAGE => on_stack::<STAGE, R>(n, f),
         _ => f(&mut vec![0.0f32; n]),
