@@ -367,18 +367,7 @@ impl Softmax {
                 }
             });
         }
-        let group = (STAGE / cols.max(1)).max(1);
-        parallel::for_row_chunks(self.threads, rows, cols, |range| {
-            // One buffer for the chunk's groups (cleared once).
-            with_buffer(group.min(range.len()) * cols, |buf| {
-                let mut r = range.start;
-                while r < range.end {
-                    let g = group.min(range.end - r);
-                    stage(buf, r, g);
-                    r += g;
-                }
-            });
-        });
+        self.staged_groups(rows, cols, stage);
     }
 
     /// Runs an f32 batch operation with one result per row (log-sum-exp) on a batch of
@@ -393,7 +382,6 @@ impl Softmax {
         op: impl Fn(RowsIn<'_>, &mut [f32]) + Sync,
     ) {
         let rows = out.len();
-        let group = (STAGE / cols.max(1)).max(1);
         let out = Shared(out.as_mut_ptr());
         // Rows `r..r + g` through `buf` (at least `g * cols` values).
         let stage = |buf: &mut [f32], r: usize, g: usize| {
@@ -428,8 +416,20 @@ impl Softmax {
                 }
             });
         }
+        self.staged_groups(rows, cols, stage);
+    }
+
+    /// Runs `stage(buf, r, g)` on groups of `g` rows from `r` (at most `STAGE` elements
+    /// each) of a batch of `rows` short rows of `cols`, on the handle's threads, with one
+    /// stack buffer per chunk of rows (cleared once, not once per group).
+    fn staged_groups(
+        &self,
+        rows: usize,
+        cols: usize,
+        stage: impl Fn(&mut [f32], usize, usize) + Sync,
+    ) {
+        let group = (STAGE / cols.max(1)).max(1);
         parallel::for_row_chunks(self.threads, rows, cols, |range| {
-            // One buffer for the chunk's groups (cleared once).
             with_buffer(group.min(range.len()) * cols, |buf| {
                 let mut r = range.start;
                 while r < range.end {
