@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side speed and accuracy of this crate's softmax against PyTorch and ONNX Runtime.
 
-    cargo build --release
+    cargo rustc --release --lib --features header --crate-type cdylib   # target/release/libsoftmax.so
     pip install numpy torch onnxruntime onnx        # any recent versions, CPU is enough
     python3 scripts/compare-peers.py [--quick]
 
@@ -14,7 +14,14 @@ Runtime's softmax is MLAS, with whatever ISA MLAS picks on this CPU.
 Cases, each one call, uniform in [-10, 10]: 4096 rows of 64 floats, 2048 of 128, 1024 of 256
 and 64 rows of 4096 (1 MiB, in cache), 1024 rows of 4096 (16 MiB in and out, about the size of
 this machine's last-level cache) and one row of 16M floats (out of cache). `PEER_CASES=RxC,...`
-picks other shapes. Figures are medians of repeated calls in elements
+picks other shapes.
+
+`--half` adds the same cases (`PEER_HALF_CASES=RxC,...` for others) in bfloat16 and float16:
+`softmax_rows_bf16` / `softmax_rows_f16` against `torch.softmax` on `torch.bfloat16` /
+`torch.float16` tensors of the same values (ONNX Runtime is left out there), with the worst
+relative error of each against the float64 softmax of the 16-bit inputs, for outputs of at
+least the format's smallest normal, and the share of outputs that are the float64 result
+correctly rounded to the format. Figures are medians of repeated calls in elements
 per nanosecond, measured in one run (this machine's load swings absolute figures; compare
 within a run). Accuracy: worst relative error of outputs above 1e-30 on the 16M row, against
 the same softmax in float64.
@@ -133,6 +140,76 @@ def main():
         for name, rate, err in results:
             acc = "" if err is None else f"   worst rel. error {err:.1e}"
             print(f"  {name:<30} {rate:6.2f}{acc}")
+    if "--half" in sys.argv:
+        half_cases = os.environ.get("PEER_HALF_CASES", os.environ.get("PEER_CASES", default))
+        half(lib, torch, rng, [tuple(map(int, c.split("x"))) for c in half_cases.split(",")])
+
+
+def round_to(exact, bits, tiny, sub):
+    """The non-negative float64 values `exact` correctly rounded (to nearest, ties to even) to
+    a format of `bits` significant bits whose smallest normal is `tiny` and whose subnormals
+    are multiples of `sub`: the result is exactly representable in float32."""
+    m, e = np.frexp(exact)
+    normal = np.ldexp(np.rint(np.ldexp(m, bits)), e - bits)
+    return np.where(exact < tiny, np.rint(exact / sub) * sub, normal)
+
+
+def half(lib, torch, rng, cases):
+    """The 16-bit section (`--half`)."""
+    u16 = ctypes.POINTER(ctypes.c_uint16)
+    for fn in (lib.softmax_rows_bf16, lib.softmax_rows_f16):
+        fn.argtypes = [u16, ctypes.c_size_t, u16, ctypes.c_size_t, ctypes.c_size_t,
+                       ctypes.c_size_t, ctypes.c_uint32]
+        fn.restype = ctypes.c_uint32
+    formats = [("bf16", torch.bfloat16, lib.softmax_rows_bf16, 8, 2.0 ** -126, 2.0 ** -133),
+               ("f16", torch.float16, lib.softmax_rows_f16, 11, 2.0 ** -14, 2.0 ** -24)]
+    print("\n16-bit rows (elements/ns, median; accuracy against the float64 softmax of the "
+          "16-bit inputs)")
+    for rows, cols in cases:
+        x32 = rng.uniform(-10, 10, size=(rows, cols)).astype(np.float32)
+        n = rows * cols
+        reps = REPS.get(cols, 201 if QUICK else 1001)
+        print(f"\n{rows} x {cols}:")
+        for fname, dtype, ours_fn, sig, tiny, sub in formats:
+            xt = torch.from_numpy(x32).to(dtype)
+            xb = xt.view(torch.int16).numpy().view(np.uint16).copy()
+            x64 = xt.to(torch.float64).numpy()
+            e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+            exact = e / e.sum(axis=1, keepdims=True)
+            rounded = torch.from_numpy(round_to(exact, sig, tiny, sub).astype(np.float32))
+            want = rounded.to(dtype).view(torch.int16).numpy().view(np.uint16)
+            yb = np.empty_like(xb)
+            results = []
+            for isa, name in ISAS.items():
+                if not lib.softmax_isa_supported(isa):
+                    continue
+                assert lib.softmax_set_isa(isa) == 0
+                xp, yp = xb.ctypes.data_as(u16), yb.ctypes.data_as(u16)
+
+                def ours():
+                    assert ours_fn(xp, cols, yp, cols, rows, cols, AUTO) == 0
+
+                rate = median_rate(ours, n, reps)
+                results.append((f"softmax crate ({name})", rate, yb.copy()))
+            out = {}
+
+            def torch_fn():
+                out["t"] = torch.softmax(xt, dim=-1)
+
+            rate = median_rate(torch_fn, n, reps)
+            results.append(("PyTorch torch.softmax", rate,
+                            out["t"].view(torch.int16).numpy().view(np.uint16).copy()))
+            mask = exact >= tiny
+            for name, rate, bits in results:
+                got = torch.from_numpy(bits.view(np.int16)).view(dtype).to(torch.float64).numpy()
+                exact_share = np.mean(bits == want) * 100
+                if mask.any():
+                    rel = np.max(np.abs(got[mask] - exact[mask]) / exact[mask])
+                    acc = f"worst rel. error {rel:.1e}"
+                else:
+                    acc = "no normal outputs"
+                print(f"  {fname} {name:<26} {rate:6.2f}   {acc}, "
+                      f"{exact_share:.3f}% correctly rounded")
 
 
 if __name__ == "__main__":
