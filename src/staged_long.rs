@@ -8,12 +8,13 @@
 //!   and writes the rounded results: the memory traffic of the two-pass algorithm on 16-bit
 //!   data, and no buffer. Segments run on the handle's threads; their sums combine in index
 //!   order, so the results do not depend on the thread count. Softmax rows resolving to
-//!   two-pass take these passes, as do those resolving to the other algorithms except
-//!   three-pass reload past `STAGE` (the three-pass forms need an f32 buffer of the row);
-//!   log-softmax rows past `STAGE`, and log-sum-exp rows (pass 1 alone).
+//!   two-pass take these passes, and past `STAGE` so do those resolving to the other
+//!   algorithms (the three-pass forms need an f32 buffer of the row), three-pass reload
+//!   included when the row does not fit the cache (no buffer larger than the cache is
+//!   allocated); log-softmax rows past `STAGE`, and log-sum-exp rows (pass 1 alone).
 //! - **Three-pass reload through an f32 buffer.** Softmax rows past the short-row kernels
-//!   that resolve to three-pass reload (the rows that fit the cache): the maximum pass widens
-//!   the row into the buffer (on the stack up to `STAGE`, else on the heap), the
+//!   that resolve to three-pass reload and fit the cache (up to `STAGE`, any): the maximum
+//!   pass widens the row into the buffer (on the stack up to `STAGE`, else on the heap), the
 //!   exponentials are stored there and summed, and the scaling pass rounds them into the
 //!   output. Three passes against staging's five, and the exponentials are computed once,
 //!   not twice as by two-pass. From `SEGMENT_MIN_LEN` on, each pass runs on the segments,
@@ -137,19 +138,27 @@ impl Softmax {
         if n <= self.kernels.short_len {
             return false;
         }
+        // The buffer of a row longer than `STAGE` is on the heap: only rows that fit the
+        // cache (where `Auto` takes three-pass reload) get one, so an explicit reload of a
+        // huge row allocates nothing (it takes two-pass, as the other algorithms do).
+        let reload = self.resolve(algorithm, n) == Algorithm::ThreePassReload
+            && (n <= STAGE || self.thresholds.reload(n));
         if n >= SEGMENT_MIN_LEN {
-            return match self.resolve(algorithm, n) {
-                Algorithm::ThreePassReload => self.half_softmax_reload_segments(row),
-                _ => self.half_softmax_long(row),
+            return if reload {
+                self.half_softmax_reload_segments(row)
+            } else {
+                self.half_softmax_long(row)
             };
         }
-        match self.resolve(algorithm, n) {
-            Algorithm::ThreePassReload => with_scratch(n, |buf| {
+        if reload {
+            return with_scratch(n, |buf| {
                 // SAFETY: the kernels' ISA runs here (dispatch checked it); the row's
                 // pointers hold `n` elements (`HalfRow::new`), and `buf` is a separate
                 // buffer of `n` values.
                 unsafe { (self.kernels.half_softmax_reload)(row.format, (row.x, row.y, n), buf) }
-            }),
+            });
+        }
+        match self.resolve(algorithm, n) {
             Algorithm::TwoPass => self.half_softmax_long(row),
             _ if n > STAGE => self.half_softmax_long(row),
             _ => false,
