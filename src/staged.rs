@@ -2,9 +2,10 @@
 //! widened into an f32 buffer, the f32 operation runs on the buffer in place, and its output
 //! is rounded back. Rows of `f32` go straight to the operation.
 //!
-//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels take the
-//! passes of `crate::staged_long` first, which read and write the format directly (with the
-//! same bits); the rows they decline (special values, algorithms without such passes) are
+//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels (in a batch:
+//! longer than the medium rows, which the batch kernels take two at a time) take the passes
+//! of `crate::staged_long` first, which read and write the format directly (with the same
+//! bits); the rows they decline (special values, algorithms without such passes) are
 //! staged.
 //!
 //! Buffers: rows of up to [`STAGE`] elements use one on the stack (sized to the row in a few
