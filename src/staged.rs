@@ -358,7 +358,7 @@ impl Softmax {
         // kernels take several rows at a time: measured faster than one row at a time
         // through the 16-bit passes (AVX-512, 1024 x 256 bf16 softmax 0.77 against 0.63 of
         // f32, log-softmax 0.77 against 0.65; AVX2 2048 x 128 log-softmax 0.78 against 0.58).
-        if let (Some(long), true) = (long, cols > 4 * self.kernels.short_len) {
+        if let (Some(long), true) = (long, cols > self.kernels.medium_len) {
             // Rows with passes of their own: one at a time, each staged only if it declines.
             return parallel::for_row_chunks(self.threads, rows, cols, |range| {
                 for r in range {
@@ -408,7 +408,7 @@ impl Softmax {
                 part,
             );
         };
-        if cols > 4 * self.kernels.short_len {
+        if cols > self.kernels.medium_len {
             // Rows with a pass of their own (past the medium rows, as in `half_rows`): one at
             // a time, each staged only if it declines.
             return parallel::for_row_chunks(self.threads, rows, cols, |range| {

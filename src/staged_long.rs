@@ -141,8 +141,9 @@ impl Softmax {
         // The buffer of a row longer than `STAGE` is on the heap: only rows that fit the
         // cache (where `Auto` takes three-pass reload) get one, so an explicit reload of a
         // huge row allocates nothing (it takes two-pass, as the other algorithms do).
-        let reload = self.resolve(algorithm, n) == Algorithm::ThreePassReload
-            && (n <= STAGE || self.thresholds.reload(n));
+        let algorithm = self.resolve(algorithm, n);
+        let reload =
+            algorithm == Algorithm::ThreePassReload && (n <= STAGE || self.thresholds.reload(n));
         if n >= SEGMENT_MIN_LEN {
             return if reload {
                 self.half_softmax_reload_segments(row)
@@ -158,11 +159,7 @@ impl Softmax {
                 unsafe { (self.kernels.half_softmax_reload)(row.format, (row.x, row.y, n), buf) }
             });
         }
-        match self.resolve(algorithm, n) {
-            Algorithm::TwoPass => self.half_softmax_long(row),
-            _ if n > STAGE => self.half_softmax_long(row),
-            _ => false,
-        }
+        (algorithm == Algorithm::TwoPass || n > STAGE) && self.half_softmax_long(row)
     }
 
     /// Three-pass reload softmax of a 16-bit row of at least `SEGMENT_MIN_LEN` elements

@@ -111,6 +111,8 @@ pub(crate) struct Kernels {
     pub half_logsumexp_widened: unsafe fn(convert::Half, &[u16], *mut f32) -> Option<f32>,
     /// The longest row of the short-row kernels (rows of 2 to this many elements take them).
     pub short_len: usize,
+    /// The longest medium row (the batch kernels take such rows two at a time).
+    pub medium_len: usize,
 }
 
 /// A sum of exponentials as `(S, k)`, `S * 2^k`, or `None` for the special-value path.
@@ -152,6 +154,24 @@ pub(crate) struct SegmentKernels {
     /// NaN to a 16-bit segment (as `scale`, into another buffer).
     pub half_scale_out: unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32),
 }
+
+/// `$call` with `$f` a constant equal to `$format` ([`convert::Half`]): one instantiation
+/// per format, so the conversions are constant in the loops.
+macro_rules! per_format {
+    ($format:expr, $f:ident => $call:expr) => {
+        match $format {
+            $crate::kernels::convert::Half::F16 => {
+                const $f: $crate::kernels::convert::Half = $crate::kernels::convert::Half::F16;
+                $call
+            }
+            $crate::kernels::convert::Half::Bf16 => {
+                const $f: $crate::kernels::convert::Half = $crate::kernels::convert::Half::Bf16;
+                $call
+            }
+        }
+    };
+}
+pub(crate) use per_format;
 
 /// Stamps out an ISA's entry points and its `KERNELS` table from the generic algorithms.
 ///
@@ -454,120 +474,73 @@ macro_rules! kernel_table {
 
             $(#[$attr])*
             pub(super) unsafe fn seg_half_pair_sum(format: $crate::kernels::convert::Half, x: &[u16]) -> Option<(f64, f32)> {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                // One instantiation per format, so the conversions are constant in the loops.
-                match format {
-                    Half::F16 => generic::half_rows::pair_sum_half::<$V, { $unroll }>(isa, Half::F16, x),
-                    Half::Bf16 => generic::half_rows::pair_sum_half::<$V, { $unroll }>(isa, Half::Bf16, x),
-                }
+                $crate::kernels::per_format!(format, F => generic::half_rows::pair_sum_half::<$V, { $unroll }>(isa, F, x))
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64, nt: bool) {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the row's pointers).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, r, nt),
-                        Half::Bf16 => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, r, nt),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, F, row, k, r, nt)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_half_shift_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, b: f32, nt: bool) {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the row's pointers).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::F16, row, k, b, nt),
-                        Half::Bf16 => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, Half::Bf16, row, k, b, nt),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::shift_out_half::<$V, { $unroll }>(isa, F, row, k, b, nt)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_half_widen_max(format: $crate::kernels::convert::Half, x: *const u16, n: usize, buf: *mut f32) -> f32 {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the segment's pointers and the buffer).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::widen_max::<$V, { $unroll }>(isa, Half::F16, x, n, buf),
-                        Half::Bf16 => generic::half_rows::widen_max::<$V, { $unroll }>(isa, Half::Bf16, x, n, buf),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::widen_max::<$V, { $unroll }>(isa, F, x, n, buf)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn seg_half_scale_out(format: $crate::kernels::convert::Half, row: (*const f32, *mut u16, usize), r: f32) {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the segment's pointers).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::scale_out::<$V, { $unroll }>(isa, Half::F16, row, r),
-                        Half::Bf16 => generic::half_rows::scale_out::<$V, { $unroll }>(isa, Half::Bf16, row, r),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::scale_out::<$V, { $unroll }>(isa, F, row, r)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the row's pointers and the buffer).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, Half::F16, row, buf),
-                        Half::Bf16 => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, Half::Bf16, row, buf),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, F, row, buf)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn half_log_softmax_widened(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the row's pointers and the buffer).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::log_softmax_widened::<$V, { $unroll }>(isa, Half::F16, row, buf),
-                        Half::Bf16 => generic::half_rows::log_softmax_widened::<$V, { $unroll }>(isa, Half::Bf16, row, buf),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::log_softmax_widened::<$V, { $unroll }>(isa, F, row, buf)) }
             }
 
             $(#[$attr])*
             pub(super) unsafe fn half_logsumexp_widened(format: $crate::kernels::convert::Half, x: &[u16], buf: *mut f32) -> Option<f32> {
-                use $crate::kernels::convert::Half;
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the buffer).
-                unsafe {
-                    match format {
-                        Half::F16 => generic::half_rows::logsumexp_widened::<$V, { $unroll }>(isa, Half::F16, x, buf),
-                        Half::Bf16 => generic::half_rows::logsumexp_widened::<$V, { $unroll }>(isa, Half::Bf16, x, buf),
-                    }
-                }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::logsumexp_widened::<$V, { $unroll }>(isa, F, x, buf)) }
             }
 
             $(#[$attr])*
@@ -637,6 +610,7 @@ macro_rules! kernel_table {
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,
             short_len: $crate::kernels::generic::short::SHORT_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
+            medium_len: $crate::kernels::generic::medium::MEDIUM_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
         };
     };
 }
