@@ -18,6 +18,33 @@ pub(crate) struct Avx2(__m256);
 /// Sliding window for tail masks: `MASKS[8 - n..16 - n]` has `n` leading all-ones lanes.
 static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
 
+/// The lane permutations of [`Simd::compress_store`], one per 8-bit mask: byte `j` of entry
+/// `m` is the lane that lands in lane `j` (the `j`-th set bit of `m`), or 8 (bit 3 set) for the
+/// lanes past the selected ones.
+static COMPRESS: [u64; 256] = compress_table();
+
+const fn compress_table() -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut e, mut at, mut l) = (0u64, 0, 0);
+        while l < 8 {
+            if (m >> l) & 1 != 0 {
+                e |= (l as u64) << (8 * at);
+                at += 1;
+            }
+            l += 1;
+        }
+        while at < 8 {
+            e |= 8u64 << (8 * at);
+            at += 1;
+        }
+        t[m] = e;
+        m += 1;
+    }
+    t
+}
+
 /// The mask of the first `n < 8` lanes.
 ///
 /// # Safety
@@ -359,6 +386,17 @@ unsafe impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            Avx2(_mm256_blendv_ps(
+                b.0,
+                a.0,
+                _mm256_cmp_ps::<_CMP_GE_OQ>(x.0, lo.0),
+            ))
+        }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // Ordered compare: false for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove AVX2 and FMA.
@@ -391,6 +429,20 @@ unsafe impl Simd for Avx2 {
     fn first(self) -> f32 {
         // SAFETY: the vector arguments prove AVX2 and FMA.
         unsafe { _mm256_cvtss_f32(self.0) }
+    }
+    #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, fill: f32, p: *mut f32) {
+        debug_assert!(mask < 256);
+        // SAFETY: the vector arguments prove AVX2; `COMPRESS` has an entry for every 8-bit
+        // mask; `p` is writable for 8 elements (the contract).
+        unsafe {
+            let idx =
+                _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(COMPRESS[(mask & 0xff) as usize] as i64));
+            let moved = _mm256_permutevar8x32_ps(self.0, idx);
+            // Bit 3 of an index marks a lane past the selected ones: moved to the sign bit.
+            let past = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx));
+            _mm256_storeu_ps(p, _mm256_blendv_ps(moved, _mm256_set1_ps(fill), past))
+        }
     }
     #[inline(always)]
     fn to_array(self, out: &mut [f32; 16]) {

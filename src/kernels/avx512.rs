@@ -352,6 +352,14 @@ unsafe impl Simd for Avx512 {
         }
     }
     #[inline(always)]
+    fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x.0, lo.0);
+            Avx512(_mm512_mask_blend_ps(ge, b.0, a.0))
+        }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // "Not less than, unordered": true for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove AVX-512F.
@@ -384,6 +392,15 @@ unsafe impl Simd for Avx512 {
     fn first(self) -> f32 {
         // SAFETY: the vector arguments prove AVX-512F.
         unsafe { _mm512_cvtss_f32(self.0) }
+    }
+    #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, fill: f32, p: *mut f32) {
+        // SAFETY: the vector arguments prove AVX-512F; `p` is writable for 16 elements (the
+        // contract). The register form: the memory form of `vcompressps` is slow on AMD cores.
+        unsafe {
+            let c = _mm512_mask_compress_ps(_mm512_set1_ps(fill), mask as __mmask16, self.0);
+            _mm512_storeu_ps(p, c)
+        }
     }
     #[inline(always)]
     fn to_array(self, out: &mut [f32; 16]) {

@@ -277,6 +277,11 @@ unsafe impl Simd for Neon {
         }
     }
     #[inline(always)]
+    fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe { Neon(vbslq_f32(vcgeq_f32(x.0, lo.0), a.0, b.0)) }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // `fcmgt` is false for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove NEON.

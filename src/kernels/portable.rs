@@ -222,6 +222,10 @@ unsafe impl Simd for Lanes {
         })
     }
     #[inline(always)]
+    fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self {
+        per_lane!(|i| if x.0[i] >= lo.0[i] { a.0[i] } else { b.0[i] })
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         per_lane!(|i| if x.0[i] < lo.0[i] { 0.0 } else { v.0[i] })
     }

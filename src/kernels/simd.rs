@@ -213,6 +213,8 @@ pub(crate) unsafe trait Simd: Copy {
     fn pow2_eighths(t: Self) -> Self;
     /// `v` where `x >= lo` or `x` is NaN, `+0.0` where `x < lo`.
     fn zero_below(v: Self, x: Self, lo: Self) -> Self;
+    /// `a` where `x >= lo`, `b` where not (or where either is NaN).
+    fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
     fn any_gt(a: Self, b: Self) -> bool;
     /// The lanes of `a` below `bound` (`a < bound`), `fill` in the others (NaN lanes of `a`
@@ -223,6 +225,28 @@ pub(crate) unsafe trait Simd: Copy {
     fn gt_mask(a: Self, b: Self) -> u32;
     /// Writes the lanes to `out[..LANES]`.
     fn to_array(self, out: &mut [f32; 16]);
+    /// Writes the lanes that `mask` selects (bit `l` for lane `l`) to `p`, in lane order, and
+    /// `fill` after them: exactly `LANES` elements. The default goes through memory with no
+    /// branch per lane; the x86 ISAs permute in registers.
+    ///
+    /// # Safety
+    /// `p` is writable for `LANES` elements.
+    #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, fill: f32, p: *mut f32) {
+        let mut a = [0.0f32; 16];
+        self.to_array(&mut a);
+        // Unselected lanes go to the spare slot 16.
+        let mut out = [fill; 17];
+        let mut at = 0;
+        for (l, &v) in a[..Self::LANES].iter().enumerate() {
+            let keep = (mask >> l) & 1 != 0;
+            out[if keep { at } else { 16 }] = v;
+            at += usize::from(keep);
+        }
+        debug_assert!(at <= Self::LANES);
+        // SAFETY: `p` is writable for `LANES <= 16` elements (the contract).
+        unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), p, Self::LANES) };
+    }
 
     /// Lane 0. The default goes through memory; the SIMD ISAs read the register.
     #[inline(always)]
@@ -325,6 +349,33 @@ mod tests {
                 let want = entry as f64 * 2f64.powi(a);
                 assert_eq!(v as f64, want, "{name} pow2_eighths m={}", m(l));
             }
+        }
+        // pick_ge: ordered, NaN picks `b`.
+        let x = from::<V>(isa, |l| [1.0, 2.0, f32::NAN, -0.0, 5.0][l % 5]);
+        let lo = from::<V>(isa, |l| [1.0, 3.0, 0.0, 0.0, f32::NAN][l % 5]);
+        let picked = lanes(V::pick_ge(x, lo, V::splat(isa, 7.0), V::splat(isa, 9.0)));
+        for (l, v) in picked.into_iter().enumerate() {
+            assert_eq!(
+                v,
+                [7.0, 9.0, 9.0, 7.0, 9.0][l % 5],
+                "{name} pick_ge lane {l}"
+            );
+        }
+        // compress_store: every mask of the first 8 lanes, and patterns over all 16.
+        let v = from::<V>(isa, |l| l as f32 + 0.5);
+        let full = (1u32 << V::LANES) - 1;
+        let masks = (0u32..256).chain([0xffff, 0x8001, 0xaaaa, 0x5555, 0x7ffe, 0xf0f0]);
+        for m in masks.map(|m| m & full) {
+            let mut out = [7.0f32; 17];
+            // SAFETY: `out` holds more than `LANES` elements.
+            unsafe { v.compress_store(m, -1.0, out.as_mut_ptr()) };
+            let mut want: Vec<f32> = (0..V::LANES)
+                .filter(|l| (m >> l) & 1 != 0)
+                .map(|l| l as f32 + 0.5)
+                .collect();
+            want.resize(V::LANES, -1.0);
+            assert_eq!(&out[..V::LANES], &want[..], "{name} compress_store {m:#x}");
+            assert_eq!(out[V::LANES], 7.0, "{name} compress_store wrote past LANES");
         }
         // div: correctly rounded, IEEE at 0 and infinity.
         let a = from::<V>(isa, |l| [1.0, -7.0, 3.0, 0.0, f32::INFINITY][l % 5]);

@@ -15,7 +15,8 @@
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
 //! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
-//! - [`topk`]: top-k gating and top-k / top-p sampling.
+//! - [`topk`]: top-k gating and top-k / top-p sampling; [`gate`]: the candidate path of gating,
+//!   several rows at a time.
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
 //! - [`convert`]: rows widened from, or narrowed to, the 16-bit formats.
@@ -43,6 +44,7 @@
 pub(crate) mod batch;
 pub(crate) mod convert;
 pub(crate) mod forward;
+pub(crate) mod gate;
 pub(crate) mod half_rows;
 pub(crate) mod inputs;
 pub(crate) mod lse;

@@ -1,12 +1,16 @@
 //! Top-k gating (the `k` largest entries of each row with their softmax weights) and sampling
 //! from a softmax restricted to its top-k / top-p candidates.
 //!
-//! Neither sorts the row. Gating reads a row three times (from L1 for the row lengths it is
-//! made for): the lane maxima, the sum of exponentials, and a selection pass that compares
-//! whole vectors against a running bar and hands only the lanes above it to a small sorted
-//! list of `k` entries. The bar starts at a lower bound of the `k`-th largest entry taken from
-//! the lane maxima (every lane's maximum is a different entry, so at least `k` entries reach
-//! the `k`-th largest of them), so most vectors are dismissed by one compare.
+//! Neither sorts the row. Gating with `k <= 8` takes the candidate path of [`super::gate`]
+//! first (two reads, a handful of candidates ranked with vector compares, several rows at a
+//! time). The rows it hands back (ties among the candidates, more candidates than it holds,
+//! `-inf` entries) and every `k > 8` take the general path here, which reads a row three
+//! times (from L1 for the row lengths it is made for): the lane maxima, the sum of
+//! exponentials, and a selection pass that compares whole vectors against a running bar and
+//! hands only the lanes above it to a small sorted list of `k` entries. The bar starts at a
+//! lower bound of the `k`-th largest entry taken from the lane maxima (every lane's maximum is
+//! a different entry, so at least `k` entries reach the `k`-th largest of them), so most
+//! vectors are dismissed by one compare.
 //!
 //! Sampling reads the row twice for a small `top_k` (maxima, selection). Without one it reads
 //! it three times: the maximum, then one pass that sums the exponentials both in total and
@@ -17,8 +21,9 @@
 //! Rows the fast path cannot take (NaN, infinities, `|max| >= LARGE`) go through portable
 //! scalar code in f64 with the same rules on every ISA.
 
+use super::gate::{self, gate_group, load_slice, weights, Fast, FAST_K, FAST_LEN};
 use super::inputs::{Input, Plain, Scaled};
-use super::passes::{lane_max, sum_exp, LaneMap, Prob};
+use super::passes::{lane_max, sum_exp};
 use super::walk::{self, Body, One};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -310,45 +315,7 @@ fn gate_of<V: Simd, const U: usize>(
         let mut best = Best::new(w, idx);
         select::<V>(isa, inp, x, floor_of(isa, lanes, k), &mut best);
     }
-    // The weights: the softmax map `min(1, exp(v - shift*ln2) / total)` of each selected
-    // value, as the softmax kernels write it.
-    let total = if gate.renormalize {
-        let one = Exp::<V>::new(isa, shift, 1.0);
-        let mut t = 0.0f64;
-        for c in w.chunks(V::LANES) {
-            let e = one.eval(load_slice::<V>(isa, c));
-            let mut a = [0.0f32; 16];
-            e.to_array(&mut a);
-            t += a[..c.len()].iter().map(|&v| v as f64).sum::<f64>();
-        }
-        t
-    } else {
-        s
-    };
-    let p = Prob::new(isa, Exp::<V>::new(isa, shift, 1.0 / total));
-    for c in w.chunks_mut(V::LANES) {
-        let e = p.apply(load_slice::<V>(isa, c));
-        if c.len() == V::LANES {
-            // SAFETY: `c` holds `LANES` elements.
-            unsafe { e.store(c.as_mut_ptr()) };
-        } else {
-            // SAFETY: `c` holds `c.len()` elements.
-            unsafe { e.store_tail(c.as_mut_ptr(), c.len()) };
-        }
-    }
-}
-
-/// The values of `c` (at most `LANES`) in a vector, `-inf` in the lanes past them.
-#[inline(always)]
-fn load_slice<V: Simd>(isa: Token<V>, c: &[f32]) -> V {
-    debug_assert!(c.len() <= V::LANES);
-    if c.len() == V::LANES {
-        // SAFETY: `c` holds `LANES` elements.
-        unsafe { V::load(isa, c.as_ptr()) }
-    } else {
-        // SAFETY: `c` holds `c.len()` elements.
-        unsafe { V::load_tail(isa, c.as_ptr(), c.len(), f32::NEG_INFINITY) }
-    }
+    weights(isa, shift, s, gate, w);
 }
 
 /// Gating of a row the fast path does not take, portable and in f64: NaN anywhere gives NaN
@@ -420,21 +387,52 @@ pub(crate) fn topk_rows<V: Simd, const U: usize>(
     gate: &Gate,
     out: GateOut<'_>,
 ) {
-    let k = out.k;
-    for r in 0..rows.rows() {
-        let w = &mut out.w[r * out.w_stride..][..k];
-        let idx = &mut out.idx[r * out.i_stride..][..k];
-        if gate.scale == 1.0 {
-            gate_of::<V, U>(isa, &Plain, rows.row(r), gate, w, idx);
-        } else {
-            gate_of::<V, U>(
-                isa,
-                &Scaled::<V>::new(isa, gate.scale),
-                rows.row(r),
-                gate,
-                w,
-                idx,
-            );
+    if gate.scale == 1.0 {
+        gate_rows::<V, U>(isa, &Plain, rows, gate, out);
+    } else {
+        gate_rows::<V, U>(isa, &Scaled::<V>::new(isa, gate.scale), rows, gate, out);
+    }
+}
+
+/// [`topk_rows`] with the scale in `inp`: groups of [`gate::R`] rows through the candidate path
+/// where it applies, every other row (and every row it hands back) through [`gate_of`].
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn gate_rows<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    rows: RowsIn<'_>,
+    gate: &Gate,
+    out: GateOut<'_>,
+) {
+    let (k, n) = (out.k, rows.cols());
+    if k > FAST_K || n > FAST_LEN {
+        for r in 0..rows.rows() {
+            let w = &mut out.w[r * out.w_stride..][..k];
+            let idx = &mut out.idx[r * out.i_stride..][..k];
+            gate_of::<V, U>(isa, inp, rows.row(r), gate, w, idx);
+        }
+        return;
+    }
+    let mut out = out;
+    for r in (0..rows.rows()).step_by(gate::R) {
+        let live = gate::R.min(rows.rows() - r);
+        // The rows past the batch's end repeat its last row; they are not written.
+        let mut xs = [rows.row(r); gate::R];
+        for (i, x) in xs.iter_mut().enumerate() {
+            *x = rows.row(r + i.min(live - 1));
+        }
+        let fast = match V::LANES {
+            16 => gate_group::<V, 1>(isa, inp, xs, live, gate, &mut out, r),
+            8 => gate_group::<V, 2>(isa, inp, xs, live, gate, &mut out, r),
+            _ => gate_group::<V, 4>(isa, inp, xs, live, gate, &mut out, r),
+        };
+        for (i, &f) in fast[..live].iter().enumerate() {
+            if f != Fast::Done {
+                let w = &mut out.w[(r + i) * out.w_stride..][..k];
+                let idx = &mut out.idx[(r + i) * out.i_stride..][..k];
+                gate_of::<V, U>(isa, inp, xs[i], gate, w, idx);
+            }
         }
     }
 }
