@@ -181,10 +181,10 @@ fn maxima<V: Simd, const G: usize>(isa: Token<V>, inp: &impl Input<V>, x: &[f32]
     acc
 }
 
-/// A bound no larger than the second largest of the `SPREAD` lanes of `acc`, whose largest is
-/// `m`: the largest lane below `m` (`-inf` if none).
+/// A bound no larger than the second largest of the `G * LANES` lanes of `acc`, whose largest
+/// is `m`: the largest lane below `m` (`-inf` if none).
 #[inline(always)]
-fn second<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], m: f32) -> f32 {
+pub(crate) fn second<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], m: f32) -> f32 {
     let (vm, ninf) = (V::splat(isa, m), V::splat(isa, f32::NEG_INFINITY));
     let mut below = ninf;
     for a in acc {
@@ -193,11 +193,11 @@ fn second<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], m: f32) -> f32 {
     below.reduce_max()
 }
 
-/// The `k`-th largest of the `SPREAD` lanes of `acc` (`1 <= k <= SPREAD`, no NaN): the
+/// The `k`-th largest of the `G * LANES` lanes of `acc` (`1 <= k <= G * LANES`, no NaN): the
 /// largest lane that at least `k` lanes reach (itself included), counted with vector
 /// compares in two independent chains.
 #[inline(always)]
-fn kth_largest<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], k: usize) -> f32 {
+pub(crate) fn kth_largest<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], k: usize) -> f32 {
     let mut a = [[0.0f32; 16]; G];
     for (a, v) in a.iter_mut().zip(acc) {
         v.to_array(a);

@@ -177,36 +177,12 @@ impl Keep for Top8 {
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn floor_of<V: Simd>(isa: Token<V>, lanes: V, k: usize) -> f32 {
-    if k > V::LANES {
-        return f32::NEG_INFINITY;
+    match k {
+        _ if k > V::LANES => f32::NEG_INFINITY,
+        1 => lanes.reduce_max(),
+        2 => gate::second(isa, &[lanes], lanes.reduce_max()),
+        _ => gate::kth_largest(isa, &[lanes], k),
     }
-    if k == 1 {
-        return lanes.reduce_max();
-    }
-    if k == 2 {
-        // Remove the largest lane (and any equal to it): the largest left is at most the
-        // second largest lane, and at least two distinct entries of the row reach it.
-        let gone = V::splat(isa, f32::NEG_INFINITY);
-        return V::below_or(lanes, lanes.max_all(), gone).reduce_max();
-    }
-    // c[l] = how many lanes reach lane l (itself included); the largest lane that at least k
-    // lanes reach is the k-th largest. Counted with independent additions, no long chain.
-    let mut a = [0.0f32; 16];
-    lanes.to_array(&mut a);
-    let one = V::splat(isa, 1.0);
-    let mut c = [V::splat(isa, 0.0); 2];
-    for (j, &v) in a[..V::LANES].iter().enumerate() {
-        c[j & 1] = c[j & 1].add(V::zero_below(one, V::splat(isa, v), lanes));
-    }
-    let mut reached = V::gt_mask(c[0].add(c[1]), V::splat(isa, k as f32 - 0.5));
-    let mut floor = f32::NEG_INFINITY;
-    while reached != 0 {
-        let j = reached.trailing_zeros() as usize;
-        reached &= reached - 1;
-        // No NaN here: a plain comparison (f32::max would also test for NaN).
-        floor = if a[j] > floor { a[j] } else { floor };
-    }
-    floor
 }
 
 /// The body of [`select`].
