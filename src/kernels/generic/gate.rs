@@ -21,9 +21,8 @@
 //! group overlap theirs.
 
 use super::inputs::Input;
-use super::passes::{ExpSum, LaneMap, Prob};
-use super::short::vector;
-use super::walk::Body;
+use super::passes::{ExpSum, LaneMap, Maxima, Prob};
+use super::walk::{self, Body, One};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
@@ -156,29 +155,13 @@ pub(crate) fn gate_group<V: Simd, const G: usize>(
     states
 }
 
-/// The first read: lane maxima of `x` in `G` accumulators (vector `j` into `j % G`).
+/// The first read: lane maxima of `x` in `G` accumulators, each entry in exactly one lane of
+/// one of them (the walk's unrolled steps of `G` vectors).
 #[inline(always)]
 fn maxima<V: Simd, const G: usize>(isa: Token<V>, inp: &impl Input<V>, x: &[f32]) -> [V; G] {
-    let (n, l) = (x.len(), V::LANES);
-    let nv = n.div_ceil(l);
-    let at = |j: usize| {
-        // SAFETY: `j < nv`, so `j * LANES < n`; `x` holds `n` elements.
-        unsafe { vector(isa, inp, x.as_ptr(), j, n) }
-    };
-    let mut acc = [V::splat(isa, f32::NEG_INFINITY); G];
-    let mut j = 0;
-    while j + G <= nv {
-        for (g, a) in acc.iter_mut().enumerate() {
-            *a = V::max(*a, at(j + g));
-        }
-        j += G;
-    }
-    for (g, a) in acc.iter_mut().enumerate() {
-        if j + g < nv {
-            *a = V::max(*a, at(j + g));
-        }
-    }
-    acc
+    let mut b = Maxima([V::splat(isa, f32::NEG_INFINITY); G]);
+    walk::fold::<V, _, _, G, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut b);
+    b.0
 }
 
 /// A bound no larger than the second largest of the `G * LANES` lanes of `acc`, whose largest
@@ -224,6 +207,38 @@ pub(crate) fn kth_largest<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], 
     reached.reduce_max()
 }
 
+/// The body of [`collect`]: the sum of exponentials, and the entries above `bar` packed with
+/// their positions into `cv` / `cp`.
+struct Collect<'r, 'e, V: Simd, const G: usize> {
+    isa: Token<V>,
+    sum: ExpSum<'e, V, 1, false>,
+    bar: V,
+    iota: V,
+    row: &'r mut Row<V, G>,
+    c: usize,
+}
+
+impl<V: Simd, const G: usize> Body<V, V> for Collect<'_, '_, V, G> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, i: usize, v: V) -> V {
+        self.sum.take(0, i, v);
+        self.sum.stepped();
+        // The lanes past the row are `-inf`: never above the bar.
+        let mask = V::gt_mask(v, self.bar);
+        // `2^23 + position`: exact below `2^24`, the position in the low 23 bits.
+        let pos = V::splat(self.isa, MAGIC + i as f32).add(self.iota);
+        // SAFETY: `c <= CAP`, and both lists hold `CAP + 16 >= c + LANES` elements.
+        unsafe {
+            let at = self.c;
+            v.compress_store(mask, f32::NEG_INFINITY, self.row.cv.as_mut_ptr().add(at));
+            pos.compress_store(mask, 0.0, self.row.cp.as_mut_ptr().add(at));
+        }
+        self.row.found += mask.count_ones() as usize;
+        self.c = self.row.found.min(CAP);
+        v
+    }
+}
+
 /// The second read: the row's sum of exponentials (against `row.shift`), and its entries at
 /// or above `floor` packed into the candidate list (the first `CAP` of them) and counted.
 #[inline(always)]
@@ -234,7 +249,6 @@ fn collect<V: Simd, const G: usize>(
     floor: f32,
     row: &mut Row<V, G>,
 ) {
-    let (n, l) = (x.len(), V::LANES);
     // `v > floor.next_down()` is `v >= floor` (finite `floor`); a `-inf` floor passes every
     // finite entry.
     let bar = if floor == f32::NEG_INFINITY {
@@ -243,29 +257,19 @@ fn collect<V: Simd, const G: usize>(
         floor.next_down()
     };
     let ex = Exp::new(isa, row.shift, 1.0);
-    let mut sum = ExpSum::<V, 1, false>::new(isa, &ex);
-    let vbar = V::splat(isa, bar);
-    // SAFETY: `IOTA` holds 16 >= LANES elements.
-    let iota = unsafe { V::load(isa, IOTA.as_ptr()) };
-    let (mut c, mut found) = (0, 0);
-    for j in 0..n.div_ceil(l) {
-        // SAFETY: `j * LANES < n`; `x` holds `n` elements.
-        let v = unsafe { vector(isa, inp, x.as_ptr(), j, n) };
-        sum.take(0, j * l, v);
-        sum.stepped();
-        // The lanes past the row are `-inf`: never above the bar.
-        let mask = V::gt_mask(v, vbar);
-        let pos = V::splat(isa, MAGIC + (j * l) as f32).add(iota);
-        // SAFETY: `c <= CAP`, and both lists hold `CAP + 16 >= c + LANES` elements.
-        unsafe {
-            v.compress_store(mask, f32::NEG_INFINITY, row.cv.as_mut_ptr().add(c));
-            pos.compress_store(mask, 0.0, row.cp.as_mut_ptr().add(c));
-        }
-        found += mask.count_ones() as usize;
-        c = found.min(CAP);
-    }
-    row.s = sum.total();
-    row.found = found;
+    row.found = 0;
+    let mut body = Collect {
+        isa,
+        sum: ExpSum::<V, 1, false>::new(isa, &ex),
+        bar: V::splat(isa, bar),
+        // SAFETY: `IOTA` holds 16 >= LANES elements.
+        iota: unsafe { V::load(isa, IOTA.as_ptr()) },
+        row,
+        c: 0,
+    };
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    let s = body.sum.total();
+    row.s = s;
 }
 
 /// The `k = w.len()` best candidates of `row` (at least `k`, at most `CAP`, no two equal):
