@@ -396,7 +396,7 @@ fn report_worst_errors() {
 /// every ISA (the output crosses the non-temporal-store threshold and is misaligned by 3
 /// floats, so the streaming head is exercised too), plus log-softmax and log-sum-exp, and
 /// in place (misaligned by 5 floats) bit-identical to out of place.
-/// Release builds only: it takes minutes unoptimised.
+/// Release builds only (`cargo test --release`): a minute or more with debug assertions.
 #[test]
 #[cfg_attr(
     debug_assertions,

@@ -158,7 +158,7 @@ fn slow_emulation() -> bool {
 
 /// The long-row length, odd so that the last segment is partial: a few million in release
 /// builds (`cargo test --release --test threads`), 600 001 (10 segments) in debug builds,
-/// where the kernels run unoptimised (140 001 in debug builds under an emulator);
+/// which keep their debug assertions (140 001 in debug builds under an emulator);
 /// `SOFTMAX_TEST_LONG` overrides all of these.
 fn long_len() -> usize {
     let default = if slow_emulation() {
@@ -185,8 +185,8 @@ fn logits(seed: u64, n: usize, spread: f32) -> Vec<f32> {
 
 #[test]
 fn batches_are_bit_identical() {
-    // 64 x 4096 (the common case), 700 rows of 300 (stride 301), 5 rows of 40000; unoptimised
-    // under an emulator, the first only.
+    // 64 x 4096 (the common case), 700 rows of 300 (stride 301), 5 rows of 40000; a debug
+    // build under an emulator, the first only.
     let shapes = [(64, 4096, 4096), (700, 300, 301), (5, 40_000, 40_000)];
     let shapes = if slow_emulation() {
         &shapes[..1]

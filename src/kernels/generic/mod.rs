@@ -30,8 +30,8 @@
 //!
 //! Release builds inline every function here into the ISA's `#[target_feature]` entry point.
 //! Debug builds keep the largest ones (`#[cfg_attr(debug_assertions, inline(never))]`) in
-//! frames of their own: unoptimised code gives each inlined temporary its own stack slot, and
-//! one frame holding every path of an entry point would need megabytes of stack.
+//! frames of their own: code built at opt-level 0 gives each inlined temporary its own stack
+//! slot, and one frame holding every path of an entry point would need megabytes of stack.
 //!
 //! # Safety
 //! Every function takes the ISA's [`Token`](super::simd::Token), so the vector arithmetic is

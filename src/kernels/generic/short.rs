@@ -350,8 +350,8 @@ fn one<V: Simd, O: ShortRows<V>, const NV: usize>(isa: Token<V>, op: &mut O) {
     }
 }
 
-// Debug builds keep each group size in its own stack frame: unoptimised code gives every
-// inlined temporary its own slot, and all of them in one frame would need megabytes.
+// Debug builds keep each group size in its own stack frame: at opt-level 0 every inlined
+// temporary gets its own slot, and all of them in one frame would need megabytes.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
