@@ -5,13 +5,14 @@
 //!
 //! Long rows are a few million elements in release builds (see `long_len`).
 
+mod capi;
 mod common;
 
 use std::ffi::{c_void, OsString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use approx::assert_abs_diff_eq;
 use common::{for_each_isa, rng, uniform};
@@ -744,39 +745,6 @@ fn failures_become_errors_not_hangs() {
 // The C side: a pthreads parallel-for written in C
 // ---------------------------------------------------------------------------------------------
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Builds `libsoftmax.a` (release) once, in the target directory tests/c_abi.rs uses.
-fn static_lib() -> PathBuf {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let target_dir = tmp
-            .parent()
-            .map_or_else(|| tmp.join("c-abi"), |t| t.join("c-abi"));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--lib", "--manifest-path"])
-            .arg(manifest_dir().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("SOFTMAX_WRITE_HEADER")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target_dir.join("release").join("libsoftmax.a")
-    })
-    .clone()
-}
-
 #[test]
 fn c_parallel_for_with_pthreads() {
     if std::env::var_os("SOFTMAX_TEST_RUNNER").is_some_and(|r| !r.is_empty()) {
@@ -798,9 +766,15 @@ fn c_parallel_for_with_pthreads() {
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("softmax_threads_c");
     let out = Command::new(&cc)
         .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(manifest_dir().join("include"))
-        .arg(manifest_dir().join("tests").join("c").join("threads.c"))
-        .arg(static_lib())
+        .arg(capi::include_dir())
+        .arg(
+            capi::manifest_dir()
+                .join("tests")
+                .join("c")
+                .join("threads.c"),
+        )
+        // The library the C tests install (built once, with the install script's flags).
+        .arg(capi::static_lib())
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
         .output()
