@@ -28,7 +28,8 @@
 //! `-inf` draws uniformly. The scaled logits are `x * (1 / temperature)` in f32 (gating:
 //! `x * scale`), and a product that overflows counts as an infinite logit.
 
-use crate::kernels::generic::topk::{Draw, Gate, GateOut};
+use crate::kernels::generic::sample::Draw;
+use crate::kernels::generic::topk::{Gate, GateOut};
 use crate::{batch_extent, check_len, parallel, Error, Softmax};
 
 /// Options of the gating functions ([`Softmax::topk_softmax_rows`]).

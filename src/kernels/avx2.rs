@@ -397,6 +397,14 @@ unsafe impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    fn add_ge(self, e: Self, x: Self, lo: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let ge = _mm256_cmp_ps::<_CMP_GE_OQ>(x.0, lo.0);
+            Avx2(_mm256_add_ps(self.0, _mm256_and_ps(ge, e.0)))
+        }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // Ordered compare: false for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove AVX2 and FMA.

@@ -360,6 +360,15 @@ unsafe impl Simd for Avx512 {
         }
     }
     #[inline(always)]
+    fn add_ge(self, e: Self, x: Self, lo: Self) -> Self {
+        // One masked add.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x.0, lo.0);
+            Avx512(_mm512_mask_add_ps(self.0, ge, self.0, e.0))
+        }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // "Not less than, unordered": true for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove AVX-512F.

@@ -87,7 +87,7 @@ pub(crate) struct Kernels {
     /// Top-k gating of a batch of rows.
     pub topk_rows: unsafe fn(RowsIn<'_>, &generic::topk::Gate, generic::topk::GateOut<'_>),
     /// One draw from a row's restricted softmax (`None` when the row holds a NaN).
-    pub sample: unsafe fn(&[f32], &generic::topk::Draw) -> Option<usize>,
+    pub sample: unsafe fn(&[f32], &generic::sample::Draw) -> Option<usize>,
     /// The passes of long rows over one segment (`crate::segmented`).
     pub segment: SegmentKernels,
     /// `dst = src` widened from a 16-bit format to f32 (equal lengths; exact, the same bits
@@ -345,11 +345,11 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn sample(x: &[f32], d: &generic::topk::Draw) -> Option<usize> {
+            pub(super) unsafe fn sample(x: &[f32], d: &generic::sample::Draw) -> Option<usize> {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::topk::sample::<$V, { $unroll }>(isa, x, d)
+                generic::sample::sample::<$V, { $unroll }>(isa, x, d)
             }
 
             $(#[$attr])*

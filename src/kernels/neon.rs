@@ -282,6 +282,15 @@ unsafe impl Simd for Neon {
         unsafe { Neon(vbslq_f32(vcgeq_f32(x.0, lo.0), a.0, b.0)) }
     }
     #[inline(always)]
+    fn add_ge(self, e: Self, x: Self, lo: Self) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let ge = vcgeq_f32(x.0, lo.0);
+            let e = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(e.0), ge));
+            Neon(vaddq_f32(self.0, e))
+        }
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         // `fcmgt` is false for NaN, which keeps the lane.
         // SAFETY: the vector arguments prove NEON.

@@ -226,6 +226,14 @@ unsafe impl Simd for Lanes {
         per_lane!(|i| if x.0[i] >= lo.0[i] { a.0[i] } else { b.0[i] })
     }
     #[inline(always)]
+    fn add_ge(self, e: Self, x: Self, lo: Self) -> Self {
+        per_lane!(|i| if x.0[i] >= lo.0[i] {
+            self.0[i] + e.0[i]
+        } else {
+            self.0[i]
+        })
+    }
+    #[inline(always)]
     fn zero_below(v: Self, x: Self, lo: Self) -> Self {
         per_lane!(|i| if x.0[i] < lo.0[i] { 0.0 } else { v.0[i] })
     }

@@ -215,6 +215,8 @@ pub(crate) unsafe trait Simd: Copy {
     fn zero_below(v: Self, x: Self, lo: Self) -> Self;
     /// `a` where `x >= lo`, `b` where not (or where either is NaN).
     fn pick_ge(x: Self, lo: Self, a: Self, b: Self) -> Self;
+    /// `self + e` where `x >= lo`, `self` where not (or where either is NaN).
+    fn add_ge(self, e: Self, x: Self, lo: Self) -> Self;
     /// Whether `a > b` in any lane (false for NaN lanes).
     fn any_gt(a: Self, b: Self) -> bool;
     /// The lanes of `a` below `bound` (`a < bound`), `fill` in the others (NaN lanes of `a`
@@ -359,6 +361,15 @@ mod tests {
                 v,
                 [7.0, 9.0, 9.0, 7.0, 9.0][l % 5],
                 "{name} pick_ge lane {l}"
+            );
+        }
+        // add_ge: ordered, NaN adds nothing.
+        let sums = lanes(V::splat(isa, 10.0).add_ge(V::splat(isa, 0.5), x, lo));
+        for (l, v) in sums.into_iter().enumerate() {
+            assert_eq!(
+                v,
+                [10.5, 10.0, 10.0, 10.5, 10.0][l % 5],
+                "{name} add_ge lane {l}"
             );
         }
         // compress_store: every mask of the first 8 lanes, and patterns over all 16.

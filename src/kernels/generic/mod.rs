@@ -15,8 +15,8 @@
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
 //! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
-//! - [`topk`]: top-k gating and top-k / top-p sampling; [`gate`]: the candidate path of gating,
-//!   several rows at a time.
+//! - [`topk`]: top-k gating; [`gate`]: its candidate path, several rows at a time;
+//!   [`sample`]: top-k / top-p sampling by ladders of masses, without sorting the row.
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
 //! - [`convert`]: rows widened from, or narrowed to, the 16-bit formats.
@@ -51,6 +51,7 @@ pub(crate) mod lse;
 pub(crate) mod medium;
 pub(crate) mod pair_sum;
 pub(crate) mod passes;
+pub(crate) mod sample;
 pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;

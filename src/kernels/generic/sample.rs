@@ -1,0 +1,1004 @@
+//! Sampling from `softmax(scale * x)` restricted to its top-k / top-p candidates, without
+//! sorting the row.
+//!
+//! A small `top_k` reads the row twice (lane maxima, then a selection against a running bar
+//! into a sorted list of `top_k` entries). Without a top-k cut the draw is an inverse-CDF
+//! search over the masses in descending order, done as a narrowing of value ranges:
+//!
+//! 1. the maximum (lane maxima);
+//! 2. one pass of exponentials that sums the row's mass in total and at or above a ladder of
+//!    [`RUNGS`] thresholds below the maximum ([`Ladder`], [`DEPTHS`]). The rungs cut the
+//!    values into bands, and the mass above each band is known, so the band holding the
+//!    nucleus cut (`top_p` of the total) is known;
+//! 3. a pass that packs the entries of that band, with their positions, into a pool ([`Pool`],
+//!    vector compress-stores, nothing done per entry). A band of more than [`CAP`] entries is
+//!    narrowed on the row first: another ladder pass, its rungs evenly spaced over the band;
+//! 4. the pool is narrowed the same way ([`crossing`]): a ladder evenly spaced over its
+//!    values, the band holding the goal packed into the next pool, until a few entries are
+//!    left; only those are sorted. That gives the nucleus's last entry and its mass;
+//! 5. the draw's goal (`u` times the nucleus's mass) is located the same way, from the
+//!    narrowest ladder that holds it (often the draw needs only step 3 and 4 again).
+//!
+//! The pools are kept per thread between draws (up to [`RETAIN`] entries), so a draw does not
+//! fault in fresh memory every time. Cost: a 128K row of language-model-like logits with
+//! `top_p = 0.9` takes two or three ladder passes, each about 1.5 times the row's softmax on
+//! Zen 5 (the twelve masked adds per vector, not the memory, bound it).
+//!
+//! Every mass is the kernels' f32 `exp(v - shift*ln2)`, the same for an entry whichever pass
+//! computes it; the ladders add them in f32 a few terms per lane and then in f64, so a band's
+//! mass differs from the sort-based f64 sum by rounding only. Rows the fast path cannot take
+//! (NaN, infinities, `|max| >= LARGE`, rows longer than [`MAX_POS`]) go through portable
+//! scalar code in f64 with the same rules on every ISA.
+
+use super::inputs::{Input, Plain, Scaled};
+use super::passes::{lane_max, wide_total};
+use super::topk::{floor_of, select, Best};
+use super::walk::{self, Body, One};
+use crate::kernels::exp::{shift_for_max, Exp, LARGE};
+use crate::kernels::simd::{Simd, Token};
+
+/// What a sample is drawn from: `softmax(scale * x)` restricted to the `top_k` largest entries
+/// (0: all), then to the shortest prefix (by descending probability) whose mass reaches
+/// `top_p` of theirs (`top_p >= 1`: all of them); `u` in `[0, 1)` picks the first candidate
+/// whose cumulative mass exceeds `u` times the candidates' total.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Draw {
+    /// `1 / temperature` (finite, positive), or `None` for temperature 0 (argmax).
+    pub scale: Option<f32>,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub u: f64,
+}
+
+/// `top_k` up to this many are selected with [`Best`] (a sorted list on the stack).
+const SMALL_K: usize = 64;
+
+/// The index drawn from one row (see [`Draw`]), or `None` when the row holds a NaN (or
+/// `scale * x` does). The row is not empty and its length fits in `i32`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn sample<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], d: &Draw) -> Option<usize> {
+    match d.scale {
+        None => argmax::<V, U>(isa, x),
+        Some(1.0) => sample_of::<V, U>(isa, &Plain, x, d),
+        Some(s) => sample_of::<V, U>(isa, &Scaled::<V>::new(isa, s), x, d),
+    }
+}
+
+/// The first index of the largest entry, `None` with a NaN.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn argmax<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> Option<usize> {
+    let lanes = lane_max::<V, U, 0>(isa, &Plain, x);
+    if lanes.reduce_max().is_nan() || has_nan::<V, U>(isa, x) {
+        return None;
+    }
+    let (mut v, mut i) = ([0.0f32], [0i32]);
+    let mut best = Best::new(&mut v, &mut i);
+    select::<V>(isa, &Plain, x, lanes.reduce_max(), &mut best);
+    Some(i[0] as usize)
+}
+
+/// Whether the row holds a NaN (`x != x` in some lane).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn has_nan<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> bool {
+    let mut body = NanScan(V::splat(isa, 0.0));
+    walk::scan(isa, &One::new(&Plain, x, 0.0), &mut body);
+    // Infinite lanes also give NaN here: decide by a scalar look only then.
+    let mut a = [0.0f32; 16];
+    body.0.to_array(&mut a);
+    a[..V::LANES].iter().any(|v| v.is_nan()) && x.iter().any(|v| v.is_nan())
+}
+
+/// The body of [`has_nan`]: `acc + (v - v)`, NaN exactly for NaN and infinite lanes.
+struct NanScan<V>(V);
+
+impl<V: Simd> Body<V, V> for NanScan<V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        self.0 = self.0.add(v.sub(v));
+        v
+    }
+}
+
+/// Rows longer than this go to the scalar path: positions travel through the pools as f32,
+/// exact up to `2^24`.
+const MAX_POS: usize = 1 << 24;
+
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn sample_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    d: &Draw,
+) -> Option<usize> {
+    let n = x.len();
+    let lanes = lane_max::<V, U, 0>(isa, inp, x);
+    let m = lanes.reduce_max();
+    if m.is_nan() || m.abs() >= LARGE || n > MAX_POS {
+        return sample_special::<V>(x, inp, d);
+    }
+    let ex = Exp::<V>::new(isa, shift_for_max(m), 1.0);
+    let k = if d.top_k == 0 { n } else { d.top_k.min(n) };
+    // The selections need a row without NaN; the nucleus path sees one in its total.
+    if (k <= SMALL_K || k < n) && has_nan::<V, U>(isa, x) {
+        return None;
+    }
+    if k <= SMALL_K {
+        let (mut v, mut i) = ([0.0f32; SMALL_K], [0i32; SMALL_K]);
+        let mut best = Best::new(&mut v[..k], &mut i[..k]);
+        select::<V>(isa, inp, x, floor_of(isa, lanes, k), &mut best);
+        let mut masses = [0.0f64; SMALL_K];
+        exps::<V>(isa, &ex, v[..k].iter().copied(), &mut masses[..k]);
+        let total = masses[..k].iter().sum();
+        return Some(i[draw(&masses[..k], total, d)] as usize);
+    }
+    if k < n {
+        // A large top-k: select it in O(n), sort only it.
+        let mut all: Vec<(f32, u32)> = (0..n).map(|i| (inp.value(x[i]), i as u32)).collect();
+        all.select_nth_unstable_by(k - 1, desc);
+        all.truncate(k);
+        all.sort_unstable_by(desc);
+        let mut masses = vec![0.0f64; k];
+        exps::<V>(isa, &ex, all.iter().map(|c| c.0), &mut masses);
+        let total = masses.iter().sum();
+        return Some(all[draw(&masses, total, d)].1 as usize);
+    }
+    // No top-k cut (a NaN shows in the total).
+    match nucleus::<V>(isa, inp, x, m, &ex, d) {
+        Some(i) => Some(i),
+        None => sample_special::<V>(x, inp, d),
+    }
+}
+
+/// Thresholds per ladder: `RUNGS` thresholds cut the values into `RUNGS + 1` bands.
+const RUNGS: usize = 12;
+
+/// The row's rungs, in units of the scaled logits (nats) below its maximum.
+const DEPTHS: [f32; RUNGS] = [0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.5, 11.0, 13.5];
+
+/// Pools of at most this many entries are sorted rather than narrowed further.
+const SORTED: usize = 32;
+
+/// Narrowings of a pool before it is sorted whatever its size (values spread over a range
+/// far wider than their masses resolve).
+const LEVELS: usize = 12;
+
+/// Masses at or above each threshold of a ladder, and in total: `[f64; RUNGS + 1]`, entry
+/// `RUNGS` being the total. Band `r` is `[t[r], t[r - 1])` (band 0 everything at or above
+/// `t[0]`, band `RUNGS` everything below `t[RUNGS - 1]`), so the mass before band `r` (of the
+/// entries above it) is entry `r - 1`.
+type Masses = [f64; RUNGS + 1];
+
+/// Vectors whose masses a ladder adds in f32 before folding them into f64 lanes: a lane's
+/// partial sums hold at most this many terms, so their rounding stays near `2^-20` of the
+/// band's mass, well inside what separates two draws.
+const LADDER_FOLD: usize = 16;
+
+/// The body of [`ladder`]: f32 partial masses folded into the f64 lanes `wide` every
+/// [`LADDER_FOLD`] vectors. The f64 lanes live outside the body so that the partial sums and
+/// thresholds can stay in registers.
+struct Ladder<'e, 'w, V: Simd> {
+    isa: Token<V>,
+    ex: &'e Exp<V>,
+    t: [V; RUNGS],
+    part: [V; RUNGS + 1],
+    wide: &'w mut [V::Wide; RUNGS + 1],
+    steps: usize,
+}
+
+impl<V: Simd> Ladder<'_, '_, V> {
+    #[inline(always)]
+    fn flush(&mut self) {
+        for (w, p) in self.wide.iter_mut().zip(&mut self.part) {
+            *w = p.wide_add(*w);
+            *p = V::splat(self.isa, 0.0);
+        }
+        self.steps = 0;
+    }
+}
+
+impl<V: Simd> Body<V, V> for Ladder<'_, '_, V> {
+    const SPREAD: bool = false;
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        let e = self.ex.eval(v);
+        self.part[RUNGS] = self.part[RUNGS].add(e);
+        for r in 0..RUNGS {
+            self.part[r] = self.part[r].add_ge(e, v, self.t[r]);
+        }
+        v
+    }
+    #[inline(always)]
+    fn stepped(&mut self) {
+        self.steps += 1;
+        if self.steps == LADDER_FOLD {
+            self.flush();
+        }
+    }
+}
+
+/// The [`Masses`] of the values `x` (read through `inp`) against the descending thresholds
+/// `t`. A NaN value makes every entry NaN.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn ladder<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    ex: &Exp<V>,
+    t: &[f32; RUNGS],
+) -> Masses {
+    let mut wide = [V::wide_zero(isa); RUNGS + 1];
+    let mut body = Ladder {
+        isa,
+        ex,
+        t: [V::splat(isa, 0.0); RUNGS],
+        part: [V::splat(isa, 0.0); RUNGS + 1],
+        wide: &mut wide,
+        steps: 0,
+    };
+    for (tv, &t) in body.t.iter_mut().zip(t) {
+        *tv = V::splat(isa, t);
+    }
+    // One vector per step: the partial sums and thresholds fill the registers.
+    walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    body.flush();
+    let mut a = [0.0; RUNGS + 1];
+    for (a, w) in a.iter_mut().zip(wide) {
+        *a = wide_total::<V>(w);
+    }
+    a
+}
+
+/// The band holding the entry at which the running mass (in descending order, from
+/// `before`) first reaches `goal` (`> goal` when `strict`, `>= goal` otherwise). When
+/// rounding leaves the goal unreached, the last band with mass (band 0 when none has any).
+fn band_of(a: &Masses, before: f64, goal: f64, strict: bool) -> usize {
+    let reached = |acc: f64| if strict { acc > goal } else { acc >= goal };
+    let mut last = 0;
+    for r in 0..=RUNGS {
+        if reached(before + a[r]) {
+            return r;
+        }
+        if r > 0 && a[r] > a[r - 1] || r == 0 && a[0] > 0.0 {
+            last = r;
+        }
+    }
+    last
+}
+
+/// The mass above band `r`.
+fn above(a: &Masses, r: usize) -> f64 {
+    if r == 0 {
+        0.0
+    } else {
+        a[r - 1]
+    }
+}
+
+/// The values of band `r` of thresholds `t`: `[lo, hi)`.
+fn band(t: &[f32; RUNGS], r: usize) -> (f32, f32) {
+    let lo = if r < RUNGS { t[r] } else { f32::NEG_INFINITY };
+    let hi = if r == 0 { f32::INFINITY } else { t[r - 1] };
+    (lo, hi)
+}
+
+/// Entries packed with their positions: `v[..len]` their values, `p[..len]` their positions
+/// as f32 (integers below [`MAX_POS`]), in the order they were packed. Both vectors keep
+/// `LANES` elements of room past `len` for the next compress-store.
+struct Pool {
+    v: Vec<f32>,
+    p: Vec<f32>,
+    len: usize,
+}
+
+impl Pool {
+    fn new() -> Self {
+        Pool {
+            v: Vec::new(),
+            p: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Appends the lanes of `v` and `p` that `mask` selects.
+    #[inline(always)]
+    fn push<V: Simd>(&mut self, v: V, p: V, mask: u32) {
+        if self.len + V::LANES > self.v.len() {
+            self.grow(V::LANES);
+        }
+        debug_assert!(self.len + V::LANES <= self.v.len() && self.v.len() == self.p.len());
+        // SAFETY: both vectors hold `len + LANES` elements or more (just checked and grown).
+        unsafe {
+            v.compress_store(mask, 0.0, self.v.as_mut_ptr().add(self.len));
+            p.compress_store(mask, 0.0, self.p.as_mut_ptr().add(self.len));
+        }
+        self.len += mask.count_ones() as usize;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, lanes: usize) {
+        let n = (2 * self.v.len()).max(self.len + lanes).max(1024);
+        self.v.resize(n, 0.0);
+        self.p.resize(n, 0.0);
+    }
+}
+
+/// Pools up to this many entries stay with their thread for its next draw.
+const RETAIN: usize = 1 << 20;
+
+thread_local! {
+    /// The pools of the thread's last draw: reused, a draw does not allocate (and fault in)
+    /// fresh memory every time.
+    static POOLS: core::cell::Cell<Option<Box<[Pool; 2]>>> = const { core::cell::Cell::new(None) };
+}
+
+/// Two empty pools: the thread's kept ones when it has them.
+fn take_pools() -> Box<[Pool; 2]> {
+    let mut pools = POOLS
+        .try_with(|p| p.take())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Box::new([Pool::new(), Pool::new()]));
+    for p in pools.iter_mut() {
+        p.len = 0;
+    }
+    pools
+}
+
+/// Keeps `pools` for the thread's next draw, unless they grew past [`RETAIN`].
+fn keep_pools(pools: Box<[Pool; 2]>) {
+    if pools.iter().all(|p| p.v.len() <= RETAIN) {
+        // A thread being torn down keeps nothing.
+        let _ = POOLS.try_with(|p| p.set(Some(pools)));
+    }
+}
+
+/// A value range `[lo, hi)` whose entries a pass packs.
+struct Range<V> {
+    /// `lo.next_down()`, so that `v > lo_down` is `v >= lo`.
+    lo_down: V,
+    hi: V,
+}
+
+impl<V: Simd> Range<V> {
+    fn new(isa: Token<V>, lo: f32, hi: f32) -> Self {
+        // `-inf` entries are never packed: they hold no mass.
+        let lo_down = if lo == f32::NEG_INFINITY {
+            lo
+        } else {
+            lo.next_down()
+        };
+        Range {
+            lo_down: V::splat(isa, lo_down),
+            hi: V::splat(isa, hi),
+        }
+    }
+}
+
+/// The body of [`pack_pool`] and [`pack_row`]: the lanes in the range, with their
+/// positions, into the pool, until it holds more than `cap`.
+struct Pack<'p, V> {
+    isa: Token<V>,
+    n: usize,
+    range: Range<V>,
+    iota: V,
+    pool: &'p mut Pool,
+    cap: usize,
+}
+
+impl<V: Simd> Body<V, (V, V)> for Pack<'_, V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, i: usize, (v, p): (V, V)) -> V {
+        let tail = if i + V::LANES <= self.n {
+            u32::MAX
+        } else {
+            (1u32 << (self.n - i)) - 1
+        };
+        let mask = V::gt_mask(v, self.range.lo_down) & V::gt_mask(self.range.hi, v) & tail;
+        if mask != 0 && self.pool.len <= self.cap {
+            self.pool.push(v, p, mask);
+        }
+        v
+    }
+}
+
+/// The body of [`pack_row`]: as [`Pack`], the positions made from the element offset.
+struct PackRow<'p, V>(Pack<'p, V>);
+
+impl<V: Simd> Body<V, V> for PackRow<'_, V> {
+    #[inline(always)]
+    fn take(&mut self, j: usize, i: usize, v: V) -> V {
+        let p = self.0.iota.add(V::splat(self.0.isa, i as f32));
+        self.0.take(j, i, (v, p))
+    }
+}
+
+/// `0, 1, ..., LANES - 1`.
+#[inline(always)]
+fn iota<V: Simd>(isa: Token<V>) -> V {
+    const I: [f32; 16] = [
+        0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+    ];
+    // SAFETY: `I` holds 16 >= LANES elements.
+    unsafe { V::load(isa, I.as_ptr()) }
+}
+
+/// Packs the entries of the row `x` (read through `inp`, at most [`MAX_POS`] long) in
+/// `[lo, hi)` into `pool` (emptied first), with their positions: `false` (the pool holding
+/// some of them) once more than `cap` would be packed.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn pack_row<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    (lo, hi): (f32, f32),
+    pool: &mut Pool,
+    cap: usize,
+) -> bool {
+    debug_assert!(x.len() <= MAX_POS);
+    pool.len = 0;
+    let mut body = PackRow(Pack {
+        isa,
+        n: x.len(),
+        range: Range::new(isa, lo, hi),
+        iota: iota(isa),
+        pool,
+        cap,
+    });
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    body.0.pool.len <= cap
+}
+
+/// Packs the entries of `from` in `[lo, hi)` into `to` (emptied first).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn pack_pool<V: Simd>(isa: Token<V>, from: &Pool, lo: f32, hi: f32, to: &mut Pool) {
+    to.len = 0;
+    let n = from.len;
+    let mut body = Pack {
+        isa,
+        n,
+        range: Range::new(isa, lo, hi),
+        iota: iota(isa),
+        pool: to,
+        cap: usize::MAX,
+    };
+    let src = walk::Two::new(&from.v[..n], &from.p[..n], (f32::NEG_INFINITY, 0.0));
+    walk::scan(isa, &src, &mut body);
+}
+
+/// The smallest and largest of `v` (not empty, no NaN).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn min_max<V: Simd>(isa: Token<V>, v: &[f32]) -> (f32, f32) {
+    let mut body = MinMax(
+        V::splat(isa, f32::INFINITY),
+        V::splat(isa, f32::NEG_INFINITY),
+    );
+    // The tail's fill (`+inf`) is masked for the maximum below.
+    walk::scan(isa, &One::new(&Plain, v, f32::INFINITY), &mut body);
+    let lanes = |x: V| {
+        let mut a = [0.0f32; 16];
+        x.to_array(&mut a);
+        a
+    };
+    let (lo, hi) = (lanes(body.0), lanes(body.1));
+    let lo = lo[..V::LANES].iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    let hi = hi[..V::LANES]
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    (lo, hi)
+}
+
+/// The body of [`min_max`]: the maximum ignores the `+inf` fill of the tail.
+struct MinMax<V>(V, V);
+
+impl<V: Simd> Body<V, V> for MinMax<V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        self.0 = V::min(self.0, v);
+        self.1 = V::max(
+            self.1,
+            V::below_or(v, V::splat(v.token(), f32::INFINITY), self.1),
+        );
+        v
+    }
+}
+
+/// One entry of a row: its value and position.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    v: f32,
+    i: u32,
+}
+
+impl Entry {
+    /// Whether `self` comes after `other` in descending order (equal values: higher index).
+    fn after(self, other: Entry) -> bool {
+        self.v < other.v || self.v == other.v && self.i > other.i
+    }
+}
+
+/// Within `pool` (entries of one band, in index order), the entry at which the running mass
+/// in descending order, starting from `before`, first reaches `goal` (`> goal` when
+/// `strict`), and the running mass through it. When rounding leaves the goal unreached, the
+/// pool's last entry. `spare` is scratch. The pool is not empty.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn crossing<V: Simd>(
+    isa: Token<V>,
+    ex: &Exp<V>,
+    pool: &mut Pool,
+    spare: &mut Pool,
+    mut before: f64,
+    goal: f64,
+    strict: bool,
+) -> (Entry, f64) {
+    let mut levels = 0;
+    loop {
+        debug_assert!(pool.len > 0);
+        let n = pool.len;
+        let (lo, hi) = min_max::<V>(isa, &pool.v[..n]);
+        if n <= SORTED || lo == hi || levels == LEVELS {
+            return walk_sorted::<V>(isa, ex, pool, lo == hi, before, goal, strict);
+        }
+        // Band 0 holds the pool's largest value alone, so every narrowing drops a value.
+        let w = (hi - lo) / RUNGS as f32;
+        let mut t = [0.0f32; RUNGS];
+        for (r, t) in t.iter_mut().enumerate() {
+            *t = hi - w * r as f32;
+        }
+        let a = ladder::<V>(isa, &Plain, &pool.v[..n], ex, &t);
+        let r = band_of(&a, before, goal, strict);
+        let (blo, bhi) = band(&t, r);
+        pack_pool::<V>(isa, pool, blo, bhi, spare);
+        before += above(&a, r);
+        core::mem::swap(pool, spare);
+        levels += 1;
+    }
+}
+
+/// [`crossing`] over a small pool (or one of equal values, already in order): sorted, then
+/// walked.
+fn walk_sorted<V: Simd>(
+    isa: Token<V>,
+    ex: &Exp<V>,
+    pool: &Pool,
+    in_order: bool,
+    before: f64,
+    goal: f64,
+    strict: bool,
+) -> (Entry, f64) {
+    let n = pool.len;
+    let mut c: Vec<(f32, u32)> = pool.v[..n]
+        .iter()
+        .zip(&pool.p[..n])
+        .map(|(&v, &p)| (v, p as u32))
+        .collect();
+    if !in_order {
+        c.sort_unstable_by(desc);
+    }
+    let mut e = vec![0.0f64; n];
+    exps::<V>(isa, ex, c.iter().map(|c| c.0), &mut e);
+    let mut acc = before;
+    for (j, &e) in e.iter().enumerate() {
+        acc += e;
+        if if strict { acc > goal } else { acc >= goal } {
+            return (
+                Entry {
+                    v: c[j].0,
+                    i: c[j].1,
+                },
+                acc,
+            );
+        }
+    }
+    let last = c[n - 1];
+    (
+        Entry {
+            v: last.0,
+            i: last.1,
+        },
+        acc,
+    )
+}
+
+/// Entries a pool packed from the row may hold before the band is narrowed on the row
+/// instead (see [`locate`]).
+const CAP: usize = 16384;
+
+/// Narrowings on the row before a band is packed whatever its size.
+const ROW_LEVELS: usize = 4;
+
+/// The draw without a top-k cut (see the module's description), or `None` when the row's
+/// total is NaN (a NaN entry) or holds no mass.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn nucleus<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    m: f32,
+    ex: &Exp<V>,
+    d: &Draw,
+) -> Option<usize> {
+    let mut t = [0.0f32; RUNGS];
+    for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
+        *t = m - depth;
+    }
+    let a = ladder::<V>(isa, inp, x, ex, &t);
+    let total = a[RUNGS];
+    if !(total > 0.0) {
+        return None;
+    }
+    // No closure here: it would not be compiled inside the ISA's entry point.
+    let mut pools = take_pools();
+    let [pool, spare] = &mut *pools;
+    let first = Ladders {
+        t,
+        a,
+        within: (f32::NEG_INFINITY, f32::INFINITY),
+        level: 0,
+    };
+    let (end, nucleus, finer) = if d.top_p < 1.0 {
+        let goal = d.top_p * total;
+        let (end, mass, finer) = locate::<V>(isa, inp, x, ex, first, goal, false, pool, spare);
+        (Some(end), mass, finer)
+    } else {
+        (None, total, first)
+    };
+    // The draw starts from the nucleus's narrowed ladder when its goal lies within it.
+    let goal = d.u * nucleus;
+    let start = if finer.level > 0 && band_of(&finer.a, 0.0, goal, true) > 0 {
+        finer
+    } else {
+        first
+    };
+    let (e, _, _) = locate::<V>(isa, inp, x, ex, start, goal, true, pool, spare);
+    keep_pools(pools);
+    // Rounding can put the draw a little past the nucleus's end: the end then.
+    Some(match end {
+        Some(end) if e.after(end) => end.i,
+        _ => e.i,
+    } as usize)
+}
+
+/// A ladder over the row: its thresholds `t` and masses `a` (of the whole row), the value
+/// range `within` it divides (the row's first ladder: everything), and how many narrowings
+/// on the row led to it.
+#[derive(Clone, Copy)]
+struct Ladders {
+    t: [f32; RUNGS],
+    a: Masses,
+    within: (f32, f32),
+    level: usize,
+}
+
+/// The entry of the row at which the running mass in descending order first reaches `goal`
+/// (`> goal` when `strict`), the running mass through it, and the last ladder used, from the
+/// ladder `start`. The band holding the entry is packed into `pool` and narrowed there
+/// ([`crossing`]); a band of more than [`CAP`] entries is first narrowed on the row, with a
+/// ladder of thresholds evenly spaced over it.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn locate<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    ex: &Exp<V>,
+    start: Ladders,
+    goal: f64,
+    strict: bool,
+    pool: &mut Pool,
+    spare: &mut Pool,
+) -> (Entry, f64, Ladders) {
+    // The first ladder's bands are unbounded above and below; a narrowing's only within the
+    // band it narrows.
+    let Ladders {
+        mut t,
+        mut a,
+        mut within,
+        mut level,
+    } = start;
+    loop {
+        // After a narrowing, band 0 (above the band narrowed) holds the goal only by rounding.
+        let r = band_of(&a, 0.0, goal, strict).max(usize::from(level > 0));
+        let (lo, hi) = band(&t, r);
+        let (lo, hi) = (lo.max(within.0), hi.min(within.1));
+        let cap = if level < ROW_LEVELS && lo < hi {
+            CAP
+        } else {
+            usize::MAX
+        };
+        // Every entry of the band has at most the mass of its upper end: a band whose mass
+        // needs more than `cap` of them is narrowed without trying to pack it.
+        let crowded = cap < usize::MAX && hi < f32::INFINITY && {
+            let top = ex.eval(V::splat(isa, hi)).first() as f64;
+            (a[r] - above(&a, r)) > top * cap as f64
+        };
+        if !crowded && pack_row::<V>(isa, inp, x, (lo, hi), pool, cap) {
+            if pool.len == 0 {
+                // Rounding chose a band without entries: the whole band narrowed.
+                pack_row::<V>(isa, inp, x, within, pool, usize::MAX);
+            }
+            let (e, mass) = crossing::<V>(isa, ex, pool, spare, above(&a, r), goal, strict);
+            let last = Ladders {
+                t,
+                a,
+                within,
+                level,
+            };
+            return (e, mass, last);
+        }
+        // Too many: thresholds over `[lo, hi)`, the first at `hi` (the mass above the band
+        // comes out of the ladder again). A band without a lower end is taken 64 below.
+        let lo_eff = if lo == f32::NEG_INFINITY {
+            hi - 64.0
+        } else {
+            lo
+        };
+        let w = (hi - lo_eff) / RUNGS as f32;
+        for (j, t) in t.iter_mut().enumerate() {
+            *t = hi - w * j as f32;
+        }
+        a = ladder::<V>(isa, inp, x, ex, &t);
+        within = (lo, hi);
+        level += 1;
+    }
+}
+
+/// The kernels' f32 exponentials of `values` (as many as `out` holds), widened into `out`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn exps<V: Simd>(
+    isa: Token<V>,
+    ex: &Exp<V>,
+    mut values: impl Iterator<Item = f32>,
+    out: &mut [f64],
+) {
+    let (mut v, mut e) = ([0.0f32; 16], [0.0f32; 16]);
+    for chunk in out.chunks_mut(V::LANES) {
+        for d in v[..chunk.len()].iter_mut() {
+            *d = values.next().expect("a value per output");
+        }
+        ex.eval(super::gate::load_slice::<V>(isa, &v[..chunk.len()]))
+            .to_array(&mut e);
+        for (o, &e) in chunk.iter_mut().zip(&e) {
+            *o = e as f64;
+        }
+    }
+}
+
+/// Descending value, then ascending index (IEEE order: `-0.0` equals `+0.0`; no NaN here).
+fn desc(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    b.0.partial_cmp(&a.0)
+        .unwrap_or(std::cmp::Ordering::Equal)
+        .then(a.1.cmp(&b.1))
+}
+
+/// The position of the draw among candidates in descending order of mass (`masses`), from a
+/// set of total mass `total` whose first entries they are: the nucleus is the shortest prefix
+/// whose mass reaches `top_p * total` (all of the set for `top_p >= 1`), and the draw the
+/// first candidate whose cumulative mass exceeds `u` times the nucleus's mass. The candidates
+/// must cover the nucleus (for `top_p >= 1`: the first entry whose cumulative mass exceeds
+/// `u * total`); when rounding leaves a target unreached, the last candidate is taken.
+fn draw(masses: &[f64], total: f64, d: &Draw) -> usize {
+    let (len, nucleus) = if d.top_p >= 1.0 {
+        (masses.len(), total)
+    } else {
+        let goal = d.top_p * total;
+        let mut acc = 0.0;
+        let mut len = masses.len();
+        for (j, &e) in masses.iter().enumerate() {
+            acc += e;
+            if acc >= goal {
+                len = j + 1;
+                break;
+            }
+        }
+        (len, masses[..len].iter().sum())
+    };
+    let goal = d.u * nucleus;
+    let mut acc = 0.0;
+    for (j, &e) in masses[..len].iter().enumerate() {
+        acc += e;
+        if acc > goal {
+            return j;
+        }
+    }
+    len - 1
+}
+
+/// Sampling from a row the fast path does not take, portable and in f64. `None` with a NaN;
+/// `+inf` entries share all the mass equally; a row of only `-inf` draws uniformly; finite
+/// rows of huge magnitude are shifted by their maximum.
+fn sample_special<V: Simd>(x: &[f32], inp: &impl Input<V>, d: &Draw) -> Option<usize> {
+    let v: Vec<f32> = x.iter().map(|&x| inp.value(x)).collect();
+    if v.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut all: Vec<(f32, u32)> = v.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+    all.sort_unstable_by(desc);
+    if d.top_k > 0 {
+        all.truncate(d.top_k);
+    }
+    let m = all[0].0;
+    let mass = |v: f32| -> f64 {
+        if m.is_infinite() {
+            if v == m {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            (v as f64 - m as f64).exp()
+        }
+    };
+    let masses: Vec<f64> = all.iter().map(|c| mass(c.0)).collect();
+    let total = masses.iter().sum();
+    Some(all[draw(&masses, total, d)].1 as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sort-based f64 draw: `None` when some boundary (nucleus cut or draw) lies within
+    /// `2e-6` of the total of the goal, where rounding may decide either way (rows of tens of
+    /// thousands of near-equal entries put boundaries this close).
+    fn reference(x: &[f32], scale: f32, top_p: f64, u: f64) -> Option<usize> {
+        let v: Vec<f32> = x.iter().map(|&x| x * scale).collect();
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[b].partial_cmp(&v[a]).unwrap().then(a.cmp(&b)));
+        let m = v[idx[0]] as f64;
+        let mass: Vec<f64> = idx.iter().map(|&i| (v[i] as f64 - m).exp()).collect();
+        let total: f64 = mass.iter().sum();
+        let tol = 2e-6 * total;
+        let mut len = mass.len();
+        if top_p < 1.0 {
+            let (goal, mut acc) = (top_p * total, 0.0);
+            for (j, &e) in mass.iter().enumerate() {
+                acc += e;
+                if (acc - goal).abs() < tol {
+                    return None;
+                }
+                if acc >= goal {
+                    len = j + 1;
+                    break;
+                }
+            }
+        }
+        let nucleus: f64 = mass[..len].iter().sum();
+        let (goal, mut acc) = (u * nucleus, 0.0);
+        for (j, &e) in mass[..len].iter().enumerate() {
+            acc += e;
+            if (acc - goal).abs() < tol {
+                return None;
+            }
+            if acc > goal {
+                return Some(idx[j]);
+            }
+        }
+        None
+    }
+
+    /// Rows that take every path of the narrowing: a body with a few strong entries, values
+    /// crowded into a narrow range (bands narrowed on the row), many equal values, all equal.
+    fn rows() -> Vec<(&'static str, Vec<f32>)> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let n = 40_000;
+        let mut body: Vec<f32> = (0..n)
+            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
+            .collect();
+        for j in 0..12 {
+            body[(j * 3331) % n] += 4.0 + j as f32;
+        }
+        let crowded: Vec<f32> = (0..n).map(|_| 5.0 + next() * 0.01).collect();
+        let steps: Vec<f32> = (0..n).map(|i| (i % 997) as f32 * 1e-3).collect();
+        let equal = vec![3.0f32; 20_000];
+        let small: Vec<f32> = (0..300).map(|_| next() * 8.0).collect();
+        vec![
+            ("body", body),
+            ("crowded", crowded),
+            ("steps", steps),
+            ("equal", equal),
+            ("small", small),
+        ]
+    }
+
+    fn check<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let (mut checked, mut near) = (0, 0);
+        for (what, x) in rows() {
+            for scale in [1.0f32, 0.5] {
+                // Goals off the multiples of an entry's mass that rows of equal entries have.
+                for top_p in [1.0, 0.90031, 0.50017, 0.98] {
+                    for j in 0..12 {
+                        let u = j as f64 / 12.0 + 0.01337;
+                        let d = Draw {
+                            scale: Some(scale),
+                            top_k: 0,
+                            top_p,
+                            u,
+                        };
+                        let got = sample::<V, U>(isa, &x, &d);
+                        match reference(&x, scale, top_p, u) {
+                            Some(want) => {
+                                checked += 1;
+                                assert_eq!(
+                                    got,
+                                    Some(want),
+                                    "{name} {what} scale {scale} top_p {top_p} u {u}"
+                                );
+                            }
+                            None => near += 1,
+                        }
+                    }
+                }
+            }
+        }
+        // A nucleus cut near a boundary makes every draw of its row ambiguous.
+        assert!(
+            near * 3 < checked,
+            "{name}: {near} draws near a boundary, {checked} checked"
+        );
+    }
+
+    #[test]
+    fn draws_of_every_isa_here_match_the_sorted_reference() {
+        check::<_, 4>(crate::kernels::portable::token(), "scalar");
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::kernels::{avx2::Avx2, avx512::Avx512};
+            if let Some(isa) = Token::<Avx2>::detect() {
+                check::<_, 2>(isa, "avx2");
+            }
+            if let Some(isa) = Token::<Avx512>::detect() {
+                check::<_, 1>(isa, "avx512");
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(isa) = Token::<crate::kernels::neon::Neon>::detect() {
+            check::<_, 4>(isa, "neon");
+        }
+    }
+
+    #[test]
+    fn a_band_too_crowded_to_pack_is_narrowed_on_the_row() {
+        // The crowded row's nucleus band holds every entry: more than CAP.
+        let x: Vec<f32> = (0..3 * CAP).map(|i| (i % 4099) as f32 * 1e-4).collect();
+        let isa = crate::kernels::portable::token();
+        let m = x.iter().fold(f32::MIN, |a, &b| a.max(b));
+        let ex = Exp::new(isa, shift_for_max(m), 1.0);
+        let mut t = [0.0f32; RUNGS];
+        for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
+            *t = m - depth;
+        }
+        let a = ladder(isa, &Plain, &x, &ex, &t);
+        let first = Ladders {
+            t,
+            a,
+            within: (f32::NEG_INFINITY, f32::INFINITY),
+            level: 0,
+        };
+        let (mut pool, mut spare) = (Pool::new(), Pool::new());
+        let goal = 0.9 * a[RUNGS];
+        let (_, mass, last) = locate(
+            isa, &Plain, &x, &ex, first, goal, false, &mut pool, &mut spare,
+        );
+        assert!(last.level > 0, "narrowed {} times", last.level);
+        assert!(mass >= goal && mass < goal * 1.001, "{mass} for {goal}");
+    }
+}
