@@ -634,7 +634,8 @@ fn nucleus<V: Simd>(
     }
     let a = ladder::<V>(isa, inp, x, ex, &t);
     let total = a[RUNGS];
-    if !(total > 0.0) {
+    // NaN (a NaN entry) or no mass.
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     // No closure here: it would not be compiled inside the ISA's entry point.
@@ -899,7 +900,8 @@ mod tests {
             seed ^= seed << 17;
             (seed >> 40) as f32 / (1u64 << 24) as f32
         };
-        let n = 40_000;
+        // Above CAP, so that the crowded row's band is narrowed on the row.
+        let n = CAP + 4000;
         let mut body: Vec<f32> = (0..n)
             .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
             .collect();
@@ -908,7 +910,7 @@ mod tests {
         }
         let crowded: Vec<f32> = (0..n).map(|_| 5.0 + next() * 0.01).collect();
         let steps: Vec<f32> = (0..n).map(|i| (i % 997) as f32 * 1e-3).collect();
-        let equal = vec![3.0f32; 20_000];
+        let equal = vec![3.0f32; 10_000];
         let small: Vec<f32> = (0..300).map(|_| next() * 8.0).collect();
         vec![
             ("body", body),
@@ -925,8 +927,8 @@ mod tests {
             for scale in [1.0f32, 0.5] {
                 // Goals off the multiples of an entry's mass that rows of equal entries have.
                 for top_p in [1.0, 0.90031, 0.50017, 0.98] {
-                    for j in 0..12 {
-                        let u = j as f64 / 12.0 + 0.01337;
+                    for j in 0..8 {
+                        let u = j as f64 / 8.0 + 0.01337;
                         let d = Draw {
                             scale: Some(scale),
                             top_k: 0,
@@ -978,7 +980,7 @@ mod tests {
     #[test]
     fn a_band_too_crowded_to_pack_is_narrowed_on_the_row() {
         // The crowded row's nucleus band holds every entry: more than CAP.
-        let x: Vec<f32> = (0..3 * CAP).map(|i| (i % 4099) as f32 * 1e-4).collect();
+        let x: Vec<f32> = (0..CAP + 4000).map(|i| (i % 4099) as f32 * 1e-4).collect();
         let isa = crate::kernels::portable::token();
         let m = x.iter().fold(f32::MIN, |a, &b| a.max(b));
         let ex = Exp::new(isa, shift_for_max(m), 1.0);
