@@ -502,20 +502,6 @@ mod tests {
 
     #[test]
     fn candidates_of_every_isa_here() {
-        check::<_, 4>(crate::kernels::portable::token(), "scalar");
-        #[cfg(target_arch = "x86_64")]
-        {
-            use crate::kernels::{avx2::Avx2, avx512::Avx512};
-            if let Some(isa) = Token::<Avx2>::detect() {
-                check::<_, 2>(isa, "avx2");
-            }
-            if let Some(isa) = Token::<Avx512>::detect() {
-                check::<_, 1>(isa, "avx512");
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        if let Some(isa) = Token::<crate::kernels::neon::Neon>::detect() {
-            check::<_, 4>(isa, "neon");
-        }
+        super::super::each_isa_here!(check);
     }
 }

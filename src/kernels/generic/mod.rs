@@ -41,6 +41,31 @@
 //! disjoint from it. The loads and stores themselves happen in [`walk`] and a handful of
 //! places, each with its bounds argument.
 
+/// Runs `$check::<V, U>(isa, name)` in a unit test for every ISA this machine runs, `U` being
+/// the ISA's unroll (portable 4, AVX2 2, AVX-512 1, NEON 4).
+#[cfg(test)]
+macro_rules! each_isa_here {
+    ($check:ident) => {{
+        $check::<_, 4>(crate::kernels::portable::token(), "scalar");
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::kernels::simd::Token;
+            if let Some(isa) = Token::<crate::kernels::avx2::Avx2>::detect() {
+                $check::<_, 2>(isa, "avx2");
+            }
+            if let Some(isa) = Token::<crate::kernels::avx512::Avx512>::detect() {
+                $check::<_, 1>(isa, "avx512");
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(isa) = crate::kernels::simd::Token::<crate::kernels::neon::Neon>::detect() {
+            $check::<_, 4>(isa, "neon");
+        }
+    }};
+}
+#[cfg(test)]
+pub(crate) use each_isa_here;
+
 pub(crate) mod batch;
 pub(crate) mod convert;
 pub(crate) mod forward;
