@@ -262,8 +262,7 @@ fn collect<V: Simd, const G: usize>(
         isa,
         sum: ExpSum::<V, 1, false>::new(isa, &ex),
         bar: V::splat(isa, bar),
-        // SAFETY: `IOTA` holds 16 >= LANES elements.
-        iota: unsafe { V::load(isa, IOTA.as_ptr()) },
+        iota: iota(isa),
         row,
         c: 0,
     };
@@ -355,8 +354,7 @@ fn select<V: Simd, const G: usize>(
 /// The lanes of `v` whose candidate (`first + lane`) is below `c`, `+0.0` in the others.
 #[inline(always)]
 fn zero_below_index<V: Simd>(isa: Token<V>, v: V, c: usize, first: usize) -> V {
-    // SAFETY: `IOTA` holds 16 >= LANES elements.
-    let iota = unsafe { V::load(isa, IOTA.as_ptr()) };
+    let iota = iota(isa);
     // Lane `i` is kept when `c - first - 0.5 >= i`.
     V::zero_below(v, V::splat(isa, c as f32 - first as f32 - 0.5), iota)
 }
@@ -391,6 +389,13 @@ pub(crate) fn weights<V: Simd>(isa: Token<V>, shift: f32, s: f64, gate: &Gate, w
             unsafe { e.store_tail(c.as_mut_ptr(), c.len()) };
         }
     }
+}
+
+/// `0, 1, ..., LANES - 1`: the lane offsets of positions.
+#[inline(always)]
+pub(crate) fn iota<V: Simd>(isa: Token<V>) -> V {
+    // SAFETY: `IOTA` holds 16 >= LANES elements.
+    unsafe { V::load(isa, IOTA.as_ptr()) }
 }
 
 /// The values of `c` (at most `LANES`) in a vector, `-inf` in the lanes past them.

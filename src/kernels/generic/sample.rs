@@ -30,6 +30,7 @@
 //! (NaN, infinities, `|max| >= LARGE`, rows longer than [`MAX_POS`]) go through portable
 //! scalar code in f64 with the same rules on every ISA.
 
+use super::gate::{iota, load_slice};
 use super::inputs::{Input, Plain, Scaled};
 use super::passes::{lane_max, wide_total};
 use super::topk::{floor_of, select, Best};
@@ -418,16 +419,6 @@ impl<V: Simd> Body<V, V> for PackRow<'_, V> {
     }
 }
 
-/// `0, 1, ..., LANES - 1`.
-#[inline(always)]
-fn iota<V: Simd>(isa: Token<V>) -> V {
-    const I: [f32; 16] = [
-        0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
-    ];
-    // SAFETY: `I` holds 16 >= LANES elements.
-    unsafe { V::load(isa, I.as_ptr()) }
-}
-
 /// Packs the entries of the row `x` (read through `inp`, at most [`MAX_POS`] long) in
 /// `[lo, hi)` into `pool` (emptied first), with their positions: `false` (the pool holding
 /// some of them) once more than `cap` would be packed.
@@ -769,7 +760,7 @@ fn exps<V: Simd>(
         for d in v[..chunk.len()].iter_mut() {
             *d = values.next().expect("a value per output");
         }
-        ex.eval(super::gate::load_slice::<V>(isa, &v[..chunk.len()]))
+        ex.eval(load_slice::<V>(isa, &v[..chunk.len()]))
             .to_array(&mut e);
         for (o, &e) in chunk.iter_mut().zip(&e) {
             *o = e as f64;
