@@ -11,6 +11,10 @@
 //! weights and indices `0..k`; with `c` entries at `+inf` those share the mass (`1/c` each,
 //! or `1/c'` over the `c'` selected when renormalising) and every other entry gets 0.
 //!
+//! A row's weights and indices are the same bits whether it is gated alone or in a batch,
+//! whatever the other rows (batches run several rows at a time through paths that reproduce
+//! the one-row arithmetic).
+//!
 //! # Sampling
 //! One index drawn from `p = softmax(x / temperature)` with the caller's uniform number `u` in
 //! `[0, 1)` (the library holds no random state, so a draw is reproducible):

@@ -856,6 +856,54 @@ fn topk_gating_and_sampling() {
     }
 }
 
+/// Gating batches of 16 rows and more go through tiles of rows (transposed in AVX-512
+/// registers): every row's weights and indices are those of the row gated alone, and its
+/// indices those of the sort-based reference.
+#[test]
+fn topk_gating_batches_in_tiles() {
+    let Some(k) = kernels("topk_gating_batches_in_tiles") else {
+        return;
+    };
+    let mut rng = rng(8);
+    for (rows, cols, kk) in [
+        (19, 8, 2),
+        (35, 64, 4),
+        (16, 200, 1),
+        (17, 512, 3),
+        (20, 40, 8),
+    ] {
+        let mut x = uniform(&mut rng, rows * cols, -10.0, 10.0);
+        x[cols + 3] = f32::NAN;
+        x[2 * cols..][..cols].fill(f32::NEG_INFINITY);
+        for v in &mut x[3 * cols..][..cols] {
+            *v = v.round() + 0.0;
+        }
+        for renormalize in [false, true] {
+            let o = softmax::TopkOptions {
+                scale: 0.5,
+                renormalize,
+            };
+            let (mut w, mut i) = (vec![0.0f32; rows * kk], vec![0i32; rows * kk]);
+            k.avx
+                .topk_softmax_rows(&x, cols, rows, cols, kk, o, &mut w, kk, &mut i, kk)
+                .unwrap();
+            for r in 0..rows {
+                let row = &x[r * cols..][..cols];
+                let ctx = format!("{rows}x{cols} k={kk} {renormalize} row {r}");
+                let (mut w1, mut i1) = (vec![0.0f32; kk], vec![0i32; kk]);
+                k.avx.topk_softmax(row, o, &mut w1, &mut i1).unwrap();
+                assert_eq!(&i[r * kk..][..kk], &i1[..], "{ctx}: indices");
+                let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&w[r * kk..][..kk]), bits(&w1), "{ctx}: weights");
+                if r != 1 && r != 2 {
+                    let (want_i, _) = oracle_topk(row, kk, o);
+                    assert_eq!(&i1[..], &want_i[..], "{ctx}: reference");
+                }
+            }
+        }
+    }
+}
+
 /// f16 and bf16 rows on AVX-512: every result is the AVX-512 f32 result of the widened row,
 /// rounded once (so the 512-bit conversions give the bits of the portable ones), for rows of
 /// every length to 70 and longer ones, plus the row of every finite f16 value.

@@ -94,9 +94,33 @@ fn gating_special_values() {
 fn gating_batches_with_strides_match_single_rows() {
     for_each_isa("gating batches", |isa, sm| {
         let mut r = rng(72);
-        for (rows, cols, k) in [(37, 64, 4), (5, 3, 3), (300, 8, 2), (9, 256, 8)] {
+        // Batches of 16 rows and more go through tiles of rows (every ISA): with special
+        // rows, ties and `-inf` entries among ordinary ones.
+        let shapes = [
+            (37, 64, 4),
+            (5, 3, 3),
+            (300, 8, 2),
+            (9, 256, 8),
+            (35, 100, 2),
+            (21, 40, 7),
+            (33, 512, 1),
+        ];
+        for (rows, cols, k) in shapes {
             let stride = cols + 3;
-            let x = uniform(&mut r, rows * stride, -5.0, 5.0);
+            let mut x = uniform(&mut r, rows * stride, -5.0, 5.0);
+            if rows > 8 {
+                let ninf = f32::NEG_INFINITY;
+                x[stride + cols / 2] = f32::NAN;
+                x[2 * stride + cols - 1] = f32::INFINITY;
+                x[3 * stride..][..cols].fill(ninf);
+                x[4 * stride..][..cols].fill(ninf);
+                x[4 * stride + 1] = 2.0;
+                x[5 * stride] = ninf;
+                for v in &mut x[6 * stride..][..cols] {
+                    *v = v.round() + 0.0;
+                }
+                x[7 * stride + 2] = 2.0e5;
+            }
             let (ws, is) = (k + 1, k + 2);
             let mut w = vec![7.0f32; rows * ws];
             let mut i = vec![-7i32; rows * is];

@@ -453,6 +453,32 @@ unsafe impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    fn transpose(v: &mut [Self; 16]) {
+        // Rows interleaved by lanes, then by lane pairs, which leaves half `q` of `u[4i + j]`
+        // holding column `4q + j` of rows `4i..4i + 4`; then the halves are paired.
+        // SAFETY: the vector arguments prove AVX2.
+        unsafe {
+            let mut t = [_mm256_setzero_ps(); 8];
+            for i in 0..4 {
+                t[2 * i] = _mm256_unpacklo_ps(v[2 * i].0, v[2 * i + 1].0);
+                t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i].0, v[2 * i + 1].0);
+            }
+            let pd = _mm256_castps_pd;
+            let mut u = [_mm256_setzero_ps(); 8];
+            for i in 0..2 {
+                let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+                u[4 * i] = _mm256_castpd_ps(_mm256_unpacklo_pd(pd(a), pd(c)));
+                u[4 * i + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(pd(a), pd(c)));
+                u[4 * i + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(pd(b), pd(d)));
+                u[4 * i + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(pd(b), pd(d)));
+            }
+            for j in 0..4 {
+                v[j] = Avx2(_mm256_permute2f128_ps::<0x20>(u[j], u[4 + j]));
+                v[4 + j] = Avx2(_mm256_permute2f128_ps::<0x31>(u[j], u[4 + j]));
+            }
+        }
+    }
+    #[inline(always)]
     fn to_array(self, out: &mut [f32; 16]) {
         // SAFETY: the vector arguments prove AVX2 and FMA.
         unsafe { _mm256_storeu_ps(out.as_mut_ptr(), self.0) }

@@ -412,6 +412,45 @@ unsafe impl Simd for Avx512 {
         }
     }
     #[inline(always)]
+    fn transpose(v: &mut [Self; 16]) {
+        // Four rounds of 16 shuffles: pairs of rows interleaved by lanes, then by lane pairs,
+        // which leaves block `q` of `u[4i + j]` holding column `4q + j` of rows `4i..4i + 4`;
+        // then whole 128-bit blocks are gathered into the columns.
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let mut t = [_mm512_setzero_ps(); 16];
+            for i in 0..8 {
+                t[2 * i] = _mm512_unpacklo_ps(v[2 * i].0, v[2 * i + 1].0);
+                t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i].0, v[2 * i + 1].0);
+            }
+            let pd = _mm512_castps_pd;
+            let mut u = [_mm512_setzero_ps(); 16];
+            for i in 0..4 {
+                let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+                u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+                u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+                u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+                u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+            }
+            for j in 0..4 {
+                let (a, b, c, d) = (u[j], u[4 + j], u[8 + j], u[12 + j]);
+                // Blocks 0, 1 | 2, 3 of `a` and `b`, then of `c` and `d`.
+                let (p0, p1) = (
+                    _mm512_shuffle_f32x4::<0x44>(a, b),
+                    _mm512_shuffle_f32x4::<0xee>(a, b),
+                );
+                let (q0, q1) = (
+                    _mm512_shuffle_f32x4::<0x44>(c, d),
+                    _mm512_shuffle_f32x4::<0xee>(c, d),
+                );
+                v[j] = Avx512(_mm512_shuffle_f32x4::<0x88>(p0, q0));
+                v[4 + j] = Avx512(_mm512_shuffle_f32x4::<0xdd>(p0, q0));
+                v[8 + j] = Avx512(_mm512_shuffle_f32x4::<0x88>(p1, q1));
+                v[12 + j] = Avx512(_mm512_shuffle_f32x4::<0xdd>(p1, q1));
+            }
+        }
+    }
+    #[inline(always)]
     fn to_array(self, out: &mut [f32; 16]) {
         // SAFETY: the vector arguments prove AVX-512F.
         unsafe { _mm512_storeu_ps(out.as_mut_ptr(), self.0) }

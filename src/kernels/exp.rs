@@ -154,6 +154,28 @@ impl<V: Simd> Exp<V> {
         ex
     }
 
+    /// [`Exp::per_lane`] with its own factor `s_l` in every lane as well (`s[..LANES]`): lane
+    /// `l` computes exactly what `Exp::new(k_l, s_l)` computes.
+    #[inline(always)]
+    pub(crate) fn per_lane_scaled(isa: Token<V>, k: V, s: &[f64; 16]) -> Self {
+        let mut ex = Self::per_lane(isa, k);
+        // `new`'s coefficients: each rounded from its f64 product with `s`; `1 * s` is `s`.
+        let coef = if V::EXP_TABLE {
+            [T3, T2, 1.0, 1.0, 1.0]
+        } else {
+            [P5, P4, P3, P2, 1.0]
+        };
+        for (c, &f) in ex.c.iter_mut().zip(&coef) {
+            let mut a = [0.0f32; 16];
+            for (a, &s) in a.iter_mut().zip(s).take(V::LANES) {
+                *a = (f as f64 * s) as f32;
+            }
+            // SAFETY: `a` holds 16 >= LANES elements.
+            *c = unsafe { V::load(isa, a.as_ptr()) };
+        }
+        ex
+    }
+
     /// `(p, scale)` with `p * scale = exp(x - k*ln2) * s` for every `x` at or above the
     /// threshold (garbage below it in the table form; the polynomial form needs `x` clamped).
     #[cfg_attr(debug_assertions, inline(never))]

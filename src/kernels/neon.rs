@@ -326,6 +326,20 @@ unsafe impl Simd for Neon {
         unsafe { vgetq_lane_f32::<0>(self.0) }
     }
     #[inline(always)]
+    fn transpose(v: &mut [Self; 16]) {
+        // Rows interleaved by lanes in pairs, then 64-bit halves paired.
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let (t0, t1) = (vtrn1q_f32(v[0].0, v[1].0), vtrn2q_f32(v[0].0, v[1].0));
+            let (t2, t3) = (vtrn1q_f32(v[2].0, v[3].0), vtrn2q_f32(v[2].0, v[3].0));
+            let (d, f) = (vreinterpretq_f64_f32, vreinterpretq_f32_f64);
+            v[0] = Neon(f(vtrn1q_f64(d(t0), d(t2))));
+            v[1] = Neon(f(vtrn1q_f64(d(t1), d(t3))));
+            v[2] = Neon(f(vtrn2q_f64(d(t0), d(t2))));
+            v[3] = Neon(f(vtrn2q_f64(d(t1), d(t3))));
+        }
+    }
+    #[inline(always)]
     fn to_array(self, out: &mut [f32; 16]) {
         // SAFETY: the vector arguments prove NEON.
         unsafe { vst1q_f32(out.as_mut_ptr(), self.0) }

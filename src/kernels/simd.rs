@@ -250,6 +250,27 @@ pub(crate) unsafe trait Simd: Copy {
         unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), p, Self::LANES) };
     }
 
+    /// Transposes the square block `v[..LANES]` in place: afterwards lane `r` of `v[c]` holds
+    /// what lane `c` of `v[r]` held. The default goes through memory; the SIMD ISAs shuffle in
+    /// registers.
+    #[inline(always)]
+    fn transpose(v: &mut [Self; 16]) {
+        let l = Self::LANES;
+        let mut a = [[0.0f32; 16]; 16];
+        for (a, v) in a.iter_mut().zip(v.iter()).take(l) {
+            v.to_array(a);
+        }
+        let t = v[0].token();
+        for (c, v) in v.iter_mut().enumerate().take(l) {
+            let mut col = [0.0f32; 16];
+            for (x, a) in col.iter_mut().zip(&a).take(l) {
+                *x = a[c];
+            }
+            // SAFETY: `col` holds 16 >= LANES elements.
+            *v = unsafe { Self::load(t, col.as_ptr()) };
+        }
+    }
+
     /// Lane 0. The default goes through memory; the SIMD ISAs read the register.
     #[inline(always)]
     fn first(self) -> f32 {
@@ -351,6 +372,17 @@ mod tests {
                 let want = entry as f64 * 2f64.powi(a);
                 assert_eq!(v as f64, want, "{name} pow2_eighths m={}", m(l));
             }
+        }
+        // transpose: lane `r` of column `c` is lane `c` of row `r` (lanes past LANES untouched).
+        let mut v: [V; 16] = core::array::from_fn(|r| from::<V>(isa, |c| (100 * r + c) as f32));
+        V::transpose(&mut v);
+        for (c, col) in v.iter().enumerate() {
+            let want: Vec<f32> = if c < V::LANES {
+                (0..V::LANES).map(|r| (100 * r + c) as f32).collect()
+            } else {
+                (0..V::LANES).map(|l| (100 * c + l) as f32).collect()
+            };
+            assert_eq!(lanes(*col), want, "{name} transpose column {c}");
         }
         // pick_ge: ordered, NaN picks `b`.
         let x = from::<V>(isa, |l| [1.0, 2.0, f32::NAN, -0.0, 5.0][l % 5]);

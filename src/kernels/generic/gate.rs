@@ -271,6 +271,30 @@ fn collect<V: Simd, const G: usize>(
     row.s = s;
 }
 
+/// The body of [`scan_sum`]: one accumulator, a step per vector.
+struct Steps<'e, V: Simd>(ExpSum<'e, V, 1, false>);
+
+impl<V: Simd> Body<V, V> for Steps<'_, V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, i: usize, v: V) -> V {
+        self.0.take(0, i, v);
+        self.0.stepped();
+        v
+    }
+}
+
+/// The row's sum of `ex`'s exponentials, added as [`collect`] adds it (one accumulator, one
+/// vector per step, the partial last one included, folded every `FOLD` steps). The general
+/// path and the tile path add the rows of `k <= FAST_K` in this order too, so that a row's
+/// weights do not depend on the path it took.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn scan_sum<V: Simd>(isa: Token<V>, inp: &impl Input<V>, x: &[f32], ex: &Exp<V>) -> f64 {
+    let mut body = Steps(ExpSum::<V, 1, false>::new(isa, ex));
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    body.0.total()
+}
+
 /// The `k = w.len()` best candidates of `row` (at least `k`, at most `CAP`, no two equal):
 /// their weights into `w` and positions into `idx`, by descending value. Returns `false`,
 /// writing nothing, when two candidates are equal (the general path orders ties by index).
@@ -367,12 +391,15 @@ fn zero_below_index<V: Simd>(isa: Token<V>, v: V, c: usize, first: usize) -> V {
 pub(crate) fn weights<V: Simd>(isa: Token<V>, shift: f32, s: f64, gate: &Gate, w: &mut [f32]) {
     let total = if gate.renormalize {
         let one = Exp::<V>::new(isa, shift, 1.0);
+        // Added one at a time in slot order, as the candidate path adds them.
         let mut t = 0.0f64;
         for c in w.chunks(V::LANES) {
             let e = one.eval(load_slice::<V>(isa, c));
             let mut a = [0.0f32; 16];
             e.to_array(&mut a);
-            t += a[..c.len()].iter().map(|&v| v as f64).sum::<f64>();
+            for &v in &a[..c.len()] {
+                t += v as f64;
+            }
         }
         t
     } else {

@@ -15,7 +15,8 @@
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
 //!   passes against a global log-sum-exp.
 //! - [`stablemax`]: StableMax, its log, its cross-entropy and backward passes.
-//! - [`topk`]: top-k gating; [`gate`]: its candidate path, several rows at a time;
+//! - [`topk`]: top-k gating; [`gate`]: its candidate path, several rows at a time; [`tile`]:
+//!   batches of short rows transposed, a row per lane;
 //!   [`sample`]: top-k / top-p sampling by ladders of masses, without sorting the row.
 //! - [`segmented`]: single passes over one fixed-size segment of a long row, which
 //!   `crate::segmented` runs in parallel and combines in segment order.
@@ -80,6 +81,7 @@ pub(crate) mod sample;
 pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;
+pub(crate) mod tile;
 pub(crate) mod topk;
 pub(crate) mod training;
 pub(crate) mod walk;

@@ -58,7 +58,7 @@ pub(crate) fn fold<V: Simd, const U: usize>(isa: Token<V>, acc: &mut [V; U], wid
 
 /// `v[0] + ... + v[n-1]` for `n <= 32`, added pairwise in a fixed order.
 #[inline]
-fn pairwise(v: &mut [f64; 32], n: usize) -> f64 {
+pub(crate) fn pairwise(v: &mut [f64; 32], n: usize) -> f64 {
     let mut w = n;
     while w > 1 {
         let h = w / 2;

@@ -1,8 +1,9 @@
 //! Top-k gating: the `k` largest entries of each row with their softmax weights (sampling is
 //! [`super::sample`]).
 //!
-//! The row is not sorted. Gating with `k <= 8` takes the candidate path of [`super::gate`]
-//! first (two reads, a handful of candidates ranked with vector compares, several rows at a
+//! The row is not sorted. Batches of rows short enough go through [`super::tile`] first,
+//! `LANES` rows at a time. Gating with `k <= 8` takes the candidate path of [`super::gate`]
+//! next (two reads, a handful of candidates ranked with vector compares, several rows at a
 //! time). The rows it hands back (ties among the candidates, more candidates than it holds,
 //! `-inf` entries) and every `k > 8` take the general path here, which reads a row three
 //! times (from L1 for the row lengths it is made for): the lane maxima, the sum of
@@ -18,6 +19,7 @@
 use super::gate::{self, gate_group, weights, Fast, FAST_K, FAST_LEN};
 use super::inputs::{Input, Plain, Scaled};
 use super::passes::{lane_max, sum_exp};
+use super::tile::{self, gate_tile, Tile};
 use super::walk::{self, Body, One};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -272,7 +274,13 @@ fn gate_of<V: Simd, const U: usize>(
         return gate_special(x, gate, w, idx);
     }
     let shift = shift_for_max(m);
-    let s = sum_exp::<V, U, 0>(isa, inp, x, &Exp::new(isa, shift, 1.0));
+    let ex = Exp::new(isa, shift, 1.0);
+    let s = if k <= FAST_K && n <= FAST_LEN {
+        // The order of the candidate and tile paths, which hand such rows here.
+        gate::scan_sum(isa, inp, x, &ex)
+    } else {
+        sum_exp::<V, U, 0>(isa, inp, x, &ex)
+    };
     if s.is_nan() {
         return gate_special(x, gate, w, idx);
     }
@@ -385,7 +393,28 @@ fn gate_rows<V: Simd, const U: usize>(
         return;
     }
     let mut out = out;
-    for r in (0..rows.rows()).step_by(gate::R) {
+    let l = V::LANES;
+    // Whole tiles of `LANES` rows first, then the rest in groups of `gate::R`.
+    let mut first = 0;
+    if tile::takes(n, k) && rows.rows() >= l {
+        let mut tile = Tile::new();
+        let mut xs = [rows.row(0); 16];
+        while first + l <= rows.rows() {
+            for (i, x) in xs.iter_mut().enumerate().take(l) {
+                *x = rows.row(first + i);
+            }
+            let back = gate_tile(isa, inp, &xs[..l], &mut tile, gate, &mut out, first);
+            for (i, x) in xs.iter().enumerate().take(l) {
+                if back & (1 << i) != 0 {
+                    let w = &mut out.w[(first + i) * out.w_stride..][..k];
+                    let idx = &mut out.idx[(first + i) * out.i_stride..][..k];
+                    gate_of::<V, U>(isa, inp, x, gate, w, idx);
+                }
+            }
+            first += l;
+        }
+    }
+    for r in (first..rows.rows()).step_by(gate::R) {
         let live = gate::R.min(rows.rows() - r);
         // The rows past the batch's end repeat its last row; they are not written.
         let mut xs = [rows.row(r); gate::R];

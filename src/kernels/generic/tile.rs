@@ -1,0 +1,429 @@
+//! Top-k gating by tiles: `LANES` rows of a batch at a time, transposed so that every lane
+//! holds one row, for rows of up to [`TILE_MAX`] elements with `k <= FAST_K`.
+//!
+//! A gating row of a few hundred logits is one long dependent chain when it is read along the
+//! row (maximum, selection, shift, exponentials, sum, weights), and the row's own vectors
+//! must be reduced across their lanes at each step. Transposed, lane `r` of column vector
+//! `c` is entry `c` of row `r`, and each step is plain vertical arithmetic over `LANES`
+//! independent rows:
+//!
+//! 1. the rows are read a `LANES x LANES` block at a time, transposed in registers
+//!    ([`Simd::transpose`]) and stored column by column into a buffer (L1-resident);
+//! 2. every column is offered to `k` sorted slots per lane (values and positions), the
+//!    insertion done with compares and blends: no branch, no horizontal step;
+//! 3. the sum of exponentials against each lane's own shift ([`Exp::per_lane`]);
+//! 4. the weights of the `k` slots, a vector of rows at a time.
+//!
+//! **The same bits as one row at a time.** Step 3 keeps, for every lane position `l` of the
+//! row layout, its own accumulator of the columns `c = l (mod LANES)`, folded into f64 every
+//! [`FOLD`] column blocks, and adds the `LANES` f64 partial sums pairwise in `l` order: the
+//! operations, in the order, of the sum of [`gate`](super::gate)'s candidate path (one
+//! accumulator, one vector per step), of which lane `l` holds the same columns. The shift, the
+//! exponentials and the weight map are lane-wise, so every row gets the weights and indices
+//! that a call with that row alone gives, whatever else is in its batch.
+//!
+//! Rows that need the special-value rules (NaN, infinities, `|max| >= LARGE`) or that have
+//! fewer than `k` entries above `-inf` are handed back, as the candidate path hands them.
+
+use super::inputs::Input;
+use super::passes::{pairwise, LaneMap, Prob, FOLD};
+use super::topk::{Gate, GateOut};
+use crate::kernels::exp::{Exp, LARGE, LOG2E, ROUND};
+use crate::kernels::simd::{Simd, Token};
+
+/// The longest row the tile path takes.
+pub(crate) const TILE_MAX: usize = 512;
+/// The longest row the tile path takes with `k > 4`: the `2k` slot vectors then fill an AVX2
+/// register file (16), and the spills cost more than the candidate path saves.
+const TILE_MAX_WIDE_K: usize = 64;
+
+/// Whether batches of rows of `n` with this `k <= 8` go through tiles. Zen 3, AVX2, ns/row
+/// (candidate path -> tiles; `topk_softmax_rows` on 4096 or 2048 rows, interleaved runs):
+/// 64 x k = 2 140 -> 69, k = 8 198 -> 137; 128 x k = 8 177 -> 203; 256 x k = 2 251 -> 165,
+/// k = 4 321 -> 276, k = 8 493 -> 516; 512 x k = 2 703 -> 478, k = 8 829 -> 937.
+pub(crate) fn takes(n: usize, k: usize) -> bool {
+    n <= if k <= 4 { TILE_MAX } else { TILE_MAX_WIDE_K }
+}
+/// The buffer of one tile: `TILE_MAX` columns (rounded up to whole blocks) of up to 16 rows.
+pub(crate) const BUF: usize = TILE_MAX * 16;
+
+/// The transposed rows of one tile: column `c` at `c * LANES`.
+pub(crate) struct Tile {
+    buf: [f32; BUF],
+}
+
+impl Tile {
+    pub(crate) fn new() -> Self {
+        Tile { buf: [0.0; BUF] }
+    }
+}
+
+/// Gating of the `LANES` rows `xs` (all of length `n`, `k <= n <= TILE_MAX`,
+/// `1 <= k <= 8` for `k = out.k`) into rows `r0..r0 + LANES` of `out`. Returns the mask of
+/// the rows handed back (bit `r` for `xs[r]`), whose outputs are not written.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn gate_tile<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    xs: &[&[f32]],
+    tile: &mut Tile,
+    gate: &Gate,
+    out: &mut GateOut<'_>,
+    r0: usize,
+) -> u32 {
+    let (l, k) = (V::LANES, out.k);
+    let n = xs[0].len();
+    debug_assert!(xs.len() == l && xs.iter().all(|x| x.len() == n));
+    debug_assert!((1..=8).contains(&k) && k <= n && n <= TILE_MAX);
+    let blocks = n.div_ceil(l);
+    transpose_in(isa, inp, xs, &mut tile.buf[..blocks * l * l]);
+    let cols = &tile.buf[..blocks * l * l];
+    let (mut top, mut pos) = ([V::splat(isa, 0.0); 8], [V::splat(isa, 0.0); 8]);
+    match k {
+        1 => select::<V, 1>(isa, cols, n, &mut top, &mut pos),
+        2 => select::<V, 2>(isa, cols, n, &mut top, &mut pos),
+        3 => select::<V, 3>(isa, cols, n, &mut top, &mut pos),
+        4 => select::<V, 4>(isa, cols, n, &mut top, &mut pos),
+        5 => select::<V, 5>(isa, cols, n, &mut top, &mut pos),
+        6 => select::<V, 6>(isa, cols, n, &mut top, &mut pos),
+        7 => select::<V, 7>(isa, cols, n, &mut top, &mut pos),
+        _ => select::<V, 8>(isa, cols, n, &mut top, &mut pos),
+    }
+    // Rows whose maximum is NaN, infinite or at least `LARGE` in magnitude are handed back
+    // (whatever their lanes compute below stays in those lanes).
+    let m = top[0];
+    let ok = V::gt_mask(m, V::splat(isa, -LARGE)) & V::gt_mask(V::splat(isa, LARGE), m);
+    let mut back = !ok & lane_bits::<V>();
+    // `shift_for_max` lane-wise: the same f32 operations.
+    let round = V::splat(isa, ROUND);
+    let shift = m.mul(V::splat(isa, LOG2E)).add(round).sub(round);
+    let totals = sums(isa, cols, blocks, shift);
+    let mut a = [[0.0f32; 16]; 8];
+    for (a, t) in a.iter_mut().zip(&top).take(k) {
+        t.to_array(a);
+    }
+    for (r, total) in totals.iter().enumerate().take(l) {
+        // Fewer than `k` entries above `-inf`, or a NaN in the row (the sum is NaN).
+        if a[k - 1][r] == f32::NEG_INFINITY || total.is_nan() {
+            back |= 1 << r;
+        }
+    }
+    let mut scale = [0.0f64; 16];
+    if gate.renormalize {
+        // The sum over the `k` slots in slot order, as the candidate path adds it.
+        let one = Exp::per_lane(isa, shift);
+        let mut e = [[0.0f32; 16]; 8];
+        for (e, t) in e.iter_mut().zip(&top).take(k) {
+            one.eval(*t).to_array(e);
+        }
+        for (r, s) in scale.iter_mut().enumerate().take(l) {
+            let t: f64 = e[..k].iter().map(|e| e[r] as f64).sum();
+            *s = 1.0 / t;
+        }
+    } else {
+        for (s, t) in scale.iter_mut().zip(&totals).take(l) {
+            *s = 1.0 / t;
+        }
+    }
+    let p = Prob::new(isa, Exp::per_lane_scaled(isa, shift, &scale));
+    let (mut wt, mut ix) = ([[0.0f32; 16]; 8], [[0.0f32; 16]; 8]);
+    for j in 0..k {
+        p.apply(top[j]).to_array(&mut wt[j]);
+        pos[j].to_array(&mut ix[j]);
+    }
+    for r in 0..l {
+        if back & (1 << r) != 0 {
+            continue;
+        }
+        let row = r0 + r;
+        let wr = &mut out.w[row * out.w_stride..][..k];
+        for (j, w) in wr.iter_mut().enumerate() {
+            *w = wt[j][r];
+        }
+        let ir = &mut out.idx[row * out.i_stride..][..k];
+        for (j, i) in ir.iter_mut().enumerate() {
+            *i = ix[j][r] as i32;
+        }
+    }
+    back
+}
+
+/// Step 1: the rows `xs` into `cols`, transposed a block of `LANES` columns at a time (the
+/// columns past the rows' end hold `-inf`).
+#[inline(always)]
+fn transpose_in<V: Simd>(isa: Token<V>, inp: &impl Input<V>, xs: &[&[f32]], cols: &mut [f32]) {
+    let (l, n) = (V::LANES, xs[0].len());
+    let mut t = [V::splat(isa, f32::NEG_INFINITY); 16];
+    let mut c0 = 0;
+    while c0 < n {
+        let m = (n - c0).min(l);
+        for (t, x) in t.iter_mut().zip(xs) {
+            // SAFETY: `x[c0..c0 + m]` is inside the row (`c0 + m <= n == x.len()`).
+            *t = unsafe {
+                if m == l {
+                    inp.load(isa, x.as_ptr().add(c0))
+                } else {
+                    inp.load_tail(isa, x.as_ptr().add(c0), m, f32::NEG_INFINITY)
+                }
+            };
+        }
+        V::transpose(&mut t);
+        let block = &mut cols[c0 * l..][..l * l];
+        for (c, v) in t.iter().enumerate().take(l) {
+            debug_assert!(block.len() >= (c + 1) * l);
+            // SAFETY: `block` holds `LANES * LANES` elements.
+            unsafe { v.store(block.as_mut_ptr().add(c * l)) };
+        }
+        c0 += l;
+    }
+}
+
+/// Column `c` of the transposed rows.
+#[inline(always)]
+fn column<V: Simd>(isa: Token<V>, cols: &[f32], c: usize) -> V {
+    let col = &cols[c * V::LANES..][..V::LANES];
+    // SAFETY: `col` holds `LANES` elements.
+    unsafe { V::load(isa, col.as_ptr()) }
+}
+
+/// Step 2: the `K` largest of the first `n` columns in every lane, in descending order, equal
+/// values by position (a later one never passes an equal one), into `top[..K]` and their
+/// positions (as `f32`, exact below `2^24`) into `pos[..K]`. Slots no entry above `-inf`
+/// reached hold `-inf`.
+#[inline(always)]
+fn select<V: Simd, const K: usize>(
+    isa: Token<V>,
+    cols: &[f32],
+    n: usize,
+    top: &mut [V; 8],
+    pos: &mut [V; 8],
+) {
+    let ninf = V::splat(isa, f32::NEG_INFINITY);
+    let (mut t, mut p) = ([ninf; K], [V::splat(isa, 0.0); K]);
+    let (mut at, one) = (V::splat(isa, 0.0), V::splat(isa, 1.0));
+    for c in 0..n {
+        let x = column(isa, cols, c);
+        // Slot `j` keeps its entry where it is at least `x`; otherwise it takes `x` (where
+        // slot `j - 1` keeps its own) or slot `j - 1`'s entry (where that moves down).
+        for j in (1..K).rev() {
+            let v = V::pick_ge(t[j - 1], x, x, t[j - 1]);
+            let i = V::pick_ge(t[j - 1], x, at, p[j - 1]);
+            p[j] = V::pick_ge(t[j], x, p[j], i);
+            t[j] = V::pick_ge(t[j], x, t[j], v);
+        }
+        p[0] = V::pick_ge(t[0], x, p[0], at);
+        t[0] = V::pick_ge(t[0], x, t[0], x);
+        at = at.add(one);
+    }
+    top[..K].copy_from_slice(&t);
+    pos[..K].copy_from_slice(&p);
+}
+
+/// Step 3: every lane's sum of `exp(x - shift * ln2)` over its row, in f64, added as the
+/// candidate path adds it (see the module's notes).
+#[inline(always)]
+fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 16] {
+    let l = V::LANES;
+    let ex = Exp::per_lane(isa, shift);
+    let zero = V::splat(isa, 0.0);
+    let mut acc = [zero; 16];
+    let mut wide = [V::wide_zero(isa); 16];
+    let mut steps = 0;
+    for b in 0..blocks {
+        for (j, a) in acc.iter_mut().enumerate().take(l) {
+            *a = ex.eval_add(column(isa, cols, b * l + j), *a);
+        }
+        steps += 1;
+        if steps == FOLD {
+            for (a, w) in acc.iter_mut().zip(wide.iter_mut()).take(l) {
+                *w = a.wide_add(*w);
+                *a = zero;
+            }
+            steps = 0;
+        }
+    }
+    let mut part = [[0.0f64; 16]; 16];
+    for ((a, w), part) in acc.iter().zip(&wide).zip(part.iter_mut()).take(l) {
+        V::wide_to_array(a.wide_add(*w), part);
+    }
+    let mut totals = [0.0f64; 16];
+    for (r, total) in totals.iter_mut().enumerate().take(l) {
+        let mut v = [0.0f64; 32];
+        for (v, part) in v.iter_mut().zip(&part).take(l) {
+            *v = part[r];
+        }
+        *total = pairwise(&mut v, l);
+    }
+    totals
+}
+
+/// Bits `0..LANES`.
+#[inline(always)]
+fn lane_bits<V: Simd>() -> u32 {
+    (1u32 << V::LANES) - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::topk::topk_rows;
+    use super::*;
+    use crate::rows::RowsIn;
+
+    /// A generator of values in `[-10, 10)`; `step` rounds them (0 keeps them distinct-looking).
+    fn values(seed: &mut u64, n: usize, step: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                let v = (*seed >> 40) as f32 / (1u64 << 24) as f32 * 20.0 - 10.0;
+                if step > 0.0 {
+                    (v / step).round() * step + 0.0
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    /// Gating of `rows` rows of `n` in `x` through `topk_rows` (whole tiles first).
+    fn gated<V: Simd, const U: usize>(
+        isa: Token<V>,
+        x: &[f32],
+        rows: usize,
+        n: usize,
+        k: usize,
+        gate: &Gate,
+    ) -> (Vec<f32>, Vec<i32>) {
+        let (mut w, mut idx) = (vec![-1.0f32; rows * k], vec![-1i32; rows * k]);
+        let out = GateOut {
+            w: &mut w,
+            w_stride: k,
+            idx: &mut idx,
+            i_stride: k,
+            k,
+        };
+        topk_rows::<V, U>(isa, RowsIn::new(x, n, rows, n).unwrap(), gate, out);
+        (w, idx)
+    }
+
+    /// A batch of `LANES + 3` rows (one tile, then a group of the candidate path) against
+    /// every row gated alone, bit for bit, and against a sort-based f64 reference.
+    fn check<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let mut seed = 0x5851_f42d_4c95_7f2d;
+        let rows = V::LANES + 3;
+        let lens = [
+            1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100, 255, 256, 300, 511, 512,
+        ];
+        for (t, &n) in lens.iter().enumerate() {
+            for k in 1..=n.min(8) {
+                let renormalize = (k + t) % 2 == 0;
+                let scale = if k % 3 == 0 { 0.7 } else { 1.0 };
+                let gate = Gate { scale, renormalize };
+                // Distinct-looking values, or many ties (steps of 0.5).
+                let step = if k % 4 == 1 { 0.5 } else { 0.0 };
+                let mut x = values(&mut seed, rows * n, step);
+                // Special rows among ordinary ones: NaN, +inf, huge, all -inf, fewer than k
+                // entries above -inf, -inf entries.
+                let ninf = f32::NEG_INFINITY;
+                let (a, b) = (seed as usize % n, (seed >> 20) as usize % n);
+                x[n + a] = f32::NAN;
+                x[2 * n + b] = f32::INFINITY;
+                x[3 * n + a] = 3.0e5;
+                x[4 * n..5 * n].fill(ninf);
+                x[5 * n..6 * n].fill(ninf);
+                x[5 * n + b] = 1.0;
+                x[6 * n + a] = ninf;
+                let (w, idx) = gated::<V, U>(isa, &x, rows, n, k, &gate);
+                for r in 0..rows {
+                    let row = &x[r * n..][..n];
+                    let (w1, idx1) = gated::<V, U>(isa, row, 1, n, k, &gate);
+                    let ctx = format!("{name} n={n} k={k} {renormalize} scale {scale} row {r}");
+                    let got: Vec<u32> = w[r * k..][..k].iter().map(|v| v.to_bits()).collect();
+                    let alone: Vec<u32> = w1.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, alone, "{ctx}: weights");
+                    assert_eq!(&idx[r * k..][..k], &idx1[..], "{ctx}: indices");
+                    if (1..=6).contains(&r) {
+                        continue;
+                    }
+                    let v: Vec<f64> = row.iter().map(|&v| (v * scale) as f64).collect();
+                    let mut order: Vec<usize> = (0..n).collect();
+                    order.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+                    let e = |i: usize| (v[i] - v[order[0]]).exp();
+                    let total: f64 = if renormalize {
+                        order[..k].iter().map(|&i| e(i)).sum()
+                    } else {
+                        (0..n).map(e).sum()
+                    };
+                    for j in 0..k {
+                        assert_eq!(idx[r * k + j] as usize, order[j], "{ctx} slot {j}");
+                        let want = e(order[j]) / total;
+                        let got = w[r * k + j] as f64;
+                        assert!((got - want).abs() <= 4e-7 * want + 1e-38, "{ctx} slot {j}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_give_the_bits_of_single_rows_on_every_isa_here() {
+        super::super::each_isa_here!(check);
+    }
+
+    /// The rows a tile hands back: exactly those with NaN, infinities, huge magnitudes or
+    /// fewer than `k` entries above `-inf`.
+    fn handed_back<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let l = V::LANES;
+        let n = 20;
+        let mut x: Vec<f32> = (0..l * n)
+            .map(|i| ((i * 7919) % 101) as f32 * 0.1)
+            .collect();
+        let mut want = 0u32;
+        let specials: [(usize, f32); 4] =
+            [(3, f32::NAN), (5, f32::INFINITY), (9, -2.0e5), (12, 1.5e5)];
+        for &(r, v) in &specials {
+            if r < l {
+                x[r * n + 4] = v;
+                want |= 1 << r;
+            }
+        }
+        // Row 1: two entries above -inf (enough for k = 2, not for k = 3).
+        x[n..2 * n].fill(f32::NEG_INFINITY);
+        x[n + 7] = 0.5;
+        x[n + 9] = -0.5;
+        for k in [2, 3] {
+            let rs: Vec<&[f32]> = (0..l).map(|r| &x[r * n..][..n]).collect();
+            let (mut w, mut idx) = (vec![0.0f32; l * k], vec![0i32; l * k]);
+            let mut out = GateOut {
+                w: &mut w,
+                w_stride: k,
+                idx: &mut idx,
+                i_stride: k,
+                k,
+            };
+            let gate = Gate {
+                scale: 1.0,
+                renormalize: false,
+            };
+            let mut tile = Tile::new();
+            let back = gate_tile(
+                isa,
+                &super::super::inputs::Plain,
+                &rs,
+                &mut tile,
+                &gate,
+                &mut out,
+                0,
+            );
+            let want = if k == 3 { want | 2 } else { want };
+            assert_eq!(back, want, "{name} k={k}");
+        }
+    }
+
+    #[test]
+    fn tiles_hand_back_special_rows_on_every_isa_here() {
+        super::super::each_isa_here!(handed_back);
+    }
+}
