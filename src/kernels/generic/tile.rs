@@ -25,6 +25,8 @@
 //! Rows that need the special-value rules (NaN, infinities, `|max| >= LARGE`) or that have
 //! fewer than `k` entries above `-inf` are handed back, as the candidate path hands them.
 
+use core::mem::MaybeUninit;
+
 use super::inputs::Input;
 use super::passes::{pairwise, LaneMap, Prob, FOLD};
 use super::topk::{Gate, GateOut};
@@ -47,14 +49,17 @@ pub(crate) fn takes(n: usize, k: usize) -> bool {
 /// The buffer of one tile: `TILE_MAX` columns (rounded up to whole blocks) of up to 16 rows.
 pub(crate) const BUF: usize = TILE_MAX * 16;
 
-/// The transposed rows of one tile: column `c` at `c * LANES`.
+/// The transposed rows of one tile: column `c` at `c * LANES`. Left uninitialised (each tile
+/// writes the part it reads first): clearing 32 KiB would cost as much as a small batch.
 pub(crate) struct Tile {
-    buf: [f32; BUF],
+    buf: [MaybeUninit<f32>; BUF],
 }
 
 impl Tile {
     pub(crate) fn new() -> Self {
-        Tile { buf: [0.0; BUF] }
+        Tile {
+            buf: [MaybeUninit::uninit(); BUF],
+        }
     }
 }
 
@@ -76,9 +81,11 @@ pub(crate) fn gate_tile<V: Simd>(
     let n = xs[0].len();
     debug_assert!(xs.len() == l && xs.iter().all(|x| x.len() == n));
     debug_assert!((1..=8).contains(&k) && k <= n && n <= TILE_MAX);
+    let len = n.div_ceil(l) * l * l;
     let blocks = n.div_ceil(l);
-    transpose_in(isa, inp, xs, &mut tile.buf[..blocks * l * l]);
-    let cols = &tile.buf[..blocks * l * l];
+    transpose_in(isa, inp, xs, &mut tile.buf[..len]);
+    // SAFETY: `transpose_in` wrote all `len` elements (every block of `LANES` columns).
+    let cols: &[f32] = unsafe { core::slice::from_raw_parts(tile.buf.as_ptr().cast(), len) };
     let (mut top, mut pos) = ([V::splat(isa, 0.0); 8], [V::splat(isa, 0.0); 8]);
     match k {
         1 => select::<V, 1>(isa, cols, n, &mut top, &mut pos),
@@ -152,7 +159,12 @@ pub(crate) fn gate_tile<V: Simd>(
 /// Step 1: the rows `xs` into `cols`, transposed a block of `LANES` columns at a time (the
 /// columns past the rows' end hold `-inf`).
 #[inline(always)]
-fn transpose_in<V: Simd>(isa: Token<V>, inp: &impl Input<V>, xs: &[&[f32]], cols: &mut [f32]) {
+fn transpose_in<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    xs: &[&[f32]],
+    cols: &mut [MaybeUninit<f32>],
+) {
     let (l, n) = (V::LANES, xs[0].len());
     let mut t = [V::splat(isa, f32::NEG_INFINITY); 16];
     let mut c0 = 0;
@@ -171,9 +183,8 @@ fn transpose_in<V: Simd>(isa: Token<V>, inp: &impl Input<V>, xs: &[&[f32]], cols
         V::transpose(&mut t);
         let block = &mut cols[c0 * l..][..l * l];
         for (c, v) in t.iter().enumerate().take(l) {
-            debug_assert!(block.len() >= (c + 1) * l);
             // SAFETY: `block` holds `LANES * LANES` elements.
-            unsafe { v.store(block.as_mut_ptr().add(c * l)) };
+            unsafe { v.store(block.as_mut_ptr().add(c * l).cast()) };
         }
         c0 += l;
     }
