@@ -211,7 +211,7 @@ pub(crate) fn kth_largest<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], 
 /// their positions into `cv` / `cp`.
 struct Collect<'r, 'e, V: Simd, const G: usize> {
     isa: Token<V>,
-    sum: ExpSum<'e, V, 1, false>,
+    sum: Steps<'e, V>,
     bar: V,
     iota: V,
     row: &'r mut Row<V, G>,
@@ -222,7 +222,6 @@ impl<V: Simd, const G: usize> Body<V, V> for Collect<'_, '_, V, G> {
     #[inline(always)]
     fn take(&mut self, _j: usize, i: usize, v: V) -> V {
         self.sum.take(0, i, v);
-        self.sum.stepped();
         // The lanes past the row are `-inf`: never above the bar.
         let mask = V::gt_mask(v, self.bar);
         // `2^23 + position`: exact below `2^24`, the position in the low 23 bits.
@@ -260,14 +259,14 @@ fn collect<V: Simd, const G: usize>(
     row.found = 0;
     let mut body = Collect {
         isa,
-        sum: ExpSum::<V, 1, false>::new(isa, &ex),
+        sum: Steps(ExpSum::<V, 1, false>::new(isa, &ex)),
         bar: V::splat(isa, bar),
         iota: iota(isa),
         row,
         c: 0,
     };
     walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
-    let s = body.sum.total();
+    let s = body.sum.0.total();
     row.s = s;
 }
 
@@ -283,8 +282,9 @@ impl<V: Simd> Body<V, V> for Steps<'_, V> {
     }
 }
 
-/// The row's sum of `ex`'s exponentials, added as [`collect`] adds it (one accumulator, one
-/// vector per step, the partial last one included, folded every `FOLD` steps). The general
+/// The row's sum of `ex`'s exponentials, added as [`collect`] adds it (through [`Steps`]: one
+/// accumulator, one vector per step, the partial last one included, folded every `FOLD`
+/// steps). The general
 /// path and the tile path add the rows of `k <= FAST_K` in this order too, so that a row's
 /// weights do not depend on the path it took.
 #[cfg_attr(debug_assertions, inline(never))]

@@ -28,7 +28,7 @@
 use core::mem::MaybeUninit;
 
 use super::inputs::Input;
-use super::passes::{pairwise, LaneMap, Prob, FOLD};
+use super::passes::{fold, pairwise, LaneMap, Prob, FOLD};
 use super::topk::{Gate, GateOut};
 use crate::kernels::exp::{Exp, LARGE, LOG2E, ROUND};
 use crate::kernels::simd::{Simd, Token};
@@ -81,8 +81,8 @@ pub(crate) fn gate_tile<V: Simd>(
     let n = xs[0].len();
     debug_assert!(xs.len() == l && xs.iter().all(|x| x.len() == n));
     debug_assert!((1..=8).contains(&k) && k <= n && n <= TILE_MAX);
-    let len = n.div_ceil(l) * l * l;
     let blocks = n.div_ceil(l);
+    let len = blocks * l * l;
     transpose_in(isa, inp, xs, &mut tile.buf[..len]);
     // SAFETY: `transpose_in` wrote all `len` elements (every block of `LANES` columns).
     let cols: &[f32] = unsafe { core::slice::from_raw_parts(tile.buf.as_ptr().cast(), len) };
@@ -248,15 +248,20 @@ fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 
         steps += 1;
         if steps == FOLD {
             for (a, w) in acc.iter_mut().zip(wide.iter_mut()).take(l) {
-                *w = a.wide_add(*w);
-                *a = zero;
+                fold(isa, core::array::from_mut(a), w);
             }
             steps = 0;
         }
     }
     let mut part = [[0.0f64; 16]; 16];
-    for ((a, w), part) in acc.iter().zip(&wide).zip(part.iter_mut()).take(l) {
-        V::wide_to_array(a.wide_add(*w), part);
+    for ((a, w), part) in acc
+        .iter_mut()
+        .zip(wide.iter_mut())
+        .zip(part.iter_mut())
+        .take(l)
+    {
+        fold(isa, core::array::from_mut(a), w);
+        V::wide_to_array(*w, part);
     }
     let mut totals = [0.0f64; 16];
     for (r, total) in totals.iter_mut().enumerate().take(l) {
