@@ -937,11 +937,19 @@ fn half_rows_are_the_rounded_f32_results() {
         }
         assert_eq!(sm.logsumexp(&x).to_bits(), sm.logsumexp(&w).to_bits());
     }
+    // The AVX-512 emulator (Bochs 2.7) rounds `vcvtps2ph` ties away from zero instead of to
+    // even, so it cannot check the f16 rounding; hardware does (this probe passes natively).
+    let f16_ok = vcvtps2ph_rounds_ties_to_even();
+    if !f16_ok {
+        eprintln!("half_rows_are_the_rounded_f32_results: f16 SKIPPED: this CPU's vcvtps2ph rounds ties away from even (the Bochs emulator does)");
+    }
     let mut r = rng(51);
     for n in (0..=70).chain([1000, 5000]) {
         for (lo, hi) in [(-10.0, 10.0), (-1e4, 1e4)] {
             let w = uniform(&mut r, n, lo, hi);
-            run::<f16>(&k.avx, &w);
+            if f16_ok {
+                run::<f16>(&k.avx, &w);
+            }
             run::<bf16>(&k.avx, &w);
         }
     }
@@ -949,6 +957,29 @@ fn half_rows_are_the_rounded_f32_results() {
         .map(|b| f16::from_bits(b).to_f32())
         .filter(|v| v.is_finite())
         .collect();
-    run::<f16>(&k.avx, &every_f16);
+    if f16_ok {
+        run::<f16>(&k.avx, &every_f16);
+    }
     run::<bf16>(&k.avx, &every_f16);
+}
+
+/// Whether the 512-bit `vcvtps2ph` with round-to-nearest rounds ties to even, as IEEE and
+/// every AVX-512 CPU do: `-14100.0` lies halfway between the f16 values `-14096` (even
+/// mantissa, `0xf2e2`) and `-14104`. (Other architectures never get this far.)
+#[cfg(not(target_arch = "x86_64"))]
+fn vcvtps2ph_rounds_ties_to_even() -> bool {
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+fn vcvtps2ph_rounds_ties_to_even() -> bool {
+    use std::arch::x86_64::*;
+    #[target_feature(enable = "avx512f")]
+    unsafe fn convert(v: f32) -> u16 {
+        let h =
+            _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_set1_ps(v));
+        _mm256_extract_epi16::<0>(h) as u16
+    }
+    // SAFETY: only called where the kernels found AVX-512F.
+    unsafe { convert(-14100.0) == 0xf2e2 }
 }
