@@ -186,6 +186,7 @@ unsafe fn upper_halves(r: __m256i) -> __m128i {
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
     const EXP_TABLE: bool = true;
+    const REGISTERS: usize = 16;
 
     #[inline]
     fn available() -> bool {
@@ -498,6 +499,11 @@ unsafe impl Simd for Avx2 {
             let (lo, hi) = widen(self.0);
             [_mm256_add_pd(acc[0], lo), _mm256_add_pd(acc[1], hi)]
         }
+    }
+    #[inline(always)]
+    fn wide_sum(a: [__m256d; 2], b: [__m256d; 2]) -> [__m256d; 2] {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe { [_mm256_add_pd(a[0], b[0]), _mm256_add_pd(a[1], b[1])] }
     }
     #[inline(always)]
     fn wide_mul_add(a: Self, b: Self, acc: [__m256d; 2]) -> [__m256d; 2] {

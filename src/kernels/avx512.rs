@@ -159,6 +159,7 @@ unsafe fn ps_to_half_no_nan(format: Half, v: __m512) -> __m256i {
 unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
+    const REGISTERS: usize = 32;
 
     #[inline]
     fn available() -> bool {
@@ -470,6 +471,11 @@ unsafe impl Simd for Avx512 {
             let (lo, hi) = widen(self.0);
             [_mm512_add_pd(acc[0], lo), _mm512_add_pd(acc[1], hi)]
         }
+    }
+    #[inline(always)]
+    fn wide_sum(a: [__m512d; 2], b: [__m512d; 2]) -> [__m512d; 2] {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe { [_mm512_add_pd(a[0], b[0]), _mm512_add_pd(a[1], b[1])] }
     }
     #[inline(always)]
     fn wide_mul_add(a: Self, b: Self, acc: [__m512d; 2]) -> [__m512d; 2] {

@@ -93,6 +93,7 @@ unsafe fn f32_to_half(format: Half, v: float32x4_t) -> uint16x4_t {
 unsafe impl Simd for Neon {
     const LANES: usize = 4;
     const EXP_TABLE: bool = false;
+    const REGISTERS: usize = 32;
 
     #[inline]
     fn available() -> bool {
@@ -361,6 +362,11 @@ unsafe impl Simd for Neon {
                 vaddq_f64(acc[1], vcvt_high_f64_f32(self.0)),
             ]
         }
+    }
+    #[inline(always)]
+    fn wide_sum(a: [float64x2_t; 2], b: [float64x2_t; 2]) -> [float64x2_t; 2] {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe { [vaddq_f64(a[0], b[0]), vaddq_f64(a[1], b[1])] }
     }
     #[inline(always)]
     fn wide_mul_add(a: Self, b: Self, acc: [float64x2_t; 2]) -> [float64x2_t; 2] {

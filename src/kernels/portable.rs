@@ -65,6 +65,8 @@ macro_rules! per_lane {
 unsafe impl Simd for Lanes {
     const LANES: usize = N;
     const EXP_TABLE: bool = true;
+    // Scalar lanes: the registers of the smallest common target (x86-64's 16).
+    const REGISTERS: usize = 16;
 
     #[inline(always)]
     fn available() -> bool {
@@ -272,6 +274,10 @@ unsafe impl Simd for Lanes {
             acc[2] + self.0[2] as f64,
             acc[3] + self.0[3] as f64,
         ]
+    }
+    #[inline(always)]
+    fn wide_sum(a: [f64; N], b: [f64; N]) -> [f64; N] {
+        [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
     }
     #[inline(always)]
     fn wide_mul_add(a: Self, b: Self, acc: [f64; N]) -> [f64; N] {

@@ -69,6 +69,8 @@ pub(crate) unsafe trait Simd: Copy {
     /// ([`Simd::pow2_eighths`]) or the degree-5 polynomial ([`Simd::pow2_from_magic`]); see
     /// [`super::exp`].
     const EXP_TABLE: bool;
+    /// Vector registers of the ISA (how many vectors a loop can keep live without spills).
+    const REGISTERS: usize;
 
     /// Whether the running CPU has the ISA (the dispatcher's detection).
     fn available() -> bool;
@@ -285,6 +287,8 @@ pub(crate) unsafe trait Simd: Copy {
     fn wide_zero(t: Token<Self>) -> Self::Wide;
     /// Lane-wise `acc + self`, `self` widened to f64 (exactly) first: one f64 rounding.
     fn wide_add(self, acc: Self::Wide) -> Self::Wide;
+    /// Lane-wise `a + b` in f64.
+    fn wide_sum(a: Self::Wide, b: Self::Wide) -> Self::Wide;
     /// Lane-wise `acc + a * b` in f64. The product of two widened f32 is exact, so this is
     /// one f64 rounding (a fused or a separate multiply-add give the same bits).
     fn wide_mul_add(a: Self, b: Self, acc: Self::Wide) -> Self::Wide;

@@ -28,24 +28,40 @@
 use core::mem::MaybeUninit;
 
 use super::inputs::Input;
-use super::passes::{fold, pairwise, LaneMap, Prob, FOLD};
+use super::passes::{LaneMap, Prob, FOLD};
 use super::topk::{Gate, GateOut};
 use crate::kernels::exp::{Exp, LARGE, LOG2E, ROUND};
 use crate::kernels::simd::{Simd, Token};
 
 /// The longest row the tile path takes.
 pub(crate) const TILE_MAX: usize = 512;
+/// `2^23`: added to a position (an integer below `2^23`), it leaves the position in the low
+/// bits of the f32, read without a checked float-to-integer conversion.
+const MAGIC: f32 = 8_388_608.0;
 /// The longest row the tile path takes with `k > 4`: the `2k` slot vectors then fill an AVX2
 /// register file (16), and the spills cost more than the candidate path saves.
 const TILE_MAX_WIDE_K: usize = 64;
 
-/// Whether batches of rows of `n` with this `k <= 8` go through tiles. Zen 3, AVX2, ns/row
-/// (candidate path -> tiles; `topk_softmax_rows` on 4096 or 2048 rows, interleaved runs):
-/// 64 x k = 2 140 -> 69, k = 8 198 -> 137; 128 x k = 8 177 -> 203; 256 x k = 2 251 -> 165,
-/// k = 4 321 -> 276, k = 8 493 -> 516; 512 x k = 2 703 -> 478, k = 8 829 -> 937.
-pub(crate) fn takes(n: usize, k: usize) -> bool {
-    n <= if k <= 4 { TILE_MAX } else { TILE_MAX_WIDE_K }
+/// Whether batches of rows of `n` with this `k <= 8` go through tiles of `V`: with `k <= 4`
+/// while a tile's columns take at most [`TILE_L1`] floats, otherwise up to
+/// [`TILE_MAX_WIDE_K`].
+///
+/// Zen 3, AVX2, ns/row (candidate path -> tiles; `topk_softmax_rows` on 4096 or 2048 rows,
+/// interleaved runs): 64 x k = 2 140 -> 69, k = 8 198 -> 137; 128 x k = 8 177 -> 203;
+/// 256 x k = 2 251 -> 165, k = 4 321 -> 276, k = 8 493 -> 516; 512 x k = 2 703 -> 478,
+/// k = 8 829 -> 937. Zen 4, AVX-512 (tiles of 16 rows): 64 x k = 8 94 -> 64; 128 x k = 8
+/// 116 -> 117; 256 x k = 2 173 -> 134, k = 4 208 -> 135; 512 x k = 2 195 -> 210, k = 4
+/// 221 -> 279: the 32 KiB of a 16-row tile of 512 fill the L1 data cache.
+pub(crate) fn takes<V: Simd>(n: usize, k: usize) -> bool {
+    n <= if k <= 4 {
+        TILE_MAX.min(TILE_L1 / V::LANES)
+    } else {
+        TILE_MAX_WIDE_K
+    }
 }
+/// The most floats of one tile's columns that the tile path takes (16 KiB: half a common L1
+/// data cache).
+const TILE_L1: usize = 4096;
 /// The buffer of one tile: `TILE_MAX` columns (rounded up to whole blocks) of up to 16 rows.
 pub(crate) const BUF: usize = TILE_MAX * 16;
 
@@ -137,7 +153,8 @@ pub(crate) fn gate_tile<V: Simd>(
     let (mut wt, mut ix) = ([[0.0f32; 16]; 8], [[0.0f32; 16]; 8]);
     for j in 0..k {
         p.apply(top[j]).to_array(&mut wt[j]);
-        pos[j].to_array(&mut ix[j]);
+        // Positions below 2^23 plus 2^23: the position is the low bits of the f32.
+        pos[j].add(V::splat(isa, MAGIC)).to_array(&mut ix[j]);
     }
     for r in 0..l {
         if back & (1 << r) != 0 {
@@ -150,7 +167,7 @@ pub(crate) fn gate_tile<V: Simd>(
         }
         let ir = &mut out.idx[row * out.i_stride..][..k];
         for (j, i) in ir.iter_mut().enumerate() {
-            *i = ix[j][r] as i32;
+            *i = (ix[j][r].to_bits() - MAGIC.to_bits()) as i32;
         }
     }
     back
@@ -202,6 +219,13 @@ fn column<V: Simd>(isa: Token<V>, cols: &[f32], c: usize) -> V {
 /// values by position (a later one never passes an equal one), into `top[..K]` and their
 /// positions (as `f32`, exact below `2^24`) into `pos[..K]`. Slots no entry above `-inf`
 /// reached hold `-inf`.
+///
+/// Each insertion waits for the previous one's compares (a compare into an AVX-512 mask
+/// register takes several cycles), so where two sets of slots fit in the registers the columns
+/// go through two independent sets, the first half's and the second half's, and the second set
+/// is then offered to the first, slot by slot in its own order. Every entry of the second half lies after every entry of the
+/// first, and a set's slots hold equal values in position order, so the merge keeps the rule
+/// on equal values and the result is the one a single pass gives.
 #[inline(always)]
 fn select<V: Simd, const K: usize>(
     isa: Token<V>,
@@ -211,12 +235,44 @@ fn select<V: Simd, const K: usize>(
     pos: &mut [V; 8],
 ) {
     let ninf = V::splat(isa, f32::NEG_INFINITY);
-    let (mut t, mut p) = ([ninf; K], [V::splat(isa, 0.0); K]);
-    let (mut at, one) = (V::splat(isa, 0.0), V::splat(isa, 1.0));
-    for c in 0..n {
-        let x = column(isa, cols, c);
-        // Slot `j` keeps its entry where it is at least `x`; otherwise it takes `x` (where
-        // slot `j - 1` keeps its own) or slot `j - 1`'s entry (where that moves down).
+    let mut a = Slots::<V, K>([ninf; K], [V::splat(isa, 0.0); K]);
+    let mut b = a;
+    // Two sets: `4K` slot vectors, plus the column, the positions and the constants.
+    let h = if 4 * K + 6 <= V::REGISTERS { n / 2 } else { 0 };
+    let one = V::splat(isa, 1.0);
+    let (mut at, mut bt) = (V::splat(isa, 0.0), V::splat(isa, h as f32));
+    for c in 0..h {
+        a.offer(column(isa, cols, c), at);
+        b.offer(column(isa, cols, h + c), bt);
+        at = at.add(one);
+        bt = bt.add(one);
+    }
+    for c in 2 * h..n {
+        b.offer(column(isa, cols, c), bt);
+        bt = bt.add(one);
+    }
+    if h == 0 {
+        a = b;
+    } else {
+        for j in 0..K {
+            a.offer(b.0[j], b.1[j]);
+        }
+    }
+    top[..K].copy_from_slice(&a.0);
+    pos[..K].copy_from_slice(&a.1);
+}
+
+/// `K` sorted slots per lane: values (descending) and their positions.
+#[derive(Clone, Copy)]
+struct Slots<V, const K: usize>([V; K], [V; K]);
+
+impl<V: Simd, const K: usize> Slots<V, K> {
+    /// Offers `x` at position `at`: slot `j` keeps its entry where it is at least `x`;
+    /// otherwise it takes `x` (where slot `j - 1` keeps its own) or slot `j - 1`'s entry
+    /// (where that moves down).
+    #[inline(always)]
+    fn offer(&mut self, x: V, at: V) {
+        let (t, p) = (&mut self.0, &mut self.1);
         for j in (1..K).rev() {
             let v = V::pick_ge(t[j - 1], x, x, t[j - 1]);
             let i = V::pick_ge(t[j - 1], x, at, p[j - 1]);
@@ -225,52 +281,52 @@ fn select<V: Simd, const K: usize>(
         }
         p[0] = V::pick_ge(t[0], x, p[0], at);
         t[0] = V::pick_ge(t[0], x, t[0], x);
-        at = at.add(one);
     }
-    top[..K].copy_from_slice(&t);
-    pos[..K].copy_from_slice(&p);
 }
 
 /// Step 3: every lane's sum of `exp(x - shift * ln2)` over its row, in f64, added as the
-/// candidate path adds it (see the module's notes).
+/// candidate path adds it (see the module's notes): lane position `j`'s accumulator folded into
+/// its f64 partial every [`FOLD`] blocks, then the partials added pairwise in `j` order, a
+/// vector of rows at a time.
 #[inline(always)]
 fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 16] {
-    let l = V::LANES;
+    let (l, h) = (V::LANES, V::LANES / 2);
     let ex = Exp::per_lane(isa, shift);
     let zero = V::splat(isa, 0.0);
     let mut acc = [zero; 16];
-    let mut wide = [V::wide_zero(isa); 16];
-    let mut steps = 0;
-    for b in 0..blocks {
-        for (j, a) in acc.iter_mut().enumerate().take(l) {
-            *a = ex.eval_add(column(isa, cols, b * l + j), *a);
-        }
-        steps += 1;
-        if steps == FOLD {
-            for (a, w) in acc.iter_mut().zip(wide.iter_mut()).take(l) {
-                fold(isa, core::array::from_mut(a), w);
+    // The partials of positions `j` and `h + j`: two arrays of 8 (one of 16 is cleared by a
+    // call to memset, which costs more than the rest of the step on short rows).
+    let (mut lo, mut hi) = ([V::wide_zero(isa); 8], [V::wide_zero(isa); 8]);
+    let mut b = 0;
+    while b < blocks {
+        let end = (b + FOLD).min(blocks);
+        for b in b..end {
+            for (j, a) in acc.iter_mut().enumerate().take(l) {
+                *a = ex.eval_add(column(isa, cols, b * l + j), *a);
             }
-            steps = 0;
         }
+        for j in 0..h {
+            lo[j] = acc[j].wide_add(lo[j]);
+            hi[j] = acc[h + j].wide_add(hi[j]);
+            acc[j] = zero;
+            acc[h + j] = zero;
+        }
+        b = end;
     }
-    let mut part = [[0.0f64; 16]; 16];
-    for ((a, w), part) in acc
-        .iter_mut()
-        .zip(wide.iter_mut())
-        .zip(part.iter_mut())
-        .take(l)
-    {
-        fold(isa, core::array::from_mut(a), w);
-        V::wide_to_array(*w, part);
+    // `passes::pairwise` over the positions, lane-wise: its first level adds `j` and `h + j`.
+    for j in 0..h {
+        lo[j] = V::wide_sum(lo[j], hi[j]);
+    }
+    let mut w = h;
+    while w > 1 {
+        let h = w / 2;
+        for i in 0..h {
+            lo[i] = V::wide_sum(lo[i], lo[w - h + i]);
+        }
+        w -= h;
     }
     let mut totals = [0.0f64; 16];
-    for (r, total) in totals.iter_mut().enumerate().take(l) {
-        let mut v = [0.0f64; 32];
-        for (v, part) in v.iter_mut().zip(&part).take(l) {
-            *v = part[r];
-        }
-        *total = pairwise(&mut v, l);
-    }
+    V::wide_to_array(lo[0], &mut totals);
     totals
 }
 
@@ -397,12 +453,18 @@ mod tests {
             .map(|i| ((i * 7919) % 101) as f32 * 0.1)
             .collect();
         let mut want = 0u32;
-        let specials: [(usize, f32); 4] =
-            [(3, f32::NAN), (5, f32::INFINITY), (9, -2.0e5), (12, 1.5e5)];
-        for &(r, v) in &specials {
+        // Handed back: NaN, +inf, a maximum above `LARGE`; not: an entry below `-LARGE` that
+        // is not the maximum (an ordinary row).
+        let specials: [(usize, f32, bool); 4] = [
+            (3, f32::NAN, true),
+            (5, f32::INFINITY, true),
+            (9, -2.0e5, false),
+            (12, 1.5e5, true),
+        ];
+        for &(r, v, back) in &specials {
             if r < l {
                 x[r * n + 4] = v;
-                want |= 1 << r;
+                want |= u32::from(back) << r;
             }
         }
         // Row 1: two entries above -inf (enough for k = 2, not for k = 3).

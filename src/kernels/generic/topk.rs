@@ -401,7 +401,7 @@ fn gate_rows<V: Simd, const U: usize>(
     let l = V::LANES;
     // Whole tiles of `LANES` rows first, then the rest in groups of `gate::R`.
     let mut first = 0;
-    if tile::takes(n, k) && rows.rows() >= l {
+    if tile::takes::<V>(n, k) && rows.rows() >= l {
         let mut tile = Tile::new();
         let mut xs = [rows.row(0); 16];
         while first + l <= rows.rows() {
