@@ -11,8 +11,8 @@
 //!    values into bands, and the mass above each band is known, so the band holding the
 //!    nucleus cut (`top_p` of the total) is known;
 //! 3. a pass that packs the entries of that band, with their positions, into a pool ([`Pool`],
-//!    vector compress-stores, nothing done per entry). A band of more than [`CAP`] entries is
-//!    narrowed on the row first: another ladder pass, its rungs evenly spaced over the band;
+//!    vector compress-stores, nothing done per entry). A band of more than [`row_cap`] entries
+//!    is narrowed on the row first: another ladder pass, its rungs evenly spaced over the band;
 //! 4. the pool is narrowed the same way ([`crossing`]): a ladder evenly spaced over its
 //!    values, the band holding the goal packed into the next pool, until a few entries are
 //!    left; only those are sorted. That gives the nucleus's last entry and its mass;
@@ -600,9 +600,22 @@ fn walk_sorted<V: Simd>(
     )
 }
 
-/// Entries a pool packed from the row may hold before the band is narrowed on the row
-/// instead (see [`locate`]).
+/// The fewest entries a pool packed from the row may hold before the band is narrowed on the
+/// row instead (see [`row_cap`]).
 const CAP: usize = 16384;
+
+/// Entries a pool packed from a row of `n` may hold before the band is narrowed on the row
+/// instead (see [`locate`]): a quarter of the row, at least [`CAP`], at most a quarter of what
+/// the pools keep ([`RETAIN`]). Packing a band of `c` entries costs a scan of the row and then
+/// ladders over `c` entries; narrowing it costs a ladder over the whole row (the dearer pass:
+/// exponentials and twelve compares and adds per vector) and then the scan. A scan that
+/// finds more than the cap has been spent for nothing. With 16384 for 128K entries, a nucleus
+/// of language-model-like logits (`top_p = 0.9`) took 7.5 times the row's softmax (its band
+/// held 16385 entries: a scan, a second row ladder, a scan); with a quarter of the row, 4.9
+/// (Zen 4, AVX-512, `scripts/compare-topk.sh`'s logits).
+fn row_cap(n: usize) -> usize {
+    (n / 4).clamp(CAP, RETAIN / 4)
+}
 
 /// Narrowings on the row before a band is packed whatever its size.
 const ROW_LEVELS: usize = 4;
@@ -675,8 +688,8 @@ struct Ladders {
 /// The entry of the row at which the running mass in descending order first reaches `goal`
 /// (`> goal` when `strict`), the running mass through it, and the last ladder used, from the
 /// ladder `start`. The band holding the entry is packed into `pool` and narrowed there
-/// ([`crossing`]); a band of more than [`CAP`] entries is first narrowed on the row, with a
-/// ladder of thresholds evenly spaced over it.
+/// ([`crossing`]); a band of more than [`row_cap`] entries is first narrowed on the row, with
+/// a ladder of thresholds evenly spaced over it.
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
@@ -705,7 +718,7 @@ fn locate<V: Simd>(
         let (lo, hi) = band(&t, r);
         let (lo, hi) = (lo.max(within.0), hi.min(within.1));
         let cap = if level < ROW_LEVELS && lo < hi {
-            CAP
+            row_cap(x.len())
         } else {
             usize::MAX
         };
@@ -891,8 +904,9 @@ mod tests {
             seed ^= seed << 17;
             (seed >> 40) as f32 / (1u64 << 24) as f32
         };
-        // Above CAP, so that the crowded row's band is narrowed on the row.
+        // Above the row's cap, so that the crowded row's band is narrowed on the row.
         let n = CAP + 4000;
+        assert!(n > row_cap(n));
         let mut body: Vec<f32> = (0..n)
             .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
             .collect();
