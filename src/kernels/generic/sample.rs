@@ -32,7 +32,7 @@
 
 use super::gate::{iota, load_slice};
 use super::inputs::{Input, Plain, Scaled};
-use super::passes::{lane_max, wide_total};
+use super::passes::{lane_max, sum_exp, wide_total};
 use super::topk::{floor_of, select, Best};
 use super::walk::{self, Body, One};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
@@ -320,6 +320,13 @@ impl Pool {
         self.len += mask.count_ones() as usize;
     }
 
+    /// Makes room for `lanes` elements past `len` (what the compress-stores need).
+    fn grow_room(&mut self, lanes: usize) {
+        if self.len + lanes > self.v.len() {
+            self.grow(lanes);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn grow(&mut self, lanes: usize) {
@@ -335,16 +342,16 @@ const RETAIN: usize = 1 << 20;
 thread_local! {
     /// The pools of the thread's last draw: reused, a draw does not allocate (and fault in)
     /// fresh memory every time.
-    static POOLS: core::cell::Cell<Option<Box<[Pool; 2]>>> = const { core::cell::Cell::new(None) };
+    static POOLS: core::cell::Cell<Option<Box<[Pool; 3]>>> = const { core::cell::Cell::new(None) };
 }
 
-/// Two empty pools: the thread's kept ones when it has them.
-fn take_pools() -> Box<[Pool; 2]> {
+/// Three empty pools: the thread's kept ones when it has them.
+fn take_pools() -> Box<[Pool; 3]> {
     let mut pools = POOLS
         .try_with(|p| p.take())
         .ok()
         .flatten()
-        .unwrap_or_else(|| Box::new([Pool::new(), Pool::new()]));
+        .unwrap_or_else(|| Box::new([Pool::new(), Pool::new(), Pool::new()]));
     for p in pools.iter_mut() {
         p.len = 0;
     }
@@ -352,7 +359,7 @@ fn take_pools() -> Box<[Pool; 2]> {
 }
 
 /// Keeps `pools` for the thread's next draw, unless they grew past [`RETAIN`].
-fn keep_pools(pools: Box<[Pool; 2]>) {
+fn keep_pools(pools: Box<[Pool; 3]>) {
     if pools.iter().all(|p| p.v.len() <= RETAIN) {
         // A thread being torn down keeps nothing.
         let _ = POOLS.try_with(|p| p.set(Some(pools)));
@@ -632,6 +639,15 @@ fn nucleus<V: Simd>(
     ex: &Exp<V>,
     d: &Draw,
 ) -> Option<usize> {
+    // No closure here: it would not be compiled inside the ISA's entry point.
+    let mut pools = take_pools();
+    let [pool, spare, copy] = &mut *pools;
+    if d.top_p < 1.0 {
+        if let Some(i) = nucleus_by_pool::<V>(isa, inp, x, ex, d, [pool, spare, copy]) {
+            keep_pools(pools);
+            return Some(i);
+        }
+    }
     let mut t = [0.0f32; RUNGS];
     for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
         *t = m - depth;
@@ -640,11 +656,9 @@ fn nucleus<V: Simd>(
     let total = a[RUNGS];
     // NaN (a NaN entry) or no mass.
     if total.is_nan() || total <= 0.0 {
+        keep_pools(pools);
         return None;
     }
-    // No closure here: it would not be compiled inside the ISA's entry point.
-    let mut pools = take_pools();
-    let [pool, spare] = &mut *pools;
     let first = Ladders {
         t,
         a,
@@ -672,6 +686,103 @@ fn nucleus<V: Simd>(
         Some(end) if e.after(end) => end.i,
         _ => e.i,
     } as usize)
+}
+
+/// Elements of the row read to choose the pool path's lower bound (about this many).
+const SAMPLE: usize = 512;
+
+/// The shortest row the pool path is tried on.
+const POOL_MIN: usize = 4 * SAMPLE;
+
+/// The sample ranks the pool path tries as its lower bound, from three eighths of the
+/// sample down to a thirty-second (of a row's entries, as many in expectation).
+const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
+
+/// The draw with a nucleus cut (`top_p < 1`) from one pool of every entry at or above a
+/// lower bound `lo`, or `None` (nothing drawn, the pools left to the ladders) where it does
+/// not apply. A nucleus of `top_p` of the mass is its top entries, so when the entries at or
+/// above `lo` hold at least that much, the pool holds the nucleus and therefore the draw
+/// too, and both are located in the pool ([`crossing`], the second time on a copy):
+///
+/// 1. the row's total mass (one pass, no compares);
+/// 2. `lo` from a strided sample of [`SAMPLE`] elements: the highest of the sample's values
+///    at the ranks [`RANKS`] (from three eighths of the sample down) whose entries below it,
+///    scaled to the row, hold at most three quarters of the mass the nucleus leaves out;
+/// 3. one scan packs the entries at or above `lo` (at most half the row, or the path is
+///    left); their exact mass must reach the goal.
+///
+/// Two passes over the row and one scan, against the ladders' two or three passes of twelve
+/// compares and adds per vector. Where the sample misleads (the pool would pass the cap, or
+/// its mass falls short), the ladders start from scratch: the cost of a wrong guess is a sum
+/// pass and at most one scan. Masses are the same f32 exponentials as the ladders', so both
+/// paths locate the same entries up to the rounding of the sums (the tests' tolerance).
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn nucleus_by_pool<V: Simd>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    ex: &Exp<V>,
+    d: &Draw,
+    [pool, spare, copy]: [&mut Pool; 3],
+) -> Option<usize> {
+    let n = x.len();
+    if n < POOL_MIN {
+        return None;
+    }
+    let total = sum_exp::<V, 4, 0>(isa, inp, x, ex);
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    // Step 2: every `stride`-th element (offsets spread over the whole row).
+    let stride = n / SAMPLE;
+    let mut v = [0.0f32; SAMPLE];
+    for (j, v) in v.iter_mut().enumerate() {
+        *v = inp.value(x[j * stride + (j * 7) % stride]);
+    }
+    // The highest of the sample's ranks `RANKS` (nested partitions: each selection within
+    // the previous one's top part) whose entries below it, scaled to the row, hold at most
+    // three quarters of the mass the nucleus leaves out.
+    let goal = d.top_p * total;
+    let allowed = 0.75 * (total - goal) * (SAMPLE as f64 / n as f64);
+    let (mut e, mut missed, mut top) = ([0.0f64; SAMPLE], 0.0f64, SAMPLE);
+    let mut lo = None;
+    for r in RANKS {
+        let (_, &mut at, _) = v[..top].select_nth_unstable_by(r, desc_f32);
+        let m = r + 1;
+        exps::<V>(isa, ex, v[m..top].iter().copied(), &mut e[..top - m]);
+        let more = missed + e[..top - m].iter().sum::<f64>();
+        if more > allowed {
+            break;
+        }
+        (missed, top, lo) = (more, m, Some(at));
+    }
+    let lo = lo.filter(|&lo| lo > f32::NEG_INFINITY)?;
+    let cap = n / 2;
+    // Step 3.
+    if !pack_row::<V>(isa, inp, x, (lo, f32::INFINITY), pool, cap) {
+        return None;
+    }
+    let mass = sum_exp::<V, 4, 0>(isa, &Plain, &pool.v[..pool.len], ex);
+    // A margin for the rounding between this sum and the crossing's.
+    if mass < goal * (1.0 + 1e-9) {
+        return None;
+    }
+    copy.len = 0;
+    copy.grow_room(pool.len + V::LANES);
+    copy.v[..pool.len].copy_from_slice(&pool.v[..pool.len]);
+    copy.p[..pool.len].copy_from_slice(&pool.p[..pool.len]);
+    copy.len = pool.len;
+    let (end, nucleus) = crossing::<V>(isa, ex, pool, spare, 0.0, goal, false);
+    let (e, _) = crossing::<V>(isa, ex, copy, spare, 0.0, d.u * nucleus, true);
+    // Rounding can put the draw a little past the nucleus's end: the end then.
+    Some(if e.after(end) { end.i } else { e.i } as usize)
+}
+
+/// Descending order of values (no NaN here).
+fn desc_f32(a: &f32, b: &f32) -> core::cmp::Ordering {
+    b.total_cmp(a)
 }
 
 /// A ladder over the row: its thresholds `t` and masses `a` (of the whole row), the value
@@ -966,6 +1077,74 @@ mod tests {
     #[test]
     fn draws_of_every_isa_here_match_the_sorted_reference() {
         super::super::each_isa_here!(check);
+    }
+
+    /// The pool path on its own: it takes rows of language-model-like logits with a nucleus
+    /// cut and draws what the reference draws, and leaves a row whose nucleus is most of the
+    /// row to the ladders.
+    fn pool_path<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        // Few entries, so that boundaries are rarely within the reference's tolerance.
+        let n = 8192;
+        let mut lm: Vec<f32> = (0..n)
+            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.5)
+            .collect();
+        for j in 0..20 {
+            lm[(j * 751) % n] += 4.0 + 0.4 * j as f32;
+        }
+        let flat: Vec<f32> = (0..n).map(|_| next() * 1e-3).collect();
+        let mut pools = [Pool::new(), Pool::new(), Pool::new()];
+        let (mut taken, mut checked) = (0, 0);
+        for scale in [1.0f32, 0.5] {
+            let m = lm.iter().fold(f32::MIN, |a, &b| a.max(b)) * scale;
+            let ex = Exp::new(isa, shift_for_max(m), 1.0);
+            let inp = Scaled::<V>::new(isa, scale);
+            for top_p in [0.9, 0.5, 0.95] {
+                for j in 0..4 {
+                    let u = j as f64 / 4.0 + 0.0731;
+                    let d = Draw {
+                        scale: Some(scale),
+                        top_k: 0,
+                        top_p,
+                        u,
+                    };
+                    let [a, b, c] = &mut pools;
+                    let got = nucleus_by_pool::<V>(isa, &inp, &lm, &ex, &d, [a, b, c]);
+                    taken += usize::from(got.is_some());
+                    if let (Some(got), Some(want)) = (got, reference(&lm, scale, top_p, u)) {
+                        checked += 1;
+                        assert_eq!(got, want, "{name} scale {scale} top_p {top_p} u {u}");
+                    }
+                }
+            }
+        }
+        // Scale 1: a few strong entries hold most of the mass; 0.5: the body's top three
+        // eighths hold half of it (`top_p = 0.5` taken), not 0.9 or 0.95.
+        assert!(
+            taken == 16 && checked >= 14,
+            "{name}: {taken} taken, {checked} checked"
+        );
+        let ex = Exp::new(isa, shift_for_max(1e-3), 1.0);
+        let d = Draw {
+            scale: Some(1.0),
+            top_k: 0,
+            top_p: 0.9,
+            u: 0.5,
+        };
+        let [a, b, c] = &mut pools;
+        let got = nucleus_by_pool::<V>(isa, &Plain, &flat, &ex, &d, [a, b, c]);
+        assert_eq!(got, None, "{name}: a flat row's nucleus is most of the row");
+    }
+
+    #[test]
+    fn the_pool_path_takes_language_model_rows_on_every_isa_here() {
+        super::super::each_isa_here!(pool_path);
     }
 
     #[test]
