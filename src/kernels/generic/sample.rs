@@ -3,7 +3,11 @@
 //!
 //! A small `top_k` reads the row twice (lane maxima, then a selection against a running bar
 //! into a sorted list of `top_k` entries). Without a top-k cut the draw is an inverse-CDF
-//! search over the masses in descending order, done as a narrowing of value ranges:
+//! search over the masses in descending order. With a nucleus cut it first tries one pool
+//! ([`nucleus_by_pool`]): the row's total, a lower bound from a strided sample below which
+//! the sample puts less mass than the nucleus leaves out, one scan packing every entry above
+//! it; the nucleus's end and the draw are then both in that pool. Otherwise (no cut, or the
+//! sample misled) the search is a narrowing of value ranges:
 //!
 //! 1. the maximum (lane maxima);
 //! 2. one pass of exponentials that sums the row's mass in total and at or above a ladder of
@@ -20,9 +24,10 @@
 //!    narrowest ladder that holds it (often the draw needs only step 3 and 4 again).
 //!
 //! The pools are kept per thread between draws (up to [`RETAIN`] entries), so a draw does not
-//! fault in fresh memory every time. Cost: a 128K row of language-model-like logits with
-//! `top_p = 0.9` takes two or three ladder passes, each about 1.5 times the row's softmax on
-//! Zen 5 (the twelve masked adds per vector, not the memory, bound it).
+//! fault in fresh memory every time. Cost: a ladder pass over a 128K row is about 1.5 times
+//! the row's softmax on Zen 5, 2.4 on Zen 4 (the twelve compares and masked adds per vector,
+//! not the memory, bound it); the pool path reads the row three times without them (maximum,
+//! total, scan) and narrows a pool of a quarter of the row or less.
 //!
 //! Every mass is the kernels' f32 `exp(v - shift*ln2)`, the same for an entry whichever pass
 //! computes it; the ladders add them in f32 a few terms per lane and then in f64, so a band's
@@ -716,7 +721,6 @@ const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
 /// its mass falls short), the ladders start from scratch: the cost of a wrong guess is a sum
 /// pass and at most one scan. Masses are the same f32 exponentials as the ladders', so both
 /// paths locate the same entries up to the rounding of the sums (the tests' tolerance).
-#[allow(clippy::too_many_arguments)]
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn nucleus_by_pool<V: Simd>(
