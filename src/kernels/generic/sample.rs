@@ -623,8 +623,8 @@ const CAP: usize = 16384;
 /// exponentials and twelve compares and adds per vector) and then the scan. A scan that
 /// finds more than the cap has been spent for nothing. With 16384 for 128K entries, a nucleus
 /// of language-model-like logits (`top_p = 0.9`) took 7.5 times the row's softmax (its band
-/// held 16385 entries: a scan, a second row ladder, a scan); with a quarter of the row, 4.9
-/// (Zen 4, AVX-512, `scripts/compare-topk.sh`'s logits).
+/// held 16385 entries: a scan, a second row ladder, a scan); with a quarter of the row, 5.35
+/// (Zen 4, AVX-512, `scripts/compare-topk.sh 7`).
 fn row_cap(n: usize) -> usize {
     (n / 4).clamp(CAP, RETAIN / 4)
 }
@@ -713,8 +713,8 @@ const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
 /// 2. `lo` from a strided sample of [`SAMPLE`] elements: the highest of the sample's values
 ///    at the ranks [`RANKS`] (from three eighths of the sample down) whose entries below it,
 ///    scaled to the row, hold at most three quarters of the mass the nucleus leaves out;
-/// 3. one scan packs the entries at or above `lo` (at most half the row, or the path is
-///    left); their exact mass must reach the goal.
+/// 3. one scan packs the entries at or above `lo` (at most half the row and at most
+///    [`RETAIN`], or the path is left); their exact mass must reach the goal.
 ///
 /// Two passes over the row and one scan, against the ladders' two or three passes of twelve
 /// compares and adds per vector. Where the sample misleads (the pool would pass the cap, or
@@ -763,7 +763,8 @@ fn nucleus_by_pool<V: Simd>(
         (missed, top, lo) = (more, m, Some(at));
     }
     let lo = lo.filter(|&lo| lo > f32::NEG_INFINITY)?;
-    let cap = n / 2;
+    // At most half the row, and no more than the pools keep between draws.
+    let cap = (n / 2).min(RETAIN);
     // Step 3.
     if !pack_row::<V>(isa, inp, x, (lo, f32::INFINITY), pool, cap) {
         return None;
