@@ -223,9 +223,10 @@ fn column<V: Simd>(isa: Token<V>, cols: &[f32], c: usize) -> V {
 /// Each insertion waits for the previous one's compares (a compare into an AVX-512 mask
 /// register takes several cycles), so where two sets of slots fit in the registers the columns
 /// go through two independent sets, the first half's and the second half's, and the second set
-/// is then offered to the first, slot by slot in its own order. Every entry of the second half lies after every entry of the
-/// first, and a set's slots hold equal values in position order, so the merge keeps the rule
-/// on equal values and the result is the one a single pass gives.
+/// is then offered to the first, slot by slot in its own order. Every entry of the second
+/// half lies after every entry of the first, and a set's slots hold equal values in position
+/// order, so the merge keeps the rule on equal values and the result is the one a single pass
+/// gives.
 #[inline(always)]
 fn select<V: Simd, const K: usize>(
     isa: Token<V>,
