@@ -325,13 +325,6 @@ impl Pool {
         self.len += mask.count_ones() as usize;
     }
 
-    /// Makes room for `lanes` elements past `len` (what the compress-stores need).
-    fn grow_room(&mut self, lanes: usize) {
-        if self.len + lanes > self.v.len() {
-            self.grow(lanes);
-        }
-    }
-
     #[cold]
     #[inline(never)]
     fn grow(&mut self, lanes: usize) {
@@ -551,12 +544,7 @@ fn crossing<V: Simd>(
         if n <= SORTED || lo == hi || levels == LEVELS {
             return walk_sorted::<V>(isa, ex, pool, lo == hi, before, goal, strict);
         }
-        // Band 0 holds the pool's largest value alone, so every narrowing drops a value.
-        let w = (hi - lo) / RUNGS as f32;
-        let mut t = [0.0f32; RUNGS];
-        for (r, t) in t.iter_mut().enumerate() {
-            *t = hi - w * r as f32;
-        }
+        let t = spaced(lo, hi);
         let a = ladder::<V>(isa, &Plain, &pool.v[..n], ex, &t);
         let r = band_of(&a, before, goal, strict);
         let (blo, bhi) = band(&t, r);
@@ -565,6 +553,17 @@ fn crossing<V: Simd>(
         core::mem::swap(pool, spare);
         levels += 1;
     }
+}
+
+/// The thresholds of a pool's ladder over its values `lo..=hi`: evenly spaced from `hi` down.
+/// Band 0 holds the pool's largest value alone, so every narrowing drops a value.
+fn spaced(lo: f32, hi: f32) -> [f32; RUNGS] {
+    let w = (hi - lo) / RUNGS as f32;
+    let mut t = [0.0f32; RUNGS];
+    for (r, t) in t.iter_mut().enumerate() {
+        *t = hi - w * r as f32;
+    }
+    t
 }
 
 /// [`crossing`] over a small pool (or one of equal values, already in order): sorted, then
@@ -646,9 +645,9 @@ fn nucleus<V: Simd>(
 ) -> Option<usize> {
     // No closure here: it would not be compiled inside the ISA's entry point.
     let mut pools = take_pools();
-    let [pool, spare, copy] = &mut *pools;
+    let [pool, spare, third] = &mut *pools;
     if d.top_p < 1.0 {
-        if let Some(i) = nucleus_by_pool::<V>(isa, inp, x, ex, d, [pool, spare, copy]) {
+        if let Some(i) = nucleus_by_pool::<V>(isa, inp, x, ex, d, [pool, spare, third]) {
             keep_pools(pools);
             return Some(i);
         }
@@ -707,7 +706,7 @@ const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
 /// lower bound `lo`, or `None` (nothing drawn, the pools left to the ladders) where it does
 /// not apply. A nucleus of `top_p` of the mass is its top entries, so when the entries at or
 /// above `lo` hold at least that much, the pool holds the nucleus and therefore the draw
-/// too, and both are located in the pool ([`crossing`], the second time on a copy):
+/// too, and both are located in the pool ([`crossing`], from one ladder over the pool):
 ///
 /// 1. the row's total mass (one pass, no compares);
 /// 2. `lo` from a strided sample of [`SAMPLE`] elements: the highest of the sample's values
@@ -729,7 +728,7 @@ fn nucleus_by_pool<V: Simd>(
     x: &[f32],
     ex: &Exp<V>,
     d: &Draw,
-    [pool, spare, copy]: [&mut Pool; 3],
+    [pool, spare, third]: [&mut Pool; 3],
 ) -> Option<usize> {
     let n = x.len();
     if n < POOL_MIN {
@@ -774,13 +773,29 @@ fn nucleus_by_pool<V: Simd>(
     if mass < goal * (1.0 + 1e-9) {
         return None;
     }
-    copy.len = 0;
-    copy.grow_room(pool.len + V::LANES);
-    copy.v[..pool.len].copy_from_slice(&pool.v[..pool.len]);
-    copy.p[..pool.len].copy_from_slice(&pool.p[..pool.len]);
-    copy.len = pool.len;
-    let (end, nucleus) = crossing::<V>(isa, ex, pool, spare, 0.0, goal, false);
-    let (e, _) = crossing::<V>(isa, ex, copy, spare, 0.0, d.u * nucleus, true);
+    // The nucleus's end and then the draw, both from the pool's first ladder: each packs its
+    // band into `spare` and narrows it there (with `third`), the pool left as it is.
+    let n = pool.len;
+    let (plo, phi) = min_max::<V>(isa, &pool.v[..n]);
+    let (end, e) = if n <= SORTED || plo == phi {
+        // `crossing` sorts such a pool and walks it, without changing it.
+        let (end, nucleus) = crossing::<V>(isa, ex, pool, spare, 0.0, goal, false);
+        let (e, _) = crossing::<V>(isa, ex, pool, spare, 0.0, d.u * nucleus, true);
+        (end, e)
+    } else {
+        let t = spaced(plo, phi);
+        let a = ladder::<V>(isa, &Plain, &pool.v[..n], ex, &t);
+        let r = band_of(&a, 0.0, goal, false);
+        let (blo, bhi) = band(&t, r);
+        pack_pool::<V>(isa, pool, blo, bhi, spare);
+        let (end, nucleus) = crossing::<V>(isa, ex, spare, third, above(&a, r), goal, false);
+        let goal = d.u * nucleus;
+        let r = band_of(&a, 0.0, goal, true);
+        let (blo, bhi) = band(&t, r);
+        pack_pool::<V>(isa, pool, blo, bhi, spare);
+        let (e, _) = crossing::<V>(isa, ex, spare, third, above(&a, r), goal, true);
+        (end, e)
+    };
     // Rounding can put the draw a little past the nucleus's end: the end then.
     Some(if e.after(end) { end.i } else { e.i } as usize)
 }
