@@ -32,19 +32,32 @@ pub(crate) fn k_min() -> f32 {
 /// margin of the smaller runs.
 pub(crate) const FOLD: usize = 4;
 
+/// The one pairwise order of the crate's sums: the back half of the first `n` elements of `v`
+/// added onto the front (`v[i] = add(v[i], v[w - h + i])`, `h = w / 2`) until one is left, in
+/// `v[0]`. Used for f32 vectors ([`tree_sum`]), f64 scalars ([`pairwise`]) and f64 vectors
+/// (the tile path's lane-wise totals), which must add in the same order to give the same bits.
+/// A macro, so that every use is its caller's own code (compiled inside the ISA's entry point
+/// where a closure would not be).
+macro_rules! pairwise_in_place {
+    ($v:expr, $n:expr, $add:expr) => {{
+        let mut w = $n;
+        while w > 1 {
+            let h = w / 2;
+            for i in 0..h {
+                $v[i] = ($add)($v[i], $v[w - h + i]);
+            }
+            w -= h;
+        }
+    }};
+}
+pub(crate) use pairwise_in_place;
+
 /// `acc[0] + ... + acc[U-1]`, added pairwise.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn tree_sum<V: Simd, const U: usize>(acc: &[V; U]) -> V {
     let mut v = *acc;
-    let mut w = U;
-    while w > 1 {
-        let h = w / 2;
-        for i in 0..h {
-            v[i] = v[i].add(v[w - h + i]);
-        }
-        w -= h;
-    }
+    pairwise_in_place!(v, U, V::add);
     v[0]
 }
 
@@ -59,14 +72,7 @@ pub(crate) fn fold<V: Simd, const U: usize>(isa: Token<V>, acc: &mut [V; U], wid
 /// `v[0] + ... + v[n-1]` for `n <= 32`, added pairwise in a fixed order.
 #[inline]
 pub(crate) fn pairwise(v: &mut [f64; 32], n: usize) -> f64 {
-    let mut w = n;
-    while w > 1 {
-        let h = w / 2;
-        for i in 0..h {
-            v[i] += v[w - h + i];
-        }
-        w -= h;
-    }
+    pairwise_in_place!(v, n, |a: f64, b: f64| a + b);
     if n == 0 {
         0.0
     } else {

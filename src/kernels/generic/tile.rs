@@ -28,7 +28,7 @@
 use core::mem::MaybeUninit;
 
 use super::inputs::Input;
-use super::passes::{LaneMap, Prob, FOLD};
+use super::passes::{pairwise_in_place, LaneMap, Prob, FOLD};
 use super::topk::{Gate, GateOut};
 use crate::kernels::exp::{Exp, LARGE, LOG2E, ROUND};
 use crate::kernels::simd::{Simd, Token};
@@ -318,14 +318,7 @@ fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 
     for j in 0..h {
         lo[j] = V::wide_sum(lo[j], hi[j]);
     }
-    let mut w = h;
-    while w > 1 {
-        let h = w / 2;
-        for i in 0..h {
-            lo[i] = V::wide_sum(lo[i], lo[w - h + i]);
-        }
-        w -= h;
-    }
+    pairwise_in_place!(lo, h, V::wide_sum);
     let mut totals = [0.0f64; 16];
     V::wide_to_array(lo[0], &mut totals);
     totals
