@@ -65,7 +65,7 @@
  * thread during the call.
  *
  * ISA SELECTION: on first use the library picks the best instruction set the CPU supports:
- * AVX-512 > AVX2+FMA+F16C > scalar on x86_64, NEON on aarch64, the portable scalar kernels
+ * AVX-512 > AVX2+FMA+F16C+POPCNT > scalar on x86_64, NEON on aarch64, the portable scalar kernels
  * elsewhere. The environment variable `SOFTMAX_ISA` (`scalar`, `avx2`, `avx512` or `neon`),
  * read once at first use, forces another supported one (an unknown or unsupported name is
  * ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
@@ -185,7 +185,7 @@
 #define SOFTMAX_ISA_SCALAR 0
 
 /**
- * ISA: x86_64 with AVX2, FMA and F16C (8 lanes).
+ * ISA: x86_64 with AVX2, FMA, F16C and POPCNT (8 lanes).
  */
 #define SOFTMAX_ISA_AVX2 1
 

@@ -1,6 +1,6 @@
 //! The one place that decides which ISA's kernels run.
 //!
-//! On first use the best ISA the CPU supports is chosen (AVX-512, then AVX2+FMA+F16C on
+//! On first use the best ISA the CPU supports is chosen (AVX-512, then AVX2+FMA+F16C+POPCNT on
 //! x86_64; NEON on aarch64; the portable kernels otherwise), unless the environment variable
 //! `SOFTMAX_ISA` (`scalar`, `avx2`, `avx512`, `neon`) names another one the CPU supports. The
 //! choice is cached in an atomic pointer to a static kernel table, so every later call costs
@@ -25,18 +25,21 @@ pub const ISA_ENV_VAR: &str = "SOFTMAX_ISA";
 pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
     match isa {
         Isa::Scalar => Some(&crate::kernels::portable::KERNELS),
-        // F16C (the f16 conversions) is on every AVX2+FMA CPU, but it is a feature of its own.
+        // F16C (the f16 conversions) and POPCNT (the count of a mask's bits) are on every
+        // AVX2+FMA CPU, but they are features of their own.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => (std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("f16c"))
+            && std::arch::is_x86_feature_detected!("f16c")
+            && std::arch::is_x86_feature_detected!("popcnt"))
         .then_some(&crate::kernels::avx2::KERNELS),
         // `avx512f` implies AVX2, FMA and F16C for the compiler, so those are checked as well.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => (std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("f16c"))
+            && std::arch::is_x86_feature_detected!("f16c")
+            && std::arch::is_x86_feature_detected!("popcnt"))
         .then_some(&crate::kernels::avx512::KERNELS),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => std::arch::is_aarch64_feature_detected!("neon")

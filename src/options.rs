@@ -9,7 +9,7 @@ use crate::{dispatch, tuning};
 pub enum Isa {
     /// Portable kernels (no SIMD intrinsics): the reference implementation.
     Scalar = 0,
-    /// x86_64 with AVX2, FMA and F16C (8 lanes).
+    /// x86_64 with AVX2, FMA, F16C and POPCNT (8 lanes).
     Avx2 = 1,
     /// x86_64 with AVX-512F (16 lanes).
     Avx512 = 2,

@@ -12,7 +12,7 @@ use crate::Isa;
 
 /// ISA: the portable kernels (no SIMD intrinsics); always supported.
 pub const SOFTMAX_ISA_SCALAR: u32 = 0;
-/// ISA: x86_64 with AVX2, FMA and F16C (8 lanes).
+/// ISA: x86_64 with AVX2, FMA, F16C and POPCNT (8 lanes).
 pub const SOFTMAX_ISA_AVX2: u32 = 1;
 /// ISA: x86_64 with AVX-512F (16 lanes).
 pub const SOFTMAX_ISA_AVX512: u32 = 2;

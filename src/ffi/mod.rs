@@ -64,7 +64,7 @@
 //! thread during the call.
 //!
 //! ISA SELECTION: on first use the library picks the best instruction set the CPU supports:
-//! AVX-512 > AVX2+FMA+F16C > scalar on x86_64, NEON on aarch64, the portable scalar kernels
+//! AVX-512 > AVX2+FMA+F16C+POPCNT > scalar on x86_64, NEON on aarch64, the portable scalar kernels
 //! elsewhere. The environment variable `SOFTMAX_ISA` (`scalar`, `avx2`, `avx512` or `neon`),
 //! read once at first use, forces another supported one (an unknown or unsupported name is
 //! ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all

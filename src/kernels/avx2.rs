@@ -181,7 +181,8 @@ unsafe fn upper_halves(r: __m256i) -> __m128i {
 
 // SAFETY: an `Avx2` is only made by the methods below (the field is private to this module),
 // each from a token or another `Avx2`, and they use AVX/AVX2/FMA/F16C instructions only; a
-// token exists only after `is_x86_feature_detected!("avx2")`, `("fma")` and `("f16c")` held
+// token exists only after `is_x86_feature_detected!("avx2")`, `("fma")`, `("f16c")` and
+// `("popcnt")` held
 // (see `available`, or the dispatcher for the entry points).
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
@@ -581,5 +582,5 @@ crate::kernels::kernel_table!(
     crate::Isa::Avx2,
     Avx2,
     3,
-    #[target_feature(enable = "avx2,fma,f16c")]
+    #[target_feature(enable = "avx2,fma,f16c,popcnt")]
 );

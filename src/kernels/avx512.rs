@@ -155,7 +155,7 @@ unsafe fn ps_to_half_no_nan(format: Half, v: __m512) -> __m256i {
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
 // the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
 // `is_x86_feature_detected!("avx512f")` (which includes the OS's support for the zmm and mask
-// state), `("avx2")`, `("fma")` and `("f16c")` held.
+// state), `("avx2")`, `("fma")`, `("f16c")` and `("popcnt")` held.
 unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
@@ -549,5 +549,5 @@ crate::kernels::kernel_table!(
     crate::Isa::Avx512,
     Avx512,
     4,
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
 );
