@@ -6,8 +6,9 @@
 //! search over the masses in descending order. With a nucleus cut it first tries one pool
 //! ([`nucleus_by_pool`]): the row's total, a lower bound from a strided sample below which
 //! the sample puts less mass than the nucleus leaves out, one scan packing every entry above
-//! it; the nucleus's end and the draw are then both in that pool. Otherwise (no cut, or the
-//! sample misled) the search is a narrowing of value ranges:
+//! it; the nucleus's end and the draw are then both in that pool, in bands that the sample
+//! places. Otherwise (no cut, or the sample misled) the search is a narrowing of value
+//! ranges:
 //!
 //! 1. the maximum (lane maxima);
 //! 2. one pass of exponentials that sums the row's mass in total and at or above a ladder of
@@ -27,7 +28,8 @@
 //! fault in fresh memory every time. Cost: a ladder pass over a 128K row is about 1.5 times
 //! the row's softmax on Zen 5, 2.4 on Zen 4 (the twelve compares and masked adds per vector,
 //! not the memory, bound it); the pool path reads the row three times without them (maximum,
-//! total, scan) and narrows a pool of a quarter of the row or less.
+//! total, scan), then runs one ladder of eight thresholds over a pool of a quarter of the row
+//! or less and narrows two small bands of it.
 //!
 //! Every mass is the kernels' f32 `exp(v - shift*ln2)`, the same for an entry whichever pass
 //! computes it; the ladders add them in f32 a few terms per lane and then in f64, so a band's
@@ -183,10 +185,10 @@ type Masses = [f64; RUNGS + 1];
 /// band's mass, well inside what separates two draws.
 const LADDER_FOLD: usize = 16;
 
-/// The body of [`ladder`]: f32 partial masses folded into the f64 lanes `wide` every
-/// [`LADDER_FOLD`] vectors. The f64 lanes live outside the body so that the partial sums and
-/// thresholds can stay in registers.
-struct Ladder<'e, 'w, V: Simd> {
+/// The body of [`ladder`]: f32 partial masses of the first `R` thresholds and the total
+/// (`part[R]`) folded into the f64 lanes `wide` every [`LADDER_FOLD`] vectors. The f64 lanes
+/// live outside the body so that the partial sums and thresholds can stay in registers.
+struct Ladder<'e, 'w, V: Simd, const R: usize> {
     isa: Token<V>,
     ex: &'e Exp<V>,
     t: [V; RUNGS],
@@ -195,10 +197,10 @@ struct Ladder<'e, 'w, V: Simd> {
     steps: usize,
 }
 
-impl<V: Simd> Ladder<'_, '_, V> {
+impl<V: Simd, const R: usize> Ladder<'_, '_, V, R> {
     #[inline(always)]
     fn flush(&mut self) {
-        for (w, p) in self.wide.iter_mut().zip(&mut self.part) {
+        for (w, p) in self.wide.iter_mut().zip(&mut self.part).take(R + 1) {
             *w = p.wide_add(*w);
             *p = V::splat(self.isa, 0.0);
         }
@@ -206,13 +208,13 @@ impl<V: Simd> Ladder<'_, '_, V> {
     }
 }
 
-impl<V: Simd> Body<V, V> for Ladder<'_, '_, V> {
+impl<V: Simd, const R: usize> Body<V, V> for Ladder<'_, '_, V, R> {
     const SPREAD: bool = false;
     #[inline(always)]
     fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
         let e = self.ex.eval(v);
-        self.part[RUNGS] = self.part[RUNGS].add(e);
-        for r in 0..RUNGS {
+        self.part[R] = self.part[R].add(e);
+        for r in 0..R {
             self.part[r] = self.part[r].add_ge(e, v, self.t[r]);
         }
         v
@@ -237,8 +239,22 @@ fn ladder<V: Simd>(
     ex: &Exp<V>,
     t: &[f32; RUNGS],
 ) -> Masses {
+    ladder_of::<V, RUNGS>(isa, inp, x, ex, t)
+}
+
+/// [`ladder`] against the first `R` thresholds of `t` only, the others taken as `-inf` (their
+/// masses are the total): each threshold costs a compare and an add per vector.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn ladder_of<V: Simd, const R: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    ex: &Exp<V>,
+    t: &[f32; RUNGS],
+) -> Masses {
     let mut wide = [V::wide_zero(isa); RUNGS + 1];
-    let mut body = Ladder {
+    let mut body = Ladder::<V, R> {
         isa,
         ex,
         t: [V::splat(isa, 0.0); RUNGS],
@@ -246,16 +262,19 @@ fn ladder<V: Simd>(
         wide: &mut wide,
         steps: 0,
     };
-    for (tv, &t) in body.t.iter_mut().zip(t) {
+    for (tv, &t) in body.t.iter_mut().zip(t).take(R) {
         *tv = V::splat(isa, t);
     }
     // One vector per step: the partial sums and thresholds fill the registers.
     walk::fold::<V, _, _, 1, 0>(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
     body.flush();
     let mut a = [0.0; RUNGS + 1];
-    for (a, w) in a.iter_mut().zip(wide) {
+    for (a, w) in a.iter_mut().zip(wide).take(R + 1) {
         *a = wide_total::<V>(w);
     }
+    // The total at `RUNGS`, every unused threshold's mass (`-inf`) the same.
+    let total = a[R];
+    a[R..].fill(total);
     a
 }
 
@@ -308,21 +327,6 @@ impl Pool {
             p: Vec::new(),
             len: 0,
         }
-    }
-
-    /// Appends the lanes of `v` and `p` that `mask` selects.
-    #[inline(always)]
-    fn push<V: Simd>(&mut self, v: V, p: V, mask: u32) {
-        if self.len + V::LANES > self.v.len() {
-            self.grow(V::LANES);
-        }
-        debug_assert!(self.len + V::LANES <= self.v.len() && self.v.len() == self.p.len());
-        // SAFETY: both vectors hold `len + LANES` elements or more (just checked and grown).
-        unsafe {
-            v.compress_store(mask, 0.0, self.v.as_mut_ptr().add(self.len));
-            p.compress_store(mask, 0.0, self.p.as_mut_ptr().add(self.len));
-        }
-        self.len += mask.count_ones() as usize;
     }
 
     #[cold]
@@ -388,6 +392,11 @@ impl<V: Simd> Range<V> {
 
 /// The body of [`pack_pool`] and [`pack_row`]: the lanes in the range, with their
 /// positions, into the pool, until it holds more than `cap`.
+///
+/// The pool's length and buffers are kept here, in locals, and written back by
+/// [`Pack::finish`]: stores through the buffers' raw pointers could alias the pool's own
+/// fields, so with the pool's fields the compiler reloads and stores its length for every
+/// vector (a chain through memory that made the scan three times slower).
 struct Pack<'p, V> {
     isa: Token<V>,
     n: usize,
@@ -395,6 +404,68 @@ struct Pack<'p, V> {
     iota: V,
     pool: &'p mut Pool,
     cap: usize,
+    len: usize,
+    /// The most `len` may be before a store of `LANES` elements needs a larger pool.
+    room: usize,
+    v: *mut f32,
+    p: *mut f32,
+}
+
+impl<'p, V: Simd> Pack<'p, V> {
+    fn new(isa: Token<V>, n: usize, (lo, hi): (f32, f32), pool: &'p mut Pool, cap: usize) -> Self {
+        pool.len = 0;
+        let mut pack = Pack {
+            isa,
+            n,
+            range: Range::new(isa, lo, hi),
+            iota: iota(isa),
+            pool,
+            cap,
+            len: 0,
+            room: 0,
+            v: core::ptr::null_mut(),
+            p: core::ptr::null_mut(),
+        };
+        if pack.pool.v.len() < V::LANES {
+            pack.pool.grow(V::LANES);
+        }
+        pack.buffers();
+        pack
+    }
+
+    /// Takes the pool's buffers (after they grew).
+    #[inline(always)]
+    fn buffers(&mut self) {
+        debug_assert!(self.pool.v.len() == self.pool.p.len());
+        self.room = self.pool.v.len() - V::LANES;
+        self.v = self.pool.v.as_mut_ptr();
+        self.p = self.pool.p.as_mut_ptr();
+    }
+
+    /// Appends the lanes of `v` and `p` that `mask` selects.
+    #[inline(always)]
+    fn push(&mut self, v: V, p: V, mask: u32) {
+        if self.len > self.room {
+            self.pool.len = self.len;
+            self.pool.grow(V::LANES);
+            self.buffers();
+        }
+        debug_assert!(self.len + V::LANES <= self.pool.v.len());
+        // SAFETY: both buffers hold `room + LANES >= len + LANES` elements (checked above,
+        // grown where they did not), and nothing else writes them during the scan.
+        unsafe {
+            v.compress_store(mask, 0.0, self.v.add(self.len));
+            p.compress_store(mask, 0.0, self.p.add(self.len));
+        }
+        self.len += mask.count_ones() as usize;
+    }
+
+    /// Writes the length back: `false` when more than `cap` were to be packed.
+    #[inline(always)]
+    fn finish(self) -> bool {
+        self.pool.len = self.len;
+        self.len <= self.cap
+    }
 }
 
 impl<V: Simd> Body<V, (V, V)> for Pack<'_, V> {
@@ -406,8 +477,8 @@ impl<V: Simd> Body<V, (V, V)> for Pack<'_, V> {
             (1u32 << (self.n - i)) - 1
         };
         let mask = V::gt_mask(v, self.range.lo_down) & V::gt_mask(self.range.hi, v) & tail;
-        if mask != 0 && self.pool.len <= self.cap {
-            self.pool.push(v, p, mask);
+        if mask != 0 && self.len <= self.cap {
+            self.push(v, p, mask);
         }
         v
     }
@@ -438,35 +509,20 @@ fn pack_row<V: Simd>(
     cap: usize,
 ) -> bool {
     debug_assert!(x.len() <= MAX_POS);
-    pool.len = 0;
-    let mut body = PackRow(Pack {
-        isa,
-        n: x.len(),
-        range: Range::new(isa, lo, hi),
-        iota: iota(isa),
-        pool,
-        cap,
-    });
+    let mut body = PackRow(Pack::new(isa, x.len(), (lo, hi), pool, cap));
     walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
-    body.0.pool.len <= cap
+    body.0.finish()
 }
 
 /// Packs the entries of `from` in `[lo, hi)` into `to` (emptied first).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn pack_pool<V: Simd>(isa: Token<V>, from: &Pool, lo: f32, hi: f32, to: &mut Pool) {
-    to.len = 0;
     let n = from.len;
-    let mut body = Pack {
-        isa,
-        n,
-        range: Range::new(isa, lo, hi),
-        iota: iota(isa),
-        pool: to,
-        cap: usize::MAX,
-    };
+    let mut body = Pack::new(isa, n, (lo, hi), to, usize::MAX);
     let src = walk::Two::new(&from.v[..n], &from.p[..n], (f32::NEG_INFINITY, 0.0));
     walk::scan(isa, &src, &mut body);
+    body.finish();
 }
 
 /// The smallest and largest of `v` (not empty, no NaN).
@@ -713,10 +769,18 @@ const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
 ///    at the ranks [`RANKS`] (from three eighths of the sample down) whose entries below it,
 ///    scaled to the row, hold at most three quarters of the mass the nucleus leaves out;
 /// 3. one scan packs the entries at or above `lo` (at most half the row and at most
-///    [`RETAIN`], or the path is left); their exact mass must reach the goal.
+///    [`RETAIN`], or the path is left);
+/// 4. one ladder over the pool, its [`POOL_RUNGS`] thresholds sample values around the
+///    sample's estimates of the two crossings ([`sample_rungs`]): it gives the pool's mass,
+///    which must reach the goal, and the two bands (usually a few hundred to a few thousand
+///    entries each) that the crossings narrow.
 ///
 /// Two passes over the row and one scan, against the ladders' two or three passes of twelve
-/// compares and adds per vector. Where the sample misleads (the pool would pass the cap, or
+/// compares and adds per vector. A ladder over the pool with thresholds evenly spaced over
+/// its values cut it where the mass lies, not where the crossings do: the band of the
+/// nucleus's end held half the pool (Zen 4, AVX-512, the 128K row of
+/// `scripts/compare-topk.sh`: 13.7K of 29.7K entries, against 4.7K and 0.2K for the two
+/// crossings' bands now, and 3.8 to 2.3 times the row's softmax). Where the sample misleads (the pool would pass the cap, or
 /// its mass falls short), the ladders start from scratch: the cost of a wrong guess is a sum
 /// pass and at most one scan. Masses are the same f32 exponentials as the ladders', so both
 /// paths locate the same entries up to the rounding of the sums (the tests' tolerance).
@@ -768,23 +832,38 @@ fn nucleus_by_pool<V: Simd>(
     if !pack_row::<V>(isa, inp, x, (lo, f32::INFINITY), pool, cap) {
         return None;
     }
-    let mass = sum_exp::<V, 4, 0>(isa, &Plain, &pool.v[..pool.len], ex);
-    // A margin for the rounding between this sum and the crossing's.
-    if mass < goal * (1.0 + 1e-9) {
-        return None;
-    }
     // The nucleus's end and then the draw, both from the pool's first ladder: each packs its
     // band into `spare` and narrows it there (with `third`), the pool left as it is.
-    let n = pool.len;
-    let (plo, phi) = min_max::<V>(isa, &pool.v[..n]);
-    let (end, e) = if n <= SORTED || plo == phi {
+    let (end, e) = if pool.len <= SORTED {
+        let mass = sum_exp::<V, 4, 0>(isa, &Plain, &pool.v[..pool.len], ex);
+        // A margin for the rounding between this sum and the crossing's.
+        if mass < goal * (1.0 + 1e-9) {
+            return None;
+        }
         // `crossing` sorts such a pool and walks it, without changing it.
         let (end, nucleus) = crossing::<V>(isa, ex, pool, spare, 0.0, goal, false);
         let (e, _) = crossing::<V>(isa, ex, pool, spare, 0.0, d.u * nucleus, true);
         (end, e)
     } else {
-        let t = spaced(plo, phi);
-        let a = ladder::<V>(isa, &Plain, &pool.v[..n], ex, &t);
+        // The sample's part at or above `lo`, in descending order, and its masses.
+        let s = &mut v[..top];
+        s.sort_unstable_by(desc_f32);
+        exps::<V>(isa, ex, s.iter().copied(), &mut e[..top]);
+        let unit = SAMPLE as f64 / n as f64;
+        let t = sample_rungs(
+            s,
+            &e[..top],
+            missed,
+            [total - goal, total - d.u * goal],
+            unit,
+        );
+        let n = pool.len;
+        let a = ladder_of::<V, POOL_RUNGS>(isa, &Plain, &pool.v[..n], ex, &t);
+        // The pool's mass (the ladder's total) must reach the goal, with a margin for the
+        // rounding of the ladder's f32 partial sums.
+        if a[RUNGS] < goal * (1.0 + 1e-5) {
+            return None;
+        }
         let r = band_of(&a, 0.0, goal, false);
         let (blo, bhi) = band(&t, r);
         pack_pool::<V>(isa, pool, blo, bhi, spare);
@@ -798,6 +877,43 @@ fn nucleus_by_pool<V: Simd>(
     };
     // Rounding can put the draw a little past the nucleus's end: the end then.
     Some(if e.after(end) { end.i } else { e.i } as usize)
+}
+
+/// Sample ranks around an estimated crossing that [`sample_rungs`] puts its rungs at: bands
+/// of a few sample entries (a few hundred of the row's) next to the estimate, wider ones
+/// further out for where the sample misjudged it.
+const AROUND: [isize; POOL_RUNGS / 2] = [-16, -4, 4, 16];
+
+/// Thresholds of the pool's ladder (the others `-inf`): half around each crossing.
+const POOL_RUNGS: usize = 8;
+
+/// The pool ladder's thresholds for two crossings (the nucleus's end, the draw's goal): for
+/// each, the sample entries at ranks [`AROUND`] the one at which the sample's mass below
+/// reaches `below` (of the row's mass, scaled by `unit`, the sample's share of the row).
+/// `s` is the sample's part at or above the pool's bound (descending, not empty), `e` its
+/// masses, `missed` the sample's mass below the bound. Descending; equal thresholds leave
+/// empty bands, which no search stops in.
+fn sample_rungs(s: &[f32], e: &[f64], missed: f64, below: [f64; 2], unit: f64) -> [f32; RUNGS] {
+    let top = s.len() as isize;
+    let mut t = [f32::NEG_INFINITY; RUNGS];
+    for (t, below) in t[..POOL_RUNGS].chunks_mut(POOL_RUNGS / 2).zip(below) {
+        // The highest rank whose entries below (with the missed mass) reach `below`.
+        let want = below * unit;
+        let mut acc = missed;
+        let mut at = 0;
+        for i in (0..s.len()).rev() {
+            if acc >= want {
+                at = i;
+                break;
+            }
+            acc += e[i];
+        }
+        for (t, d) in t.iter_mut().zip(AROUND) {
+            *t = s[(at as isize + d).clamp(0, top - 1) as usize];
+        }
+    }
+    t.sort_unstable_by(desc_f32);
+    t
 }
 
 /// Descending order of values (no NaN here).
@@ -1160,6 +1276,81 @@ mod tests {
         let [a, b, c] = &mut pools;
         let got = nucleus_by_pool::<V>(isa, &Plain, &flat, &ex, &d, [a, b, c]);
         assert_eq!(got, None, "{name}: a flat row's nucleus is most of the row");
+    }
+
+    /// The pool path's ladder, whose thresholds come from the sample, against the reference
+    /// for many `u`: rows with strong entries the sample misses (its estimates of the
+    /// crossings then off), without them, and with values on a grid of 1/16 (many equal
+    /// values on the thresholds, which are sample values).
+    fn pool_rungs<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let mut seed = 0x6c07_8965_d0f3_1a2bu64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let n = 8192;
+        let body: Vec<f32> = (0..n)
+            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
+            .collect();
+        let mut strong = body.clone();
+        for j in 0..12 {
+            strong[(j * 691 + 5) % n] += 3.0 + 0.7 * j as f32;
+        }
+        let grid: Vec<f32> = strong.iter().map(|v| (v * 16.0).round() / 16.0).collect();
+        let mut pools = [Pool::new(), Pool::new(), Pool::new()];
+        for (row, x) in [("strong", &strong), ("body", &body), ("grid", &grid)] {
+            let m = x.iter().fold(f32::MIN, |a, &b| a.max(b));
+            let ex = Exp::new(isa, shift_for_max(m), 1.0);
+            let (mut taken, mut checked) = (0, 0);
+            for top_p in [0.9, 0.7, 0.95] {
+                for j in 0..24 {
+                    let u = j as f64 / 24.0 + 0.013;
+                    let d = Draw {
+                        scale: Some(1.0),
+                        top_k: 0,
+                        top_p,
+                        u,
+                    };
+                    let [a, b, c] = &mut pools;
+                    let got = nucleus_by_pool::<V>(isa, &Plain, x, &ex, &d, [a, b, c]);
+                    taken += usize::from(got.is_some());
+                    if let (Some(got), Some(want)) = (got, reference(x, 1.0, top_p, u)) {
+                        checked += 1;
+                        assert_eq!(got, want, "{name} {row} top_p {top_p} u {u}");
+                    }
+                }
+            }
+            // Every draw takes the pool path; the reference leaves some of the grid's open.
+            assert!(
+                taken == 72 && checked >= 48,
+                "{name} {row}: {taken} taken, {checked} checked"
+            );
+        }
+    }
+
+    #[test]
+    fn the_pool_ladder_from_the_sample_matches_the_reference_on_every_isa_here() {
+        super::super::each_isa_here!(pool_rungs);
+    }
+
+    /// The sample's thresholds: descending, from the sample, the unused ones `-inf`, and
+    /// around the rank whose mass below reaches the goal.
+    #[test]
+    fn sample_rungs_bracket_the_estimated_crossing() {
+        let s: Vec<f32> = (0..100).map(|i| 10.0 - 0.1 * i as f32).collect();
+        let e = vec![1.0f64; 100];
+        // `missed` 10 and a goal of 40 below (unit 1): the entries below rank 69 (70..100)
+        // and the missed mass reach it.
+        let t = sample_rungs(&s, &e, 10.0, [40.0, 1000.0], 1.0);
+        assert!(t.windows(2).all(|w| w[0] >= w[1]), "{t:?}");
+        assert!(t[POOL_RUNGS..].iter().all(|&t| t == f32::NEG_INFINITY));
+        // The second goal is more than the sample holds: its rungs at the top.
+        let at = |r: usize| s[r];
+        let mut want = [at(53), at(65), at(73), at(85), at(0), at(0), at(4), at(16)];
+        want.sort_by(|a, b| b.total_cmp(a));
+        assert_eq!(t[..POOL_RUNGS], want);
     }
 
     #[test]
