@@ -218,6 +218,7 @@ pub(crate) struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// Separate input and output batches; an error when a stride is below `cols`, an extent
     /// overflows, or a slice is shorter than its batch.
+    #[inline]
     pub(crate) fn new(
         x: &'a [f32],
         x_stride: usize,
@@ -240,6 +241,7 @@ impl<'a> Rows<'a> {
     }
 
     /// The output overwrites the input; errors as for [`Rows::new`].
+    #[inline]
     pub(crate) fn in_place(
         xy: &'a mut [f32],
         stride: usize,
