@@ -228,25 +228,12 @@ impl<V: Simd, const R: usize> Body<V, V> for Ladder<'_, '_, V, R> {
     }
 }
 
-/// The [`Masses`] of the values `x` (read through `inp`) against the descending thresholds
-/// `t`. A NaN value makes every entry NaN.
+/// The [`Masses`] of the values `x` (read through `inp`) against the first `R` of the
+/// descending thresholds `t`, the others taken as `-inf` (their masses are the total): each
+/// threshold costs a compare and an add per vector. A NaN value makes every entry NaN.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn ladder<V: Simd>(
-    isa: Token<V>,
-    inp: &impl Input<V>,
-    x: &[f32],
-    ex: &Exp<V>,
-    t: &[f32; RUNGS],
-) -> Masses {
-    ladder_of::<V, RUNGS>(isa, inp, x, ex, t)
-}
-
-/// [`ladder`] against the first `R` thresholds of `t` only, the others taken as `-inf` (their
-/// masses are the total): each threshold costs a compare and an add per vector.
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn ladder_of<V: Simd, const R: usize>(
+fn ladder<V: Simd, const R: usize>(
     isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
@@ -601,7 +588,7 @@ fn crossing<V: Simd>(
             return walk_sorted::<V>(isa, ex, pool, lo == hi, before, goal, strict);
         }
         let t = spaced(lo, hi);
-        let a = ladder::<V>(isa, &Plain, &pool.v[..n], ex, &t);
+        let a = ladder::<V, RUNGS>(isa, &Plain, &pool.v[..n], ex, &t);
         let r = band_of(&a, before, goal, strict);
         let (blo, bhi) = band(&t, r);
         pack_pool::<V>(isa, pool, blo, bhi, spare);
@@ -712,7 +699,7 @@ fn nucleus<V: Simd>(
     for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
         *t = m - depth;
     }
-    let a = ladder::<V>(isa, inp, x, ex, &t);
+    let a = ladder::<V, RUNGS>(isa, inp, x, ex, &t);
     let total = a[RUNGS];
     // NaN (a NaN entry) or no mass.
     if total.is_nan() || total <= 0.0 {
@@ -858,7 +845,7 @@ fn nucleus_by_pool<V: Simd>(
             unit,
         );
         let n = pool.len;
-        let a = ladder_of::<V, POOL_RUNGS>(isa, &Plain, &pool.v[..n], ex, &t);
+        let a = ladder::<V, POOL_RUNGS>(isa, &Plain, &pool.v[..n], ex, &t);
         // The pool's mass (the ladder's total) must reach the goal, with a margin for the
         // rounding of the ladder's f32 partial sums.
         if a[RUNGS] < goal * (1.0 + 1e-5) {
@@ -1000,7 +987,7 @@ fn locate<V: Simd>(
         for (j, t) in t.iter_mut().enumerate() {
             *t = hi - w * j as f32;
         }
-        a = ladder::<V>(isa, inp, x, ex, &t);
+        a = ladder::<V, RUNGS>(isa, inp, x, ex, &t);
         within = (lo, hi);
         level += 1;
     }
@@ -1215,22 +1202,65 @@ mod tests {
         super::super::each_isa_here!(check);
     }
 
-    /// The pool path on its own: it takes rows of language-model-like logits with a nucleus
-    /// cut and draws what the reference draws, and leaves a row whose nucleus is most of the
-    /// row to the ladders.
-    fn pool_path<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
+    /// Xorshift values in `[0, 1)`.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             (seed >> 40) as f32 / (1u64 << 24) as f32
-        };
+        }
+    }
+
+    /// `n` bell-shaped values: sums of four uniforms in `[-1, 1)`, times `width`.
+    fn bell(next: &mut impl FnMut() -> f32, n: usize, width: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * width)
+            .collect()
+    }
+
+    /// Draws from `softmax(scale * x)` with `top_p` and each of `us` through the pool path
+    /// alone, each one it takes checked against the reference where that is unambiguous:
+    /// how many it took and how many were checked.
+    fn pool_draws<V: Simd>(
+        isa: Token<V>,
+        x: &[f32],
+        scale: f32,
+        top_p: f64,
+        us: impl Iterator<Item = f64>,
+        pools: &mut [Pool; 3],
+        ctx: &str,
+    ) -> (usize, usize) {
+        let m = x.iter().fold(f32::MIN, |a, &b| a.max(b)) * scale;
+        let ex = Exp::new(isa, shift_for_max(m), 1.0);
+        let inp = Scaled::<V>::new(isa, scale);
+        let (mut taken, mut checked) = (0, 0);
+        for u in us {
+            let d = Draw {
+                scale: Some(scale),
+                top_k: 0,
+                top_p,
+                u,
+            };
+            let [a, b, c] = pools;
+            let got = nucleus_by_pool::<V>(isa, &inp, x, &ex, &d, [a, b, c]);
+            taken += usize::from(got.is_some());
+            if let (Some(got), Some(want)) = (got, reference(x, scale, top_p, u)) {
+                checked += 1;
+                assert_eq!(got, want, "{ctx} top_p {top_p} u {u}");
+            }
+        }
+        (taken, checked)
+    }
+
+    /// The pool path on its own: it takes rows of language-model-like logits with a nucleus
+    /// cut and draws what the reference draws, and leaves a row whose nucleus is most of the
+    /// row to the ladders.
+    fn pool_path<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let mut next = uniform(0x2545_f491_4f6c_dd1d);
         // Few entries, so that boundaries are rarely within the reference's tolerance.
         let n = 8192;
-        let mut lm: Vec<f32> = (0..n)
-            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.5)
-            .collect();
+        let mut lm = bell(&mut next, n, 2.5);
         for j in 0..20 {
             lm[(j * 751) % n] += 4.0 + 0.4 * j as f32;
         }
@@ -1238,26 +1268,11 @@ mod tests {
         let mut pools = [Pool::new(), Pool::new(), Pool::new()];
         let (mut taken, mut checked) = (0, 0);
         for scale in [1.0f32, 0.5] {
-            let m = lm.iter().fold(f32::MIN, |a, &b| a.max(b)) * scale;
-            let ex = Exp::new(isa, shift_for_max(m), 1.0);
-            let inp = Scaled::<V>::new(isa, scale);
             for top_p in [0.9, 0.5, 0.95] {
-                for j in 0..4 {
-                    let u = j as f64 / 4.0 + 0.0731;
-                    let d = Draw {
-                        scale: Some(scale),
-                        top_k: 0,
-                        top_p,
-                        u,
-                    };
-                    let [a, b, c] = &mut pools;
-                    let got = nucleus_by_pool::<V>(isa, &inp, &lm, &ex, &d, [a, b, c]);
-                    taken += usize::from(got.is_some());
-                    if let (Some(got), Some(want)) = (got, reference(&lm, scale, top_p, u)) {
-                        checked += 1;
-                        assert_eq!(got, want, "{name} scale {scale} top_p {top_p} u {u}");
-                    }
-                }
+                let us = (0..4).map(|j| j as f64 / 4.0 + 0.0731);
+                let ctx = format!("{name} scale {scale}");
+                let (t, c) = pool_draws(isa, &lm, scale, top_p, us, &mut pools, &ctx);
+                (taken, checked) = (taken + t, checked + c);
             }
         }
         // Scale 1: a few strong entries hold most of the mass; 0.5: the body's top three
@@ -1283,17 +1298,8 @@ mod tests {
     /// crossings then off), without them, and with values on a grid of 1/16 (many equal
     /// values on the thresholds, which are sample values).
     fn pool_rungs<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
-        let mut seed = 0x6c07_8965_d0f3_1a2bu64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32
-        };
         let n = 8192;
-        let body: Vec<f32> = (0..n)
-            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
-            .collect();
+        let body = bell(&mut uniform(0x6c07_8965_d0f3_1a2b), n, 2.0);
         let mut strong = body.clone();
         for j in 0..12 {
             strong[(j * 691 + 5) % n] += 3.0 + 0.7 * j as f32;
@@ -1301,26 +1307,12 @@ mod tests {
         let grid: Vec<f32> = strong.iter().map(|v| (v * 16.0).round() / 16.0).collect();
         let mut pools = [Pool::new(), Pool::new(), Pool::new()];
         for (row, x) in [("strong", &strong), ("body", &body), ("grid", &grid)] {
-            let m = x.iter().fold(f32::MIN, |a, &b| a.max(b));
-            let ex = Exp::new(isa, shift_for_max(m), 1.0);
             let (mut taken, mut checked) = (0, 0);
             for top_p in [0.9, 0.7, 0.95] {
-                for j in 0..24 {
-                    let u = j as f64 / 24.0 + 0.013;
-                    let d = Draw {
-                        scale: Some(1.0),
-                        top_k: 0,
-                        top_p,
-                        u,
-                    };
-                    let [a, b, c] = &mut pools;
-                    let got = nucleus_by_pool::<V>(isa, &Plain, x, &ex, &d, [a, b, c]);
-                    taken += usize::from(got.is_some());
-                    if let (Some(got), Some(want)) = (got, reference(x, 1.0, top_p, u)) {
-                        checked += 1;
-                        assert_eq!(got, want, "{name} {row} top_p {top_p} u {u}");
-                    }
-                }
+                let us = (0..24).map(|j| j as f64 / 24.0 + 0.013);
+                let ctx = format!("{name} {row}");
+                let (t, c) = pool_draws(isa, x, 1.0, top_p, us, &mut pools, &ctx);
+                (taken, checked) = (taken + t, checked + c);
             }
             // Every draw takes the pool path; the reference leaves some of the grid's open.
             assert!(
@@ -1369,7 +1361,7 @@ mod tests {
         for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
             *t = m - depth;
         }
-        let a = ladder(isa, &Plain, &x, &ex, &t);
+        let a = ladder::<_, RUNGS>(isa, &Plain, &x, &ex, &t);
         let first = Ladders {
             t,
             a,
