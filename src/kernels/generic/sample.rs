@@ -383,7 +383,7 @@ impl<V: Simd> Range<V> {
 /// The pool's length and buffers are kept here, in locals, and written back by
 /// [`Pack::finish`]: stores through the buffers' raw pointers could alias the pool's own
 /// fields, so with the pool's fields the compiler reloads and stores its length for every
-/// vector (a chain through memory that made the scan three times slower).
+/// vector.
 struct Pack<'p, V> {
     isa: Token<V>,
     n: usize,
@@ -399,6 +399,7 @@ struct Pack<'p, V> {
 }
 
 impl<'p, V: Simd> Pack<'p, V> {
+    #[inline(always)]
     fn new(isa: Token<V>, n: usize, (lo, hi): (f32, f32), pool: &'p mut Pool, cap: usize) -> Self {
         pool.len = 0;
         let mut pack = Pack {
@@ -767,10 +768,11 @@ const RANKS: [usize; 6] = [192, 128, 96, 64, 32, 16];
 /// its values cut it where the mass lies, not where the crossings do: the band of the
 /// nucleus's end held half the pool (Zen 4, AVX-512, the 128K row of
 /// `scripts/compare-topk.sh`: 13.7K of 29.7K entries, against 4.7K and 0.2K for the two
-/// crossings' bands now, and 3.8 to 2.3 times the row's softmax). Where the sample misleads (the pool would pass the cap, or
-/// its mass falls short), the ladders start from scratch: the cost of a wrong guess is a sum
-/// pass and at most one scan. Masses are the same f32 exponentials as the ladders', so both
-/// paths locate the same entries up to the rounding of the sums (the tests' tolerance).
+/// crossings' bands now, and 3.8 to 2.3 times the row's softmax). Where the sample misleads
+/// (the pool would pass the cap, or its mass falls short), the ladders start from scratch:
+/// the cost of a wrong guess is a sum pass, at most one scan and one ladder over the pool.
+/// Masses are the same f32 exponentials as the ladders', so both paths locate the same
+/// entries up to the rounding of the sums (the tests' tolerance).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn nucleus_by_pool<V: Simd>(
