@@ -33,7 +33,8 @@ pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
             && std::arch::is_x86_feature_detected!("f16c")
             && std::arch::is_x86_feature_detected!("popcnt"))
         .then_some(&crate::kernels::avx2::KERNELS),
-        // `avx512f` implies AVX2, FMA and F16C for the compiler, so those are checked as well.
+        // `avx512f` implies AVX2, FMA and F16C for the compiler, so those are checked as well,
+        // and POPCNT, which its entry points are compiled with.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => (std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx2")

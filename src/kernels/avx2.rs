@@ -180,10 +180,10 @@ unsafe fn upper_halves(r: __m256i) -> __m128i {
 }
 
 // SAFETY: an `Avx2` is only made by the methods below (the field is private to this module),
-// each from a token or another `Avx2`, and they use AVX/AVX2/FMA/F16C instructions only; a
-// token exists only after `is_x86_feature_detected!("avx2")`, `("fma")`, `("f16c")` and
-// `("popcnt")` held
-// (see `available`, or the dispatcher for the entry points).
+// each from a token or another `Avx2`, and they use AVX/AVX2/FMA/F16C instructions only (and
+// POPCNT in the entry points); a token exists only after `is_x86_feature_detected!("avx2")`,
+// `("fma")`, `("f16c")` and `("popcnt")` held (see `available`, or the dispatcher for the
+// entry points).
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
     const EXP_TABLE: bool = true;
