@@ -1133,19 +1133,11 @@ mod tests {
     /// Rows that take every path of the narrowing: a body with a few strong entries, values
     /// crowded into a narrow range (bands narrowed on the row), many equal values, all equal.
     fn rows() -> Vec<(&'static str, Vec<f32>)> {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = uniform(0x9e37_79b9_7f4a_7c15);
         // Above the row's cap, so that the crowded row's band is narrowed on the row.
         let n = CAP + 4000;
         assert!(n > row_cap(n));
-        let mut body: Vec<f32> = (0..n)
-            .map(|_| (0..4).map(|_| next() * 2.0 - 1.0).sum::<f32>() * 2.0)
-            .collect();
+        let mut body = bell(&mut next, n, 2.0);
         for j in 0..12 {
             body[(j * 3331) % n] += 4.0 + j as f32;
         }
