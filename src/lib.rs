@@ -107,6 +107,7 @@ pub use training::{
     cross_entropy, cross_entropy_with_grad, log_softmax_backward, softmax_backward,
     CrossEntropyOptions,
 };
+pub use tuning::PREFETCH_ENV_VAR;
 
 pub(crate) use check::{batch_extent, check_len};
 

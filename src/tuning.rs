@@ -1,6 +1,8 @@
 //! Per-machine thresholds read once at first use: the cache sizes that decide `Auto`'s
-//! algorithm and when outputs go through non-temporal stores.
+//! algorithm and when outputs go through non-temporal stores, and whether whole-row loops
+//! issue software prefetches.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// Cache sizes in bytes.
@@ -23,6 +25,83 @@ const FALLBACK: Caches = Caches {
 /// The cache sizes of this machine (Linux sysfs, else a typical desktop's).
 pub(crate) fn caches() -> Caches {
     *CACHES.get_or_init(|| read_sysfs().unwrap_or(FALLBACK))
+}
+
+/// Name of the environment variable that turns the software prefetches of whole-row loops on
+/// (`1`) or off (`0`) for every ISA, read once at first use. Without it they are on, except
+/// for the AVX-512 kernels on AMD family 19h (Zen 4), where the hardware prefetchers alone are
+/// faster. Results are the same either way.
+pub const PREFETCH_ENV_VAR: &str = "SOFTMAX_PREFETCH";
+
+/// [`prefetch`]'s two answers once decided: bit 0 set when decided, bit 1 for the AVX-512
+/// kernels, bit 2 for every other ISA.
+static PREFETCH: AtomicU8 = AtomicU8::new(0);
+
+/// Whether whole-row loops prefetch [`PREFETCH`](crate::kernels::generic::passes::PREFETCH)
+/// elements ahead (`wide`: for the AVX-512 kernels). Decided once: [`PREFETCH_ENV_VAR`] when
+/// set to `0` or `1`, else on, except for the AVX-512 kernels on AMD family 19h (Zen 3/4;
+/// AVX-512 there means Zen 4). On Zen 4 the hardware prefetchers alone were faster: softmax
+/// of one row of 16M went from 1.78 to 2.09 elements/ns, log-sum-exp of 16M from 1.88 to 2.40,
+/// softmax of 1024 x 4096 from 1.77 to 1.99 (AVX-512, interleaved, medians of 5), while the
+/// AVX2 kernels on the same core showed no difference beyond noise. On Zen 5 the prefetch of
+/// the output row (`walk::OutputAhead`) was measured as a gain, so other CPUs keep them.
+#[inline]
+pub(crate) fn prefetch(wide: bool) -> bool {
+    let mut bits = PREFETCH.load(Ordering::Relaxed);
+    if bits == 0 {
+        bits = decide_prefetch();
+        PREFETCH.store(bits, Ordering::Relaxed);
+    }
+    bits & if wide { 2 } else { 4 } != 0
+}
+
+/// [`prefetch`]'s bits (see there), from the environment and the CPU.
+#[cold]
+fn decide_prefetch() -> u8 {
+    let v = std::env::var(PREFETCH_ENV_VAR).ok();
+    let bits = prefetch_bits(v.as_deref(), amd_family_19h());
+    if bits.is_none() {
+        let v = v.unwrap_or_default();
+        eprintln!("softmax: {PREFETCH_ENV_VAR}={v:?} is not 0 or 1; using the default");
+    }
+    bits.unwrap_or_else(|| prefetch_bits(None, amd_family_19h()).unwrap_or(7))
+}
+
+/// [`prefetch`]'s bits for the environment variable's value `v` on a CPU that is (`amd19`) or
+/// is not of AMD family 19h; `None` for a value that is not `0`, `1` or empty.
+fn prefetch_bits(v: Option<&str>, amd19: bool) -> Option<u8> {
+    let (wide, other) = match v.map(str::trim) {
+        Some("1") => (true, true),
+        Some("0") => (false, false),
+        None | Some("") => (!amd19, true),
+        Some(_) => return None,
+    };
+    Some(1 | if wide { 2 } else { 0 } | if other { 4 } else { 0 })
+}
+
+/// Whether this is an AMD CPU of family 19h (Zen 3 and Zen 4).
+fn amd_family_19h() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        // SAFETY: every x86_64 CPU has CPUID, with leaves 0 and 1.
+        #[allow(unused_unsafe)]
+        let (vendor, sig) = unsafe { (__cpuid(0), __cpuid(1)) };
+        let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+        // Family: the base field (bits 8-11), plus the extended one (bits 20-27) when the
+        // base is 0xf.
+        let base = (sig.eax >> 8) & 0xf;
+        let family = if base == 0xf {
+            base + ((sig.eax >> 20) & 0xff)
+        } else {
+            base
+        };
+        amd && family == 0x19
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 // The size parser shared with the report and the benchmarks (which include the file by path).
@@ -131,5 +210,32 @@ impl Thresholds {
     #[inline]
     pub(crate) fn non_temporal(self, n: usize) -> bool {
         n >= self.nt_min_len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_policy_follows_the_variable_then_the_cpu() {
+        // Bit 0: decided; bit 1: the AVX-512 kernels; bit 2: every other ISA.
+        for amd19 in [false, true] {
+            assert_eq!(prefetch_bits(Some("1"), amd19), Some(7));
+            assert_eq!(prefetch_bits(Some(" 0 "), amd19), Some(1));
+            assert_eq!(prefetch_bits(Some("yes"), amd19), None);
+            assert_eq!(prefetch_bits(Some(""), amd19), prefetch_bits(None, amd19));
+        }
+        assert_eq!(prefetch_bits(None, false), Some(7));
+        assert_eq!(prefetch_bits(None, true), Some(5));
+    }
+
+    #[test]
+    fn the_prefetch_decision_is_taken_once() {
+        let (wide, other) = (prefetch(true), prefetch(false));
+        let bits = PREFETCH.load(Ordering::Relaxed);
+        assert_eq!(bits & 1, 1);
+        assert_eq!((wide, other), (bits & 2 != 0, bits & 4 != 0));
+        assert_eq!((prefetch(true), prefetch(false)), (wide, other));
     }
 }

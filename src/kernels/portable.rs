@@ -169,6 +169,10 @@ unsafe impl Simd for Lanes {
     #[inline(always)]
     fn prefetch(_t: Token<Self>, _p: *const f32) {}
     #[inline(always)]
+    fn prefetching(_t: Token<Self>) -> bool {
+        false
+    }
+    #[inline(always)]
     fn add(self, b: Self) -> Self {
         per_lane!(|i| self.0[i] + b.0[i])
     }

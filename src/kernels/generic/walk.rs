@@ -360,8 +360,11 @@ pub(crate) fn fold<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize, c
     let (l, n) = (V::LANES, src.len());
     let step = U * l;
     let mut i = 0;
+    let prefetch = PF != 0 && V::prefetching(isa);
     while i + step <= n {
-        src.prefetch::<PF>(isa, i, step);
+        if prefetch {
+            src.prefetch::<PF>(isa, i, step);
+        }
         for j in 0..U {
             // SAFETY: `i + j * l + l <= i + step <= n`.
             body.take(j, i + j * l, unsafe { src.at(isa, i + j * l) });
@@ -463,8 +466,11 @@ pub(crate) unsafe fn map<
         // SAFETY: the first `i <= n` elements of the source and of `y` (the contract).
         unsafe { body.take(0, 0, src.part(isa, 0, i)).store_tail(y, i) };
     }
+    let prefetch = PF != 0 && V::prefetching(isa);
     while i + step <= n {
-        src.prefetch::<PF>(isa, i, step);
+        if prefetch {
+            src.prefetch::<PF>(isa, i, step);
+        }
         for j in 0..U {
             let o = i + j * l;
             // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract); with
@@ -537,8 +543,11 @@ pub(crate) unsafe fn map_to_half<
                 .store_half_tail(format, y, i)
         };
     }
+    let prefetch = PF != 0 && V::prefetching(isa);
     while i + step <= n {
-        src.prefetch::<PF>(isa, i, step);
+        if prefetch {
+            src.prefetch::<PF>(isa, i, step);
+        }
         for j in 0..U {
             let o = i + j * l;
             // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract); with
