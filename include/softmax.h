@@ -70,7 +70,7 @@
  * read once at first use, forces another supported one (an unknown or unsupported name is
  * ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
  * threads. All ISAs give identical special values and results within the bounds of ACCURACY.
- * Whole-row loops issue software prefetches except with AVX-512 on AMD family 19h (Zen 4),
+ * Streaming passes issue software prefetches except with AVX-512 on AMD family 19h (Zen 4),
  * where the hardware prefetchers alone are faster; the environment variable `SOFTMAX_PREFETCH`
  * (`1` or `0`, read once) turns them on or off for every ISA. Results do not depend on it.
  *

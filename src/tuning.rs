@@ -40,11 +40,16 @@ static PREFETCH: AtomicU8 = AtomicU8::new(0);
 /// Whether whole-row loops prefetch [`PREFETCH`](crate::kernels::generic::passes::PREFETCH)
 /// elements ahead (`wide`: for the AVX-512 kernels). Decided once: [`PREFETCH_ENV_VAR`] when
 /// set to `0` or `1`, else on, except for the AVX-512 kernels on AMD family 19h (Zen 3/4;
-/// AVX-512 there means Zen 4). On Zen 4 the hardware prefetchers alone were faster: softmax
-/// of one row of 16M went from 1.78 to 2.09 elements/ns, log-sum-exp of 16M from 1.88 to 2.40,
-/// softmax of 1024 x 4096 from 1.77 to 1.99 (AVX-512, interleaved, medians of 5), while the
-/// AVX2 kernels on the same core showed no difference beyond noise. On Zen 5 the prefetch of
-/// the output row (`walk::OutputAhead`) was measured as a gain, so other CPUs keep them.
+/// AVX-512 there means Zen 4). On Zen 4 the hardware prefetchers alone were faster for the
+/// streaming passes: one row of 16M, softmax 2.18-2.21 -> 2.58-2.65 elements/ns and
+/// log-sum-exp 4.27-4.41 -> 5.29-5.57; softmax 1024 x 4096 2.39-2.53 -> 2.52-2.89
+/// (`SOFTMAX_PREFETCH=1` against the default, separate processes, `taskset -c 1`, three runs
+/// each). The AVX2 kernels on the same core showed no difference beyond noise, and on Zen 5
+/// the prefetch of the output row (`walk::OutputAhead`) was measured as a gain, so they keep
+/// them. The blocked sum's look-ahead to its next block ([`walk::Ahead`]) is not a streaming
+/// prefetch and is always issued.
+///
+/// [`walk::Ahead`]: crate::kernels::generic::walk::Ahead
 #[inline]
 pub(crate) fn prefetch(wide: bool) -> bool {
     let mut bits = PREFETCH.load(Ordering::Relaxed);

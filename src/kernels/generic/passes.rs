@@ -4,7 +4,7 @@
 //! inside the calling ISA's `#[target_feature]` entry point.
 
 use super::inputs::Input;
-use super::walk::{self, Body, One, OutputAhead, Slice, Source, Two};
+use super::walk::{self, Ahead, Body, One, OutputAhead, Slice, Source, Two};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::{Simd, Token};
 
@@ -572,7 +572,7 @@ impl<V: Simd, S: Source<V, Item = V> + Slice, const U: usize> Blocks<V> for Sour
     fn sum(&mut self, isa: Token<V>, b0: usize, b1: usize, ex: &Exp<V>) -> f64 {
         // Prefetch the next block while the exponentials keep the core busy.
         let mut sum = ExpSum::<V, U, false>::new(isa, ex);
-        walk::fold::<V, _, _, U, BLOCK>(isa, &self.0.slice(b0, b1), &mut sum);
+        walk::fold::<V, _, _, U, BLOCK>(isa, &Ahead(self.0.slice(b0, b1)), &mut sum);
         sum.total()
     }
 }
