@@ -64,24 +64,33 @@ pub(crate) fn prefetch(wide: bool) -> bool {
 #[cold]
 fn decide_prefetch() -> u8 {
     let v = std::env::var(PREFETCH_ENV_VAR).ok();
-    let bits = prefetch_bits(v.as_deref(), amd_family_19h());
-    if bits.is_none() {
+    let amd19 = amd_family_19h();
+    prefetch_bits(v.as_deref(), amd19).unwrap_or_else(|| {
         let v = v.unwrap_or_default();
         eprintln!("softmax: {PREFETCH_ENV_VAR}={v:?} is not 0 or 1; using the default");
-    }
-    bits.unwrap_or_else(|| prefetch_bits(None, amd_family_19h()).unwrap_or(7))
+        default_prefetch_bits(amd19)
+    })
 }
 
 /// [`prefetch`]'s bits for the environment variable's value `v` on a CPU that is (`amd19`) or
 /// is not of AMD family 19h; `None` for a value that is not `0`, `1` or empty.
 fn prefetch_bits(v: Option<&str>, amd19: bool) -> Option<u8> {
-    let (wide, other) = match v.map(str::trim) {
-        Some("1") => (true, true),
-        Some("0") => (false, false),
-        None | Some("") => (!amd19, true),
-        Some(_) => return None,
-    };
-    Some(1 | if wide { 2 } else { 0 } | if other { 4 } else { 0 })
+    match v.map(str::trim) {
+        Some("1") => Some(0b111),
+        Some("0") => Some(0b001),
+        None | Some("") => Some(default_prefetch_bits(amd19)),
+        Some(_) => None,
+    }
+}
+
+/// [`prefetch`]'s bits without the environment variable: on, except for the AVX-512 kernels
+/// on AMD family 19h.
+fn default_prefetch_bits(amd19: bool) -> u8 {
+    if amd19 {
+        0b101
+    } else {
+        0b111
+    }
 }
 
 /// Whether this is an AMD CPU of family 19h (Zen 3 and Zen 4).
@@ -233,6 +242,7 @@ mod tests {
         }
         assert_eq!(prefetch_bits(None, false), Some(7));
         assert_eq!(prefetch_bits(None, true), Some(5));
+        assert_eq!(default_prefetch_bits(true), 5);
     }
 
     #[test]
