@@ -36,7 +36,8 @@ pub(crate) trait Source<V: Simd> {
     /// # Safety
     /// `m < LANES` and `i + m <= len()`.
     unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> Self::Item;
-    /// Prefetches the `step` elements `PF` past `i` (hints only: never faults).
+    /// Prefetches the `step` elements `PF` past `i` (hints only: never faults). Called by the
+    /// walks only when [`prefetches`] says so.
     fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize);
     /// Whether the prefetches reach past a stretch of computation ([`Ahead`]), which walks
     /// always issue, rather than along a stream, which they issue as
@@ -80,13 +81,11 @@ impl<V: Simd, S: Source<V>> Source<V> for Ahead<S> {
     }
 }
 
-/// Prefetches the lines of the `step` elements at `p + PF` (nothing when `PF == 0`); the
-/// elements are `f32` or 16-bit values.
+/// Prefetches the lines of the `step` elements at `p + PF`; the elements are `f32` or 16-bit
+/// values. Walks call it only when they prefetch at all ([`prefetches`]: never for `PF == 0`).
 #[inline(always)]
 fn prefetch_ahead<V: Simd, T, const PF: usize>(isa: Token<V>, p: *const T, step: usize) {
-    if PF == 0 {
-        return;
-    }
+    debug_assert!(PF > 0);
     let per_line = 64 / core::mem::size_of::<T>();
     let mut off = 0;
     while off < step {
