@@ -3,7 +3,7 @@
 
 use crate::check::length;
 use crate::rows::{InOut, Rows, RowsIn};
-use crate::staged_long::HalfRow;
+use crate::staged::Direct;
 use crate::{parallel, segmented, Algorithm, Element, Error, Softmax};
 
 impl Softmax {
@@ -18,19 +18,14 @@ impl Softmax {
         unsafe { (self.kernels.softmax)(io, self.resolve(algorithm, n), self.flags(n)) }
     }
 
-    fn run_softmax_scaled(
-        &self,
-        io: InOut<'_>,
-        algorithm: Algorithm,
-        scale: f32,
-    ) -> Result<(), Error> {
-        check_scale(scale)?;
+    /// Softmax of `scale * x` for one row; the callers checked the scale ([`check_scale`]).
+    fn run_softmax_scaled(&self, io: InOut<'_>, algorithm: Algorithm, scale: f32) {
+        assert!(scale.is_finite());
         let n = io.len();
         // SAFETY: as in `run_softmax`; `scale` is finite as the kernel requires.
         unsafe {
             (self.kernels.softmax_scaled)(io, self.resolve(algorithm, n), self.flags(n), scale)
-        };
-        Ok(())
+        }
     }
 
     /// Softmax of a validated batch: the algorithm and flags are resolved once, for its rows'
@@ -97,8 +92,8 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
-        self.map_row_long(x, y, &long, |io| self.run_softmax(io, algorithm))
+        let direct = Direct::Softmax(algorithm);
+        self.map_row_direct(x, y, direct, |io| self.run_softmax(io, algorithm))
             .ok_or(mismatch)
     }
 
@@ -109,22 +104,20 @@ impl Softmax {
 
     /// `xy = softmax(xy)` with the given algorithm.
     pub fn softmax_in_place_with<T: Element>(&self, xy: &mut [T], algorithm: Algorithm) {
-        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
-        self.map_row_in_place_long(xy, &long, |io| self.run_softmax(io, algorithm))
+        let direct = Direct::Softmax(algorithm);
+        self.map_row_in_place_direct(xy, direct, |io| self.run_softmax(io, algorithm))
     }
 
     /// `y = log_softmax(x) = x - logsumexp(x)`; `y.len()` must equal `x.len()`.
     pub fn log_softmax<T: Element>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         let mismatch = length("y", x.len(), y.len());
-        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
-        self.map_row_long(x, y, &long, |io| self.run_log_softmax(io))
+        self.map_row_direct(x, y, Direct::LogSoftmax, |io| self.run_log_softmax(io))
             .ok_or(mismatch)
     }
 
     /// `xy = log_softmax(xy)`.
     pub fn log_softmax_in_place<T: Element>(&self, xy: &mut [T]) {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
-        self.map_row_in_place_long(xy, &long, |io| self.run_log_softmax(io))
+        self.map_row_in_place_direct(xy, Direct::LogSoftmax, |io| self.run_log_softmax(io))
     }
 
     /// `ln(sum_i exp(x_i))`, reading `x` once; `-inf` for an empty row.
@@ -154,8 +147,8 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
+        let direct = Direct::Softmax(algorithm);
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, direct, |b| {
             self.run_softmax_rows(b, algorithm)
         })
     }
@@ -169,8 +162,8 @@ impl Softmax {
         cols: usize,
         algorithm: Algorithm,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_softmax_direct(row, algorithm);
-        self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
+        let direct = Direct::Softmax(algorithm);
+        self.rows_op_in_place(xy, stride, rows, cols, direct, |b| {
             self.run_softmax_rows(b, algorithm)
         })
     }
@@ -185,10 +178,16 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, Some(&long), |b| {
-            self.run_log_softmax_rows(b)
-        })
+        self.rows_op(
+            x,
+            x_stride,
+            y,
+            y_stride,
+            rows,
+            cols,
+            Direct::LogSoftmax,
+            |b| self.run_log_softmax_rows(b),
+        )
     }
 
     /// Log-softmax of `rows` rows of `cols` values `stride` apart, in place.
@@ -199,8 +198,7 @@ impl Softmax {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let long = |row: HalfRow<'_>| self.half_log_softmax_direct(row);
-        self.rows_op_in_place(xy, stride, rows, cols, Some(&long), |b| {
+        self.rows_op_in_place(xy, stride, rows, cols, Direct::LogSoftmax, |b| {
             self.run_log_softmax_rows(b)
         })
     }
@@ -266,7 +264,7 @@ impl Softmax {
         check_scale(scale)?;
         let mismatch = length("y", x.len(), y.len());
         self.map_row(x, y, |io| self.run_softmax_scaled(io, algorithm, scale))
-            .ok_or(mismatch)?
+            .ok_or(mismatch)
     }
 
     /// `xy = softmax(scale * xy)`.
@@ -276,7 +274,8 @@ impl Softmax {
         scale: f32,
     ) -> Result<(), Error> {
         check_scale(scale)?;
-        self.map_row_in_place(xy, |io| self.run_softmax_scaled(io, Algorithm::Auto, scale))
+        self.map_row_in_place(xy, |io| self.run_softmax_scaled(io, Algorithm::Auto, scale));
+        Ok(())
     }
 
     /// Batched `softmax(scale * x)` (layout as in [`Softmax::softmax_rows`]).
@@ -293,7 +292,7 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         check_scale(scale)?;
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, None, |b| {
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, Direct::Staged, |b| {
             self.run_softmax_scaled_rows(b, algorithm, scale)
         })
     }

@@ -73,6 +73,7 @@ mod dispatch;
 mod element;
 mod error;
 pub mod ffi;
+mod half_short;
 mod kernels;
 mod lse;
 mod options;

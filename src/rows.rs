@@ -205,24 +205,27 @@ impl<'a> Grad<'a> {
 /// on: every input row readable and every output row writable for `cols` elements, and each
 /// output row either equal to its input row (in place, same stride) or disjoint from every
 /// input row.
-pub(crate) struct Rows<'a> {
-    x: *const f32,
+///
+/// The elements are `f32`, or the bits of a 16-bit format (`u16`) for the kernels that
+/// convert in the registers.
+pub(crate) struct Rows<'a, T = f32> {
+    x: *const T,
     x_stride: usize,
-    y: *mut f32,
+    y: *mut T,
     y_stride: usize,
     rows: usize,
     cols: usize,
-    _borrow: PhantomData<&'a mut [f32]>,
+    _borrow: PhantomData<&'a mut [T]>,
 }
 
-impl<'a> Rows<'a> {
+impl<'a, T> Rows<'a, T> {
     /// Separate input and output batches; an error when a stride is below `cols`, an extent
     /// overflows, or a slice is shorter than its batch.
     #[inline]
     pub(crate) fn new(
-        x: &'a [f32],
+        x: &'a [T],
         x_stride: usize,
-        y: &'a mut [f32],
+        y: &'a mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
@@ -243,7 +246,7 @@ impl<'a> Rows<'a> {
     /// The output overwrites the input; errors as for [`Rows::new`].
     #[inline]
     pub(crate) fn in_place(
-        xy: &'a mut [f32],
+        xy: &'a mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
@@ -268,9 +271,9 @@ impl<'a> Rows<'a> {
     /// during `'a` (non-null and aligned when `rows * cols > 0`); each output row equal to its
     /// input row with `y_stride == x_stride`, or the two batches' extents disjoint.
     pub(crate) unsafe fn from_raw(
-        x: *const f32,
+        x: *const T,
         x_stride: usize,
-        y: *mut f32,
+        y: *mut T,
         y_stride: usize,
         rows: usize,
         cols: usize,
@@ -300,14 +303,14 @@ impl<'a> Rows<'a> {
 
     /// The input of row `r`, readable for `cols()` elements.
     #[inline(always)]
-    pub(crate) fn x(&self, r: usize) -> *const f32 {
+    pub(crate) fn x(&self, r: usize) -> *const T {
         debug_assert!(r < self.rows);
         self.x.wrapping_add(r * self.x_stride)
     }
 
     /// The output of row `r`, writable for `cols()` elements.
     #[inline(always)]
-    pub(crate) fn y(&self, r: usize) -> *mut f32 {
+    pub(crate) fn y(&self, r: usize) -> *mut T {
         debug_assert!(r < self.rows);
         self.y.wrapping_add(r * self.y_stride)
     }
@@ -317,7 +320,7 @@ impl<'a> Rows<'a> {
     /// # Safety
     /// `range` must lie within `0..rows()`, and views used at the same time (from several
     /// threads) must cover disjoint ranges of rows.
-    pub(crate) unsafe fn sub(&self, range: std::ops::Range<usize>) -> Rows<'_> {
+    pub(crate) unsafe fn sub(&self, range: std::ops::Range<usize>) -> Rows<'_, T> {
         debug_assert!(range.start <= range.end && range.end <= self.rows);
         Rows {
             x: self.x.wrapping_add(range.start * self.x_stride),
@@ -326,7 +329,9 @@ impl<'a> Rows<'a> {
             ..*self
         }
     }
+}
 
+impl Rows<'_> {
     /// Runs `f` on every row in order, as one-row views.
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(InOut<'_>)) {
         for r in 0..self.rows {
@@ -346,22 +351,29 @@ impl<'a> Rows<'a> {
 // SAFETY: a batch is shared between threads only to hand out sub-views of disjoint rows
 // (`Rows::sub`, whose contract requires it); the rows themselves are never accessed through a
 // shared reference.
-unsafe impl Sync for Rows<'_> {}
+unsafe impl<T> Sync for Rows<'_, T> {}
 
 /// The inputs of a batch of rows whose results are one value per row (log-sum-exp).
-#[derive(Clone, Copy)]
-pub(crate) struct RowsIn<'a> {
-    x: &'a [f32],
+pub(crate) struct RowsIn<'a, T = f32> {
+    x: &'a [T],
     stride: usize,
     rows: usize,
     cols: usize,
 }
 
-impl<'a> RowsIn<'a> {
+impl<T> Clone for RowsIn<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for RowsIn<'_, T> {}
+
+impl<'a, T> RowsIn<'a, T> {
     /// `rows` rows of `cols` elements `stride` apart in `x`; an error when the stride is below
     /// `cols`, the extent overflows or `x` is shorter than the batch.
     pub(crate) fn new(
-        x: &'a [f32],
+        x: &'a [T],
         stride: usize,
         rows: usize,
         cols: usize,
@@ -376,7 +388,7 @@ impl<'a> RowsIn<'a> {
     }
 
     /// One row.
-    pub(crate) fn one(x: &'a [f32]) -> Self {
+    pub(crate) fn one(x: &'a [T]) -> Self {
         RowsIn {
             x,
             stride: x.len(),
@@ -398,7 +410,7 @@ impl<'a> RowsIn<'a> {
     }
 
     /// Rows `range` (within `0..rows()`) as a batch of their own.
-    pub(crate) fn sub(&self, range: std::ops::Range<usize>) -> RowsIn<'a> {
+    pub(crate) fn sub(&self, range: std::ops::Range<usize>) -> RowsIn<'a, T> {
         assert!(range.end <= self.rows);
         RowsIn {
             x: &self.x[(range.start * self.stride).min(self.x.len())..],
@@ -409,13 +421,13 @@ impl<'a> RowsIn<'a> {
 
     /// Row `r` (panics when `r >= rows()`).
     #[inline(always)]
-    pub(crate) fn row(&self, r: usize) -> &'a [f32] {
+    pub(crate) fn row(&self, r: usize) -> &'a [T] {
         &self.x[r * self.stride..][..self.cols]
     }
 
     /// The start of row `r`, readable for `cols()` elements (`r < rows()`).
     #[inline(always)]
-    pub(crate) fn ptr(&self, r: usize) -> *const f32 {
+    pub(crate) fn ptr(&self, r: usize) -> *const T {
         debug_assert!(r < self.rows && r * self.stride + self.cols <= self.x.len());
         self.x.as_ptr().wrapping_add(r * self.stride)
     }

@@ -2,6 +2,9 @@
 //! widened into an f32 buffer, the f32 operation runs on the buffer in place, and its output
 //! is rounded back. Rows of `f32` go straight to the operation.
 //!
+//! Log-sum-exp and log-softmax rows that are short and a whole number of vectors take the
+//! short-row kernels in their format instead (`crate::half_short`), alone or in batches.
+//!
 //! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels (in a batch:
 //! longer than the medium rows, which the batch kernels take two at a time) take the passes
 //! of `crate::staged_long` first, which read and write the format directly (with the same
@@ -22,7 +25,7 @@ use crate::kernels::convert::Half;
 use crate::parallel::{self, Shared};
 use crate::rows::{Grad, InOut, Rows, RowsIn};
 use crate::staged_long::HalfRow;
-use crate::{batch_extent, check_len, Error, Softmax};
+use crate::{batch_extent, check_len, Algorithm, Error, Softmax};
 
 /// The most elements staged on the stack at once (16 KiB of f32): a row, or a group of the
 /// rows of a batch.
@@ -64,10 +67,42 @@ pub(crate) fn with_scratch<R>(n: usize, f: impl FnOnce(*mut f32) -> R) -> R {
     }
 }
 
-/// The passes of an operation of its own for 16-bit rows read and written in their format
-/// (`crate::staged_long`): `true` when it wrote the row, `false` (nothing written) when the
-/// whole row must be staged.
-pub(crate) type Long<'a> = Option<&'a (dyn Fn(HalfRow<'_>) -> bool + Sync)>;
+/// The operation of a 16-bit batch, for its kernels of its own that read and write the
+/// format directly; the rows they decline, and the operations without such kernels, are
+/// staged.
+#[derive(Clone, Copy)]
+pub(crate) enum Direct {
+    /// No kernels of its own: every row staged.
+    Staged,
+    /// Softmax with an algorithm: long rows (`crate::staged_long`).
+    Softmax(Algorithm),
+    /// Log-softmax: short rows (`crate::half_short`) and long rows.
+    LogSoftmax,
+}
+
+impl Softmax {
+    /// Runs `op`'s kernels of their own on one 16-bit row: `true` when they wrote the row,
+    /// `false` (nothing written) when it must be staged.
+    fn direct_row(&self, op: Direct, row: HalfRow<'_>) -> bool {
+        match op {
+            Direct::Softmax(alg) => self.half_softmax_direct(row, alg),
+            Direct::LogSoftmax => self.half_log_softmax_direct(row),
+            Direct::Staged => false,
+        }
+    }
+
+    /// Runs `op`'s kernel of its own on a batch of short 16-bit rows: `true` when it wrote
+    /// every row, `false` (nothing written) when the batch must be staged.
+    fn direct_short(&self, op: Direct, format: Half, batch: Rows<'_, u16>) -> bool {
+        match op {
+            Direct::LogSoftmax => {
+                self.half_log_softmax_short(format, batch);
+                true
+            }
+            Direct::Softmax(_) | Direct::Staged => false,
+        }
+    }
+}
 
 /// Two buffers of `n` elements, as [`with_buffer`].
 pub(crate) fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
@@ -86,7 +121,7 @@ impl Softmax {
         y_stride: usize,
         rows: usize,
         cols: usize,
-        long: Long<'_>,
+        direct: Direct,
         op: impl Fn(Rows<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len("x", batch_extent(rows, cols, x_stride)?, x.len())?;
@@ -103,7 +138,7 @@ impl Softmax {
                         (y.as_mut_ptr(), y_stride),
                         rows,
                         cols,
-                        long,
+                        direct,
                         op,
                     )
                 }
@@ -120,7 +155,7 @@ impl Softmax {
         stride: usize,
         rows: usize,
         cols: usize,
-        long: Long<'_>,
+        direct: Direct,
         op: impl Fn(Rows<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len("xy", batch_extent(rows, cols, stride)?, xy.len())?;
@@ -129,7 +164,7 @@ impl Softmax {
             DataMut::Half(f, xy) => {
                 let p = xy.as_mut_ptr();
                 // SAFETY: the extent was checked above; each output row is its input row.
-                unsafe { self.half_rows(f, (p, stride), (p, stride), rows, cols, long, op) }
+                unsafe { self.half_rows(f, (p, stride), (p, stride), rows, cols, direct, op) }
             }
         }
         Ok(())
@@ -189,19 +224,19 @@ impl Softmax {
         }
     }
 
-    /// [`Softmax::map_row`] for an operation with passes of its own for long 16-bit rows.
-    pub(crate) fn map_row_long<T: Element>(
+    /// [`Softmax::map_row`] for an operation with kernels of its own for 16-bit rows.
+    pub(crate) fn map_row_direct<T: Element>(
         &self,
         x: &[T],
         y: &mut [T],
-        long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+        direct: Direct,
         op: impl FnOnce(InOut<'_>),
     ) -> Option<()> {
         if let (Data::Half(format, xs), DataMut::Half(_, ys)) = (T::data(x), T::data_mut(y)) {
             if xs.len() == ys.len() {
                 // SAFETY: the two slices (a `&` and a `&mut`, disjoint) outlive the call.
                 let row = unsafe { HalfRow::new(format, xs.as_ptr(), ys.as_mut_ptr(), xs.len()) };
-                if long(row) {
+                if self.direct_row(direct, row) {
                     return Some(());
                 }
             }
@@ -209,18 +244,18 @@ impl Softmax {
         self.map_row(x, y, op)
     }
 
-    /// [`Softmax::map_row_in_place`] for an operation with passes of its own for long 16-bit
+    /// [`Softmax::map_row_in_place`] for an operation with kernels of its own for 16-bit
     /// rows.
-    pub(crate) fn map_row_in_place_long<T: Element>(
+    pub(crate) fn map_row_in_place_direct<T: Element>(
         &self,
         xy: &mut [T],
-        long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+        direct: Direct,
         op: impl FnOnce(InOut<'_>),
     ) {
         if let DataMut::Half(format, xs) = T::data_mut(xy) {
             let (p, n) = (xs.as_mut_ptr(), xs.len());
             // SAFETY: the slice outlives the call; the output is the input.
-            if long(unsafe { HalfRow::new(format, p, p, n) }) {
+            if self.direct_row(direct, unsafe { HalfRow::new(format, p, p, n) }) {
                 return;
             }
         }
@@ -329,9 +364,18 @@ impl Softmax {
         (y, ys): (*mut u16, usize),
         rows: usize,
         cols: usize,
-        long: Long<'_>,
+        direct: Direct,
         op: impl Fn(Rows<'_>) + Sync,
     ) {
+        if self.half_short(cols) {
+            // SAFETY: every row of `x` is readable and of `y` writable for `cols` elements,
+            // each output row equal to its input row or disjoint from every input row (the
+            // contract): the invariant of `Rows`.
+            let batch = unsafe { Rows::from_raw(x, xs, y, ys, rows, cols) };
+            if self.direct_short(direct, f, batch) {
+                return;
+            }
+        }
         let (x, y) = (Shared(x), Shared(y));
         // Rows `r..r + g` through `buf` (at least `g * cols` values).
         let stage = |buf: &mut [f32], r: usize, g: usize| {
@@ -358,7 +402,7 @@ impl Softmax {
         // kernels take several rows at a time: measured faster than one row at a time
         // through the 16-bit passes (AVX-512, 1024 x 256 bf16 softmax 0.77 against 0.63 of
         // f32, log-softmax 0.77 against 0.65; AVX2 2048 x 128 log-softmax 0.78 against 0.58).
-        if let (Some(long), true) = (long, cols > self.kernels.medium_len) {
+        if !matches!(direct, Direct::Staged) && cols > self.kernels.medium_len {
             // Rows with passes of their own: one at a time, each staged only if it declines.
             return parallel::for_row_chunks(self.threads, rows, cols, |range| {
                 for r in range {
@@ -366,7 +410,7 @@ impl Softmax {
                     // SAFETY: row `r` is readable and writable for `cols` (the contract), its
                     // output equal to or disjoint from its input, and the chunks hand out
                     // each row once.
-                    if !long(unsafe { HalfRow::new(f, xr, yr, cols) }) {
+                    if !self.direct_row(direct, unsafe { HalfRow::new(f, xr, yr, cols) }) {
                         with_buffer(cols, |buf| stage(buf, r, 1));
                     }
                 }
@@ -387,6 +431,10 @@ impl Softmax {
         op: impl Fn(RowsIn<'_>, &mut [f32]) + Sync,
     ) {
         let rows = out.len();
+        if self.half_short(cols) {
+            let batch = RowsIn::new(x, stride, rows, cols).expect("a checked batch");
+            return self.half_logsumexp_short(f, batch, out);
+        }
         let out = Shared(out.as_mut_ptr());
         // Rows `r..r + g` through `buf` (at least `g * cols` values).
         let stage = |buf: &mut [f32], r: usize, g: usize| {

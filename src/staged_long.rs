@@ -37,7 +37,7 @@ use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
 use crate::parallel::{Exec, Shared};
-use crate::rows::InOut;
+use crate::rows::{InOut, Rows, RowsIn};
 use crate::segmented::{combine, max_of, segment, Part, Slots, SEGMENT, SEGMENT_MIN_LEN};
 use crate::staged::{with_scratch, STAGE};
 use crate::{Algorithm, Softmax};
@@ -66,6 +66,13 @@ impl HalfRow<'_> {
             n,
             _borrow: PhantomData,
         }
+    }
+
+    /// The row as a batch of one row.
+    fn one(&self) -> Rows<'_, u16> {
+        // SAFETY: `HalfRow::new`'s contract is the invariant of `Rows` for one row (whose
+        // output is written: the callers of `one` write every row).
+        unsafe { Rows::from_raw(self.x, self.n, self.y, self.n, 1, self.n) }
     }
 
     fn count(&self) -> usize {
@@ -216,13 +223,17 @@ impl Softmax {
         if n > STAGE {
             return self.half_log_softmax_long(row);
         }
-        n > self.kernels.short_len
-            && with_scratch(n, |buf| {
-                // SAFETY: as in `half_softmax_direct`.
-                unsafe {
-                    (self.kernels.half_log_softmax_widened)(row.format, (row.x, row.y, n), buf)
-                }
-            })
+        if n <= self.kernels.short_len {
+            if !self.half_short(n) {
+                return false;
+            }
+            self.half_log_softmax_short(row.format, row.one());
+            return true;
+        }
+        with_scratch(n, |buf| {
+            // SAFETY: as in `half_softmax_direct`.
+            unsafe { (self.kernels.half_log_softmax_widened)(row.format, (row.x, row.y, n), buf) }
+        })
     }
 
     /// Log-sum-exp of a 16-bit row read in its format (see the module docs); `None` where
@@ -233,7 +244,12 @@ impl Softmax {
             return self.half_logsumexp_long(format, x);
         }
         if n <= self.kernels.short_len {
-            return None;
+            if !self.half_short(n) {
+                return None;
+            }
+            let mut out = [0.0f32];
+            self.half_logsumexp_short(format, RowsIn::one(x), &mut out);
+            return Some(out[0]);
         }
         // SAFETY: the kernels' ISA runs here (dispatch checked it); `buf` is a separate
         // buffer of `n` values.

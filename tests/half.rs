@@ -312,6 +312,140 @@ fn same_row_as_f32<T: Half>(sm: &Softmax, ctx: &str, x: &[T], w: &[f32]) {
     assert_eq!(out[1].to_bits(), lse, "{ctx} log-sum-exp batch");
 }
 
+/// Batches of every length to 300 (the short rows, those of whole vectors that log-sum-exp
+/// and log-softmax read and write in the format several rows at a time, and past them), with
+/// gaps between rows and special rows among ordinary ones: every row of every operation has
+/// the bits of the f32 batch of the widened rows, rounded once, on a handle with and without
+/// masked rows, in place too; one row alone has the bits of its batch.
+fn short_batches_as_f32<T: Half>() {
+    let pad = T::from_bits(0x7e5a);
+    for_each_isa(&format!("short_batches_as_f32_{}", T::NAME), |isa, sm| {
+        for cols in 1..=300 {
+            let (rows, xs, ys) = (11, cols + 2, cols + 5);
+            let mut x = vec![pad; rows * xs];
+            for r in 0..rows {
+                let (v, _) = row::<T>((cols * 100 + r) as u64, cols, RANGES[r % 3]);
+                x[r * xs..][..cols].copy_from_slice(&v);
+            }
+            let h = |v: f32| T::from_f32(v);
+            x[3 * xs + cols / 2] = h(f32::NAN);
+            x[5 * xs + cols - 1] = h(f32::INFINITY);
+            x[7 * xs..][..cols].fill(h(f32::NEG_INFINITY));
+            x[9 * xs] = h(3.0e5);
+            x[10 * xs + cols / 3] = h(f32::NEG_INFINITY);
+            let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+            let rounded = |v: &[f32]| v.iter().map(|&f| T::from_f32(f).bits()).collect::<Vec<_>>();
+            let bits = |v: &[T]| v.iter().map(|t| t.bits()).collect::<Vec<_>>();
+            let rows_of = |v: &[u16], stride: usize| {
+                (0..rows)
+                    .map(|r| v[r * stride..][..cols].to_vec())
+                    .collect::<Vec<_>>()
+            };
+            for handle in [sm, sm.zero_masked_rows(true)] {
+                let ctx = format!("{} {isa:?} cols={cols}", T::NAME);
+                let (mut y, mut yf) = (vec![pad; rows * ys], vec![0.0f32; rows * ys]);
+                for alg in [
+                    Algorithm::Auto,
+                    Algorithm::ThreePassReload,
+                    Algorithm::TwoPass,
+                ] {
+                    handle
+                        .softmax_rows(&x, xs, &mut y, ys, rows, cols, alg)
+                        .unwrap();
+                    handle
+                        .softmax_rows(&w, xs, &mut yf, ys, rows, cols, alg)
+                        .unwrap();
+                    let want = rows_of(&rounded(&yf), ys);
+                    assert_eq!(rows_of(&bits(&y), ys), want, "{ctx} softmax {alg:?}");
+                    assert!(
+                        (0..rows).all(|r| y[r * ys + cols..][..ys - cols]
+                            .iter()
+                            .all(|v| v.bits() == pad.bits())),
+                        "{ctx} padding"
+                    );
+                    let mut xy = x.clone();
+                    handle
+                        .softmax_rows_in_place(&mut xy, xs, rows, cols, alg)
+                        .unwrap();
+                    let got = rows_of(&bits(&xy), xs);
+                    assert_eq!(got, want, "{ctx} softmax in place {alg:?}");
+                }
+                for scale in [0.37f32, -1.5] {
+                    handle
+                        .softmax_scaled_rows(&x, xs, &mut y, ys, rows, cols, scale, Algorithm::Auto)
+                        .unwrap();
+                    handle
+                        .softmax_scaled_rows(
+                            &w,
+                            xs,
+                            &mut yf,
+                            ys,
+                            rows,
+                            cols,
+                            scale,
+                            Algorithm::Auto,
+                        )
+                        .unwrap();
+                    let want = rows_of(&rounded(&yf), ys);
+                    assert_eq!(rows_of(&bits(&y), ys), want, "{ctx} scaled {scale}");
+                }
+                handle
+                    .log_softmax_rows(&x, xs, &mut y, ys, rows, cols)
+                    .unwrap();
+                handle
+                    .log_softmax_rows(&w, xs, &mut yf, ys, rows, cols)
+                    .unwrap();
+                let want = rows_of(&rounded(&yf), ys);
+                assert_eq!(rows_of(&bits(&y), ys), want, "{ctx} log-softmax");
+                let (mut lse, mut lsef) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+                handle.logsumexp_rows(&x, xs, rows, cols, &mut lse).unwrap();
+                handle
+                    .logsumexp_rows(&w, xs, rows, cols, &mut lsef)
+                    .unwrap();
+                let lse_bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(lse_bits(&lse), lse_bits(&lsef), "{ctx} log-sum-exp");
+                // One row alone (the one-row entry points) gives the batch's bits.
+                let x1 = &x[9 * xs..][..cols];
+                let mut y1 = vec![pad; cols];
+                handle.softmax(x1, &mut y1).unwrap();
+                handle
+                    .softmax_rows(&x, xs, &mut y, ys, rows, cols, Algorithm::Auto)
+                    .unwrap();
+                assert_eq!(bits(&y1), bits(&y[9 * ys..][..cols]), "{ctx} one row");
+                for r in [1, 9] {
+                    let xr = &x[r * xs..][..cols];
+                    handle.log_softmax(xr, &mut y1).unwrap();
+                    handle
+                        .log_softmax_rows(&x, xs, &mut y, ys, rows, cols)
+                        .unwrap();
+                    let got = bits(&y1);
+                    assert_eq!(
+                        got,
+                        bits(&y[r * ys..][..cols]),
+                        "{ctx} r={r} one log-softmax"
+                    );
+                    let one = handle.logsumexp(xr).to_bits();
+                    assert_eq!(one, lse[r].to_bits(), "{ctx} r={r} one log-sum-exp");
+                }
+                handle.softmax_scaled(x1, &mut y1, 0.37).unwrap();
+                let mut w1: Vec<f32> = w[9 * xs..][..cols].to_vec();
+                handle.softmax_scaled_in_place(&mut w1, 0.37).unwrap();
+                assert_eq!(bits(&y1), rounded(&w1), "{ctx} one row scaled");
+            }
+        }
+    });
+}
+
+#[test]
+fn f16_short_batches_as_f32() {
+    short_batches_as_f32::<f16>();
+}
+
+#[test]
+fn bf16_short_batches_as_f32() {
+    short_batches_as_f32::<bf16>();
+}
+
 /// Long rows (their own passes, reading the format directly): accurate, the same in place, on any
 /// number of threads and in batches; special rows (which take the whole-row path) as
 /// documented.

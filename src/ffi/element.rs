@@ -15,8 +15,7 @@ use std::slice;
 use crate::kernels::convert::Half;
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
-use crate::staged::{with_buffers, Long};
-use crate::staged_long::HalfRow;
+use crate::staged::{with_buffers, Direct};
 use crate::{bf16, f16, Element, Softmax};
 
 /// An element type of the C ABI's rows (`f32`, `f16`, `bf16`): the batch drivers, which
@@ -34,7 +33,7 @@ pub(super) trait CElement: Element {
         y: (*mut Self, usize),
         rows: usize,
         cols: usize,
-        long: Long<'_>,
+        direct: Direct,
         op: impl Fn(Rows<'_>) + Sync,
     );
 
@@ -62,7 +61,7 @@ impl CElement for f32 {
         (y, ys): (*mut f32, usize),
         rows: usize,
         cols: usize,
-        _: Long<'_>,
+        _: Direct,
         op: impl Fn(Rows<'_>) + Sync,
     ) {
         // SAFETY: every row lies inside both extents (`batch_extent`), which are non-null,
@@ -114,7 +113,7 @@ macro_rules! half_c_element {
                 (y, ys): (*mut $t, usize),
                 rows: usize,
                 cols: usize,
-                long: Long<'_>,
+                direct: Direct,
                 op: impl Fn(Rows<'_>) + Sync,
             ) {
                 // SAFETY: every row lies inside its checked extent and is readable (`x`) or
@@ -128,7 +127,7 @@ macro_rules! half_c_element {
                         (y.cast(), ys),
                         rows,
                         cols,
-                        long,
+                        direct,
                         op,
                     )
                 }
@@ -234,27 +233,28 @@ pub(super) unsafe fn map_row<T: Element, R>(
     }
 }
 
-/// [`map_row`] for an operation with passes of its own for long 16-bit rows
-/// (`Softmax::map_row_long`).
+/// [`map_row`] for an operation with kernels of its own for 16-bit rows
+/// (`Softmax::map_row_direct`).
 ///
 /// # Safety
 /// As [`map_row`].
-pub(super) unsafe fn map_row_long<T: Element>(
+pub(super) unsafe fn map_row_direct<T: Element>(
     sm: &Softmax,
     x: *const T,
     y: *mut T,
     n: usize,
-    long: &(dyn Fn(HalfRow<'_>) -> bool + Sync),
+    direct: Direct,
     op: impl FnOnce(InOut<'_>),
 ) {
     if ptr::eq(x, y) {
         // SAFETY: as in `map_row`.
         let xy = unsafe { slice::from_raw_parts_mut(y, n) };
-        sm.map_row_in_place_long(xy, long, op)
+        sm.map_row_in_place_direct(xy, direct, op)
     } else {
         // SAFETY: as in `map_row`.
         let (x, y) = unsafe { (slice::from_raw_parts(x, n), slice::from_raw_parts_mut(y, n)) };
-        sm.map_row_long(x, y, long, op).expect("rows of one length")
+        sm.map_row_direct(x, y, direct, op)
+            .expect("rows of one length")
     }
 }
 

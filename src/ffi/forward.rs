@@ -9,13 +9,12 @@
 use std::slice;
 
 use super::check::{algorithm_arg, flags_arg, logsumexp_args, row_pair, rows_pair, scale_arg};
-use super::element::{map_row_long, CElement};
+use super::element::{map_row_direct, CElement};
 use super::{
     guard_status, softmax_status, Checked, SOFTMAX_ALGORITHM_AUTO, SOFTMAX_FLAG_ZERO_MASKED_ROWS,
 };
 use crate::rows::Rows;
-use crate::staged::Long;
-use crate::staged_long::HalfRow;
+use crate::staged::Direct;
 use crate::{Element, Softmax};
 
 /// Softmax of one row of `n` floats with `SOFTMAX_ALGORITHM_AUTO`:
@@ -74,9 +73,9 @@ pub(super) unsafe fn softmax_ex<T: Element>(
         if !row_pair(x, y, n)? {
             return Ok(());
         }
-        let long = |row: HalfRow<'_>| sm.half_softmax_direct(row, alg);
+        let direct = Direct::Softmax(alg);
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_softmax(io, alg)) };
+        unsafe { map_row_direct(&sm, x, y, n, direct, |io| sm.run_softmax(io, alg)) };
         Ok(())
     })
 }
@@ -114,9 +113,9 @@ pub(super) unsafe fn log_softmax<T: Element>(x: *const T, y: *mut T, n: usize) -
         if !row_pair(x, y, n)? {
             return Ok(());
         }
-        let long = |row: HalfRow<'_>| sm.half_log_softmax_direct(row);
+        let direct = Direct::LogSoftmax;
         // SAFETY: validated above; the caller guarantees the memory of the row.
-        unsafe { map_row_long(&sm, x, y, n, &long, |io| sm.run_log_softmax(io)) };
+        unsafe { map_row_direct(&sm, x, y, n, direct, |io| sm.run_log_softmax(io)) };
         Ok(())
     })
 }
@@ -249,7 +248,6 @@ pub(super) unsafe fn softmax_rows_ex<T: CElement>(
         let sm = Softmax::new().zero_masked_rows(flags & SOFTMAX_FLAG_ZERO_MASKED_ROWS != 0);
         // SAFETY: forwarded caller contract.
         unsafe {
-            let long = |row: HalfRow<'_>| sm.half_softmax_direct(row, alg);
             rows_impl(
                 &sm,
                 x,
@@ -258,7 +256,7 @@ pub(super) unsafe fn softmax_rows_ex<T: CElement>(
                 y_stride,
                 rows,
                 cols,
-                Some(&long),
+                Direct::Softmax(alg),
                 |batch| sm.run_softmax_rows(batch, alg),
             )
         }
@@ -303,7 +301,6 @@ pub(super) unsafe fn log_softmax_rows<T: CElement>(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            let long = |row: HalfRow<'_>| sm.half_log_softmax_direct(row);
             rows_impl(
                 &sm,
                 x,
@@ -312,7 +309,7 @@ pub(super) unsafe fn log_softmax_rows<T: CElement>(
                 y_stride,
                 rows,
                 cols,
-                Some(&long),
+                Direct::LogSoftmax,
                 |batch| sm.run_log_softmax_rows(batch),
             )
         }
@@ -332,7 +329,7 @@ pub(super) unsafe fn rows_impl<T: CElement>(
     y_stride: usize,
     rows: usize,
     cols: usize,
-    long: Long<'_>,
+    direct: Direct,
     op: impl Fn(Rows<'_>) + Sync,
 ) -> Checked<()> {
     if !rows_pair(x, x_stride, y, y_stride, rows, cols)? {
@@ -340,7 +337,7 @@ pub(super) unsafe fn rows_impl<T: CElement>(
     }
     // SAFETY: the batch passed `rows_pair` with rows and columns, and the caller guarantees
     // its rows.
-    unsafe { T::run_rows(sm, (x, x_stride), (y, y_stride), rows, cols, long, op) };
+    unsafe { T::run_rows(sm, (x, x_stride), (y, y_stride), rows, cols, direct, op) };
     Ok(())
 }
 
@@ -420,10 +417,20 @@ pub(super) unsafe fn softmax_scaled_rows<T: CElement>(
         let sm = Softmax::new();
         // SAFETY: forwarded caller contract.
         unsafe {
-            rows_impl(&sm, x, x_stride, y, y_stride, rows, cols, None, |batch| {
-                // The scale passed `scale_arg`, which is the kernel's own condition.
-                sm.run_softmax_scaled_rows(batch, alg, scale)
-            })
+            rows_impl(
+                &sm,
+                x,
+                x_stride,
+                y,
+                y_stride,
+                rows,
+                cols,
+                Direct::Staged,
+                |batch| {
+                    // The scale passed `scale_arg`, which is the kernel's own condition.
+                    sm.run_softmax_scaled_rows(batch, alg, scale)
+                },
+            )
         }
     })
 }

@@ -8,6 +8,7 @@ use super::forward::rows_impl;
 use super::{guard, guard_status, softmax_status};
 use crate::lse::ShardRow;
 use crate::rows::InOut;
+use crate::staged::Direct;
 use crate::{CrossEntropyOptions, ShardLayout, Softmax};
 
 /// The log-sum-exp state of a chunk of a row (`sum_i exp(x_i)` as a mantissa and a binary
@@ -254,7 +255,7 @@ unsafe fn normalize_rows(
                 y_stride,
                 rows,
                 cols,
-                None,
+                Direct::Staged,
                 |mut batch| {
                     for (r, &l) in lse.iter().enumerate() {
                         sm.run_normalize(batch.row(r), l, log);

@@ -4,6 +4,7 @@
 
 use super::forward::rows_impl;
 use super::{guard_status, softmax_status, Checked};
+use crate::staged::Direct;
 use crate::Softmax;
 
 /// StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with
@@ -87,7 +88,7 @@ pub unsafe extern "C" fn softmax_stablemax_rows_f32(
                 y_stride,
                 rows,
                 cols,
-                None,
+                Direct::Staged,
                 |mut batch| batch.for_each(|io| sm.run_stablemax(io, false)),
             )
         }
@@ -124,7 +125,7 @@ pub unsafe extern "C" fn softmax_log_stablemax_rows_f32(
                 y_stride,
                 rows,
                 cols,
-                None,
+                Direct::Staged,
                 |mut batch| batch.for_each(|io| sm.run_stablemax(io, true)),
             )
         }

@@ -109,6 +109,15 @@ pub(crate) struct Kernels {
     /// length: the value of the widened row; `None` for short rows and the special-value
     /// path.
     pub half_logsumexp_widened: unsafe fn(convert::Half, &[u16], *mut f32) -> Option<f32>,
+    /// Log-softmax of a batch of short 16-bit rows (2 to `short_len` elements), read and
+    /// written in the format: the bits of widening the rows, the f32 batch kernel and
+    /// rounding.
+    pub half_log_softmax_short_rows: unsafe fn(convert::Half, Rows<'_, u16>, Flags),
+    /// Log-sum-exp of a batch of short 16-bit rows, one value per row into the slice (of
+    /// `rows` values): the values of the widened rows.
+    pub half_logsumexp_short_rows: unsafe fn(convert::Half, RowsIn<'_, u16>, &mut [f32]),
+    /// The f32 lanes of the ISA's vectors.
+    pub lanes: usize,
     /// The longest row of the short-row kernels (rows of 2 to this many elements take them).
     pub short_len: usize,
     /// The longest medium row (the batch kernels take such rows two at a time).
@@ -544,6 +553,22 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn half_log_softmax_short_rows(format: $crate::kernels::convert::Half, rows: $crate::rows::Rows<'_, u16>, flags: $crate::kernels::Flags) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                $crate::kernels::per_format!(format, F => generic::batch::log_softmax_short_rows_half::<$V>(isa, F, rows, flags))
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn half_logsumexp_short_rows(format: $crate::kernels::convert::Half, rows: $crate::rows::RowsIn<'_, u16>, out: &mut [f32]) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                $crate::kernels::per_format!(format, F => generic::batch::logsumexp_short_rows_half::<$V>(isa, F, rows, out))
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn widen(format: $crate::kernels::convert::Half, src: &[u16], dst: &mut [f32]) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -609,6 +634,9 @@ macro_rules! kernel_table {
             half_softmax_reload: entry::half_softmax_reload,
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,
+            half_log_softmax_short_rows: entry::half_log_softmax_short_rows,
+            half_logsumexp_short_rows: entry::half_logsumexp_short_rows,
+            lanes: <$V as $crate::kernels::simd::Simd>::LANES,
             short_len: $crate::kernels::generic::short::SHORT_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
             medium_len: $crate::kernels::generic::medium::MEDIUM_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
         };

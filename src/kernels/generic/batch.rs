@@ -5,78 +5,108 @@ use super::forward::{log_softmax_special, logsumexp_special, softmax_of, softmax
 use super::inputs::{Input, Plain, Scaled};
 use super::medium;
 use super::short::{self, lse_of, Group, ShortRows};
+use super::storage::{AsF32, AsHalf, Storage, Stored};
+use crate::kernels::convert::Half;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::rows::{Rows, RowsIn};
 use crate::Algorithm;
 
-/// Softmax of short rows (three-pass reload in registers).
-pub(crate) struct SoftmaxShort<'a, 'r, I> {
+/// Softmax of short rows (three-pass reload in registers), stored as `S` says.
+pub(crate) struct SoftmaxShort<'a, 'r, I, S: Stored> {
     pub inp: &'a I,
-    pub rows: &'a mut Rows<'r>,
+    pub st: S,
+    pub rows: &'a mut Rows<'r, S::T>,
     pub flags: Flags,
 }
 
-impl<V: Simd, I: Input<V>> ShortRows<V> for SoftmaxShort<'_, '_, I> {
+impl<V: Simd, I: Input<V>, S: Storage<V>> ShortRows<V> for SoftmaxShort<'_, '_, I, S> {
     const VECS: usize = 8;
     #[inline(always)]
-    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize, const W: bool>(
+        &mut self,
+        isa: Token<V>,
+        r0: usize,
+    ) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.x(r0 + i)),
             y: std::array::from_fn(|i| self.rows.y(r0 + i)),
         };
         // SAFETY: rows `r0..r0 + R` of the batch view, each valid for `cols` elements.
-        unsafe { short::softmax::<V, R, NV>(isa, self.inp, &g, self.rows.cols()) }
+        unsafe { short::softmax::<V, S, R, NV, W>(isa, self.st, self.inp, &g, self.rows.cols()) }
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn special(&mut self, isa: Token<V>, r: usize) {
-        softmax_special::<V, 1>(isa, self.inp, self.rows.row(r), self.flags);
+        let row = (self.rows.x(r), self.rows.y(r), self.rows.cols());
+        let (inp, flags) = (self.inp, self.flags);
+        // SAFETY: row `r` of the batch view, valid for `cols` elements, a short row.
+        unsafe {
+            self.st
+                .with_row(isa, row, |io| softmax_special::<V, 1>(isa, inp, io, flags))
+        }
     }
 }
 
 /// Log-softmax of short rows.
-pub(crate) struct LogSoftmaxShort<'a, 'r> {
-    pub rows: &'a mut Rows<'r>,
+pub(crate) struct LogSoftmaxShort<'a, 'r, S: Stored> {
+    pub st: S,
+    pub rows: &'a mut Rows<'r, S::T>,
     pub flags: Flags,
 }
 
-impl<V: Simd> ShortRows<V> for LogSoftmaxShort<'_, '_> {
+impl<V: Simd, S: Storage<V>> ShortRows<V> for LogSoftmaxShort<'_, '_, S> {
     const VECS: usize = 16;
     #[inline(always)]
-    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize, const W: bool>(
+        &mut self,
+        isa: Token<V>,
+        r0: usize,
+    ) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.x(r0 + i)),
             y: std::array::from_fn(|i| self.rows.y(r0 + i)),
         };
         // SAFETY: rows `r0..r0 + R` of the batch view, each valid for `cols` elements.
-        unsafe { short::log_softmax::<V, R, NV>(isa, &Plain, &g, self.rows.cols()) }
+        unsafe { short::log_softmax::<V, S, R, NV, W>(isa, self.st, &Plain, &g, self.rows.cols()) }
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn special(&mut self, isa: Token<V>, r: usize) {
-        log_softmax_special::<V, 1>(isa, self.rows.row(r), self.flags);
+        let row = (self.rows.x(r), self.rows.y(r), self.rows.cols());
+        let flags = self.flags;
+        // SAFETY: row `r` of the batch view, valid for `cols` elements, a short row.
+        unsafe {
+            self.st
+                .with_row(isa, row, |io| log_softmax_special::<V, 1>(isa, io, flags))
+        }
     }
 }
 
 /// Log-sum-exp of short rows, one result per row.
-pub(crate) struct LogSumExpShort<'a, 'r> {
-    pub rows: RowsIn<'r>,
+pub(crate) struct LogSumExpShort<'a, 'r, S: Stored> {
+    pub st: S,
+    pub rows: RowsIn<'r, S::T>,
     pub out: &'a mut [f32],
 }
 
-impl<V: Simd> ShortRows<V> for LogSumExpShort<'_, '_> {
+impl<V: Simd, S: Storage<V>> ShortRows<V> for LogSumExpShort<'_, '_, S> {
     const VECS: usize = 16;
     #[inline(always)]
-    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool {
+    fn group<const R: usize, const NV: usize, const W: bool>(
+        &mut self,
+        isa: Token<V>,
+        r0: usize,
+    ) -> bool {
         let g = Group {
             x: std::array::from_fn(|i| self.rows.ptr(r0 + i)),
             y: [std::ptr::null_mut(); R],
         };
         // SAFETY: rows `r0..r0 + R` of the batch view, each readable for `cols` elements.
         unsafe {
-            short::logsumexp::<V, R, NV>(
+            short::logsumexp::<V, S, R, NV, W>(
                 isa,
+                self.st,
                 &Plain,
                 &g,
                 self.rows.cols(),
@@ -86,9 +116,48 @@ impl<V: Simd> ShortRows<V> for LogSumExpShort<'_, '_> {
     }
     #[cfg_attr(debug_assertions, inline(never))]
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn special(&mut self, _isa: Token<V>, r: usize) {
-        self.out[r] = logsumexp_special(self.rows.row(r)) as f32;
+    fn special(&mut self, isa: Token<V>, r: usize) {
+        let (x, n) = (self.rows.ptr(r), self.rows.cols());
+        // SAFETY: row `r` of the batch view, readable for `cols` elements, a short row.
+        self.out[r] = unsafe { self.st.with_input(isa, x, n, logsumexp_special) } as f32;
     }
+}
+
+/// Log-softmax of a batch of short rows of 16-bit `format`, read and written in the format.
+#[inline(always)]
+pub(crate) fn log_softmax_short_rows_half<V: Simd>(
+    isa: Token<V>,
+    format: Half,
+    mut rows: Rows<'_, u16>,
+    flags: Flags,
+) {
+    let (count, n) = (rows.rows(), rows.cols());
+    debug_assert!(short::is_short::<V>(n));
+    let st = AsHalf(format);
+    short::run::<V, _>(
+        isa,
+        &mut LogSoftmaxShort {
+            st,
+            rows: &mut rows,
+            flags,
+        },
+        count,
+        n,
+    );
+}
+
+/// Log-sum-exp of a batch of short rows of 16-bit `format` into `out` (one value per row).
+#[inline(always)]
+pub(crate) fn logsumexp_short_rows_half<V: Simd>(
+    isa: Token<V>,
+    format: Half,
+    rows: RowsIn<'_, u16>,
+    out: &mut [f32],
+) {
+    let (count, n) = (rows.rows(), rows.cols());
+    debug_assert!(short::is_short::<V>(n) && out.len() == count);
+    let st = AsHalf(format);
+    short::run::<V, _>(isa, &mut LogSumExpShort { st, rows, out }, count, n);
 }
 
 /// Softmax of every row of a batch with the resolved algorithm `alg` (never `Auto`).
@@ -133,7 +202,17 @@ fn softmax_rows_of<V: Simd, const U: usize>(
 ) {
     let (count, n) = (rows.rows(), rows.cols());
     if alg == Algorithm::ThreePassReload && short::is_short::<V>(n) {
-        short::run::<V, _>(isa, &mut SoftmaxShort { inp, rows, flags }, count, n);
+        short::run::<V, _>(
+            isa,
+            &mut SoftmaxShort {
+                inp,
+                st: AsF32,
+                rows,
+                flags,
+            },
+            count,
+            n,
+        );
     } else {
         for r in 0..count {
             softmax_of::<V, U>(isa, inp, rows.row(r), alg, flags);
@@ -154,6 +233,7 @@ pub(crate) fn log_softmax_rows<V: Simd, const U: usize>(
         short::run::<V, _>(
             isa,
             &mut LogSoftmaxShort {
+                st: AsF32,
                 rows: &mut rows,
                 flags,
             },
@@ -204,7 +284,16 @@ pub(crate) fn logsumexp_rows<V: Simd, const U: usize>(
     let (count, n) = (rows.rows(), rows.cols());
     debug_assert_eq!(out.len(), count);
     if short::is_short::<V>(n) {
-        short::run::<V, _>(isa, &mut LogSumExpShort { rows, out }, count, n);
+        short::run::<V, _>(
+            isa,
+            &mut LogSumExpShort {
+                st: AsF32,
+                rows,
+                out,
+            },
+            count,
+            n,
+        );
     } else if medium::is_medium::<V>(n) {
         let mut r = 0;
         while r + 2 <= count {

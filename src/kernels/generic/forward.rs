@@ -13,6 +13,7 @@ use super::passes::{
     block_sum, exp_store_sum, map_store, map_store_nt, max, sum_exp, Prob, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
+use super::storage::AsF32;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
@@ -172,6 +173,7 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
             isa,
             &mut SoftmaxShort {
                 inp,
+                st: AsF32,
                 rows: &mut rows,
                 flags,
             },
@@ -296,6 +298,7 @@ pub(crate) fn log_softmax<V: Simd, const U: usize>(isa: Token<V>, mut io: InOut<
         // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant).
         let mut rows = unsafe { Rows::from_raw(io.x(), n, io.y(), n, 1, n) };
         let mut op = LogSoftmaxShort {
+            st: AsF32,
             rows: &mut rows,
             flags,
         };
@@ -392,6 +395,7 @@ pub(crate) fn logsumexp<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f3
         _ if short::is_short::<V>(x.len()) => {
             let mut out = [0.0f32];
             let mut op = LogSumExpShort {
+                st: AsF32,
                 rows: RowsIn::one(x),
                 out: &mut out,
             };

@@ -5,20 +5,33 @@
 use crate::kernels::simd::{Simd, Token};
 
 /// A transform of the inputs, applied as they are loaded.
-pub(crate) trait Input<V>: Copy {
+pub(crate) trait Input<V: Simd>: Copy {
+    /// The transform of loaded lanes.
+    fn apply(&self, v: V) -> V;
+    /// The stored value that [`Input::apply`] maps to `fill` (`0` or `-inf`), for the lanes
+    /// past a row's end.
+    fn stored_fill(&self, fill: f32) -> f32;
+    /// One input, for the portable special-value scans.
+    fn value(&self, x: f32) -> f32;
     /// `LANES` inputs at `p`.
     ///
     /// # Safety
     /// `p..p + LANES` is readable.
-    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V;
+    #[inline(always)]
+    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
+        // SAFETY: the caller's contract.
+        self.apply(unsafe { V::load(isa, p) })
+    }
     /// The first `n < LANES` inputs at `p`; the other lanes read as `fill` (after the
     /// transform).
     ///
     /// # Safety
     /// `p..p + n` is readable.
-    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V;
-    /// One input, for the portable special-value scans.
-    fn value(&self, x: f32) -> f32;
+    #[inline(always)]
+    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
+        // SAFETY: the caller's contract.
+        self.apply(unsafe { V::load_tail(isa, p, n, self.stored_fill(fill)) })
+    }
 }
 
 /// Inputs as stored.
@@ -27,14 +40,12 @@ pub(crate) struct Plain;
 
 impl<V: Simd> Input<V> for Plain {
     #[inline(always)]
-    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
-        // SAFETY: the caller's contract.
-        unsafe { V::load(isa, p) }
+    fn apply(&self, v: V) -> V {
+        v
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
-        // SAFETY: the caller's contract.
-        unsafe { V::load_tail(isa, p, n, fill) }
+    fn stored_fill(&self, fill: f32) -> f32 {
+        fill
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
@@ -62,15 +73,13 @@ impl<V: Simd> Scaled<V> {
 
 impl<V: Simd> Input<V> for Scaled<V> {
     #[inline(always)]
-    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
-        // SAFETY: the caller's contract.
-        unsafe { V::load(isa, p) }.mul(self.v)
+    fn apply(&self, v: V) -> V {
+        v.mul(self.v)
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
+    fn stored_fill(&self, fill: f32) -> f32 {
         // fill / s * s == fill for fill in {0, -inf} and any finite non-zero s.
-        // SAFETY: the caller's contract.
-        unsafe { V::load_tail(isa, p, n, fill / self.s) }.mul(self.v)
+        fill / self.s
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
@@ -98,14 +107,12 @@ impl<V: Simd> Offset<V> {
 
 impl<V: Simd> Input<V> for Offset<V> {
     #[inline(always)]
-    unsafe fn load(&self, isa: Token<V>, p: *const f32) -> V {
-        // SAFETY: the caller's contract.
-        unsafe { V::load(isa, p) }.sub(self.v)
+    fn apply(&self, v: V) -> V {
+        v.sub(self.v)
     }
     #[inline(always)]
-    unsafe fn load_tail(&self, isa: Token<V>, p: *const f32, n: usize, fill: f32) -> V {
-        // SAFETY: the caller's contract.
-        unsafe { V::load_tail(isa, p, n, fill + self.c) }.sub(self.v)
+    fn stored_fill(&self, fill: f32) -> f32 {
+        fill + self.c
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {

@@ -12,6 +12,7 @@
 use super::inputs::Input;
 use super::passes::{fold, k_min, wide_total, FOLD};
 use super::short::{vector, SHORT_VECS};
+use super::storage::AsF32;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
@@ -47,7 +48,9 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
     for j in 0..vecs {
         for (mr, &xr) in m.iter_mut().zip(&x) {
             // SAFETY: `j < vecs`, and the rows are readable for `n` (the contract).
-            *mr = V::max(*mr, unsafe { vector(isa, inp, xr, j, n) });
+            *mr = V::max(*mr, unsafe {
+                vector::<V, _, false>(isa, AsF32, inp, xr, j, n)
+            });
         }
     }
     let kmin = k_min();
@@ -71,7 +74,10 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
         for t in 0..U {
             for ((a, ex), &xr) in acc.iter_mut().zip(&ex).zip(&x) {
                 // SAFETY: `i + t * l + l <= i + step <= n`.
-                a[t] = ex.eval_add(unsafe { vector(isa, inp, xr, i / l + t, n) }, a[t]);
+                a[t] = ex.eval_add(
+                    unsafe { vector::<V, _, false>(isa, AsF32, inp, xr, i / l + t, n) },
+                    a[t],
+                );
             }
         }
         i += step;
@@ -88,7 +94,10 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
         if i + t * l < n {
             for ((a, ex), &xr) in acc.iter_mut().zip(&ex).zip(&x) {
                 // SAFETY: `i + t * l < n`.
-                a[t] = ex.eval_add(unsafe { vector(isa, inp, xr, i / l + t, n) }, a[t]);
+                a[t] = ex.eval_add(
+                    unsafe { vector::<V, _, false>(isa, AsF32, inp, xr, i / l + t, n) },
+                    a[t],
+                );
             }
         }
     }

@@ -9,7 +9,8 @@
 //! - [`pair_sum`]: pass 1 of the two-pass algorithm, the (mantissa, exponent) sums per lane.
 //! - [`forward`]: softmax (every algorithm, optionally with a fused input scale), log-softmax
 //!   and log-sum-exp, including the special-value rules shared by every ISA.
-//! - [`short`]: rows of a few vectors held in registers, several rows at a time.
+//! - [`short`]: rows of a few vectors held in registers, several rows at a time;
+//!   [`storage`]: how their elements are stored (f32, or 16-bit converted in the registers).
 //! - [`batch`]: batches of rows, short ones through [`short`].
 //! - [`training`]: the backward passes and the fused cross-entropy loss.
 //! - [`lse`]: sharded and streamed rows: the log-sum-exp state of a chunk, and the output
@@ -81,6 +82,7 @@ pub(crate) mod sample;
 pub(crate) mod segmented;
 pub(crate) mod short;
 pub(crate) mod stablemax;
+pub(crate) mod storage;
 pub(crate) mod tile;
 pub(crate) mod topk;
 pub(crate) mod training;

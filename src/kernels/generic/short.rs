@@ -15,6 +15,7 @@
 
 use super::inputs::Input;
 use super::passes::{k_min, tree_sum, LaneMap, Scale, Shift};
+use super::storage::Storage;
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::simd::{Simd, Token};
 
@@ -30,13 +31,14 @@ pub(crate) fn is_short<V: Simd>(n: usize) -> bool {
     n >= 2 && n <= SHORT_VECS * V::LANES
 }
 
-/// The `R` rows of one group: input and output pointers of each, all rows `n` long.
-pub(crate) struct Group<const R: usize> {
+/// The `R` rows of one group: input and output pointers of each, all rows `n` long, of f32
+/// or of a 16-bit format (see [`Storage`]).
+pub(crate) struct Group<const R: usize, T = f32> {
     /// Row inputs, each readable for `n` elements.
-    pub x: [*const f32; R],
+    pub x: [*const T; R],
     /// Row outputs, each writable for `n` elements (equal to the input or disjoint from every
     /// row of the group); unused by log-sum-exp.
-    pub y: [*mut f32; R],
+    pub y: [*mut T; R],
 }
 
 /// Vector `j` of the row at `x` (`j * LANES < n`), the lanes past the row's end `-inf`.
@@ -44,23 +46,25 @@ pub(crate) struct Group<const R: usize> {
 /// # Safety
 /// `x` is readable for `n` elements.
 #[inline(always)]
-pub(crate) unsafe fn vector<V: Simd>(
+pub(crate) unsafe fn vector<V: Simd, S: Storage<V>, const W: bool>(
     isa: Token<V>,
+    st: S,
     inp: &impl Input<V>,
-    x: *const f32,
+    x: *const S::T,
     j: usize,
     n: usize,
 ) -> V {
     let l = V::LANES;
     debug_assert!(j * l < n);
     // SAFETY: `j * l < n`: a full vector inside the row, or its last `n - j * l` elements.
-    unsafe {
-        if (j + 1) * l <= n {
-            inp.load(isa, x.add(j * l))
+    inp.apply(unsafe {
+        if W || (j + 1) * l <= n {
+            st.load(isa, x.add(j * l))
         } else {
-            inp.load_tail(isa, x.add(j * l), n - j * l, f32::NEG_INFINITY)
+            let fill = inp.stored_fill(f32::NEG_INFINITY);
+            st.load_tail(isa, x.add(j * l), n - j * l, fill)
         }
-    }
+    })
 }
 
 /// The rows' vectors: lane `i` of vector `j` of row `r` is element `j * LANES + i`, and lanes
@@ -69,10 +73,11 @@ pub(crate) unsafe fn vector<V: Simd>(
 /// # Safety
 /// The group's inputs are readable for `n` elements each.
 #[inline(always)]
-unsafe fn load<V: Simd, const R: usize, const NV: usize>(
+unsafe fn load<V: Simd, S: Storage<V>, const R: usize, const NV: usize, const W: bool>(
     isa: Token<V>,
+    st: S,
     inp: &impl Input<V>,
-    g: &Group<R>,
+    g: &Group<R, S::T>,
     n: usize,
 ) -> [[V; NV]; R] {
     let l = V::LANES;
@@ -82,7 +87,7 @@ unsafe fn load<V: Simd, const R: usize, const NV: usize>(
         for (j, vj) in row.iter_mut().enumerate() {
             if j * l < n {
                 // SAFETY: `j * l < n`, and the row is readable for `n` elements (the contract).
-                *vj = unsafe { vector(isa, inp, x, j, n) };
+                *vj = unsafe { vector::<V, S, W>(isa, st, inp, x, j, n) };
             }
         }
     }
@@ -94,16 +99,21 @@ unsafe fn load<V: Simd, const R: usize, const NV: usize>(
 /// # Safety
 /// `y` is writable for `n <= NV * LANES` elements.
 #[inline(always)]
-unsafe fn store<V: Simd, const NV: usize>(row: &[V; NV], y: *mut f32, n: usize) {
+unsafe fn store<V: Simd, S: Storage<V>, const NV: usize, const W: bool>(
+    st: S,
+    row: &[V; NV],
+    y: *mut S::T,
+    n: usize,
+) {
     let l = V::LANES;
     debug_assert!(n <= NV * l);
     for (j, vj) in row.iter().enumerate() {
-        if (j + 1) * l <= n {
+        if j * l < n && (W || (j + 1) * l <= n) {
             // SAFETY: `(j + 1) * l <= n` elements are writable (the contract).
-            unsafe { vj.store(y.add(j * l)) };
+            unsafe { st.store(*vj, y.add(j * l)) };
         } else if j * l < n {
             // SAFETY: the `n - j * l < l` elements after `j * l` are the row's last.
-            unsafe { vj.store_tail(y.add(j * l), n - j * l) };
+            unsafe { st.store_tail(*vj, y.add(j * l), n - j * l) };
         }
     }
 }
@@ -151,15 +161,22 @@ fn shift<V: Simd>(isa: Token<V>, m: V) -> V {
 /// # Safety
 /// As [`Group`] states, for rows of `n` elements.
 #[inline(always)]
-pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
+pub(crate) unsafe fn softmax<
+    V: Simd,
+    S: Storage<V>,
+    const R: usize,
+    const NV: usize,
+    const W: bool,
+>(
     isa: Token<V>,
+    st: S,
     inp: &impl Input<V>,
-    g: &Group<R>,
+    g: &Group<R, S::T>,
     n: usize,
 ) -> bool {
     let l = V::LANES;
     // SAFETY: the group is valid for `n` elements (the contract).
-    let mut v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let mut v = unsafe { load::<V, S, R, NV, W>(isa, st, inp, g, n) };
     let Some(m) = maxima(isa, &v) else {
         return false;
     };
@@ -182,7 +199,7 @@ pub(crate) unsafe fn softmax<V: Simd, const R: usize, const NV: usize>(
             *vj = r.apply(*vj);
         }
         // SAFETY: the group's outputs are writable for `n` elements (the contract).
-        unsafe { store(row, y, n) };
+        unsafe { store::<V, S, NV, W>(st, row, y, n) };
     }
     true
 }
@@ -229,14 +246,21 @@ fn shifted_sums<V: Simd, const R: usize, const NV: usize>(
 /// # Safety
 /// As [`Group`] states, for rows of `n` elements.
 #[inline(always)]
-pub(crate) unsafe fn log_softmax<V: Simd, const R: usize, const NV: usize>(
+pub(crate) unsafe fn log_softmax<
+    V: Simd,
+    S: Storage<V>,
+    const R: usize,
+    const NV: usize,
+    const W: bool,
+>(
     isa: Token<V>,
+    st: S,
     inp: &impl Input<V>,
-    g: &Group<R>,
+    g: &Group<R, S::T>,
     n: usize,
 ) -> bool {
     // SAFETY: the group is valid for `n` elements (the contract).
-    let mut v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let mut v = unsafe { load::<V, S, R, NV, W>(isa, st, inp, g, n) };
     let Some(sums) = shifted_sums(isa, &v, n) else {
         return false;
     };
@@ -247,7 +271,7 @@ pub(crate) unsafe fn log_softmax<V: Simd, const R: usize, const NV: usize>(
             *vj = f.apply(*vj);
         }
         // SAFETY: the group's outputs are writable for `n` elements (the contract).
-        unsafe { store(row, y, n) };
+        unsafe { store::<V, S, NV, W>(st, row, y, n) };
     }
     true
 }
@@ -258,16 +282,23 @@ pub(crate) unsafe fn log_softmax<V: Simd, const R: usize, const NV: usize>(
 /// # Safety
 /// The group's inputs are readable for `n` elements each.
 #[inline(always)]
-pub(crate) unsafe fn logsumexp<V: Simd, const R: usize, const NV: usize>(
+pub(crate) unsafe fn logsumexp<
+    V: Simd,
+    S: Storage<V>,
+    const R: usize,
+    const NV: usize,
+    const W: bool,
+>(
     isa: Token<V>,
+    st: S,
     inp: &impl Input<V>,
-    g: &Group<R>,
+    g: &Group<R, S::T>,
     n: usize,
     out: &mut [f32],
 ) -> bool {
     debug_assert_eq!(out.len(), R);
     // SAFETY: the group is valid for `n` elements (the contract).
-    let v = unsafe { load::<V, R, NV>(isa, inp, g, n) };
+    let v = unsafe { load::<V, S, R, NV, W>(isa, st, inp, g, n) };
     let Some(sums) = shifted_sums(isa, &v, n) else {
         return false;
     };
@@ -296,9 +327,13 @@ pub(crate) trait ShortRows<V: Simd> {
     /// Softmax keeps its rows' exponentials live until the reciprocal is known, so it takes
     /// fewer rows per group than the sums, which keep one accumulator per row.
     const VECS: usize;
-    /// Rows `r0..r0 + R` held in registers (each at most `NV` vectors); `false`, with nothing
-    /// written, when one of them needs the special-value rules.
-    fn group<const R: usize, const NV: usize>(&mut self, isa: Token<V>, r0: usize) -> bool;
+    /// Rows `r0..r0 + R` held in registers (each at most `NV` vectors, whole vectors when
+    /// `W`); `false`, with nothing written, when one of them needs the special-value rules.
+    fn group<const R: usize, const NV: usize, const W: bool>(
+        &mut self,
+        isa: Token<V>,
+        r0: usize,
+    ) -> bool;
     /// Row `r` by the special-value rules.
     fn special(&mut self, isa: Token<V>, r: usize);
 }
@@ -312,16 +347,33 @@ pub(crate) trait ShortRows<V: Simd> {
 #[inline(always)]
 pub(crate) fn run<V: Simd, O: ShortRows<V>>(isa: Token<V>, op: &mut O, rows: usize, n: usize) {
     debug_assert!(is_short::<V>(n));
+    if n.is_multiple_of(V::LANES) {
+        run_sized::<V, O, true>(isa, op, rows, n)
+    } else {
+        run_sized::<V, O, false>(isa, op, rows, n)
+    }
+}
+
+/// [`run`] for rows of whole vectors (`W`) or not: rows of whole vectors compile without
+/// the partial loads and stores, which lets the compiler keep a group's vectors in registers
+/// where the partial 16-bit loads (a copy through a buffer on AVX-512F) would not.
+#[inline(always)]
+fn run_sized<V: Simd, O: ShortRows<V>, const W: bool>(
+    isa: Token<V>,
+    op: &mut O,
+    rows: usize,
+    n: usize,
+) {
     let nv = n.div_ceil(V::LANES).next_power_of_two();
     // The `R` are literals: a const generic cannot be computed from another one here.
     match (nv, O::VECS >= 16) {
-        (1, _) => groups::<V, O, 8, 1>(isa, op, rows),
-        (2, false) => groups::<V, O, 4, 2>(isa, op, rows),
-        (2, true) => groups::<V, O, 8, 2>(isa, op, rows),
-        (4, false) => groups::<V, O, 2, 4>(isa, op, rows),
-        (4, true) => groups::<V, O, 4, 4>(isa, op, rows),
-        (_, false) => groups::<V, O, 1, 8>(isa, op, rows),
-        (_, true) => groups::<V, O, 2, 8>(isa, op, rows),
+        (1, _) => groups::<V, O, 8, 1, W>(isa, op, rows),
+        (2, false) => groups::<V, O, 4, 2, W>(isa, op, rows),
+        (2, true) => groups::<V, O, 8, 2, W>(isa, op, rows),
+        (4, false) => groups::<V, O, 2, 4, W>(isa, op, rows),
+        (4, true) => groups::<V, O, 4, 4, W>(isa, op, rows),
+        (_, false) => groups::<V, O, 1, 8, W>(isa, op, rows),
+        (_, true) => groups::<V, O, 2, 8, W>(isa, op, rows),
     }
 }
 
@@ -329,23 +381,33 @@ pub(crate) fn run<V: Simd, O: ShortRows<V>>(isa: Token<V>, op: &mut O, rows: usi
 #[inline(always)]
 pub(crate) fn run_one<V: Simd, O: ShortRows<V>>(isa: Token<V>, op: &mut O, n: usize) {
     debug_assert!(is_short::<V>(n));
+    if n.is_multiple_of(V::LANES) {
+        run_one_sized::<V, O, true>(isa, op, n)
+    } else {
+        run_one_sized::<V, O, false>(isa, op, n)
+    }
+}
+
+/// [`run_one`] for a row of whole vectors (`W`) or not (see [`run_sized`]).
+#[inline(always)]
+fn run_one_sized<V: Simd, O: ShortRows<V>, const W: bool>(isa: Token<V>, op: &mut O, n: usize) {
     let nv = n.div_ceil(V::LANES);
     if nv <= 1 {
-        one::<V, O, 1>(isa, op)
+        one::<V, O, 1, W>(isa, op)
     } else if nv <= 2 {
-        one::<V, O, 2>(isa, op)
+        one::<V, O, 2, W>(isa, op)
     } else if nv <= 4 {
-        one::<V, O, 4>(isa, op)
+        one::<V, O, 4, W>(isa, op)
     } else {
-        one::<V, O, 8>(isa, op)
+        one::<V, O, 8, W>(isa, op)
     }
 }
 
 /// Row 0 of `op`, at most `NV` vectors (stack frames as for [`groups`]).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn one<V: Simd, O: ShortRows<V>, const NV: usize>(isa: Token<V>, op: &mut O) {
-    if !op.group::<1, NV>(isa, 0) {
+fn one<V: Simd, O: ShortRows<V>, const NV: usize, const W: bool>(isa: Token<V>, op: &mut O) {
+    if !op.group::<1, NV, W>(isa, 0) {
         op.special(isa, 0);
     }
 }
@@ -354,17 +416,17 @@ fn one<V: Simd, O: ShortRows<V>, const NV: usize>(isa: Token<V>, op: &mut O) {
 // temporary gets its own slot, and all of them in one frame would need megabytes.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
+fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize, const W: bool>(
     isa: Token<V>,
     op: &mut O,
     rows: usize,
 ) {
     let mut r = 0;
     while r + R <= rows {
-        if !op.group::<R, NV>(isa, r) {
+        if !op.group::<R, NV, W>(isa, r) {
             // Rare: redo the group row by row, so only the special rows leave the fast path.
             for i in r..r + R {
-                if !op.group::<1, NV>(isa, i) {
+                if !op.group::<1, NV, W>(isa, i) {
                     op.special(isa, i);
                 }
             }
@@ -372,7 +434,7 @@ fn groups<V: Simd, O: ShortRows<V>, const R: usize, const NV: usize>(
         r += R;
     }
     while r < rows {
-        if !op.group::<1, NV>(isa, r) {
+        if !op.group::<1, NV, W>(isa, r) {
             op.special(isa, r);
         }
         r += 1;
