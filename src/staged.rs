@@ -186,6 +186,10 @@ impl Softmax {
         let out = &mut out[..rows];
         match T::data(x) {
             Data::F32(x) => op(RowsIn::new(x, stride, rows, cols)?, out),
+            // Short rows of whole vectors: read in their format (`crate::half_short`).
+            Data::Half(f, x) if self.half_short(cols) => {
+                self.half_logsumexp_short(f, RowsIn::new(x, stride, rows, cols)?, out)
+            }
             Data::Half(f, x) => self.half_rows_in(f, x, stride, cols, out, op),
         }
         Ok(())
@@ -431,10 +435,6 @@ impl Softmax {
         op: impl Fn(RowsIn<'_>, &mut [f32]) + Sync,
     ) {
         let rows = out.len();
-        if self.half_short(cols) {
-            let batch = RowsIn::new(x, stride, rows, cols).expect("a checked batch");
-            return self.half_logsumexp_short(f, batch, out);
-        }
         let out = Shared(out.as_mut_ptr());
         // Rows `r..r + g` through `buf` (at least `g * cols` values).
         let stage = |buf: &mut [f32], r: usize, g: usize| {
