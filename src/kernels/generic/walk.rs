@@ -411,16 +411,47 @@ pub(crate) fn fold<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize, c
         body.stepped();
         i += step;
     }
-    let mut j = 0;
-    while i + l <= n {
-        // SAFETY: `i + l <= n`.
-        body.take(j, i, unsafe { src.at(isa, i) });
+    // Fewer than `U` vectors are left: a loop of constant length, unrolled, so that every
+    // accumulator index is a constant (see [`rest`]).
+    for j in 0..U {
+        match rest(i, n, l, j, B::SPREAD) {
+            // SAFETY: `i + l <= n`.
+            Rest::Full(j) => body.take(j, i, unsafe { src.at(isa, i) }),
+            // SAFETY: `i < n < i + l`: the last `n - i` elements.
+            Rest::Part(j) => body.take(j, i, unsafe { src.part(isa, i, n - i) }),
+            Rest::Done => break,
+        };
         i += l;
-        j += usize::from(B::SPREAD);
     }
-    if i < n {
-        // SAFETY: `i < n < i + l`: the last `n - i` elements.
-        body.take(j, i, unsafe { src.part(isa, i, n - i) });
+}
+
+/// What is left of a walk at element `i` of `n` (fewer than `U` full vectors, then perhaps
+/// a partial one), on the `j`-th vector after the unrolled steps, with the accumulator it
+/// goes to: `j` when the body spreads them, else 0.
+///
+/// The walks visit these vectors in a loop of constant length `U` rather than a loop to the
+/// row's end: unrolled, every accumulator index is a constant, and the body's accumulators
+/// stay in registers. With an index that varies at run time, the compiler keeps an array of
+/// accumulators in memory for the whole walk, unrolled steps included (AVX2, three-pass
+/// reload: every step stored and reloaded its sums through the stack).
+enum Rest {
+    /// A full vector, into this accumulator.
+    Full(usize),
+    /// The partial last vector, into this accumulator.
+    Part(usize),
+    /// Nothing left.
+    Done,
+}
+
+#[inline(always)]
+fn rest(i: usize, n: usize, l: usize, j: usize, spread: bool) -> Rest {
+    let acc = if spread { j } else { 0 };
+    if i + l <= n {
+        Rest::Full(acc)
+    } else if i < n {
+        Rest::Part(acc)
+    } else {
+        Rest::Done
     }
 }
 
@@ -526,19 +557,18 @@ pub(crate) unsafe fn map<
         body.stepped();
         i += step;
     }
-    let mut j = 0;
-    while i + l <= n {
-        // SAFETY: `i + l <= n`, inside the source and `y`.
-        unsafe { body.take(j, i, src.at(isa, i)).store(y.add(i)) };
+    for j in 0..U {
+        match rest(i, n, l, j, B::SPREAD) {
+            // SAFETY: `i + l <= n`, inside the source and `y`.
+            Rest::Full(j) => unsafe { body.take(j, i, src.at(isa, i)).store(y.add(i)) },
+            // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
+            Rest::Part(j) => unsafe {
+                body.take(j, i, src.part(isa, i, n - i))
+                    .store_tail(y.add(i), n - i)
+            },
+            Rest::Done => break,
+        }
         i += l;
-        j += usize::from(B::SPREAD);
-    }
-    if i < n {
-        // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
-        unsafe {
-            body.take(j, i, src.part(isa, i, n - i))
-                .store_tail(y.add(i), n - i)
-        };
     }
     if NT {
         V::stream_fence(isa);
@@ -607,26 +637,25 @@ pub(crate) unsafe fn map_to_half<
         body.stepped();
         i += step;
     }
-    let mut j = 0;
-    while i + l <= n {
-        // SAFETY: `i + l <= n`, inside the source and `y`.
-        unsafe {
-            let r = body.take(j, i, src.at(isa, i));
-            if B::NAN_FREE {
-                r.store_half_no_nan(format, y.add(i));
-            } else {
-                r.store_half(format, y.add(i));
-            }
+    for j in 0..U {
+        match rest(i, n, l, j, B::SPREAD) {
+            // SAFETY: `i + l <= n`, inside the source and `y`.
+            Rest::Full(j) => unsafe {
+                let r = body.take(j, i, src.at(isa, i));
+                if B::NAN_FREE {
+                    r.store_half_no_nan(format, y.add(i));
+                } else {
+                    r.store_half(format, y.add(i));
+                }
+            },
+            // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
+            Rest::Part(j) => unsafe {
+                body.take(j, i, src.part(isa, i, n - i))
+                    .store_half_tail(format, y.add(i), n - i)
+            },
+            Rest::Done => break,
         }
         i += l;
-        j += usize::from(B::SPREAD);
-    }
-    if i < n {
-        // SAFETY: `i < n < i + l`: the last `n - i` elements of the source and of `y`.
-        unsafe {
-            body.take(j, i, src.part(isa, i, n - i))
-                .store_half_tail(format, y.add(i), n - i)
-        };
     }
     if NT {
         V::stream_fence(isa);
