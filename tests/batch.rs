@@ -287,3 +287,110 @@ fn batches_on_several_threads_give_the_same_bits() {
         },
     );
 }
+
+#[test]
+fn short_rows_at_the_edges_of_the_exponent_range_match_single_rows() {
+    // Short rows whose maximum or smallest entry sits near the edges of the exponentials'
+    // range (entries 80 to 95 below the maximum, near the underflow threshold; maxima from
+    // -120 to 87; entries of -1e29, -2e30 and -inf): each row of a batch (groups of several
+    // rows held in registers together) must be bit for bit the one-row call, and within the
+    // oracle's bounds.
+    let mut rng = rng(104);
+    for_each_isa(
+        "batches_on_several_threads_give_the_same_bits",
+        |isa, sm| {
+            for (rows, cols) in [(4099, 64), (1031, 200), (301, 1000)] {
+                let x = uniform(&mut rng, rows * cols, -10.0, 10.0);
+                let one = sm.threads(1);
+                let (mut y1, mut l1) = (vec![0.0f32; x.len()], vec![0.0f32; rows]);
+                one.softmax_rows(&x, cols, &mut y1, cols, rows, cols, Algorithm::Auto)
+                    .unwrap();
+                one.logsumexp_rows(&x, cols, rows, cols, &mut l1).unwrap();
+                let mut z1 = vec![0.0f32; x.len()];
+                one.log_softmax_rows(&x, cols, &mut z1, cols, rows, cols)
+                    .unwrap();
+                for t in [2, 3, 8] {
+                    let many = sm.threads(t);
+                    let ctx = format!("{isa:?} {rows}x{cols} threads={t}");
+                    let (mut y, mut l) = (vec![0.0f32; x.len()], vec![0.0f32; rows]);
+                    many.softmax_rows(&x, cols, &mut y, cols, rows, cols, Algorithm::Auto)
+                        .unwrap();
+                    many.logsumexp_rows(&x, cols, rows, cols, &mut l).unwrap();
+                    assert_same_bits(&format!("{ctx} softmax"), &y, &y1);
+                    assert_same_bits(&format!("{ctx} logsumexp"), &l, &l1);
+                    many.log_softmax_rows(&x, cols, &mut y, cols, rows, cols)
+                        .unwrap();
+                    assert_same_bits(&format!("{ctx} log_softmax"), &y, &z1);
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn single_short_rows_at_the_limits_of_the_unshifted_form_match_batches() {
+    // A short row alone takes its exponentials without the row's shift when that gives the
+    // same bits (every entry within about 86 of the maximum, the maximum below about 69.6);
+    // rows in a group always shift. Rows on both sides of those limits: each row of a batch
+    // (groups of several rows) must be bit for bit the one-row call, and within the oracle's
+    // bounds.
+    let mut rng = rng(104);
+    let maxima = [
+        -120.0, -90.0, -86.0, -60.0, -1.0, -0.3, 0.0, 0.4, 1.0, 30.0, 68.5, 69.3, 69.6, 70.0, 72.0,
+        87.0,
+    ];
+    let spreads = [
+        10.0, 80.0, 85.5, 86.0, 86.4, 86.8, 87.2, 88.0, 95.0, 1.0e29, 2.0e30,
+    ];
+    for_each_isa("short_rows_at_the_edges", |isa, sm| {
+        for cols in [2, 5, 8, 15, 16, 24, 32, 40, 64, 100, 128] {
+            let mut rows: Vec<Vec<f32>> = Vec::new();
+            for &m in &maxima {
+                for &d in &spreads {
+                    let mut row = uniform(&mut rng, cols, m - 5.0, m);
+                    row[rng.random_range(0..cols)] = m;
+                    row[rng.random_range(0..cols)] = m - d;
+                    rows.push(row);
+                }
+                let mut row = uniform(&mut rng, cols, m - 3.0, m);
+                row[0] = m;
+                row[cols - 1] = f32::NEG_INFINITY;
+                rows.push(row);
+            }
+            let n = rows.len();
+            let x: Vec<f32> = rows.concat();
+            let ctx = format!("{isa:?} cols={cols}");
+            let mut y = vec![0.0f32; x.len()];
+            let mut lse = vec![0.0f32; n];
+            let mut one = vec![0.0f32; cols];
+            sm.softmax_rows(&x, cols, &mut y, cols, n, cols, Algorithm::Auto)
+                .unwrap();
+            for (r, xr) in rows.iter().enumerate() {
+                sm.softmax(xr, &mut one).unwrap();
+                let c = format!("{ctx} softmax row {r} (max {}, min {})", xr[0], min_of(xr));
+                assert_same_bits(&c, &y[r * cols..][..cols], &one);
+                check_softmax(&c, xr, &one, &oracle_softmax(xr));
+            }
+            sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
+                .unwrap();
+            sm.logsumexp_rows(&x, cols, n, cols, &mut lse).unwrap();
+            for (r, xr) in rows.iter().enumerate() {
+                sm.log_softmax(xr, &mut one).unwrap();
+                let c = format!("{ctx} log-softmax row {r}");
+                assert_same_bits(&c, &y[r * cols..][..cols], &one);
+                check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
+                let c = format!("{ctx} log-sum-exp row {r}");
+                assert_same_bits(&c, &lse[r..r + 1], &[sm.logsumexp(xr)]);
+                check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
+            }
+        }
+    });
+}
+
+/// The smallest entry of `x` above `-inf`.
+fn min_of(x: &[f32]) -> f32 {
+    x.iter()
+        .copied()
+        .filter(|v| *v > f32::NEG_INFINITY)
+        .fold(f32::INFINITY, f32::min)
+}
