@@ -443,6 +443,8 @@ enum Rest {
     Done,
 }
 
+/// [`Rest`] for the `j`-th vector after the unrolled steps, at element `i` of `n`, with
+/// `LANES == l`; `spread` is the body's [`Body::SPREAD`].
 #[inline(always)]
 fn rest(i: usize, n: usize, l: usize, j: usize, spread: bool) -> Rest {
     let acc = if spread { j } else { 0 };
