@@ -423,6 +423,73 @@ unsafe impl Simd for Avx2 {
         unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) != 0 }
     }
     #[inline(always)]
+    fn order_key(self, low: u32, tag: u32) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let b = _mm256_castps_si256(self.0);
+            // Negative values: `i32::MIN - bits`, the magnitude negated (`-0.0` gives 0).
+            let neg = _mm256_sub_epi32(_mm256_set1_epi32(i32::MIN), b);
+            let o = _mm256_castps_si256(_mm256_blendv_ps(self.0, _mm256_castsi256_ps(neg), self.0));
+            let k = _mm256_or_si256(
+                _mm256_andnot_si256(_mm256_set1_epi32(low as i32), o),
+                _mm256_set1_epi32((tag & low) as i32),
+            );
+            Avx2(_mm256_castsi256_ps(k))
+        }
+    }
+    #[inline(always)]
+    fn key_max(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let (a, b) = (_mm256_castps_si256(a.0), _mm256_castps_si256(b.0));
+            Avx2(_mm256_castsi256_ps(_mm256_max_epi32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn key_min(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let (a, b) = (_mm256_castps_si256(a.0), _mm256_castps_si256(b.0));
+            Avx2(_mm256_castsi256_ps(_mm256_min_epi32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn or_bits(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe { Avx2(_mm256_or_ps(a.0, b.0)) }
+    }
+    #[inline(always)]
+    fn masked_xor(self, x: u32, mask: u32) -> Self {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let b = _mm256_castps_si256(self.0);
+            let v = _mm256_xor_si256(b, _mm256_set1_epi32(x as i32));
+            Avx2(_mm256_castsi256_ps(_mm256_and_si256(
+                v,
+                _mm256_set1_epi32(mask as i32),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn bits_eq_mask(a: Self, b: Self, ignore: u32) -> u32 {
+        // SAFETY: the vector arguments prove AVX2 and FMA.
+        unsafe {
+            let d = _mm256_xor_si256(_mm256_castps_si256(a.0), _mm256_castps_si256(b.0));
+            let d = _mm256_andnot_si256(_mm256_set1_epi32(ignore as i32), d);
+            let eq = _mm256_cmpeq_epi32(d, _mm256_setzero_si256());
+            _mm256_movemask_ps(_mm256_castsi256_ps(eq)) as u32
+        }
+    }
+    #[inline(always)]
+    unsafe fn gather_lanes(_t: Token<Self>, p: *const f32, at: Self) -> Self {
+        // SAFETY: the token proves AVX2; the caller guarantees every element is readable.
+        unsafe {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let i = _mm256_add_epi32(_mm256_slli_epi32::<3>(_mm256_castps_si256(at.0)), lane);
+            Avx2(_mm256_i32gather_ps::<4>(p, i))
+        }
+    }
+    #[inline(always)]
     fn gt_mask(a: Self, b: Self) -> u32 {
         // SAFETY: the vector arguments prove AVX2 and FMA.
         unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a.0, b.0)) as u32 }

@@ -390,6 +390,77 @@ unsafe impl Simd for Avx512 {
         unsafe { _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0) != 0 }
     }
     #[inline(always)]
+    fn order_key(self, low: u32, tag: u32) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let b = _mm512_castps_si512(self.0);
+            // Negative values: `i32::MIN - bits`, the magnitude negated (`-0.0` gives 0).
+            let neg = _mm512_cmplt_epi32_mask(b, _mm512_setzero_si512());
+            let o = _mm512_mask_sub_epi32(b, neg, _mm512_set1_epi32(i32::MIN), b);
+            let k = _mm512_or_si512(
+                _mm512_andnot_si512(_mm512_set1_epi32(low as i32), o),
+                _mm512_set1_epi32((tag & low) as i32),
+            );
+            Avx512(_mm512_castsi512_ps(k))
+        }
+    }
+    #[inline(always)]
+    fn key_max(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let (a, b) = (_mm512_castps_si512(a.0), _mm512_castps_si512(b.0));
+            Avx512(_mm512_castsi512_ps(_mm512_max_epi32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn key_min(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let (a, b) = (_mm512_castps_si512(a.0), _mm512_castps_si512(b.0));
+            Avx512(_mm512_castsi512_ps(_mm512_min_epi32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn or_bits(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let (a, b) = (_mm512_castps_si512(a.0), _mm512_castps_si512(b.0));
+            Avx512(_mm512_castsi512_ps(_mm512_or_si512(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn masked_xor(self, x: u32, mask: u32) -> Self {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let b = _mm512_castps_si512(self.0);
+            let v = _mm512_xor_si512(b, _mm512_set1_epi32(x as i32));
+            Avx512(_mm512_castsi512_ps(_mm512_and_si512(
+                v,
+                _mm512_set1_epi32(mask as i32),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn bits_eq_mask(a: Self, b: Self, ignore: u32) -> u32 {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            let d = _mm512_xor_si512(_mm512_castps_si512(a.0), _mm512_castps_si512(b.0));
+            u32::from(_mm512_testn_epi32_mask(
+                d,
+                _mm512_set1_epi32(!ignore as i32),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn gather_lanes(_t: Token<Self>, p: *const f32, at: Self) -> Self {
+        // SAFETY: the token proves AVX-512F; the caller guarantees every element is readable.
+        unsafe {
+            let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let i = _mm512_add_epi32(_mm512_slli_epi32::<4>(_mm512_castps_si512(at.0)), lane);
+            Avx512(_mm512_i32gather_ps::<4>(i, p))
+        }
+    }
+    #[inline(always)]
     fn gt_mask(a: Self, b: Self) -> u32 {
         // SAFETY: the vector arguments prove AVX-512F.
         unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a.0, b.0)) }

@@ -309,6 +309,77 @@ unsafe impl Simd for Neon {
         unsafe { vmaxvq_u32(vcgtq_f32(a.0, b.0)) != 0 }
     }
     #[inline(always)]
+    fn order_key(self, low: u32, tag: u32) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let b = vreinterpretq_s32_f32(self.0);
+            // Negative values: `i32::MIN - bits`, the magnitude negated (`-0.0` gives 0).
+            let neg = vsubq_s32(vdupq_n_s32(i32::MIN), b);
+            let sign = vreinterpretq_u32_s32(vshrq_n_s32::<31>(b));
+            let o = vbslq_s32(sign, neg, b);
+            let k = vorrq_s32(
+                vbicq_s32(o, vdupq_n_s32(low as i32)),
+                vdupq_n_s32((tag & low) as i32),
+            );
+            Neon(vreinterpretq_f32_s32(k))
+        }
+    }
+    #[inline(always)]
+    fn key_max(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let (a, b) = (vreinterpretq_s32_f32(a.0), vreinterpretq_s32_f32(b.0));
+            Neon(vreinterpretq_f32_s32(vmaxq_s32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn key_min(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let (a, b) = (vreinterpretq_s32_f32(a.0), vreinterpretq_s32_f32(b.0));
+            Neon(vreinterpretq_f32_s32(vminq_s32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn or_bits(a: Self, b: Self) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let (a, b) = (vreinterpretq_u32_f32(a.0), vreinterpretq_u32_f32(b.0));
+            Neon(vreinterpretq_f32_u32(vorrq_u32(a, b)))
+        }
+    }
+    #[inline(always)]
+    fn masked_xor(self, x: u32, mask: u32) -> Self {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            let v = veorq_u32(vreinterpretq_u32_f32(self.0), vdupq_n_u32(x));
+            Neon(vreinterpretq_f32_u32(vandq_u32(v, vdupq_n_u32(mask))))
+        }
+    }
+    #[inline(always)]
+    fn bits_eq_mask(a: Self, b: Self, ignore: u32) -> u32 {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe {
+            const BITS: [u32; 4] = [1, 2, 4, 8];
+            let d = veorq_u32(vreinterpretq_u32_f32(a.0), vreinterpretq_u32_f32(b.0));
+            let eq = vceqq_u32(vbicq_u32(d, vdupq_n_u32(ignore)), vdupq_n_u32(0));
+            vaddvq_u32(vandq_u32(eq, vld1q_u32(BITS.as_ptr())))
+        }
+    }
+    #[inline(always)]
+    unsafe fn gather_lanes(t: Token<Self>, p: *const f32, at: Self) -> Self {
+        let mut i = [0u32; 4];
+        // SAFETY: the vector arguments prove NEON; `i` holds 4 elements.
+        unsafe { vst1q_u32(i.as_mut_ptr(), vreinterpretq_u32_f32(at.0)) };
+        let mut v = [0.0f32; 4];
+        for (l, (v, &i)) in v.iter_mut().zip(&i).enumerate() {
+            // SAFETY: the caller guarantees every element is readable.
+            *v = unsafe { *p.add(i as usize * 4 + l) };
+        }
+        // SAFETY: `v` holds 4 elements.
+        unsafe { Self::load(t, v.as_ptr()) }
+    }
+    #[inline(always)]
     fn gt_mask(a: Self, b: Self) -> u32 {
         // SAFETY: the vector arguments prove NEON.
         unsafe {

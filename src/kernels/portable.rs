@@ -248,6 +248,41 @@ unsafe impl Simd for Lanes {
         (a.0[0] > b.0[0]) | (a.0[1] > b.0[1]) | (a.0[2] > b.0[2]) | (a.0[3] > b.0[3])
     }
     #[inline(always)]
+    fn order_key(self, low: u32, tag: u32) -> Self {
+        per_lane!(|i| {
+            let b = self.0[i].to_bits() as i32;
+            // Negative values: `i32::MIN - bits`, the magnitude negated (`-0.0` gives 0).
+            let o = if b < 0 { i32::MIN.wrapping_sub(b) } else { b } as u32;
+            f32::from_bits((o & !low) | (tag & low))
+        })
+    }
+    #[inline(always)]
+    fn key_max(a: Self, b: Self) -> Self {
+        per_lane!(|i| f32::from_bits((a.0[i].to_bits() as i32).max(b.0[i].to_bits() as i32) as u32))
+    }
+    #[inline(always)]
+    fn key_min(a: Self, b: Self) -> Self {
+        per_lane!(|i| f32::from_bits((a.0[i].to_bits() as i32).min(b.0[i].to_bits() as i32) as u32))
+    }
+    #[inline(always)]
+    fn or_bits(a: Self, b: Self) -> Self {
+        per_lane!(|i| f32::from_bits(a.0[i].to_bits() | b.0[i].to_bits()))
+    }
+    #[inline(always)]
+    fn masked_xor(self, x: u32, mask: u32) -> Self {
+        per_lane!(|i| f32::from_bits((self.0[i].to_bits() ^ x) & mask))
+    }
+    #[inline(always)]
+    fn bits_eq_mask(a: Self, b: Self, ignore: u32) -> u32 {
+        let bit = |l: usize| u32::from((a.0[l].to_bits() ^ b.0[l].to_bits()) & !ignore == 0) << l;
+        bit(0) | bit(1) | bit(2) | bit(3)
+    }
+    #[inline(always)]
+    unsafe fn gather_lanes(_t: Token<Self>, p: *const f32, at: Self) -> Self {
+        // SAFETY: the caller guarantees every element is readable.
+        per_lane!(|l| unsafe { *p.add(at.0[l].to_bits() as usize * N + l) })
+    }
+    #[inline(always)]
     fn gt_mask(a: Self, b: Self) -> u32 {
         let bit = |l: usize| u32::from(a.0[l] > b.0[l]) << l;
         bit(0) | bit(1) | bit(2) | bit(3)

@@ -233,6 +233,30 @@ pub(crate) unsafe trait Simd: Copy {
     /// Bit `l` set when `a > b` in lane `l` (clear for NaN lanes); bits at and above `LANES`
     /// are clear.
     fn gt_mask(a: Self, b: Self) -> u32;
+    /// The lanes as signed 32-bit integers (in the lanes' bits) that order as the values do:
+    /// the bits of a value with the sign clear, `i32::MIN - bits` (wrapping; the magnitude
+    /// negated) with it set, so `-0.0` and `+0.0` both give 0. Then the bits that `low` sets
+    /// are replaced by `tag & low`: a sort key whose low bits carry a tag ([`Simd::key_max`]
+    /// and [`Simd::key_min`] compare them). NaN lanes give keys above `+inf`'s (sign clear)
+    /// or below `-inf`'s (sign set).
+    fn order_key(self, low: u32, tag: u32) -> Self;
+    /// Lane-wise maximum of the bits as signed 32-bit integers (of [`Simd::order_key`]s).
+    fn key_max(a: Self, b: Self) -> Self;
+    /// Lane-wise minimum of the bits as signed 32-bit integers.
+    fn key_min(a: Self, b: Self) -> Self;
+    /// Lane-wise bitwise OR.
+    fn or_bits(a: Self, b: Self) -> Self;
+    /// Lane-wise `(bits ^ x) & mask` of the lanes' bits.
+    fn masked_xor(self, x: u32, mask: u32) -> Self;
+    /// Bit `l` set where lanes `l` of `a` and `b` agree in every bit that `ignore` clears;
+    /// bits at and above `LANES` are clear.
+    fn bits_eq_mask(a: Self, b: Self, ignore: u32) -> u32;
+    /// Lane `l` of the result is `p[i * LANES + l]`, where `i` is lane `l` of `at` read as an
+    /// integer (its bits): one element of column `i` of a block stored column by column.
+    ///
+    /// # Safety
+    /// `p` is readable at every such element.
+    unsafe fn gather_lanes(t: Token<Self>, p: *const f32, at: Self) -> Self;
     /// Writes the lanes to `out[..LANES]`.
     fn to_array(self, out: &mut [f32; 16]);
     /// Writes the lanes that `mask` selects (bit `l` for lane `l`) to `p`, in lane order, and
@@ -506,6 +530,75 @@ mod tests {
             .filter(|l| [true, false, false, false, true][l % 5])
             .fold(0u32, |m, l| m | 1 << l);
         assert_eq!(V::gt_mask(a, V::splat(isa, 1.0)), want, "{name} gt_mask");
+        // order_key: keys order as the values, -0.0 as +0.0, the low bits the tag's; key_max
+        // and key_min pick by that order; or_bits.
+        let vals = [
+            f32::NEG_INFINITY,
+            -1.0e30,
+            -3.5,
+            -1.0e-40,
+            -0.0,
+            0.0,
+            1.0e-40,
+            1.0,
+            1.0001,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        for (i, &a) in vals.iter().enumerate() {
+            for (j, &b) in vals.iter().enumerate() {
+                let (low, ta, tb) = (0xf, 0x3 + i as u32, 0x9 ^ j as u32);
+                let ka = lanes(V::splat(isa, a).order_key(low, ta))[0].to_bits();
+                let kb = lanes(V::splat(isa, b).order_key(low, tb))[0].to_bits();
+                assert_eq!(ka & low, ta & low, "{name} order_key tag {a}");
+                // Distinct values (here all more than 16 encodings apart) order as the
+                // values; equal ones (and -0.0, +0.0) have equal high bits.
+                if a == b {
+                    assert_eq!(ka & !low, kb & !low, "{name} order_key {a} {b}");
+                } else {
+                    assert_eq!((ka as i32) < (kb as i32), a < b, "{name} order_key {a} {b}");
+                }
+                let (va, vb) = (
+                    from::<V>(isa, |l| if l % 2 == 0 { a } else { b }),
+                    from::<V>(isa, |l| if l % 3 == 0 { b } else { a }),
+                );
+                let (ka, kb) = (va.order_key(low, ta), vb.order_key(low, tb));
+                let (hi, lo) = (lanes(V::key_max(ka, kb)), lanes(V::key_min(ka, kb)));
+                let or = lanes(V::or_bits(va, vb));
+                for (l, ((ka, kb), (hi, lo))) in lanes(ka)
+                    .iter()
+                    .zip(lanes(kb))
+                    .zip(hi.iter().zip(lo))
+                    .enumerate()
+                {
+                    let (x, y) = (ka.to_bits() as i32, kb.to_bits() as i32);
+                    assert_eq!(hi.to_bits() as i32, x.max(y), "{name} key_max lane {l}");
+                    assert_eq!(lo.to_bits() as i32, x.min(y), "{name} key_min lane {l}");
+                }
+                for (l, o) in or.iter().enumerate() {
+                    let (x, y) = (
+                        if l % 2 == 0 { a } else { b },
+                        if l % 3 == 0 { b } else { a },
+                    );
+                    assert_eq!(o.to_bits(), x.to_bits() | y.to_bits(), "{name} or_bits");
+                }
+            }
+        }
+        // Values one encoding apart share the high bits, and only the tags order them.
+        let (one, next) = (V::splat(isa, 1.0), V::splat(isa, 1.000_000_1));
+        let (ka, kb) = (
+            lanes(one.order_key(0xf, 2))[0],
+            lanes(next.order_key(0xf, 1))[0],
+        );
+        assert_eq!(
+            ka.to_bits() & !0xf,
+            kb.to_bits() & !0xf,
+            "{name} order_key near"
+        );
+        assert!(
+            (ka.to_bits() as i32) > (kb.to_bits() as i32),
+            "{name} order_key tags"
+        );
         // load_half / store_half and their tails: the scalar conversions' bits, the fill in
         // the lanes past `n`, nothing written past `n` (the tables' widen and narrow are
         // checked on every pattern in `generic::convert`).

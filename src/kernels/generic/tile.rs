@@ -10,9 +10,11 @@
 //! 1. the rows are read a `LANES x LANES` block at a time, transposed in registers
 //!    ([`Simd::transpose`]) and stored column by column into a buffer (L1-resident);
 //! 2. every column is offered to `k` sorted slots per lane (values and positions), the
-//!    insertion done with compares and blends: no branch, no horizontal step;
+//!    insertion done with compares and blends: no branch, no horizontal step; from `k = 5`
+//!    on, sort keys and selection networks instead ([`keyed`]);
 //! 3. the sum of exponentials against each lane's own shift ([`Exp::per_lane`]);
-//! 4. the weights of the `k` slots, a vector of rows at a time.
+//! 4. the weights of the `k` slots, a vector of rows at a time, written back to the rows
+//!    (transposed again from `k = 5` on).
 //!
 //! **The same bits as one row at a time.** Step 3 keeps, for every lane position `l` of the
 //! row layout, its own accumulator of the columns `c = l (mod LANES)`, folded into f64 every
@@ -23,9 +25,12 @@
 //! that a call with that row alone gives, whatever else is in its batch.
 //!
 //! Rows that need the special-value rules (NaN, infinities, `|max| >= LARGE`) or that have
-//! fewer than `k` entries above `-inf` are handed back, as the candidate path hands them.
+//! fewer than `k` entries above `-inf` are handed back, as the candidate path hands them, and
+//! so are the rare rows whose order the keys of [`keyed`] cannot vouch for.
 
 use core::mem::MaybeUninit;
+
+mod keyed;
 
 use super::inputs::Input;
 use super::passes::{pairwise_in_place, LaneMap, Prob, FOLD};
@@ -38,13 +43,15 @@ pub(crate) const TILE_MAX: usize = 512;
 /// `2^23`: added to a position (an integer below `2^23`), it leaves the position in the low
 /// bits of the f32, read without a checked float-to-integer conversion.
 const MAGIC: f32 = 8_388_608.0;
-/// The longest row the tile path takes with `k > 4`: the `2k` slot vectors then fill an AVX2
-/// register file (16), and the spills cost more than the candidate path saves.
-const TILE_MAX_WIDE_K: usize = 64;
+/// The longest row the tile path takes with `k > 4` (measured up to 256).
+const TILE_MAX_WIDE_K: usize = 256;
 
-/// Whether batches of rows of `n` with this `k <= 8` go through tiles of `V`: with `k <= 4`
-/// while a tile's columns take at most [`TILE_L1`] floats, otherwise up to
-/// [`TILE_MAX_WIDE_K`].
+/// Whether batches of rows of `n` with this `k <= 8` go through tiles of `V`: while a tile's
+/// columns take at most [`TILE_L1`] floats, and with `k > 4` up to [`TILE_MAX_WIDE_K`].
+///
+/// With `k > 4` (the keyed selection), Zen 4, ns/row, candidate path -> tiles, interleaved:
+/// AVX2 128 x k = 8 121 -> 76, 256 x k = 8 185 -> 142; AVX-512 128 x k = 8 92 -> 71, 256 x
+/// k = 8 129 -> 134. Before it (blends carrying positions):
 ///
 /// Zen 3, AVX2, ns/row (candidate path -> tiles; `topk_softmax_rows` on 4096 or 2048 rows,
 /// interleaved runs): 64 x k = 2 140 -> 69, k = 8 198 -> 137; 128 x k = 8 177 -> 203;
@@ -56,7 +63,7 @@ pub(crate) fn takes<V: Simd>(n: usize, k: usize) -> bool {
     n <= if k <= 4 {
         TILE_MAX.min(TILE_L1 / V::LANES)
     } else {
-        TILE_MAX_WIDE_K
+        TILE_MAX_WIDE_K.min(TILE_L1 / V::LANES)
     }
 }
 /// The most floats of one tile's columns that the tile path takes (16 KiB: half a common L1
@@ -103,32 +110,27 @@ pub(crate) fn gate_tile<V: Simd>(
     // SAFETY: `transpose_in` wrote all `len` elements (every block of `LANES` columns).
     let cols: &[f32] = unsafe { core::slice::from_raw_parts(tile.buf.as_ptr().cast(), len) };
     let (mut top, mut pos) = ([V::splat(isa, 0.0); 8], [V::splat(isa, 0.0); 8]);
-    match k {
+    let mut back = match k {
         1 => select::<V, 1>(isa, cols, n, &mut top, &mut pos),
         2 => select::<V, 2>(isa, cols, n, &mut top, &mut pos),
         3 => select::<V, 3>(isa, cols, n, &mut top, &mut pos),
         4 => select::<V, 4>(isa, cols, n, &mut top, &mut pos),
-        5 => select::<V, 5>(isa, cols, n, &mut top, &mut pos),
-        6 => select::<V, 6>(isa, cols, n, &mut top, &mut pos),
-        7 => select::<V, 7>(isa, cols, n, &mut top, &mut pos),
-        _ => select::<V, 8>(isa, cols, n, &mut top, &mut pos),
-    }
+        8 => keyed::select::<V, true>(isa, cols, n, k, &mut top, &mut pos),
+        _ => keyed::select::<V, false>(isa, cols, n, k, &mut top, &mut pos),
+    };
     // Rows whose maximum is NaN, infinite or at least `LARGE` in magnitude are handed back
     // (whatever their lanes compute below stays in those lanes).
     let m = top[0];
     let ok = V::gt_mask(m, V::splat(isa, -LARGE)) & V::gt_mask(V::splat(isa, LARGE), m);
-    let mut back = !ok & lane_bits::<V>();
+    back |= !ok & lane_bits::<V>();
     // `shift_for_max` lane-wise: the same f32 operations.
     let round = V::splat(isa, ROUND);
     let shift = m.mul(V::splat(isa, LOG2E)).add(round).sub(round);
     let totals = sums(isa, cols, blocks, shift);
-    let mut a = [[0.0f32; 16]; 8];
-    for (a, t) in a.iter_mut().zip(&top).take(k) {
-        t.to_array(a);
-    }
+    // Fewer than `k` entries above `-inf`, or a NaN in the row (the sum is NaN).
+    back |= !V::gt_mask(top[k - 1], V::splat(isa, f32::NEG_INFINITY)) & lane_bits::<V>();
     for (r, total) in totals.iter().enumerate().take(l) {
-        // Fewer than `k` entries above `-inf`, or a NaN in the row (the sum is NaN).
-        if a[k - 1][r] == f32::NEG_INFINITY || total.is_nan() {
+        if total.is_nan() {
             back |= 1 << r;
         }
     }
@@ -150,27 +152,75 @@ pub(crate) fn gate_tile<V: Simd>(
         }
     }
     let p = Prob::new(isa, Exp::per_lane_scaled(isa, shift, &scale));
-    let (mut wt, mut ix) = ([[0.0f32; 16]; 8], [[0.0f32; 16]; 8]);
-    for j in 0..k {
-        p.apply(top[j]).to_array(&mut wt[j]);
-        // Positions below 2^23 plus 2^23: the position is the low bits of the f32.
-        pos[j].add(V::splat(isa, MAGIC)).to_array(&mut ix[j]);
+    let mut w = [V::splat(isa, 0.0); 8];
+    for (w, t) in w.iter_mut().zip(&top).take(k) {
+        *w = p.apply(*t);
     }
-    for r in 0..l {
-        if back & (1 << r) != 0 {
-            continue;
-        }
-        let row = r0 + r;
-        let wr = &mut out.w[row * out.w_stride..][..k];
-        for (j, w) in wr.iter_mut().enumerate() {
-            *w = wt[j][r];
-        }
-        let ir = &mut out.idx[row * out.i_stride..][..k];
-        for (j, i) in ir.iter_mut().enumerate() {
-            *i = (ix[j][r].to_bits() - MAGIC.to_bits()) as i32;
-        }
-    }
+    write_rows(isa, &w, &pos, back, out, r0);
     back
+}
+
+/// Step 4: slot `j` of row `r0 + r` of `out` from lane `r` of `w[j]` (the weight) and of
+/// `at[j]` (the position, in the lane's bits), for every row whose bit in `back` is clear:
+/// from `k = 5` on, the slots transposed back into rows a block of `LANES` slots at a time.
+#[inline(always)]
+fn write_rows<V: Simd>(
+    isa: Token<V>,
+    w: &[V; 8],
+    at: &[V; 8],
+    back: u32,
+    out: &mut GateOut<'_>,
+    r0: usize,
+) {
+    let (l, k) = (V::LANES, out.k);
+    if k <= 4 {
+        // A few slots: lane by lane costs less than transposing whole blocks.
+        let (mut wa, mut aa) = ([[0.0f32; 16]; 4], [[0.0f32; 16]; 4]);
+        for j in 0..k {
+            w[j].to_array(&mut wa[j]);
+            at[j].to_array(&mut aa[j]);
+        }
+        for r in (0..l).filter(|r| back & (1 << r) == 0) {
+            let row = r0 + r;
+            for (j, w) in out.w[row * out.w_stride..][..k].iter_mut().enumerate() {
+                *w = wa[j][r];
+            }
+            for (j, i) in out.idx[row * out.i_stride..][..k].iter_mut().enumerate() {
+                *i = aa[j][r].to_bits() as i32;
+            }
+        }
+        return;
+    }
+    let mut j0 = 0;
+    while j0 < k {
+        let m = (k - j0).min(l);
+        let (mut tw, mut ta) = ([V::splat(isa, 0.0); 16], [V::splat(isa, 0.0); 16]);
+        tw[..m].copy_from_slice(&w[j0..j0 + m]);
+        ta[..m].copy_from_slice(&at[j0..j0 + m]);
+        V::transpose(&mut tw);
+        V::transpose(&mut ta);
+        for r in 0..l {
+            if back & (1 << r) != 0 {
+                continue;
+            }
+            let row = r0 + r;
+            let wr = &mut out.w[row * out.w_stride + j0..][..m];
+            // Positions go out as the bits of the lanes: `i32` and `f32` have one size.
+            let ir = &mut out.idx[row * out.i_stride + j0..][..m];
+            // SAFETY: `wr` and `ir` hold `m <= LANES` elements each.
+            unsafe {
+                let ip = ir.as_mut_ptr().cast::<f32>();
+                if m == l {
+                    tw[r].store(wr.as_mut_ptr());
+                    ta[r].store(ip);
+                } else {
+                    tw[r].store_tail(wr.as_mut_ptr(), m);
+                    ta[r].store_tail(ip, m);
+                }
+            }
+        }
+        j0 += m;
+    }
 }
 
 /// Step 1: the rows `xs` into `cols`, transposed a block of `LANES` columns at a time (the
@@ -215,10 +265,11 @@ fn column<V: Simd>(isa: Token<V>, cols: &[f32], c: usize) -> V {
     unsafe { V::load(isa, col.as_ptr()) }
 }
 
-/// Step 2: the `K` largest of the first `n` columns in every lane, in descending order, equal
-/// values by position (a later one never passes an equal one), into `top[..K]` and their
-/// positions (as `f32`, exact below `2^24`) into `pos[..K]`. Slots no entry above `-inf`
-/// reached hold `-inf`.
+/// Step 2 for `K <= 4` (see [`keyed`] for more): the `K` largest of the first `n` columns in
+/// every lane, in descending order, equal values by position (a later one never passes an
+/// equal one), into `top[..K]` and their positions (as `f32`, exact below `2^24`) into
+/// `pos[..K]` (as integers, in the lanes' bits). Slots no entry above `-inf` reached hold
+/// `-inf`. Hands no lane back (returns 0).
 ///
 /// Each insertion waits for the previous one's compares (a compare into an AVX-512 mask
 /// register takes several cycles), so where two sets of slots fit in the registers the columns
@@ -234,7 +285,7 @@ fn select<V: Simd, const K: usize>(
     n: usize,
     top: &mut [V; 8],
     pos: &mut [V; 8],
-) {
+) -> u32 {
     let ninf = V::splat(isa, f32::NEG_INFINITY);
     let mut a = Slots::<V, K>([ninf; K], [V::splat(isa, 0.0); K]);
     let mut b = a;
@@ -260,7 +311,11 @@ fn select<V: Simd, const K: usize>(
         }
     }
     top[..K].copy_from_slice(&a.0);
-    pos[..K].copy_from_slice(&a.1);
+    for (p, a) in pos.iter_mut().zip(&a.1) {
+        // `2^23 + position` has the position in its low 23 bits.
+        *p = a.add(V::splat(isa, MAGIC)).masked_xor(0, (1 << 23) - 1);
+    }
+    0
 }
 
 /// `K` sorted slots per lane: values (descending) and their positions.
@@ -497,5 +552,74 @@ mod tests {
     #[test]
     fn tiles_hand_back_special_rows_on_every_isa_here() {
         super::super::each_isa_here!(handed_back);
+    }
+
+    /// One tile of the rows `x` (`LANES` rows of `n`): the mask of the rows handed back.
+    fn tile_back<V: Simd>(isa: Token<V>, x: &[f32], n: usize, k: usize) -> u32 {
+        let l = V::LANES;
+        let rs: Vec<&[f32]> = (0..l).map(|r| &x[r * n..][..n]).collect();
+        let (mut w, mut idx) = (vec![0.0f32; l * k], vec![0i32; l * k]);
+        let mut out = GateOut {
+            w: &mut w,
+            w_stride: k,
+            idx: &mut idx,
+            i_stride: k,
+            k,
+        };
+        let gate = Gate {
+            scale: 1.0,
+            renormalize: false,
+        };
+        let mut tile = Tile::new();
+        let inp = super::super::inputs::Plain;
+        gate_tile(isa, &inp, &rs, &mut tile, &gate, &mut out, 0)
+    }
+
+    /// The rows of `x` (`LANES` rows of `n`) that a tile hands back for `k >= 5` when none is
+    /// special: those whose `k + 1` largest include two that agree in all but the low bits
+    /// that the keys give to positions.
+    fn near<V: Simd>(x: &[f32], n: usize, k: usize) -> u32 {
+        let low = n.next_power_of_two() as u32 - 1;
+        let key = |v: f32| {
+            let b = v.to_bits() as i32;
+            (if b < 0 { i32::MIN.wrapping_sub(b) } else { b }) as u32 & !low
+        };
+        let mut want = 0;
+        for r in 0..V::LANES {
+            let mut v = x[r * n..][..n].to_vec();
+            v.sort_by(|a, b| b.total_cmp(a));
+            let near = v[..n.min(k + 1)].windows(2).any(|w| key(w[0]) == key(w[1]));
+            want |= u32::from(k >= 5 && near) << r;
+        }
+        want
+    }
+
+    /// Ordinary rows stay in the tile: distinct f32 values, and values with few significant
+    /// bits and many ties (as from bf16 logits). Rows whose `k + 1` largest differ only in the
+    /// low bits that the keys of `k >= 5` give to positions are handed back.
+    fn kept<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let (mut seed, l) = (0x9e37_79b9_7f4a_7c15, V::LANES);
+        for n in [8, 9, 20, 64, 100, 256] {
+            for k in 1..=8 {
+                for step in [0.0, 0.25, 2.0] {
+                    let x = values(&mut seed, l * n, step);
+                    let want = if step == 0.0 { near::<V>(&x, n, k) } else { 0 };
+                    assert_eq!(tile_back(isa, &x, n, k), want, "{name} n={n} k={k} {step}");
+                }
+                // Row 0: its k + 1 largest one encoding apart, far above the rest.
+                let mut x = values(&mut seed, l * n, 0.0);
+                for (i, v) in x[..=k].iter_mut().enumerate() {
+                    *v = f32::from_bits(20.0f32.to_bits() + [3, 1, 2, 0, 5, 4, 8, 7, 6][i]);
+                }
+                let want = near::<V>(&x, n, k);
+                assert_eq!(want & 1, u32::from(k >= 5), "{name} n={n} k={k}");
+                assert_eq!(tile_back(isa, &x, n, k), want, "{name} n={n} k={k} near");
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_keep_ordinary_rows_on_every_isa_here() {
+        super::super::each_isa_here!(kept);
     }
 }
