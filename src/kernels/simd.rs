@@ -599,6 +599,42 @@ mod tests {
             (ka.to_bits() as i32) > (kb.to_bits() as i32),
             "{name} order_key tags"
         );
+        // masked_xor, bits_eq_mask and gather_lanes on the bits of small integers.
+        let ints = from::<V>(isa, |l| f32::from_bits((l * 37 + 5) as u32));
+        for (l, v) in lanes(ints.masked_xor(0x5a, 0x3f)).iter().enumerate() {
+            assert_eq!(
+                v.to_bits(),
+                ((l * 37 + 5) as u32 ^ 0x5a) & 0x3f,
+                "{name} masked_xor"
+            );
+        }
+        let other = from::<V>(isa, |l| {
+            f32::from_bits((l * 37 + 5) as u32 ^ (l as u32 % 3) << 4)
+        });
+        let want = (0..V::LANES)
+            .filter(|l| l % 3 == 0)
+            .fold(0u32, |m, l| m | 1 << l);
+        assert_eq!(
+            V::bits_eq_mask(ints, other, 0xf),
+            want,
+            "{name} bits_eq_mask"
+        );
+        assert_eq!(
+            V::bits_eq_mask(ints, other, 0x3f),
+            (1u32 << V::LANES) - 1,
+            "{name} bits_eq_mask ignored bits"
+        );
+        let block: Vec<f32> = (0..5 * V::LANES).map(|i| i as f32 * 0.5).collect();
+        let at = from::<V>(isa, |l| f32::from_bits((l % 5) as u32));
+        // SAFETY: every position is below 5: inside `block`.
+        let got = lanes(unsafe { V::gather_lanes(isa, block.as_ptr(), at) });
+        for (l, v) in got.iter().enumerate() {
+            assert_eq!(
+                *v,
+                block[(l % 5) * V::LANES + l],
+                "{name} gather_lanes lane {l}"
+            );
+        }
         // load_half / store_half and their tails: the scalar conversions' bits, the fill in
         // the lanes past `n`, nothing written past `n` (the tables' widen and narrow are
         // checked on every pattern in `generic::convert`).
