@@ -445,6 +445,22 @@ mod tests {
                 // Distinct-looking values, or many ties (steps of 0.5).
                 let step = if k % 4 == 1 { 0.5 } else { 0.0 };
                 let mut x = values(&mut seed, rows * n, step);
+                if k % 4 == 2 {
+                    // Full-precision values, each row's largest repeated in a few places
+                    // (ties the keys' cut bits do not vouch for).
+                    for row in x.chunks_mut(n) {
+                        let (m, _) = row.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| {
+                            if v > b.1 {
+                                (i, v)
+                            } else {
+                                b
+                            }
+                        });
+                        for i in (0..n).step_by(5) {
+                            row[i] = row[m];
+                        }
+                    }
+                }
                 // Special rows among ordinary ones: NaN, +inf, huge, all -inf, fewer than k
                 // entries above -inf, -inf entries.
                 let ninf = f32::NEG_INFINITY;
@@ -576,8 +592,9 @@ mod tests {
     }
 
     /// The rows of `x` (`LANES` rows of `n`) that a tile hands back for `k >= 5` when none is
-    /// special: those whose `k + 1` largest include two that agree in all but the low bits
-    /// that the keys give to positions.
+    /// special and their values use the low bits that the keys give to positions: those
+    /// whose `k`-th and `k + 1`-th largest agree in every other bit, or whose `k` largest
+    /// include two different values that do.
     fn near<V: Simd>(x: &[f32], n: usize, k: usize) -> u32 {
         let low = n.next_power_of_two() as u32 - 1;
         let key = |v: f32| {
@@ -588,8 +605,13 @@ mod tests {
         for r in 0..V::LANES {
             let mut v = x[r * n..][..n].to_vec();
             v.sort_by(|a, b| b.total_cmp(a));
-            let near = v[..n.min(k + 1)].windows(2).any(|w| key(w[0]) == key(w[1]));
-            want |= u32::from(k >= 5 && near) << r;
+            // The last selected and the next share the high bits, or two selected do and
+            // their values differ.
+            let edge = n > k && key(v[k - 1]) == key(v[k]);
+            let inner = v[..k]
+                .windows(2)
+                .any(|w| key(w[0]) == key(w[1]) && w[0] != w[1]);
+            want |= u32::from(k >= 5 && (edge || inner)) << r;
         }
         want
     }
@@ -614,6 +636,14 @@ mod tests {
                 let want = near::<V>(&x, n, k);
                 assert_eq!(want & 1, u32::from(k >= 5), "{name} n={n} k={k}");
                 assert_eq!(tile_back(isa, &x, n, k), want, "{name} n={n} k={k} near");
+                // Row 0: equal values among its k largest, the next far below: kept.
+                let mut x = values(&mut seed, l * n, 0.0);
+                for (i, v) in x[..k].iter_mut().enumerate() {
+                    *v = [20.000_002, 20.000_002, 19.5, 20.000_002][i % 4];
+                }
+                let want = near::<V>(&x, n, k);
+                assert_eq!(want & 1, 0, "{name} n={n} k={k}");
+                assert_eq!(tile_back(isa, &x, n, k), want, "{name} n={n} k={k} equal");
             }
         }
     }

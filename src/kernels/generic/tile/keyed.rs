@@ -20,11 +20,13 @@
 //! entries all have those bits clear (rows of bf16 or f16 values widened to f32, or of
 //! values with few significant bits): the keys then order by value, ties by position, which
 //! is the rule. In any other lane, two keys with equal high bits may come from different
-//! values in either order; such a lane is handed back when two of its `k + 1` largest keys
-//! (the `k` selected and the next) share their high bits. Otherwise every selected key has
-//! different high bits from the next one and from every key below, so the selection and its
-//! order are those of the values. For rows of distinct f32 values this almost never happens:
-//! the `k + 1` largest would have to lie within `2^b` encodings of each other.
+//! values in either order. Such a lane is handed back when the last selected key shares its
+//! high bits with the next one, or two selected keys next to each other share them and their
+//! values differ. Otherwise every key below the selection has lower high bits than every
+//! selected key, so it holds a smaller value: the selection is right; and within it, keys
+//! with equal high bits hold equal values, ordered by position: its order is right too. For
+//! rows of distinct f32 values this almost never happens: two of the `k + 1` largest would
+//! have to lie within `2^b` encodings of each other.
 
 use super::column;
 use crate::kernels::simd::{Simd, Token};
@@ -135,16 +137,22 @@ pub(super) fn select<V: Simd, const NINTH: bool>(
     // Positions and values of the `k` largest keys; lanes where two of the `k + 1` largest
     // share their high bits.
     let last = V::splat(isa, f32::from_bits(n as u32 - 1));
-    let mut shared = 0;
     for j in 0..k {
-        let below = if j + 1 < 8 { best[j + 1] } else { next };
-        shared |= V::bits_eq_mask(best[j], below, low);
         // Never past the last column, even for a key no entry gave (it names none).
         let at = V::key_min(best[j].masked_xor(low, low), last);
         // SAFETY: positions are below `n <= cols.len() / LANES`: every element read is
         // inside `cols`.
         top[j] = unsafe { V::gather_lanes(isa, cols.as_ptr(), at) };
         pos[j] = at;
+    }
+    // Two selected keys sharing their high bits are in the right order when their values
+    // are equal (the tags then order them by position); the last selected key sharing them
+    // with the next one may leave out a larger value further down, whatever the two values.
+    let below = if k < 8 { best[k] } else { next };
+    let mut shared = V::bits_eq_mask(best[k - 1], below, low);
+    for j in 0..k - 1 {
+        let differ = V::gt_mask(top[j], top[j + 1]) | V::gt_mask(top[j + 1], top[j]);
+        shared |= V::bits_eq_mask(best[j], best[j + 1], low) & differ;
     }
     if shared == 0 {
         return 0;
