@@ -509,6 +509,27 @@ mod tests {
         super::super::each_isa_here!(check);
     }
 
+    /// One tile of the rows `x` (`LANES` rows of `n`): the mask of the rows handed back.
+    fn tile_back<V: Simd>(isa: Token<V>, x: &[f32], n: usize, k: usize) -> u32 {
+        let l = V::LANES;
+        let rs: Vec<&[f32]> = (0..l).map(|r| &x[r * n..][..n]).collect();
+        let (mut w, mut idx) = (vec![0.0f32; l * k], vec![0i32; l * k]);
+        let mut out = GateOut {
+            w: &mut w,
+            w_stride: k,
+            idx: &mut idx,
+            i_stride: k,
+            k,
+        };
+        let gate = Gate {
+            scale: 1.0,
+            renormalize: false,
+        };
+        let mut tile = Tile::new();
+        let inp = super::super::inputs::Plain;
+        gate_tile(isa, &inp, &rs, &mut tile, &gate, &mut out, 0)
+    }
+
     /// The rows a tile hands back: exactly those with NaN, infinities, huge magnitudes or
     /// fewer than `k` entries above `-inf`.
     fn handed_back<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
@@ -536,31 +557,10 @@ mod tests {
         x[n..2 * n].fill(f32::NEG_INFINITY);
         x[n + 7] = 0.5;
         x[n + 9] = -0.5;
-        for k in [2, 3] {
-            let rs: Vec<&[f32]> = (0..l).map(|r| &x[r * n..][..n]).collect();
-            let (mut w, mut idx) = (vec![0.0f32; l * k], vec![0i32; l * k]);
-            let mut out = GateOut {
-                w: &mut w,
-                w_stride: k,
-                idx: &mut idx,
-                i_stride: k,
-                k,
-            };
-            let gate = Gate {
-                scale: 1.0,
-                renormalize: false,
-            };
-            let mut tile = Tile::new();
-            let back = gate_tile(
-                isa,
-                &super::super::inputs::Plain,
-                &rs,
-                &mut tile,
-                &gate,
-                &mut out,
-                0,
-            );
-            let want = if k == 3 { want | 2 } else { want };
+        // Both selections: blends (k <= 4) and keys (k >= 5).
+        for k in [2, 3, 5, 8] {
+            let back = tile_back(isa, &x, n, k);
+            let want = if k >= 3 { want | 2 } else { want };
             assert_eq!(back, want, "{name} k={k}");
         }
     }
@@ -568,27 +568,6 @@ mod tests {
     #[test]
     fn tiles_hand_back_special_rows_on_every_isa_here() {
         super::super::each_isa_here!(handed_back);
-    }
-
-    /// One tile of the rows `x` (`LANES` rows of `n`): the mask of the rows handed back.
-    fn tile_back<V: Simd>(isa: Token<V>, x: &[f32], n: usize, k: usize) -> u32 {
-        let l = V::LANES;
-        let rs: Vec<&[f32]> = (0..l).map(|r| &x[r * n..][..n]).collect();
-        let (mut w, mut idx) = (vec![0.0f32; l * k], vec![0i32; l * k]);
-        let mut out = GateOut {
-            w: &mut w,
-            w_stride: k,
-            idx: &mut idx,
-            i_stride: k,
-            k,
-        };
-        let gate = Gate {
-            scale: 1.0,
-            renormalize: false,
-        };
-        let mut tile = Tile::new();
-        let inp = super::super::inputs::Plain;
-        gate_tile(isa, &inp, &rs, &mut tile, &gate, &mut out, 0)
     }
 
     /// The rows of `x` (`LANES` rows of `n`) that a tile hands back for `k >= 5` when none is
