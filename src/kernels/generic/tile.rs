@@ -51,7 +51,8 @@ const TILE_MAX_WIDE_K: usize = 256;
 ///
 /// With `k > 4` (the keyed selection), Zen 4, ns/row, candidate path -> tiles, interleaved:
 /// AVX2 128 x k = 8 121 -> 76, 256 x k = 8 185 -> 142; AVX-512 128 x k = 8 92 -> 71, 256 x
-/// k = 8 129 -> 134. Before it (blends carrying positions):
+/// k = 8 129 -> 134 and 130 -> 131 (even, within noise). Before it (blends carrying
+/// positions):
 ///
 /// Zen 3, AVX2, ns/row (candidate path -> tiles; `topk_softmax_rows` on 4096 or 2048 rows,
 /// interleaved runs): 64 x k = 2 140 -> 69, k = 8 198 -> 137; 128 x k = 8 177 -> 203;
@@ -267,9 +268,9 @@ fn column<V: Simd>(isa: Token<V>, cols: &[f32], c: usize) -> V {
 
 /// Step 2 for `K <= 4` (see [`keyed`] for more): the `K` largest of the first `n` columns in
 /// every lane, in descending order, equal values by position (a later one never passes an
-/// equal one), into `top[..K]` and their positions (as `f32`, exact below `2^24`) into
-/// `pos[..K]` (as integers, in the lanes' bits). Slots no entry above `-inf` reached hold
-/// `-inf`. Hands no lane back (returns 0).
+/// equal one), into `top[..K]` and their positions (as integers, in the lanes' bits) into
+/// `pos[..K]`. Slots no entry above `-inf` reached hold `-inf`. Hands no lane back (returns
+/// 0).
 ///
 /// Each insertion waits for the previous one's compares (a compare into an AVX-512 mask
 /// register takes several cycles), so where two sets of slots fit in the registers the columns
@@ -596,8 +597,8 @@ mod tests {
     }
 
     /// Ordinary rows stay in the tile: distinct f32 values, and values with few significant
-    /// bits and many ties (as from bf16 logits). Rows whose `k + 1` largest differ only in the
-    /// low bits that the keys of `k >= 5` give to positions are handed back.
+    /// bits and many ties (as from bf16 logits). The rows whose order the cut bits of the keys
+    /// of `k >= 5` cannot vouch for (see [`near`]) are handed back.
     fn kept<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
         let (mut seed, l) = (0x9e37_79b9_7f4a_7c15, V::LANES);
         for n in [8, 9, 20, 64, 100, 256] {

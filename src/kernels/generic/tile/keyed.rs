@@ -82,9 +82,9 @@ fn key<V: Simd>(isa: Token<V>, cols: &[f32], c: usize, low: u32) -> V {
     column(isa, cols, c).order_key(low, low - c as u32)
 }
 
-/// The `k` (`5..=8`; `NINTH` when 8) largest of the first `n` columns of every lane, in descending order,
-/// equal values by position, into `top[..k]` and their positions (as integers, in the lanes'
-/// bits) into `pos[..k]`. Returns the mask of the lanes handed back (see the module's notes);
+/// The `k` (`5..=8`; `NINTH` when 8) largest of the first `n` columns of every lane, in
+/// descending order, equal values by position, into `top[..k]` and their positions (as
+/// integers, in the lanes' bits) into `pos[..k]`. Returns the mask of the lanes handed back (see the module's notes);
 /// their slots are unspecified.
 #[inline(always)]
 pub(super) fn select<V: Simd, const NINTH: bool>(
@@ -132,10 +132,11 @@ pub(super) fn select<V: Simd, const NINTH: bool>(
             x = V::key_min(*b, x);
             *b = hi;
         }
-        next = V::key_max(next, x);
+        if NINTH {
+            next = V::key_max(next, x);
+        }
     }
-    // Positions and values of the `k` largest keys; lanes where two of the `k + 1` largest
-    // share their high bits.
+    // Positions and values of the `k` largest keys.
     let last = V::splat(isa, f32::from_bits(n as u32 - 1));
     for j in 0..k {
         // Never past the last column, even for a key no entry gave (it names none).
