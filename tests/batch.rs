@@ -355,3 +355,87 @@ fn min_of(x: &[f32]) -> f32 {
         .filter(|v| *v > f32::NEG_INFINITY)
         .fold(f32::INFINITY, f32::min)
 }
+
+#[test]
+fn rows_whose_maximum_is_far_above_their_first_vector() {
+    // Pass 1 of two-pass starts from the first vector's maximum on some ISAs and sums the
+    // row against it in one loop; an input more than 64 binades (44.4) above it makes the
+    // chunk be summed again against a raised shift. Rows here reach that edge in their first
+    // chunk (medium rows, taken two at a time in a batch) or in a later one (long rows, two
+    // raises in some), with entries near the underflow threshold of the row's maximum.
+    // Two-pass softmax, log-softmax and log-sum-exp: every batch row bit for bit the one-row
+    // call, every one-row call within the oracle's bounds, and bf16 rows of up to 4096 values
+    // the f32 results of their widened values.
+    let mut rng = rng(106);
+    let mut rows_of = |cols: usize| {
+        let mut rows: Vec<Vec<f32>> = Vec::new();
+        for &m in &[-120.0f32, -60.0, 0.0, 30.0, 87.0] {
+            for &d in &[10.0f32, 43.0, 44.0, 45.0, 50.0, 80.0, 100.0, 200.0] {
+                let mut row = uniform(&mut rng, cols, m - 5.0, m);
+                row[..16.min(cols)].fill(m - d);
+                row[rng.random_range(16..cols)] = m;
+                row[rng.random_range(16..cols)] = m - 86.5;
+                row[rng.random_range(16..cols)] = m - 95.0;
+                rows.push(row);
+            }
+            // The maximum climbing over the row: each quarter 40 above the last.
+            let mut row = uniform(&mut rng, cols, m - 5.0, m);
+            for (i, v) in row.iter_mut().enumerate() {
+                *v -= 40.0 * (3 - 4 * i / cols) as f32;
+            }
+            rows.push(row);
+        }
+        rows
+    };
+    let sizes = [129, 200, 257, 300, 512, 513, 1000, 2049, 5000, 9000];
+    let batches: Vec<(usize, Vec<Vec<f32>>)> = sizes.iter().map(|&c| (c, rows_of(c))).collect();
+    for_each_isa("rows_far_above_their_first_vector", |isa, sm| {
+        for (cols, rows) in &batches {
+            let (cols, n) = (*cols, rows.len());
+            let x: Vec<f32> = rows.concat();
+            let ctx = format!("{isa:?} cols={cols}");
+            let mut y = vec![0.0f32; x.len()];
+            let mut lse = vec![0.0f32; n];
+            let mut one = vec![0.0f32; cols];
+            sm.softmax_rows(&x, cols, &mut y, cols, n, cols, Algorithm::TwoPass)
+                .unwrap();
+            for (r, xr) in rows.iter().enumerate() {
+                sm.softmax_with(xr, &mut one, Algorithm::TwoPass).unwrap();
+                let c = format!("{ctx} softmax row {r}");
+                assert_same_bits(&c, &y[r * cols..][..cols], &one);
+                check_softmax(&c, xr, &one, &oracle_softmax(xr));
+            }
+            sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
+                .unwrap();
+            sm.logsumexp_rows(&x, cols, n, cols, &mut lse).unwrap();
+            for (r, xr) in rows.iter().enumerate() {
+                sm.log_softmax(xr, &mut one).unwrap();
+                let c = format!("{ctx} log-softmax row {r}");
+                assert_same_bits(&c, &y[r * cols..][..cols], &one);
+                check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
+                let c = format!("{ctx} log-sum-exp row {r}");
+                assert_same_bits(&c, &lse[r..r + 1], &[sm.logsumexp(xr)]);
+                check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
+                // The same row in bf16 (up to 4096 values, where every pass is the f32
+                // kernel's): the f32 results of its widened values, rounded.
+                if cols > 4096 {
+                    continue;
+                }
+                let h: Vec<softmax::bf16> =
+                    xr.iter().map(|&v| softmax::bf16::from_f32(v)).collect();
+                let w: Vec<f32> = h.iter().map(|v| v.to_f32()).collect();
+                let c = format!("{ctx} bf16 row {r}");
+                assert_same_bits(&c, &[sm.logsumexp(&h)], &[sm.logsumexp(&w)]);
+                let mut hy = vec![softmax::bf16::ZERO; cols];
+                sm.log_softmax(&h, &mut hy).unwrap();
+                sm.log_softmax(&w, &mut one).unwrap();
+                let want: Vec<f32> = one
+                    .iter()
+                    .map(|&v| softmax::bf16::from_f32(v).to_f32())
+                    .collect();
+                let got: Vec<f32> = hy.iter().map(|v| v.to_f32()).collect();
+                assert_same_bits(&c, &got, &want);
+            }
+        }
+    });
+}

@@ -187,6 +187,7 @@ unsafe fn upper_halves(r: __m256i) -> __m128i {
 unsafe impl Simd for Avx2 {
     const LANES: usize = 8;
     const EXP_TABLE: bool = true;
+    const ONE_LOOP_SUM: bool = false;
     const REGISTERS: usize = 16;
 
     #[inline]

@@ -159,6 +159,7 @@ unsafe fn ps_to_half_no_nan(format: Half, v: __m512) -> __m256i {
 unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
+    const ONE_LOOP_SUM: bool = true;
     const REGISTERS: usize = 32;
 
     #[inline]

@@ -93,6 +93,7 @@ unsafe fn f32_to_half(format: Half, v: float32x4_t) -> uint16x4_t {
 unsafe impl Simd for Neon {
     const LANES: usize = 4;
     const EXP_TABLE: bool = false;
+    const ONE_LOOP_SUM: bool = true;
     const REGISTERS: usize = 32;
 
     #[inline]

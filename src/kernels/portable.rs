@@ -65,6 +65,7 @@ macro_rules! per_lane {
 unsafe impl Simd for Lanes {
     const LANES: usize = N;
     const EXP_TABLE: bool = true;
+    const ONE_LOOP_SUM: bool = false;
     // Scalar lanes: the registers of the smallest common target (x86-64's 16).
     const REGISTERS: usize = 16;
 

@@ -69,6 +69,12 @@ pub(crate) unsafe trait Simd: Copy {
     /// ([`Simd::pow2_eighths`]) or the degree-5 polynomial ([`Simd::pow2_from_magic`]); see
     /// [`super::exp`].
     const EXP_TABLE: bool;
+    /// How pass 1 of two-pass sums a row ([`pair_sum_src`](super::generic::pair_sum::pair_sum_src)):
+    /// in one loop that also keeps the running maximum, against one shift for the row (true),
+    /// or per block of 2048, a maximum pass and then a sum pass read from L1 (false). The one
+    /// loop needs about 13 registers beyond its accumulators: with 32 registers it is the
+    /// faster, with 16 (AVX2) its constants are reloaded every step and the blocks are faster.
+    const ONE_LOOP_SUM: bool;
     /// Vector registers of the ISA (how many vectors a loop can keep live without spills).
     const REGISTERS: usize;
 

@@ -179,11 +179,11 @@ pub(crate) unsafe fn scale_out<V: Simd, const U: usize>(
     }
 }
 
-/// Pass 1 of blocked two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that
-/// also widens the row into `buf`: each block's maximum pass stores the values it widened,
-/// and its sum pass reads them back from `buf` (one conversion per element instead of two).
-/// The operations and order of [`block_sum_src`](super::passes::block_sum_src) on the
-/// widened row, so the same `(S, k)`.
+/// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that also
+/// widens the row into `buf` (one conversion per element instead of two), with the
+/// operations and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`: with
+/// [`Simd::ONE_LOOP_SUM`], the row is widened first and summed from `buf`; otherwise each
+/// block's maximum pass stores the values it widened and its sum pass reads them back.
 ///
 /// # Safety
 /// `buf` is writable for `src.len()` values and disjoint from the row.
@@ -193,8 +193,27 @@ unsafe fn block_sum_widen<V: Simd, const U: usize>(
     src: &Halves<'_>,
     buf: *mut f32,
 ) -> Option<(f64, f32)> {
-    debug_assert!(Source::<V>::len(src) <= BLOCKED_MAX);
-    block_sum_by::<V, _>(isa, Source::<V>::len(src), &mut Widening::<U> { src, buf })
+    let n = Source::<V>::len(src);
+    debug_assert!(n <= BLOCKED_MAX);
+    if V::ONE_LOOP_SUM {
+        // SAFETY: `buf` is writable for `n` values and disjoint from the row (the contract);
+        // it then holds the widened row.
+        unsafe {
+            walk::map::<V, _, _, U, 0, false>(isa, src, buf, &mut Widened);
+            return pair_sum_src::<V, U, _>(isa, &One::from_raw(&Plain, buf, n, f32::NEG_INFINITY));
+        }
+    }
+    block_sum_by::<V, _>(isa, n, &mut Widening::<U> { src, buf })
+}
+
+/// The body of a walk that stores the widened values as they are.
+struct Widened;
+
+impl<V: Simd> walk::Body<V, V> for Widened {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        v
+    }
 }
 
 /// The blocks of [`block_sum_widen`].

@@ -1,16 +1,21 @@
 //! Batches of medium rows (more vectors than [`short`](super::short) holds in registers, at
-//! most [`MEDIUM_VECS`]): pass 1 of the blocked sum ([`block_sum`](super::passes::block_sum))
-//! of two rows at a time, interleaved, so that one row's dependent chain (maximum, shift,
-//! exponentials, fold, logarithm) overlaps the other's.
+//! most [`MEDIUM_VECS`]): pass 1 of two-pass ([`pair_sum_src`]) of two rows at a time,
+//! interleaved, so that one row's dependent chain (maximum, shift, exponentials, fold,
+//! logarithm) overlaps the other's.
 //!
-//! The operations are those of `block_sum` on a row of one block, in the same order (lane
-//! maxima, the scalar shift, `U` accumulators folded into f64 lanes every [`FOLD`] steps, the
-//! tail vectors to accumulators `0, 1, ...`, the pairwise total), so each row's `(S, k)` is
-//! bit for bit what the one-row call computes: a batch gives what a loop of single rows
-//! gives, on every ISA.
+//! The operations are those of `pair_sum_src` on a row of one block or chunk, in the same
+//! order (the shift: the row's, or with [`Simd::ONE_LOOP_SUM`] the first vector's unless the
+//! row reaches [`REACH`] binades above it; `U` accumulators folded into f64 lanes every
+//! [`FOLD`] steps, the tail vectors to accumulators `0, 1, ...`, the pairwise total, rescaled
+//! to the row's shift), so each row's `(S, k)` is bit for bit what the one-row call computes:
+//! a batch gives what a loop of single rows gives, on every ISA. The maxima come first here,
+//! in a pass of their own over the two rows (they are exact whatever the order).
 
 use super::inputs::Input;
-use super::passes::{fold, k_min, wide_total, FOLD};
+#[cfg(doc)]
+use super::pair_sum::pair_sum_src;
+use super::pair_sum::REACH;
+use super::passes::{fold, k_min, pow2_f64, wide_total, FOLD};
 use super::short::{vector, SHORT_VECS};
 use super::storage::AsF32;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
@@ -27,7 +32,7 @@ pub(crate) fn is_medium<V: Simd>(n: usize) -> bool {
 }
 
 /// `(S, k)` with `sum_i e^{x_i} = S * 2^k` for each of the two rows at `x` (`n` elements
-/// each, medium), as `block_sum` gives it; `None` when a row needs the special-value path
+/// each, medium), as `pair_sum_src` gives it; `None` when a row needs the special-value path
 /// (the caller then takes the one-row call for both).
 ///
 /// # Safety
@@ -54,18 +59,40 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
         }
     }
     let kmin = k_min();
-    let mut k = [0.0f32; 2];
-    for (k, mr) in k.iter_mut().zip(&m) {
-        let bm = mr.reduce_max();
+    // `k`: each row's shift; `sh`: the one its terms are summed against.
+    let (mut k, mut sh) = ([0.0f32; 2], [0.0f32; 2]);
+    for r in 0..2 {
+        let bm = m[r].reduce_max();
         if bm.is_nan() || bm >= LARGE {
             return None;
         }
-        *k = shift_for_max(bm).max(kmin);
-        if *k <= kmin {
+        k[r] = shift_for_max(bm).max(kmin);
+        if k[r] <= kmin {
             return None;
         }
+        sh[r] = k[r];
+        if V::ONE_LOOP_SUM {
+            // SAFETY: the row is readable for `n >= LANES` elements.
+            let first = unsafe { vector::<V, _, false>(isa, AsF32, inp, x[r], 0, n) };
+            let m0 = first.reduce_max();
+            if m0.is_nan() || m0 >= LARGE {
+                return None;
+            }
+            let k0 = shift_for_max(m0).max(kmin);
+            if V::any_gt(m[r], V::splat(isa, (k0 + REACH) * std::f32::consts::LN_2)) {
+                // `pair_sum_src` raises its shift to the row's (and gives up where that
+                // would not raise it: a NaN hid lanes from the maxima).
+                if k[r] <= k0 {
+                    return None;
+                }
+            } else if k0 <= k[r] {
+                sh[r] = k0;
+            } else {
+                return None;
+            }
+        }
     }
-    let ex = [Exp::new(isa, k[0], 1.0), Exp::new(isa, k[1], 1.0)];
+    let ex = [Exp::new(isa, sh[0], 1.0), Exp::new(isa, sh[1], 1.0)];
     let mut acc = [[V::splat(isa, 0.0); U]; 2];
     let mut wide = [V::wide_zero(isa); 2];
     let step = U * l;
@@ -102,9 +129,13 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
         }
     }
     let mut out = [(0.0f64, 0.0f32); 2];
-    for (((o, a), w), &k) in out.iter_mut().zip(&mut acc).zip(&mut wide).zip(&k) {
-        fold(isa, a, w);
-        *o = (wide_total::<V>(*w), k);
+    for r in 0..2 {
+        fold(isa, &mut acc[r], &mut wide[r]);
+        let total = wide_total::<V>(wide[r]);
+        if !total.is_finite() {
+            return None;
+        }
+        out[r] = (total * pow2_f64(sh[r] - k[r]), k[r]);
     }
     Some(out)
 }

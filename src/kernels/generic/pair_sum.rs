@@ -1,126 +1,27 @@
 //! Pass 1 of the two-pass algorithm: the sum of exponentials of a row as a (mantissa,
-//! exponent) pair per lane, the extended-exponent sum, in one read of the row from memory.
+//! exponent) pair, in one read of the row from memory.
 
 use super::inputs::Input;
 use super::passes::{
-    block_sum_src, fold, k_min, pow2_f64, wide_total, Maxima, BLOCK, FOLD, PREFETCH,
+    block_sum_src, fold, k_min, pairwise_in_place, pow2_f64, wide_total, BLOCK, FOLD, PREFETCH,
 };
 use super::walk::{self, One, Slice, Source};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
 
-/// Headroom of a lane's shift above the largest exponent seen when it is raised, in binades.
-const HEADROOM: f32 = 32.0;
-/// How far above its shift a lane accepts inputs before it must be raised, in binades: terms
-/// stay below `2^(REACH + 1)`, so a lane's f32 sum (a few terms, see
-/// [`FOLD`]) cannot overflow.
-const REACH: f32 = 64.0;
-
-/// The lane shifts of [`pair_sum`]: lane `l` holds its sum as `M_l * 2^K_l`.
-struct LaneShifts<V> {
-    /// `K_l`, integer-valued.
-    k: V,
-    /// `exp(x - K_l*ln2)` for every lane.
-    ex: Exp<V>,
-    /// The largest input each lane accepts before `K_l` must grow: `(K_l + REACH)*ln2`.
-    hi: V,
-}
-
-impl<V: Simd> LaneShifts<V> {
-    #[inline(always)]
-    fn new(isa: Token<V>, k: V) -> Self {
-        LaneShifts {
-            k,
-            ex: Exp::per_lane(isa, k),
-            hi: k
-                .add(V::splat(isa, REACH))
-                .mul(V::splat(isa, std::f32::consts::LN_2)),
-        }
-    }
-
-    /// `(S, e)` with `S * 2^e` the sum of every lane's `wide` sum.
-    #[cfg_attr(debug_assertions, inline(never))]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn total(&self, wide: V::Wide) -> (f64, f32) {
-        let mut k = [0.0f32; 16];
-        self.k.to_array(&mut k);
-        let e = self.k.reduce_max();
-        let mut f = [0.0f64; 16];
-        for (f, &k) in f.iter_mut().zip(&k[..V::LANES]) {
-            *f = pow2_f64(k - e);
-        }
-        (wide_total::<V>(V::wide_scale(wide, &f)), e)
-    }
-
-    /// Raises the shift of every lane whose running maximum `rmax` passed its `hi` to
-    /// `round(rmax*log2(e)) + HEADROOM`, rescaling that lane of the f64 sums by the exact
-    /// power of two (the f32 accumulators are empty: they are folded at the end of every
-    /// chunk). `None` when a lane's maximum is `LARGE` or more (+inf included): the row takes
-    /// the special-value path. Runs once per row for ordinary data.
-    #[cfg_attr(debug_assertions, inline(never))]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn raise(&mut self, isa: Token<V>, rmax: V, wide: &mut V::Wide) -> Option<()> {
-        let (mut m, mut k) = ([0.0f32; 16], [0.0f32; 16]);
-        rmax.to_array(&mut m);
-        self.k.to_array(&mut k);
-        let mut f = [1.0f64; 16];
-        raise_lanes(V::LANES, &m, &mut k, &mut f)?;
-        *wide = V::wide_scale(*wide, &f);
-        // SAFETY: `k` holds 16 >= LANES values.
-        *self = Self::new(isa, unsafe { V::load(isa, k.as_ptr()) });
-        Some(())
-    }
-}
-
-/// The scalar part of [`LaneShifts::raise`]: new shifts `k` for the lane maxima `m`, and the
-/// factors `2^(k_old - k_new)` for the sums.
-#[cold]
-#[inline(never)]
-fn raise_lanes(lanes: usize, m: &[f32; 16], k: &mut [f32; 16], f: &mut [f64; 16]) -> Option<()> {
-    for (lane, &m) in m[..lanes].iter().enumerate() {
-        if m >= LARGE {
-            return None;
-        }
-        let want = shift_for_max(m) + HEADROOM;
-        // NaN lanes compare false and keep their shift (the NaN reaches the sums).
-        if want > k[lane] {
-            f[lane] = pow2_f64(k[lane] - want);
-            k[lane] = want;
-        }
-    }
-    Some(())
-}
-
-/// Groups of `U` vectors per chunk of [`pair_sum`]. Sweep on Zen 4 with the degree-5
-/// exponential (log-sum-exp, AVX2 with U=3, elements/ns at 16K | 16M floats): 4 groups 4.80 |
-/// 4.63, 8 groups 4.85 | 4.59-4.69, against 4.47 | 3.80 for the blocked sum and 3.18 | 3.13 for
-/// the per-element (M, E) update of the paper. AVX-512 (U=4): 8 groups 5.53 | 4.73, 4 groups
-/// 5.72 | 4.60, per-element 4.43 | 4.30.
-const CHUNK_GROUPS: usize = 8;
+/// How far above the shift `K` the inputs may reach before `K` must grow, in binades: terms
+/// stay below `2^(REACH + 1)`, so the f32 sums (a few terms each, see [`FOLD`]) cannot
+/// overflow.
+pub(crate) const REACH: f32 = 64.0;
 
 /// Pass 1 of the two-pass algorithm (Dukhan & Ablavatski): `sum_i e^x_i` as a (mantissa,
 /// exponent) pair, in one read of the row from memory.
 ///
-/// Every lane `l` keeps its partial sum as `M_l * 2^K_l` and adds `e^x * 2^-K_l`, which is an
-/// ordinary exponential with the integer `K_l` folded into the exponent trick (no extra
-/// instruction). The paper raises the exponent to every element's own; here `K_l` moves only
-/// when an input would exceed `2^K_l` by [`REACH`] binades, and then jumps [`HEADROOM`]
-/// binades above that input's exponent, so an ordinary row sets it once. Whether it must move
-/// is checked per chunk of `CHUNK_GROUPS * U` vectors: the lane maxima of the chunk first
-/// (the chunk then sits in L1 for its second read), then the exponentials, whose loop is as
-/// short as a plain sum of exponentials.
-///
-/// Inputs more than about 126 binades below `2^K_l` (so at least 94 below the lane's largest)
-/// are clamped there ([`Exp::eval_add`]): each adds at most `2^-125` in units of `2^K_l`
-/// (0 in the polynomial form), at most `2^-101` for 2^24 of them, against a lane sum of at
-/// least `2^-33`. The f32 accumulators fold into per-lane f64 sums every
-/// [`FOLD`] steps and at the end of every chunk
-/// ([`fold`]), so a raise rescales only the f64 sums, and long rows and
-/// rows of equal terms stay accurate.
-///
-/// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
-/// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
-/// `LARGE` or more).
+/// The paper moves the exponent to every element's own. Here, on ISAs with
+/// [`Simd::ONE_LOOP_SUM`], one shift `K` holds for the whole row unless an input exceeds `2^K`
+/// by [`REACH`] binades ([`pair_sum_src`]), so each element costs one exponential (with `K`
+/// folded into the exponent trick: no extra instruction), one add and one maximum; on the
+/// others each block of 2048 has its own shift from a maximum pass, and is summed from L1.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn pair_sum<V: Simd, const U: usize>(
@@ -131,109 +32,175 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
     pair_sum_src::<V, U, _>(isa, &One::new(inp, x, f32::NEG_INFINITY))
 }
 
-/// Rows of at most this many elements (four blocks, 32 KiB of f32) take the blocked sum ([`block_sum_src`]) for
-/// pass 1: a maximum pass and a sum pass per block of 2048 cost less than the lane shifts'
-/// per-chunk checks and final rescaling, and the second read of a block still hits L1.
-/// Zen 5, AVX-512, batches through `softmax_logsumexp_rows_f32` (elements/ns, one run of
-/// `scripts/compare-xnnpack.sh`, lane shifts above one chunk of 512 | blocked up to 8192):
-/// 512 x 1024 7.65 | 9.21, 256 x 2048 9.20 | 10.27, 128 x 4096 10.06 | 10.63, 512 x 1000
-/// 7.26 | 8.72 (log-softmax, which takes the same pass: 5.46 | 5.57).
+/// Rows of at most this many elements (four blocks, 32 KiB of f32): the 16-bit kernels
+/// widen such a row into an f32 buffer on the stack before pass 1 (see `half_rows`).
 pub(crate) const BLOCKED_MAX: usize = 4 * BLOCK;
+
+/// Steps of `U` vectors per chunk of [`pair_sum_src`]'s one loop: 2048 elements with AVX-512,
+/// 512 on NEON. A chunk is what a raise of the shift sums again; every medium row
+/// ([`medium`](super::medium)) is one chunk.
+pub(crate) const CHUNK_STEPS: usize = 32;
 
 /// [`pair_sum`] over any source whose lanes past the end read as `-inf` (an f32 row through
 /// an input transform, or a 16-bit row, which then gives the sum of its widened values bit
-/// for bit): [`block_sum_src`] up to [`BLOCKED_MAX`] elements, the lane shifts above.
+/// for bit).
+///
+/// On ISAs without [`Simd::ONE_LOOP_SUM`] (AVX2, portable): the blocked sum
+/// ([`block_sum_src`]). On the others, one shift `K` for the whole row, which starts at the first vector's maximum
+/// (`round(m0*log2(e))`); every element adds `exp(x - K*ln2)` to its accumulator and goes
+/// into a running maximum, in the same loop. After each chunk of [`CHUNK_STEPS`] steps, if
+/// the chunk held an input more than [`REACH`] binades above `2^K`, its terms may have
+/// overflowed: the chunk's part of the sums is dropped, `K` moves to the running maximum's
+/// shift (the f64 sums rescaled by the exact power of two), and the chunk is summed again.
+/// An ordinary row never raises `K`; a row whose maximum is far above its first vector's
+/// raises it once. The running maximum then gives the row's `k`, and the sum is rescaled to
+/// it.
+///
+/// `K` never exceeds `k` (it is the shift of an input's maximum, or of the first vector's),
+/// so every term is the blocked sum's term times the exact power of two `2^(k - K)`: the same
+/// roundings, for every term above the underflow clamp `(k - 126)*ln2`. Terms below it (more
+/// than 87 below the maximum) are each at most `2^-125` of the sum and are clamped at `K`'s
+/// threshold instead of `k`'s.
+///
+/// Returns `(S, k)` with `sum_i e^{x_i} = S * 2^k`, `k = round(max * log2(e))`, or `None`
+/// when the row needs the special-value path (NaN, infinities, or a maximum magnitude of
+/// `LARGE` or more).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn pair_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Slice>(
     isa: Token<V>,
     src: &S,
 ) -> Option<(f64, f32)> {
-    if src.len() <= BLOCKED_MAX {
+    let (l, n) = (V::LANES, src.len());
+    if !V::ONE_LOOP_SUM {
         return block_sum_src::<V, U, _>(isa, src);
     }
-    pair_sum_chunks::<V, U, _>(isa, src)
-}
-
-/// [`pair_sum`] of a row of more than [`BLOCKED_MAX`] elements read through any source whose lanes past
-/// the end read as `-inf` (an f32 row through an input transform, or a 16-bit row).
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn pair_sum_chunks<V: Simd, const U: usize, S: Source<V, Item = V> + Slice>(
-    isa: Token<V>,
-    src: &S,
-) -> Option<(f64, f32)> {
-    let step = U * V::LANES;
-    // Below every row of the fast path; the first chunk sets the shift from its maximum.
-    let floor = k_min() - 2.0 * REACH;
-    let mut sh = LaneShifts::new(isa, V::splat(isa, floor));
-    let mut first = true;
+    if n == 0 {
+        return None;
+    }
+    // SAFETY: the first `min(n, l)` elements are inside the row.
+    let first = unsafe {
+        if n >= l {
+            src.at(isa, 0)
+        } else {
+            src.part(isa, 0, n)
+        }
+    };
+    let kmin = k_min();
+    let m0 = first.reduce_max();
+    if m0.is_nan() || m0 >= LARGE {
+        return None;
+    }
+    let mut sh = Shift::new(isa, shift_for_max(m0).max(kmin));
     let mut rmax = V::splat(isa, f32::NEG_INFINITY);
     let mut wide = V::wide_zero(isa);
-    let (l, n) = (V::LANES, src.len());
-    let mut acc = [V::splat(isa, 0.0); U];
+    let chunk = CHUNK_STEPS * U * l;
     let mut c0 = 0;
     while c0 < n {
-        let cend = n.min(c0 + CHUNK_GROUPS * step);
-        let part = src.slice(c0, cend);
-        let mut mx = Maxima([rmax; U]);
-        walk::fold::<V, _, _, U, PREFETCH>(isa, &part, &mut mx);
-        for m in &mx.0 {
-            rmax = V::max(rmax, *m);
-        }
-        if first {
-            // Nothing is summed yet: one shift for every lane from the chunk's maximum. (A
-            // NaN input makes the sums NaN, which sends the row to the special path.)
-            first = false;
-            let m = rmax.reduce_max();
-            if m >= LARGE {
+        let cend = n.min(c0 + chunk);
+        let before = wide;
+        let mut cm = rmax;
+        sum_chunk::<V, U, S>(isa, src, (c0, cend), &sh.ex, &mut cm, &mut wide);
+        if V::any_gt(cm, sh.hi) {
+            // Rare: drop the chunk's terms and sum it again against the raised shift.
+            let m = cm.reduce_max();
+            let k = shift_for_max(m);
+            // (`reduce_max` may miss the lane above `hi` when another lane is NaN.)
+            if m.is_nan() || m >= LARGE || k <= sh.k {
                 return None;
             }
-            sh = LaneShifts::new(isa, V::splat(isa, (shift_for_max(m) + HEADROOM).max(floor)));
-        } else if V::any_gt(rmax, sh.hi) {
-            sh.raise(isa, rmax, &mut wide)?;
+            wide = V::wide_scale(before, &[pow2_f64(sh.k - k); 16]);
+            sh = Shift::new(isa, k);
+            cm = rmax;
+            sum_chunk::<V, U, S>(isa, src, (c0, cend), &sh.ex, &mut cm, &mut wide);
         }
-        // The chunk again (now in L1): the exponentials against the lane shifts. Written out
-        // rather than as a walk with an `ExpSum` body: that form measured about 10% slower on
-        // AVX-512 (log-sum-exp at 64K-1M floats: 6.5-7.1 against 7.6-8.1 elements/ns; AVX2
-        // unchanged), and this loop is the whole cost of pass 1.
-        let mut i = c0;
-        let mut steps = 0;
-        while i + step <= cend {
-            for (j, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `i + step <= cend <= n`: inside the row.
-                *a = sh.ex.eval_add(unsafe { src.at(isa, i + j * l) }, *a);
-            }
-            i += step;
-            steps += 1;
-            if steps == FOLD {
-                fold(isa, &mut acc, &mut wide);
-                steps = 0;
-            }
-        }
-        let mut j = 0;
-        while i < cend {
-            // SAFETY: `i < cend <= n`: a full vector inside the row, or its last `cend - i`.
-            let v = unsafe {
-                if i + l <= cend {
-                    src.at(isa, i)
-                } else {
-                    src.part(isa, i, cend - i)
-                }
-            };
-            acc[j] = sh.ex.eval_add(v, acc[j]);
-            i += l;
-            j += 1;
-        }
-        fold(isa, &mut acc, &mut wide);
+        rmax = cm;
         c0 = cend;
     }
-    let (total, e_total) = sh.total(wide);
+    let total = wide_total::<V>(wide);
     let m = rmax.reduce_max();
     if m.is_nan() || m >= LARGE || !total.is_finite() {
         return None;
     }
-    let k = shift_for_max(m);
-    // `e_total - k` is within [-REACH, HEADROOM]: the lane of the maximum was raised to it.
-    (k > k_min()).then(|| (total * pow2_f64(e_total - k), k))
+    let k = shift_for_max(m).max(kmin);
+    // `k - K` is within [0, REACH + 1] (no input is above `(K + REACH)*ln2`), unless a NaN
+    // hid lanes from the maxima and was clamped away from the sums.
+    (k > kmin && k >= sh.k).then(|| (total * pow2_f64(sh.k - k), k))
+}
+
+/// The shift `K` of [`pair_sum_src`] with its exponential and its limit.
+struct Shift<V> {
+    /// `K`, integer-valued.
+    k: f32,
+    /// `exp(x - K*ln2)`.
+    ex: Exp<V>,
+    /// The largest input accepted before `K` must grow: `(K + REACH)*ln2`.
+    hi: V,
+}
+
+impl<V: Simd> Shift<V> {
+    #[inline(always)]
+    fn new(isa: Token<V>, k: f32) -> Self {
+        Shift {
+            k,
+            ex: Exp::new(isa, k, 1.0),
+            hi: V::splat(isa, (k + REACH) * std::f32::consts::LN_2),
+        }
+    }
+}
+
+/// Adds `exp(x - K*ln2)` for the elements `c0..c1` of `src` into `wide` (f32 accumulators
+/// folded every [`FOLD`] steps and at the end) and their maximum into `cm`.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn sum_chunk<V: Simd, const U: usize, S: Source<V, Item = V>>(
+    isa: Token<V>,
+    src: &S,
+    (c0, c1): (usize, usize),
+    ex: &Exp<V>,
+    cm: &mut V,
+    wide: &mut V::Wide,
+) {
+    let l = V::LANES;
+    let step = U * l;
+    let prefetch = walk::prefetches::<V, S, PREFETCH>(isa);
+    let mut acc = [V::splat(isa, 0.0); U];
+    let (mut i, mut steps) = (c0, 0);
+    while i + step <= c1 {
+        if prefetch {
+            src.prefetch::<PREFETCH>(isa, i, step);
+        }
+        let mut v = [V::splat(isa, 0.0); U];
+        for (j, (a, v)) in acc.iter_mut().zip(&mut v).enumerate() {
+            // SAFETY: `i + step <= c1 <= n`: inside the row.
+            *v = unsafe { src.at(isa, i + j * l) };
+            *a = ex.eval_add(*v, *a);
+        }
+        pairwise_in_place!(v, U, V::max);
+        *cm = V::max(*cm, v[0]);
+        i += step;
+        steps += 1;
+        if steps == FOLD {
+            fold(isa, &mut acc, wide);
+            steps = 0;
+        }
+    }
+    // Fewer than `U` vectors are left, the last perhaps partial: accumulators 0, 1, ...
+    for a in acc.iter_mut() {
+        if i >= c1 {
+            break;
+        }
+        // SAFETY: `i < c1 <= n`: a full vector inside the row, or its last `c1 - i`.
+        let v = unsafe {
+            if i + l <= c1 {
+                src.at(isa, i)
+            } else {
+                src.part(isa, i, c1 - i)
+            }
+        };
+        *a = ex.eval_add(v, *a);
+        *cm = V::max(*cm, v);
+        i += l;
+    }
+    fold(isa, &mut acc, wide);
 }

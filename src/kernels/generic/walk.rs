@@ -47,7 +47,7 @@ pub(crate) trait Source<V: Simd> {
 
 /// Whether a walk over `S` prefetches `PF` elements ahead.
 #[inline(always)]
-fn prefetches<V: Simd, S: Source<V>, const PF: usize>(isa: Token<V>) -> bool {
+pub(crate) fn prefetches<V: Simd, S: Source<V>, const PF: usize>(isa: Token<V>) -> bool {
     PF != 0 && (S::AHEAD || V::prefetching(isa))
 }
 
