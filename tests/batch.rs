@@ -363,8 +363,10 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
     // chunk be summed again against a raised shift. Rows here reach that edge in their first
     // chunk (medium rows, taken two at a time in a batch) or in a later one (long rows, two
     // raises in some), with entries near the underflow threshold of the row's maximum.
-    // Two-pass softmax, log-softmax and log-sum-exp: every batch row bit for bit the one-row
-    // call, every one-row call within the oracle's bounds, and bf16 rows of up to 4096 values
+    // Reload softmax out of place takes one walk against the first vector's shift, and the
+    // three passes again for these rows. Two-pass and reload softmax, log-softmax and
+    // log-sum-exp: every batch row bit for bit the one-row call, reload in place bit for bit
+    // out of place, every one-row call within the oracle's bounds, and bf16 rows of up to 4096 values
     // the f32 results of their widened values.
     let mut rng = rng(106);
     let mut rows_of = |cols: usize| {
@@ -403,7 +405,17 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
                 sm.softmax_with(xr, &mut one, Algorithm::TwoPass).unwrap();
                 let c = format!("{ctx} softmax row {r}");
                 assert_same_bits(&c, &y[r * cols..][..cols], &one);
-                check_softmax(&c, xr, &one, &oracle_softmax(xr));
+                let exact = oracle_softmax(xr);
+                check_softmax(&c, xr, &one, &exact);
+                // Reload out of place (one walk against the first vector's shift, or the
+                // three passes again) and in place (the three passes): the same bits.
+                sm.softmax_with(xr, &mut one, Algorithm::ThreePassReload)
+                    .unwrap();
+                let mut inplace = xr.clone();
+                sm.softmax_in_place_with(&mut inplace, Algorithm::ThreePassReload);
+                let c = format!("{ctx} reload row {r}");
+                assert_same_bits(&c, &one, &inplace);
+                check_softmax(&c, xr, &one, &exact);
             }
             sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
                 .unwrap();

@@ -10,7 +10,8 @@ use super::batch::{LogSoftmaxShort, LogSumExpShort, SoftmaxShort};
 use super::inputs::{Input, Plain, Scaled};
 use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, exp_store_sum, map_store, map_store_nt, max, sum_exp, Prob, Scale, Shift, PREFETCH,
+    block_sum, exp_store_sum, exp_store_sum_max, map2_store_nt, map_store, map_store_nt, max,
+    sum_exp, MaskedScale, Prob, ReloadSum, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use super::storage::AsF32;
@@ -180,6 +181,27 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
             n,
         );
         return;
+    }
+    if alg == Algorithm::ThreePassReload && V::ONE_LOOP_SUM && n >= V::LANES && !std::ptr::eq(x, y)
+    {
+        // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
+        // invariant, and `x != y`: disjoint (`InOut` holds equal or disjoint rows).
+        match unsafe { exp_store_sum_max::<V, U>(isa, inp, x, y, n) } {
+            ReloadSum::Scale { r, lo: None } => {
+                // SAFETY: as above.
+                unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &Scale::new(isa, r)) };
+                return;
+            }
+            ReloadSum::Scale { r, lo: Some(lo) } => {
+                let f = MaskedScale::new(isa, r, lo, *inp);
+                // SAFETY: as above.
+                unsafe { map2_store_nt::<V, U>(isa, y, x, y, n, &f, false) };
+                return;
+            }
+            ReloadSum::Nan => return fill(&mut io, f32::NAN),
+            ReloadSum::Special => return softmax_special::<V, U>(isa, inp, io, flags),
+            ReloadSum::Again => {}
+        }
     }
     match alg {
         Algorithm::ThreePassRecompute | Algorithm::ThreePassReload | Algorithm::Auto => {

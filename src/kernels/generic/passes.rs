@@ -4,6 +4,7 @@
 //! inside the calling ISA's `#[target_feature]` entry point.
 
 use super::inputs::Input;
+use super::pair_sum::REACH;
 use super::walk::{self, Ahead, Body, One, OutputAhead, Slice, Source, Two};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
 use crate::kernels::simd::{Simd, Token};
@@ -506,6 +507,132 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
         walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, y, &mut b);
     }
     b.total()
+}
+
+/// What [`exp_store_sum_max`] found.
+pub(crate) enum ReloadSum {
+    /// The exponentials are in `y`; scaling them by `r` gives the softmax, where the input
+    /// is at or above `lo` when that is given (`0` below it).
+    Scale { r: f32, lo: Option<f32> },
+    /// A NaN reached the sum (the row's softmax is NaN).
+    Nan,
+    /// The row needs the special-value path (a maximum of magnitude `LARGE` or more, or NaN).
+    Special,
+    /// The row needs the three passes (its maximum is far above its first vector's, or its
+    /// first vector gives no shift); `y` holds garbage.
+    Again,
+}
+
+/// The body of [`exp_store_sum_max`]: the stored sum of exponentials and a running maximum
+/// per accumulator.
+struct ExpSumMax<'e, V: Simd, const U: usize> {
+    sum: ExpSum<'e, V, U, true>,
+    max: Maxima<V, U>,
+}
+
+impl<V: Simd, const U: usize> Body<V, V> for ExpSumMax<'_, V, U> {
+    #[inline(always)]
+    fn take(&mut self, j: usize, i: usize, v: V) -> V {
+        self.max.take(j, i, v);
+        self.sum.take(j, i, v)
+    }
+    #[inline(always)]
+    fn stepped(&mut self) {
+        self.sum.stepped();
+    }
+}
+
+/// The first two passes of three-pass reload in one walk, for ISAs with
+/// [`Simd::ONE_LOOP_SUM`]: `y_i = exp(input(x_i) - K*ln2)` stored and summed against the shift
+/// `K` of the row's first vector, with the row's maximum kept in the same walk.
+///
+/// `K` is at most the row's shift `k = round(max*log2(e))`, so every stored value above the
+/// three passes' underflow threshold `(k - 126)*ln2` is the one they store (against `k`)
+/// times the exact power of two `2^(k - K)`, and the factor returned is theirs, `1/S`, times
+/// `2^(K - k)`: the scaled outputs are theirs bit for bit. Below that threshold (more than 87
+/// below the maximum) they store 0 and this stores a tiny value, so where `K < k` the output
+/// pass must zero those entries: it gets the threshold as `lo` ([`MaskedScale`]). Those
+/// tiny values also reach the sum, each at most `2^-125` of it. A row whose maximum reaches
+/// [`REACH`] binades above `2^K` may have overflowed: it is [`ReloadSum::Again`].
+///
+/// # Safety
+/// `x` is readable and `y` writable for `n >= LANES` elements, equal or disjoint. (Where they
+/// are equal the input is gone when [`ReloadSum::Again`] comes back: the caller must have it
+/// elsewhere.)
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+) -> ReloadSum {
+    debug_assert!(n >= V::LANES);
+    // SAFETY: `x` is readable for `n` elements (the contract).
+    let row = unsafe { One::from_raw(inp, x, n, f32::NEG_INFINITY) };
+    // SAFETY: `n >= LANES`.
+    let m0 = unsafe { row.at(isa, 0) }.reduce_max();
+    if m0.is_nan() || m0.abs() >= LARGE {
+        return ReloadSum::Again;
+    }
+    let k0 = shift_for_max(m0);
+    let ex = Exp::new(isa, k0, 1.0);
+    let mut b = ExpSumMax {
+        sum: ExpSum::<V, U, true>::new(isa, &ex),
+        max: Maxima([V::splat(isa, f32::NEG_INFINITY); U]),
+    };
+    // SAFETY: the contract.
+    unsafe {
+        walk::map::<V, _, _, U, PREFETCH, false>(isa, &OutputAhead::new(row, y), y, &mut b);
+    }
+    let lanes = b.max.lanes();
+    let m = lanes.reduce_max();
+    if m.is_nan() || m.abs() >= LARGE {
+        return ReloadSum::Special;
+    }
+    let k = shift_for_max(m);
+    let hi = V::splat(isa, (k0 + REACH) * std::f32::consts::LN_2);
+    // (`k < k0` only where a NaN hid lanes from the maxima.)
+    if V::any_gt(lanes, hi) || k < k0 {
+        return ReloadSum::Again;
+    }
+    let s = b.sum.total() * pow2_f64(k0 - k);
+    if s.is_nan() {
+        return ReloadSum::Nan;
+    }
+    // `k0 - k` is within [-REACH - 1, 0] and `1/s` at least 2^-25: a normal product, exact.
+    ReloadSum::Scale {
+        r: (1.0 / s) as f32 * pow2_f64(k0 - k) as f32,
+        // The threshold of `Exp::new(k, ..)`.
+        lo: (k0 < k).then_some((k - 126.0) * std::f32::consts::LN_2),
+    }
+}
+
+/// `x -> min(1, e * s)` where `input(x) >= lo`, 0 below: the output pass of
+/// [`exp_store_sum_max`] (`e` the stored exponential) for a row whose shift moved.
+pub(crate) struct MaskedScale<V, I> {
+    scale: Scale<V>,
+    lo: V,
+    inp: I,
+}
+
+impl<V: Simd, I: Input<V>> MaskedScale<V, I> {
+    #[inline(always)]
+    pub(crate) fn new(isa: Token<V>, s: f32, lo: f32, inp: I) -> Self {
+        MaskedScale {
+            scale: Scale::new(isa, s),
+            lo: V::splat(isa, lo),
+            inp,
+        }
+    }
+}
+
+impl<V: Simd, I: Input<V>> LaneMap2<V> for MaskedScale<V, I> {
+    #[inline(always)]
+    fn apply(&self, e: V, x: V) -> V {
+        V::zero_below(self.scale.apply(e), self.inp.apply(x), self.lo)
+    }
 }
 
 /// `2^d` for integer-valued `d <= 1023` (0 below the f64 range, 0 for `-inf`).
