@@ -322,7 +322,6 @@ fn short_rows_at_the_edges_of_the_exponent_range_match_single_rows() {
             let x: Vec<f32> = rows.concat();
             let ctx = format!("{isa:?} cols={cols}");
             let mut y = vec![0.0f32; x.len()];
-            let mut lse = vec![0.0f32; n];
             let mut one = vec![0.0f32; cols];
             sm.softmax_rows(&x, cols, &mut y, cols, n, cols, Algorithm::Auto)
                 .unwrap();
@@ -332,18 +331,7 @@ fn short_rows_at_the_edges_of_the_exponent_range_match_single_rows() {
                 assert_same_bits(&c, &y[r * cols..][..cols], &one);
                 check_softmax(&c, xr, &one, &oracle_softmax(xr));
             }
-            sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
-                .unwrap();
-            sm.logsumexp_rows(&x, cols, n, cols, &mut lse).unwrap();
-            for (r, xr) in rows.iter().enumerate() {
-                sm.log_softmax(xr, &mut one).unwrap();
-                let c = format!("{ctx} log-softmax row {r}");
-                assert_same_bits(&c, &y[r * cols..][..cols], &one);
-                check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
-                let c = format!("{ctx} log-sum-exp row {r}");
-                assert_same_bits(&c, &lse[r..r + 1], &[sm.logsumexp(xr)]);
-                check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
-            }
+            log_rows_match_single_rows(&sm, &ctx, rows.as_slice(), cols);
         }
     });
 }
@@ -397,7 +385,6 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
             let x: Vec<f32> = rows.concat();
             let ctx = format!("{isa:?} cols={cols}");
             let mut y = vec![0.0f32; x.len()];
-            let mut lse = vec![0.0f32; n];
             let mut one = vec![0.0f32; cols];
             sm.softmax_rows(&x, cols, &mut y, cols, n, cols, Algorithm::TwoPass)
                 .unwrap();
@@ -417,17 +404,8 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
                 assert_same_bits(&c, &one, &inplace);
                 check_softmax(&c, xr, &one, &exact);
             }
-            sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
-                .unwrap();
-            sm.logsumexp_rows(&x, cols, n, cols, &mut lse).unwrap();
+            log_rows_match_single_rows(&sm, &ctx, rows.as_slice(), cols);
             for (r, xr) in rows.iter().enumerate() {
-                sm.log_softmax(xr, &mut one).unwrap();
-                let c = format!("{ctx} log-softmax row {r}");
-                assert_same_bits(&c, &y[r * cols..][..cols], &one);
-                check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
-                let c = format!("{ctx} log-sum-exp row {r}");
-                assert_same_bits(&c, &lse[r..r + 1], &[sm.logsumexp(xr)]);
-                check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
                 // The same row in bf16 (up to 4096 values, where every pass is the f32
                 // kernel's): the f32 results of its widened values, rounded.
                 if cols > 4096 {
@@ -450,4 +428,25 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
             }
         }
     });
+}
+
+/// `log_softmax_rows` and `logsumexp_rows` of the batch `rows` (each `cols` long, packed):
+/// every row bit for bit the one-row call, and within the oracle's bounds.
+fn log_rows_match_single_rows(sm: &Softmax, ctx: &str, rows: &[Vec<f32>], cols: usize) {
+    let (n, x) = (rows.len(), rows.concat());
+    let mut y = vec![0.0f32; x.len()];
+    let mut lse = vec![0.0f32; n];
+    let mut one = vec![0.0f32; cols];
+    sm.log_softmax_rows(&x, cols, &mut y, cols, n, cols)
+        .unwrap();
+    sm.logsumexp_rows(&x, cols, n, cols, &mut lse).unwrap();
+    for (r, xr) in rows.iter().enumerate() {
+        sm.log_softmax(xr, &mut one).unwrap();
+        let c = format!("{ctx} log-softmax row {r}");
+        assert_same_bits(&c, &y[r * cols..][..cols], &one);
+        check_log_softmax(&c, xr, &one, &oracle_log_softmax(xr));
+        let c = format!("{ctx} log-sum-exp row {r}");
+        assert_same_bits(&c, &lse[r..r + 1], &[sm.logsumexp(xr)]);
+        check_logsumexp(&c, xr, lse[r], oracle_logsumexp(xr));
+    }
 }
