@@ -182,7 +182,11 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
         );
         return;
     }
-    if alg == Algorithm::ThreePassReload && V::ONE_LOOP_SUM && n >= V::LANES && !std::ptr::eq(x, y)
+    if alg == Algorithm::ThreePassReload
+        && V::ONE_LOOP_SUM
+        && V::EXP_TABLE
+        && n >= V::LANES
+        && !std::ptr::eq(x, y)
     {
         // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
         // invariant, and `x != y`: disjoint (`InOut` holds equal or disjoint rows).

@@ -543,13 +543,17 @@ impl<V: Simd, const U: usize> Body<V, V> for ExpSumMax<'_, V, U> {
 }
 
 /// The first two passes of three-pass reload in one walk, for ISAs with
-/// [`Simd::ONE_LOOP_SUM`]: `y_i = exp(input(x_i) - K*ln2)` stored and summed against the shift
+/// [`Simd::ONE_LOOP_SUM`] and the table form of the exponential (AVX-512; the polynomial
+/// form's underflow is not a threshold on the input, so the output pass could not zero
+/// exactly what the three passes do): `y_i = exp(input(x_i) - K*ln2)` stored and summed against the shift
 /// `K` of the row's first vector, with the row's maximum kept in the same walk.
 ///
 /// `K` is at most the row's shift `k = round(max*log2(e))`, so every stored value above the
 /// three passes' underflow threshold `(k - 126)*ln2` is the one they store (against `k`)
 /// times the exact power of two `2^(k - K)`, and the factor returned is theirs, `1/S`, times
-/// `2^(K - k)`: the scaled outputs are theirs bit for bit. Below that threshold (more than 87
+/// `2^(K - k)`: the scaled outputs are theirs bit for bit (an output below `2^-126` could in
+/// principle differ in its last bit: where the three passes' exponential is itself below
+/// `2^-126` it is rounded twice). Below that threshold (more than 87
 /// below the maximum) they store 0 and this stores a tiny value, so where `K < k` the output
 /// pass must zero those entries: it gets the threshold as `lo` ([`MaskedScale`]). Those
 /// tiny values also reach the sum, each at most `2^-125` of it. A row whose maximum reaches
