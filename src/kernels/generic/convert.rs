@@ -13,7 +13,7 @@ use crate::kernels::simd::{Simd, Token};
 
 /// The body that passes every vector through unchanged (the conversion is in the loads and
 /// stores).
-struct AsIs;
+pub(crate) struct AsIs;
 
 impl<V: Simd> Body<V, V> for AsIs {
     #[inline(always)]

@@ -5,6 +5,7 @@
 //! arithmetic as the f32 passes, on the widened values, so the same bits as widening the
 //! row first.
 
+use super::convert::AsIs;
 use super::inputs::Plain;
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
@@ -199,21 +200,11 @@ unsafe fn block_sum_widen<V: Simd, const U: usize>(
         // SAFETY: `buf` is writable for `n` values and disjoint from the row (the contract);
         // it then holds the widened row.
         unsafe {
-            walk::map::<V, _, _, U, 0, false>(isa, src, buf, &mut Widened);
+            walk::map::<V, _, _, U, 0, false>(isa, src, buf, &mut AsIs);
             return pair_sum_src::<V, U, _>(isa, &One::from_raw(&Plain, buf, n, f32::NEG_INFINITY));
         }
     }
     block_sum_by::<V, _>(isa, n, &mut Widening::<U> { src, buf })
-}
-
-/// The body of a walk that stores the widened values as they are.
-struct Widened;
-
-impl<V: Simd> walk::Body<V, V> for Widened {
-    #[inline(always)]
-    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
-        v
-    }
 }
 
 /// The blocks of [`block_sum_widen`].
