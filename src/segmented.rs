@@ -20,12 +20,17 @@
 //! segment of only `-inf` contributes nothing; a row of only `-inf` goes to the kernel too.
 //! Every softmax algorithm is segmented: the (mantissa, exponent) ones as above (blocked
 //! two-pass with its own pass 1), the three-pass ones with a maximum per segment (combined
-//! exactly), then their sums per segment (combined in order), then their output pass.
+//! exactly), then their sums per segment (combined in order), then their output pass. Reload
+//! with an output disjoint from its input, where the ISA has the one walk (AVX-512), first
+//! stores each segment's exponentials against its own first vector's shift while finding its
+//! maximum, and brings the sums to the row's shift by exact powers of two
+//! ([`reload_one_walk`]): the same bits as its three passes, one pass fewer.
 
 use std::sync::OnceLock;
 
 use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::forward::{classify, Special};
+use crate::kernels::generic::passes::Stored;
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::{Flags, SegmentKernels};
 use crate::parallel::{Exec, Shared};
@@ -226,6 +231,17 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
             });
         }
         Algorithm::ThreePassReload | Algorithm::ThreePassRecompute => {
+            if alg == Algorithm::ThreePassReload {
+                if let Some(walk) = k.exp_store_max.filter(|_| one_walk_fits(&io)) {
+                    match reload_one_walk(k, walk, &row, &exec) {
+                        OneWalk::Done => return,
+                        OneWalk::Nan => return fill_nan(io),
+                        // SAFETY: as in `Softmax::run_softmax`.
+                        OneWalk::Special => return unsafe { (sm.kernels.softmax)(io, alg, flags) },
+                        OneWalk::Again => {}
+                    }
+                }
+            }
             let m = row_max(k, &row, &exec);
             if m.is_nan() || m.abs() >= LARGE {
                 // SAFETY: as in `Softmax::run_softmax`.
@@ -268,6 +284,69 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
         // SAFETY: as in `Softmax::run_softmax`.
         Algorithm::Auto => unsafe { (sm.kernels.softmax)(io, alg, flags) },
     }
+}
+
+/// How [`reload_one_walk`] ended.
+enum OneWalk {
+    /// The outputs are written.
+    Done,
+    /// A NaN reached the sums: the row is NaN.
+    Nan,
+    /// The row needs the special-value rules (its maximum is NaN, infinite or `LARGE`).
+    Special,
+    /// A segment asked for the three passes (the outputs hold garbage; the input is intact).
+    Again,
+}
+
+/// Whether [`reload_one_walk`] may take the row: an output disjoint from the input (a
+/// segment the walk must redo needs its input), and a last segment of at least a vector.
+fn one_walk_fits(io: &InOut<'_>) -> bool {
+    let (_, last) = segment(io.len().div_ceil(SEGMENT) - 1, io.len());
+    !std::ptr::eq(io.x(), io.y()) && last >= 16
+}
+
+/// Three-pass reload with its first two passes in one walk per segment (where the ISA has
+/// it: `SegmentKernels::exp_store_max`), the output the three passes' bit for bit (see
+/// `generic::passes::exp_store_max`): every segment stores and sums its exponentials against
+/// its first vector's shift `k_i` and keeps its extremes; the row's shift `k` comes from the
+/// largest maximum, each segment's sum is brought to `k` by the exact power of two
+/// `2^(k_i - k)` and the sums are added in segment order, as the three passes add theirs;
+/// each segment's output factor is the row's `1/S` times `2^(k_i - k)`.
+fn reload_one_walk(
+    k: &SegmentKernels,
+    walk: unsafe fn(InOut<'_>) -> Option<Stored>,
+    row: &Row,
+    exec: &Exec,
+) -> OneWalk {
+    let slots = Slots::new(row.count());
+    exec.run(row.count(), &|i| {
+        // SAFETY: each task writes its own segment.
+        slots.set(i, unsafe { walk(row.io(i)) })
+    });
+    let Some(parts) = slots.values().collect::<Option<Vec<Stored>>>() else {
+        return OneWalk::Again;
+    };
+    let m = max_of(parts.iter().map(|p| p.max));
+    if m.is_nan() || m.abs() >= LARGE {
+        return OneWalk::Special;
+    }
+    let e = shift_for_max(m);
+    // Each `k_i <= shift(max_i) <= e`; the walk refused the rest.
+    let s: f64 = parts.iter().map(|p| p.s * pow2(p.k0 - e)).sum();
+    if s.is_nan() {
+        return OneWalk::Nan;
+    }
+    let r = (1.0 / s) as f32;
+    exec.run(row.count(), &|i| {
+        // SAFETY: each task rescales its own segment of the output.
+        unsafe {
+            match parts[i].scale(r, e) {
+                (r, None) => (k.scale)(row.io(i), r),
+                (r, Some(lo)) => (k.masked_scale)(row.io(i), r, lo),
+            }
+        }
+    });
+    OneWalk::Done
 }
 
 /// A NaN the maxima missed: the row is NaN, as in the kernels.

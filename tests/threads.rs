@@ -438,6 +438,83 @@ fn long_rows_are_bit_identical() {
 }
 
 #[test]
+fn long_reload_rows_out_of_place_match_in_place() {
+    // Reload softmax of a long row written out of place stores each segment's exponentials
+    // against the shift of that segment's first vector, in the walk that finds its maximum
+    // (AVX-512), and rescales each segment by a power of two in the output pass; in place it
+    // runs the three passes. Both must give the same bits, on every ISA and thread count:
+    // ordinary rows, rows with entries below the underflow threshold of the maximum (the
+    // output pass zeroes them), segments whose first vector sits 40 below their maximum (a
+    // shift that moved) or 50 below (past the walk's reach: the three passes run again), a
+    // maximum climbing from segment to segment, and a last segment shorter than a vector.
+    const SEGMENT: usize = 64 * 1024;
+    let n = long_len();
+    let mut rng = rng(41);
+    let base = uniform(&mut rng, n, -12.0, 12.0);
+    let with = |f: &dyn Fn(&mut Vec<f32>)| {
+        let mut x = base.clone();
+        f(&mut x);
+        x
+    };
+    let cases: Vec<(&str, Vec<f32>)> = vec![
+        ("ordinary", base.clone()),
+        (
+            "entries below the threshold",
+            with(&|x| {
+                // The row's threshold is near -75.5; a segment's first vector's, lower.
+                for i in (3..x.len()).step_by(997) {
+                    x[i] = -75.0 - (i % 36) as f32;
+                }
+                x[SEGMENT..SEGMENT + 16].fill(-20.0);
+            }),
+        ),
+        (
+            "first vectors 40 below",
+            with(&|x| {
+                for s in (0..x.len()).step_by(SEGMENT) {
+                    x[s..s + 16].fill(-28.0);
+                }
+            }),
+        ),
+        (
+            "one first vector 50 below",
+            with(&|x| x[2 * SEGMENT..2 * SEGMENT + 16].fill(-38.0)),
+        ),
+        (
+            "climbing",
+            with(&|x| {
+                for (i, v) in x.iter_mut().enumerate() {
+                    *v += 30.0 * (i / SEGMENT) as f32;
+                }
+            }),
+        ),
+        ("a last segment of 5", {
+            let mut x = base[..2 * SEGMENT + 5].to_vec();
+            x[9] = -120.0;
+            x
+        }),
+    ];
+    let _g = shared();
+    for_each_isa("long_reload_rows_out_of_place_match_in_place", |isa, sm| {
+        for (what, x) in &cases {
+            let mut inplace = x.clone();
+            sm.threads(1)
+                .softmax_in_place_with(&mut inplace, Algorithm::ThreePassReload);
+            for threads in [1, 3] {
+                let mut y = vec![0.0f32; x.len()];
+                sm.threads(threads)
+                    .softmax_with(x, &mut y, Algorithm::ThreePassReload)
+                    .unwrap();
+                let ctx = format!("{what} on {}, {threads} threads", isa.name());
+                assert_bits(&ctx, &y, &inplace);
+            }
+            let sum: f64 = inplace.iter().map(|&v| v as f64).sum();
+            assert!((sum - 1.0).abs() < 1e-5, "{what}: sum {sum}");
+        }
+    });
+}
+
+#[test]
 fn long_rows_are_accurate() {
     // The segmented sum against an f64 oracle (the combination of segments loses nothing).
     let n = long_len();

@@ -137,6 +137,12 @@ pub(crate) struct SegmentKernels {
     pub sum_minus: unsafe fn(&[f32], f32) -> f64,
     /// `y = exp(x - k*ln2)`, returning the sum.
     pub exp_store_sum: unsafe fn(InOut<'_>, f32) -> f64,
+    /// Where the ISA has it: `exp_store_sum` against the segment's first vector's shift,
+    /// with the segment's extremes, in one walk, for a disjoint output (see
+    /// `generic::passes::exp_store_max`).
+    pub exp_store_max: Option<unsafe fn(InOut<'_>) -> Option<generic::passes::Stored>>,
+    /// `y = min(1, y * r)` where `x >= lo`, 0 below (after `exp_store_max`).
+    pub masked_scale: unsafe fn(InOut<'_>, f32, f32),
     /// `y *= r` in place (the output of the `InOut`).
     pub scale: unsafe fn(InOut<'_>, f32),
     /// `y = exp(x - k*ln2) * r - c`, non-temporal stores when asked.
@@ -442,6 +448,22 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn seg_exp_store_max(io: InOut<'_>) -> Option<generic::passes::Stored> {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::exp_store_max_of::<$V, { $unroll }>(isa, io)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_masked_scale(io: InOut<'_>, r: f32, lo: f32) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::segmented::masked_scale_of::<$V, { $unroll }>(isa, io, r, lo)
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn seg_scale(io: InOut<'_>, r: f32) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -618,6 +640,12 @@ macro_rules! kernel_table {
                 max: entry::seg_max,
                 sum_minus: entry::seg_sum_minus,
                 exp_store_sum: entry::seg_exp_store_sum,
+                exp_store_max: if $crate::kernels::generic::passes::one_walk_reload::<$V>() {
+                    Some(entry::seg_exp_store_max)
+                } else {
+                    None
+                },
+                masked_scale: entry::seg_masked_scale,
                 scale: entry::seg_scale,
                 exp_out: entry::seg_exp_out,
                 shift_out: entry::seg_shift_out,

@@ -11,7 +11,7 @@ use super::inputs::{Input, Plain, Scaled};
 use super::pair_sum::pair_sum;
 use super::passes::{
     block_sum, exp_store_sum, exp_store_sum_max, map2_store_nt, map_store, map_store_nt, max,
-    sum_exp, MaskedScale, Prob, ReloadSum, Scale, Shift, PREFETCH,
+    one_walk_reload, sum_exp, MaskedScale, Prob, ReloadSum, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use super::storage::AsF32;
@@ -183,8 +183,7 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
         return;
     }
     if alg == Algorithm::ThreePassReload
-        && V::ONE_LOOP_SUM
-        && V::EXP_TABLE
+        && one_walk_reload::<V>()
         && n >= V::LANES
         && !std::ptr::eq(x, y)
     {

@@ -523,8 +523,46 @@ pub(crate) enum ReloadSum {
     Again,
 }
 
-/// The body of [`exp_store_sum_max`]: the stored sum of exponentials and a running maximum
-/// per accumulator.
+/// Whether `V` stores the exponentials of three-pass reload in the walk that finds the
+/// maximum ([`exp_store_max`]): with [`Simd::ONE_LOOP_SUM`] and the table form of the
+/// exponential (AVX-512; the polynomial form's underflow is not a threshold on the input, so
+/// the output pass could not zero exactly what the three passes do).
+#[inline(always)]
+pub(crate) const fn one_walk_reload<V: Simd>() -> bool {
+    V::ONE_LOOP_SUM && V::EXP_TABLE
+}
+
+/// What the walk of [`exp_store_max`] leaves: the sum of the stored exponentials against the
+/// shift `k0` of the first vector, and the largest input (NaN may or may not be seen).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stored {
+    /// `sum exp(input(x_i) - k0*ln2)` (f64, NaN when a NaN reached it).
+    pub s: f64,
+    /// The shift the exponentials were stored against.
+    pub k0: f32,
+    /// The largest input.
+    pub max: f32,
+}
+
+impl Stored {
+    /// The factor that turns the stored exponentials into the three passes' outputs for a
+    /// row (or a segment of one) whose shift is `k >= k0` and whose sum against `k` is
+    /// `1/r_k`: `r_k * 2^(k0 - k)`, exact (`k - k0 <= REACH + 1` and `r_k >= 2^-64`), and,
+    /// where `k0 < k`, the threshold below which those outputs are 0.
+    #[inline(always)]
+    pub(crate) fn scale(&self, r_k: f32, k: f32) -> (f32, Option<f32>) {
+        let r = r_k * pow2_f64(self.k0 - k) as f32;
+        // The threshold of `Exp::new(k, ..)`: inputs below it give 0 against `k`, but a
+        // small positive value against a smaller `k0`.
+        let lo = (k - 126.0) * std::f32::consts::LN_2;
+        (r, (self.k0 < k).then_some(lo))
+    }
+}
+
+/// The body of [`exp_store_max`]: the stored sum of exponentials and the running maximum
+/// per accumulator. (Keeping the minimum too, to skip the input in the output pass where no
+/// entry lies below the threshold, cost more than it saved: AVX-512, one row of 128K
+/// 4.6 -> 4.1 elements/ns, segmented rows of 256K and 1M no faster.)
 struct ExpSumMax<'e, V: Simd, const U: usize> {
     sum: ExpSum<'e, V, U, true>,
     max: Maxima<V, U>,
@@ -543,42 +581,42 @@ impl<V: Simd, const U: usize> Body<V, V> for ExpSumMax<'_, V, U> {
 }
 
 /// The first two passes of three-pass reload in one walk, for ISAs with
-/// [`Simd::ONE_LOOP_SUM`] and the table form of the exponential (AVX-512; the polynomial
-/// form's underflow is not a threshold on the input, so the output pass could not zero
-/// exactly what the three passes do): `y_i = exp(input(x_i) - K*ln2)` stored and summed against the shift
-/// `K` of the row's first vector, with the row's maximum kept in the same walk.
+/// [`one_walk_reload`]: `y_i = exp(input(x_i) - k0*ln2)` stored and summed
+/// against the shift `k0` of the row's first vector, with the row's maximum kept in the same
+/// walk ([`Stored`]).
 ///
-/// `K` is at most the row's shift `k = round(max*log2(e))`, so every stored value above the
-/// three passes' underflow threshold `(k - 126)*ln2` is the one they store (against `k`)
-/// times the exact power of two `2^(k - K)`, and the factor returned is theirs, `1/S`, times
-/// `2^(K - k)`: the scaled outputs are theirs bit for bit (an output below `2^-126` could in
-/// principle differ in its last bit: where the three passes' exponential is itself below
-/// `2^-126` it is rounded twice). Below that threshold (more than 87
-/// below the maximum) they store 0 and this stores a tiny value, so where `K < k` the output
-/// pass must zero those entries: it gets the threshold as `lo` ([`MaskedScale`]). Those
-/// tiny values also reach the sum, each at most `2^-125` of it. A row whose maximum reaches
-/// [`REACH`] binades above `2^K` may have overflowed: it is [`ReloadSum::Again`].
+/// `None` when the first vector gives no shift (NaN, an infinity, `|max| >= LARGE`), or when
+/// the row reaches [`REACH`] binades above `2^k0` (the stored values may have overflowed), or
+/// when its maximum's shift is below `k0` (a NaN hid lanes from the maxima): the three
+/// passes must run, and `y` holds garbage.
+///
+/// Where the row's shift is `k >= k0`, every stored value of an input at or above the three
+/// passes' underflow threshold `(k - 126)*ln2` is the one they store (against `k`) times the
+/// exact power of two `2^(k - k0)`, and so is the sum, unless an input lies below that
+/// threshold: they store 0 for it and this a tiny value, at most `2^-125` of the sum, which
+/// the output pass must zero ([`Stored::scale`] gives the threshold; the sum may then differ
+/// from theirs in its last bit). An output below `2^-126` could also differ in its last bit,
+/// where the three passes' exponential is itself below `2^-126` and rounded twice.
 ///
 /// # Safety
 /// `x` is readable and `y` writable for `n >= LANES` elements, equal or disjoint. (Where they
-/// are equal the input is gone when [`ReloadSum::Again`] comes back: the caller must have it
-/// elsewhere.)
+/// are equal the input is gone when `None` comes back: the caller must have it elsewhere.)
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
+pub(crate) unsafe fn exp_store_max<V: Simd, const U: usize>(
     isa: Token<V>,
     inp: &impl Input<V>,
     x: *const f32,
     y: *mut f32,
     n: usize,
-) -> ReloadSum {
+) -> Option<Stored> {
     debug_assert!(n >= V::LANES);
     // SAFETY: `x` is readable for `n` elements (the contract).
     let row = unsafe { One::from_raw(inp, x, n, f32::NEG_INFINITY) };
     // SAFETY: `n >= LANES`.
     let m0 = unsafe { row.at(isa, 0) }.reduce_max();
     if m0.is_nan() || m0.abs() >= LARGE {
-        return ReloadSum::Again;
+        return None;
     }
     let k0 = shift_for_max(m0);
     let ex = Exp::new(isa, k0, 1.0);
@@ -591,26 +629,48 @@ pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
         walk::map::<V, _, _, U, PREFETCH, false>(isa, &OutputAhead::new(row, y), y, &mut b);
     }
     let lanes = b.max.lanes();
-    let m = lanes.reduce_max();
-    if m.is_nan() || m.abs() >= LARGE {
+    let max = lanes.reduce_max();
+    let hi = V::splat(isa, (k0 + REACH) * std::f32::consts::LN_2);
+    // (`shift(max) < k0` only where a NaN hid lanes from the maxima.)
+    if V::any_gt(lanes, hi) || (!max.is_nan() && shift_for_max(max) < k0) {
+        return None;
+    }
+    Some(Stored {
+        s: b.sum.total(),
+        k0,
+        max,
+    })
+}
+
+/// [`exp_store_max`] over a whole row, with the row's own shift applied: what the output
+/// pass needs.
+///
+/// # Safety
+/// As [`exp_store_max`].
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+) -> ReloadSum {
+    // SAFETY: the contract.
+    let Some(st) = (unsafe { exp_store_max::<V, U>(isa, inp, x, y, n) }) else {
+        return ReloadSum::Again;
+    };
+    if st.max.is_nan() || st.max.abs() >= LARGE {
         return ReloadSum::Special;
     }
-    let k = shift_for_max(m);
-    let hi = V::splat(isa, (k0 + REACH) * std::f32::consts::LN_2);
-    // (`k < k0` only where a NaN hid lanes from the maxima.)
-    if V::any_gt(lanes, hi) || k < k0 {
-        return ReloadSum::Again;
-    }
-    let s = b.sum.total() * pow2_f64(k0 - k);
+    let k = shift_for_max(st.max);
+    // `k - k0` is within [0, REACH + 1]: a normal product, exact.
+    let s = st.s * pow2_f64(st.k0 - k);
     if s.is_nan() {
         return ReloadSum::Nan;
     }
-    // `k0 - k` is within [-REACH - 1, 0] and `1/s` at least 2^-25: a normal product, exact.
-    ReloadSum::Scale {
-        r: (1.0 / s) as f32 * pow2_f64(k0 - k) as f32,
-        // The threshold of `Exp::new(k, ..)`.
-        lo: (k0 < k).then_some((k - 126.0) * std::f32::consts::LN_2),
-    }
+    let (r, lo) = st.scale((1.0 / s) as f32, k);
+    ReloadSum::Scale { r, lo }
 }
 
 /// `x -> min(1, e * s)` where `input(x) >= lo`, 0 below: the output pass of

@@ -6,8 +6,8 @@
 use super::inputs::{Offset, Plain};
 use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, dot, exp_store_sum, map_store, map_store_nt, max, sum_exp, ExpMinus, Prob, Scale,
-    Shift, PREFETCH,
+    block_sum, dot, exp_store_max, exp_store_sum, map2_store_nt, map_store, map_store_nt, max,
+    one_walk_reload, sum_exp, ExpMinus, MaskedScale, Prob, Scale, Shift, Stored, PREFETCH,
 };
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
@@ -64,6 +64,37 @@ pub(crate) fn exp_store_sum_of<V: Simd, const U: usize>(
             &Exp::new(isa, k, 1.0),
         )
     }
+}
+
+/// The first two passes of three-pass reload in one walk ([`exp_store_max`]), for an output
+/// disjoint from the input: `None` where the ISA has no such walk ([`one_walk_reload`]), where
+/// the segment is shorter than a vector, or where the walk asks for the three passes.
+#[inline(always)]
+pub(crate) fn exp_store_max_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: InOut<'_>,
+) -> Option<Stored> {
+    if !one_walk_reload::<V>() || io.len() < V::LANES || std::ptr::eq(io.x(), io.y()) {
+        return None;
+    }
+    // SAFETY: the pointers of `io` are valid for `io.len() >= LANES` elements (`InOut`'s
+    // invariant) and disjoint (`InOut` holds equal or disjoint rows; they are not equal).
+    unsafe { exp_store_max::<V, U>(isa, &Plain, io.x(), io.y(), io.len()) }
+}
+
+/// The output pass after [`exp_store_max_of`] where the shift moved: `y = min(1, y * r)`
+/// where `x >= lo`, 0 below.
+#[inline(always)]
+pub(crate) fn masked_scale_of<V: Simd, const U: usize>(
+    isa: Token<V>,
+    io: InOut<'_>,
+    r: f32,
+    lo: f32,
+) {
+    let f = MaskedScale::new(isa, r, lo, Plain);
+    // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant),
+    // `y` equal to or disjoint from `x`.
+    unsafe { map2_store_nt::<V, U>(isa, io.y(), io.x(), io.y(), io.len(), &f, false) };
 }
 
 /// Pass 3 of three-pass reload: `y *= r` in place.
