@@ -342,7 +342,7 @@ fn reload_one_walk(
         unsafe {
             match parts[i].scale(r, e) {
                 (r, None) => (k.scale)(row.io(i), r),
-                (r, Some(lo)) => (k.masked_scale)(row.io(i), r, lo),
+                (r, Some(lo)) => (k.masked_scale)(row.io(i), r, lo, parts[i].k0),
             }
         }
     });

@@ -298,6 +298,51 @@ fn large_rows() {
 }
 
 #[test]
+fn reload_out_of_place_zeroes_what_in_place_zeroes() {
+    // Reload out of place stores the exponentials against the first vector's shift and zeroes
+    // the entries below the row's underflow threshold in its output pass (testing the stored
+    // value where the threshold is 32 or more from 0, the input otherwise); in place it runs
+    // the three passes. Entries on 41 f32 neighbours of the threshold, in a row of 300 and in
+    // a segmented row: the same bits.
+    let Some(k) = kernels("reload_out_of_place_zeroes_what_in_place_zeroes") else {
+        return;
+    };
+    let mut rng = rng(9);
+    for m in [10.0f32, 70.0] {
+        // The crate's shift `k = round(m*log2(e))` and threshold `(k - 126)*ln2`, in f32.
+        let shift = (m * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+        let lo = (shift - 126.0) * std::f32::consts::LN_2;
+        for n in [300usize, 2 * 65_536 + 40] {
+            let mut x = uniform(&mut rng, n, m - 8.0, m);
+            for s in (0..n).step_by(65_536) {
+                x[s..s + 16].fill(m - 20.0);
+            }
+            x[n / 2] = m;
+            let mut v = lo;
+            for _ in 0..20 {
+                v = v.next_down();
+            }
+            let step = (n - 32) / 41;
+            for j in 0..41 {
+                x[16 + j * step] = v;
+                v = v.next_up();
+            }
+            let ctx = format!("max {m}, n = {n}");
+            let mut y = vec![0.0f32; n];
+            k.avx
+                .softmax_with(&x, &mut y, Algorithm::ThreePassReload)
+                .unwrap();
+            let mut inplace = x.clone();
+            k.avx
+                .softmax_in_place_with(&mut inplace, Algorithm::ThreePassReload);
+            assert_same_bits(&ctx, &y, &inplace);
+            assert_eq!(y[16 + 19 * step], 0.0, "{ctx}: just below the threshold");
+            assert!(y[16 + 20 * step] > 0.0, "{ctx}: on the threshold");
+        }
+    }
+}
+
+#[test]
 fn wide_and_shifted_ranges() {
     let Some(k) = kernels("wide_and_shifted_ranges") else {
         return;

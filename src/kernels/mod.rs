@@ -141,8 +141,9 @@ pub(crate) struct SegmentKernels {
     /// with the segment's extremes, in one walk, for a disjoint output (see
     /// `generic::passes::exp_store_max`).
     pub exp_store_max: Option<unsafe fn(InOut<'_>) -> Option<generic::passes::Stored>>,
-    /// `y = min(1, y * r)` where `x >= lo`, 0 below (after `exp_store_max`).
-    pub masked_scale: unsafe fn(InOut<'_>, f32, f32),
+    /// `y = min(1, y * r)` where `x >= lo`, 0 below, after `exp_store_max` stored `y`
+    /// against the shift `k0` (the last argument).
+    pub masked_scale: unsafe fn(InOut<'_>, f32, f32, f32),
     /// `y *= r` in place (the output of the `InOut`).
     pub scale: unsafe fn(InOut<'_>, f32),
     /// `y = exp(x - k*ln2) * r - c`, non-temporal stores when asked.
@@ -456,11 +457,11 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_masked_scale(io: InOut<'_>, r: f32, lo: f32) {
+            pub(super) unsafe fn seg_masked_scale(io: InOut<'_>, r: f32, lo: f32, k0: f32) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::segmented::masked_scale_of::<$V, { $unroll }>(isa, io, r, lo)
+                generic::segmented::masked_scale_of::<$V, { $unroll }>(isa, io, r, lo, k0)
             }
 
             $(#[$attr])*

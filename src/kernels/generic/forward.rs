@@ -10,8 +10,8 @@ use super::batch::{LogSoftmaxShort, LogSumExpShort, SoftmaxShort};
 use super::inputs::{Input, Plain, Scaled};
 use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, exp_store_sum, exp_store_sum_max, map2_store_nt, map_store, map_store_nt, max,
-    one_walk_reload, sum_exp, MaskedScale, Prob, ReloadSum, Scale, Shift, PREFETCH,
+    block_sum, exp_store_sum, exp_store_sum_max, map_store, map_store_nt, max, one_walk_reload,
+    reload_out, sum_exp, Prob, ReloadSum, Scale, Shift, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use super::storage::AsF32;
@@ -190,15 +190,9 @@ pub(crate) fn softmax_of<V: Simd, const U: usize>(
         // SAFETY: `x`, `y` and `n` are the pointers and length of `io`, valid by `InOut`'s
         // invariant, and `x != y`: disjoint (`InOut` holds equal or disjoint rows).
         match unsafe { exp_store_sum_max::<V, U>(isa, inp, x, y, n) } {
-            ReloadSum::Scale { r, lo: None } => {
+            ReloadSum::Scale { r, lo, k0 } => {
                 // SAFETY: as above.
-                unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &Scale::new(isa, r)) };
-                return;
-            }
-            ReloadSum::Scale { r, lo: Some(lo) } => {
-                let f = MaskedScale::new(isa, r, lo, *inp);
-                // SAFETY: as above.
-                unsafe { map2_store_nt::<V, U>(isa, y, x, y, n, &f, false) };
+                unsafe { reload_out::<V, U>(isa, inp, x, y, n, (r, lo, k0)) };
                 return;
             }
             ReloadSum::Nan => return fill(&mut io, f32::NAN),

@@ -3,7 +3,7 @@
 //! pass 1 of the blocked two-pass algorithm. Each is `#[inline(always)]` so it is compiled
 //! inside the calling ISA's `#[target_feature]` entry point.
 
-use super::inputs::Input;
+use super::inputs::{Input, Plain};
 use super::pair_sum::REACH;
 use super::walk::{self, Ahead, Body, One, OutputAhead, Slice, Source, Two};
 use crate::kernels::exp::{shift_for_max, Exp, LARGE, LN2_HI};
@@ -511,9 +511,10 @@ pub(crate) unsafe fn exp_store_sum<V: Simd, const U: usize>(
 
 /// What [`exp_store_sum_max`] found.
 pub(crate) enum ReloadSum {
-    /// The exponentials are in `y`; scaling them by `r` gives the softmax, where the input
-    /// is at or above `lo` when that is given (`0` below it).
-    Scale { r: f32, lo: Option<f32> },
+    /// The exponentials are in `y`, stored against the shift `k0`; scaling them by `r`
+    /// gives the softmax, where the input is at or above `lo` when that is given (`0` below
+    /// it): [`reload_out`].
+    Scale { r: f32, lo: Option<f32>, k0: f32 },
     /// A NaN reached the sum (the row's softmax is NaN).
     Nan,
     /// The row needs the special-value path (a maximum of magnitude `LARGE` or more, or NaN).
@@ -670,7 +671,64 @@ pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
         return ReloadSum::Nan;
     }
     let (r, lo) = st.scale((1.0 / s) as f32, k);
-    ReloadSum::Scale { r, lo }
+    ReloadSum::Scale { r, lo, k0: st.k0 }
+}
+
+/// The output pass after [`exp_store_max`]: `y = min(1, y * r)` in place, and where `lo` is
+/// given (the shift moved from the stored values' `k0`), 0 where the input is below `lo`.
+///
+/// Where `|lo| >= 32`, that test reads the stored value instead of the input: `e < T` for
+/// `T = exp(lo - k0*ln2)` computed as the stored values are. Next to `lo`, neighbouring f32
+/// inputs are at least `2^-20` apart, so their exponentials differ by a factor of at least
+/// `1 + 9.5e-7`, far more than twice the exponential's relative error (1.6e-7): `e(x) >= T`
+/// exactly where `x >= lo` (inputs below the stored values' own threshold are stored as 0,
+/// and `T > 0`). The pass then reads one stream instead of two. Closer to 0 (rows whose
+/// maximum lies between about 55 and 120) it reads the input.
+///
+/// # Safety
+/// `x` is readable and `y` readable and writable for `n` elements, equal or disjoint.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) unsafe fn reload_out<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    (r, lo, k0): (f32, Option<f32>, f32),
+) {
+    match lo {
+        // SAFETY: `y` is readable and writable for `n` elements (the contract).
+        None => unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &Scale::new(isa, r)) },
+        Some(lo) if lo.abs() >= 32.0 => {
+            let t = Exp::new(isa, k0, 1.0).eval(V::splat(isa, lo)).reduce_max();
+            let f = ScaleAbove {
+                scale: Scale::new(isa, r),
+                t: V::splat(isa, t),
+            };
+            // SAFETY: as above.
+            unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &f) }
+        }
+        Some(lo) => {
+            let f = MaskedScale::new(isa, r, lo, *inp);
+            // SAFETY: `x` readable, `y` readable and writable, equal or disjoint (the
+            // contract).
+            unsafe { map2_store_nt::<V, U>(isa, y, x, y, n, &f, false) }
+        }
+    }
+}
+
+/// `e -> min(1, e * s)` where `e >= t`, 0 below ([`reload_out`]).
+struct ScaleAbove<V> {
+    scale: Scale<V>,
+    t: V,
+}
+
+impl<V: Simd> LaneMap<V> for ScaleAbove<V> {
+    #[inline(always)]
+    fn apply(&self, e: V) -> V {
+        V::zero_below(self.scale.apply(e), e, self.t)
+    }
 }
 
 /// `x -> min(1, e * s)` where `input(x) >= lo`, 0 below: the output pass of

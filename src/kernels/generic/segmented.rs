@@ -6,8 +6,8 @@
 use super::inputs::{Offset, Plain};
 use super::pair_sum::pair_sum;
 use super::passes::{
-    block_sum, dot, exp_store_max, exp_store_sum, map2_store_nt, map_store, map_store_nt, max,
-    one_walk_reload, sum_exp, ExpMinus, MaskedScale, Prob, Scale, Shift, Stored, PREFETCH,
+    block_sum, dot, exp_store_max, exp_store_sum, map_store, map_store_nt, max, one_walk_reload,
+    reload_out, sum_exp, ExpMinus, Prob, Scale, Shift, Stored, PREFETCH,
 };
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
@@ -82,19 +82,19 @@ pub(crate) fn exp_store_max_of<V: Simd, const U: usize>(
     unsafe { exp_store_max::<V, U>(isa, &Plain, io.x(), io.y(), io.len()) }
 }
 
-/// The output pass after [`exp_store_max_of`] where the shift moved: `y = min(1, y * r)`
-/// where `x >= lo`, 0 below.
+/// The output pass after [`exp_store_max_of`] where the segment's shift `k0` moved to the
+/// row's: `y = min(1, y * r)` where `x >= lo`, 0 below ([`reload_out`]).
 #[inline(always)]
 pub(crate) fn masked_scale_of<V: Simd, const U: usize>(
     isa: Token<V>,
     io: InOut<'_>,
     r: f32,
     lo: f32,
+    k0: f32,
 ) {
-    let f = MaskedScale::new(isa, r, lo, Plain);
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant),
     // `y` equal to or disjoint from `x`.
-    unsafe { map2_store_nt::<V, U>(isa, io.y(), io.x(), io.y(), io.len(), &f, false) };
+    unsafe { reload_out::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), (r, Some(lo), k0)) };
 }
 
 /// Pass 3 of three-pass reload: `y *= r` in place.
