@@ -434,7 +434,8 @@ fn rows_whose_maximum_is_far_above_their_first_vector() {
 fn reload_zeroes_exactly_below_the_underflow_threshold() {
     // Reload out of place stores the exponentials against the first vector's shift; where
     // the row's own shift is higher, the output pass must zero exactly the entries the three
-    // passes zero: those below `(k - 126)*ln2` for the row's shift `k`. It tests the input
+    // passes zero: those below `(k - 126)*ln2` for the row's shift `k` (with the table form
+    // of the exponential, which every ISA but NEON uses). It tests the input
     // there, or (threshold at least 32 from 0) the stored value. Entries on a sweep of f32
     // neighbours of the threshold, in rows of one call and in long (segmented) rows: out of
     // place bit for bit in place, and the sweep really crosses the threshold.
@@ -481,8 +482,12 @@ fn reload_zeroes_exactly_below_the_underflow_threshold() {
                     sm.softmax_in_place_with(&mut inplace, Algorithm::ThreePassReload);
                     assert_same_bits(&ctx, &y, &inplace);
                     // Entry 39 of the sweep lies just below the threshold, entry 40 on it.
-                    assert_eq!(y[at[39]], 0.0, "{ctx}: just below the threshold");
-                    assert!(y[at[40]] > 0.0, "{ctx}: on the threshold");
+                    // (NEON's polynomial exponential clamps its input at `(k - 126.75)*ln2`
+                    // instead, and takes the three passes out of place too.)
+                    if isa != softmax::Isa::Neon {
+                        assert_eq!(y[at[39]], 0.0, "{ctx}: just below the threshold");
+                        assert!(y[at[40]] > 0.0, "{ctx}: on the threshold");
+                    }
                 }
             }
         },
