@@ -338,13 +338,9 @@ fn reload_one_walk(
     }
     let r = (1.0 / s) as f32;
     exec.run(row.count(), &|i| {
+        let (r, lo) = parts[i].scale(r, e);
         // SAFETY: each task rescales its own segment of the output.
-        unsafe {
-            match parts[i].scale(r, e) {
-                (r, None) => (k.scale)(row.io(i), r),
-                (r, Some(lo)) => (k.masked_scale)(row.io(i), r, lo, parts[i].k0),
-            }
-        }
+        unsafe { (k.reload_out)(row.io(i), r, lo, parts[i].k0) }
     });
     OneWalk::Done
 }

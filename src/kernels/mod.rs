@@ -138,12 +138,12 @@ pub(crate) struct SegmentKernels {
     /// `y = exp(x - k*ln2)`, returning the sum.
     pub exp_store_sum: unsafe fn(InOut<'_>, f32) -> f64,
     /// Where the ISA has it: `exp_store_sum` against the segment's first vector's shift,
-    /// with the segment's extremes, in one walk, for a disjoint output (see
+    /// with the segment's maximum, in one walk, for a disjoint output (see
     /// `generic::passes::exp_store_max`).
     pub exp_store_max: Option<unsafe fn(InOut<'_>) -> Option<generic::passes::Stored>>,
-    /// `y = min(1, y * r)` where `x >= lo`, 0 below, after `exp_store_max` stored `y`
-    /// against the shift `k0` (the last argument).
-    pub masked_scale: unsafe fn(InOut<'_>, f32, f32, f32),
+    /// The output pass after `exp_store_max` stored `y` against the shift `k0` (the last
+    /// argument): `y = min(1, y * r)`, and 0 where `x < lo` when `lo` is given.
+    pub reload_out: unsafe fn(InOut<'_>, f32, Option<f32>, f32),
     /// `y *= r` in place (the output of the `InOut`).
     pub scale: unsafe fn(InOut<'_>, f32),
     /// `y = exp(x - k*ln2) * r - c`, non-temporal stores when asked.
@@ -457,11 +457,11 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_masked_scale(io: InOut<'_>, r: f32, lo: f32, k0: f32) {
+            pub(super) unsafe fn seg_reload_out(io: InOut<'_>, r: f32, lo: Option<f32>, k0: f32) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::segmented::masked_scale_of::<$V, { $unroll }>(isa, io, r, lo, k0)
+                generic::segmented::reload_out_of::<$V, { $unroll }>(isa, io, r, lo, k0)
             }
 
             $(#[$attr])*
@@ -646,7 +646,7 @@ macro_rules! kernel_table {
                 } else {
                     None
                 },
-                masked_scale: entry::seg_masked_scale,
+                reload_out: entry::seg_reload_out,
                 scale: entry::seg_scale,
                 exp_out: entry::seg_exp_out,
                 shift_out: entry::seg_shift_out,

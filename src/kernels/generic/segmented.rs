@@ -82,19 +82,19 @@ pub(crate) fn exp_store_max_of<V: Simd, const U: usize>(
     unsafe { exp_store_max::<V, U>(isa, &Plain, io.x(), io.y(), io.len()) }
 }
 
-/// The output pass after [`exp_store_max_of`] where the segment's shift `k0` moved to the
-/// row's: `y = min(1, y * r)` where `x >= lo`, 0 below ([`reload_out`]).
+/// The output pass after [`exp_store_max_of`] stored the segment against its shift `k0`:
+/// `y = min(1, y * r)`, and 0 where `x < lo` when the row's shift moved ([`reload_out`]).
 #[inline(always)]
-pub(crate) fn masked_scale_of<V: Simd, const U: usize>(
+pub(crate) fn reload_out_of<V: Simd, const U: usize>(
     isa: Token<V>,
     io: InOut<'_>,
     r: f32,
-    lo: f32,
+    lo: Option<f32>,
     k0: f32,
 ) {
     // SAFETY: the pointers of `io` are valid for `io.len()` elements (`InOut`'s invariant),
     // `y` equal to or disjoint from `x`.
-    unsafe { reload_out::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), (r, Some(lo), k0)) };
+    unsafe { reload_out::<V, U>(isa, &Plain, io.x(), io.y(), io.len(), (r, lo, k0)) };
 }
 
 /// Pass 3 of three-pass reload: `y *= r` in place.
