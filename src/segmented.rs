@@ -299,7 +299,8 @@ enum OneWalk {
 }
 
 /// Whether [`reload_one_walk`] may take the row: an output disjoint from the input (a
-/// segment the walk must redo needs its input), and a last segment of at least a vector.
+/// segment the walk must redo needs its input), and a last segment of at least a vector of
+/// any ISA (16 floats; a shorter one would send the row back after a wasted walk).
 fn one_walk_fits(io: &InOut<'_>) -> bool {
     let (_, last) = segment(io.len().div_ceil(SEGMENT) - 1, io.len());
     !std::ptr::eq(io.x(), io.y()) && last >= 16
@@ -308,7 +309,7 @@ fn one_walk_fits(io: &InOut<'_>) -> bool {
 /// Three-pass reload with its first two passes in one walk per segment (where the ISA has
 /// it: `SegmentKernels::exp_store_max`), the output the three passes' bit for bit (see
 /// `generic::passes::exp_store_max`): every segment stores and sums its exponentials against
-/// its first vector's shift `k_i` and keeps its extremes; the row's shift `k` comes from the
+/// its first vector's shift `k_i` and keeps its maximum; the row's shift `k` comes from the
 /// largest maximum, each segment's sum is brought to `k` by the exact power of two
 /// `2^(k_i - k)` and the sums are added in segment order, as the three passes add theirs;
 /// each segment's output factor is the row's `1/S` times `2^(k_i - k)`.

@@ -23,7 +23,8 @@ use common::{
     assert_close_to_scalar, assert_same_bits, check_within, cross_entropy_grad_bound, exact_sum,
     log_softmax_backward_bound, oracle_cross_entropy, oracle_cross_entropy_grad,
     oracle_log_softmax, oracle_logsumexp, oracle_softmax, oracle_topk, rng, row_kind,
-    softmax_backward_bound, softmax_bound_ok, sum_error, uniform, RowKind, CROSS_ENTROPY_TOL,
+    softmax_backward_bound, softmax_bound_ok, sum_error, threshold_sweep_row, uniform, RowKind,
+    CROSS_ENTROPY_TOL,
 };
 use softmax::{Algorithm, Isa, Softmax};
 
@@ -309,24 +310,8 @@ fn reload_out_of_place_zeroes_what_in_place_zeroes() {
     };
     let mut rng = rng(9);
     for m in [10.0f32, 70.0] {
-        // The crate's shift `k = round(m*log2(e))` and threshold `(k - 126)*ln2`, in f32.
-        let shift = (m * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-        let lo = (shift - 126.0) * std::f32::consts::LN_2;
         for n in [300usize, 2 * 65_536 + 40] {
-            let mut x = uniform(&mut rng, n, m - 8.0, m);
-            for s in (0..n).step_by(65_536) {
-                x[s..s + 16].fill(m - 20.0);
-            }
-            x[n / 2] = m;
-            let mut v = lo;
-            for _ in 0..20 {
-                v = v.next_down();
-            }
-            let step = (n - 32) / 41;
-            for j in 0..41 {
-                x[16 + j * step] = v;
-                v = v.next_up();
-            }
+            let (x, at) = threshold_sweep_row(&mut rng, n, m, 20);
             let ctx = format!("max {m}, n = {n}");
             let mut y = vec![0.0f32; n];
             k.avx
@@ -336,8 +321,8 @@ fn reload_out_of_place_zeroes_what_in_place_zeroes() {
             k.avx
                 .softmax_in_place_with(&mut inplace, Algorithm::ThreePassReload);
             assert_same_bits(&ctx, &y, &inplace);
-            assert_eq!(y[16 + 19 * step], 0.0, "{ctx}: just below the threshold");
-            assert!(y[16 + 20 * step] > 0.0, "{ctx}: on the threshold");
+            assert_eq!(y[at[19]], 0.0, "{ctx}: just below the threshold");
+            assert!(y[at[20]] > 0.0, "{ctx}: on the threshold");
         }
     }
 }

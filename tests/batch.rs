@@ -440,40 +440,14 @@ fn reload_zeroes_exactly_below_the_underflow_threshold() {
     // neighbours of the threshold, in rows of one call and in long (segmented) rows: out of
     // place bit for bit in place, and the sweep really crosses the threshold.
     let mut rng = rng(107);
-    // The crate's shift and threshold for a row maximum `m` (f32 arithmetic, as documented:
-    // `k = round(m*log2(e))` by the 1.5*2^23 trick).
-    let threshold = |m: f32| {
-        let k = (m * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-        (k - 126.0) * std::f32::consts::LN_2
-    };
     let long = 3 * 65_536 + 100;
     for_each_isa(
         "reload_zeroes_exactly_below_the_underflow_threshold",
         |isa, sm| {
             for &m in &[10.0f32, 30.0, 50.0, 70.0, 130.0] {
-                let lo = threshold(m);
                 for &n in &[300usize, 5000, long] {
-                    let mut x = uniform(&mut rng, n, m - 8.0, m);
-                    // The first vectors of the row and of each segment 20 below the maximum.
-                    for s in (0..n).step_by(65_536) {
-                        x[s..s + 16].fill(m - 20.0);
-                    }
-                    x[n / 2] = m;
                     // The threshold and 40 neighbours each side, spread over the row.
-                    let mut v = lo;
-                    for _ in 0..40 {
-                        v = v.next_down();
-                    }
-                    let mut sweep = Vec::new();
-                    for _ in 0..81 {
-                        sweep.push(v);
-                        v = v.next_up();
-                    }
-                    let step = (n - 32) / sweep.len();
-                    let at: Vec<usize> = (0..sweep.len()).map(|j| 16 + j * step).collect();
-                    for (&i, &v) in at.iter().zip(&sweep) {
-                        x[i] = v;
-                    }
+                    let (x, at) = threshold_sweep_row(&mut rng, n, m, 40);
                     let ctx = format!("{isa:?} max {m} n={n}");
                     let mut y = vec![0.0f32; n];
                     sm.softmax_with(&x, &mut y, Algorithm::ThreePassReload)

@@ -684,3 +684,37 @@ pub fn softmax_bound_ok(got: f32, exact: f64) -> bool {
         err <= SOFTMAX_ABS
     }
 }
+
+/// A row of `n >= 300` for the reload threshold sweeps, and the positions of its sweep: values
+/// uniform in `[m - 8, m]`, the maximum `m` at `n / 2`, the first vector of the row and of
+/// every segment of 65 536 at `m - 20` (so the stored shift sits below the row's), and the
+/// `2 * side + 1` f32 neighbours of the row's underflow threshold, in increasing order,
+/// spread over the row: position `side` of the sweep holds the threshold itself. The
+/// threshold is the table form's (every ISA but NEON): `(k - 126)*ln2` for the shift
+/// `k = round(m*log2(e))`, both in f32 as the crate computes them (the 1.5*2^23 trick).
+pub fn threshold_sweep_row(
+    rng: &mut StdRng,
+    n: usize,
+    m: f32,
+    side: usize,
+) -> (Vec<f32>, Vec<usize>) {
+    let k = (m * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let lo = (k - 126.0) * std::f32::consts::LN_2;
+    let mut x = uniform(rng, n, m - 8.0, m);
+    for s in (0..n).step_by(65_536) {
+        x[s..s + 16].fill(m - 20.0);
+    }
+    x[n / 2] = m;
+    let count = 2 * side + 1;
+    let step = (n - 32) / count;
+    let at: Vec<usize> = (0..count).map(|j| 16 + j * step).collect();
+    let mut v = lo;
+    for _ in 0..side {
+        v = v.next_down();
+    }
+    for &i in &at {
+        x[i] = v;
+        v = v.next_up();
+    }
+    (x, at)
+}

@@ -66,19 +66,21 @@ pub(crate) fn exp_store_sum_of<V: Simd, const U: usize>(
     }
 }
 
-/// The first two passes of three-pass reload in one walk ([`exp_store_max`]), for an output
-/// disjoint from the input: `None` where the ISA has no such walk ([`one_walk_reload`]), where
-/// the segment is shorter than a vector, or where the walk asks for the three passes.
+/// The first two passes of three-pass reload in one walk ([`exp_store_max`]): `None` where
+/// the walk asks for the three passes. Only for ISAs with [`one_walk_reload`] (the kernel
+/// table holds this entry for them alone), segments of at least a vector, and outputs
+/// disjoint from the input (`crate::segmented` checks the row once).
 #[inline(always)]
 pub(crate) fn exp_store_max_of<V: Simd, const U: usize>(
     isa: Token<V>,
     io: InOut<'_>,
 ) -> Option<Stored> {
-    if !one_walk_reload::<V>() || io.len() < V::LANES || std::ptr::eq(io.x(), io.y()) {
+    debug_assert!(one_walk_reload::<V>() && !std::ptr::eq(io.x(), io.y()));
+    if io.len() < V::LANES {
         return None;
     }
     // SAFETY: the pointers of `io` are valid for `io.len() >= LANES` elements (`InOut`'s
-    // invariant) and disjoint (`InOut` holds equal or disjoint rows; they are not equal).
+    // invariant), equal or disjoint.
     unsafe { exp_store_max::<V, U>(isa, &Plain, io.x(), io.y(), io.len()) }
 }
 
