@@ -5,14 +5,14 @@
 //! arithmetic as the f32 passes, on the widened values, so the same bits as widening the
 //! row first.
 
-use super::convert::AsIs;
 use super::inputs::Plain;
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
-    block_sum_by, exp_store_sum, Blocks, ExpSum, LaneMap, Map, Maxima, Prob, Scale, Shift, PREFETCH,
+    block_sum_by, exp_store_max_src, exp_store_sum, one_walk_reload, Blocks, ExpSum, LaneMap, Map,
+    Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, PREFETCH, STORED_TEST,
 };
 use super::short::{self, log_softmax_offset, lse_of};
-use super::walk::{self, Halves, One, Slice, Source};
+use super::walk::{self, Halves, One, OutputAhead, Slice, Source};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -114,6 +114,12 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     if n <= 1 || short::is_short::<V>(n) {
         return false;
     }
+    if one_walk_reload::<V>() {
+        // SAFETY: the contract.
+        if let Some(done) = unsafe { reload_one_walk::<V, U>(isa, format, (x, y, n), buf) } {
+            return done;
+        }
+    }
     // SAFETY: the contract: `x` is readable for `n` elements until `y` is written, `buf`
     // writable for `n` values and disjoint from the row.
     let m = unsafe { widen_max::<V, U>(isa, format, x, n, buf) };
@@ -131,6 +137,51 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     // `n` elements and disjoint from `buf`.
     unsafe { scale_out::<V, U>(isa, format, (buf, y, n), (1.0 / s) as f32) };
     true
+}
+
+/// The first two passes of [`softmax_reload_half`] in one walk, on ISAs with
+/// [`one_walk_reload`]: the row's exponentials stored to `buf` against its first vector's
+/// shift, with its maximum ([`exp_store_max_src`], the walk of f32 rows written out of place),
+/// then the output pass from `buf` with the factor and threshold of
+/// [`Stored::row`](super::passes::Stored::row): the
+/// three passes' outputs, bit for bit (see `passes::exp_store_max`).
+///
+/// `Some(done)` as [`softmax_reload_half`] returns; `None`, with nothing written to `y`, where
+/// the three passes must run: the walk declined, or the output pass would have to read the
+/// input (the row's shift moved and its threshold lies within [`STORED_TEST`] of 0).
+///
+/// # Safety
+/// As [`softmax_reload_half`].
+#[inline(always)]
+unsafe fn reload_one_walk<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    buf: *mut f32,
+) -> Option<bool> {
+    // SAFETY: `x` is readable for `n >= LANES` elements (the row is not short) and `buf`
+    // writable for `n` values, disjoint from it (the contract); the walk writes only `buf`.
+    let stored = unsafe {
+        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        exp_store_max_src::<V, U, _>(isa, &OutputAhead::new(src, buf), buf)
+    }?;
+    let (r, lo, k0) = match stored.row() {
+        ReloadSum::Scale { r, lo, k0 } => (r, lo, k0),
+        ReloadSum::Nan | ReloadSum::Special => return Some(false),
+        ReloadSum::Again => return None,
+    };
+    // SAFETY: `buf` holds the `n` exponentials, whose sum is not NaN (so none is NaN); `y` is
+    // writable for `n` elements and disjoint from `buf`.
+    unsafe {
+        match lo {
+            None => map_out::<V, U>(isa, format, (buf, y, n), &Scale::new(isa, r)),
+            Some(lo) if lo.abs() >= STORED_TEST => {
+                map_out::<V, U>(isa, format, (buf, y, n), &ScaleAbove::new(isa, r, lo, k0))
+            }
+            Some(_) => return None,
+        }
+    }
+    Some(true)
 }
 
 /// Widens the 16-bit row `x` of `n` elements of `format` into `buf`, returning its maximum
@@ -170,21 +221,35 @@ pub(crate) unsafe fn scale_out<V: Simd, const U: usize>(
     r: f32,
 ) {
     debug_assert!(r.is_finite());
+    // SAFETY: the contract; exponentials without NaN times a finite scale: no NaN.
+    unsafe { map_out::<V, U>(isa, format, (e, y, n), &Scale::new(isa, r)) }
+}
+
+/// `y = f(e)` rounded to `format`, from the f32 values `e` (`row` is `(e, y, n)`).
+///
+/// # Safety
+/// `e` is readable for `n` values and `y` writable for `n` elements, disjoint from `e`; `f`
+/// gives no NaN for them.
+#[inline(always)]
+unsafe fn map_out<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (e, y, n): (*const f32, *mut u16, usize),
+    f: &impl LaneMap<V>,
+) {
     // SAFETY: the contract.
     unsafe {
-        let exps = One::from_raw(&Plain, e, n, 0.0);
-        let scale = Scale::new(isa, r);
-        // Exponentials without NaN times a finite scale: no NaN.
-        let mut out = NanFree(Map(&scale));
-        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &exps, format, y, &mut out);
+        let vals = One::from_raw(&Plain, e, n, 0.0);
+        let mut out = NanFree(Map(f));
+        walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &vals, format, y, &mut out);
     }
 }
 
-/// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that also
-/// widens the row into `buf` (one conversion per element instead of two), with the
-/// operations and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`: with
-/// [`Simd::ONE_LOOP_SUM`], the row is widened first and summed from `buf`; otherwise each
-/// block's maximum pass stores the values it widened and its sum pass reads them back.
+/// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements on ISAs
+/// without [`Simd::ONE_LOOP_SUM`] (the blocked sum, which reads each block twice), widening
+/// the row into `buf` as it goes (one conversion per element instead of two): each block's
+/// maximum pass stores the values it widened and its sum pass reads them back. The
+/// operations and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`.
 ///
 /// # Safety
 /// `buf` is writable for `src.len()` values and disjoint from the row.
@@ -195,15 +260,7 @@ unsafe fn block_sum_widen<V: Simd, const U: usize>(
     buf: *mut f32,
 ) -> Option<(f64, f32)> {
     let n = Source::<V>::len(src);
-    debug_assert!(n <= BLOCKED_MAX);
-    if V::ONE_LOOP_SUM {
-        // SAFETY: `buf` is writable for `n` values and disjoint from the row (the contract);
-        // it then holds the widened row.
-        unsafe {
-            walk::map::<V, _, _, U, 0, false>(isa, src, buf, &mut AsIs);
-            return pair_sum_src::<V, U, _>(isa, &One::from_raw(&Plain, buf, n, f32::NEG_INFINITY));
-        }
-    }
+    debug_assert!(n <= BLOCKED_MAX && !V::ONE_LOOP_SUM);
     block_sum_by::<V, _>(isa, n, &mut Widening::<U> { src, buf })
 }
 
@@ -234,10 +291,13 @@ impl<V: Simd, const U: usize> Blocks<V> for Widening<'_, '_, U> {
     }
 }
 
-/// Log-softmax of a 16-bit row of at most [`BLOCKED_MAX`] elements through the f32 buffer
-/// `buf`: [`block_sum_widen`], then `y = (buf - k*LN2_HI) - b` rounded into `y` (`row` is
-/// `(x, y, n)`). The bits of widening the row, running the f32 kernel and rounding, as
-/// [`softmax_reload_half`], whose contract and `false` cases this shares.
+/// Log-softmax of a 16-bit row of at most [`BLOCKED_MAX`] elements: pass 1, then
+/// `y = (x - k*LN2_HI) - b` rounded into `y` (`row` is `(x, y, n)`). With
+/// [`Simd::ONE_LOOP_SUM`], pass 1 reads the row once ([`pair_sum_src`]) and the output pass
+/// reads it again, as f32 rows are read; without, pass 1 widens the row into `buf`
+/// ([`block_sum_widen`]) and the output pass reads that. The bits of widening the row, running
+/// the f32 kernel and rounding, as [`softmax_reload_half`], whose contract and `false` cases
+/// this shares.
 ///
 /// # Safety
 /// As [`softmax_reload_half`].
@@ -251,14 +311,24 @@ pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
     if n <= 1 || short::is_short::<V>(n) || n > BLOCKED_MAX {
         return false;
     }
-    // SAFETY: `x` is readable for `n` elements and `buf` writable for `n` values, disjoint.
-    let sum = unsafe {
-        block_sum_widen::<V, U>(isa, &Halves::from_raw(x, n, format, f32::NEG_INFINITY), buf)
+    // SAFETY: `x` is readable for `n` elements until `y` is written (the contract).
+    let src = unsafe { Halves::from_raw(x, n, format, f32::NEG_INFINITY) };
+    let sum = if V::ONE_LOOP_SUM {
+        pair_sum_src::<V, U, _>(isa, &src)
+    } else {
+        // SAFETY: `buf` is writable for `n` values, disjoint from the row (the contract).
+        unsafe { block_sum_widen::<V, U>(isa, &src, buf) }
     };
     let Some((s, k)) = sum.filter(|(s, _)| !s.is_nan()) else {
         return false;
     };
-    let f = Shift::new(isa, k, log_softmax_offset(s, k));
+    let b = log_softmax_offset(s, k);
+    if V::ONE_LOOP_SUM {
+        // SAFETY: the contract; no NaN in the row (its sum is not NaN).
+        unsafe { shift_out_half::<V, U>(isa, format, (x, y, n), k, b, false) };
+        return true;
+    }
+    let f = Shift::new(isa, k, b);
     // SAFETY: `buf` holds the `n` widened values; `y` is writable for `n` elements and
     // disjoint from `buf`.
     unsafe {
@@ -271,8 +341,9 @@ pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
     true
 }
 
-/// Log-sum-exp of a 16-bit row of at most [`BLOCKED_MAX`] elements through the f32 buffer
-/// `buf` ([`block_sum_widen`]): the f32 kernel's value for the widened row. `None` for a
+/// Log-sum-exp of a 16-bit row of at most [`BLOCKED_MAX`] elements: the f32 kernel's value
+/// for the widened row, from one read of the row with [`Simd::ONE_LOOP_SUM`]
+/// ([`pair_sum_src`]), else through the f32 buffer `buf` ([`block_sum_widen`]). `None` for a
 /// short row or one that needs the special-value rules.
 ///
 /// # Safety
@@ -288,9 +359,14 @@ pub(crate) unsafe fn logsumexp_widened<V: Simd, const U: usize>(
     if n <= 1 || short::is_short::<V>(n) || n > BLOCKED_MAX {
         return None;
     }
-    // SAFETY: `buf` is writable for `n` values (the contract), and disjoint from `x` (a `&`).
-    let (s, k) =
-        unsafe { block_sum_widen::<V, U>(isa, &Halves::new(x, format, f32::NEG_INFINITY), buf) }?;
+    let src = Halves::new(x, format, f32::NEG_INFINITY);
+    let (s, k) = if V::ONE_LOOP_SUM {
+        pair_sum_src::<V, U, _>(isa, &src)
+    } else {
+        // SAFETY: `buf` is writable for `n` values (the contract), and disjoint from `x` (a
+        // `&`).
+        unsafe { block_sum_widen::<V, U>(isa, &src, buf) }
+    }?;
     Some(lse_of(s, k))
 }
 

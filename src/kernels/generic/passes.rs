@@ -103,6 +103,19 @@ pub(crate) fn max<V: Simd, const U: usize, const PF: usize>(
     lane_max::<V, U, PF>(isa, inp, x).reduce_max()
 }
 
+/// `acc[j] = f(acc[j])`, written as a visit of every accumulator so that each is named by a
+/// constant index: a walk's tail hands `j` at run time, and an access by it can keep the
+/// accumulators in memory for the whole walk (AVX-512, the one walk of 16-bit reload rows
+/// loaded and stored its sums on the stack every step).
+#[inline(always)]
+pub(crate) fn update<V: Copy, const U: usize>(acc: &mut [V; U], j: usize, f: impl Fn(V) -> V) {
+    for (k, a) in acc.iter_mut().enumerate() {
+        if k == j {
+            *a = f(*a);
+        }
+    }
+}
+
 /// The body of [`lane_max`]: one running maximum per accumulator.
 pub(crate) struct Maxima<V, const U: usize>(pub [V; U]);
 
@@ -121,7 +134,7 @@ impl<V: Simd, const U: usize> Maxima<V, U> {
 impl<V: Simd, const U: usize> Body<V, V> for Maxima<V, U> {
     #[inline(always)]
     fn take(&mut self, j: usize, _i: usize, v: V) -> V {
-        self.0[j] = V::max(self.0[j], v);
+        update(&mut self.0, j, |m| V::max(m, v));
         v
     }
 }
@@ -186,7 +199,7 @@ impl<V: Simd, const U: usize, const STORE: bool> Body<V, V> for ExpSum<'_, V, U,
     fn take(&mut self, j: usize, _i: usize, v: V) -> V {
         if STORE {
             let e = self.ex.eval(v);
-            self.acc[j] = self.acc[j].add(e);
+            update(&mut self.acc, j, |a| a.add(e));
             e
         } else {
             self.acc[j] = self.ex.eval_add(v, self.acc[j]);
@@ -561,6 +574,23 @@ impl Stored {
         let lo = (k - 126.0) * std::f32::consts::LN_2;
         (r, (self.k0 < k).then_some(lo))
     }
+
+    /// What a whole row stored by [`exp_store_max`] needs next: its own shift `k` applied to
+    /// the sum (`k - k0` is within `[0, REACH + 1]`: a normal product, exact) and the output
+    /// pass's factor and threshold ([`Stored::scale`]), or the special-value path, or NaN.
+    #[inline(always)]
+    pub(crate) fn row(&self) -> ReloadSum {
+        if self.max.is_nan() || self.max.abs() >= LARGE {
+            return ReloadSum::Special;
+        }
+        let k = shift_for_max(self.max);
+        let s = self.s * pow2_f64(self.k0 - k);
+        if s.is_nan() {
+            return ReloadSum::Nan;
+        }
+        let (r, lo) = self.scale((1.0 / s) as f32, k);
+        ReloadSum::Scale { r, lo, k0: self.k0 }
+    }
 }
 
 /// The body of [`exp_store_max`]: the stored sum of exponentials and the running maximum
@@ -614,11 +644,27 @@ pub(crate) unsafe fn exp_store_max<V: Simd, const U: usize>(
     y: *mut f32,
     n: usize,
 ) -> Option<Stored> {
-    debug_assert!(n >= V::LANES);
     // SAFETY: `x` is readable for `n` elements (the contract).
     let row = unsafe { One::from_raw(inp, x, n, f32::NEG_INFINITY) };
-    // SAFETY: `n >= LANES`.
-    let m0 = unsafe { row.at(isa, 0) }.reduce_max();
+    // SAFETY: `y` is writable for `n` elements, equal to or disjoint from `x` (the contract).
+    unsafe { exp_store_max_src::<V, U, _>(isa, &OutputAhead::new(row, y), y) }
+}
+
+/// [`exp_store_max`] over any source of at least `LANES` elements whose lanes past the end
+/// read as `-inf`: a 16-bit row then stores the exponentials of its widened values, bit for
+/// bit.
+///
+/// # Safety
+/// `y` is writable for `src.len()` elements, equal to the source's row or disjoint from it.
+#[inline(always)]
+pub(crate) unsafe fn exp_store_max_src<V: Simd, const U: usize, S: Source<V, Item = V>>(
+    isa: Token<V>,
+    src: &S,
+    y: *mut f32,
+) -> Option<Stored> {
+    debug_assert!(src.len() >= V::LANES);
+    // SAFETY: `len >= LANES`.
+    let m0 = unsafe { src.at(isa, 0) }.reduce_max();
     if m0.is_nan() || m0.abs() >= LARGE {
         return None;
     }
@@ -629,9 +675,7 @@ pub(crate) unsafe fn exp_store_max<V: Simd, const U: usize>(
         max: Maxima([V::splat(isa, f32::NEG_INFINITY); U]),
     };
     // SAFETY: the contract.
-    unsafe {
-        walk::map::<V, _, _, U, PREFETCH, false>(isa, &OutputAhead::new(row, y), y, &mut b);
-    }
+    unsafe { walk::map::<V, _, _, U, PREFETCH, false>(isa, src, y, &mut b) };
     let lanes = b.max.lanes();
     let max = lanes.reduce_max();
     let hi = V::splat(isa, (k0 + REACH) * std::f32::consts::LN_2);
@@ -661,20 +705,7 @@ pub(crate) unsafe fn exp_store_sum_max<V: Simd, const U: usize>(
     n: usize,
 ) -> ReloadSum {
     // SAFETY: the contract.
-    let Some(st) = (unsafe { exp_store_max::<V, U>(isa, inp, x, y, n) }) else {
-        return ReloadSum::Again;
-    };
-    if st.max.is_nan() || st.max.abs() >= LARGE {
-        return ReloadSum::Special;
-    }
-    let k = shift_for_max(st.max);
-    // `k - k0` is within [0, REACH + 1]: a normal product, exact.
-    let s = st.s * pow2_f64(st.k0 - k);
-    if s.is_nan() {
-        return ReloadSum::Nan;
-    }
-    let (r, lo) = st.scale((1.0 / s) as f32, k);
-    ReloadSum::Scale { r, lo, k0: st.k0 }
+    unsafe { exp_store_max::<V, U>(isa, inp, x, y, n) }.map_or(ReloadSum::Again, |st| st.row())
 }
 
 /// The output pass after [`exp_store_max`]: `y = min(1, y * r)` in place, and where `lo` is
@@ -703,12 +734,8 @@ pub(crate) unsafe fn reload_out<V: Simd, const U: usize>(
     match lo {
         // SAFETY: `y` is readable and writable for `n` elements (the contract).
         None => unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &Scale::new(isa, r)) },
-        Some(lo) if lo.abs() >= 32.0 => {
-            let t = Exp::new(isa, k0, 1.0).eval(V::splat(isa, lo)).reduce_max();
-            let f = ScaleAbove {
-                scale: Scale::new(isa, r),
-                t: V::splat(isa, t),
-            };
+        Some(lo) if lo.abs() >= STORED_TEST => {
+            let f = ScaleAbove::new(isa, r, lo, k0);
             // SAFETY: as above.
             unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &f) }
         }
@@ -721,10 +748,29 @@ pub(crate) unsafe fn reload_out<V: Simd, const U: usize>(
     }
 }
 
+/// The distance of the threshold `lo` from 0 from which [`reload_out`] tests the stored
+/// value instead of the input ([`ScaleAbove`]).
+pub(crate) const STORED_TEST: f32 = 32.0;
+
 /// `e -> min(1, e * s)` where `e >= t`, 0 below ([`reload_out`]).
-struct ScaleAbove<V> {
+pub(crate) struct ScaleAbove<V> {
     scale: Scale<V>,
     t: V,
+}
+
+impl<V: Simd> ScaleAbove<V> {
+    /// The map of exponentials stored against `k0` whose inputs below `lo` (`|lo| >=`
+    /// [`STORED_TEST`]) must give 0 and the others `min(1, e * r)`: `t = exp(lo - k0*ln2)`
+    /// computed as the stored values are (see [`reload_out`]).
+    #[inline(always)]
+    pub(crate) fn new(isa: Token<V>, r: f32, lo: f32, k0: f32) -> Self {
+        debug_assert!(lo.abs() >= STORED_TEST);
+        let t = Exp::new(isa, k0, 1.0).eval(V::splat(isa, lo)).reduce_max();
+        ScaleAbove {
+            scale: Scale::new(isa, r),
+            t: V::splat(isa, t),
+        }
+    }
 }
 
 impl<V: Simd> LaneMap<V> for ScaleAbove<V> {
