@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 
 use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::forward::{classify, Special};
-use crate::kernels::generic::passes::Stored;
+use crate::kernels::generic::passes::{pow2_f64, Stored};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::{Flags, SegmentKernels};
 use crate::parallel::{Exec, Shared};
@@ -66,15 +66,6 @@ pub(crate) enum Part {
     Special,
 }
 
-/// `2^d` for integer-valued `d <= 0` (0 below the f64 range).
-fn pow2(d: f32) -> f64 {
-    if d >= -1022.0 {
-        f64::from_bits(((d as i64 + 1023) as u64) << 52)
-    } else {
-        0.0
-    }
-}
-
 /// The (mantissa, exponent) sum of one segment.
 ///
 /// # Safety
@@ -98,7 +89,7 @@ pub(crate) fn merge(a: Part, b: Part) -> Part {
         (Part::Empty, p) | (p, Part::Empty) => p,
         (Part::Sum(a, ka), Part::Sum(s, k)) => {
             let e = ka.max(k);
-            Part::Sum(a * pow2(ka - e) + s * pow2(k - e), e)
+            Part::Sum(a * pow2_f64(ka - e) + s * pow2_f64(k - e), e)
         }
     }
 }
@@ -287,7 +278,7 @@ pub(crate) fn softmax(sm: &Softmax, io: InOut<'_>, alg: Algorithm, flags: Flags)
 }
 
 /// How [`reload_one_walk`] ended.
-enum OneWalk {
+pub(crate) enum OneWalk {
     /// The outputs are written.
     Done,
     /// A NaN reached the sums: the row is NaN.
@@ -327,23 +318,35 @@ fn reload_one_walk(
     let Some(parts) = slots.values().collect::<Option<Vec<Stored>>>() else {
         return OneWalk::Again;
     };
-    let m = max_of(parts.iter().map(|p| p.max));
-    if m.is_nan() || m.abs() >= LARGE {
-        return OneWalk::Special;
-    }
-    let e = shift_for_max(m);
-    // Each `k_i <= shift(max_i) <= e`; the walk refused the rest.
-    let s: f64 = parts.iter().map(|p| p.s * pow2(p.k0 - e)).sum();
-    if s.is_nan() {
-        return OneWalk::Nan;
-    }
-    let r = (1.0 / s) as f32;
+    let (r, e) = match stored_total(&parts) {
+        Ok(re) => re,
+        Err(end) => return end,
+    };
     exec.run(row.count(), &|i| {
         let (r, lo) = parts[i].scale(r, e);
         // SAFETY: each task rescales its own segment of the output.
         unsafe { (k.reload_out)(row.io(i), r, lo, parts[i].k0) }
     });
     OneWalk::Done
+}
+
+/// The row's output factor `1/S` (f32) and shift `e` from the walks of its segments
+/// ([`reload_one_walk`]): `e` from the largest maximum, each segment's sum brought to `e` by
+/// the exact power of two `2^(k_i - e)` and the sums added in segment order, as the three
+/// passes add theirs. Segment `i`'s factor is then `parts[i].scale(r, e)`. `Err` for a row
+/// that needs the special-value rules or whose sum is NaN.
+pub(crate) fn stored_total(parts: &[Stored]) -> Result<(f32, f32), OneWalk> {
+    let m = max_of(parts.iter().map(|p| p.max));
+    if m.is_nan() || m.abs() >= LARGE {
+        return Err(OneWalk::Special);
+    }
+    let e = shift_for_max(m);
+    // Each `k_i <= shift(max_i) <= e`; the walk refused the rest.
+    let s: f64 = parts.iter().map(|p| p.s * pow2_f64(p.k0 - e)).sum();
+    if s.is_nan() {
+        return Err(OneWalk::Nan);
+    }
+    Ok(((1.0 / s) as f32, e))
 }
 
 /// A NaN the maxima missed: the row is NaN, as in the kernels.

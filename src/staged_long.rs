@@ -18,11 +18,18 @@
 //!   exponentials are stored there and summed, and the scaling pass rounds them into the
 //!   output. Three passes against staging's five, and the exponentials are computed once,
 //!   not twice as by two-pass. From `SEGMENT_MIN_LEN` on, each pass runs on the segments,
-//!   on the handle's threads, as `crate::segmented` runs f32 rows.
-//! - **Log-softmax and log-sum-exp up to `STAGE` through a buffer.** Pass 1 of blocked
-//!   two-pass widens each block into a stack buffer as its maximum pass reads it, and its sum
-//!   pass reads the f32 values back (one conversion per element instead of two); log-softmax's
-//!   output pass reads them a third time.
+//!   on the handle's threads, as `crate::segmented` runs f32 rows. Where the ISA has the
+//!   one walk of f32 rows written out of place (AVX-512: `passes::one_walk_reload`), the
+//!   first two passes are one: the exponentials are stored to the buffer against the first
+//!   vector's shift (per segment) with the maximum, and the output pass applies the row's
+//!   shift as a power of two; the input is only read, so rows in place take it too. Two
+//!   passes, as f32 rows.
+//! - **Log-softmax and log-sum-exp up to `STAGE`.** Where pass 1 is one loop (AVX-512,
+//!   NEON), it reads the format directly, and log-softmax's output pass reads it again: the
+//!   walks of f32 rows. Where it is the blocked sum (AVX2, portable), each block's maximum
+//!   pass widens the block into a stack buffer, the sum pass reads the f32 values back (one
+//!   conversion per element instead of two), and log-softmax's output pass reads them a
+//!   third time.
 //!
 //! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's (or the
 //! segmented f32 row's) on the widened row (the same walks, accumulators and order), so the
@@ -34,11 +41,15 @@ use std::marker::PhantomData;
 
 use crate::kernels::convert::Half;
 use crate::kernels::exp::{shift_for_max, LARGE};
+use crate::kernels::generic::passes::{Stored, STORED_TEST};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
+use crate::kernels::HalfExpStoreMax;
 use crate::parallel::{Exec, Shared};
 use crate::rows::{InOut, Rows, RowsIn};
-use crate::segmented::{combine, max_of, segment, Part, Slots, SEGMENT, SEGMENT_MIN_LEN};
+use crate::segmented::{
+    combine, max_of, segment, stored_total, OneWalk, Part, Slots, SEGMENT, SEGMENT_MIN_LEN,
+};
 use crate::staged::{with_scratch, STAGE};
 use crate::{Algorithm, Softmax};
 
@@ -179,6 +190,14 @@ impl Softmax {
         let exec = Exec::of(self.threads);
         let mut buf = Vec::<f32>::with_capacity(n);
         let (x, y, b) = (Shared(row.x), Shared(row.y), Shared(buf.as_mut_ptr()));
+        if let Some(walk) = k.half_exp_store_max {
+            // SAFETY: `buf` holds `n` values, disjoint from the row.
+            match unsafe { self.half_reload_one_walk(row, walk, b.get(), &exec) } {
+                OneWalk::Done => return true,
+                OneWalk::Nan | OneWalk::Special => return false,
+                OneWalk::Again => {}
+            }
+        }
         let maxima = Slots::new(row.count());
         exec.run(row.count(), &|i| {
             let (start, len) = segment(i, n);
@@ -211,9 +230,86 @@ impl Softmax {
             let (start, len) = segment(i, n);
             // SAFETY: the task's own segment of `buf` (exponentials with a finite sum, so no
             // NaN) and of the output (writable, `HalfRow::new`; disjoint from `buf`).
-            unsafe { (k.half_scale_out)(format, (b.get().add(start), y.get().add(start), len), r) };
+            unsafe {
+                (k.half_reload_out)(
+                    format,
+                    (b.get().add(start), y.get().add(start), len),
+                    r,
+                    None,
+                    0.0,
+                )
+            };
         });
         true
+    }
+
+    /// [`Softmax::half_softmax_reload_segments`] with its first two passes in one walk per
+    /// segment (where the ISA has it), as `crate::segmented` runs f32 rows written out of
+    /// place: the segments' exponentials stored to `buf` against their first vectors' shifts
+    /// and combined by [`stored_total`], then the output pass from `buf`. The input is only
+    /// read, so in place too. `Again`, nothing written to the output, where the three passes
+    /// must run: a segment's walk declined (or its last segment is shorter than a vector), or
+    /// the output pass would have to read the input (the threshold of a segment whose shift
+    /// moved lies within `STORED_TEST` of 0).
+    ///
+    /// # Safety
+    /// `buf` is writable for `row.n` values and disjoint from the row; `walk` is a kernel of
+    /// this handle's table.
+    unsafe fn half_reload_one_walk(
+        &self,
+        row: HalfRow<'_>,
+        walk: HalfExpStoreMax,
+        buf: *mut f32,
+        exec: &Exec,
+    ) -> OneWalk {
+        let (n, format) = (row.n, row.format);
+        if segment(row.count() - 1, n).1 < 16 {
+            return OneWalk::Again;
+        }
+        let (x, y, b) = (Shared(row.x), Shared(row.y), Shared(buf));
+        let slots = Slots::new(row.count());
+        exec.run(row.count(), &|i| {
+            let (start, len) = segment(i, n);
+            // SAFETY: the segment lies in the row (readable, `HalfRow::new`) and in `buf`
+            // (the contract); each task writes only its own segment of `buf`; `len >= 16`,
+            // a vector of every ISA.
+            slots.set(i, unsafe {
+                walk(format, x.get().add(start), len, b.get().add(start))
+            });
+        });
+        let Some(parts) = slots.values().collect::<Option<Vec<Stored>>>() else {
+            return OneWalk::Again;
+        };
+        let (r, e) = match stored_total(&parts) {
+            Ok(re) => re,
+            Err(end) => return end,
+        };
+        let scales: Vec<(f32, Option<f32>)> = parts.iter().map(|p| p.scale(r, e)).collect();
+        if scales
+            .iter()
+            .any(|(_, lo)| lo.is_some_and(|lo| lo.abs() < STORED_TEST))
+        {
+            return OneWalk::Again;
+        }
+        assert!(!row.y.is_null());
+        let out = self.kernels.segment.half_reload_out;
+        exec.run(row.count(), &|i| {
+            let (start, len) = segment(i, n);
+            let (r, lo) = scales[i];
+            // SAFETY: the task's own segment of `buf` (exponentials with a sum that is not
+            // NaN, so none is NaN) and of the output (writable, `HalfRow::new`; disjoint from
+            // `buf`); `lo` is at least `STORED_TEST` from 0.
+            unsafe {
+                out(
+                    format,
+                    (b.get().add(start), y.get().add(start), len),
+                    r,
+                    lo,
+                    parts[i].k0,
+                )
+            };
+        });
+        OneWalk::Done
     }
 
     /// Log-softmax of a 16-bit row read and written in its format (see the module docs), as

@@ -257,7 +257,9 @@ fn same_as_f32<T: Half>() {
 /// on the widened row (in place), rounded. Maxima of 10 to 130 put the threshold from -75 to
 /// +43: the output pass tests the stored values, or (maximum 70, threshold -17) the row goes
 /// back to the three passes. Rows of one piece (a stack and a heap buffer) and of segments
-/// (on three threads).
+/// (on three threads); dense rows (the rest within 8 of the maximum), and sparse ones (the
+/// rest 80 to 95 below it, around the threshold too), whose sum is near 1, so that bf16
+/// outputs resolve both sides of the threshold at every length.
 fn reload_threshold<T: Half>() {
     for_each_isa(&format!("reload_threshold_{}", T::NAME), |isa, sm| {
         let mut rng = rng(0x5eed_0f7e57);
@@ -267,32 +269,43 @@ fn reload_threshold<T: Half>() {
                 continue;
             }
             for m in [10.0f32, 30.0, 50.0, 70.0, 130.0] {
-                let (x, at) = threshold_sweep_row(&mut rng, n, m, 20);
-                let mut h: Vec<T> = x.iter().map(|&v| T::from_f32(v)).collect();
-                let mid = T::from_f32(x[at[20]]).bits() as i32;
-                for (j, &i) in at.iter().enumerate() {
-                    h[i] = T::from_bits((mid + j as i32 - 20) as u16);
+                for sparse in [false, true] {
+                    let (mut x, at) = threshold_sweep_row(&mut rng, n, m, 20);
+                    if sparse {
+                        let far = uniform(&mut rng, n, m - 95.0, m - 80.0);
+                        for (i, v) in x.iter_mut().enumerate() {
+                            if i % 65_536 >= 16 && *v < m && !at.contains(&i) {
+                                *v = far[i];
+                            }
+                        }
+                    }
+                    let mut h: Vec<T> = x.iter().map(|&v| T::from_f32(v)).collect();
+                    let mid = T::from_f32(x[at[20]]).bits() as i32;
+                    for (j, &i) in at.iter().enumerate() {
+                        h[i] = T::from_bits((mid + j as i32 - 20) as u16);
+                    }
+                    let mut w: Vec<f32> = h.iter().map(|v| v.to_f32()).collect();
+                    sm.softmax_in_place_with(&mut w, Algorithm::ThreePassReload);
+                    let want: Vec<u16> = w.iter().map(|&f| T::from_f32(f).bits()).collect();
+                    let ctx = format!("{} {isa:?} n={n} m={m} sparse {sparse}", T::NAME);
+                    let mut y = vec![T::default(); n];
+                    sm.threads(3)
+                        .softmax_with(&h, &mut y, Algorithm::ThreePassReload)
+                        .unwrap();
+                    let bits: Vec<u16> = y.iter().map(|t| t.bits()).collect();
+                    assert_eq!(bits, want, "{ctx}");
+                    // bf16 (f32's exponent range) resolves both sides of the threshold where
+                    // the sum is small: the sweep has outputs of 0 and above. (f16 outputs
+                    // there are all 0.)
+                    let swept: Vec<u16> = at.iter().map(|&i| bits[i]).collect();
+                    if T::NAME == "bf16" && (sparse || n == 300) {
+                        assert!(swept.contains(&0) && swept.iter().any(|&b| b != 0), "{ctx}");
+                    }
+                    sm.threads(3)
+                        .softmax_in_place_with(&mut h, Algorithm::ThreePassReload);
+                    let bits: Vec<u16> = h.iter().map(|t| t.bits()).collect();
+                    assert_eq!(bits, want, "{ctx} in place");
                 }
-                let mut w: Vec<f32> = h.iter().map(|v| v.to_f32()).collect();
-                sm.softmax_in_place_with(&mut w, Algorithm::ThreePassReload);
-                let want: Vec<u16> = w.iter().map(|&f| T::from_f32(f).bits()).collect();
-                let ctx = format!("{} {isa:?} n={n} m={m}", T::NAME);
-                let mut y = vec![T::default(); n];
-                sm.threads(3)
-                    .softmax_with(&h, &mut y, Algorithm::ThreePassReload)
-                    .unwrap();
-                let bits: Vec<u16> = y.iter().map(|t| t.bits()).collect();
-                assert_eq!(bits, want, "{ctx}");
-                // In a short row, bf16 (f32's exponent range) resolves both sides of the
-                // threshold: the sweep has outputs of 0 and above. (In longer rows the sum
-                // pushes them below bf16's range, and f16 outputs there are all 0.)
-                let swept: Vec<u16> = at.iter().map(|&i| bits[i]).collect();
-                if T::NAME == "bf16" && n == 300 {
-                    assert!(swept.contains(&0) && swept.iter().any(|&b| b != 0), "{ctx}");
-                }
-                sm.softmax_in_place_with(&mut h, Algorithm::ThreePassReload);
-                let bits: Vec<u16> = h.iter().map(|t| t.bits()).collect();
-                assert_eq!(bits, want, "{ctx} in place");
             }
         }
     });

@@ -127,6 +127,13 @@ pub(crate) struct Kernels {
 /// A sum of exponentials as `(S, k)`, `S * 2^k`, or `None` for the special-value path.
 pub(crate) type PairSum = Option<(f64, f32)>;
 
+/// [`SegmentKernels::half_exp_store_max`].
+pub(crate) type HalfExpStoreMax =
+    unsafe fn(convert::Half, *const u16, usize, *mut f32) -> Option<generic::passes::Stored>;
+/// [`SegmentKernels::half_reload_out`].
+pub(crate) type HalfReloadOut =
+    unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32, Option<f32>, f32);
+
 /// One ISA's passes over one segment of a long row (see `generic::segmented`).
 pub(crate) struct SegmentKernels {
     /// Pass 1 of two-pass: `Some((S, k))` with `sum e^x = S * 2^k`, or `None`.
@@ -166,9 +173,15 @@ pub(crate) struct SegmentKernels {
     /// Widens a 16-bit segment `(x, n)` into the f32 buffer `buf` (`n` values, possibly
     /// uninitialised, disjoint), returning its maximum (as `max`).
     pub half_widen_max: unsafe fn(convert::Half, *const u16, usize, *mut f32) -> f32,
+    /// Where the ISA has `exp_store_max`: its walk over a 16-bit segment `(x, n)`, the
+    /// exponentials stored to the f32 buffer `buf` (`n` values, possibly uninitialised,
+    /// disjoint).
+    pub half_exp_store_max: Option<HalfExpStoreMax>,
     /// `y = min(1, e * r)` rounded to the format, from f32 exponentials `(e, y, n)` without
-    /// NaN to a 16-bit segment (as `scale`, into another buffer).
-    pub half_scale_out: unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32),
+    /// NaN to a 16-bit segment (as `scale`, into another buffer); with `lo` (at least
+    /// `STORED_TEST` from 0), 0 for the exponentials stored against `k0` (the last argument)
+    /// of inputs below it, as `reload_out`.
+    pub half_reload_out: HalfReloadOut,
 }
 
 /// `$call` with `$f` a constant equal to `$format` ([`convert::Half`]): one instantiation
@@ -540,12 +553,21 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_half_scale_out(format: $crate::kernels::convert::Half, row: (*const f32, *mut u16, usize), r: f32) {
+            pub(super) unsafe fn seg_half_reload_out(format: $crate::kernels::convert::Half, row: (*const f32, *mut u16, usize), r: f32, lo: Option<f32>, k0: f32) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the segment's pointers).
-                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::scale_out::<$V, { $unroll }>(isa, F, row, r)) }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::reload_out_half::<$V, { $unroll }>(isa, F, row, r, lo, k0)) }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_half_exp_store_max(format: $crate::kernels::convert::Half, x: *const u16, n: usize, buf: *mut f32) -> Option<generic::passes::Stored> {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the segment's pointers and the buffer).
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_store_max_half::<$V, { $unroll }>(isa, F, x, n, buf)) }
             }
 
             $(#[$attr])*
@@ -656,7 +678,12 @@ macro_rules! kernel_table {
                 half_exp_out: entry::seg_half_exp_out,
                 half_shift_out: entry::seg_half_shift_out,
                 half_widen_max: entry::seg_half_widen_max,
-                half_scale_out: entry::seg_half_scale_out,
+                half_exp_store_max: if $crate::kernels::generic::passes::one_walk_reload::<$V>() {
+                    Some(entry::seg_half_exp_store_max)
+                } else {
+                    None
+                },
+                half_reload_out: entry::seg_half_reload_out,
             },
             widen: entry::widen,
             narrow: entry::narrow,

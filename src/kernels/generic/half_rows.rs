@@ -9,7 +9,7 @@ use super::inputs::Plain;
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
     block_sum_by, exp_store_max_src, exp_store_sum, one_walk_reload, Blocks, ExpSum, LaneMap, Map,
-    Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, PREFETCH, STORED_TEST,
+    Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored, PREFETCH, STORED_TEST,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use super::walk::{self, Halves, One, OutputAhead, Slice, Source};
@@ -135,7 +135,7 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     }
     // SAFETY: `buf` now holds the `n` exponentials, whose sum is finite; `y` is writable for
     // `n` elements and disjoint from `buf`.
-    unsafe { scale_out::<V, U>(isa, format, (buf, y, n), (1.0 / s) as f32) };
+    unsafe { reload_out_half::<V, U>(isa, format, (buf, y, n), (1.0 / s) as f32, None, 0.0) };
     true
 }
 
@@ -143,7 +143,7 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
 /// [`one_walk_reload`]: the row's exponentials stored to `buf` against its first vector's
 /// shift, with its maximum ([`exp_store_max_src`], the walk of f32 rows written out of place),
 /// then the output pass from `buf` with the factor and threshold of
-/// [`Stored::row`](super::passes::Stored::row): the
+/// [`Stored::row`]: the
 /// three passes' outputs, bit for bit (see `passes::exp_store_max`).
 ///
 /// `Some(done)` as [`softmax_reload_half`] returns; `None`, with nothing written to `y`, where
@@ -161,27 +161,39 @@ unsafe fn reload_one_walk<V: Simd, const U: usize>(
 ) -> Option<bool> {
     // SAFETY: `x` is readable for `n >= LANES` elements (the row is not short) and `buf`
     // writable for `n` values, disjoint from it (the contract); the walk writes only `buf`.
-    let stored = unsafe {
-        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
-        exp_store_max_src::<V, U, _>(isa, &OutputAhead::new(src, buf), buf)
-    }?;
+    let stored = unsafe { exp_store_max_half::<V, U>(isa, format, x, n, buf) }?;
     let (r, lo, k0) = match stored.row() {
         ReloadSum::Scale { r, lo, k0 } => (r, lo, k0),
         ReloadSum::Nan | ReloadSum::Special => return Some(false),
         ReloadSum::Again => return None,
     };
+    if lo.is_some_and(|lo| lo.abs() < STORED_TEST) {
+        return None;
+    }
     // SAFETY: `buf` holds the `n` exponentials, whose sum is not NaN (so none is NaN); `y` is
     // writable for `n` elements and disjoint from `buf`.
-    unsafe {
-        match lo {
-            None => map_out::<V, U>(isa, format, (buf, y, n), &Scale::new(isa, r)),
-            Some(lo) if lo.abs() >= STORED_TEST => {
-                map_out::<V, U>(isa, format, (buf, y, n), &ScaleAbove::new(isa, r, lo, k0))
-            }
-            Some(_) => return None,
-        }
-    }
+    unsafe { reload_out_half::<V, U>(isa, format, (buf, y, n), r, lo, k0) };
     Some(true)
+}
+
+/// The walk of [`reload_one_walk`] over the 16-bit row `x` of `n >= LANES` elements:
+/// [`exp_store_max_src`] into `buf`, the values those of the widened row's walk, bit for bit.
+///
+/// # Safety
+/// `x` is readable for `n` elements and `buf` writable for `n` values, disjoint from `x`.
+#[inline(always)]
+pub(crate) unsafe fn exp_store_max_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: *const u16,
+    n: usize,
+    buf: *mut f32,
+) -> Option<Stored> {
+    // SAFETY: the contract.
+    unsafe {
+        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        exp_store_max_src::<V, U, _>(isa, &OutputAhead::new(src, buf), buf)
+    }
 }
 
 /// Widens the 16-bit row `x` of `n` elements of `format` into `buf`, returning its maximum
@@ -208,21 +220,31 @@ pub(crate) unsafe fn widen_max<V: Simd, const U: usize>(
 }
 
 /// `y = min(1, e * r)` rounded to `format`, from the f32 exponentials `e` (`row` is
-/// `(e, y, n)`): the output pass of three-pass reload, f32's scale on the same values.
+/// `(e, y, n)`): the output pass of three-pass reload, f32's on the same values. Where `lo`
+/// is given (`|lo| >=` [`STORED_TEST`]), the exponentials were stored against the shift `k0`
+/// by [`exp_store_max_src`] and those of inputs below `lo` give 0 ([`ScaleAbove`], as
+/// `passes::reload_out` tests them).
 ///
 /// # Safety
 /// `e` is readable for `n` values, none NaN, and `y` writable for `n` elements, disjoint
 /// from `e`; `r` is finite.
 #[inline(always)]
-pub(crate) unsafe fn scale_out<V: Simd, const U: usize>(
+pub(crate) unsafe fn reload_out_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
-    (e, y, n): (*const f32, *mut u16, usize),
+    row: (*const f32, *mut u16, usize),
     r: f32,
+    lo: Option<f32>,
+    k0: f32,
 ) {
     debug_assert!(r.is_finite());
     // SAFETY: the contract; exponentials without NaN times a finite scale: no NaN.
-    unsafe { map_out::<V, U>(isa, format, (e, y, n), &Scale::new(isa, r)) }
+    unsafe {
+        match lo {
+            None => map_out::<V, U>(isa, format, row, &Scale::new(isa, r)),
+            Some(lo) => map_out::<V, U>(isa, format, row, &ScaleAbove::new(isa, r, lo, k0)),
+        }
+    }
 }
 
 /// `y = f(e)` rounded to `format`, from the f32 values `e` (`row` is `(e, y, n)`).
