@@ -24,12 +24,11 @@
 //!   vector's shift (per segment) with the maximum, and the output pass applies the row's
 //!   shift as a power of two; the input is only read, so rows in place take it too. Two
 //!   passes, as f32 rows.
-//! - **Log-softmax and log-sum-exp up to `STAGE`.** Where pass 1 is one loop (AVX-512,
-//!   NEON), it reads the format directly, and log-softmax's output pass reads it again: the
-//!   walks of f32 rows. Where it is the blocked sum (AVX2, portable), each block's maximum
-//!   pass widens the block into a stack buffer, the sum pass reads the f32 values back (one
-//!   conversion per element instead of two), and log-softmax's output pass reads them a
-//!   third time.
+//! - **Log-softmax and log-sum-exp up to `STAGE` through a buffer.** Pass 1 widens the row
+//!   into a stack buffer as it reads it (where it is the blocked sum, each block's maximum
+//!   pass widens the block and its sum pass reads the f32 values back: one conversion per
+//!   element instead of two); log-softmax's output pass reads the buffer again. Log-sum-exp,
+//!   where pass 1 is one loop (AVX-512, NEON), reads the format once instead, with no buffer.
 //!
 //! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's (or the
 //! segmented f32 row's) on the widened row (the same walks, accumulators and order), so the

@@ -5,6 +5,7 @@
 //! arithmetic as the f32 passes, on the widened values, so the same bits as widening the
 //! row first.
 
+use super::convert::AsIs;
 use super::inputs::Plain;
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
@@ -267,11 +268,12 @@ unsafe fn map_out<V: Simd, const U: usize>(
     }
 }
 
-/// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements on ISAs
-/// without [`Simd::ONE_LOOP_SUM`] (the blocked sum, which reads each block twice), widening
-/// the row into `buf` as it goes (one conversion per element instead of two): each block's
-/// maximum pass stores the values it widened and its sum pass reads them back. The
-/// operations and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`.
+/// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that also
+/// widens the row into `buf` (for an output pass that reads it again), with the operations
+/// and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`: with
+/// [`Simd::ONE_LOOP_SUM`], the row is widened first and summed from `buf`; otherwise each
+/// block's maximum pass stores the values it widened and its sum pass reads them back (one
+/// conversion per element instead of two).
 ///
 /// # Safety
 /// `buf` is writable for `src.len()` values and disjoint from the row.
@@ -282,7 +284,15 @@ unsafe fn block_sum_widen<V: Simd, const U: usize>(
     buf: *mut f32,
 ) -> Option<(f64, f32)> {
     let n = Source::<V>::len(src);
-    debug_assert!(n <= BLOCKED_MAX && !V::ONE_LOOP_SUM);
+    debug_assert!(n <= BLOCKED_MAX);
+    if V::ONE_LOOP_SUM {
+        // SAFETY: `buf` is writable for `n` values and disjoint from the row (the contract);
+        // it then holds the widened row.
+        unsafe {
+            walk::map::<V, _, _, U, 0, false>(isa, src, buf, &mut AsIs);
+            return pair_sum_src::<V, U, _>(isa, &One::from_raw(&Plain, buf, n, f32::NEG_INFINITY));
+        }
+    }
     block_sum_by::<V, _>(isa, n, &mut Widening::<U> { src, buf })
 }
 
@@ -313,13 +323,16 @@ impl<V: Simd, const U: usize> Blocks<V> for Widening<'_, '_, U> {
     }
 }
 
-/// Log-softmax of a 16-bit row of at most [`BLOCKED_MAX`] elements: pass 1, then
-/// `y = (x - k*LN2_HI) - b` rounded into `y` (`row` is `(x, y, n)`). With
-/// [`Simd::ONE_LOOP_SUM`], pass 1 reads the row once ([`pair_sum_src`]) and the output pass
-/// reads it again, as f32 rows are read; without, pass 1 widens the row into `buf`
-/// ([`block_sum_widen`]) and the output pass reads that. The bits of widening the row, running
-/// the f32 kernel and rounding, as [`softmax_reload_half`], whose contract and `false` cases
-/// this shares.
+/// Log-softmax of a 16-bit row of at most [`BLOCKED_MAX`] elements through the f32 buffer
+/// `buf`: [`block_sum_widen`], then `y = (buf - k*LN2_HI) - b` rounded into `y` (`row` is
+/// `(x, y, n)`). The bits of widening the row, running the f32 kernel and rounding, as
+/// [`softmax_reload_half`], whose contract and `false` cases this shares.
+///
+/// With [`Simd::ONE_LOOP_SUM`], reading the format twice instead (pass 1 and the output pass,
+/// each converting, as log-sum-exp reads it once) measured slower than widening it once into
+/// the buffer (Zen 4, AVX-512, `softmax_log_softmax_rows_*` against f32 in one process,
+/// ratios buffer | twice: 4096 bf16 0.69 | 0.67, f16 0.82 | 0.75; 512 x 1000 bf16
+/// 0.73 | 0.67, f16 0.80 | 0.72).
 ///
 /// # Safety
 /// As [`softmax_reload_half`].
@@ -333,24 +346,14 @@ pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
     if n <= 1 || short::is_short::<V>(n) || n > BLOCKED_MAX {
         return false;
     }
-    // SAFETY: `x` is readable for `n` elements until `y` is written (the contract).
-    let src = unsafe { Halves::from_raw(x, n, format, f32::NEG_INFINITY) };
-    let sum = if V::ONE_LOOP_SUM {
-        pair_sum_src::<V, U, _>(isa, &src)
-    } else {
-        // SAFETY: `buf` is writable for `n` values, disjoint from the row (the contract).
-        unsafe { block_sum_widen::<V, U>(isa, &src, buf) }
+    // SAFETY: `x` is readable for `n` elements and `buf` writable for `n` values, disjoint.
+    let sum = unsafe {
+        block_sum_widen::<V, U>(isa, &Halves::from_raw(x, n, format, f32::NEG_INFINITY), buf)
     };
     let Some((s, k)) = sum.filter(|(s, _)| !s.is_nan()) else {
         return false;
     };
-    let b = log_softmax_offset(s, k);
-    if V::ONE_LOOP_SUM {
-        // SAFETY: the contract; no NaN in the row (its sum is not NaN).
-        unsafe { shift_out_half::<V, U>(isa, format, (x, y, n), k, b, false) };
-        return true;
-    }
-    let f = Shift::new(isa, k, b);
+    let f = Shift::new(isa, k, log_softmax_offset(s, k));
     // SAFETY: `buf` holds the `n` widened values; `y` is writable for `n` elements and
     // disjoint from `buf`.
     unsafe {
