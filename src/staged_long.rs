@@ -40,7 +40,7 @@ use std::marker::PhantomData;
 
 use crate::kernels::convert::Half;
 use crate::kernels::exp::{shift_for_max, LARGE};
-use crate::kernels::generic::passes::{Stored, STORED_TEST};
+use crate::kernels::generic::passes::{tests_stored, Stored};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::short::lse_of;
 use crate::kernels::HalfExpStoreMax;
@@ -284,10 +284,7 @@ impl Softmax {
             Err(end) => return end,
         };
         let scales: Vec<(f32, Option<f32>)> = parts.iter().map(|p| p.scale(r, e)).collect();
-        if scales
-            .iter()
-            .any(|(_, lo)| lo.is_some_and(|lo| lo.abs() < STORED_TEST))
-        {
+        if !scales.iter().all(|&(_, lo)| tests_stored(lo)) {
             return OneWalk::Again;
         }
         assert!(!row.y.is_null());

@@ -9,8 +9,8 @@ use super::convert::AsIs;
 use super::inputs::Plain;
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
-    block_sum_by, exp_store_max_src, exp_store_sum, one_walk_reload, Blocks, ExpSum, LaneMap, Map,
-    Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored, PREFETCH, STORED_TEST,
+    block_sum_by, exp_store_max_src, exp_store_sum, one_walk_reload, tests_stored, Blocks, ExpSum,
+    LaneMap, Map, Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored, PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
 use super::walk::{self, Halves, One, OutputAhead, Slice, Source};
@@ -143,13 +143,12 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
 /// The first two passes of [`softmax_reload_half`] in one walk, on ISAs with
 /// [`one_walk_reload`]: the row's exponentials stored to `buf` against its first vector's
 /// shift, with its maximum ([`exp_store_max_src`], the walk of f32 rows written out of place),
-/// then the output pass from `buf` with the factor and threshold of
-/// [`Stored::row`]: the
+/// then the output pass from `buf` with the factor and threshold of [`Stored::row`]: the
 /// three passes' outputs, bit for bit (see `passes::exp_store_max`).
 ///
 /// `Some(done)` as [`softmax_reload_half`] returns; `None`, with nothing written to `y`, where
 /// the three passes must run: the walk declined, or the output pass would have to read the
-/// input (the row's shift moved and its threshold lies within [`STORED_TEST`] of 0).
+/// input (the row's shift moved and its threshold lies within [`STORED_TEST`](super::passes::STORED_TEST) of 0).
 ///
 /// # Safety
 /// As [`softmax_reload_half`].
@@ -168,7 +167,7 @@ unsafe fn reload_one_walk<V: Simd, const U: usize>(
         ReloadSum::Nan | ReloadSum::Special => return Some(false),
         ReloadSum::Again => return None,
     };
-    if lo.is_some_and(|lo| lo.abs() < STORED_TEST) {
+    if !tests_stored(lo) {
         return None;
     }
     // SAFETY: `buf` holds the `n` exponentials, whose sum is not NaN (so none is NaN); `y` is
@@ -222,7 +221,7 @@ pub(crate) unsafe fn widen_max<V: Simd, const U: usize>(
 
 /// `y = min(1, e * r)` rounded to `format`, from the f32 exponentials `e` (`row` is
 /// `(e, y, n)`): the output pass of three-pass reload, f32's on the same values. Where `lo`
-/// is given (`|lo| >=` [`STORED_TEST`]), the exponentials were stored against the shift `k0`
+/// is given (`|lo| >=` [`STORED_TEST`](super::passes::STORED_TEST)), the exponentials were stored against the shift `k0`
 /// by [`exp_store_max_src`] and those of inputs below `lo` give 0 ([`ScaleAbove`], as
 /// `passes::reload_out` tests them).
 ///

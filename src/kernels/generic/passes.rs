@@ -734,7 +734,7 @@ pub(crate) unsafe fn reload_out<V: Simd, const U: usize>(
     match lo {
         // SAFETY: `y` is readable and writable for `n` elements (the contract).
         None => unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &Scale::new(isa, r)) },
-        Some(lo) if lo.abs() >= STORED_TEST => {
+        Some(lo) if tests_stored(Some(lo)) => {
             let f = ScaleAbove::new(isa, r, lo, k0);
             // SAFETY: as above.
             unsafe { map_store::<V, U, false>(isa, &Plain, y, y, n, &f) }
@@ -751,6 +751,14 @@ pub(crate) unsafe fn reload_out<V: Simd, const U: usize>(
 /// The distance of the threshold `lo` from 0 from which [`reload_out`] tests the stored
 /// value instead of the input ([`ScaleAbove`]).
 pub(crate) const STORED_TEST: f32 = 32.0;
+
+/// Whether the output pass after [`exp_store_max`] with the threshold `lo` (`None`: the shift
+/// did not move) reads only the stored values: no threshold, or one at least [`STORED_TEST`]
+/// from 0. (Otherwise it must test the input: [`MaskedScale`].)
+#[inline(always)]
+pub(crate) fn tests_stored(lo: Option<f32>) -> bool {
+    lo.is_none_or(|lo| lo.abs() >= STORED_TEST)
+}
 
 /// `e -> min(1, e * s)` where `e >= t`, 0 below ([`reload_out`]).
 pub(crate) struct ScaleAbove<V> {
