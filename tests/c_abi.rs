@@ -1358,3 +1358,185 @@ fn header_declares_the_training_abi() {
         assert!(header.contains(text), "the header lacks {text:?}");
     }
 }
+
+/// Row `kind` of `n` entries: ordinary, with `-inf` entries, with `+inf` entries, with a NaN,
+/// only `-inf`, or huge (above the exponentials' range).
+fn special_row(n: usize, kind: usize) -> Vec<f32> {
+    let mut x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 + kind * 31) % 97) as f32 * 0.25 - 12.0)
+        .collect();
+    match kind {
+        1 => x.iter_mut().step_by(3).for_each(|v| *v = f32::NEG_INFINITY),
+        2 => x[n / 2] = f32::INFINITY,
+        3 => x[n - 1] = f32::NAN,
+        4 => x.fill(f32::NEG_INFINITY),
+        5 => x.iter_mut().for_each(|v| *v += 1e30),
+        _ => {}
+    }
+    x
+}
+
+/// A batch of one row takes the one-row path of the batch calls: the same bits as that row in
+/// a batch of two (the batch kernels), in and out of place, with gaps between rows, every
+/// algorithm, with and without the masked-rows flag, for every length up to 300 and longer
+/// rows.
+#[test]
+fn a_batch_of_one_row_is_one_row_of_a_batch() {
+    let lengths = (1..=300).chain([1000, 4100, 131_100]);
+    for n in lengths {
+        let kinds = if n > 300 { 0..2 } else { 0..6 };
+        for kind in kinds {
+            let x = special_row(n, kind);
+            let ctx = format!("n={n} kind={kind}");
+            let (xs, ys) = (n + 3, n + 5);
+            let mut x2 = vec![7.0f32; xs + n];
+            x2[..n].copy_from_slice(&x);
+            x2[xs..].copy_from_slice(&x);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            let flag_sets = [0, SOFTMAX_FLAG_ZERO_MASKED_ROWS];
+            for (alg, flags) in Algorithm::ALL
+                .into_iter()
+                .flat_map(|a| flag_sets.map(|f| (a, f)))
+            {
+                let (mut one, mut two) = (vec![3.0f32; n], vec![3.0f32; ys + n]);
+                // SAFETY: `x` holds one row of `n`, `x2` two rows `xs` apart; the outputs
+                // likewise with `ys`.
+                unsafe {
+                    let a = alg as u32;
+                    let st =
+                        softmax_rows_f32_ex(x.as_ptr(), xs, one.as_mut_ptr(), ys, 1, n, a, flags);
+                    assert_eq!(st, OK, "{ctx}");
+                    let st =
+                        softmax_rows_f32_ex(x2.as_ptr(), xs, two.as_mut_ptr(), ys, 2, n, a, flags);
+                    assert_eq!(st, OK, "{ctx}");
+                }
+                assert_eq!(bits(&one), bits(&two[..n]), "{ctx} softmax {alg:?} {flags}");
+                assert_eq!(
+                    bits(&two[..n]),
+                    bits(&two[ys..]),
+                    "{ctx} softmax {alg:?} {flags}"
+                );
+                // In place, one row.
+                let mut io = x.clone();
+                // SAFETY: one row of `n`, in place with equal strides.
+                let st = unsafe {
+                    softmax_rows_f32_ex(
+                        io.as_ptr(),
+                        xs,
+                        io.as_mut_ptr(),
+                        xs,
+                        1,
+                        n,
+                        alg as u32,
+                        flags,
+                    )
+                };
+                assert_eq!(st, OK, "{ctx}");
+                assert_eq!(
+                    bits(&io),
+                    bits(&one),
+                    "{ctx} softmax in place {alg:?} {flags}"
+                );
+            }
+            let (mut one, mut two) = (vec![3.0f32; n], vec![3.0f32; ys + n]);
+            // SAFETY: as above.
+            unsafe {
+                assert_eq!(
+                    softmax_log_softmax_rows_f32(x.as_ptr(), xs, one.as_mut_ptr(), ys, 1, n),
+                    OK
+                );
+                assert_eq!(
+                    softmax_log_softmax_rows_f32(x2.as_ptr(), xs, two.as_mut_ptr(), ys, 2, n),
+                    OK
+                );
+            }
+            assert_eq!(bits(&one), bits(&two[..n]), "{ctx} log-softmax");
+            assert_eq!(bits(&two[..n]), bits(&two[ys..]), "{ctx} log-softmax");
+            let mut io = x.clone();
+            // SAFETY: as above, in place.
+            let st =
+                unsafe { softmax_log_softmax_rows_f32(io.as_ptr(), xs, io.as_mut_ptr(), xs, 1, n) };
+            assert_eq!(st, OK, "{ctx}");
+            assert_eq!(bits(&io), bits(&one), "{ctx} log-softmax in place");
+            let (mut l1, mut l2) = ([5.0f32], [5.0f32; 2]);
+            // SAFETY: one and two rows as above; one and two floats out.
+            unsafe {
+                assert_eq!(
+                    softmax_logsumexp_rows_f32(x.as_ptr(), xs, l1.as_mut_ptr(), 1, n),
+                    OK
+                );
+                assert_eq!(
+                    softmax_logsumexp_rows_f32(x2.as_ptr(), xs, l2.as_mut_ptr(), 2, n),
+                    OK
+                );
+            }
+            assert_eq!(l1[0].to_bits(), l2[0].to_bits(), "{ctx} log-sum-exp");
+            assert_eq!(l2[0].to_bits(), l2[1].to_bits(), "{ctx} log-sum-exp");
+        }
+    }
+}
+
+/// The one-row path keeps the batch rules: strides below `cols`, the same base with another
+/// stride, overlap, NULL and misalignment are refused, with nothing written.
+#[test]
+fn a_batch_of_one_row_keeps_the_batch_rules() {
+    let mut buf = input(16);
+    let before = buf.clone();
+    let p = buf.as_mut_ptr();
+    let mis = misaligned(&mut buf);
+    let mut out = [0.0f32; 2];
+    // SAFETY: every call is refused before touching memory (the statuses say so).
+    unsafe {
+        for (xs, ys) in [(3, 4), (4, 3), (0, 4)] {
+            assert_eq!(
+                softmax_rows_f32(p, xs, p.add(8), ys, 1, 4, 0),
+                INVALID,
+                "{xs} {ys}"
+            );
+            assert_eq!(
+                softmax_log_softmax_rows_f32(p, xs, p.add(8), ys, 1, 4),
+                INVALID
+            );
+        }
+        assert_eq!(
+            softmax_logsumexp_rows_f32(p, 3, out.as_mut_ptr(), 1, 4),
+            INVALID
+        );
+        assert_eq!(softmax_rows_f32(p, 4, p, 8, 1, 4, 0), INVALID);
+        assert_eq!(softmax_log_softmax_rows_f32(p, 8, p, 4, 1, 4), INVALID);
+        assert_eq!(softmax_rows_f32(p, 4, p.add(2), 4, 1, 4, 0), INVALID);
+        assert_eq!(softmax_logsumexp_rows_f32(p, 4, p.add(3), 1, 4), INVALID);
+        assert_eq!(softmax_rows_f32(ptr::null(), 4, p, 4, 1, 4, 0), NULL);
+        assert_eq!(
+            softmax_log_softmax_rows_f32(p, 4, ptr::null_mut(), 4, 1, 4),
+            NULL
+        );
+        assert_eq!(
+            softmax_logsumexp_rows_f32(ptr::null(), 4, out.as_mut_ptr(), 1, 4),
+            NULL
+        );
+        assert_eq!(softmax_rows_f32(mis, 4, p.add(8), 4, 1, 4, 0), INVALID);
+        assert_eq!(
+            softmax_log_softmax_rows_f32(p, 4, mis.cast::<u8>().wrapping_add(32).cast(), 4, 1, 4),
+            INVALID
+        );
+        assert_eq!(
+            softmax_rows_f32_ex(p, 4, p.add(8), 4, 1, 4, 0, 0x80),
+            INVALID
+        );
+        assert_eq!(softmax_rows_f32(p, 4, p.add(8), 4, 1, 4, 99), INVALID);
+        // No columns: nothing to touch, any pointer.
+        assert_eq!(
+            softmax_rows_f32(ptr::null(), 0, ptr::null_mut(), 0, 1, 0, 0),
+            OK
+        );
+        assert_eq!(
+            softmax_log_softmax_rows_f32(ptr::null(), 0, ptr::null_mut(), 0, 1, 0),
+            OK
+        );
+    }
+    assert_eq!(
+        buf.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        before.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}

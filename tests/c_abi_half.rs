@@ -180,6 +180,7 @@ both!(
     strides_and_sizes,
     scalar_arguments,
     threads_give_the_same_bits,
+    a_batch_of_one_row_is_one_row_of_a_batch,
 );
 
 mod imp {
@@ -242,6 +243,75 @@ mod imp {
 
     fn name<T: Format>() -> &'static str {
         T::NAME
+    }
+
+    /// A batch of one row takes the one-row path of the batch calls: the same bits as that
+    /// row in a batch of two, in and out of place, with gaps, every algorithm, with and
+    /// without the masked-rows flag, ordinary and special rows, lengths 1 to 300 and longer.
+    pub fn a_batch_of_one_row_is_one_row_of_a_batch<T: Format>() {
+        let c = T::C;
+        for n in (1..=300).chain([1000, 4100, 131_100]) {
+            for kind in if n > 300 { 0..2 } else { 0..5 } {
+                let mut wide = input(n, kind);
+                match kind {
+                    1 => wide
+                        .iter_mut()
+                        .step_by(3)
+                        .for_each(|v| *v = f32::NEG_INFINITY),
+                    2 => wide[n / 2] = f32::INFINITY,
+                    3 => wide[n - 1] = f32::NAN,
+                    4 => wide.fill(f32::NEG_INFINITY),
+                    _ => {}
+                }
+                let x = enc::<T>(&wide);
+                let ctx = format!("{} n={n} kind={kind}", name::<T>());
+                let (xs, ys) = (n + 3, n + 5);
+                let mut x2 = vec![SENTINEL; xs + n];
+                x2[..n].copy_from_slice(&x);
+                x2[xs..].copy_from_slice(&x);
+                for alg in Algorithm::ALL {
+                    for flags in [0, SOFTMAX_FLAG_ZERO_MASKED_ROWS] {
+                        let (mut one, mut two) = (vec![SENTINEL; n], vec![SENTINEL; ys + n]);
+                        let mut io = x.clone();
+                        let a = alg as u32;
+                        // SAFETY: one row of `n` values, two rows `xs` / `ys` apart, and one
+                        // row in place with equal strides.
+                        unsafe {
+                            let (xp, op, tp) = (x.as_ptr(), one.as_mut_ptr(), two.as_mut_ptr());
+                            assert_eq!((c.rows_ex)(xp, xs, op, ys, 1, n, a, flags), OK);
+                            assert_eq!((c.rows_ex)(x2.as_ptr(), xs, tp, ys, 2, n, a, flags), OK);
+                            let p = io.as_mut_ptr();
+                            assert_eq!((c.rows_ex)(p, xs, p, xs, 1, n, a, flags), OK);
+                        }
+                        let what = format!("{ctx} softmax {alg:?} {flags}");
+                        assert_eq!(one, two[..n], "{what}");
+                        assert_eq!(two[..n], two[ys..], "{what}");
+                        assert_eq!(io, one, "{what} in place");
+                    }
+                }
+                let (mut one, mut two) = (vec![SENTINEL; n], vec![SENTINEL; ys + n]);
+                let mut io = x.clone();
+                let (mut l1, mut l2) = ([5.0f32], [5.0f32; 2]);
+                // SAFETY: as above; one and two floats out.
+                unsafe {
+                    let (xp, op, tp) = (x.as_ptr(), one.as_mut_ptr(), two.as_mut_ptr());
+                    assert_eq!((c.log_softmax_rows)(xp, xs, op, ys, 1, n), OK);
+                    assert_eq!((c.log_softmax_rows)(x2.as_ptr(), xs, tp, ys, 2, n), OK);
+                    let p = io.as_mut_ptr();
+                    assert_eq!((c.log_softmax_rows)(p, xs, p, xs, 1, n), OK);
+                    assert_eq!((c.logsumexp_rows)(xp, xs, l1.as_mut_ptr(), 1, n), OK);
+                    assert_eq!(
+                        (c.logsumexp_rows)(x2.as_ptr(), xs, l2.as_mut_ptr(), 2, n),
+                        OK
+                    );
+                }
+                assert_eq!(one, two[..n], "{ctx} log-softmax");
+                assert_eq!(two[..n], two[ys..], "{ctx} log-softmax");
+                assert_eq!(io, one, "{ctx} log-softmax in place");
+                assert_eq!(l1[0].to_bits(), l2[0].to_bits(), "{ctx} log-sum-exp");
+                assert_eq!(l2[0].to_bits(), l2[1].to_bits(), "{ctx} log-sum-exp");
+            }
+        }
     }
 
     pub fn one_row_matches_the_rust_api<T: Format>() {

@@ -71,8 +71,15 @@ pub(super) unsafe fn logsumexp_rows<T: Element>(
                 slice::from_raw_parts_mut(out, rows),
             )
         };
-        Softmax::new()
-            .logsumexp_rows(xs, x_stride, rows, cols, out)
+        let sm = Softmax::new();
+        if rows == 1 {
+            // The one-row call's path: fewer instructions before the kernel (see
+            // `rows_or_row` in forward.rs); the same value, since a batch gives row by row
+            // what one-row calls give.
+            out[0] = sm.logsumexp(&xs[..cols]);
+            return Ok(());
+        }
+        sm.logsumexp_rows(xs, x_stride, rows, cols, out)
             .map_err(|_| SOFTMAX_STATUS_INVALID_ARGUMENT)
     })
 }

@@ -130,6 +130,24 @@ pub(super) fn row_pair<T>(x: *const T, y: *mut T, n: usize) -> Checked<bool> {
     Ok(true)
 }
 
+/// [`rows_pair`] for a batch of one row, whose strides are never applied: rule 2 is then
+/// `stride >= cols`, and the extents are the row. The same status as `rows_pair(.., 1, cols)`
+/// in fewer instructions, for the one-row path of the batch calls.
+pub(super) fn one_row_pair<T>(
+    x: *const T,
+    x_stride: usize,
+    y: *mut T,
+    y_stride: usize,
+    cols: usize,
+) -> Checked<bool> {
+    require(x_stride >= cols && y_stride >= cols)?;
+    if cols == 0 {
+        return Ok(false);
+    }
+    check_pair(x, cols, y, cols, x_stride == y_stride)?;
+    Ok(true)
+}
+
 /// A forward operation on a batch, row `r` read at `x + r * x_stride` and written at
 /// `y + r * y_stride`: rule 2 for both strides, rule 3 (`rows == 0` or `cols == 0` touches
 /// nothing), then [`check_pair`] on the two extents, in place only with equal strides.
@@ -592,6 +610,33 @@ mod tests {
         let stride = isize::MAX as usize / 4; // two rows: just above isize::MAX bytes
         assert_eq!(rows_pair(f(0), stride, f(0), stride, 1, 1), Ok(true));
         assert_eq!(rows_pair(f(0), stride, f(0), stride, 2, 1), Err(INVALID));
+    }
+
+    #[test]
+    fn one_row_pair_is_rows_pair_of_one_row() {
+        let bad = at::<f32>(BASE + 1);
+        let huge = isize::MAX as usize / 4 + 1;
+        let pointers = [null(), f(0), f(2), f(4), f(8), bad, f(huge - 4)];
+        let sizes = [0, 1, 3, 4, 5, 8, huge, usize::MAX];
+        for &x in &pointers {
+            for &y in &pointers {
+                for &cols in &sizes[..6] {
+                    for &xs in &sizes {
+                        for &ys in &sizes {
+                            assert_eq!(
+                                one_row_pair(x, xs, y, ys, cols),
+                                rows_pair(x, xs, y, ys, 1, cols),
+                                "{x:?} {xs} {y:?} {ys} {cols}"
+                            );
+                        }
+                    }
+                }
+                assert_eq!(
+                    one_row_pair(x, huge, y, huge, huge),
+                    rows_pair(x, huge, y, huge, 1, huge)
+                );
+            }
+        }
     }
 
     #[test]
