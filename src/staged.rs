@@ -208,6 +208,7 @@ impl Softmax {
     }
 
     /// Runs a one-row f32 operation from `x` to `y`; `None` when their lengths differ.
+    #[inline(always)]
     pub(crate) fn map_row<T: Element, R>(
         &self,
         x: &[T],
@@ -229,6 +230,7 @@ impl Softmax {
     }
 
     /// [`Softmax::map_row`] for an operation with kernels of its own for 16-bit rows.
+    #[inline(always)]
     pub(crate) fn map_row_direct<T: Element>(
         &self,
         x: &[T],

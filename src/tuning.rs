@@ -201,9 +201,12 @@ pub(crate) struct Thresholds {
 }
 
 impl Thresholds {
-    /// The thresholds of this machine (reads the cache sizes, once per process).
+    /// The thresholds of this machine (from the cache sizes, computed once per process: a
+    /// handle is made on every C call).
+    #[inline]
     pub(crate) fn get() -> Thresholds {
-        Thresholds::of(caches())
+        static THRESHOLDS: OnceLock<Thresholds> = OnceLock::new();
+        *THRESHOLDS.get_or_init(|| Thresholds::of(caches()))
     }
 
     fn of(c: Caches) -> Thresholds {

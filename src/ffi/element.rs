@@ -238,6 +238,7 @@ pub(super) unsafe fn map_row<T: Element, R>(
 ///
 /// # Safety
 /// As [`map_row`].
+#[inline(always)]
 pub(super) unsafe fn map_row_direct<T: Element>(
     sm: &Softmax,
     x: *const T,
