@@ -75,8 +75,9 @@ pub(super) unsafe fn logsumexp_rows<T: Element>(
         if rows == 1 {
             // The one-row call's path: fewer instructions before the kernel (see
             // `rows_or_row` in forward.rs); the same value, since a batch gives row by row
-            // what one-row calls give.
-            out[0] = sm.logsumexp(&xs[..cols]);
+            // what one-row calls give. One row's extent is the row (`cols` values).
+            debug_assert_eq!(xs.len(), cols);
+            out[0] = sm.logsumexp(xs);
             return Ok(());
         }
         sm.logsumexp_rows(xs, x_stride, rows, cols, out)
