@@ -459,6 +459,8 @@ usage: cargo run --release --example report -- [options]
   --plots DIR      write the SVG plots to DIR (default target/report)
   --no-plots       write no plots
   --half-only      only the 16-bit section (f16 and bf16 against f32)
+  --threads-only   only the thread-scaling section (1 to all cores; the ISA
+                   as in the full report: the default one if measured, else the last of --isa)
   -h, --help       this text
 
 operations: ";
@@ -475,6 +477,7 @@ struct Opts {
     smoke: bool,
     quick: bool,
     half_only: bool,
+    threads_only: bool,
 }
 
 // The crate's size parser (`64`, `4K`, `16M`, `1G`), for --sizes.
@@ -490,7 +493,8 @@ fn parse_len(s: &str) -> Result<usize, String> {
 
 fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     let mut it = args.iter();
-    let (mut quick, mut smoke, mut no_plots, mut half_only) = (false, false, false, false);
+    let (mut quick, mut smoke, mut no_plots) = (false, false, false);
+    let (mut half_only, mut threads_only) = (false, false);
     let (mut isas, mut sizes, mut names, mut rounds, mut json, mut plots) =
         (None, None, None, None, None, None);
     while let Some(a) = it.next() {
@@ -505,6 +509,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             "--smoke" => smoke = true,
             "--no-plots" => no_plots = true,
             "--half-only" => half_only = true,
+            "--threads-only" => threads_only = true,
             "--isa" => isas = Some(value("--isa")?),
             "--sizes" => sizes = Some(value("--sizes")?),
             "--ops" => names = Some(value("--ops")?),
@@ -604,6 +609,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         smoke,
         quick,
         half_only,
+        threads_only,
     }))
 }
 
@@ -1357,8 +1363,20 @@ fn main() {
         opts.rounds
     );
 
+    // The thread-scaling ISA: the default ISA when it is measured, else the last ISA asked for.
+    let isa = opts
+        .isas
+        .iter()
+        .copied()
+        .find(|&i| i == softmax::current_isa())
+        .or(opts.isas.last().copied())
+        .unwrap_or_else(softmax::current_isa);
     if opts.half_only {
         half_report::half_report(opts.smoke, opts.quick, &opts.isas, inputs::uniform_inputs);
+        return;
+    }
+    if opts.threads_only {
+        threads_report(opts.smoke, opts.quick, isa);
         return;
     }
     let m = measure(&opts);
@@ -1368,14 +1386,6 @@ fn main() {
     print_accuracy(&opts, &acc);
     println!();
     c_abi_latency(&opts);
-    // The default ISA when it was measured, else the last ISA asked for.
-    let isa = opts
-        .isas
-        .iter()
-        .copied()
-        .find(|&i| i == softmax::current_isa())
-        .or(opts.isas.last().copied())
-        .unwrap_or_else(softmax::current_isa);
     threads_report(opts.smoke, opts.quick, isa);
     half_report::half_report(opts.smoke, opts.quick, &opts.isas, inputs::uniform_inputs);
 
