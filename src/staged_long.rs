@@ -156,11 +156,12 @@ impl Softmax {
             return false;
         }
         // The buffer of a row longer than `STAGE` is on the heap: only rows that fit the
-        // cache (where `Auto` takes three-pass reload) get one, so an explicit reload of a
-        // huge row allocates nothing (it takes two-pass, as the other algorithms do).
+        // cache (where `Auto` takes three-pass reload) and not too long for a heap buffer
+        // (`Thresholds::heap_reload`) get one, so an explicit reload of a huge row allocates
+        // nothing (it takes two-pass, as the other algorithms do).
         let algorithm = self.resolve(algorithm, n);
-        let reload =
-            algorithm == Algorithm::ThreePassReload && (n <= STAGE || self.thresholds.reload(n));
+        let reload = algorithm == Algorithm::ThreePassReload
+            && (n <= STAGE || self.thresholds.heap_reload(n));
         if n >= SEGMENT_MIN_LEN {
             return if reload {
                 self.half_softmax_reload_segments(row)

@@ -174,6 +174,17 @@ fn nt_min_len(c: Caches) -> usize {
     c.llc / 16
 }
 
+/// The longest row whose three-pass reload gets an f32 buffer on the heap (4M elements,
+/// 16 MiB). glibc serves blocks below 32 MiB from its heap once one of that size has been
+/// freed, so the next call reuses the pages; larger blocks are mapped afresh on every call,
+/// and their page faults alone measured 1.7 ns per element on Zen 4 (allocate, touch every
+/// 64 bytes, free: 0.04-0.06 ns per element up to 16 MiB, 1.65-1.69 from 32 MiB), several
+/// times the softmax itself. On a machine whose last-level cache makes `Auto` choose reload
+/// for longer rows (a 300 MiB L3: up to 19M elements), bf16 softmax of 16M through such a
+/// buffer measured 0.31 elements/ns against 1.28 for f32; longer rows take two-pass instead,
+/// with no buffer.
+const HEAP_SCRATCH_MAX: usize = 4 << 20;
+
 /// Rows up to this many elements are below both thresholds on every machine (no cache is
 /// smaller than 16 KiB: a quarter of it is 1024 floats), so [`reload_without_lookup`] answers
 /// them without reading the cache sizes: the short rows' per-call cost of
@@ -223,6 +234,14 @@ impl Thresholds {
         n <= self.reload_max_len
     }
 
+    /// Whether three-pass reload of a row of `n` elements that needs an f32 buffer on the
+    /// heap (a 16-bit row) gets one: the row fits the cache ([`Thresholds::reload`]) and has
+    /// at most [`HEAP_SCRATCH_MAX`] elements.
+    #[inline]
+    pub(crate) fn heap_reload(self, n: usize) -> bool {
+        self.reload(n) && n <= HEAP_SCRATCH_MAX
+    }
+
     /// Whether outputs of `n` elements take non-temporal stores.
     #[inline]
     pub(crate) fn non_temporal(self, n: usize) -> bool {
@@ -255,5 +274,29 @@ mod tests {
         assert_eq!(bits & 1, 1);
         assert_eq!((wide, other), (bits & 2 != 0, bits & 4 != 0));
         assert_eq!((prefetch(true), prefetch(false)), (wide, other));
+    }
+
+    #[test]
+    fn reload_gets_a_heap_buffer_only_up_to_its_limit() {
+        const MIB: usize = 1 << 20;
+        // A 32 MiB L3: reload up to 2M elements, every one of them with a buffer.
+        let zen4 = Thresholds::of(Caches {
+            l2: MIB,
+            llc: 32 * MIB,
+        });
+        assert!(zen4.reload(2 * MIB) && zen4.heap_reload(2 * MIB));
+        assert!(!zen4.reload(2 * MIB + 1) && !zen4.heap_reload(2 * MIB + 1));
+        // A 300 MiB L3: reload up to 19.6M elements, but a heap buffer only up to 4M.
+        let big = Thresholds::of(Caches {
+            l2: 2 * MIB,
+            llc: 300 * MIB,
+        });
+        assert!(big.reload(16 * MIB));
+        assert!(big.heap_reload(HEAP_SCRATCH_MAX));
+        assert!(!big.heap_reload(HEAP_SCRATCH_MAX + 1));
+        assert!(!big.heap_reload(16 * MIB));
+        // Small rows always reload.
+        let tiny = Thresholds::of(Caches { l2: 0, llc: 0 });
+        assert!(tiny.heap_reload(ALWAYS_SMALL) && !tiny.heap_reload(ALWAYS_SMALL + 1));
     }
 }
