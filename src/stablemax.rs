@@ -22,6 +22,7 @@
 //! `s'(x) = 1` for `x >= 0`, `1 / (1 - x)^2` below, depends on `x`, not only on the output).
 
 use crate::rows::{Grad, InOut};
+use crate::staged::GradDirect;
 use crate::{batch_extent, check_len, CrossEntropyOptions, Error, Softmax};
 
 impl Softmax {
@@ -320,7 +321,8 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [x_stride, dy_stride, dx_stride];
-        self.grad_rows(("x", x), dy, dx, strides, rows, cols, |g| {
+        let staged = GradDirect::Staged;
+        self.grad_rows(("x", x), dy, dx, strides, rows, cols, staged, |g| {
             self.run_stablemax_backward(g, false)
         })
     }
@@ -340,7 +342,8 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [x_stride, dy_stride, dx_stride];
-        self.grad_rows(("x", x), dy, dx, strides, rows, cols, |g| {
+        let staged = GradDirect::Staged;
+        self.grad_rows(("x", x), dy, dx, strides, rows, cols, staged, |g| {
             self.run_stablemax_backward(g, true)
         })
     }

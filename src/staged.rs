@@ -104,6 +104,29 @@ impl Softmax {
     }
 }
 
+/// Which backward pass a 16-bit gradient row takes: one with kernels of its own, which read
+/// and write the format directly (with the bits of staging), or staged through f32 buffers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum GradDirect {
+    /// No kernels of its own (StableMax).
+    Staged,
+    /// The softmax backward pass.
+    Softmax,
+    /// The log-softmax backward pass.
+    LogSoftmax,
+}
+
+impl GradDirect {
+    /// The pass of log-softmax (`log`) or of softmax.
+    pub(crate) fn of(log: bool) -> Self {
+        if log {
+            GradDirect::LogSoftmax
+        } else {
+            GradDirect::Softmax
+        }
+    }
+}
+
 /// Two buffers of `n` elements, as [`with_buffer`].
 pub(crate) fn with_buffers<R>(n: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     with_buffer(n, |a| with_buffer(n, |b| f(a, b)))
@@ -306,26 +329,59 @@ impl Softmax {
         }
     }
 
-    /// Runs a backward-pass f32 operation on `(y, dy)` into `dx`; `None` when the lengths
-    /// differ.
-    pub(crate) fn grad_row<T: Element, R>(
+    /// Runs `direct`'s kernel of its own on the 16-bit rows `(y, dy, dx, n)`: `true` when it
+    /// wrote `dx`, `false` (nothing written) when the rows must be staged.
+    ///
+    /// # Safety
+    /// `y` and `dy` are readable and `dx` writable for `n` elements, `dx` equal to `y` or to
+    /// `dy` or disjoint from both.
+    #[inline(always)]
+    pub(crate) unsafe fn half_grad_direct(
+        &self,
+        direct: GradDirect,
+        format: Half,
+        rows: (*const u16, *const u16, *mut u16, usize),
+    ) -> bool {
+        let log = match direct {
+            GradDirect::Staged => return false,
+            GradDirect::Softmax => false,
+            GradDirect::LogSoftmax => true,
+        };
+        let nt = self.flags(rows.3 / 2).non_temporal;
+        // SAFETY: the kernels' ISA runs here (dispatch checked it); the caller's contract.
+        unsafe { (self.kernels.half_backward)(format, rows, log, nt) };
+        true
+    }
+
+    /// Runs a backward-pass f32 operation on `(y, dy)` into `dx` (16-bit rows through
+    /// `direct`'s kernel of its own, if any, else staged); `None` when the lengths differ.
+    pub(crate) fn grad_row<T: Element>(
         &self,
         y: &[T],
         dy: &[T],
         dx: &mut [T],
-        op: impl FnOnce(Grad<'_>) -> R,
-    ) -> Option<R> {
+        direct: GradDirect,
+        op: impl FnOnce(Grad<'_>),
+    ) -> Option<()> {
         match (T::data(y), T::data(dy), T::data_mut(dx)) {
-            (Data::F32(y), Data::F32(dy), DataMut::F32(dx)) => Some(op(Grad::new(y, dy, dx)?)),
+            (Data::F32(y), Data::F32(dy), DataMut::F32(dx)) => {
+                op(Grad::new(y, dy, dx)?);
+                Some(())
+            }
             (Data::Half(f, y), Data::Half(_, dy), DataMut::Half(_, dx))
                 if y.len() == dy.len() && y.len() == dx.len() =>
             {
+                let rows = (y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), y.len());
+                // SAFETY: three slices of one length; `dx` is a `&mut`, disjoint from both.
+                if unsafe { self.half_grad_direct(direct, f, rows) } {
+                    return Some(());
+                }
                 with_buffers(y.len(), |yb, db| {
                     self.widen_into(f, y, yb);
                     self.widen_into(f, dy, db);
-                    let r = op(Grad::in_place(yb, db)?);
+                    op(Grad::in_place(yb, db)?);
                     self.narrow_into(f, db, dx);
-                    Some(r)
+                    Some(())
                 })
             }
             _ => None,
@@ -333,21 +389,31 @@ impl Softmax {
     }
 
     /// [`Softmax::grad_row`] with `dx` written over `dy`.
-    pub(crate) fn grad_row_in_place<T: Element, R>(
+    pub(crate) fn grad_row_in_place<T: Element>(
         &self,
         y: &[T],
         dy_dx: &mut [T],
-        op: impl FnOnce(Grad<'_>) -> R,
-    ) -> Option<R> {
+        direct: GradDirect,
+        op: impl FnOnce(Grad<'_>),
+    ) -> Option<()> {
         match (T::data(y), T::data_mut(dy_dx)) {
-            (Data::F32(y), DataMut::F32(d)) => Some(op(Grad::in_place(y, d)?)),
+            (Data::F32(y), DataMut::F32(d)) => {
+                op(Grad::in_place(y, d)?);
+                Some(())
+            }
             (Data::Half(f, y), DataMut::Half(_, d)) if y.len() == d.len() => {
+                let p = d.as_mut_ptr();
+                // SAFETY: two slices of one length; `dx` is `dy` (in place), disjoint from `y`
+                // (a `&mut`).
+                if unsafe { self.half_grad_direct(direct, f, (y.as_ptr(), p, p, y.len())) } {
+                    return Some(());
+                }
                 with_buffers(y.len(), |yb, db| {
                     self.widen_into(f, y, yb);
                     self.widen_into(f, d, db);
-                    let r = op(Grad::in_place(yb, db)?);
+                    op(Grad::in_place(yb, db)?);
                     self.narrow_into(f, db, d);
-                    Some(r)
+                    Some(())
                 })
             }
             _ => None,

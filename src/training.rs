@@ -4,6 +4,7 @@
 
 use crate::check::length;
 use crate::rows::{Grad, InOut};
+use crate::staged::GradDirect;
 use crate::{batch_extent, check_len, parallel, segmented, Element, Error, Softmax};
 
 impl Softmax {
@@ -120,8 +121,10 @@ impl Softmax {
         } else {
             length("dx", y.len(), dx.len())
         };
-        self.grad_row(y, dy, dx, |g| self.run_backward(g, log))
-            .ok_or(mismatch)
+        self.grad_row(y, dy, dx, GradDirect::of(log), |g| {
+            self.run_backward(g, log)
+        })
+        .ok_or(mismatch)
     }
 
     fn backward_in_place<T: Element>(
@@ -131,7 +134,7 @@ impl Softmax {
         log: bool,
     ) -> Result<(), Error> {
         let mismatch = length("dy_dx", y.len(), dy_dx.len());
-        self.grad_row_in_place(y, dy_dx, |g| self.run_backward(g, log))
+        self.grad_row_in_place(y, dy_dx, GradDirect::of(log), |g| self.run_backward(g, log))
             .ok_or(mismatch)
     }
 
@@ -150,7 +153,8 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [y_stride, dy_stride, dx_stride];
-        self.grad_rows(("y", y), dy, dx, strides, rows, cols, |g| {
+        let direct = GradDirect::Softmax;
+        self.grad_rows(("y", y), dy, dx, strides, rows, cols, direct, |g| {
             self.run_backward(g, false)
         })
     }
@@ -169,7 +173,8 @@ impl Softmax {
         cols: usize,
     ) -> Result<(), Error> {
         let strides = [y_stride, dy_stride, dx_stride];
-        self.grad_rows(("y", y), dy, dx, strides, rows, cols, |g| {
+        let direct = GradDirect::LogSoftmax;
+        self.grad_rows(("y", y), dy, dx, strides, rows, cols, direct, |g| {
             self.run_backward(g, true)
         })
     }
@@ -185,6 +190,7 @@ impl Softmax {
         [ys, dys, dxs]: [usize; 3],
         rows: usize,
         cols: usize,
+        direct: GradDirect,
         op: impl Fn(Grad<'_>) + Sync,
     ) -> Result<(), Error> {
         check_len(name, batch_extent(rows, cols, ys)?, y.len())?;
@@ -196,8 +202,14 @@ impl Softmax {
                 // SAFETY: row `r` of `dx` lies inside the checked extent, and the chunks hand
                 // out each row once (rows `dxs >= cols` apart do not overlap).
                 let dxr = unsafe { std::slice::from_raw_parts_mut(dx.get().add(r * dxs), cols) };
-                self.grad_row(&y[r * ys..][..cols], &dy[r * dys..][..cols], dxr, &op)
-                    .expect("rows have equal lengths");
+                self.grad_row(
+                    &y[r * ys..][..cols],
+                    &dy[r * dys..][..cols],
+                    dxr,
+                    direct,
+                    &op,
+                )
+                .expect("rows have equal lengths");
             }
         });
         Ok(())

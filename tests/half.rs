@@ -885,6 +885,145 @@ fn bf16_training() {
     training::<bf16>();
 }
 
+/// The backward passes of 16-bit rows read and write the format directly: their bits are those
+/// of widening `y` and `dy`, running the f32 pass and rounding `dx`, out of place and in place
+/// (`dx` over `dy`), alone and in a batch with gaps, for every length to 300 and longer rows;
+/// with ordinary rows and with NaN, infinities, huge gradients (the products and the sum near
+/// the format's range), `-inf` and large log-probabilities (the exponential's cap), and zero
+/// gradients.
+fn backward_as_f32<T: Half>() {
+    // NaN outputs compare as one value: which NaN an operation on NaN operands returns (its
+    // sign and payload) is not specified, and differs between compilations of the portable
+    // kernels.
+    let canon = |b: u16| {
+        if T::from_bits(b).to_f32().is_nan() {
+            0x7fff
+        } else {
+            b
+        }
+    };
+    let rounded =
+        |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| canon(T::from_f32(f).bits())).collect() };
+    let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| canon(t.bits())).collect() };
+    let big = if T::NAME == "bf16" { 1e37 } else { 6e4 };
+    for_each_isa(&format!("backward_as_f32_{}", T::NAME), |isa, sm| {
+        for n in (0..=300).chain([1000, 4097, 70_001]) {
+            let (x, _) = row::<T>(11 + n as u64, n, (-8.0, 8.0));
+            let (mut y, mut ly) = (vec![T::default(); n], vec![T::default(); n]);
+            sm.softmax(&x, &mut y).unwrap();
+            sm.log_softmax(&x, &mut ly).unwrap();
+            let (dy, _) = row::<T>(12 + n as u64, n, (-1.0, 1.0));
+            let mut cases = vec![("", y.clone(), ly.clone(), dy.clone())];
+            if n >= 2 {
+                let at = |v: &[T], i: usize, f: f32| {
+                    let mut v = v.to_vec();
+                    v[i] = T::from_f32(f);
+                    v
+                };
+                let huge: Vec<T> = dy.iter().map(|v| T::from_f32(v.to_f32() * big)).collect();
+                cases.extend([
+                    (
+                        " NaN in y",
+                        at(&y, n / 3, f32::NAN),
+                        at(&ly, n / 3, f32::NAN),
+                        dy.clone(),
+                    ),
+                    (
+                        " NaN in dy",
+                        y.clone(),
+                        ly.clone(),
+                        at(&dy, n - 1, f32::NAN),
+                    ),
+                    (
+                        " +inf in dy",
+                        y.clone(),
+                        ly.clone(),
+                        at(&dy, 0, f32::INFINITY),
+                    ),
+                    (
+                        " -inf in dy",
+                        y.clone(),
+                        ly.clone(),
+                        at(&dy, n / 2, f32::NEG_INFINITY),
+                    ),
+                    (" huge dy", y.clone(), ly.clone(), huge),
+                    (
+                        " -inf and 100 in y",
+                        at(&y, 1, 1.0),
+                        at(&ly, 1, 100.0),
+                        dy.clone(),
+                    ),
+                    (
+                        " -inf in y",
+                        y.clone(),
+                        at(&ly, 0, f32::NEG_INFINITY),
+                        dy.clone(),
+                    ),
+                    (" zero dy", y.clone(), ly.clone(), vec![T::default(); n]),
+                ]);
+            }
+            for (what, y, ly, dy) in cases {
+                let ctx = format!("{} {isa:?} n={n}{what}", T::NAME);
+                let wide = |v: &[T]| -> Vec<f32> { v.iter().map(|t| t.to_f32()).collect() };
+                let dyw = wide(&dy);
+                for (log, y) in [(false, &y), (true, &ly)] {
+                    let yw = wide(y);
+                    let mut want = vec![0.0f32; n];
+                    let mut dx = vec![T::from_f32(7.0); n];
+                    if log {
+                        sm.log_softmax_backward(&yw, &dyw, &mut want).unwrap();
+                        sm.log_softmax_backward(y, &dy, &mut dx).unwrap();
+                    } else {
+                        sm.softmax_backward(&yw, &dyw, &mut want).unwrap();
+                        sm.softmax_backward(y, &dy, &mut dx).unwrap();
+                    }
+                    let want = rounded(&want);
+                    assert_eq!(bits(&dx), want, "{ctx} log {log}");
+                    let mut dd = dy.clone();
+                    if log {
+                        sm.log_softmax_backward_in_place(y, &mut dd).unwrap();
+                    } else {
+                        sm.softmax_backward_in_place(y, &mut dd).unwrap();
+                    }
+                    assert_eq!(bits(&dd), want, "{ctx} log {log} in place");
+                    // Three rows with gaps: each row gives the one-row bits, the gaps stay.
+                    if n <= 1000 {
+                        let s = n + 3;
+                        let (mut yy, mut dyy) =
+                            (vec![T::default(); 3 * s], vec![T::default(); 3 * s]);
+                        for r in 0..3 {
+                            yy[r * s..][..n].copy_from_slice(y);
+                            dyy[r * s..][..n].copy_from_slice(&dy);
+                        }
+                        let mut dxx = vec![T::from_f32(7.0); 3 * s];
+                        if log {
+                            sm.log_softmax_backward_rows(&yy, s, &dyy, s, &mut dxx, s, 3, n)
+                        } else {
+                            sm.softmax_backward_rows(&yy, s, &dyy, s, &mut dxx, s, 3, n)
+                        }
+                        .unwrap();
+                        for r in 0..3 {
+                            assert_eq!(bits(&dxx[r * s..][..n]), want, "{ctx} log {log} row {r}");
+                            let gap = &dxx[r * s + n..(r + 1) * s];
+                            assert!(gap.iter().all(|v| v.to_f32() == 7.0), "{ctx} gap");
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn f16_backward_as_f32() {
+    backward_as_f32::<f16>();
+}
+
+#[test]
+fn bf16_backward_as_f32() {
+    backward_as_f32::<bf16>();
+}
+
 /// Ignored rows, errors before anything is written, and the batch backward passes.
 #[test]
 fn training_batches_and_errors() {

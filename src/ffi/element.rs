@@ -15,7 +15,7 @@ use std::slice;
 use crate::kernels::convert::Half;
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
-use crate::staged::{with_buffers, Direct};
+use crate::staged::{with_buffers, Direct, GradDirect};
 use crate::{bf16, f16, Element, Softmax};
 
 /// An element type of the C ABI's rows (`f32`, `f16`, `bf16`): the batch drivers, which
@@ -43,6 +43,7 @@ pub(super) trait CElement: Element {
     /// # Safety
     /// The batch passed `check::rows_grad` with `rows > 0` and `cols > 0`, and the caller
     /// guarantees the rows of `y` and `dy` readable and those of `dx` writable for the call.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn run_grad_rows(
         sm: &Softmax,
         y: (*const Self, usize),
@@ -50,6 +51,7 @@ pub(super) trait CElement: Element {
         dx: (*mut Self, usize),
         rows: usize,
         cols: usize,
+        direct: GradDirect,
         op: impl Fn(Grad<'_>) + Sync,
     );
 }
@@ -77,6 +79,7 @@ impl CElement for f32 {
         (dx, dxs): (*mut f32, usize),
         rows: usize,
         cols: usize,
+        _: GradDirect,
         op: impl Fn(Grad<'_>) + Sync,
     ) {
         let (y, dy, dx) = (Shared(y), Shared(dy), Shared(dx));
@@ -140,6 +143,7 @@ macro_rules! half_c_element {
                 dx: (*mut $t, usize),
                 rows: usize,
                 cols: usize,
+                direct: GradDirect,
                 op: impl Fn(Grad<'_>) + Sync,
             ) {
                 let cast = |(p, s): (*const $t, usize)| (p.cast::<u16>(), s);
@@ -153,6 +157,7 @@ macro_rules! half_c_element {
                         (dx.0.cast(), dx.1),
                         rows,
                         cols,
+                        direct,
                         op,
                     )
                 }
@@ -164,9 +169,10 @@ macro_rules! half_c_element {
 half_c_element!(f16, Half::F16);
 half_c_element!(bf16, Half::Bf16);
 
-/// [`CElement::run_grad_rows`] of 16-bit rows of `format`: each row's `y` and `dy` widened into
-/// f32 buffers, `op` run on them with `dx` written over `dy`'s buffer, that buffer rounded
-/// into `dx` (what the Rust API's staged backward pass does, so the bits are the same).
+/// [`CElement::run_grad_rows`] of 16-bit rows of `format`: through `direct`'s kernel of its
+/// own where it has one, else each row's `y` and `dy` widened into f32 buffers, `op` run on
+/// them with `dx` written over `dy`'s buffer, that buffer rounded into `dx` (what the Rust
+/// API does, so the bits are the same).
 ///
 /// # Safety
 /// As [`CElement::run_grad_rows`].
@@ -179,9 +185,32 @@ unsafe fn half_grad_rows(
     (dx, dxs): (*mut u16, usize),
     rows: usize,
     cols: usize,
+    direct: GradDirect,
     op: impl Fn(Grad<'_>) + Sync,
 ) {
     let (y, dy, dx) = (Shared(y), Shared(dy), Shared(dx));
+    if direct != GradDirect::Staged {
+        for_row_chunks(sm.threads, rows, cols, |range| {
+            for r in range {
+                // SAFETY: row `r` of each array lies inside its checked extent, readable
+                // (`y`, `dy`) or writable (`dx`) by the caller's contract; `rows_grad`
+                // accepted `dx` as `y` or `dy` (same base and stride: each output row is that
+                // input row) or disjoint from both arrays. The chunks hand out each row once.
+                let rows = unsafe {
+                    (
+                        y.get().add(r * ys),
+                        dy.get().add(r * dys),
+                        dx.get().add(r * dxs),
+                        cols,
+                    )
+                };
+                // SAFETY: as above.
+                let done = unsafe { sm.half_grad_direct(direct, format, rows) };
+                debug_assert!(done);
+            }
+        });
+        return;
+    }
     for_row_chunks(sm.threads, rows, cols, |range| {
         with_buffers(cols, |yb, db| {
             for r in range {

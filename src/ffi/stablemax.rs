@@ -4,7 +4,7 @@
 
 use super::forward::rows_impl;
 use super::{guard_status, softmax_status, Checked};
-use crate::staged::Direct;
+use crate::staged::{Direct, GradDirect};
 use crate::Softmax;
 
 /// StableMax of one row of `n` floats: `y[i] = s(x[i]) / sum_j s(x[j])` with
@@ -361,6 +361,7 @@ unsafe fn backward_impl(
             dx_stride,
             rows,
             cols,
+            GradDirect::Staged,
             |sm, g| sm.run_stablemax_backward(g, log),
         )
     }

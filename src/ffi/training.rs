@@ -11,6 +11,7 @@ use super::element::{map_row, read_row, zero_row, CElement};
 use super::{guard_status, softmax_status, validated, Checked};
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut};
+use crate::staged::GradDirect;
 use crate::{Element, Softmax};
 
 /// Softmax backward pass of one row of `n` floats: `dx[i] = y[i] * (dy[i] - dot(dy, y))`,
@@ -157,6 +158,7 @@ pub(super) unsafe fn backward_impl<T: CElement>(
             dx_stride,
             rows,
             cols,
+            GradDirect::of(log),
             |sm, g| sm.run_backward(g, log),
         )
     })
@@ -164,7 +166,7 @@ pub(super) unsafe fn backward_impl<T: CElement>(
 
 /// Validates a backward batch of `T` (`rows_grad`: `y` is the forward output, or the forward
 /// input for StableMax) and runs `run` on each row, in chunks of rows across threads (16-bit
-/// rows staged through f32 buffers).
+/// rows through `direct`'s kernel of its own, else staged through f32 buffers).
 ///
 /// # Safety
 /// The caller contract of `softmax_backward_rows_f32`, in values of `T`.
@@ -178,6 +180,7 @@ pub(super) unsafe fn backward_rows<T: CElement>(
     dx_stride: usize,
     rows: usize,
     cols: usize,
+    direct: GradDirect,
     run: impl Fn(&Softmax, Grad<'_>) + Sync,
 ) -> Checked<()> {
     if !rows_grad(y, y_stride, dy, dy_stride, dx, dx_stride, rows, cols)? {
@@ -186,7 +189,7 @@ pub(super) unsafe fn backward_rows<T: CElement>(
     let sm = Softmax::new();
     let (y, dy, dx) = ((y, y_stride), (dy, dy_stride), (dx, dx_stride));
     // SAFETY: the batch passed `rows_grad` with rows and columns; the caller guarantees it.
-    unsafe { T::run_grad_rows(&sm, y, dy, dx, rows, cols, |g| run(&sm, g)) };
+    unsafe { T::run_grad_rows(&sm, y, dy, dx, rows, cols, direct, |g| run(&sm, g)) };
     Ok(())
 }
 

@@ -96,6 +96,10 @@ pub(crate) struct Kernels {
     /// `dst = src` rounded to a 16-bit format (equal lengths; nearest, ties to even; the same
     /// bits on every ISA).
     pub narrow: unsafe fn(convert::Half, &[f32], &mut [u16]),
+    /// The backward pass of softmax (`false`) or log-softmax (`true`) over 16-bit rows
+    /// `(y, dy, dx, n)`, converting in the registers (the bits of widening, the f32 pass and
+    /// rounding); non-temporal stores when asked (the last argument).
+    pub half_backward: HalfBackward,
     /// Three-pass reload softmax of a 16-bit row `(x, y, n)` through an f32 buffer of `n`
     /// values (possibly uninitialised): the bits of widening, the f32 kernel and rounding;
     /// `false`, nothing written, for short rows and the special-value path.
@@ -130,6 +134,9 @@ pub(crate) type PairSum = Option<(f64, f32)>;
 /// [`SegmentKernels::half_exp_store_max`].
 pub(crate) type HalfExpStoreMax =
     unsafe fn(convert::Half, *const u16, usize, *mut f32) -> Option<generic::passes::Stored>;
+/// [`Kernels::half_backward`].
+pub(crate) type HalfBackward =
+    unsafe fn(convert::Half, (*const u16, *const u16, *mut u16, usize), bool, bool);
 /// [`SegmentKernels::half_reload_out`].
 pub(crate) type HalfReloadOut =
     unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32, Option<f32>, f32);
@@ -571,6 +578,15 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn half_backward(format: $crate::kernels::convert::Half, rows: (*const u16, *const u16, *mut u16, usize), log: bool, nt: bool) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the rows' pointers).
+                unsafe { $crate::kernels::per_format!(format, F => generic::training::backward_half::<$V, { $unroll }>(isa, F, rows, log, nt)) }
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -687,6 +703,7 @@ macro_rules! kernel_table {
             },
             widen: entry::widen,
             narrow: entry::narrow,
+            half_backward: entry::half_backward,
             half_softmax_reload: entry::half_softmax_reload,
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,

@@ -257,7 +257,7 @@ pub(crate) fn cross_entropy_shard<V: Simd, const U: usize>(
         // sum (lse - x_j) = n (lse - c) - sum (x_j - c), the second sum without cancellation.
         let c = lse as f32;
         // SAFETY: `x` is a slice, readable for `x.len()` elements.
-        let below = dot::<V, U>(isa, &Offset::<V>::new(isa, c), x, None);
+        let below = dot::<V, U>(isa, &Offset::<V>::new(isa, c), x);
         let sum = x.len() as f64 * (lse - c as f64) - below;
         loss += eps / shard.total_cols as f64 * sum;
     }

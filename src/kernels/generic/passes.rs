@@ -234,63 +234,78 @@ pub(crate) fn sum_exp<V: Simd, const U: usize, const PF: usize>(
 /// ISA.
 const DOT_LANES: usize = 32;
 
-/// `sum_i input(a_i) * b_i` (or `sum_i input(a_i)` when `b` is `None`), accumulated in f64 in
-/// the same order on every ISA, so the result is bit-identical across ISAs for every input.
+/// `sum_i input(a_i)`, accumulated in f64 in the same order on every ISA, so the result is
+/// bit-identical across ISAs for every input ([`dot_src`] over the row).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn dot<V: Simd, const U: usize>(isa: Token<V>, inp: &impl Input<V>, a: &[f32]) -> f64 {
+    dot_src(isa, &One::new(inp, a, 0.0))
+}
+
+/// `sum_i a_i * b_i`, as [`dot`] ([`dot_src`] over the pair of rows).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn dot_pair<V: Simd, const U: usize>(isa: Token<V>, a: &[f32], b: &[f32]) -> f64 {
+    dot_src(isa, &Two::new(a, b, (0.0, 0.0)))
+}
+
+/// A term of [`dot_src`]: one vector, added; or a pair, multiplied and added.
+pub(crate) trait DotTerm<V: Simd>: Copy {
+    /// `acc + self` (a vector) or `acc + a * b` (a pair), in f64 lanes.
+    fn add_to(self, acc: V::Wide) -> V::Wide;
+}
+
+impl<V: Simd> DotTerm<V> for V {
+    #[inline(always)]
+    fn add_to(self, acc: V::Wide) -> V::Wide {
+        self.wide_add(acc)
+    }
+}
+
+impl<V: Simd> DotTerm<V> for (V, V) {
+    #[inline(always)]
+    fn add_to(self, acc: V::Wide) -> V::Wide {
+        V::wide_mul_add(self.0, self.1, acc)
+    }
+}
+
+/// The sum of a source's terms (its vectors, or the products of its pairs), its lanes past
+/// the end reading as 0, accumulated in f64 in the same order on every ISA and for every
+/// source, so an f32 row and a 16-bit row of the same values give the same bits.
 ///
 /// Every product of two f32 is exact in f64, and element `i` is added to accumulator
 /// `i % 32` (each ISA holds the 32 accumulators as `32 / LANES` vectors of f64 lanes, and pads
 /// the row's end with zeros, which leave an accumulator unchanged); the 32 accumulators are
 /// then added pairwise in a fixed order. The error is that of f64 summation: at most about
-/// `(n/32 + 5) * 2^-53 * sum_i |input(a_i) * b_i|`, so cancellation between terms of up to
-/// 2^29 times the result's magnitude is exact to f32 precision. No f32 rounding: terms near
-/// the f32 range cannot overflow.
-#[cfg_attr(debug_assertions, inline(never))]
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn dot<V: Simd, const U: usize>(
-    isa: Token<V>,
-    inp: &impl Input<V>,
-    a: &[f32],
-    b: Option<&[f32]>,
-) -> f64 {
-    let (l, n) = (V::LANES, a.len());
-    debug_assert!(b.is_none_or(|b| b.len() == n));
+/// `(n/32 + 5) * 2^-53 * sum_i |a_i * b_i|`, so cancellation between terms of up to 2^29
+/// times the result's magnitude is exact to f32 precision. No f32 rounding: terms near the
+/// f32 range cannot overflow.
+#[inline(always)]
+pub(crate) fn dot_src<V: Simd, S: Source<V>>(isa: Token<V>, src: &S) -> f64
+where
+    S::Item: DotTerm<V>,
+{
+    let (l, n) = (V::LANES, src.len());
     let per = DOT_LANES / l;
     let mut acc = [V::wide_zero(isa); 8];
     // The 32-element steps need `32 / LANES` vectors, a count no const generic can state:
     // the loop is written out here rather than as a walk.
-    let (a, b) = (a.as_ptr(), b.map(|b| b.as_ptr()));
-    let at = |o: usize| -> (V, Option<V>) {
-        debug_assert!(o + l <= n);
-        // SAFETY: `o + l <= n`: inside both rows.
-        unsafe { (inp.load(isa, a.add(o)), b.map(|b| V::load(isa, b.add(o)))) }
-    };
-    let part = |o: usize| -> (V, Option<V>) {
-        debug_assert!(o < n && n < o + l);
-        // SAFETY: `o < n < o + l`: the last `n - o` elements of both rows.
-        unsafe {
-            (
-                inp.load_tail(isa, a.add(o), n - o, 0.0),
-                b.map(|b| V::load_tail(isa, b.add(o), n - o, 0.0)),
-            )
-        }
-    };
-    let add = |acc: V::Wide, (va, vb): (V, Option<V>)| match vb {
-        Some(vb) => V::wide_mul_add(va, vb, acc),
-        None => va.wide_add(acc),
-    };
     let mut i = 0;
     while i + DOT_LANES <= n {
         for (j, s) in acc[..per].iter_mut().enumerate() {
-            *s = add(*s, at(i + j * l));
+            // SAFETY: `i + j * l + l <= i + DOT_LANES <= n`: inside the source.
+            *s = unsafe { src.at(isa, i + j * l) }.add_to(*s);
         }
         i += DOT_LANES;
     }
     for (j, s) in acc[..per].iter_mut().enumerate() {
         let o = i + j * l;
         if o + l <= n {
-            *s = add(*s, at(o));
+            // SAFETY: `o + l <= n`: inside the source.
+            *s = unsafe { src.at(isa, o) }.add_to(*s);
         } else if o < n {
-            *s = add(*s, part(o));
+            // SAFETY: `o < n < o + l`: the source's last `n - o` elements.
+            *s = unsafe { src.part(isa, o, n - o) }.add_to(*s);
         }
     }
     let mut lanes = [0.0f64; 32];
@@ -415,7 +430,7 @@ impl<V: Simd, F: LaneMap<V>> Body<V, V> for Map<'_, F> {
 }
 
 /// The body of [`map2_store_nt`]: `f(a, b)`.
-struct Map2<'f, F>(&'f F);
+pub(crate) struct Map2<'f, F>(pub &'f F);
 
 impl<V: Simd, F: LaneMap2<V>> Body<V, (V, V)> for Map2<'_, F> {
     #[inline(always)]

@@ -43,7 +43,7 @@ pub(crate) fn max_of<V: Simd, const U: usize>(isa: Token<V>, x: &[f32]) -> f32 {
 /// `sum (x - c)` over the segment in f64 (the mean of smoothed cross-entropy).
 #[inline(always)]
 pub(crate) fn sum_minus<V: Simd, const U: usize>(isa: Token<V>, x: &[f32], c: f32) -> f64 {
-    dot::<V, U>(isa, &Offset::<V>::new(isa, c), x, None)
+    dot::<V, U>(isa, &Offset::<V>::new(isa, c), x)
 }
 
 /// Pass 2 of three-pass reload: `y = exp(x - k*ln2)`, returning the segment's sum.

@@ -4,7 +4,11 @@
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
 use super::inputs::Plain;
 use super::pair_sum::pair_sum;
-use super::passes::{dot, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Prob};
+use super::passes::{
+    dot, dot_pair, dot_src, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Map2, Prob, PREFETCH,
+};
+use super::walk::{self, HalfPair, Halves};
+use crate::kernels::convert::Half;
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
@@ -73,7 +77,7 @@ pub(crate) fn softmax_backward<V: Simd, const U: usize>(
     non_temporal: bool,
 ) {
     let (y, dy) = g.inputs();
-    let d = dot::<V, U>(isa, &Plain, y, Some(dy));
+    let d = dot_pair::<V, U>(isa, y, dy);
     store2::<V, U>(
         isa,
         &g,
@@ -93,7 +97,13 @@ pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(
     g: Grad<'_>,
     non_temporal: bool,
 ) {
-    let s = dot::<V, U>(isa, &Plain, g.inputs().1, None);
+    let s = dot::<V, U>(isa, &Plain, g.inputs().1);
+    store2::<V, U>(isa, &g, &log_softmax_grad(isa, s), non_temporal);
+}
+
+/// The map of the log-softmax backward pass for `s = sum(dy)`.
+#[inline(always)]
+fn log_softmax_grad<V: Simd>(isa: Token<V>, s: f64) -> LogSoftmaxGrad<V> {
     let cap = V::splat(isa, LOG_PROB_CAP);
     // `s` is folded into the exponential's coefficients, which reach `1.044 * |s|`: folded
     // as is when that stays a normal float far from overflow; as `s / 2^64` (times `2^64`
@@ -112,12 +122,65 @@ pub(crate) fn log_softmax_backward<V: Simd, const U: usize>(
     } else {
         (s, None)
     };
-    let f = LogSoftmaxGrad {
+    LogSoftmaxGrad {
         ex: Exp::new(isa, 0.0, fold),
         cap,
         neg_s: post.map(|p| V::splat(isa, -p)),
-    };
-    store2::<V, U>(isa, &g, &f, non_temporal);
+    }
+}
+
+/// The backward pass of softmax (`log == false`) or log-softmax over 16-bit rows `(y, dy)`
+/// into the 16-bit `dx`, converting in the registers: the same sum ([`dot_src`] over the
+/// widened values) and map as [`softmax_backward`] and [`log_softmax_backward`], so the bits
+/// of widening `y` and `dy`, running the f32 pass and rounding `dx`, with two passes over the
+/// rows instead of five.
+///
+/// # Safety
+/// `y` and `dy` are readable and `dx` writable for `n` elements (2-byte aligned), `dx` equal
+/// to `y` or to `dy` or disjoint from both.
+#[inline(always)]
+pub(crate) unsafe fn backward_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (y, dy, dx, n): (*const u16, *const u16, *mut u16, usize),
+    log: bool,
+    non_temporal: bool,
+) {
+    // SAFETY: the rows are readable for `n` elements (the contract).
+    let pair = unsafe { HalfPair::from_raw(y, dy, n, format) };
+    if log {
+        // SAFETY: as above.
+        let s = dot_src(isa, &unsafe { Halves::from_raw(dy, n, format, 0.0) });
+        // SAFETY: the contract.
+        unsafe { map2_half::<V, U>(isa, &pair, dx, &log_softmax_grad(isa, s), non_temporal) }
+    } else {
+        let d = V::splat(isa, dot_src(isa, &pair) as f32);
+        // SAFETY: the contract.
+        unsafe { map2_half::<V, U>(isa, &pair, dx, &SoftmaxGrad { d }, non_temporal) }
+    }
+}
+
+/// Writes `f(y, dy)` over the pair of 16-bit rows to `dx`, rounded to their format.
+///
+/// # Safety
+/// As [`backward_half`], for the rows of `pair`.
+#[inline(always)]
+unsafe fn map2_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    pair: &HalfPair<'_>,
+    dx: *mut u16,
+    f: &impl LaneMap2<V>,
+    non_temporal: bool,
+) {
+    let format = pair.format();
+    // SAFETY: the contract; every vector of both rows is read before `dx`'s is written.
+    unsafe {
+        if non_temporal {
+            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, pair, format, dx, &mut Map2(f));
+        } else {
+            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, pair, format, dx, &mut Map2(f));
+        }
+    }
 }
 
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
@@ -138,7 +201,7 @@ fn cross_entropy_parts<V: Simd, const U: usize>(
     // f64 additions: no f32 rounding or overflow of `x - c`).
     let c = if xt.is_finite() { xt } else { 0.0 };
     let mean_minus_c = if eps > 0.0 {
-        (dot::<V, U>(isa, &Plain, x, None)) / n as f64 - c as f64
+        (dot::<V, U>(isa, &Plain, x)) / n as f64 - c as f64
     } else {
         0.0
     };

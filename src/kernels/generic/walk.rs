@@ -371,6 +371,76 @@ impl<V: Simd> Source<V> for Halves<'_> {
     }
 }
 
+/// Two rows of one 16-bit format and equal length, read together and widened to f32 (the
+/// 16-bit counterpart of [`Two`]).
+#[derive(Clone, Copy)]
+pub(crate) struct HalfPair<'a> {
+    a: *const u16,
+    b: *const u16,
+    n: usize,
+    format: Half,
+    _rows: PhantomData<&'a [u16]>,
+}
+
+impl HalfPair<'_> {
+    /// The rows at `a` and `b`, `n` elements each of `format`; the lanes past their end read
+    /// as 0.
+    ///
+    /// # Safety
+    /// As [`One::from_raw`], for both rows.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(a: *const u16, b: *const u16, n: usize, format: Half) -> Self {
+        HalfPair {
+            a,
+            b,
+            n,
+            format,
+            _rows: PhantomData,
+        }
+    }
+
+    /// The rows' format.
+    #[inline(always)]
+    pub(crate) fn format(&self) -> Half {
+        self.format
+    }
+}
+
+impl<V: Simd> Source<V> for HalfPair<'_> {
+    type Item = (V, V);
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> (V, V) {
+        debug_assert!(i + V::LANES <= self.n);
+        // SAFETY: `a[i..i + LANES]` and `b[i..i + LANES]` are inside the rows (the contract).
+        unsafe {
+            (
+                V::load_half(isa, self.format, self.a.add(i)),
+                V::load_half(isa, self.format, self.b.add(i)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> (V, V) {
+        debug_assert!(m < V::LANES && i + m <= self.n);
+        // SAFETY: `a[i..i + m]` and `b[i..i + m]` are inside the rows (the contract).
+        unsafe {
+            (
+                V::load_half_tail(isa, self.format, self.a.add(i), m, 0.0),
+                V::load_half_tail(isa, self.format, self.b.add(i), m, 0.0),
+            )
+        }
+    }
+    #[inline(always)]
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
+        prefetch_ahead::<V, u16, PF>(isa, self.a.wrapping_add(i), step);
+        prefetch_ahead::<V, u16, PF>(isa, self.b.wrapping_add(i), step);
+    }
+}
+
 /// What a walk does with each vector (a trait rather than a closure, so that
 /// `#[inline(always)]` compiles it inside the ISA's entry point).
 pub(crate) trait Body<V, T> {
