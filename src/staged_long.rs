@@ -148,6 +148,30 @@ impl Softmax {
         self.flags(n / 2).non_temporal
     }
 
+    /// Cross-entropy of a 16-bit row of logits `(x, d, n)`, with its gradient written to `d`
+    /// in the format unless `d` is null (the bits of staging the row); `None`, with nothing
+    /// written, where the row must be staged: rows of `SEGMENT_MIN_LEN` elements or more (the
+    /// f32 path splits them into segments), and rows that need the special-value rules.
+    ///
+    /// # Safety
+    /// `x` is readable for `n` elements and `d` null or writable for `n` elements, equal to
+    /// `x` or disjoint from it; `target < n` and the smoothing `eps` is in `[0, 1]`.
+    pub(crate) unsafe fn half_cross_entropy_grad_direct(
+        &self,
+        format: Half,
+        row: (*const u16, *mut u16, usize),
+        target: usize,
+        eps: f32,
+    ) -> Option<f32> {
+        let n = row.2;
+        if n >= SEGMENT_MIN_LEN {
+            return None;
+        }
+        let nt = self.non_temporal_half(n);
+        // SAFETY: the kernels' ISA runs here (dispatch checked it); the caller's contract.
+        unsafe { (self.kernels.half_cross_entropy_grad)(format, row, target, eps, nt) }
+    }
+
     /// Softmax of a 16-bit row read and written in its format (see the module docs); `false`,
     /// with nothing written, where the row must be staged.
     pub(crate) fn half_softmax_direct(&self, row: HalfRow<'_>, algorithm: Algorithm) -> bool {

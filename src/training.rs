@@ -3,6 +3,7 @@
 //! free functions that run them on the current ISA.
 
 use crate::check::length;
+use crate::element::{Data, DataMut};
 use crate::rows::{Grad, InOut};
 use crate::staged::GradDirect;
 use crate::{batch_extent, check_len, parallel, segmented, Element, Error, Softmax};
@@ -228,8 +229,29 @@ impl Softmax {
     /// assert!((loss - std::f32::consts::LN_2).abs() < 1e-7);
     /// ```
     pub fn cross_entropy<T: Element>(&self, logits: &[T], target: usize) -> Result<f32, Error> {
-        Self::check_target(logits.len(), target, 0.0)?;
-        self.read_row(logits, |x| self.run_cross_entropy(x, target, 0.0))
+        self.cross_entropy_row(logits, target, 0.0)
+    }
+
+    /// [`Softmax::run_cross_entropy`] of a row of `T`: 16-bit rows read in their format where
+    /// the kernels take them, else staged.
+    fn cross_entropy_row<T: Element>(
+        &self,
+        x: &[T],
+        target: usize,
+        eps: f32,
+    ) -> Result<f32, Error> {
+        let n = x.len();
+        Self::check_target(n, target, eps)?;
+        if let Data::Half(f, xh) = T::data(x) {
+            let row = (xh.as_ptr(), std::ptr::null_mut(), n);
+            // SAFETY: a slice of `n` elements, no output; the target and the smoothing were
+            // checked above.
+            let direct = unsafe { self.half_cross_entropy_grad_direct(f, row, target, eps) };
+            if let Some(loss) = direct {
+                return Ok(loss);
+            }
+        }
+        self.read_row(x, |x| self.run_cross_entropy(x, target, eps))
     }
 
     /// [`Softmax::cross_entropy`] that also writes the gradient with respect to the logits,
@@ -246,10 +268,34 @@ impl Softmax {
         }
         // Checked before anything is written.
         Self::check_target(logits.len(), target, 0.0)?;
-        self.map_row(logits, dlogits, |io| {
-            self.run_cross_entropy_grad(io, target, 0.0)
-        })
-        .ok_or(mismatch)?
+        self.cross_entropy_grad_row(logits, dlogits, target, 0.0)
+    }
+
+    /// [`Softmax::run_cross_entropy_grad`] of a row of `T` into `d` (equal lengths, a valid
+    /// target and smoothing): 16-bit rows through their kernel of their own where it takes
+    /// them, else staged.
+    fn cross_entropy_grad_row<T: Element>(
+        &self,
+        x: &[T],
+        d: &mut [T],
+        target: usize,
+        eps: f32,
+    ) -> Result<f32, Error> {
+        let n = x.len();
+        Self::check_target(n, target, eps)?;
+        if let (Data::Half(f, xh), DataMut::Half(_, dh)) = (T::data(x), T::data_mut(d)) {
+            if dh.len() == n {
+                let row = (xh.as_ptr(), dh.as_mut_ptr(), n);
+                // SAFETY: two slices of `n` elements, `d` a `&mut` (disjoint from `x`); the
+                // target and the smoothing were checked above.
+                let direct = unsafe { self.half_cross_entropy_grad_direct(f, row, target, eps) };
+                if let Some(loss) = direct {
+                    return Ok(loss);
+                }
+            }
+        }
+        self.map_row(x, d, |io| self.run_cross_entropy_grad(io, target, eps))
+            .ok_or_else(|| length("dlogits", n, d.len()))?
     }
 
     /// Batched cross-entropy: row `r` of `cols` logits starts at `r * stride`; `targets[r]`
@@ -308,11 +354,10 @@ impl Softmax {
                         0.0
                     }
                     Some(d) => self
-                        .map_row(x, d, |io| self.run_cross_entropy_grad(io, t as usize, eps))
-                        .expect("rows have equal lengths")
+                        .cross_entropy_grad_row(x, d, t as usize, eps)
                         .expect("targets checked above"),
                     None => self
-                        .read_row(x, |x| self.run_cross_entropy(x, t as usize, eps))
+                        .cross_entropy_row(x, t as usize, eps)
                         .expect("targets checked above"),
                 };
                 // SAFETY: `r < rows <= losses.len()`, and each row's loss is written once.

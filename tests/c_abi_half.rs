@@ -658,6 +658,44 @@ mod imp {
                 let l = sm.cross_entropy_with_grad(&xs, target, &mut want).unwrap();
                 assert_eq!(loss.to_bits(), l.to_bits(), "{ctx} with gradient");
                 assert_eq!(d, bits(&want), "{ctx} gradient");
+                // In place: the gradient over the logits, the loss read first.
+                let mut xd = x.clone();
+                let p = xd.as_mut_ptr();
+                // SAFETY: `n` logits, the gradient over them.
+                let st = unsafe { (c.cross_entropy)(p, n, target, &mut loss, p) };
+                assert_eq!(st, OK);
+                assert_eq!(loss.to_bits(), l.to_bits(), "{ctx} in place");
+                assert_eq!(xd, bits(&want), "{ctx} gradient in place");
+                // A batch of three such rows in place, with gaps.
+                let s = n + 2;
+                let mut xx = vec![SENTINEL; 3 * s];
+                for r in 0..3 {
+                    xx[r * s..][..n].copy_from_slice(&x);
+                }
+                let mut losses = [0.0f32; 3];
+                let p = xx.as_mut_ptr();
+                let tg = [target as i64; 3];
+                // SAFETY: three rows `s` apart, the gradient over them; three losses.
+                let st = unsafe {
+                    (c.cross_entropy_rows)(
+                        p,
+                        s,
+                        3,
+                        n,
+                        tg.as_ptr(),
+                        -100,
+                        0.0,
+                        losses.as_mut_ptr(),
+                        p,
+                        s,
+                    )
+                };
+                assert_eq!(st, OK);
+                for r in 0..3 {
+                    assert_eq!(losses[r].to_bits(), l.to_bits(), "{ctx} batch in place");
+                    assert_eq!(&xx[r * s..][..n], &bits(&want)[..], "{ctx} batch in place");
+                }
+                gaps_untouched(&ctx, &xx, 3, n, s);
             }
         }
         let (rows, cols, xst, dst) = (5, 37, 40, 41);

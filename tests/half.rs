@@ -1014,6 +1014,107 @@ fn backward_as_f32<T: Half>() {
     });
 }
 
+/// Cross-entropy with its gradient of 16-bit logits: the loss and the gradient's bits are
+/// those of the f32 call on the widened row, the gradient rounded (rows read in the format up
+/// to 128K, staged beyond and for special rows), with and without smoothing, targets at the
+/// ends and in the middle, one row and batches, with and without the gradient.
+fn cross_entropy_as_f32<T: Half>() {
+    let rounded = |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| T::from_f32(f).bits()).collect() };
+    let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| t.bits()).collect() };
+    for_each_isa(&format!("cross_entropy_as_f32_{}", T::NAME), |isa, sm| {
+        for n in (1..=300).chain([1000, 4097, 70_001, 140_000]) {
+            let (x, _) = row::<T>(21 + n as u64, n, (-12.0, 12.0));
+            let mut cases = vec![("", x.clone())];
+            if n >= 3 {
+                let at = |i: usize, f: f32| {
+                    let mut v = x.clone();
+                    v[i] = T::from_f32(f);
+                    v
+                };
+                cases.extend([
+                    (" -inf", at(n / 3, f32::NEG_INFINITY)),
+                    (" NaN", at(n - 1, f32::NAN)),
+                    (" +inf", at(1, f32::INFINITY)),
+                    (" big", at(2, if T::NAME == "bf16" { 3e5 } else { 6e4 })),
+                ]);
+            }
+            for (what, x) in cases {
+                let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+                for t in [0, n / 2, n - 1] {
+                    for eps in [0.0f32, 0.1] {
+                        let ctx = format!("{} {isa:?} n={n}{what} target {t} eps {eps}", T::NAME);
+                        let opts = softmax::CrossEntropyOptions {
+                            label_smoothing: eps,
+                            ..Default::default()
+                        };
+                        let (mut lw, mut gw) = ([0.0f32], vec![0.0f32; n]);
+                        sm.cross_entropy_rows(
+                            &w,
+                            n,
+                            1,
+                            n,
+                            &[t as i64],
+                            opts,
+                            &mut lw,
+                            Some((&mut gw, n)),
+                        )
+                        .unwrap();
+                        let (mut l, mut g) = ([0.0f32], vec![T::from_f32(5.0); n]);
+                        sm.cross_entropy_rows(
+                            &x,
+                            n,
+                            1,
+                            n,
+                            &[t as i64],
+                            opts,
+                            &mut l,
+                            Some((&mut g, n)),
+                        )
+                        .unwrap();
+                        let same =
+                            |a: f32, b: f32| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+                        assert!(same(l[0], lw[0]), "{ctx} loss {} vs {}", l[0], lw[0]);
+                        let canon = |v: Vec<u16>| -> Vec<u16> {
+                            v.into_iter()
+                                .map(|b| {
+                                    if T::from_bits(b).to_f32().is_nan() {
+                                        0x7fff
+                                    } else {
+                                        b
+                                    }
+                                })
+                                .collect()
+                        };
+                        assert_eq!(canon(bits(&g)), canon(rounded(&gw)), "{ctx} gradient");
+                        let mut l2 = [0.0f32];
+                        sm.cross_entropy_rows(&x, n, 1, n, &[t as i64], opts, &mut l2, None)
+                            .unwrap();
+                        assert!(same(l2[0], lw[0]), "{ctx} loss only");
+                        if eps == 0.0 {
+                            let mut g1 = vec![T::default(); n];
+                            let l1 = sm.cross_entropy_with_grad(&x, t, &mut g1).unwrap();
+                            assert!(same(l1, lw[0]), "{ctx} one row");
+                            assert_eq!(bits(&g1), bits(&g), "{ctx} one row gradient");
+                            let l0 = sm.cross_entropy(&x, t).unwrap();
+                            assert!(same(l0, lw[0]), "{ctx} one row, loss only");
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn f16_cross_entropy_as_f32() {
+    cross_entropy_as_f32::<f16>();
+}
+
+#[test]
+fn bf16_cross_entropy_as_f32() {
+    cross_entropy_as_f32::<bf16>();
+}
+
 #[test]
 fn f16_backward_as_f32() {
     backward_as_f32::<f16>();

@@ -12,6 +12,7 @@
 use std::ptr;
 use std::slice;
 
+use crate::element::Data;
 use crate::kernels::convert::Half;
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut, Rows};
@@ -260,6 +261,65 @@ pub(super) unsafe fn map_row<T: Element, R>(
         let (x, y) = unsafe { (slice::from_raw_parts(x, n), slice::from_raw_parts_mut(y, n)) };
         sm.map_row(x, y, op).expect("rows of one length")
     }
+}
+
+/// The 16-bit format of `T`, `None` for f32.
+fn half_format<T: Element>() -> Option<Half> {
+    match T::data(&[]) {
+        Data::Half(format, _) => Some(format),
+        Data::F32(_) => None,
+    }
+}
+
+/// [`map_row`] for the cross-entropy with gradient of softmax (`op`: its f32 operation):
+/// 16-bit rows through their kernel of their own where it takes them, else staged.
+///
+/// # Safety
+/// As [`map_row`]; `target < n` and `eps` in `[0, 1]` (checked by the caller).
+pub(super) unsafe fn cross_entropy_grad_row<T: Element>(
+    sm: &Softmax,
+    x: *const T,
+    d: *mut T,
+    n: usize,
+    (target, eps): (usize, f32),
+    op: impl FnOnce(InOut<'_>) -> Result<f32, crate::Error>,
+) -> Result<f32, crate::Error> {
+    if let Some(format) = half_format::<T>() {
+        let row = (x.cast::<u16>(), d.cast::<u16>(), n);
+        // SAFETY: the caller's contract: `x` readable and `d` writable for `n` values, `d`
+        // equal to `x` or disjoint from it; the element type is a 16-bit pattern.
+        let direct = unsafe { sm.half_cross_entropy_grad_direct(format, row, target, eps) };
+        if let Some(loss) = direct {
+            return Ok(loss);
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { map_row(sm, x, d, n, op) }
+}
+
+/// [`read_row`] for the cross-entropy loss of softmax (`op`: its f32 operation), as
+/// [`cross_entropy_grad_row`] with no gradient.
+///
+/// # Safety
+/// As [`read_row`]; `target < n` and `eps` in `[0, 1]` (checked by the caller).
+pub(super) unsafe fn cross_entropy_row<T: Element>(
+    sm: &Softmax,
+    x: *const T,
+    n: usize,
+    (target, eps): (usize, f32),
+    op: impl FnOnce(&[f32]) -> Result<f32, crate::Error>,
+) -> Result<f32, crate::Error> {
+    if let Some(format) = half_format::<T>() {
+        let row = (x.cast::<u16>(), ptr::null_mut(), n);
+        // SAFETY: the caller's contract: `x` readable for `n` values (no output); the element
+        // type is a 16-bit pattern.
+        let direct = unsafe { sm.half_cross_entropy_grad_direct(format, row, target, eps) };
+        if let Some(loss) = direct {
+            return Ok(loss);
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { read_row(sm, x, n, op) }
 }
 
 /// [`map_row`] for an operation with kernels of its own for 16-bit rows

@@ -171,6 +171,7 @@ pub unsafe extern "C" fn softmax_stablemax_cross_entropy_f32(
             dlogits,
             |sm, x| sm.run_stablemax_cross_entropy(x, target, 0.0),
             |sm, io| sm.run_stablemax_cross_entropy_grad(io, target, 0.0),
+            None,
         )
     })
 }
@@ -221,6 +222,7 @@ pub unsafe extern "C" fn softmax_stablemax_cross_entropy_rows_f32(
             dlogits_stride,
             |sm, x, t, eps| sm.run_stablemax_cross_entropy(x, t, eps),
             |sm, io, t, eps| sm.run_stablemax_cross_entropy_grad(io, t, eps),
+            false,
         )
     })
 }

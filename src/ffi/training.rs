@@ -7,7 +7,9 @@
 //! `half_training` call the same functions): one set of checks, statuses and special values.
 
 use super::check::{class, cross_entropy_args, cross_entropy_rows_args, rows_grad, targets_arg};
-use super::element::{map_row, read_row, zero_row, CElement};
+use super::element::{
+    cross_entropy_grad_row, cross_entropy_row, map_row, read_row, zero_row, CElement,
+};
 use super::{guard_status, softmax_status, validated, Checked};
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut};
@@ -198,6 +200,7 @@ pub(super) unsafe fn backward_rows<T: CElement>(
 ///
 /// # Safety
 /// The caller contract of `softmax_cross_entropy_f32`, in values of `T`.
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn cross_entropy_one<T: Element>(
     logits: *const T,
     n: usize,
@@ -206,6 +209,7 @@ pub(super) unsafe fn cross_entropy_one<T: Element>(
     dlogits: *mut T,
     loss_only: impl FnOnce(&Softmax, &[f32]) -> Result<f32, crate::Error>,
     with_grad: impl FnOnce(&Softmax, InOut<'_>) -> Result<f32, crate::Error>,
+    direct: Option<f32>,
 ) -> Checked<()> {
     cross_entropy_args(logits, n, target, loss, dlogits)?;
     let sm = Softmax::new();
@@ -213,13 +217,27 @@ pub(super) unsafe fn cross_entropy_one<T: Element>(
         // SAFETY: `logits` is non-null, aligned, at most isize::MAX bytes
         // (`cross_entropy_args`) and readable for `n` values (the caller); the row is
         // released before `loss` is written.
-        validated(unsafe { read_row(&sm, logits, n, |x| loss_only(&sm, x)) })?
+        let op = |x: &[f32]| loss_only(&sm, x);
+        // SAFETY: as above.
+        validated(unsafe {
+            match direct {
+                Some(eps) => cross_entropy_row(&sm, logits, n, (target, eps), op),
+                None => read_row(&sm, logits, n, op),
+            }
+        })?
     } else {
         // SAFETY: both pointers are non-null, aligned, valid for `n` values (checked by
         // `cross_entropy_args` and the caller's contract), and `dlogits` is `logits` or
         // disjoint from it; the kernels read the target logit and finish the loss before they
-        // write (and 16-bit rows are staged: the output is written after the operation).
-        validated(unsafe { map_row(&sm, logits, dlogits, n, |io| with_grad(&sm, io)) })?
+        // write (16-bit rows too, whether read in their format or staged).
+        let op = |io: InOut<'_>| with_grad(&sm, io);
+        // SAFETY: as above.
+        validated(unsafe {
+            match direct {
+                Some(eps) => cross_entropy_grad_row(&sm, logits, dlogits, n, (target, eps), op),
+                None => map_row(&sm, logits, dlogits, n, op),
+            }
+        })?
     };
     // SAFETY: `loss` is non-null, aligned and outside `dlogits` (`cross_entropy_args`) and
     // writable (the caller).
@@ -286,6 +304,7 @@ pub(super) unsafe fn cross_entropy<T: Element>(
             dlogits,
             |sm, x| sm.run_cross_entropy(x, target, 0.0),
             |sm, io| sm.run_cross_entropy_grad(io, target, 0.0),
+            Some(0.0),
         )
     })
 }
@@ -384,6 +403,7 @@ pub(super) unsafe fn cross_entropy_rows<T: Element>(
             dlogits_stride,
             |sm, x, t, eps| sm.run_cross_entropy(x, t, eps),
             |sm, io, t, eps| sm.run_cross_entropy_grad(io, t, eps),
+            true,
         )
     })
 }
@@ -408,6 +428,7 @@ pub(crate) unsafe fn cross_entropy_rows_impl<T: Element>(
     dlogits_stride: usize,
     loss: impl Fn(&Softmax, &[f32], usize, f32) -> Result<f32, crate::Error> + Sync,
     loss_grad: impl Fn(&Softmax, InOut<'_>, usize, f32) -> Result<f32, crate::Error> + Sync,
+    direct: bool,
 ) -> Checked<()> {
     if !cross_entropy_rows_args(
         logits,
@@ -458,14 +479,32 @@ pub(crate) unsafe fn cross_entropy_rows_impl<T: Element>(
                 }
                 Some(t) if !has_d => {
                     // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
-                    unsafe { read_row(&sm, x, cols, |x| loss(&sm, x, t, label_smoothing)) }
-                        .expect("targets and smoothing validated above")
+                    let op = |x: &[f32]| loss(&sm, x, t, label_smoothing);
+                    let args = (t, label_smoothing);
+                    // SAFETY: as above.
+                    unsafe {
+                        if direct {
+                            cross_entropy_row(&sm, x, cols, args, op)
+                        } else {
+                            read_row(&sm, x, cols, op)
+                        }
+                    }
+                    .expect("targets and smoothing validated above")
                 }
                 Some(t) => {
                     // SAFETY: rows `r` of `logits` and `dlogits` (see above): valid for
                     // `cols` values, the output either the input or disjoint from it.
-                    unsafe { map_row(&sm, x, d, cols, |io| loss_grad(&sm, io, t, label_smoothing)) }
-                        .expect("targets and smoothing validated above")
+                    let op = |io: InOut<'_>| loss_grad(&sm, io, t, label_smoothing);
+                    let args = (t, label_smoothing);
+                    // SAFETY: as above.
+                    unsafe {
+                        if direct {
+                            cross_entropy_grad_row(&sm, x, d, cols, args, op)
+                        } else {
+                            map_row(&sm, x, d, cols, op)
+                        }
+                    }
+                    .expect("targets and smoothing validated above")
                 }
                 None => unreachable!("targets validated above"),
             };

@@ -20,6 +20,26 @@ pub(crate) enum Half {
     Bf16,
 }
 
+impl Half {
+    /// The f32 value of the bits `h` of this format (exact).
+    #[inline(always)]
+    pub(crate) fn widen(self, h: u16) -> f32 {
+        match self {
+            Half::F16 => f16_to_f32(h),
+            Half::Bf16 => bf16_to_f32(h),
+        }
+    }
+
+    /// `x` rounded to this format (as the vector conversions round).
+    #[inline(always)]
+    pub(crate) fn round(self, x: f32) -> u16 {
+        match self {
+            Half::F16 => f32_to_f16(x),
+            Half::Bf16 => f32_to_bf16(x),
+        }
+    }
+}
+
 /// The f32 value of the f16 bits `h`.
 #[inline(always)]
 pub(crate) fn f16_to_f32(h: u16) -> f32 {

@@ -100,6 +100,11 @@ pub(crate) struct Kernels {
     /// `(y, dy, dx, n)`, converting in the registers (the bits of widening, the f32 pass and
     /// rounding); non-temporal stores when asked (the last argument).
     pub half_backward: HalfBackward,
+    /// Cross-entropy with its gradient of a 16-bit row of logits `(x, d, n)` (`d` equal to
+    /// `x` or disjoint), the target and the smoothing (as `cross_entropy_grad`), converting in
+    /// the registers (the bits of widening, the f32 kernel and rounding); non-temporal stores
+    /// when asked (the last argument). `None`, nothing written, for the special-value path.
+    pub half_cross_entropy_grad: HalfCrossEntropyGrad,
     /// Three-pass reload softmax of a 16-bit row `(x, y, n)` through an f32 buffer of `n`
     /// values (possibly uninitialised): the bits of widening, the f32 kernel and rounding;
     /// `false`, nothing written, for short rows and the special-value path.
@@ -137,6 +142,9 @@ pub(crate) type HalfExpStoreMax =
 /// [`Kernels::half_backward`].
 pub(crate) type HalfBackward =
     unsafe fn(convert::Half, (*const u16, *const u16, *mut u16, usize), bool, bool);
+/// [`Kernels::half_cross_entropy_grad`].
+pub(crate) type HalfCrossEntropyGrad =
+    unsafe fn(convert::Half, (*const u16, *mut u16, usize), usize, f32, bool) -> Option<f32>;
 /// [`SegmentKernels::half_reload_out`].
 pub(crate) type HalfReloadOut =
     unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32, Option<f32>, f32);
@@ -587,6 +595,15 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn half_cross_entropy_grad(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), target: usize, eps: f32, nt: bool) -> Option<f32> {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                // SAFETY: the caller's contract (the row's pointers and the target).
+                unsafe { $crate::kernels::per_format!(format, F => generic::training::cross_entropy_grad_half::<$V, { $unroll }>(isa, F, row, target, eps, nt)) }
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -704,6 +721,7 @@ macro_rules! kernel_table {
             widen: entry::widen,
             narrow: entry::narrow,
             half_backward: entry::half_backward,
+            half_cross_entropy_grad: entry::half_cross_entropy_grad,
             half_softmax_reload: entry::half_softmax_reload,
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,

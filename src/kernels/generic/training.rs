@@ -4,8 +4,10 @@
 use super::forward::{classify, fill, logsumexp_special_parts, softmax_special, Special};
 use super::inputs::Plain;
 use super::pair_sum::pair_sum;
+use super::pair_sum::pair_sum_src;
 use super::passes::{
-    dot, dot_pair, dot_src, map2_store_nt, map_store_nt, ExpMinus, LaneMap2, Map2, Prob, PREFETCH,
+    dot, dot_pair, dot_src, map2_store_nt, map_store_nt, ExpMinus, LaneMap, LaneMap2, Map, Map2,
+    Prob, PREFETCH,
 };
 use super::walk::{self, HalfPair, Halves};
 use crate::kernels::convert::Half;
@@ -183,6 +185,50 @@ unsafe fn map2_half<V: Simd, const U: usize>(
     }
 }
 
+/// The constant `c` of [`loss_of`]: the target logit when finite, else 0.
+#[inline(always)]
+fn loss_shift(xt: f32) -> f32 {
+    if xt.is_finite() {
+        xt
+    } else {
+        0.0
+    }
+}
+
+/// `mean(x) - c` for the smoothing term (`sum` gives the f64 sum of the `n` logits: exact
+/// products, f64 additions, so no f32 rounding or overflow of `x - c`); 0 without smoothing.
+#[inline(always)]
+fn mean_minus_c(xt: f32, eps: f32, n: usize, sum: impl FnOnce() -> f64) -> f64 {
+    if eps > 0.0 {
+        sum() / n as f64 - loss_shift(xt) as f64
+    } else {
+        0.0
+    }
+}
+
+/// The cross-entropy loss from `lse = base + rest` (`|rest|` small), the target logit `xt`,
+/// the smoothing `eps` and `mean(x) - c` ([`mean_minus_c`]): `(1-eps)(lse - x_t) +
+/// eps(lse - mean)`. The smoothing term needs lse - mean(x); both can be huge and close, so
+/// lse - c is formed in f64 from lse's two parts (c the target logit when finite) before the
+/// small part is added. Both parts are >= 0 exactly (lse >= max >= x_t, lse >= mean);
+/// rounding could make a loss of about 0 slightly negative, so it is clamped (NaN kept).
+#[inline(always)]
+fn loss_of(xt: f32, eps: f32, mean_minus_c: f64, base: f64, rest: f64) -> f64 {
+    let eps64 = eps as f64;
+    let to_target = (base - xt as f64) + rest;
+    let loss = if eps > 0.0 {
+        let to_mean = (base - loss_shift(xt) as f64) + rest - mean_minus_c;
+        (1.0 - eps64) * to_target + eps64 * to_mean
+    } else {
+        to_target
+    };
+    if loss < 0.0 {
+        0.0
+    } else {
+        loss
+    }
+}
+
 /// The loss of [`cross_entropy_grad`] and, when the row took the fast path, its pass-1
 /// result `(S, k)` with `sum e^x = S * 2^k`.
 #[cfg_attr(debug_assertions, inline(never))]
@@ -195,34 +241,8 @@ fn cross_entropy_parts<V: Simd, const U: usize>(
 ) -> (f64, Option<(f64, f32)>) {
     let n = x.len();
     let xt = x[target];
-    // The smoothing term needs lse - mean(x); both can be huge and close, so lse - c is
-    // formed in f64 from lse's two parts (c the target logit when finite) before the small
-    // part is added, and the mean minus c from the f64 sum of the logits (exact products,
-    // f64 additions: no f32 rounding or overflow of `x - c`).
-    let c = if xt.is_finite() { xt } else { 0.0 };
-    let mean_minus_c = if eps > 0.0 {
-        (dot::<V, U>(isa, &Plain, x)) / n as f64 - c as f64
-    } else {
-        0.0
-    };
-    let eps64 = eps as f64;
-    // lse = base + rest, with |rest| small: loss = (1-eps)(lse - x_t) + eps(lse - mean).
-    // Both parts are >= 0 exactly (lse >= max >= x_t, lse >= mean); rounding could make a
-    // loss of about 0 slightly negative, so it is clamped (NaN kept).
-    let loss_from = |base: f64, rest: f64| {
-        let to_target = (base - xt as f64) + rest;
-        let loss = if eps > 0.0 {
-            let to_mean = (base - c as f64) + rest - mean_minus_c;
-            (1.0 - eps64) * to_target + eps64 * to_mean
-        } else {
-            to_target
-        };
-        if loss < 0.0 {
-            0.0
-        } else {
-            loss
-        }
-    };
+    let mean_minus_c = mean_minus_c(xt, eps, n, || dot::<V, U>(isa, &Plain, x));
+    let loss_from = |base: f64, rest: f64| loss_of(xt, eps, mean_minus_c, base, rest);
     match pair_sum::<V, U>(isa, &Plain, x) {
         Some((s, k)) if !s.is_nan() => (
             loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
@@ -318,4 +338,90 @@ pub(crate) fn cross_entropy_grad<V: Simd, const U: usize>(
         },
     }
     loss as f32
+}
+
+/// [`cross_entropy_grad`] of a 16-bit row of logits `(x, d, n)`, the gradient written to `d`
+/// in the format, converting in the registers: the same pass 1 ([`pair_sum_src`] over the
+/// widened values), mean, loss and map, so the bits of widening the row, running the f32
+/// kernel and rounding the gradient, with no buffer. A null `d` gives the loss alone (the
+/// bits of the f32 kernel's loss). `None`, with nothing written, for a row that needs the
+/// special-value rules (the caller stages it).
+///
+/// # Safety
+/// `x` is readable for `n` elements and `d` is null or writable for `n` elements (2-byte
+/// aligned), equal to `x` or disjoint from it; `target < n`.
+#[inline(always)]
+pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, d, n): (*const u16, *mut u16, usize),
+    target: usize,
+    eps: f32,
+    non_temporal: bool,
+) -> Option<f32> {
+    debug_assert!(target < n);
+    // SAFETY: `target < n` (the contract).
+    let xt = format.widen(unsafe { x.add(target).read() });
+    let mean_minus_c = mean_minus_c(xt, eps, n, || {
+        // SAFETY: the row is readable for `n` elements (the contract).
+        dot_src(isa, &unsafe { Halves::from_raw(x, n, format, 0.0) })
+    });
+    // SAFETY: as above.
+    let sums = unsafe { Halves::from_raw(x, n, format, f32::NEG_INFINITY) };
+    let (s, k) = pair_sum_src::<V, U, _>(isa, &sums).filter(|(s, _)| !s.is_nan())?;
+    let loss = loss_of(
+        xt,
+        eps,
+        mean_minus_c,
+        k as f64 * std::f64::consts::LN_2,
+        s.ln(),
+    );
+    if d.is_null() {
+        return Some(loss as f32);
+    }
+    let p = Prob::new(isa, Exp::new(isa, k, 1.0 / s));
+    // SAFETY: as above; `d` is writable for `n` elements, equal to `x` or disjoint from it
+    // (each vector is read before it is written), and the target logit was read above.
+    let src = unsafe { Halves::from_raw(x, n, format, 0.0) };
+    let gt = if eps > 0.0 {
+        let f = ExpMinus {
+            p,
+            c: V::splat(isa, eps / n as f32),
+        };
+        // SAFETY: as above.
+        unsafe { map_to_half::<V, U>(isa, &src, d, &f, non_temporal) };
+        f.apply(V::splat(isa, xt)).first()
+    } else {
+        // SAFETY: as above.
+        unsafe { map_to_half::<V, U>(isa, &src, d, &p, non_temporal) };
+        p.apply(V::splat(isa, xt)).first()
+    };
+    // The target's output as the f32 kernel forms it: its f32 value (the same lane-wise map)
+    // minus `1 - eps`, rounded once.
+    // SAFETY: `target < n`, inside `d`.
+    unsafe { d.add(target).write(format.round(gt - (1.0 - eps))) };
+    Some(loss as f32)
+}
+
+/// Writes `f(x)` over a 16-bit source to `y`, rounded to the source's format.
+///
+/// # Safety
+/// `y` is writable for the source's length (2-byte aligned), equal to its row or disjoint.
+#[inline(always)]
+unsafe fn map_to_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    src: &Halves<'_>,
+    y: *mut u16,
+    f: &impl LaneMap<V>,
+    non_temporal: bool,
+) {
+    let format = src.format();
+    // SAFETY: the contract.
+    unsafe {
+        if non_temporal {
+            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, src, format, y, &mut Map(f));
+        } else {
+            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, src, format, y, &mut Map(f));
+        }
+    }
 }

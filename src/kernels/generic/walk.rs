@@ -319,6 +319,12 @@ impl<'a> Halves<'a> {
 }
 
 impl Halves<'_> {
+    /// The row's format.
+    #[inline(always)]
+    pub(crate) fn format(&self) -> Half {
+        self.format
+    }
+
     /// The row at `x`, `n` elements of `format`; lanes past its end read as `fill`.
     ///
     /// # Safety
