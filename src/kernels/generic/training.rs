@@ -9,7 +9,7 @@ use super::passes::{
     dot, dot_pair, dot_src, map2_store_nt, map_store_nt, ExpMinus, LaneMap, LaneMap2, Map, Map2,
     Prob, PREFETCH,
 };
-use super::walk::{self, HalfPair, Halves};
+use super::walk::{self, Body, Halves, Pair, Source};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
@@ -149,39 +149,23 @@ pub(crate) unsafe fn backward_half<V: Simd, const U: usize>(
     non_temporal: bool,
 ) {
     // SAFETY: the rows are readable for `n` elements (the contract).
-    let pair = unsafe { HalfPair::from_raw(y, dy, n, format) };
+    let (ys, dys) = unsafe {
+        (
+            Halves::from_raw(y, n, format, 0.0),
+            Halves::from_raw(dy, n, format, 0.0),
+        )
+    };
+    let pair = Pair(ys, dys);
     if log {
-        // SAFETY: as above.
-        let s = dot_src(isa, &unsafe { Halves::from_raw(dy, n, format, 0.0) });
-        // SAFETY: the contract.
-        unsafe { map2_half::<V, U>(isa, &pair, dx, &log_softmax_grad(isa, s), non_temporal) }
+        let f = log_softmax_grad(isa, dot_src(isa, &dys));
+        // SAFETY: the contract; every vector of both rows is read before `dx`'s is written.
+        unsafe { to_half::<V, _, _, U>(isa, &pair, (format, dx), &mut Map2(&f), non_temporal) }
     } else {
-        let d = V::splat(isa, dot_src(isa, &pair) as f32);
-        // SAFETY: the contract.
-        unsafe { map2_half::<V, U>(isa, &pair, dx, &SoftmaxGrad { d }, non_temporal) }
-    }
-}
-
-/// Writes `f(y, dy)` over the pair of 16-bit rows to `dx`, rounded to their format.
-///
-/// # Safety
-/// As [`backward_half`], for the rows of `pair`.
-#[inline(always)]
-unsafe fn map2_half<V: Simd, const U: usize>(
-    isa: Token<V>,
-    pair: &HalfPair<'_>,
-    dx: *mut u16,
-    f: &impl LaneMap2<V>,
-    non_temporal: bool,
-) {
-    let format = pair.format();
-    // SAFETY: the contract; every vector of both rows is read before `dx`'s is written.
-    unsafe {
-        if non_temporal {
-            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, pair, format, dx, &mut Map2(f));
-        } else {
-            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, pair, format, dx, &mut Map2(f));
-        }
+        let f = SoftmaxGrad {
+            d: V::splat(isa, dot_src(isa, &pair) as f32),
+        };
+        // SAFETY: as above.
+        unsafe { to_half::<V, _, _, U>(isa, &pair, (format, dx), &mut Map2(&f), non_temporal) }
     }
 }
 
@@ -389,11 +373,11 @@ pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
             c: V::splat(isa, eps / n as f32),
         };
         // SAFETY: as above.
-        unsafe { map_to_half::<V, U>(isa, &src, d, &f, non_temporal) };
+        unsafe { to_half::<V, _, _, U>(isa, &src, (format, d), &mut Map(&f), non_temporal) };
         f.apply(V::splat(isa, xt)).first()
     } else {
         // SAFETY: as above.
-        unsafe { map_to_half::<V, U>(isa, &src, d, &p, non_temporal) };
+        unsafe { to_half::<V, _, _, U>(isa, &src, (format, d), &mut Map(&p), non_temporal) };
         p.apply(V::splat(isa, xt)).first()
     };
     // The target's output as the f32 kernel forms it: its f32 value (the same lane-wise map)
@@ -403,25 +387,26 @@ pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
     Some(loss as f32)
 }
 
-/// Writes `f(x)` over a 16-bit source to `y`, rounded to the source's format.
+/// Writes a walk's `body` over a source to the 16-bit `y`, rounded to `format`; non-temporal
+/// stores when asked.
 ///
 /// # Safety
-/// `y` is writable for the source's length (2-byte aligned), equal to its row or disjoint.
+/// `y` is writable for the source's length (2-byte aligned), equal to a row the source reads
+/// or disjoint from them.
 #[inline(always)]
-unsafe fn map_to_half<V: Simd, const U: usize>(
+unsafe fn to_half<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize>(
     isa: Token<V>,
-    src: &Halves<'_>,
-    y: *mut u16,
-    f: &impl LaneMap<V>,
+    src: &S,
+    (format, y): (Half, *mut u16),
+    body: &mut B,
     non_temporal: bool,
 ) {
-    let format = src.format();
     // SAFETY: the contract.
     unsafe {
         if non_temporal {
-            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, src, format, y, &mut Map(f));
+            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, src, format, y, body);
         } else {
-            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, src, format, y, &mut Map(f));
+            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, src, format, y, body);
         }
     }
 }

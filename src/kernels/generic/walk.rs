@@ -319,12 +319,6 @@ impl<'a> Halves<'a> {
 }
 
 impl Halves<'_> {
-    /// The row's format.
-    #[inline(always)]
-    pub(crate) fn format(&self) -> Half {
-        self.format
-    }
-
     /// The row at `x`, `n` elements of `format`; lanes past its end read as `fill`.
     ///
     /// # Safety
@@ -377,74 +371,33 @@ impl<V: Simd> Source<V> for Halves<'_> {
     }
 }
 
-/// Two rows of one 16-bit format and equal length, read together and widened to f32 (the
-/// 16-bit counterpart of [`Two`]).
+/// Two sources of one length read together, their vectors paired (two 16-bit rows, say).
 #[derive(Clone, Copy)]
-pub(crate) struct HalfPair<'a> {
-    a: *const u16,
-    b: *const u16,
-    n: usize,
-    format: Half,
-    _rows: PhantomData<&'a [u16]>,
-}
+pub(crate) struct Pair<A, B>(pub A, pub B);
 
-impl HalfPair<'_> {
-    /// The rows at `a` and `b`, `n` elements each of `format`; the lanes past their end read
-    /// as 0.
-    ///
-    /// # Safety
-    /// As [`One::from_raw`], for both rows.
-    #[inline(always)]
-    pub(crate) unsafe fn from_raw(a: *const u16, b: *const u16, n: usize, format: Half) -> Self {
-        HalfPair {
-            a,
-            b,
-            n,
-            format,
-            _rows: PhantomData,
-        }
-    }
-
-    /// The rows' format.
-    #[inline(always)]
-    pub(crate) fn format(&self) -> Half {
-        self.format
-    }
-}
-
-impl<V: Simd> Source<V> for HalfPair<'_> {
+impl<V: Simd, A: Source<V, Item = V>, B: Source<V, Item = V>> Source<V> for Pair<A, B> {
     type Item = (V, V);
     #[inline(always)]
     fn len(&self) -> usize {
-        self.n
+        debug_assert_eq!(self.0.len(), self.1.len());
+        self.0.len()
     }
     #[inline(always)]
     unsafe fn at(&self, isa: Token<V>, i: usize) -> (V, V) {
-        debug_assert!(i + V::LANES <= self.n);
-        // SAFETY: `a[i..i + LANES]` and `b[i..i + LANES]` are inside the rows (the contract).
-        unsafe {
-            (
-                V::load_half(isa, self.format, self.a.add(i)),
-                V::load_half(isa, self.format, self.b.add(i)),
-            )
-        }
+        // SAFETY: both sources have the pair's length (the contract).
+        unsafe { (self.0.at(isa, i), self.1.at(isa, i)) }
     }
     #[inline(always)]
     unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> (V, V) {
-        debug_assert!(m < V::LANES && i + m <= self.n);
-        // SAFETY: `a[i..i + m]` and `b[i..i + m]` are inside the rows (the contract).
-        unsafe {
-            (
-                V::load_half_tail(isa, self.format, self.a.add(i), m, 0.0),
-                V::load_half_tail(isa, self.format, self.b.add(i), m, 0.0),
-            )
-        }
+        // SAFETY: as in `at`.
+        unsafe { (self.0.part(isa, i, m), self.1.part(isa, i, m)) }
     }
     #[inline(always)]
     fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
-        prefetch_ahead::<V, u16, PF>(isa, self.a.wrapping_add(i), step);
-        prefetch_ahead::<V, u16, PF>(isa, self.b.wrapping_add(i), step);
+        self.0.prefetch::<PF>(isa, i, step);
+        self.1.prefetch::<PF>(isa, i, step);
     }
+    const AHEAD: bool = A::AHEAD || B::AHEAD;
 }
 
 /// What a walk does with each vector (a trait rather than a closure, so that
