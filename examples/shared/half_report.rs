@@ -20,7 +20,8 @@ fn secs(reps: usize, f: &mut dyn FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// One timed case: softmax or log-sum-exp of `rows` rows of `cols`.
+/// One timed case: an operation on `rows` rows of `cols` (the backward pass and the
+/// cross-entropy on one row).
 #[derive(Clone, Copy)]
 struct Case {
     op: &'static str,
@@ -37,6 +38,14 @@ fn call<T: Element>(sm: &Softmax, c: Case, x: &[T], y: &mut [T], lse: &mut [f32]
             .softmax_rows(x, c.cols, y, c.cols, c.rows, c.cols, Algorithm::Auto)
             .unwrap(),
         ("log-softmax", _) => sm.log_softmax(&x[..n], &mut y[..n]).unwrap(),
+        // The inputs serve as both `y` and `dy`: the cost does not depend on the values.
+        ("softmax backward", _) => sm.softmax_backward(&x[..n], &x[..n], &mut y[..n]).unwrap(),
+        ("cross-entropy+grad", _) => {
+            black_box(
+                sm.cross_entropy_with_grad(&x[..n], n / 2, &mut y[..n])
+                    .unwrap(),
+            );
+        }
         (_, 1) => {
             black_box(sm.logsumexp(&x[..n]));
         }
@@ -69,6 +78,10 @@ pub fn half_report(
         one("softmax", big),
         one("log-softmax", big),
         one("log-sum-exp", big),
+        one("softmax backward", 4096),
+        one("softmax backward", big),
+        one("cross-entropy+grad", 4096),
+        one("cross-entropy+grad", 32_000),
     ];
     for (r, c) in [
         (4096, 64),
