@@ -398,9 +398,7 @@ fn cross_entropy_pass1(
     let k = &sm.kernels.segment;
     // SAFETY: `target < n` (checked by the caller); reads only.
     let xt = unsafe { row.x.0.add(target).read() };
-    let c = if xt.is_finite() { xt } else { 0.0 };
-    let slots = Slots::new(row.count());
-    exec.run(row.count(), &|i| {
+    cross_entropy_pass1_by(row.count(), row.n, exec, xt, eps, &|i, c| {
         // SAFETY: reads only.
         let seg = unsafe { row.input(i) };
         // SAFETY: as in `pair_sum`.
@@ -411,14 +409,31 @@ fn cross_entropy_pass1(
         } else {
             0.0
         };
-        slots.set(i, (p, m));
-    });
+        (p, m)
+    })
+}
+
+/// Pass 1 of cross-entropy over the `count` segments of a row of `n` logits whose target
+/// logit is `xt`: `seg(i, c)` gives segment `i`'s pass-1 part and its `sum (x - c)` (0
+/// without smoothing). Returns the loss and the combined sum `(S, k)`, or `None` for the
+/// special path.
+pub(crate) fn cross_entropy_pass1_by(
+    count: usize,
+    n: usize,
+    exec: &Exec,
+    xt: f32,
+    eps: f32,
+    seg: &(dyn Fn(usize, f32) -> (Part, f64) + Sync),
+) -> Option<(f32, f64, f32)> {
+    let c = if xt.is_finite() { xt } else { 0.0 };
+    let slots = Slots::new(count);
+    exec.run(count, &|i| slots.set(i, seg(i, c)));
     let (s, e) = combine(slots.values().map(|v| v.0))?;
     // As in the kernel (`generic::training`): lse = base + rest, the mean taken of x - c.
     let (base, rest) = (e as f64 * std::f64::consts::LN_2, s.ln());
     let to_target = (base - xt as f64) + rest;
     let loss = if eps > 0.0 {
-        let mean_minus_c = slots.values().map(|v| v.1).sum::<f64>() / row.n as f64;
+        let mean_minus_c = slots.values().map(|v| v.1).sum::<f64>() / n as f64;
         let to_mean = (base - c as f64) + rest - mean_minus_c;
         let eps = eps as f64;
         (1.0 - eps) * to_target + eps * to_mean

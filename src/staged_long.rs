@@ -47,7 +47,8 @@ use crate::kernels::HalfExpStoreMax;
 use crate::parallel::{Exec, Shared};
 use crate::rows::{InOut, Rows, RowsIn};
 use crate::segmented::{
-    combine, max_of, segment, stored_total, OneWalk, Part, Slots, SEGMENT, SEGMENT_MIN_LEN,
+    combine, cross_entropy_pass1_by, max_of, segment, stored_total, OneWalk, Part, Slots, SEGMENT,
+    SEGMENT_MIN_LEN,
 };
 use crate::staged::{with_scratch, STAGE};
 use crate::{Algorithm, Softmax};
@@ -101,18 +102,11 @@ fn neg_inf(format: Half) -> u16 {
 /// Pass 1 over every segment, combined (`None`: the special-value path).
 fn pass1(sm: &Softmax, row: HalfRow<'_>, exec: &Exec) -> Option<(f64, f32)> {
     let (x, format, n) = (Shared(row.x), row.format, row.n);
-    let sum = sm.kernels.segment.half_pair_sum;
     let part = |i: usize| {
         let (start, len) = segment(i, n);
         // SAFETY: `start + len <= n`: inside the row, readable (`HalfRow::new`).
         let seg = unsafe { std::slice::from_raw_parts(x.get().add(start), len) };
-        // SAFETY: pass 1 only reads; the kernels' ISA runs here (dispatch checked it).
-        match unsafe { sum(format, seg) } {
-            Some((s, e)) if s.is_finite() => Part::Sum(s, e),
-            Some(_) => Part::Special,
-            None if seg.iter().all(|&b| b == neg_inf(format)) => Part::Empty,
-            None => Part::Special,
-        }
+        half_part(sm, format, seg)
     };
     if row.count() == 1 {
         return combine(std::iter::once(part(0)));
@@ -120,6 +114,17 @@ fn pass1(sm: &Softmax, row: HalfRow<'_>, exec: &Exec) -> Option<(f64, f32)> {
     let slots = Slots::new(row.count());
     exec.run(row.count(), &|i| slots.set(i, part(i)));
     combine(slots.values())
+}
+
+/// Pass 1 of a 16-bit segment, as `segmented::part` gives it for the widened segment.
+fn half_part(sm: &Softmax, format: Half, seg: &[u16]) -> Part {
+    // SAFETY: pass 1 only reads; the kernels' ISA runs here (dispatch checked it).
+    match unsafe { (sm.kernels.segment.half_pair_sum)(format, seg) } {
+        Some((s, e)) if s.is_finite() => Part::Sum(s, e),
+        Some(_) => Part::Special,
+        None if seg.iter().all(|&b| b == neg_inf(format)) => Part::Empty,
+        None => Part::Special,
+    }
 }
 
 /// Runs the output pass `out` on every segment of the row (whose output must not be null).
@@ -165,11 +170,72 @@ impl Softmax {
     ) -> Option<f32> {
         let n = row.2;
         if n >= SEGMENT_MIN_LEN {
-            return None;
+            // SAFETY: the caller's contract.
+            return unsafe { self.half_cross_entropy_segments(format, row, target, eps) };
         }
         let nt = self.non_temporal_half(n);
         // SAFETY: the kernels' ISA runs here (dispatch checked it); the caller's contract.
         unsafe { (self.kernels.half_cross_entropy_grad)(format, row, target, eps, nt) }
+    }
+
+    /// [`Softmax::half_cross_entropy_grad_direct`] of a row of `SEGMENT_MIN_LEN` elements or
+    /// more, segment by segment on the handle's threads, as `segmented::cross_entropy_grad`
+    /// runs f32 rows (the same segments, parts combined in index order, mean, loss and
+    /// output maps), so the bits of staging the row.
+    ///
+    /// # Safety
+    /// As [`Softmax::half_cross_entropy_grad_direct`].
+    unsafe fn half_cross_entropy_segments(
+        &self,
+        format: Half,
+        (x, d, n): (*const u16, *mut u16, usize),
+        target: usize,
+        eps: f32,
+    ) -> Option<f32> {
+        let (k, exec) = (&self.kernels.segment, Exec::of(self.threads));
+        let count = n.div_ceil(SEGMENT);
+        // SAFETY: `target < n` (the contract).
+        let xt = format.widen(unsafe { x.add(target).read() });
+        let xs = Shared(x);
+        let seg = |i: usize| {
+            let (start, len) = segment(i, n);
+            // SAFETY: `start + len <= n`: inside the row, readable (the contract).
+            unsafe { std::slice::from_raw_parts(xs.get().add(start), len) }
+        };
+        let (loss, s, e) = cross_entropy_pass1_by(count, n, &exec, xt, eps, &|i, c| {
+            let m = if eps > 0.0 {
+                // SAFETY: reads only; the kernels' ISA runs here (dispatch checked it).
+                unsafe { (k.half_sum_minus)(format, seg(i), c) }
+            } else {
+                0.0
+            };
+            (half_part(self, format, seg(i)), m)
+        })?;
+        if d.is_null() {
+            return Some(loss);
+        }
+        let (r, per_class) = (1.0 / s, eps / n as f32);
+        let (ds, nt) = (Shared(d), self.non_temporal_half(n));
+        exec.run(count, &|i| {
+            let (start, len) = segment(i, n);
+            let io = (
+                xs.get().wrapping_add(start),
+                ds.get().wrapping_add(start),
+                len,
+            );
+            // SAFETY: the segment lies in the row and in `d` (the contract), which is the row
+            // or disjoint from it; each task reads and writes only its own segment. The pass
+            // gave a finite sum, so no output is NaN.
+            unsafe { (k.half_exp_out)(format, io, e, r, per_class, nt) };
+        });
+        // The target's output as the f32 path forms it: the same map on its f32 value (the
+        // f32 pass over one element), minus `1 - eps`, rounded once.
+        let mut v = [xt];
+        // SAFETY: the kernels' ISA runs here; a one-element row in place.
+        unsafe { (k.exp_out)(InOut::in_place(&mut v), e, r, per_class, false) };
+        // SAFETY: `target < n`, inside `d`.
+        unsafe { d.add(target).write(format.round(v[0] - (1.0 - eps))) };
+        Some(loss)
     }
 
     /// Softmax of a 16-bit row read and written in its format (see the module docs); `false`,
@@ -386,7 +452,7 @@ impl Softmax {
         let nt = self.non_temporal_half(row.n);
         // SAFETY: the kernels' ISA runs here (dispatch checked it); each segment lies in the
         // row, its output equal to or disjoint from its input (`HalfRow::new`).
-        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, r, nt) });
+        output_pass(row, &exec, &|seg| unsafe { out(f, seg, e, r, 0.0, nt) });
         true
     }
 
@@ -448,7 +514,7 @@ mod tests {
                             // SAFETY: `row` holds `n` values and `y` at least `n` more from
                             // `yp`; the ISA is supported.
                             unsafe {
-                                (seg.half_exp_out)(format, (xp, yp, n), 3.0, 0.01, nt);
+                                (seg.half_exp_out)(format, (xp, yp, n), 3.0, 0.01, 0.0, nt);
                             }
                             let mut z = row.to_vec();
                             let zp = z.as_mut_ptr();

@@ -139,6 +139,9 @@ pub(crate) type PairSum = Option<(f64, f32)>;
 /// [`SegmentKernels::half_exp_store_max`].
 pub(crate) type HalfExpStoreMax =
     unsafe fn(convert::Half, *const u16, usize, *mut f32) -> Option<generic::passes::Stored>;
+/// [`SegmentKernels::half_exp_out`].
+pub(crate) type HalfExpOut =
+    unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64, f32, bool);
 /// [`Kernels::half_backward`].
 pub(crate) type HalfBackward =
     unsafe fn(convert::Half, (*const u16, *const u16, *mut u16, usize), bool, bool);
@@ -178,10 +181,12 @@ pub(crate) struct SegmentKernels {
     pub sum_exp: unsafe fn(&[f32], f32) -> f64,
     /// `pair_sum` of a 16-bit segment, read directly.
     pub half_pair_sum: unsafe fn(convert::Half, &[u16]) -> PairSum,
-    /// `exp_out` (with `c = 0`) from a 16-bit segment `(x, y, n)` to its 16-bit output,
-    /// non-temporal stores when asked. The segment holds no NaN (its row's pass 1 gave a
-    /// finite sum).
-    pub half_exp_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f64, bool),
+    /// `exp_out` from a 16-bit segment `(x, y, n)` to its 16-bit output (`c` the argument
+    /// after `r`), non-temporal stores when asked. The segment holds no NaN (its row's pass
+    /// 1 gave a finite sum).
+    pub half_exp_out: HalfExpOut,
+    /// `sum_minus` of a 16-bit segment, read directly.
+    pub half_sum_minus: unsafe fn(convert::Half, &[u16], f32) -> f64,
     /// `shift_out` from a 16-bit segment `(x, y, n)` to its 16-bit output, as
     /// `half_exp_out`.
     pub half_shift_out: unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, f32, bool),
@@ -541,12 +546,20 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64, nt: bool) {
+            pub(super) unsafe fn seg_half_exp_out(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), k: f32, r: f64, c: f32, nt: bool) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the row's pointers).
-                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, F, row, k, r, nt)) }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_out_half::<$V, { $unroll }>(isa, F, row, k, r, c, nt)) }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn seg_half_sum_minus(format: $crate::kernels::convert::Half, x: &[u16], c: f32) -> f64 {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                $crate::kernels::per_format!(format, F => generic::half_rows::sum_minus_half::<$V, { $unroll }>(isa, F, x, c))
             }
 
             $(#[$attr])*
@@ -709,6 +722,7 @@ macro_rules! kernel_table {
                 sum_exp: entry::seg_sum_exp,
                 half_pair_sum: entry::seg_half_pair_sum,
                 half_exp_out: entry::seg_half_exp_out,
+                half_sum_minus: entry::seg_half_sum_minus,
                 half_shift_out: entry::seg_half_shift_out,
                 half_widen_max: entry::seg_half_widen_max,
                 half_exp_store_max: if $crate::kernels::generic::passes::one_walk_reload::<$V>() {

@@ -6,14 +6,15 @@
 //! row first.
 
 use super::convert::AsIs;
-use super::inputs::Plain;
+use super::inputs::{Input, Offset, Plain};
 use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
 use super::passes::{
-    block_sum_by, exp_store_max_src, exp_store_sum, one_walk_reload, tests_stored, Blocks, ExpSum,
-    LaneMap, Map, Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored, PREFETCH,
+    block_sum_by, dot_src, exp_store_max_src, exp_store_sum, one_walk_reload, tests_stored, Blocks,
+    ExpMinus, ExpSum, LaneMap, Map, Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored,
+    PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
-use super::walk::{self, Halves, One, OutputAhead, Slice, Source};
+use super::walk::{self, Halves, One, OutputAhead, Slice, Source, Through};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
 use crate::kernels::simd::{Simd, Token};
@@ -56,7 +57,7 @@ unsafe fn map_half<V: Simd, const U: usize>(
 }
 
 /// The output pass of two-pass softmax over a 16-bit row: `y = min(1, exp(x - k*ln2) * r)`
-/// (`row` is `(x, y, n)`).
+/// (`row` is `(x, y, n)`), minus `c` when `c != 0` (the gradient of smoothed cross-entropy).
 ///
 /// # Safety
 /// As [`map_half`].
@@ -67,11 +68,36 @@ pub(crate) unsafe fn exp_out_half<V: Simd, const U: usize>(
     row: (*const u16, *mut u16, usize),
     k: f32,
     r: f64,
+    c: f32,
     non_temporal: bool,
 ) {
-    let f = Prob::new(isa, Exp::new(isa, k, r));
-    // SAFETY: the contract.
-    unsafe { map_half::<V, U>(isa, format, row, &f, non_temporal) }
+    let p = Prob::new(isa, Exp::new(isa, k, r));
+    // The maps of the f32 pass (`segmented::exp_out`).
+    if c != 0.0 {
+        let f = ExpMinus {
+            p,
+            c: V::splat(isa, c),
+        };
+        // SAFETY: the contract.
+        unsafe { map_half::<V, U>(isa, format, row, &f, non_temporal) }
+    } else {
+        // SAFETY: the contract.
+        unsafe { map_half::<V, U>(isa, format, row, &p, non_temporal) }
+    }
+}
+
+/// `sum (x - c)` over a 16-bit segment in f64, as `segmented::sum_minus` over the widened
+/// values (the same sum, bit for bit).
+#[inline(always)]
+pub(crate) fn sum_minus_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    x: &[u16],
+    c: f32,
+) -> f64 {
+    let off = Offset::<V>::new(isa, c);
+    let fill = Input::<V>::stored_fill(&off, 0.0);
+    dot_src(isa, &Through(Halves::new(x, format, fill), &off))
 }
 
 /// The output pass of log-softmax over a 16-bit row: `y = min(0, (x - k*LN2_HI) - b)`.

@@ -400,6 +400,34 @@ impl<V: Simd, A: Source<V, Item = V>, B: Source<V, Item = V>> Source<V> for Pair
     const AHEAD: bool = A::AHEAD || B::AHEAD;
 }
 
+/// A source read through an [`Input`] transform (its fill is the stored value that the
+/// transform maps to the fill wanted, as [`Input::stored_fill`] gives it).
+#[derive(Clone, Copy)]
+pub(crate) struct Through<'a, S, I>(pub S, pub &'a I);
+
+impl<V: Simd, S: Source<V, Item = V>, I: Input<V>> Source<V> for Through<'_, S, I> {
+    type Item = V;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    #[inline(always)]
+    unsafe fn at(&self, isa: Token<V>, i: usize) -> V {
+        // SAFETY: forwarded.
+        self.1.apply(unsafe { self.0.at(isa, i) })
+    }
+    #[inline(always)]
+    unsafe fn part(&self, isa: Token<V>, i: usize, m: usize) -> V {
+        // SAFETY: forwarded.
+        self.1.apply(unsafe { self.0.part(isa, i, m) })
+    }
+    #[inline(always)]
+    fn prefetch<const PF: usize>(&self, isa: Token<V>, i: usize, step: usize) {
+        self.0.prefetch::<PF>(isa, i, step);
+    }
+    const AHEAD: bool = S::AHEAD;
+}
+
 /// What a walk does with each vector (a trait rather than a closure, so that
 /// `#[inline(always)]` compiles it inside the ISA's entry point).
 pub(crate) trait Body<V, T> {
