@@ -347,7 +347,7 @@ impl Softmax {
             GradDirect::Softmax => false,
             GradDirect::LogSoftmax => true,
         };
-        let nt = self.flags(rows.3 / 2).non_temporal;
+        let nt = self.non_temporal_half(rows.3);
         // SAFETY: the kernels' ISA runs here (dispatch checked it); the caller's contract.
         unsafe { (self.kernels.half_backward)(format, rows, log, nt) };
         true

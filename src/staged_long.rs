@@ -149,7 +149,7 @@ fn output_pass(
 impl Softmax {
     /// Whether the output of a 16-bit row of `n` elements takes non-temporal stores: as f32
     /// outputs of the same number of bytes.
-    fn non_temporal_half(&self, n: usize) -> bool {
+    pub(crate) fn non_temporal_half(&self, n: usize) -> bool {
         self.flags(n / 2).non_temporal
     }
 
