@@ -10,6 +10,7 @@ use std::ffi::OsString;
 
 use std::process::Command;
 use std::ptr;
+use std::sync::RwLock;
 
 use softmax::ffi::stablemax::*;
 use softmax::ffi::*;
@@ -353,8 +354,14 @@ fn checks_on(isa: Isa, sm: Softmax) {
     }
 }
 
+/// Held for writing by the test that switches the process ISA, and for reading by the tests
+/// that compare two C calls bit for bit (tests run on parallel threads: calls on either side
+/// of a switch run different ISAs).
+static ISA_LOCK: RwLock<()> = RwLock::new(());
+
 #[test]
 fn c_functions_on_every_isa() {
+    let _isa = ISA_LOCK.write().unwrap_or_else(|e| e.into_inner());
     let before = softmax::current_isa();
     common::for_each_isa("c_functions_on_every_isa", |isa, sm| {
         softmax::set_isa(isa).unwrap();
@@ -365,6 +372,7 @@ fn c_functions_on_every_isa() {
 
 #[test]
 fn null_gradient_stride_is_never_used() {
+    let _isa = ISA_LOCK.read().unwrap_or_else(|e| e.into_inner());
     // As for `softmax_cross_entropy_rows_f32`: with `dlogits` NULL its stride is ignored,
     // even one whose products with the row index would overflow.
     let x = [
