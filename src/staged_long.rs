@@ -154,9 +154,9 @@ impl Softmax {
     }
 
     /// Cross-entropy of a 16-bit row of logits `(x, d, n)`, with its gradient written to `d`
-    /// in the format unless `d` is null (the bits of staging the row); `None`, with nothing
-    /// written, where the row must be staged: rows of `SEGMENT_MIN_LEN` elements or more (the
-    /// f32 path splits them into segments), and rows that need the special-value rules.
+    /// in the format unless `d` is null (the bits of staging the row; rows of `SEGMENT_MIN_LEN`
+    /// elements or more segment by segment, as the f32 path); `None`, with nothing written,
+    /// where the row needs the special-value rules (the caller stages it).
     ///
     /// # Safety
     /// `x` is readable for `n` elements and `d` null or writable for `n` elements, equal to
@@ -214,19 +214,13 @@ impl Softmax {
         if d.is_null() {
             return Some(loss);
         }
-        let (r, per_class) = (1.0 / s, eps / n as f32);
-        let (ds, nt) = (Shared(d), self.non_temporal_half(n));
-        exec.run(count, &|i| {
-            let (start, len) = segment(i, n);
-            let io = (
-                xs.get().wrapping_add(start),
-                ds.get().wrapping_add(start),
-                len,
-            );
-            // SAFETY: the segment lies in the row and in `d` (the contract), which is the row
-            // or disjoint from it; each task reads and writes only its own segment. The pass
-            // gave a finite sum, so no output is NaN.
-            unsafe { (k.half_exp_out)(format, io, e, r, per_class, nt) };
+        let (r, per_class, nt) = (1.0 / s, eps / n as f32, self.non_temporal_half(n));
+        // SAFETY: the contract (`d`, not null, equal to the row or disjoint from it).
+        let row = unsafe { HalfRow::new(format, x, d, n) };
+        // SAFETY: the kernels' ISA runs here; each segment lies in the row, its output equal
+        // to or disjoint from its input. The pass gave a finite sum, so no output is NaN.
+        output_pass(row, &exec, &|seg| unsafe {
+            (k.half_exp_out)(format, seg, e, r, per_class, nt)
         });
         // The target's output as the f32 path forms it: the same map on its f32 value (the
         // f32 pass over one element), minus `1 - eps`, rounded once.

@@ -234,7 +234,7 @@ impl Softmax {
 
     /// [`Softmax::run_cross_entropy`] of a row of `T`: 16-bit rows read in their format where
     /// the kernels take them, else staged.
-    fn cross_entropy_row<T: Element>(
+    pub(crate) fn cross_entropy_row<T: Element>(
         &self,
         x: &[T],
         target: usize,

@@ -297,31 +297,6 @@ pub(super) unsafe fn cross_entropy_grad_row<T: Element>(
     unsafe { map_row(sm, x, d, n, op) }
 }
 
-/// [`read_row`] for the cross-entropy loss of softmax (`op`: its f32 operation), as
-/// [`cross_entropy_grad_row`] with no gradient.
-///
-/// # Safety
-/// As [`read_row`]; `target < n` and `eps` in `[0, 1]` (checked by the caller).
-pub(super) unsafe fn cross_entropy_row<T: Element>(
-    sm: &Softmax,
-    x: *const T,
-    n: usize,
-    (target, eps): (usize, f32),
-    op: impl FnOnce(&[f32]) -> Result<f32, crate::Error>,
-) -> Result<f32, crate::Error> {
-    if let Some(format) = half_format::<T>() {
-        let row = (x.cast::<u16>(), ptr::null_mut(), n);
-        // SAFETY: the caller's contract: `x` readable for `n` values (no output); the element
-        // type is a 16-bit pattern.
-        let direct = unsafe { sm.half_cross_entropy_grad_direct(format, row, target, eps) };
-        if let Some(loss) = direct {
-            return Ok(loss);
-        }
-    }
-    // SAFETY: the caller's contract.
-    unsafe { read_row(sm, x, n, op) }
-}
-
 /// [`map_row`] for an operation with kernels of its own for 16-bit rows
 /// (`Softmax::map_row_direct`).
 ///

@@ -7,9 +7,7 @@
 //! `half_training` call the same functions): one set of checks, statuses and special values.
 
 use super::check::{class, cross_entropy_args, cross_entropy_rows_args, rows_grad, targets_arg};
-use super::element::{
-    cross_entropy_grad_row, cross_entropy_row, map_row, read_row, zero_row, CElement,
-};
+use super::element::{cross_entropy_grad_row, map_row, read_row, zero_row, CElement};
 use super::{guard_status, softmax_status, validated, Checked};
 use crate::parallel::{for_row_chunks, Shared};
 use crate::rows::{Grad, InOut};
@@ -221,7 +219,9 @@ pub(super) unsafe fn cross_entropy_one<T: Element>(
         // SAFETY: as above.
         validated(unsafe {
             match direct {
-                Some(eps) => cross_entropy_row(&sm, logits, n, (target, eps), op),
+                Some(eps) => {
+                    sm.cross_entropy_row(std::slice::from_raw_parts(logits, n), target, eps)
+                }
                 None => read_row(&sm, logits, n, op),
             }
         })?
@@ -480,11 +480,11 @@ pub(crate) unsafe fn cross_entropy_rows_impl<T: Element>(
                 Some(t) if !has_d => {
                     // SAFETY: `x` is row `r` of `logits` (see above); nothing writes it.
                     let op = |x: &[f32]| loss(&sm, x, t, label_smoothing);
-                    let args = (t, label_smoothing);
                     // SAFETY: as above.
                     unsafe {
                         if direct {
-                            cross_entropy_row(&sm, x, cols, args, op)
+                            let x = std::slice::from_raw_parts(x, cols);
+                            sm.cross_entropy_row(x, t, label_smoothing)
                         } else {
                             read_row(&sm, x, cols, op)
                         }
