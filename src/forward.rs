@@ -263,8 +263,11 @@ impl Softmax {
     ) -> Result<(), Error> {
         check_scale(scale)?;
         let mismatch = length("y", x.len(), y.len());
-        self.map_row(x, y, |io| self.run_softmax_scaled(io, algorithm, scale))
-            .ok_or(mismatch)
+        let direct = Direct::Scaled(algorithm, scale);
+        self.map_row_direct(x, y, direct, |io| {
+            self.run_softmax_scaled(io, algorithm, scale)
+        })
+        .ok_or(mismatch)
     }
 
     /// `xy = softmax(scale * xy)`.
@@ -274,7 +277,10 @@ impl Softmax {
         scale: f32,
     ) -> Result<(), Error> {
         check_scale(scale)?;
-        self.map_row_in_place(xy, |io| self.run_softmax_scaled(io, Algorithm::Auto, scale));
+        let direct = Direct::Scaled(Algorithm::Auto, scale);
+        self.map_row_in_place_direct(xy, direct, |io| {
+            self.run_softmax_scaled(io, Algorithm::Auto, scale)
+        });
         Ok(())
     }
 
@@ -292,7 +298,8 @@ impl Softmax {
         algorithm: Algorithm,
     ) -> Result<(), Error> {
         check_scale(scale)?;
-        self.rows_op(x, x_stride, y, y_stride, rows, cols, Direct::Staged, |b| {
+        let direct = Direct::Scaled(algorithm, scale);
+        self.rows_op(x, x_stride, y, y_stride, rows, cols, direct, |b| {
             self.run_softmax_scaled_rows(b, algorithm, scale)
         })
     }

@@ -76,6 +76,8 @@ pub(crate) enum Direct {
     Staged,
     /// Softmax with an algorithm: long rows (`crate::staged_long`).
     Softmax(Algorithm),
+    /// Softmax of the rows times a finite scale, with an algorithm: long rows.
+    Scaled(Algorithm, f32),
     /// Log-softmax: short rows (`crate::half_short`) and long rows.
     LogSoftmax,
 }
@@ -86,6 +88,7 @@ impl Softmax {
     fn direct_row(&self, op: Direct, row: HalfRow<'_>) -> bool {
         match op {
             Direct::Softmax(alg) => self.half_softmax_direct(row, alg),
+            Direct::Scaled(alg, scale) => self.half_softmax_scaled_direct(row, alg, scale),
             Direct::LogSoftmax => self.half_log_softmax_direct(row),
             Direct::Staged => false,
         }
@@ -99,7 +102,7 @@ impl Softmax {
                 self.half_log_softmax_short(format, batch);
                 true
             }
-            Direct::Softmax(_) | Direct::Staged => false,
+            Direct::Softmax(_) | Direct::Scaled(..) | Direct::Staged => false,
         }
     }
 }

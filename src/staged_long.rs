@@ -258,10 +258,51 @@ impl Softmax {
                 // SAFETY: the kernels' ISA runs here (dispatch checked it); the row's
                 // pointers hold `n` elements (`HalfRow::new`), and `buf` is a separate
                 // buffer of `n` values.
-                unsafe { (self.kernels.half_softmax_reload)(row.format, (row.x, row.y, n), buf) }
+                unsafe {
+                    (self.kernels.half_softmax_reload)(row.format, (row.x, row.y, n), buf, 1.0)
+                }
             });
         }
         (algorithm == Algorithm::TwoPass || n > STAGE) && self.half_softmax_long(row)
+    }
+
+    /// Softmax of `scale` times a 16-bit row (`scale` finite), read and written in its
+    /// format as [`Softmax::half_softmax_direct`] reads and writes an unscaled one, but with
+    /// the row as one piece: f32 rows with a scale are not cut into segments, so their
+    /// kernels' passes over the whole row are the ones that give the bits of staging. Three-
+    /// pass reload through a buffer of the row (on the heap past `STAGE`, and only where
+    /// `Thresholds::heap_reload` allows one), or the two passes of two-pass (where the row
+    /// resolves to two-pass, and past `STAGE` for the other algorithms). `false`, nothing
+    /// written, for short rows, `scale == 0` (the uniform rule) and the special-value path.
+    pub(crate) fn half_softmax_scaled_direct(
+        &self,
+        row: HalfRow<'_>,
+        algorithm: Algorithm,
+        scale: f32,
+    ) -> bool {
+        debug_assert!(scale.is_finite());
+        let n = row.n;
+        if n <= self.kernels.short_len || scale == 0.0 {
+            return false;
+        }
+        let algorithm = self.resolve(algorithm, n);
+        let io = (row.x, row.y, n);
+        if algorithm == Algorithm::ThreePassReload && (n <= STAGE || self.thresholds.heap_reload(n))
+        {
+            return with_scratch(n, |buf| {
+                // SAFETY: the kernels' ISA runs here (dispatch checked it); the row's
+                // pointers hold `n` elements (`HalfRow::new`), `buf` is a separate buffer of
+                // `n` values, and the scale is finite and non-zero.
+                unsafe { (self.kernels.half_softmax_reload)(row.format, io, buf, scale) }
+            });
+        }
+        if algorithm != Algorithm::TwoPass && n <= STAGE {
+            return false;
+        }
+        assert!(!row.y.is_null());
+        let nt = self.non_temporal_half(n);
+        // SAFETY: as above; the output equals the input or is disjoint from it.
+        unsafe { (self.kernels.half_softmax_scaled_two_pass)(row.format, io, scale, nt) }
     }
 
     /// Three-pass reload softmax of a 16-bit row of at least `SEGMENT_MIN_LEN` elements

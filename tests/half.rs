@@ -321,6 +321,122 @@ fn bf16_reload_threshold() {
     reload_threshold::<bf16>();
 }
 
+/// Scaled softmax of rows past 4096 elements (read and written in the format, the row as
+/// one piece, as the f32 kernels take a scaled row): the bits of the f32 call on the widened
+/// row, rounded, for `Auto` (whichever algorithm it resolves to), two-pass and three-pass
+/// reload (on a heap buffer, while the row fits the cache), scales below and above 1, negative,
+/// 1 and 0; out of place, in place and in a batch with gaps; ordinary rows and rows that take
+/// the special-value rules (a NaN, `+inf`, products that overflow, only `-inf`). The other
+/// algorithms take two-pass past 4096 elements: within one unit of the format of their f32
+/// results, rounded.
+fn scaled_as_f32<T: Half>() {
+    let canon = |b: u16| {
+        if T::from_bits(b).to_f32().is_nan() {
+            0x7fff
+        } else {
+            b
+        }
+    };
+    let bits = |v: &[T]| -> Vec<u16> { v.iter().map(|t| canon(t.bits())).collect() };
+    let rounded =
+        |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| canon(T::from_f32(f).bits())).collect() };
+    for_each_isa(&format!("scaled_as_f32_{}", T::NAME), |isa, sm| {
+        for (t, n) in [4097usize, 8192, 40_000, 131_072, 300_001]
+            .into_iter()
+            .enumerate()
+        {
+            let (x, _) = row::<T>(11 + n as u64, n, (-30.0, 30.0));
+            let mut rows = vec![("", x.clone())];
+            let mut nan = x.clone();
+            nan[n / 3] = T::from_f32(f32::NAN);
+            let mut inf = x.clone();
+            inf[n - 1] = T::from_f32(f32::INFINITY);
+            // The largest finite value of the format: times 2 (f16) or 3 (bf16), infinite.
+            let mut big = x.clone();
+            big[n / 2] = T::from_bits(if T::NAME == "bf16" { 0x7f7f } else { 0x7bff });
+            let masked = vec![T::from_f32(f32::NEG_INFINITY); n];
+            rows.extend([
+                (" NaN", nan),
+                (" +inf", inf),
+                (" overflow", big),
+                (" -inf", masked),
+            ]);
+            for (what, x) in rows {
+                let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+                let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+                // Not every row with every scale: the special rows take one scale each.
+                let scales: &[f32] = if what.is_empty() {
+                    &[0.37, -1.5, 1e30, 1.0, 0.0]
+                } else {
+                    &[[3.0, -0.37, 1.0][t % 3]]
+                };
+                for &scale in scales {
+                    let ctx = format!("{} {isa:?} n={n}{what} scale {scale}", T::NAME);
+                    let mut algs = vec![Algorithm::Auto, Algorithm::TwoPass];
+                    if Algorithm::Auto.resolve(n) == Algorithm::ThreePassReload {
+                        algs.push(Algorithm::ThreePassReload);
+                    }
+                    for alg in algs {
+                        sm.softmax_scaled_with(&x, &mut y, scale, alg).unwrap();
+                        sm.softmax_scaled_with(&w, &mut yf, scale, alg).unwrap();
+                        assert_eq!(bits(&y), rounded(&yf), "{ctx} {alg:?}");
+                    }
+                    let want = rounded(&yf);
+                    sm.softmax_scaled(&x, &mut y, scale).unwrap();
+                    sm.softmax_scaled(&w, &mut yf, scale).unwrap();
+                    let want_auto = rounded(&yf);
+                    assert_eq!(bits(&y), want_auto, "{ctx} Auto");
+                    let mut xy = x.clone();
+                    sm.softmax_scaled_in_place(&mut xy, scale).unwrap();
+                    assert_eq!(bits(&xy), want_auto, "{ctx} in place");
+                    // Two rows with a gap: each has the one-row bits.
+                    let stride = n + 5;
+                    let mut xx = vec![T::from_f32(0.5); 2 * stride];
+                    xx[..n].copy_from_slice(&x);
+                    xx[stride..][..n].copy_from_slice(&x);
+                    let mut yy = vec![T::default(); 2 * stride];
+                    sm.softmax_scaled_rows(
+                        &xx,
+                        stride,
+                        &mut yy,
+                        stride,
+                        2,
+                        n,
+                        scale,
+                        Algorithm::TwoPass,
+                    )
+                    .unwrap();
+                    assert_eq!(bits(&yy[stride..][..n]), want, "{ctx} batch");
+                    if !what.is_empty() {
+                        continue;
+                    }
+                    // Three-pass recompute and online take two-pass here: within one unit.
+                    for alg in [Algorithm::ThreePassRecompute, Algorithm::TwoPassBlocked] {
+                        sm.softmax_scaled_with(&x, &mut y, scale, alg).unwrap();
+                        sm.softmax_scaled_with(&w, &mut yf, scale, alg).unwrap();
+                        for (i, (&a, &b)) in bits(&y).iter().zip(&rounded(&yf)).enumerate() {
+                            assert!(
+                                (ordinal(a) - ordinal(b)).abs() <= 1,
+                                "{ctx} {alg:?} [{i}]: {a:#06x} against {b:#06x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn f16_scaled_as_f32() {
+    scaled_as_f32::<f16>();
+}
+
+#[test]
+fn bf16_scaled_as_f32() {
+    scaled_as_f32::<bf16>();
+}
+
 /// [`same_as_f32`] for one row `x` (widened: `w`).
 fn same_row_as_f32<T: Half>(sm: &Softmax, ctx: &str, x: &[T], w: &[f32]) {
     let n = x.len();

@@ -463,7 +463,7 @@ pub(super) unsafe fn softmax_scaled_rows<T: CElement>(
                 y_stride,
                 rows,
                 cols,
-                Direct::Staged,
+                Direct::Scaled(alg, scale),
                 |batch| {
                     // The scale passed `scale_arg`, which is the kernel's own condition.
                     sm.run_softmax_scaled_rows(batch, alg, scale)

@@ -105,11 +105,18 @@ pub(crate) struct Kernels {
     /// the registers (the bits of widening, the f32 kernel and rounding); non-temporal stores
     /// when asked (the last argument). `None`, nothing written, for the special-value path.
     pub half_cross_entropy_grad: HalfCrossEntropyGrad,
-    /// Three-pass reload softmax of a 16-bit row `(x, y, n)` through an f32 buffer of `n`
-    /// values (possibly uninitialised): the bits of widening, the f32 kernel and rounding;
-    /// `false`, nothing written, for short rows and the special-value path.
+    /// Three-pass reload softmax of `scale` times a 16-bit row `(x, y, n)` (`scale` finite
+    /// and non-zero) through an f32 buffer of `n` values (possibly uninitialised): the bits
+    /// of widening, the f32 kernel (scaled as `softmax_scaled`) and rounding; `false`,
+    /// nothing written, for short rows and the special-value path.
     pub half_softmax_reload:
-        unsafe fn(convert::Half, (*const u16, *mut u16, usize), *mut f32) -> bool,
+        unsafe fn(convert::Half, (*const u16, *mut u16, usize), *mut f32, f32) -> bool,
+    /// Two-pass softmax of `scale` times a 16-bit row `(x, y, n)` (`scale` finite and
+    /// non-zero) as one piece, as the f32 kernel runs a scaled row: the bits of widening,
+    /// that kernel and rounding; non-temporal stores when asked (the last argument). `false`,
+    /// nothing written, for the special-value path.
+    pub half_softmax_scaled_two_pass:
+        unsafe fn(convert::Half, (*const u16, *mut u16, usize), f32, bool) -> bool,
     /// Log-softmax of a 16-bit row `(x, y, n)` of at most 8192 elements through an f32 buffer,
     /// as [`Kernels::half_softmax_reload`].
     pub half_log_softmax_widened:
@@ -577,7 +584,7 @@ macro_rules! kernel_table {
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the segment's pointers and the buffer).
-                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::widen_max::<$V, { $unroll }>(isa, F, x, n, buf)) }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::widen_max::<$V, { $unroll }>(isa, F, x, n, &generic::inputs::Plain, buf)) }
             }
 
             $(#[$attr])*
@@ -595,7 +602,7 @@ macro_rules! kernel_table {
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
                 // SAFETY: the caller's contract (the segment's pointers and the buffer).
-                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_store_max_half::<$V, { $unroll }>(isa, F, x, n, buf)) }
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::exp_store_max_half::<$V, { $unroll }>(isa, F, x, n, &generic::inputs::Plain, buf)) }
             }
 
             $(#[$attr])*
@@ -617,12 +624,30 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
-            pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32) -> bool {
+            pub(super) unsafe fn half_softmax_reload(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), buf: *mut f32, scale: f32) -> bool {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                // SAFETY: the caller's contract (the row's pointers and the buffer).
-                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, F, row, buf)) }
+                // SAFETY: the caller's contract (the row's pointers and the buffer; a finite,
+                // non-zero scale).
+                unsafe {
+                    if scale == 1.0 {
+                        $crate::kernels::per_format!(format, F => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, F, row, &generic::inputs::Plain, buf))
+                    } else {
+                        let inp = generic::inputs::Scaled::<$V>::new(isa, scale);
+                        $crate::kernels::per_format!(format, F => generic::half_rows::softmax_reload_half::<$V, { $unroll }>(isa, F, row, &inp, buf))
+                    }
+                }
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn half_softmax_scaled_two_pass(format: $crate::kernels::convert::Half, row: (*const u16, *mut u16, usize), scale: f32, nt: bool) -> bool {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                let inp = generic::inputs::Scaled::<$V>::new(isa, scale);
+                // SAFETY: the caller's contract (the row's pointers; a finite, non-zero scale).
+                unsafe { $crate::kernels::per_format!(format, F => generic::half_rows::softmax_two_pass_half::<$V, { $unroll }>(isa, F, row, &inp, nt)) }
             }
 
             $(#[$attr])*
@@ -737,6 +762,7 @@ macro_rules! kernel_table {
             half_backward: entry::half_backward,
             half_cross_entropy_grad: entry::half_cross_entropy_grad,
             half_softmax_reload: entry::half_softmax_reload,
+            half_softmax_scaled_two_pass: entry::half_softmax_scaled_two_pass,
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,
             half_log_softmax_short_rows: entry::half_log_softmax_short_rows,

@@ -30,7 +30,8 @@ pub(crate) fn pair_sum_half<V: Simd, const U: usize>(
     pair_sum_src::<V, U, _>(isa, &Halves::new(x, format, f32::NEG_INFINITY))
 }
 
-/// `y = f(x)` over a 16-bit row, rounded to the format; non-temporal stores when asked.
+/// `y = f(x)` over a 16-bit row (`x` read through `inp`), rounded to the format;
+/// non-temporal stores when asked.
 ///
 /// # Safety
 /// `x` is readable and `y` writable for `n` elements, `y` aligned to 2 bytes and equal to
@@ -41,12 +42,13 @@ unsafe fn map_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
     (x, y, n): (*const u16, *mut u16, usize),
+    inp: &impl Input<V>,
     f: &impl LaneMap<V>,
     non_temporal: bool,
 ) {
     // SAFETY: the contract; every element is read before it is written.
     unsafe {
-        let src = Halves::from_raw(x, n, format, 0.0);
+        let src = Through(Halves::from_raw(x, n, format, inp.stored_fill(0.0)), inp);
         let mut out = NanFree(Map(f));
         if non_temporal {
             walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, &src, format, y, &mut out);
@@ -79,11 +81,42 @@ pub(crate) unsafe fn exp_out_half<V: Simd, const U: usize>(
             c: V::splat(isa, c),
         };
         // SAFETY: the contract.
-        unsafe { map_half::<V, U>(isa, format, row, &f, non_temporal) }
+        unsafe { map_half::<V, U>(isa, format, row, &Plain, &f, non_temporal) }
     } else {
         // SAFETY: the contract.
-        unsafe { map_half::<V, U>(isa, format, row, &p, non_temporal) }
+        unsafe { map_half::<V, U>(isa, format, row, &Plain, &p, non_temporal) }
     }
+}
+
+/// Two-pass softmax of `inp` applied to a 16-bit row `(x, y, n)` as one piece, with the
+/// f32 kernel's passes (`forward::softmax_of`, [`Algorithm::TwoPass`](crate::Algorithm)):
+/// pass 1 ([`pair_sum_src`]) over the whole row, then `y = min(1, exp(v - k*ln2) / S)`
+/// rounded, so the bits of widening the row, running the f32 kernel with that input and
+/// rounding. Scaled rows take this (their f32 rows are not cut into segments); `false`,
+/// nothing written, for the special-value path. Non-temporal stores when asked.
+///
+/// # Safety
+/// As [`map_half`], except that `x` may hold anything.
+#[inline(always)]
+pub(crate) unsafe fn softmax_two_pass_half<V: Simd, const U: usize>(
+    isa: Token<V>,
+    format: Half,
+    (x, y, n): (*const u16, *mut u16, usize),
+    inp: &impl Input<V>,
+    non_temporal: bool,
+) -> bool {
+    // SAFETY: `x` is readable for `n` elements (the contract).
+    let src = unsafe { Halves::from_raw(x, n, format, inp.stored_fill(f32::NEG_INFINITY)) };
+    let Some((s, k)) = pair_sum_src::<V, U, _>(isa, &Through(src, inp)) else {
+        return false;
+    };
+    if !s.is_finite() {
+        return false;
+    }
+    let p = Prob::new(isa, Exp::new(isa, k, 1.0 / s));
+    // SAFETY: the contract; a finite sum: no NaN in the row, and none out of the map.
+    unsafe { map_half::<V, U>(isa, format, (x, y, n), inp, &p, non_temporal) };
+    true
 }
 
 /// `sum (x - c)` over a 16-bit segment in f64, as `segmented::sum_minus` over the widened
@@ -114,14 +147,25 @@ pub(crate) unsafe fn shift_out_half<V: Simd, const U: usize>(
     non_temporal: bool,
 ) {
     // SAFETY: the contract.
-    unsafe { map_half::<V, U>(isa, format, row, &Shift::new(isa, k, b), non_temporal) }
+    unsafe {
+        map_half::<V, U>(
+            isa,
+            format,
+            row,
+            &Plain,
+            &Shift::new(isa, k, b),
+            non_temporal,
+        )
+    }
 }
 
-/// Three-pass reload softmax of a 16-bit row through the f32 buffer `buf`: the maximum of
-/// the widened row, its exponentials stored to `buf` and summed, then `min(1, buf * (1/sum))`
-/// rounded into `y` (`row` is `(x, y, n)`). Each pass is f32 reload's on the widened row
-/// (the same walks, accumulators and order), so the output is that of widening the row,
-/// running the f32 kernel and rounding: two passes over the row fewer.
+/// Three-pass reload softmax of a 16-bit row read through `inp` (a scale, for softmax with a
+/// temperature) through the f32 buffer `buf`: the maximum of the widened row (the values
+/// `inp` gives, stored to `buf`), its exponentials stored to `buf` and summed, then
+/// `min(1, buf * (1/sum))` rounded into `y` (`row` is `(x, y, n)`). Each pass is f32
+/// reload's on the widened row (the same walks, accumulators and order, and the same
+/// products where `inp` scales), so the output is that of widening the row, running the f32
+/// kernel with that input and rounding: two passes over the row fewer.
 ///
 /// Returns `false`, with nothing written to `y`, for a short row (the f32 kernel takes
 /// another path there) or one that needs the special-value rules (including a NaN the
@@ -136,6 +180,7 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
     (x, y, n): (*const u16, *mut u16, usize),
+    inp: &impl Input<V>,
     buf: *mut f32,
 ) -> bool {
     if n <= 1 || short::is_short::<V>(n) {
@@ -143,13 +188,13 @@ pub(crate) unsafe fn softmax_reload_half<V: Simd, const U: usize>(
     }
     if one_walk_reload::<V>() {
         // SAFETY: the contract.
-        if let Some(done) = unsafe { reload_one_walk::<V, U>(isa, format, (x, y, n), buf) } {
+        if let Some(done) = unsafe { reload_one_walk::<V, U>(isa, format, (x, y, n), inp, buf) } {
             return done;
         }
     }
     // SAFETY: the contract: `x` is readable for `n` elements until `y` is written, `buf`
     // writable for `n` values and disjoint from the row.
-    let m = unsafe { widen_max::<V, U>(isa, format, x, n, buf) };
+    let m = unsafe { widen_max::<V, U>(isa, format, x, n, inp, buf) };
     if m.is_nan() || m.abs() >= LARGE {
         return false;
     }
@@ -183,11 +228,12 @@ unsafe fn reload_one_walk<V: Simd, const U: usize>(
     isa: Token<V>,
     format: Half,
     (x, y, n): (*const u16, *mut u16, usize),
+    inp: &impl Input<V>,
     buf: *mut f32,
 ) -> Option<bool> {
     // SAFETY: `x` is readable for `n >= LANES` elements (the row is not short) and `buf`
     // writable for `n` values, disjoint from it (the contract); the walk writes only `buf`.
-    let stored = unsafe { exp_store_max_half::<V, U>(isa, format, x, n, buf) }?;
+    let stored = unsafe { exp_store_max_half::<V, U>(isa, format, x, n, inp, buf) }?;
     let (r, lo, k0) = match stored.row() {
         ReloadSum::Scale { r, lo, k0 } => (r, lo, k0),
         ReloadSum::Nan | ReloadSum::Special => return Some(false),
@@ -202,8 +248,9 @@ unsafe fn reload_one_walk<V: Simd, const U: usize>(
     Some(true)
 }
 
-/// The walk of [`reload_one_walk`] over the 16-bit row `x` of `n >= LANES` elements:
-/// [`exp_store_max_src`] into `buf`, the values those of the widened row's walk, bit for bit.
+/// The walk of [`reload_one_walk`] over the 16-bit row `x` of `n >= LANES` elements read
+/// through `inp`: [`exp_store_max_src`] into `buf`, the values those of the widened row's
+/// walk, bit for bit.
 ///
 /// # Safety
 /// `x` is readable for `n` elements and `buf` writable for `n` values, disjoint from `x`.
@@ -213,18 +260,20 @@ pub(crate) unsafe fn exp_store_max_half<V: Simd, const U: usize>(
     format: Half,
     x: *const u16,
     n: usize,
+    inp: &impl Input<V>,
     buf: *mut f32,
 ) -> Option<Stored> {
     // SAFETY: the contract.
     unsafe {
-        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        let fill = inp.stored_fill(f32::NEG_INFINITY);
+        let src = Through(Halves::from_raw(x, n, format, fill), inp);
         exp_store_max_src::<V, U, _>(isa, &OutputAhead::new(src, buf), buf)
     }
 }
 
-/// Widens the 16-bit row `x` of `n` elements of `format` into `buf`, returning its maximum
-/// (NaN may or may not be seen): pass 1 of three-pass reload, the maximum of f32's (the same
-/// lanes).
+/// Widens the 16-bit row `x` of `n` elements of `format` into `buf`, through `inp`,
+/// returning its maximum (NaN may or may not be seen): pass 1 of three-pass reload, the
+/// maximum of f32's (the same lanes).
 ///
 /// # Safety
 /// `x` is readable for `n` elements and `buf` writable for `n` values, disjoint from `x`.
@@ -234,12 +283,14 @@ pub(crate) unsafe fn widen_max<V: Simd, const U: usize>(
     format: Half,
     x: *const u16,
     n: usize,
+    inp: &impl Input<V>,
     buf: *mut f32,
 ) -> f32 {
     let mut mx = Maxima([V::splat(isa, f32::NEG_INFINITY); U]);
     // SAFETY: the contract.
     unsafe {
-        let src = Halves::from_raw(x, n, format, f32::NEG_INFINITY);
+        let fill = inp.stored_fill(f32::NEG_INFINITY);
+        let src = Through(Halves::from_raw(x, n, format, fill), inp);
         walk::map::<V, _, _, U, PREFETCH, false>(isa, &src, buf, &mut mx);
     }
     mx.lanes().reduce_max()

@@ -405,6 +405,13 @@ impl<V: Simd, A: Source<V, Item = V>, B: Source<V, Item = V>> Source<V> for Pair
 #[derive(Clone, Copy)]
 pub(crate) struct Through<'a, S, I>(pub S, pub &'a I);
 
+impl<S: Slice, I> Slice for Through<'_, S, I> {
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> Self {
+        Through(self.0.slice(start, end), self.1)
+    }
+}
+
 impl<V: Simd, S: Source<V, Item = V>, I: Input<V>> Source<V> for Through<'_, S, I> {
     type Item = V;
     #[inline(always)]
