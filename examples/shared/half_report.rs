@@ -37,6 +37,8 @@ fn call<T: Element>(sm: &Softmax, c: Case, x: &[T], y: &mut [T], lse: &mut [f32]
         ("softmax", _) => sm
             .softmax_rows(x, c.cols, y, c.cols, c.rows, c.cols, Algorithm::Auto)
             .unwrap(),
+        // An attention-style scale (1/sqrt(64)).
+        ("scaled softmax", _) => sm.softmax_scaled(&x[..n], &mut y[..n], 0.125).unwrap(),
         ("log-softmax", _) => sm.log_softmax(&x[..n], &mut y[..n]).unwrap(),
         // The inputs serve as both `y` and `dy`: the cost does not depend on the values.
         ("softmax backward", _) => sm.softmax_backward(&x[..n], &x[..n], &mut y[..n]).unwrap(),
@@ -78,6 +80,8 @@ pub fn half_report(
         one("softmax", big),
         one("log-softmax", big),
         one("log-sum-exp", big),
+        one("scaled softmax", 4096),
+        one("scaled softmax", big),
         one("softmax backward", 4096),
         one("softmax backward", big),
         one("cross-entropy+grad", 4096),
