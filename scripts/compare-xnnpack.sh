@@ -28,6 +28,10 @@
 #                 fixed set and each family's fastest variant on the shape)
 #   XNN512_RMAX, XNN512_RADDSTORE, XNN512_RADDEXP, XNN512_RADDEXTEXP, XNN512_VMULC, XNN512_VSUBC
 #   and XNN256_* fix a family to one variant (the name after "__", e.g. avx512f_u64_acc2)
+#   F16_SHAPES    "ROWSxCOLS ..." for the f16 softmax table (default below; "" for none):
+#                 XNNPACK's f16 softmax operator's kernels (rmax f16c_u32 or avx512skx_u64_acc4,
+#                 raddstoreexpminusmax avx2_rr1_p2_u32, vmulc f16c_u16) against softmax_rows_f16
+#   F16_ACCURACY  "ROWSxCOLS", the shape of the f16 accuracy table (default 512x1000)
 #   CC            C compiler (default gcc)
 #   XNN_ASSUME_NO_AVX512=1  behave as on a CPU without AVX-512 (to test that path)
 # On a CPU without AVX-512 the AVX-512 columns read "skipped", with a notice on stderr.
@@ -66,6 +70,8 @@ base_flags=(-std=gnu99 -O2 -DNDEBUG -fomit-frame-pointer -mpreferred-stack-bound
 flags_avx512=(-mavx512f)
 flags_avx2=(-mf16c -mfma -mavx2)
 flags_avx=(-mavx -mno-avx2 -mno-fma -mno-f16c)
+flags_f16c=(-mavx -mf16c -mno-avx2 -mno-fma)
+flags_skx=(-mf16c -mfma -mavx2 -mavx512f -mavx512cd -mavx512bw -mavx512dq -mavx512vl)
 
 # family  file glob (relative to src/)  flags-set  harness ISA
 kernels=(
@@ -114,6 +120,39 @@ done
 mv "$variants.tmp" "$variants"
 echo "   $(wc -l < "$variants") kernels" >&2
 
+# XNNPACK's f16 softmax operator on x86 (file, flags), when F16_SHAPES is not empty and the
+# checkout has all of them.
+F16_SHAPES="${F16_SHAPES-4096x64 2048x128 1024x256 512x1000 64x32000 8x128256 1x16777216}"
+f16_kernels=(
+    "f16-rminmax/f16-rmax-f16c-u32.c                                        f16c"
+    "f16-rminmax/gen/f16-rmax-avx512skx-u64-acc4.c                          skx"
+    "f16-raddstoreexpminusmax/gen/f16-raddstoreexpminusmax-avx2-rr1-p2-u32.c avx2"
+    "f16-vbinary/gen/f16-vmulc-f16c-u16.c                                   f16c"
+)
+f16_def=()
+if [ -n "$F16_SHAPES" ]; then
+    f16_objs=()
+    for k in "${f16_kernels[@]}"; do
+        read -r file set <<<"$k"
+        src="$xnn/src/$file"
+        if [ ! -f "$src" ]; then
+            echo "compare-xnnpack: $src not found; no f16 table" >&2
+            f16_objs=()
+            break
+        fi
+        declare -n isa_flags="flags_$set"
+        obj="$out/obj/$(basename "$src" .c).o"
+        if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
+            "$CC" "${base_flags[@]}" "${isa_flags[@]}" -c "$src" -o "$obj"
+        fi
+        f16_objs+=("$obj")
+    done
+    if [ "${#f16_objs[@]}" = "${#f16_kernels[@]}" ]; then
+        objs+=("${f16_objs[@]}")
+        f16_def=(-DXNN_F16)
+    fi
+fi
+
 # The crate's batch log-sum-exp, when the header declares it.
 lse_def=()
 if grep -q 'softmax_status softmax_logsumexp_rows_f32(' "$root/include/softmax.h"; then
@@ -123,7 +162,7 @@ else
 fi
 
 harness="$root/scripts/compare-xnnpack/harness.c"
-hflags=(-std=gnu11 -O2 -Wall -Wextra -Werror -I"$root/include" -I"$out" "${lse_def[@]}")
+hflags=(-std=gnu11 -O2 -Wall -Wextra -Werror -I"$root/include" -I"$out" "${lse_def[@]}" "${f16_def[@]}")
 echo "== checking the harness's prototypes against XNNPACK's headers" >&2
 "$CC" "${hflags[@]}" -DXNN_ABI_CHECK -I"$xnn" -I"$xnn/include" -idirafter "$out/shim" \
     -Wno-unused-function -fsyntax-only "$harness"
@@ -136,6 +175,10 @@ case "${XNN_SWEEP:-0}" in
     1) args+=(--sweep) ;;
     only) args+=(--only-sweep) ;;
 esac
+if [ "${#f16_def[@]}" -gt 0 ]; then
+    for s in $F16_SHAPES; do args+=("--f16=$s"); done
+    args+=("--f16-accuracy=${F16_ACCURACY:-512x1000}")
+fi
 # shellcheck disable=SC2206
 args+=($SHAPES)
 pin=()

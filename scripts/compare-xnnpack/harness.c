@@ -96,6 +96,31 @@ static const struct variant variants[] = {
 #undef XNN_V
 #define NUM_VARIANTS (sizeof(variants) / sizeof(variants[0]))
 
+#ifdef XNN_F16
+/* XNNPACK's f16 softmax operator on x86 (src/configs: reduce, raddstoreexpminusmax and
+ * binary-elementwise configs; src/operators/softmax-nc.c): per row, rmax (output preset to
+ * -inf, which the kernel reads as its start), raddstoreexpminusmax (f16 exponentials, float
+ * sum), vmulc by 1/sum rounded to f16. rmax is f16c_u32 on an F16C CPU and avx512skx_u64_acc4
+ * where AVX-512 SKX is present; the other two are the same on both. The f16 pointers are
+ * `xnn_float16` in XNNPACK (a `_Float16` or a 2-byte struct): `uint16_t` here, the same
+ * size and passing; under XNN_ABI_CHECK the harness uses XNNPACK's type, so the prototypes
+ * are checked too. */
+#ifdef XNN_ABI_CHECK
+typedef xnn_float16 xf16;
+#else
+typedef uint16_t xf16;
+#endif
+struct xnn_f16_default_params;
+void xnn_f16_rmax_ukernel__f16c_u32(size_t, const xf16 *, xf16 *,
+                                    const struct xnn_f16_default_params *);
+void xnn_f16_rmax_ukernel__avx512skx_u64_acc4(size_t, const xf16 *, xf16 *,
+                                              const struct xnn_f16_default_params *);
+void xnn_f16_raddstoreexpminusmax_ukernel__avx2_rr1_p2_u32(size_t, const xf16 *, const xf16 *,
+                                                           xf16 *, float *, const void *);
+void xnn_f16_vmulc_ukernel__f16c_u16(size_t, const xf16 *, const xf16 *, xf16 *,
+                                     const struct xnn_f16_default_params *);
+#endif
+
 /* The part of a symbol after "__": "avx512f_u64_acc4". */
 static const char *short_name(const char *symbol) {
     const char *s = strstr(symbol, "__");
@@ -300,6 +325,10 @@ struct job {
     const float *x;
     float *y;
     size_t rows, cols;
+#ifdef XNN_F16
+    const xf16 *hx; /* the f16 table's rows */
+    xf16 *hy;
+#endif
 };
 
 static void set_crate_isa(uint32_t isa) { check(softmax_set_isa(isa), "softmax_set_isa"); }
@@ -657,6 +686,182 @@ static void single_rows(void) {
     free(x); free(y);
 }
 
+#ifdef XNN_F16
+/* ------------------------------------------------------------------- f16 softmax --- */
+
+/* IEEE binary16 bits of `f`, rounded to nearest even (NaN not needed here). */
+static uint16_t f16_bits(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    const uint32_t sign = (b >> 16) & 0x8000u, a = b & 0x7fffffffu;
+    if (a >= 0x477ff000u) return (uint16_t)(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (a < 0x38800000u) { /* subnormal or zero in f16: scale to units of 2^-24, round */
+        const float m = fabsf(f) * 0x1p24f;
+        return (uint16_t)(sign | (uint32_t)lrintf(m));
+    }
+    const uint32_t r = a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u;
+    return (uint16_t)(sign | (r >> 13));
+}
+
+static double f16_value(uint16_t h) {
+    const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+/* The f16 nearest to `v` in [0, 65504] (ties to even), rounded once from the double. */
+static uint16_t f16_nearest(double v) {
+    const uint16_t h = f16_bits((float)v);
+    uint16_t best = h;
+    for (int d = -1; d <= 1; d += 2) {
+        const int c = (int)h + d;
+        if (c < 0 || c > 0x7bff) continue;
+        const double e = fabs(f16_value((uint16_t)c) - v), eb = fabs(f16_value(best) - v);
+        if (e < eb || (e == eb && (c & 1) == 0)) best = (uint16_t)c;
+    }
+    return best;
+}
+
+/* Bits of neighbouring f16 values differ by 1 on this line (both zeros are 0). */
+static int f16_ordinal(uint16_t h) { return h & 0x8000 ? -(int)(h & 0x7fff) : (int)h; }
+
+typedef void (*f16_rmax_fn)(size_t, const xf16 *, xf16 *, const struct xnn_f16_default_params *);
+
+/* XNNPACK's f16 softmax operator, per row, with the given rmax. */
+static void xnn_softmax_f16(f16_rmax_fn rmax, const xf16 *x, xf16 *y, size_t rows, size_t cols) {
+    const size_t bytes = cols * sizeof(xf16);
+    const uint16_t minus_inf = 0xfc00;
+    for (size_t r = 0; r < rows; r++) {
+        const xf16 *xr = x + r * cols;
+        xf16 *yr = y + r * cols, max, scale;
+        memcpy(&max, &minus_inf, 2);
+        rmax(bytes, xr, &max, NULL);
+        float sum;
+        xnn_f16_raddstoreexpminusmax_ukernel__avx2_rr1_p2_u32(bytes, xr, &max, yr, &sum, NULL);
+        const uint16_t s = f16_bits(1.0f / sum);
+        memcpy(&scale, &s, 2);
+        xnn_f16_vmulc_ukernel__f16c_u16(bytes, yr, &scale, yr, NULL);
+    }
+}
+
+/* Implementations of the f16 table. */
+enum { H_XNN_F16C, H_XNN_SKX, H_CRATE512, H_CRATE256, H_COUNT };
+static const char *const h_names[H_COUNT] = {"XNNPACK (F16C rmax)", "XNNPACK (AVX-512 SKX rmax)",
+                                             "crate AVX-512", "crate AVX2"};
+static int h_available[H_COUNT];
+
+static void run_f16(int impl, const xf16 *x, xf16 *y, size_t rows, size_t cols) {
+    switch (impl) {
+    case H_XNN_F16C: xnn_softmax_f16(xnn_f16_rmax_ukernel__f16c_u32, x, y, rows, cols); break;
+    case H_XNN_SKX: xnn_softmax_f16(xnn_f16_rmax_ukernel__avx512skx_u64_acc4, x, y, rows, cols); break;
+    default:
+        check(softmax_rows_f16((const softmax_f16_t *)x, cols, (softmax_f16_t *)y, cols, rows,
+                               cols, SOFTMAX_ALGORITHM_AUTO),
+              "softmax_rows_f16");
+    }
+}
+
+static void call_f16(const struct job *j) { run_f16(j->impl, j->hx, j->hy, j->rows, j->cols); }
+
+static uint32_t h_isa(int impl) {
+    return impl == H_CRATE512 ? SOFTMAX_ISA_AVX512 : impl == H_CRATE256 ? SOFTMAX_ISA_AVX2 : 0;
+}
+
+/* Speed of f16 softmax on each shape, then accuracy on `acc`: the share of outputs equal to
+ * the float64 softmax of the f16 inputs rounded to f16, and the worst distance in f16 units. */
+static void f16_tables(const struct shape *shapes, int nshapes, struct shape acc) {
+    size_t most = acc.rows * acc.cols;
+    for (int i = 0; i < nshapes; i++)
+        if (shapes[i].rows * shapes[i].cols > most) most = shapes[i].rows * shapes[i].cols;
+    xf16 *x = (xf16 *)alloc_floats(most / 2 + 1), *y = (xf16 *)alloc_floats(most / 2 + 1);
+    for (size_t i = 0; i < most; i++) {
+        const uint16_t b = f16_bits(uniform(-10.0f, 10.0f));
+        memcpy(&x[i], &b, 2);
+    }
+    memset(y, 0, most * sizeof(xf16));
+    printf("\n### f16 softmax (elements/ns, median of %d rounds; XNNPACK = its f16 operator's "
+           "kernels: rmax, raddstoreexpminusmax avx2_rr1_p2_u32, vmulc f16c_u16; ratio = crate "
+           "/ XNNPACK, median of the per-round ratios, against the faster XNNPACK set for "
+           "AVX-512 and the F16C set for AVX2)\n\n", rounds);
+    printf("| rows x cols | XNNPACK, F16C rmax | XNNPACK, SKX rmax | crate AVX-512 | "
+           "crate/XNNPACK | crate AVX2 | crate/XNNPACK F16C |\n|---|---|---|---|---|---|---|\n");
+    for (int si = 0; si < nshapes; si++) {
+        const struct shape sh = shapes[si];
+        struct job jobs[H_COUNT];
+        int id[H_COUNT], n = 0;
+        for (int i = 0; i < H_COUNT; i++) {
+            id[i] = -1;
+            if (!h_available[i]) continue;
+            jobs[id[i] = n++] = (struct job){.call = call_f16, .impl = i, .crate_isa = h_isa(i),
+                                             .hx = x, .hy = y, .rows = sh.rows, .cols = sh.cols};
+        }
+        double ns[H_COUNT][64];
+        measure(jobs, n, ns);
+        const double elements = (double)(sh.rows * sh.cols);
+        char name[64];
+        fmt_shape(name, sizeof name, sh);
+        printf("| %s |", name);
+        for (int i = 0; i < H_COUNT; i++) {
+            if (id[i] < 0) { printf(" skipped |"); } else { printf(" %.2f |", elements / median(ns[id[i]], rounds)); }
+            if (i < H_CRATE512) continue;
+            /* The ratio after each crate column. */
+            double ratio[64];
+            const int a = id[H_XNN_F16C], b = i == H_CRATE512 ? id[H_XNN_SKX] : -1;
+            if (id[i] < 0 || (a < 0 && b < 0)) { printf(" - |"); continue; }
+            for (int r = 0; r < rounds; r++) {
+                double xnn = INFINITY;
+                if (a >= 0) xnn = ns[a][r];
+                if (b >= 0 && ns[b][r] < xnn) xnn = ns[b][r];
+                ratio[r] = xnn / ns[id[i]][r];
+            }
+            printf(" %.2f |", median(ratio, rounds));
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+
+    char name[64];
+    fmt_shape(name, sizeof name, acc);
+    printf("\n### f16 softmax accuracy on %s (inputs: f16 values uniform in [-10, 10]; exact = "
+           "the float64 softmax of the f16 inputs, rounded to f16; the last two columns count only "
+           "the outputs whose exact value is a normal f16, at least 2^-14)\n\n| implementation | "
+           "correctly rounded | worst distance (f16 units) | correctly rounded, normal | "
+           "worst, normal |\n|---|---|---|---|---|\n", name);
+    for (int i = 0; i < H_COUNT; i++) {
+        if (!h_available[i]) { printf("| %s | skipped | skipped | skipped | skipped |\n", h_names[i]); continue; }
+        if (h_isa(i)) set_crate_isa(h_isa(i));
+        run_f16(i, x, y, acc.rows, acc.cols);
+        size_t exact = 0, normal = 0, exact_normal = 0;
+        int worst = 0, worst_normal = 0;
+        for (size_t r = 0; r < acc.rows; r++) {
+            const xf16 *xr = x + r * acc.cols, *yr = y + r * acc.cols;
+            double max = -INFINITY, sum = 0;
+            uint16_t b;
+            for (size_t c = 0; c < acc.cols; c++) { memcpy(&b, &xr[c], 2); max = fmax(max, f16_value(b)); }
+            for (size_t c = 0; c < acc.cols; c++) { memcpy(&b, &xr[c], 2); sum += exp(f16_value(b) - max); }
+            for (size_t c = 0; c < acc.cols; c++) {
+                memcpy(&b, &xr[c], 2);
+                const uint16_t want = f16_nearest(exp(f16_value(b) - max) / sum);
+                memcpy(&b, &yr[c], 2);
+                const int d = abs(f16_ordinal(b) - f16_ordinal(want));
+                exact += d == 0;
+                if (d > worst) worst = d;
+                if (want >= 0x0400) {
+                    normal++;
+                    exact_normal += d == 0;
+                    if (d > worst_normal) worst_normal = d;
+                }
+            }
+        }
+        printf("| %s | %.3f%% | %d | %.3f%% | %d |\n", h_names[i],
+               100.0 * (double)exact / (double)(acc.rows * acc.cols), worst,
+               100.0 * (double)exact_normal / (double)(normal ? normal : 1), worst_normal);
+    }
+    free(x);
+    free(y);
+}
+#endif
+
 /* Every compiled variant of every family alone, to show which one is fastest where. */
 static void sweep(void) {
     static const struct shape shapes[] = {{1, 64}, {4096, 64}, {1024, 256}, {64, 4096}, {1, 1 << 20}};
@@ -713,6 +918,10 @@ int main(int argc, char **argv) {
     int nshapes = 0;
     struct shape acc[4];
     int nacc = 0;
+#ifdef XNN_F16
+    struct shape hshapes[64], hacc = {512, 1000};
+    int nh = 0;
+#endif
     for (int i = 1; i < argc; i++) {
         struct shape s;
         if (strcmp(argv[i], "--sweep") == 0) { do_sweep = 1; continue; }
@@ -723,8 +932,20 @@ int main(int argc, char **argv) {
             nacc++;
             continue;
         }
+#ifdef XNN_F16
+        if (strncmp(argv[i], "--f16=", 6) == 0 && nh < 64 &&
+            sscanf(argv[i] + 6, "%zux%zu", &hshapes[nh].rows, &hshapes[nh].cols) == 2 &&
+            hshapes[nh].rows && hshapes[nh].cols) {
+            nh++;
+            continue;
+        }
+        if (strncmp(argv[i], "--f16-accuracy=", 15) == 0 &&
+            sscanf(argv[i] + 15, "%zux%zu", &hacc.rows, &hacc.cols) == 2 && hacc.rows && hacc.cols)
+            continue;
+#endif
         if (sscanf(argv[i], "%zux%zu", &s.rows, &s.cols) != 2 || !s.rows || !s.cols || nshapes == 64) {
-            fprintf(stderr, "usage: %s [--sweep|--only-sweep] [--accuracy=RxC]... [ROWSxCOLS ...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--sweep|--only-sweep] [--accuracy=RxC]... [--f16=RxC]... "
+                            "[--f16-accuracy=RxC] [ROWSxCOLS ...]\n", argv[0]);
             return 2;
         }
         shapes[nshapes++] = s;
@@ -743,6 +964,14 @@ int main(int argc, char **argv) {
         if (!impl_available[i])
             fprintf(stderr, "compare-xnnpack: SKIPPING %s: this CPU (or this build) lacks the "
                             "instruction set; its columns read 'skipped'\n", impl_names[i]);
+#ifdef XNN_F16
+    h_available[H_XNN_F16C] = cpu256 && __builtin_cpu_supports("f16c");
+    h_available[H_XNN_SKX] = cpu512 && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("avx512cd");
+    h_available[H_CRATE512] = impl_available[IMPL_CRATE512];
+    h_available[H_CRATE256] = impl_available[IMPL_CRATE256];
+#endif
     if (cpu512) make_set(&fixed512, ISA_512);
     if (cpu256) make_set(&fixed256, ISA_256);
     const uint32_t isa_before = softmax_get_isa();
@@ -775,6 +1004,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nacc; i++) accuracy(acc[i]);
         single_rows();
     }
+#ifdef XNN_F16
+    if (!only_sweep && nh > 0) f16_tables(hshapes, nh, hacc);
+#endif
     if (do_sweep) sweep();
     softmax_set_isa(isa_before);
     return 0;
