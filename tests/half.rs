@@ -341,10 +341,7 @@ fn scaled_as_f32<T: Half>() {
     let rounded =
         |v: &[f32]| -> Vec<u16> { v.iter().map(|&f| canon(T::from_f32(f).bits())).collect() };
     for_each_isa(&format!("scaled_as_f32_{}", T::NAME), |isa, sm| {
-        for (t, n) in [4097usize, 8192, 40_000, 131_072, 300_001]
-            .into_iter()
-            .enumerate()
-        {
+        for (t, n) in [4097usize, 40_000, 131_072].into_iter().enumerate() {
             let (x, _) = row::<T>(11 + n as u64, n, (-30.0, 30.0));
             let mut rows = vec![("", x.clone())];
             let mut nan = x.clone();
