@@ -37,6 +37,9 @@ fn call<T: Element>(sm: &Softmax, c: Case, x: &[T], y: &mut [T], lse: &mut [f32]
         ("softmax", _) => sm
             .softmax_rows(x, c.cols, y, c.cols, c.rows, c.cols, Algorithm::Auto)
             .unwrap(),
+        ("two-pass softmax", _) => sm
+            .softmax_with(&x[..n], &mut y[..n], Algorithm::TwoPass)
+            .unwrap(),
         // An attention-style scale (1/sqrt(64)).
         ("scaled softmax", _) => sm.softmax_scaled(&x[..n], &mut y[..n], 0.125).unwrap(),
         ("log-softmax", _) => sm.log_softmax(&x[..n], &mut y[..n]).unwrap(),
@@ -80,6 +83,10 @@ pub fn half_report(
         one("softmax", big),
         one("log-softmax", big),
         one("log-sum-exp", big),
+        // Two-pass in L2 and out of cache: whether memory or arithmetic sets the 16M rows'
+        // speed (what 16-bit rows can gain there).
+        one("two-pass softmax", 64 << 10),
+        one("two-pass softmax", big),
         one("scaled softmax", 4096),
         one("scaled softmax", big),
         one("softmax backward", 4096),
