@@ -5,9 +5,9 @@
 //! Log-sum-exp and log-softmax rows that are short and a whole number of vectors take the
 //! short-row kernels in their format instead (`crate::half_short`), alone or in batches.
 //!
-//! Softmax, log-softmax and log-sum-exp rows longer than the short-row kernels (in a batch:
-//! longer than the medium rows, which the batch kernels take two at a time) take the passes
-//! of `crate::staged_long` first, which read and write the format directly (with the same
+//! Softmax (scaled too), log-softmax and log-sum-exp rows longer than the short-row kernels
+//! (in a batch: longer than the medium rows, which the batch kernels take two at a time) take
+//! the passes of `crate::staged_long` first, which read and write the format directly (with the same
 //! bits); the rows they decline (special values, algorithms without such passes) are
 //! staged.
 //!

@@ -30,6 +30,10 @@
 //!   element instead of two); log-softmax's output pass reads the buffer again. Log-sum-exp,
 //!   where pass 1 is one loop (AVX-512, NEON), reads the format once instead, with no buffer.
 //!
+//! - **Scaled softmax** takes reload or the two passes over the whole row, with the scale
+//!   applied as the values are widened (`Softmax::half_softmax_scaled_direct`): f32 rows with
+//!   a scale are not cut into segments, so neither are these.
+//!
 //! Up to `STAGE` elements, and for the reload rows, every pass is the f32 kernel's (or the
 //! segmented f32 row's) on the widened row (the same walks, accumulators and order), so the
 //! results are those of staging the row, bit for bit. Rows that need the special-value
