@@ -7,9 +7,9 @@
 //!
 //! Softmax (scaled too), log-softmax and log-sum-exp rows longer than the short-row kernels
 //! (in a batch: longer than the medium rows, which the batch kernels take two at a time) take
-//! the passes of `crate::staged_long` first, which read and write the format directly (with the same
-//! bits); the rows they decline (special values, algorithms without such passes) are
-//! staged.
+//! the passes of `crate::staged_long` first, which read and write the format directly (with
+//! the same bits); the rows they decline (special values, algorithms without such passes)
+//! are staged.
 //!
 //! Buffers: rows of up to [`STAGE`] elements use one on the stack (sized to the row in a few
 //! steps, so a short row does not clear a large buffer); longer rows of the other
