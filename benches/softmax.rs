@@ -297,18 +297,20 @@ fn bench_op(c: &mut Criterion, setup: &mut Setup, op: &Op) {
 }
 
 /// The 16-bit groups, one per format (`bf16`, `f16`), ids `<op>/<isa>/<len>`: softmax,
-/// log-softmax and log-sum-exp of one row, and softmax and log-sum-exp of rows of 64, on the
-/// inputs of the f32 groups rounded to the format (compare with the f32 groups of the same
-/// names).
+/// log-softmax, log-sum-exp, scaled softmax, the softmax backward pass and cross-entropy with
+/// its gradient of one row, and softmax and log-sum-exp of rows of 64, on the inputs of the
+/// f32 groups rounded to the format (compare with the f32 groups of the same names).
 fn bench_half<T: softmax::Element>(c: &mut Criterion, setup: &Setup) {
     let x: Vec<T> = setup.x.iter().map(|&v| T::from_f32(v)).collect();
     let mut y = x.clone();
+    // The backward pass's `dy`: the f32 groups' second row, rounded to the format.
+    let d: Vec<T> = setup.d.iter().map(|&v| T::from_f32(v)).collect();
     let mut lse = vec![0.0f32; setup.x.len() / 64 + 1];
     for sm in &setup.kernels {
         let mut group = c.benchmark_group(T::NAME);
         for &n in &setup.lens {
             configure(&mut group, n, setup.quick);
-            let (x, y) = (&x[..n], &mut y[..n]);
+            let (x, d, y) = (&x[..n], &d[..n], &mut y[..n]);
             let id = |op: &str| BenchmarkId::new(format!("{op}/{}", sm.isa().name()), n);
             group.bench_function(id("softmax"), |b| {
                 b.iter(|| sm.softmax(black_box(x), black_box(&mut *y)).unwrap())
@@ -318,6 +320,26 @@ fn bench_half<T: softmax::Element>(c: &mut Criterion, setup: &Setup) {
             });
             group.bench_function(id("logsumexp"), |b| {
                 b.iter(|| black_box(sm.logsumexp(black_box(x))))
+            });
+            group.bench_function(id("softmax_scaled"), |b| {
+                b.iter(|| {
+                    sm.softmax_scaled(black_box(x), black_box(&mut *y), 0.125)
+                        .unwrap()
+                })
+            });
+            group.bench_function(id("softmax_backward"), |b| {
+                b.iter(|| {
+                    sm.softmax_backward(black_box(x), black_box(d), black_box(&mut *y))
+                        .unwrap()
+                })
+            });
+            group.bench_function(id("cross_entropy_grad"), |b| {
+                b.iter(|| {
+                    black_box(
+                        sm.cross_entropy_with_grad(black_box(x), n / 2, black_box(&mut *y))
+                            .unwrap(),
+                    )
+                })
             });
             let rows = n / 64;
             group.bench_function(id("softmax_rows"), |b| {
