@@ -5,7 +5,8 @@
 //! `log_softmax_backward`, `cross_entropy`, `cross_entropy_grad`, `cross_entropy_rows` (rows
 //! of 1000 classes), and `softmax_rows`, `log_softmax_rows` and `logsumexp_rows` (rows of 64);
 //! then one group per 16-bit format, `bf16` and `f16`, with ids `<op>/<isa>/<len>` for
-//! `softmax`, `log_softmax`, `logsumexp`, `softmax_rows` and `logsumexp_rows` (rows of 64).
+//! `softmax`, `log_softmax`, `logsumexp`, `softmax_scaled`, `softmax_backward`,
+//! `cross_entropy_grad`, `softmax_rows` and `logsumexp_rows` (rows of 64).
 //! Throughput is `Throughput::Elements` (floats of the input row per call), as the report's
 //! elements/ns.
 //!
