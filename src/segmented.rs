@@ -32,6 +32,7 @@ use crate::kernels::exp::{shift_for_max, LARGE};
 use crate::kernels::generic::forward::{classify, Special};
 use crate::kernels::generic::passes::{pow2_f64, Stored};
 use crate::kernels::generic::short::log_softmax_offset;
+use crate::kernels::generic::training::{loss_of, loss_shift};
 use crate::kernels::{Flags, SegmentKernels};
 use crate::parallel::{Exec, Shared};
 use crate::rows::InOut;
@@ -425,22 +426,18 @@ pub(crate) fn cross_entropy_pass1_by(
     eps: f32,
     seg: &(dyn Fn(usize, f32) -> (Part, f64) + Sync),
 ) -> Option<(f32, f64, f32)> {
-    let c = if xt.is_finite() { xt } else { 0.0 };
+    let c = loss_shift(xt);
     let slots = Slots::new(count);
     exec.run(count, &|i| slots.set(i, seg(i, c)));
     let (s, e) = combine(slots.values().map(|v| v.0))?;
-    // As in the kernel (`generic::training`): lse = base + rest, the mean taken of x - c.
+    // The kernel's loss (`generic::training`): lse = base + rest, the mean taken of x - c.
     let (base, rest) = (e as f64 * std::f64::consts::LN_2, s.ln());
-    let to_target = (base - xt as f64) + rest;
-    let loss = if eps > 0.0 {
-        let mean_minus_c = slots.values().map(|v| v.1).sum::<f64>() / n as f64;
-        let to_mean = (base - c as f64) + rest - mean_minus_c;
-        let eps = eps as f64;
-        (1.0 - eps) * to_target + eps * to_mean
+    let mean_minus_c = if eps > 0.0 {
+        slots.values().map(|v| v.1).sum::<f64>() / n as f64
     } else {
-        to_target
+        0.0
     };
-    Some((loss as f32, s, e))
+    Some((loss_of(xt, eps, mean_minus_c, base, rest) as f32, s, e))
 }
 
 /// Cross-entropy loss of a long row (`target < n`, `eps` in `[0, 1]`).

@@ -50,11 +50,7 @@ unsafe fn map_half<V: Simd, const U: usize>(
     unsafe {
         let src = Through(Halves::from_raw(x, n, format, inp.stored_fill(0.0)), inp);
         let mut out = NanFree(Map(f));
-        if non_temporal {
-            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, &src, format, y, &mut out);
-        } else {
-            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, &src, format, y, &mut out);
-        }
+        walk::map_to_half_nt::<V, _, _, U>(isa, &src, (format, y), &mut out, non_temporal);
     }
 }
 

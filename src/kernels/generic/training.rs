@@ -7,9 +7,9 @@ use super::pair_sum::pair_sum;
 use super::pair_sum::pair_sum_src;
 use super::passes::{
     dot, dot_pair, dot_src, map2_store_nt, map_store_nt, ExpMinus, LaneMap, LaneMap2, Map, Map2,
-    Prob, PREFETCH,
+    Prob,
 };
-use super::walk::{self, Body, Halves, Pair, Source};
+use super::walk::{self, Halves, Pair};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::Exp;
 use crate::kernels::simd::{Simd, Token};
@@ -159,19 +159,35 @@ pub(crate) unsafe fn backward_half<V: Simd, const U: usize>(
     if log {
         let f = log_softmax_grad(isa, dot_src(isa, &dys));
         // SAFETY: the contract; every vector of both rows is read before `dx`'s is written.
-        unsafe { to_half::<V, _, _, U>(isa, &pair, (format, dx), &mut Map2(&f), non_temporal) }
+        unsafe {
+            walk::map_to_half_nt::<V, _, _, U>(
+                isa,
+                &pair,
+                (format, dx),
+                &mut Map2(&f),
+                non_temporal,
+            )
+        }
     } else {
         let f = SoftmaxGrad {
             d: V::splat(isa, dot_src(isa, &pair) as f32),
         };
         // SAFETY: as above.
-        unsafe { to_half::<V, _, _, U>(isa, &pair, (format, dx), &mut Map2(&f), non_temporal) }
+        unsafe {
+            walk::map_to_half_nt::<V, _, _, U>(
+                isa,
+                &pair,
+                (format, dx),
+                &mut Map2(&f),
+                non_temporal,
+            )
+        }
     }
 }
 
 /// The constant `c` of [`loss_of`]: the target logit when finite, else 0.
 #[inline(always)]
-fn loss_shift(xt: f32) -> f32 {
+pub(crate) fn loss_shift(xt: f32) -> f32 {
     if xt.is_finite() {
         xt
     } else {
@@ -197,7 +213,7 @@ fn mean_minus_c(xt: f32, eps: f32, n: usize, sum: impl FnOnce() -> f64) -> f64 {
 /// small part is added. Both parts are >= 0 exactly (lse >= max >= x_t, lse >= mean);
 /// rounding could make a loss of about 0 slightly negative, so it is clamped (NaN kept).
 #[inline(always)]
-fn loss_of(xt: f32, eps: f32, mean_minus_c: f64, base: f64, rest: f64) -> f64 {
+pub(crate) fn loss_of(xt: f32, eps: f32, mean_minus_c: f64, base: f64, rest: f64) -> f64 {
     let eps64 = eps as f64;
     let to_target = (base - xt as f64) + rest;
     let loss = if eps > 0.0 {
@@ -373,11 +389,15 @@ pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
             c: V::splat(isa, eps / n as f32),
         };
         // SAFETY: as above.
-        unsafe { to_half::<V, _, _, U>(isa, &src, (format, d), &mut Map(&f), non_temporal) };
+        unsafe {
+            walk::map_to_half_nt::<V, _, _, U>(isa, &src, (format, d), &mut Map(&f), non_temporal)
+        };
         f.apply(V::splat(isa, xt)).first()
     } else {
         // SAFETY: as above.
-        unsafe { to_half::<V, _, _, U>(isa, &src, (format, d), &mut Map(&p), non_temporal) };
+        unsafe {
+            walk::map_to_half_nt::<V, _, _, U>(isa, &src, (format, d), &mut Map(&p), non_temporal)
+        };
         p.apply(V::splat(isa, xt)).first()
     };
     // The target's output as the f32 kernel forms it: its f32 value (the same lane-wise map)
@@ -385,28 +405,4 @@ pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
     // SAFETY: `target < n`, inside `d`.
     unsafe { d.add(target).write(format.round(gt - (1.0 - eps))) };
     Some(loss as f32)
-}
-
-/// Writes a walk's `body` over a source to the 16-bit `y`, rounded to `format`; non-temporal
-/// stores when asked.
-///
-/// # Safety
-/// `y` is writable for the source's length (2-byte aligned), equal to a row the source reads
-/// or disjoint from them.
-#[inline(always)]
-unsafe fn to_half<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize>(
-    isa: Token<V>,
-    src: &S,
-    (format, y): (Half, *mut u16),
-    body: &mut B,
-    non_temporal: bool,
-) {
-    // SAFETY: the contract.
-    unsafe {
-        if non_temporal {
-            walk::map_to_half::<V, _, _, U, PREFETCH, true>(isa, src, format, y, body);
-        } else {
-            walk::map_to_half::<V, _, _, U, PREFETCH, false>(isa, src, format, y, body);
-        }
-    }
 }

@@ -641,6 +641,31 @@ pub(crate) unsafe fn map<
     }
 }
 
+/// [`map_to_half`] with the prefetch distance of the whole-row passes and non-temporal
+/// stores when `non_temporal` (a run-time choice, as the callers' flags give it).
+///
+/// # Safety
+/// As [`map_to_half`].
+#[inline(always)]
+pub(crate) unsafe fn map_to_half_nt<V: Simd, S: Source<V>, B: Body<V, S::Item>, const U: usize>(
+    isa: Token<V>,
+    src: &S,
+    (format, y): (Half, *mut u16),
+    body: &mut B,
+    non_temporal: bool,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if non_temporal {
+            map_to_half::<V, S, B, U, { super::passes::PREFETCH }, true>(isa, src, format, y, body);
+        } else {
+            map_to_half::<V, S, B, U, { super::passes::PREFETCH }, false>(
+                isa, src, format, y, body,
+            );
+        }
+    }
+}
+
 /// Visits every vector of `src` like [`fold`] and stores what the body returns to the 16-bit
 /// row `y` at the same offset, rounded to `format` (the [`map`] of rows narrowed as they are
 /// written). With `NT`, the elements before `y`'s first alignment to `LANES * 2` bytes are
