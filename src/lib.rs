@@ -52,8 +52,8 @@
 //! they are widened to f64 (the backward passes sum in f64 throughout, in the same order on
 //! every ISA). Against an f64 oracle on every ISA, for every input (the test-suite, the
 //! property test and the fuzz targets assert it): softmax relative error at most `2^-21`
-//! (4.8e-7, 4 ULP) for outputs above 1e-30, in `[0, 1]`; log-softmax within
-//! `2.5e-7 * max(1, |exact|)`, `<= 0`; log-sum-exp within `2e-7 * max(1, |exact|)`. The C
+//! (4.8e-7, 4 ULP) for outputs above 1e-30, in `[0, 1]`; log-softmax and log-sum-exp within
+//! `2^-21 * max(1, |exact|)`, log-softmax `<= 0`. The C
 //! header (`include/softmax.h`, ACCURACY) lists every bound. The library assumes the default
 //! floating-point environment (round-to-nearest-even, no FTZ/DAZ).
 #![deny(missing_docs)]

@@ -3,8 +3,7 @@
 //! there with `RUST_SOFTMAX_EXPECT_AVX512=1`.
 //!
 //! Every row is checked against the f64 oracle of `tests/common` with the documented bounds
-//! (softmax `2^-21` relative, log-softmax `2.5e-7` and log-sum-exp `2e-7` of
-//! `max(1, |exact|)`, the training operations' bounds of the header's ACCURACY section) and
+//! (softmax `2^-21` relative, log-softmax and log-sum-exp `2^-21` of `max(1, |exact|)`, the training operations' bounds of the header's ACCURACY section) and
 //! against the portable scalar kernels, for every softmax algorithm, log-softmax, log-sum-exp,
 //! the in-place forms and the rows API.
 //!
@@ -106,12 +105,12 @@ fn check_softmax(ctx: &str, x: &[f32], y: &[f32], o: &Oracle) {
     }
 }
 
-/// Log-softmax outputs within the documented bound (`2.5e-7 * max(1, |exact|)`).
+/// Log-softmax outputs within the documented bound (`2^-21 * max(1, |exact|)`).
 fn check_log_softmax(ctx: &str, x: &[f32], y: &[f32], o: &Oracle) {
     common::check_log_softmax(ctx, x, y, &o.log_softmax);
 }
 
-/// A log-sum-exp within the documented bound (`2e-7 * max(1, |exact|)`).
+/// A log-sum-exp within the documented bound (`2^-21 * max(1, |exact|)`).
 fn check_logsumexp(ctx: &str, x: &[f32], got: f32, o: &Oracle) {
     common::check_logsumexp(ctx, x, got, o.lse);
 }

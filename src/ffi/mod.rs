@@ -111,9 +111,13 @@
 //!    above 1e-30, absolute error at most 1e-36 below. Outputs lie in `[0, 1]`. The sum of the
 //!    exponentials is kept in float lanes for at most a few terms before it is widened to
 //!    double, so long rows and rows of equal values are as accurate as short ones.
-//!  - log-softmax: `|y - exact| <= 2.5e-7 * max(1, |exact|)`; outputs are `<= 0`.
-//!  - log-sum-exp: `|result - exact| <= 2e-7 * max(1, |exact|)` (a relative bound above 1, an
-//!    absolute one below: near 0 the result is a difference of terms of order one).
+//!  - log-softmax: `|y - exact| <= 2^-21 * max(1, |exact|)`; outputs are `<= 0`.
+//!  - log-sum-exp: `|result - exact| <= 2^-21 * max(1, |exact|)` (a relative bound above 1, an
+//!    absolute one below: near 0 the result is a difference of terms of order one). Both
+//!    bounds allow for the sum of the exponentials: a term goes through up to five float
+//!    additions before the sum is widened, each off by up to 2^-24 of the sum, and when one
+//!    entry dominates a row of equal others those roundings all go one way (measured up to
+//!    2.8e-7 on such rows).
 //!  - cross-entropy: loss `|loss - exact| <= 1e-6 * max(1, |exact|)`, and `loss >= 0`;
 //!    gradient `|g - exact| <= 2^-21 * p + 2^-23 * (|exact| + eps/n) + 1e-36` (p the exact
 //!    softmax output, eps the label smoothing), in `[-1, 1]`.
