@@ -159,30 +159,31 @@ pub(crate) unsafe fn backward_half<V: Simd, const U: usize>(
     if log {
         let f = log_softmax_grad(isa, dot_src(isa, &dys));
         // SAFETY: the contract; every vector of both rows is read before `dx`'s is written.
-        unsafe {
-            walk::map_to_half_nt::<V, _, _, U>(
-                isa,
-                &pair,
-                (format, dx),
-                &mut Map2(&f),
-                non_temporal,
-            )
-        }
+        unsafe { store_grad_half::<V, U, _>(isa, &pair, (format, dx), &f, non_temporal) }
     } else {
         let f = SoftmaxGrad {
             d: V::splat(isa, dot_src(isa, &pair) as f32),
         };
         // SAFETY: as above.
-        unsafe {
-            walk::map_to_half_nt::<V, _, _, U>(
-                isa,
-                &pair,
-                (format, dx),
-                &mut Map2(&f),
-                non_temporal,
-            )
-        }
+        unsafe { store_grad_half::<V, U, _>(isa, &pair, (format, dx), &f, non_temporal) }
     }
+}
+
+/// `dx = f(y, dy)` over the widened pair of rows, rounded into the 16-bit `dx`.
+///
+/// # Safety
+/// As [`walk::map_to_half_nt`]: the pair's rows are readable and `dx` writable for the rows'
+/// length, `dx` equal to one of them or disjoint from both.
+#[inline(always)]
+unsafe fn store_grad_half<V: Simd, const U: usize, F: LaneMap2<V>>(
+    isa: Token<V>,
+    pair: &Pair<Halves<'_>, Halves<'_>>,
+    out: (Half, *mut u16),
+    f: &F,
+    non_temporal: bool,
+) {
+    // SAFETY: the contract.
+    unsafe { walk::map_to_half_nt::<V, _, _, U>(isa, pair, out, &mut Map2(f), non_temporal) }
 }
 
 /// The constant `c` of [`loss_of`]: the target logit when finite, else 0.
