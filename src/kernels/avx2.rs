@@ -523,6 +523,18 @@ unsafe impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    fn zip(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: the vector arguments prove AVX2.
+        unsafe {
+            // Pairs of lanes 0, 1 | 4, 5 and 2, 3 | 6, 7; then the 128-bit halves regrouped.
+            let (l, h) = (_mm256_unpacklo_ps(a.0, b.0), _mm256_unpackhi_ps(a.0, b.0));
+            (
+                Avx2(_mm256_permute2f128_ps::<0x20>(l, h)),
+                Avx2(_mm256_permute2f128_ps::<0x31>(l, h)),
+            )
+        }
+    }
+    #[inline(always)]
     fn transpose(v: &mut [Self; 16]) {
         // Rows interleaved by lanes, then by lane pairs, which leaves half `q` of `u[4i + j]`
         // holding column `4q + j` of rows `4i..4i + 4`; then the halves are paired.

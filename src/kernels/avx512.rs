@@ -489,6 +489,20 @@ unsafe impl Simd for Avx512 {
         }
     }
     #[inline(always)]
+    fn zip(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: the vector arguments prove AVX-512F.
+        unsafe {
+            // Indices 16..32 pick from `b`.
+            let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            let hi =
+                _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            (
+                Avx512(_mm512_permutex2var_ps(a.0, lo, b.0)),
+                Avx512(_mm512_permutex2var_ps(a.0, hi, b.0)),
+            )
+        }
+    }
+    #[inline(always)]
     fn transpose(v: &mut [Self; 16]) {
         // Four rounds of 16 shuffles: pairs of rows interleaved by lanes, then by lane pairs,
         // which leaves block `q` of `u[4i + j]` holding column `4q + j` of rows `4i..4i + 4`;

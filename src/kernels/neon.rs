@@ -399,6 +399,11 @@ unsafe impl Simd for Neon {
         unsafe { vgetq_lane_f32::<0>(self.0) }
     }
     #[inline(always)]
+    fn zip(a: Self, b: Self) -> (Self, Self) {
+        // SAFETY: the vector arguments prove NEON.
+        unsafe { (Neon(vzip1q_f32(a.0, b.0)), Neon(vzip2q_f32(a.0, b.0))) }
+    }
+    #[inline(always)]
     fn transpose(v: &mut [Self; 16]) {
         // Rows interleaved by lanes in pairs, then 64-bit halves paired.
         // SAFETY: the vector arguments prove NEON.

@@ -309,6 +309,24 @@ pub(crate) unsafe trait Simd: Copy {
         }
     }
 
+    /// The lanes of `a` and `b` interleaved: `(a0, b0, a1, b1, ...)` over both results, the
+    /// first holding the pairs of lanes `0..LANES / 2`. The default goes through memory; the
+    /// SIMD ISAs shuffle in registers.
+    #[inline(always)]
+    fn zip(a: Self, b: Self) -> (Self, Self) {
+        let l = Self::LANES;
+        let (mut x, mut y, mut z) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 32]);
+        a.to_array(&mut x);
+        b.to_array(&mut y);
+        for i in 0..l {
+            z[2 * i] = x[i];
+            z[2 * i + 1] = y[i];
+        }
+        let t = a.token();
+        // SAFETY: `z` holds 32 >= 2 * LANES elements.
+        unsafe { (Self::load(t, z.as_ptr()), Self::load(t, z.as_ptr().add(l))) }
+    }
+
     /// Lane 0. The default goes through memory; the SIMD ISAs read the register.
     #[inline(always)]
     fn first(self) -> f32 {
@@ -424,6 +442,22 @@ mod tests {
             };
             assert_eq!(lanes(*col), want, "{name} transpose column {c}");
         }
+        // zip: both vectors' lanes alternating, over the two results in order.
+        let (a, b) = (
+            from::<V>(isa, |l| l as f32),
+            from::<V>(isa, |l| -1.0 - l as f32),
+        );
+        let (lo, hi) = V::zip(a, b);
+        let want: Vec<f32> = (0..2 * V::LANES)
+            .map(|i| {
+                if i % 2 == 0 {
+                    (i / 2) as f32
+                } else {
+                    -1.0 - (i / 2) as f32
+                }
+            })
+            .collect();
+        assert_eq!([lanes(lo), lanes(hi)].concat(), want, "{name} zip");
         // pick_ge: ordered, NaN picks `b`.
         let x = from::<V>(isa, |l| [1.0, 2.0, f32::NAN, -0.0, 5.0][l % 5]);
         let lo = from::<V>(isa, |l| [1.0, 3.0, 0.0, 0.0, f32::NAN][l % 5]);

@@ -14,7 +14,8 @@
 //!    on, sort keys and selection networks instead ([`keyed`]);
 //! 3. the sum of exponentials against each lane's own shift ([`Exp::per_lane`]);
 //! 4. the weights of the `k` slots, a vector of rows at a time, written back to the rows
-//!    (transposed again from `k = 5` on).
+//!    (interleaved into one run when the rows are contiguous and `k` is a power of two,
+//!    else lane by lane, or transposed again from `k = 5` on).
 //!
 //! **The same bits as one row at a time.** Step 3 keeps, for every lane position `l` of the
 //! row layout, its own accumulator of the columns `c = l (mod LANES)`, folded into f64 every
@@ -161,9 +162,44 @@ pub(crate) fn gate_tile<V: Simd>(
     back
 }
 
+/// The slots `s[..k]` (`k` 1, 2, 4 or 8) of `LANES` rows laid out row after row: lane `r` of
+/// `s[j]` goes to element `r * k + j` of `out[..k]`, read as one run. Each level of zips pairs
+/// the interleavings of the even and the odd slots.
+#[inline(always)]
+fn interleave<V: Simd>(s: &[V; 8], k: usize, out: &mut [V; 8]) {
+    debug_assert!(k.is_power_of_two() && k <= 8);
+    match k {
+        1 => out[0] = s[0],
+        2 => (out[0], out[1]) = V::zip(s[0], s[1]),
+        4 => four(s[0], s[1], s[2], s[3], out),
+        _ => {
+            let (mut even, mut odd) = ([s[0]; 8], [s[0]; 8]);
+            four(s[0], s[2], s[4], s[6], &mut even);
+            four(s[1], s[3], s[5], s[7], &mut odd);
+            for i in 0..4 {
+                (out[2 * i], out[2 * i + 1]) = V::zip(even[i], odd[i]);
+            }
+        }
+    }
+}
+
+/// [`interleave`] of four slots into `out[..4]`.
+#[inline(always)]
+fn four<V: Simd>(a: V, b: V, c: V, d: V, out: &mut [V; 8]) {
+    let (e0, e1) = V::zip(a, c);
+    let (o0, o1) = V::zip(b, d);
+    (out[0], out[1]) = V::zip(e0, o0);
+    (out[2], out[3]) = V::zip(e1, o1);
+}
+
 /// Step 4: slot `j` of row `r0 + r` of `out` from lane `r` of `w[j]` (the weight) and of
-/// `at[j]` (the position, in the lane's bits), for every row whose bit in `back` is clear:
-/// from `k = 5` on, the slots transposed back into rows a block of `LANES` slots at a time.
+/// `at[j]` (the position, in the lane's bits), for every row whose bit in `back` is clear.
+/// When no row is handed back and the rows are contiguous (strides `k`, a power of two), the
+/// slots are interleaved ([`interleave`]) and stored as one run of `LANES * k`; otherwise
+/// lane by lane, or from `k = 5` on transposed back into rows a block of `LANES` slots at a
+/// time. The run measured on Zen 4 (ns/row, 4096 rows, before -> after, three interleaved
+/// runs): AVX-512 64 x k = 2 29.5-30.0 -> 28.4-31.2, k = 8 39.7-40.6 -> 37.4-39.7; AVX2
+/// 64 x k = 2 32.3-32.5 -> 31.2-31.7; 256 x k = 8 unchanged within noise.
 #[inline(always)]
 fn write_rows<V: Simd>(
     isa: Token<V>,
@@ -174,6 +210,23 @@ fn write_rows<V: Simd>(
     r0: usize,
 ) {
     let (l, k) = (V::LANES, out.k);
+    if back == 0 && out.w_stride == k && out.i_stride == k && k.is_power_of_two() {
+        // The tile's rows are one run of `LANES * k` outputs: the slots interleaved.
+        let (mut ws, mut ats) = ([V::splat(isa, 0.0); 8], [V::splat(isa, 0.0); 8]);
+        interleave(w, k, &mut ws);
+        interleave(at, k, &mut ats);
+        let wr = &mut out.w[r0 * k..][..l * k];
+        let ir = &mut out.idx[r0 * k..][..l * k];
+        for q in 0..k {
+            // SAFETY: `wr` and `ir` hold `LANES * k` elements, `LANES` from `q * LANES`;
+            // positions go out as the bits of the lanes (`i32` and `f32` have one size).
+            unsafe {
+                ws[q].store(wr.as_mut_ptr().add(q * l));
+                ats[q].store(ir.as_mut_ptr().add(q * l).cast());
+            }
+        }
+        return;
+    }
     if k <= 4 {
         // A few slots: lane by lane costs less than transposing whole blocks.
         let (mut wa, mut aa) = ([[0.0f32; 16]; 4], [[0.0f32; 16]; 4]);
@@ -631,5 +684,54 @@ mod tests {
     #[test]
     fn tiles_keep_ordinary_rows_on_every_isa_here() {
         super::super::each_isa_here!(kept);
+    }
+
+    /// Rows of ordinary values (whole tiles, none handed back) give the same weights and
+    /// indices at the strides `k` (the tile written as one run, for `k` a power of two) and
+    /// `k + 3` (row by row), and the padding between rows is left alone.
+    fn strides<V: Simd, const U: usize>(isa: Token<V>, name: &str) {
+        let (mut seed, rows) = (0x2545_f491_4f6c_dd1d, 2 * V::LANES);
+        for n in [8, 33, 64, 256] {
+            for k in 1..=8 {
+                let x = values(&mut seed, rows * n, 0.0);
+                let gate = Gate {
+                    scale: 1.0,
+                    renormalize: k % 2 == 0,
+                };
+                let run = |stride: usize| {
+                    let (mut w, mut idx) =
+                        (vec![-7.0f32; rows * stride], vec![-7i32; rows * stride]);
+                    let out = GateOut {
+                        w: &mut w,
+                        w_stride: stride,
+                        idx: &mut idx,
+                        i_stride: stride,
+                        k,
+                    };
+                    topk_rows::<V, U>(isa, RowsIn::new(&x, n, rows, n).unwrap(), &gate, out);
+                    (w, idx)
+                };
+                let (w, idx) = run(k);
+                let (ws, is) = run(k + 3);
+                for r in 0..rows {
+                    let ctx = format!("{name} n={n} k={k} row {r}");
+                    let a: Vec<u32> = w[r * k..][..k].iter().map(|v| v.to_bits()).collect();
+                    let b: Vec<u32> = ws[r * (k + 3)..][..k].iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(a, b, "{ctx}: weights");
+                    assert_eq!(idx[r * k..][..k], is[r * (k + 3)..][..k], "{ctx}: indices");
+                    assert!(
+                        ws[r * (k + 3) + k..][..3].iter().all(|&v| v == -7.0),
+                        "{ctx}"
+                    );
+                    assert!(is[r * (k + 3) + k..][..3].iter().all(|&v| v == -7), "{ctx}");
+                    assert!(idx[r * k..][..k].iter().all(|&i| (i as usize) < n), "{ctx}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contiguous_and_strided_outputs_agree_on_every_isa_here() {
+        super::super::each_isa_here!(strides);
     }
 }
