@@ -160,6 +160,12 @@ unsafe impl Simd for Avx512 {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
     const ONE_LOOP_SUM: bool = true;
+    /// Zen 4, one `logsumexp_rows` call on one row, ns per call (the one loop -> the blocks,
+    /// two alternating runs): 256 elements 80-81 -> 62-63, 512 117 -> 107 and 133, 600 and
+    /// 1000 unchanged; batches of medium rows (1024 x 256 and x 512) within 1-3% either way
+    /// (log-sum-exp and log-softmax); batches of 768 and 1000 through the blocks 13-15% slower
+    /// (so never past `MEDIUM_VECS` vectors).
+    const ONE_LOOP_MIN: usize = 256;
     const REGISTERS: usize = 32;
 
     #[inline]

@@ -75,6 +75,10 @@ pub(crate) unsafe trait Simd: Copy {
     /// loop needs about 13 registers beyond its accumulators: with 32 registers it is the
     /// faster, with 16 (AVX2) its constants are reloaded every step and the blocks are faster.
     const ONE_LOOP_SUM: bool;
+    /// With [`Self::ONE_LOOP_SUM`], rows of up to this many elements still take the blocks
+    /// (one block: a maximum pass and a sum pass), where the one loop's fixed costs (the
+    /// first vector's shift, the rescaling of the lanes) outweigh a pass over a row in L1.
+    const ONE_LOOP_MIN: usize = 0;
     /// Vector registers of the ISA (how many vectors a loop can keep live without spills).
     const REGISTERS: usize;
 

@@ -7,7 +7,7 @@
 
 use super::convert::AsIs;
 use super::inputs::{Input, Offset, Plain};
-use super::pair_sum::{pair_sum_src, BLOCKED_MAX};
+use super::pair_sum::{one_loop, pair_sum_src, BLOCKED_MAX};
 use super::passes::{
     block_sum_by, dot_src, exp_store_max_src, exp_store_sum, one_walk_reload, tests_stored, Blocks,
     ExpMinus, ExpSum, LaneMap, Map, Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored,
@@ -342,8 +342,8 @@ unsafe fn map_out<V: Simd, const U: usize>(
 
 /// Pass 1 of two-pass over a 16-bit row of at most [`BLOCKED_MAX`] elements that also
 /// widens the row into `buf` (for an output pass that reads it again), with the operations
-/// and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`: with
-/// [`Simd::ONE_LOOP_SUM`], the row is widened first and summed from `buf`; otherwise each
+/// and order of [`pair_sum_src`] on the widened row, so the same `(S, k)`: where that sums
+/// in one loop ([`one_loop`]), the row is widened first and summed from `buf`; otherwise each
 /// block's maximum pass stores the values it widened and its sum pass reads them back (one
 /// conversion per element instead of two).
 ///
@@ -357,7 +357,7 @@ unsafe fn block_sum_widen<V: Simd, const U: usize>(
 ) -> Option<(f64, f32)> {
     let n = Source::<V>::len(src);
     debug_assert!(n <= BLOCKED_MAX);
-    if V::ONE_LOOP_SUM {
+    if one_loop::<V>(n) {
         // SAFETY: `buf` is writable for `n` values and disjoint from the row (the contract);
         // it then holds the widened row.
         unsafe {
@@ -439,8 +439,8 @@ pub(crate) unsafe fn log_softmax_widened<V: Simd, const U: usize>(
 }
 
 /// Log-sum-exp of a 16-bit row of at most [`BLOCKED_MAX`] elements: the f32 kernel's value
-/// for the widened row, from one read of the row with [`Simd::ONE_LOOP_SUM`]
-/// ([`pair_sum_src`]), else through the f32 buffer `buf` ([`block_sum_widen`]). `None` for a
+/// for the widened row, from one read of the row where [`pair_sum_src`] sums in one loop
+/// ([`one_loop`]), else through the f32 buffer `buf` ([`block_sum_widen`]). `None` for a
 /// short row or one that needs the special-value rules.
 ///
 /// # Safety
@@ -457,7 +457,7 @@ pub(crate) unsafe fn logsumexp_widened<V: Simd, const U: usize>(
         return None;
     }
     let src = Halves::new(x, format, f32::NEG_INFINITY);
-    let (s, k) = if V::ONE_LOOP_SUM {
+    let (s, k) = if one_loop::<V>(n) {
         pair_sum_src::<V, U, _>(isa, &src)
     } else {
         // SAFETY: `buf` is writable for `n` values (the contract), and disjoint from `x` (a

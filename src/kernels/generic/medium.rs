@@ -4,7 +4,7 @@
 //! logarithm) overlaps the other's.
 //!
 //! The operations are those of `pair_sum_src` on a row of one block or chunk, in the same
-//! order (the shift: the row's, or with [`Simd::ONE_LOOP_SUM`] the first vector's unless the
+//! order (the shift: the row's, or in the one loop ([`one_loop`]) the first vector's unless the
 //! row reaches [`REACH`] binades above it; `U` accumulators folded into f64 lanes every
 //! [`FOLD`] steps, the tail vectors to accumulators `0, 1, ...`, the pairwise total, rescaled
 //! to the row's shift), so each row's `(S, k)` is bit for bit what the one-row call computes:
@@ -14,7 +14,7 @@
 use super::inputs::Input;
 #[cfg(doc)]
 use super::pair_sum::pair_sum_src;
-use super::pair_sum::REACH;
+use super::pair_sum::{one_loop, REACH};
 use super::passes::{fold, k_min, pow2_f64, wide_total, FOLD};
 use super::short::{vector, SHORT_VECS};
 use super::storage::AsF32;
@@ -71,7 +71,7 @@ pub(crate) unsafe fn pair_sums<V: Simd, const U: usize>(
             return None;
         }
         sh[r] = k[r];
-        if V::ONE_LOOP_SUM {
+        if one_loop::<V>(n) {
             // SAFETY: the row is readable for `n >= LANES` elements.
             let first = unsafe { vector::<V, _, false>(isa, AsF32, inp, x[r], 0, n) };
             let m0 = first.reduce_max();

@@ -36,6 +36,13 @@ pub(crate) fn pair_sum<V: Simd, const U: usize>(
 /// widen such a row into an f32 buffer on the stack before pass 1 (see `half_rows`).
 pub(crate) const BLOCKED_MAX: usize = 4 * BLOCK;
 
+/// Whether [`pair_sum_src`] sums a row of `n` elements in its one loop: with
+/// [`Simd::ONE_LOOP_SUM`], past [`Simd::ONE_LOOP_MIN`] elements.
+#[inline(always)]
+pub(crate) fn one_loop<V: Simd>(n: usize) -> bool {
+    V::ONE_LOOP_SUM && n > V::ONE_LOOP_MIN
+}
+
 /// Steps of `U` vectors per chunk of [`pair_sum_src`]'s one loop: 2048 elements with AVX-512,
 /// 512 on NEON. A chunk is what a raise of the shift sums again; every medium row
 /// ([`medium`](super::medium)) is one chunk.
@@ -45,8 +52,8 @@ pub(crate) const CHUNK_STEPS: usize = 32;
 /// an input transform, or a 16-bit row, which then gives the sum of its widened values bit
 /// for bit).
 ///
-/// On ISAs without [`Simd::ONE_LOOP_SUM`] (AVX2, portable): the blocked sum
-/// ([`block_sum_src`]). On the others, one shift `K` for the whole row, which starts at the first vector's maximum
+/// On ISAs without [`Simd::ONE_LOOP_SUM`] (AVX2, portable), and for rows of up to
+/// [`Simd::ONE_LOOP_MIN`] elements: the blocked sum ([`block_sum_src`]). On the others, one shift `K` for the whole row, which starts at the first vector's maximum
 /// (`round(m0*log2(e))`); every element adds `exp(x - K*ln2)` to its accumulator and goes
 /// into a running maximum, in the same loop. After each chunk of [`CHUNK_STEPS`] steps, if
 /// the chunk held an input more than [`REACH`] binades above `2^K`, its terms may have
@@ -72,7 +79,7 @@ pub(crate) fn pair_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Sli
     src: &S,
 ) -> Option<(f64, f32)> {
     let (l, n) = (V::LANES, src.len());
-    if !V::ONE_LOOP_SUM {
+    if !one_loop::<V>(n) {
         return block_sum_src::<V, U, _>(isa, src);
     }
     if n == 0 {
