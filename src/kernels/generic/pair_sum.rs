@@ -53,9 +53,10 @@ pub(crate) const CHUNK_STEPS: usize = 32;
 /// for bit).
 ///
 /// On ISAs without [`Simd::ONE_LOOP_SUM`] (AVX2, portable), and for rows of up to
-/// [`Simd::ONE_LOOP_MIN`] elements: the blocked sum ([`block_sum_src`]). On the others, one shift `K` for the whole row, which starts at the first vector's maximum
-/// (`round(m0*log2(e))`); every element adds `exp(x - K*ln2)` to its accumulator and goes
-/// into a running maximum, in the same loop. After each chunk of [`CHUNK_STEPS`] steps, if
+/// [`Simd::ONE_LOOP_MIN`] elements: the blocked sum ([`block_sum_src`]). Otherwise one shift
+/// `K` for the whole row, which starts at the first vector's maximum (`round(m0*log2(e))`);
+/// every element adds `exp(x - K*ln2)` to its accumulator and goes into a running maximum,
+/// in the same loop. After each chunk of [`CHUNK_STEPS`] steps, if
 /// the chunk held an input more than [`REACH`] binades above `2^K`, its terms may have
 /// overflowed: the chunk's part of the sums is dropped, `K` moves to the running maximum's
 /// shift (the f64 sums rescaled by the exact power of two), and the chunk is summed again.
@@ -80,10 +81,8 @@ pub(crate) fn pair_sum_src<V: Simd, const U: usize, S: Source<V, Item = V> + Sli
 ) -> Option<(f64, f32)> {
     let (l, n) = (V::LANES, src.len());
     if !one_loop::<V>(n) {
+        // Empty rows too (`None`).
         return block_sum_src::<V, U, _>(isa, src);
-    }
-    if n == 0 {
-        return None;
     }
     // SAFETY: the first `min(n, l)` elements are inside the row.
     let first = unsafe {
