@@ -28,9 +28,8 @@ pub(crate) fn caches() -> Caches {
 }
 
 /// Name of the environment variable that turns the software prefetches of whole-row loops on
-/// (`1`) or off (`0`) for every ISA, read once at first use. Without it they are on, except
-/// for the AVX-512 kernels on AMD family 19h (Zen 4), where the hardware prefetchers alone are
-/// faster. Results are the same either way.
+/// (`1`) or off (`0`) for every ISA, read once at first use. Without it they are on, except on
+/// AMD Zen 4, where the hardware prefetchers alone are faster. Results are the same either way.
 pub const PREFETCH_ENV_VAR: &str = "SOFTMAX_PREFETCH";
 
 /// [`prefetch`]'s two answers once decided: bit 0 set when decided, bit 1 for the AVX-512
@@ -39,15 +38,25 @@ static PREFETCH: AtomicU8 = AtomicU8::new(0);
 
 /// Whether whole-row loops prefetch [`PREFETCH`](crate::kernels::generic::passes::PREFETCH)
 /// elements ahead (`wide`: for the AVX-512 kernels). Decided once: [`PREFETCH_ENV_VAR`] when
-/// set to `0` or `1`, else on, except for the AVX-512 kernels on AMD family 19h (Zen 3/4;
-/// AVX-512 there means Zen 4). On Zen 4 the hardware prefetchers alone were faster for the
-/// streaming passes: one row of 16M, softmax 2.18-2.21 -> 2.58-2.65 elements/ns and
-/// log-sum-exp 4.27-4.41 -> 5.29-5.57; softmax 1024 x 4096 2.39-2.53 -> 2.52-2.89
-/// (`SOFTMAX_PREFETCH=1` against the default, separate processes, `taskset -c 1`, three runs
-/// each). The AVX2 kernels on the same core showed no difference beyond noise, and on Zen 5
-/// the prefetch of the output row (`walk::OutputAhead`) was measured as a gain, so they keep
-/// them. The blocked sum's look-ahead to its next block ([`walk::Ahead`]) is not a streaming
-/// prefetch and is always issued.
+/// set to `0` or `1`, else on, except on AMD Zen 4 (family 19h with AVX-512), for every ISA's
+/// kernels.
+///
+/// Zen 4, AVX-512 kernels: the hardware prefetchers alone were faster for the streaming
+/// passes: one row of 16M, softmax 2.18-2.21 -> 2.58-2.65 elements/ns and log-sum-exp
+/// 4.27-4.41 -> 5.29-5.57; softmax 1024 x 4096 2.39-2.53 -> 2.52-2.89 (`SOFTMAX_PREFETCH=1`
+/// against the default, separate processes, `taskset -c 1`, three runs each).
+///
+/// Zen 4, AVX2 kernels (`SOFTMAX_ISA=avx2`, `SOFTMAX_PREFETCH=1` then `=0`, alternating
+/// processes, `taskset -c 1`, two or three rounds, elements/ns): softmax `Auto` 64 x 32000
+/// 2.45-2.47 -> 2.55-2.60, one row of 1M 2.78 -> 3.00-3.03, 1024 x 4096 1.96-1.97 ->
+/// 2.24-2.26, 8 x 128256 2.66-2.71 -> 2.80-2.82, one row of 16M 1.78-1.80 -> 1.82-1.83;
+/// log-softmax 64 x 32000 2.52-2.63 -> 2.70-2.74, 1024 x 4096 1.63-1.64 -> 2.05-2.07, 1M
+/// 2.77-3.04 -> 3.25-3.27; log-sum-exp and rows of up to 1000 unchanged. (An earlier
+/// measurement at 16M alone had shown no difference.)
+///
+/// Zen 3 (family 19h without AVX-512) keeps them: not measured there. On Zen 5 the prefetch of
+/// the output row (`walk::OutputAhead`) was measured as a gain. The blocked sum's look-ahead
+/// to its next block ([`walk::Ahead`]) is not a streaming prefetch and is always issued.
 ///
 /// [`walk::Ahead`]: crate::kernels::generic::walk::Ahead
 #[inline]
@@ -64,37 +73,37 @@ pub(crate) fn prefetch(wide: bool) -> bool {
 #[cold]
 fn decide_prefetch() -> u8 {
     let v = std::env::var(PREFETCH_ENV_VAR).ok();
-    let amd19 = amd_family_19h();
-    prefetch_bits(v.as_deref(), amd19).unwrap_or_else(|| {
+    let zen4 = amd_zen4();
+    prefetch_bits(v.as_deref(), zen4).unwrap_or_else(|| {
         let v = v.unwrap_or_default();
         eprintln!("softmax: {PREFETCH_ENV_VAR}={v:?} is not 0 or 1; using the default");
-        default_prefetch_bits(amd19)
+        default_prefetch_bits(zen4)
     })
 }
 
-/// [`prefetch`]'s bits for the environment variable's value `v` on a CPU that is (`amd19`) or
-/// is not of AMD family 19h; `None` for a value that is not `0`, `1` or empty.
-fn prefetch_bits(v: Option<&str>, amd19: bool) -> Option<u8> {
+/// [`prefetch`]'s bits for the environment variable's value `v` on a CPU that is (`zen4`) or
+/// is not an AMD Zen 4; `None` for a value that is not `0`, `1` or empty.
+fn prefetch_bits(v: Option<&str>, zen4: bool) -> Option<u8> {
     match v.map(str::trim) {
         Some("1") => Some(0b111),
         Some("0") => Some(0b001),
-        None | Some("") => Some(default_prefetch_bits(amd19)),
+        None | Some("") => Some(default_prefetch_bits(zen4)),
         Some(_) => None,
     }
 }
 
-/// [`prefetch`]'s bits without the environment variable: on, except for the AVX-512 kernels
-/// on AMD family 19h.
-fn default_prefetch_bits(amd19: bool) -> u8 {
-    if amd19 {
-        0b101
+/// [`prefetch`]'s bits without the environment variable: on, except on AMD Zen 4 (for every
+/// ISA's kernels).
+fn default_prefetch_bits(zen4: bool) -> u8 {
+    if zen4 {
+        0b001
     } else {
         0b111
     }
 }
 
-/// Whether this is an AMD CPU of family 19h (Zen 3 and Zen 4).
-fn amd_family_19h() -> bool {
+/// Whether this is an AMD Zen 4: family 19h (Zen 3 and Zen 4) with AVX-512 (Zen 4 alone).
+fn amd_zen4() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::__cpuid;
@@ -110,7 +119,7 @@ fn amd_family_19h() -> bool {
         } else {
             base
         };
-        amd && family == 0x19
+        amd && family == 0x19 && std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -256,15 +265,14 @@ mod tests {
     #[test]
     fn prefetch_policy_follows_the_variable_then_the_cpu() {
         // Bit 0: decided; bit 1: the AVX-512 kernels; bit 2: every other ISA.
-        for amd19 in [false, true] {
-            assert_eq!(prefetch_bits(Some("1"), amd19), Some(7));
-            assert_eq!(prefetch_bits(Some(" 0 "), amd19), Some(1));
-            assert_eq!(prefetch_bits(Some("yes"), amd19), None);
-            assert_eq!(prefetch_bits(Some(""), amd19), prefetch_bits(None, amd19));
+        for zen4 in [false, true] {
+            assert_eq!(prefetch_bits(Some("1"), zen4), Some(7));
+            assert_eq!(prefetch_bits(Some(" 0 "), zen4), Some(1));
+            assert_eq!(prefetch_bits(Some("yes"), zen4), None);
+            assert_eq!(prefetch_bits(Some(""), zen4), prefetch_bits(None, zen4));
         }
         assert_eq!(prefetch_bits(None, false), Some(7));
-        assert_eq!(prefetch_bits(None, true), Some(5));
-        assert_eq!(default_prefetch_bits(true), 5);
+        assert_eq!(prefetch_bits(None, true), Some(1));
     }
 
     #[test]

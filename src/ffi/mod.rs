@@ -69,9 +69,10 @@
 //! read once at first use, forces another supported one (an unknown or unsupported name is
 //! ignored with a notice on stderr). `softmax_set_isa` changes the choice at any time, for all
 //! threads. All ISAs give identical special values and results within the bounds of ACCURACY.
-//! Streaming passes issue software prefetches except with AVX-512 on AMD family 19h (Zen 4),
-//! where the hardware prefetchers alone are faster; the environment variable `SOFTMAX_PREFETCH`
-//! (`1` or `0`, read once) turns them on or off for every ISA. Results do not depend on it.
+//! Streaming passes issue software prefetches except on AMD Zen 4 (family 19h with AVX-512),
+//! where the hardware prefetchers alone are faster with every ISA's kernels; the environment
+//! variable `SOFTMAX_PREFETCH` (`1` or `0`, read once) turns them on or off for every ISA.
+//! Results do not depend on it.
 //!
 //! THREADS: one thread by default. `softmax_set_num_threads` (or the environment variable
 //! `SOFTMAX_NUM_THREADS`) lets batches and long rows use more, and `softmax_set_parallel_for`
