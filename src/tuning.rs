@@ -32,14 +32,12 @@ pub(crate) fn caches() -> Caches {
 /// AMD Zen 4, where the hardware prefetchers alone are faster. Results are the same either way.
 pub const PREFETCH_ENV_VAR: &str = "SOFTMAX_PREFETCH";
 
-/// [`prefetch`]'s two answers once decided: bit 0 set when decided, bit 1 for the AVX-512
-/// kernels, bit 2 for every other ISA.
+/// [`prefetch`]'s answer once decided: bit 0 set when decided, bit 1 for "prefetch".
 static PREFETCH: AtomicU8 = AtomicU8::new(0);
 
 /// Whether whole-row loops prefetch [`PREFETCH`](crate::kernels::generic::passes::PREFETCH)
-/// elements ahead (`wide`: for the AVX-512 kernels). Decided once: [`PREFETCH_ENV_VAR`] when
-/// set to `0` or `1`, else on, except on AMD Zen 4 (family 19h with AVX-512), for every ISA's
-/// kernels.
+/// elements ahead, with every ISA's kernels. Decided once: [`PREFETCH_ENV_VAR`] when set to `0`
+/// or `1`, else on, except on AMD Zen 4 (family 19h with AVX-512).
 ///
 /// Zen 4, AVX-512 kernels: the hardware prefetchers alone were faster for the streaming
 /// passes: one row of 16M, softmax 2.18-2.21 -> 2.58-2.65 elements/ns and log-sum-exp
@@ -60,13 +58,13 @@ static PREFETCH: AtomicU8 = AtomicU8::new(0);
 ///
 /// [`walk::Ahead`]: crate::kernels::generic::walk::Ahead
 #[inline]
-pub(crate) fn prefetch(wide: bool) -> bool {
+pub(crate) fn prefetch() -> bool {
     let mut bits = PREFETCH.load(Ordering::Relaxed);
     if bits == 0 {
         bits = decide_prefetch();
         PREFETCH.store(bits, Ordering::Relaxed);
     }
-    bits & if wide { 2 } else { 4 } != 0
+    bits & 2 != 0
 }
 
 /// [`prefetch`]'s bits (see there), from the environment and the CPU.
@@ -85,20 +83,19 @@ fn decide_prefetch() -> u8 {
 /// is not an AMD Zen 4; `None` for a value that is not `0`, `1` or empty.
 fn prefetch_bits(v: Option<&str>, zen4: bool) -> Option<u8> {
     match v.map(str::trim) {
-        Some("1") => Some(0b111),
-        Some("0") => Some(0b001),
+        Some("1") => Some(0b11),
+        Some("0") => Some(0b01),
         None | Some("") => Some(default_prefetch_bits(zen4)),
         Some(_) => None,
     }
 }
 
-/// [`prefetch`]'s bits without the environment variable: on, except on AMD Zen 4 (for every
-/// ISA's kernels).
+/// [`prefetch`]'s bits without the environment variable: on, except on AMD Zen 4.
 fn default_prefetch_bits(zen4: bool) -> u8 {
     if zen4 {
-        0b001
+        0b01
     } else {
-        0b111
+        0b11
     }
 }
 
@@ -264,24 +261,24 @@ mod tests {
 
     #[test]
     fn prefetch_policy_follows_the_variable_then_the_cpu() {
-        // Bit 0: decided; bit 1: the AVX-512 kernels; bit 2: every other ISA.
+        // Bit 0: decided; bit 1: prefetch.
         for zen4 in [false, true] {
-            assert_eq!(prefetch_bits(Some("1"), zen4), Some(7));
+            assert_eq!(prefetch_bits(Some("1"), zen4), Some(3));
             assert_eq!(prefetch_bits(Some(" 0 "), zen4), Some(1));
             assert_eq!(prefetch_bits(Some("yes"), zen4), None);
             assert_eq!(prefetch_bits(Some(""), zen4), prefetch_bits(None, zen4));
         }
-        assert_eq!(prefetch_bits(None, false), Some(7));
+        assert_eq!(prefetch_bits(None, false), Some(3));
         assert_eq!(prefetch_bits(None, true), Some(1));
     }
 
     #[test]
     fn the_prefetch_decision_is_taken_once() {
-        let (wide, other) = (prefetch(true), prefetch(false));
+        let on = prefetch();
         let bits = PREFETCH.load(Ordering::Relaxed);
         assert_eq!(bits & 1, 1);
-        assert_eq!((wide, other), (bits & 2 != 0, bits & 4 != 0));
-        assert_eq!((prefetch(true), prefetch(false)), (wide, other));
+        assert_eq!(on, bits & 2 != 0);
+        assert_eq!(prefetch(), on);
     }
 
     #[test]

@@ -286,10 +286,6 @@ unsafe impl Simd for Avx512 {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
     }
     #[inline(always)]
-    fn prefetching(_t: Token<Self>) -> bool {
-        crate::tuning::prefetch(true)
-    }
-    #[inline(always)]
     fn add(self, b: Self) -> Self {
         // SAFETY: the vector arguments prove AVX-512F.
         unsafe { Avx512(_mm512_add_ps(self.0, b.0)) }

@@ -191,11 +191,11 @@ pub(crate) unsafe trait Simd: Copy {
     /// Hints that the cache line holding `p` will be read soon. `p` need not be valid (a
     /// prefetch never faults).
     fn prefetch(t: Token<Self>, p: *const f32);
-    /// Whether whole-row loops should prefetch ahead on this CPU with these kernels (decided
-    /// once, [`crate::tuning::prefetch`]).
+    /// Whether whole-row loops should prefetch ahead on this CPU (decided once, for every ISA
+    /// that prefetches: [`crate::tuning::prefetch`]).
     #[inline(always)]
     fn prefetching(_t: Token<Self>) -> bool {
-        crate::tuning::prefetch(false)
+        crate::tuning::prefetch()
     }
 
     /// Lane-wise `a + b`.
