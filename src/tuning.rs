@@ -52,6 +52,13 @@ static PREFETCH: AtomicU8 = AtomicU8::new(0);
 /// 2.77-3.04 -> 3.25-3.27; log-sum-exp and rows of up to 1000 unchanged. (An earlier
 /// measurement at 16M alone had shown no difference.)
 ///
+/// An Intel Xeon (family 6 model 207, AVX-512 kernels, 300 MiB L3) keeps them: the same
+/// scratch loops, `SOFTMAX_PREFETCH=1` then `=0`, two alternations, elements/ns: one row of
+/// 16M softmax 2.04-2.08 -> 1.54-1.65, log-softmax 1.49-1.56 -> 1.06-1.14, log-sum-exp
+/// 6.07-6.21 -> 3.48-4.79; 8 x 128256 log-softmax 2.65-2.67 -> 2.52-2.53, log-sum-exp
+/// 6.13-6.18 -> 5.45-5.49; 512 x 1000 log-softmax 3.22-3.25 -> 3.02-3.11; softmax of rows from
+/// 1000 to 128K within the noise.
+///
 /// Zen 3 (family 19h without AVX-512) keeps them: not measured there. On Zen 5 the prefetch of
 /// the output row (`walk::OutputAhead`) was measured as a gain. The blocked sum's look-ahead
 /// to its next block ([`walk::Ahead`]) is not a streaming prefetch and is always issued.
