@@ -21,7 +21,9 @@ static INITIAL: OnceLock<&'static Kernels> = OnceLock::new();
 /// Name of the environment variable that overrides the detected ISA.
 pub const ISA_ENV_VAR: &str = "SOFTMAX_ISA";
 
-/// The kernel table of `isa`, if it is compiled into this build and the CPU runs it.
+/// The kernel table of `isa`, if it is compiled into this build and the CPU runs it. AVX-512
+/// has two, which give the same bits: the one whose bf16 outputs are narrowed with AVX-512
+/// BF16 where [`native_bf16_narrowing`](crate::tuning::native_bf16_narrowing) says so.
 pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
     match isa {
         Isa::Scalar => Some(&crate::kernels::portable::KERNELS),
@@ -41,7 +43,13 @@ pub(crate) fn kernels_for(isa: Isa) -> Option<&'static Kernels> {
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c")
             && std::arch::is_x86_feature_detected!("popcnt"))
-        .then_some(&crate::kernels::avx512::KERNELS),
+        .then(|| {
+            if crate::tuning::native_bf16_narrowing() {
+                &crate::kernels::avx512::KERNELS_BF16
+            } else {
+                &crate::kernels::avx512::KERNELS
+            }
+        }),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => std::arch::is_aarch64_feature_detected!("neon")
             .then_some(&crate::kernels::neon::KERNELS),

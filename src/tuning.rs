@@ -110,25 +110,48 @@ fn default_prefetch_bits(zen4: bool) -> u8 {
 fn amd_zen4() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::__cpuid;
-        // SAFETY: every x86_64 CPU has CPUID, with leaves 0 and 1.
-        #[allow(unused_unsafe)]
-        let (vendor, sig) = unsafe { (__cpuid(0), __cpuid(1)) };
-        let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
-        // Family: the base field (bits 8-11), plus the extended one (bits 20-27) when the
-        // base is 0xf.
-        let base = (sig.eax >> 8) & 0xf;
-        let family = if base == 0xf {
-            base + ((sig.eax >> 20) & 0xff)
-        } else {
-            base
-        };
-        amd && family == 0x19 && std::arch::is_x86_feature_detected!("avx512f")
+        amd_family() == Some(0x19) && std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }
+}
+
+/// The CPU family of an AMD CPU (`None` on other vendors).
+#[cfg(target_arch = "x86_64")]
+fn amd_family() -> Option<u32> {
+    use std::arch::x86_64::__cpuid;
+    // SAFETY: every x86_64 CPU has CPUID, with leaves 0 and 1.
+    #[allow(unused_unsafe)]
+    let (vendor, sig) = unsafe { (__cpuid(0), __cpuid(1)) };
+    let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+    // Family: the base field (bits 8-11), plus the extended one (bits 20-27) when the base is
+    // 0xf.
+    let base = (sig.eax >> 8) & 0xf;
+    let family = if base == 0xf {
+        base + ((sig.eax >> 20) & 0xff)
+    } else {
+        base
+    };
+    amd.then_some(family)
+}
+
+/// Whether the AVX-512 kernels narrow bf16 outputs with AVX-512 BF16's `vcvtneps2bf16`
+/// (where the CPU has it, with AVX-512DQ) rather than with integer rounding; the bits are
+/// the same either way. Decided once, at dispatch.
+///
+/// Intel Xeon (family 6 model 207), `report --half-only --isa avx512 --rounds 3`, two
+/// alternating runs each, bf16 elements/ns as a ratio to f32 in the same rounds, integer ->
+/// `vcvtneps2bf16`: softmax of 4096 0.68-0.69x -> 0.77-0.80x, log-softmax of 4096 0.73-0.76x
+/// -> 0.78-0.82x, softmax 512 x 1000 0.73-0.75x -> 0.80-0.82x, softmax of 16M 1.44-1.47x ->
+/// 1.54-1.60x. AMD CPUs keep the integer rounding: on Zen 5 a loop that only narrows ran it at
+/// 27.8 elements/ns against 23.0-25.2 with the instruction (see `kernels::avx512`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn native_bf16_narrowing() -> bool {
+    // CPUID traps to the hypervisor in a VM (microseconds): asked once.
+    static NATIVE: OnceLock<bool> = OnceLock::new();
+    *NATIVE.get_or_init(|| amd_family().is_none() && crate::kernels::avx512::bf16_supported())
 }
 
 // The size parser shared with the report and the benchmarks (which include the file by path).

@@ -664,3 +664,6 @@ crate::kernels::kernel_table!(
     3,
     #[target_feature(enable = "avx2,fma,f16c,popcnt")]
 );
+
+/// This ISA's kernel table.
+pub(crate) static KERNELS: crate::kernels::Kernels = TABLE;

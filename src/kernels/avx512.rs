@@ -5,8 +5,9 @@
 //! two-pass sum is one mask compare. Only AVX-512F instructions are used (plus the
 //! AVX2/FMA/F16C/SSE instructions that `avx512f` implies), so any AVX-512 CPU runs these
 //! kernels. f16 rows are converted with `vcvtph2ps`/`vcvtps2ph`, bf16 rows with integer
-//! shifts and rounding; 16-bit tails are read through a buffer (16-bit masked loads need
-//! AVX-512BW) and written with a masked `vpmovdw`.
+//! shifts and rounding (or with `vcvtneps2bf16` in the second table, [`KERNELS_BF16`], whose
+//! bf16-writing entry points also use AVX-512 BF16 and DQ); 16-bit tails are read through a
+//! buffer (16-bit masked loads need AVX-512BW) and written with a masked `vpmovdw`.
 
 use core::arch::x86_64::*;
 
@@ -25,9 +26,11 @@ static EIGHTHS_TWICE: [u32; 16] = {
     t
 };
 
-/// One AVX-512 register of sixteen `f32`.
+/// One AVX-512 register of sixteen `f32`. `BF16` marks the vectors of the kernel table built
+/// for CPUs with AVX-512 BF16 (and DQ): they narrow to bf16 with `vcvtneps2bf16` (see
+/// [`ps_to_bf16`]); everything else is the same.
 #[derive(Clone, Copy)]
-pub(crate) struct Avx512(__m512);
+pub(crate) struct Avx512<const BF16: bool = false>(__m512);
 
 /// The mask of the first `n < 16` lanes.
 #[inline(always)]
@@ -87,17 +90,16 @@ unsafe fn ps_to_f16(v: __m512) -> __m256i {
 /// `(b + 0x7fff + odd) >> 16`, and `(b >> 16) | 0x40` for NaN lanes.
 ///
 /// AVX-512 BF16's `vcvtneps2bf16` rounds in one instruction, but it flushes subnormal inputs
-/// to zero, so the same bits need a fix-up of the lanes with `0 < |x| < 2^-126`. Measured on
-/// Zen 5 (hand-written loops over 4096 floats in L1, elements/ns): this integer path 27.8,
-/// `vcvtneps2bf16` with the fix-up behind a branch on "any subnormal lane" 23.0-25.2, with
-/// the fix-up always blended in 17.3-19.9. So no BF16 path exists (nor its detection).
-/// On an Intel Xeon (family 6 model 207) the order is reversed: the same kind of loop (a
-/// multiply and a narrowing store per 16 floats, C, three rounds) ran this integer path at
-/// 8.6-9.0, `vcvtneps2bf16` with an `fpclass` test for subnormal lanes and a branch at
-/// 11.7-12.9, and f16's `vcvtps2ph` at 20-27. There, a kernel table built with `avx512bf16`
-/// would narrow bf16 about 1.4x faster; it does not exist yet. A prototype of that table (the
-/// integer path kept for vectors with a subnormal lane) moved bf16 softmax of 4096 from
-/// 0.68-0.69x to 0.77-0.80x of f32 there (`report --half-only`, two alternating runs each).
+/// to zero, so the same bits need the integer path for vectors with a subnormal lane
+/// ([`ps_to_bf16_native`]). Which is faster depends on the CPU. Zen 5 (hand-written loops over
+/// 4096 floats in L1, elements/ns): this integer path 27.8, `vcvtneps2bf16` with the fix-up
+/// behind a branch on "any subnormal lane" 23.0-25.2, with the fix-up always blended in
+/// 17.3-19.9. An Intel Xeon (family 6 model 207; a multiply and a narrowing store per 16
+/// floats, C, three rounds): this integer path 8.6-9.0, `vcvtneps2bf16` with an `fpclass`
+/// test and a branch 11.7-12.9, f16's `vcvtps2ph` 20-27. So `Avx512<true>` (the table
+/// dispatch picks on non-AMD CPUs with AVX-512 BF16, see
+/// [`native_bf16_narrowing`](crate::tuning::native_bf16_narrowing)) uses the instruction, and
+/// `Avx512<false>` this integer path.
 ///
 /// # Safety
 /// AVX-512F must be available.
@@ -131,13 +133,14 @@ unsafe fn ps_to_bf16_no_nan(v: __m512) -> __m512i {
 /// stores write).
 ///
 /// # Safety
-/// AVX-512F must be available.
+/// AVX-512F must be available, and with `BF16` AVX-512 BF16 and DQ.
 #[inline(always)]
-unsafe fn ps_to_half(format: Half, v: __m512) -> __m256i {
-    // SAFETY: AVX-512F is available (the contract).
+unsafe fn ps_to_half<const BF16: bool>(format: Half, v: __m512) -> __m256i {
+    // SAFETY: AVX-512F is available (the contract), and AVX-512 BF16 and DQ with `BF16`.
     unsafe {
         match format {
             Half::F16 => ps_to_f16(v),
+            Half::Bf16 if BF16 => ps_to_bf16_native::<true>(v),
             Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16(v)),
         }
     }
@@ -146,24 +149,56 @@ unsafe fn ps_to_half(format: Half, v: __m512) -> __m256i {
 /// [`ps_to_half`] of lanes that hold no NaN.
 ///
 /// # Safety
-/// AVX-512F must be available.
+/// AVX-512F must be available, and with `BF16` AVX-512 BF16 and DQ.
 #[inline(always)]
-unsafe fn ps_to_half_no_nan(format: Half, v: __m512) -> __m256i {
-    // SAFETY: AVX-512F is available (the contract).
+unsafe fn ps_to_half_no_nan<const BF16: bool>(format: Half, v: __m512) -> __m256i {
+    // SAFETY: AVX-512F is available (the contract), and AVX-512 BF16 and DQ with `BF16`.
     unsafe {
         match format {
             Half::F16 => ps_to_f16(v),
+            Half::Bf16 if BF16 => ps_to_bf16_native::<false>(v),
             Half::Bf16 => _mm512_cvtepi32_epi16(ps_to_bf16_no_nan(v)),
         }
     }
+}
+
+/// The lanes of `v` rounded to bf16 with AVX-512 BF16's `vcvtneps2bf16`: the same bits as
+/// [`ps_to_bf16`] (`NAN`) or [`ps_to_bf16_no_nan`] give. The instruction rounds to nearest
+/// even and makes a NaN quiet as they do (`(b >> 16) | 0x40`), but flushes subnormal inputs
+/// to zero, so a vector with a subnormal lane (one `vfpclassps`, AVX-512DQ) takes the integer
+/// rounding instead.
+///
+/// # Safety
+/// AVX-512F, AVX-512DQ and AVX-512 BF16 must be available.
+#[inline(always)]
+unsafe fn ps_to_bf16_native<const NAN: bool>(v: __m512) -> __m256i {
+    // SAFETY: the three extensions are available (the contract).
+    unsafe {
+        // Class bit 5: denormal, of either sign.
+        if _mm512_fpclass_ps_mask::<0x20>(v) == 0 {
+            std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(v))
+        } else if NAN {
+            _mm512_cvtepi32_epi16(ps_to_bf16(v))
+        } else {
+            _mm512_cvtepi32_epi16(ps_to_bf16_no_nan(v))
+        }
+    }
+}
+
+/// Whether this CPU has the extensions `Avx512<true>` uses beyond AVX-512F: AVX-512 BF16
+/// (`vcvtneps2bf16`) and AVX-512DQ (`vfpclassps`).
+pub(crate) fn bf16_supported() -> bool {
+    std::arch::is_x86_feature_detected!("avx512bf16")
+        && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
 // the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
 // `is_x86_feature_detected!("avx512f")` (which includes the OS's support for the zmm and mask
-// state), `("avx2")`, `("fma")`, `("f16c")` and `("popcnt")` held.
-unsafe impl Simd for Avx512 {
+// state), `("avx2")`, `("fma")`, `("f16c")` and `("popcnt")` held, and for `Avx512<true>` also
+// `("avx512bf16")` and `("avx512dq")`, whose instructions only those vectors use.
+unsafe impl<const BF16: bool> Simd for Avx512<BF16> {
     const LANES: usize = 16;
     const EXP_TABLE: bool = true;
     const ONE_LOOP_SUM: bool = true;
@@ -177,7 +212,7 @@ unsafe impl Simd for Avx512 {
 
     #[inline]
     fn available() -> bool {
-        crate::Isa::Avx512.is_supported()
+        crate::Isa::Avx512.is_supported() && (!BF16 || bf16_supported())
     }
 
     #[inline(always)]
@@ -236,14 +271,14 @@ unsafe impl Simd for Avx512 {
     unsafe fn store_half(self, format: Half, p: *mut u16) {
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
         // AVX-512F.
-        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half(format, self.0)) }
+        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half::<BF16>(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn store_half_no_nan(self, format: Half, p: *mut u16) {
         debug_assert!(!super::simd::has_nan(self));
         // SAFETY: `p..p + LANES` is writable (the caller's contract); the vector proves
         // AVX-512F.
-        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half_no_nan(format, self.0)) }
+        unsafe { _mm256_storeu_si256(p as *mut __m256i, ps_to_half_no_nan::<BF16>(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn stream_half_no_nan(self, format: Half, p: *mut u16) {
@@ -251,7 +286,7 @@ unsafe impl Simd for Avx512 {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
         // SAFETY: `p..p + LANES` is writable and 32-byte aligned (the caller's contract); the
         // vector proves AVX-512F.
-        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half_no_nan(format, self.0)) }
+        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half_no_nan::<BF16>(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
@@ -272,7 +307,7 @@ unsafe impl Simd for Avx512 {
         debug_assert!((p as usize).is_multiple_of(Self::LANES * 2));
         // SAFETY: `p..p + LANES` is writable and 32-byte aligned (the caller's contract); the
         // vector proves AVX-512F.
-        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half(format, self.0)) }
+        unsafe { _mm256_stream_si256(p as *mut __m256i, ps_to_half::<BF16>(format, self.0)) }
     }
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32) {
@@ -654,3 +689,38 @@ crate::kernels::kernel_table!(
     4,
     #[target_feature(enable = "avx512f,popcnt")]
 );
+
+/// This ISA's kernel table.
+pub(crate) static KERNELS: crate::kernels::Kernels = TABLE;
+
+/// The kernel table for CPUs with AVX-512 BF16: [`KERNELS`] with the entry points that write
+/// bf16 values replaced by ones that narrow with `vcvtneps2bf16` (same bits; an entry point
+/// left out would only narrow the slower way). Only those entry points are compiled twice.
+mod bf16 {
+    use super::*;
+    crate::kernels::kernel_table!(
+        crate::Isa::Avx512,
+        Avx512<true>,
+        4,
+        #[target_feature(enable = "avx512f,avx512dq,avx512bf16,popcnt")]
+    );
+}
+
+/// [`KERNELS`] with bf16 outputs narrowed by AVX-512 BF16 (`crate::dispatch` picks it where the
+/// CPU has the extension and narrowing with it measured faster).
+pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernels {
+    narrow: bf16::TABLE.narrow,
+    half_backward: bf16::TABLE.half_backward,
+    half_cross_entropy_grad: bf16::TABLE.half_cross_entropy_grad,
+    half_softmax_reload: bf16::TABLE.half_softmax_reload,
+    half_softmax_scaled_two_pass: bf16::TABLE.half_softmax_scaled_two_pass,
+    half_log_softmax_widened: bf16::TABLE.half_log_softmax_widened,
+    half_log_softmax_short_rows: bf16::TABLE.half_log_softmax_short_rows,
+    segment: crate::kernels::SegmentKernels {
+        half_exp_out: bf16::TABLE.segment.half_exp_out,
+        half_shift_out: bf16::TABLE.segment.half_shift_out,
+        half_reload_out: bf16::TABLE.segment.half_reload_out,
+        ..TABLE.segment
+    },
+    ..TABLE
+};

@@ -701,8 +701,10 @@ macro_rules! kernel_table {
             }
         }
 
-        /// This ISA's kernel table.
-        pub(crate) static KERNELS: $crate::kernels::Kernels = $crate::kernels::Kernels {
+        /// This ISA's kernel table (a constant: a table assembled from two such constants,
+        /// as [`avx512`](crate::kernels::avx512)'s BF16 table is, references only the entry
+        /// points it takes, and only those are compiled).
+        pub(crate) const TABLE: $crate::kernels::Kernels = $crate::kernels::Kernels {
             isa: $isa,
             softmax: entry::softmax,
             softmax_scaled: entry::softmax_scaled,

@@ -493,3 +493,6 @@ crate::kernels::kernel_table!(
     4,
     #[target_feature(enable = "neon")]
 );
+
+/// This ISA's kernel table.
+pub(crate) static KERNELS: crate::kernels::Kernels = TABLE;

@@ -336,3 +336,6 @@ unsafe impl Simd for Lanes {
 
 // Four vectors (16 floats) per iteration: independent chains for the compiler to interleave.
 super::kernel_table!(crate::Isa::Scalar, Lanes, 4,);
+
+/// This ISA's kernel table.
+pub(crate) static KERNELS: crate::kernels::Kernels = TABLE;

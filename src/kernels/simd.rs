@@ -795,6 +795,9 @@ mod tests {
             if let Some(isa) = Token::<Avx512>::detect() {
                 check(isa, "avx512");
             }
+            if let Some(isa) = Token::<Avx512<true>>::detect() {
+                check(isa, "avx512 (BF16)");
+            }
         }
         #[cfg(target_arch = "aarch64")]
         if let Some(isa) = Token::<crate::kernels::neon::Neon>::detect() {

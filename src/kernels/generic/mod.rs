@@ -58,6 +58,9 @@ macro_rules! each_isa_here {
             if let Some(isa) = Token::<crate::kernels::avx512::Avx512>::detect() {
                 $check::<_, 1>(isa, "avx512");
             }
+            if let Some(isa) = Token::<crate::kernels::avx512::Avx512<true>>::detect() {
+                $check::<_, 1>(isa, "avx512 (BF16)");
+            }
         }
         #[cfg(target_arch = "aarch64")]
         if let Some(isa) = crate::kernels::simd::Token::<crate::kernels::neon::Neon>::detect() {
