@@ -12,10 +12,14 @@
 #                                   as rustc-web, else the compiler rejects it)
 #        gcc-aarch64-linux-gnu, libc6-dev-arm64-cross   the linker and C compiler
 #        qemu-user-static           qemu-aarch64-static, the test runner
-#   2. `cargo test --target aarch64-unknown-linux-gnu [args]` under each CPU model of
+#   2. `cargo test --target aarch64-unknown-linux-gnu [args]` under the first CPU model of
 #      $AARCH64_QEMU_CPUS (default "cortex-a72 max": a NEON-only core, and qemu's everything-on
-#      CPU with SVE/SVE2 and friends, so runtime detection is exercised on both);
-#      then type-checks the criterion benches for aarch64 (no run: qemu timings mean nothing);
+#      CPU with SVE/SVE2 and friends, so runtime detection is exercised on both). The other
+#      models run the library's unit tests and tests/dispatch.rs only: the crate's aarch64
+#      kernels use NEON alone, so another CPU model changes what detection sees and nothing
+#      else (the whole suite under `max` added about nine minutes to every CI run).
+#      AARCH64_QEMU_FULL=1, or test arguments of your own, run the same tests on every model.
+#      Then type-checks the criterion benches for aarch64 (no run: qemu timings mean nothing);
 #   3. the release static library for aarch64, c_examples/example.c linked against it and run
 #      under each CPU model (it must start on NEON, and on scalar with SOFTMAX_ISA=scalar);
 #   4. instruction counts of the NEON hot loops (`scripts/loop-stats.sh neon`).
@@ -176,9 +180,16 @@ if [ "$loop_stats_only" -eq 0 ]; then
   # Compile once, so that the per-CPU steps time the runs; --no-fail-fast runs every test
   # binary (and the doc-tests) even when one fails.
   step "build tests (cargo test --no-run)" cargo test --target "$TRIPLE" --no-fail-fast --no-run "$@"
+  first=1
   for cpu in $CPUS; do
-    step "cargo test, QEMU_CPU=$cpu" \
-      env QEMU_CPU="$cpu" cargo test --target "$TRIPLE" --no-fail-fast "$@"
+    if [ "$first" -eq 1 ] || [ "${AARCH64_QEMU_FULL:-0}" = 1 ] || [ $# -gt 0 ]; then
+      step "cargo test, QEMU_CPU=$cpu" \
+        env QEMU_CPU="$cpu" cargo test --target "$TRIPLE" --no-fail-fast "$@"
+    else
+      step "cargo test --lib --test dispatch, QEMU_CPU=$cpu" \
+        env QEMU_CPU="$cpu" cargo test --target "$TRIPLE" --no-fail-fast --lib --test dispatch
+    fi
+    first=0
   done
   # The criterion benches must compile for aarch64 too (running them under qemu would measure
   # the emulator, not the kernels). A type check is enough: they are plain Rust over the

@@ -10,7 +10,9 @@
 # Emulated code runs ~100x slower than native; the whole run takes a few minutes.
 #
 # --build-only: only build the static test binary and check that it is static (no emulator;
-# what CI does on a CPU that runs AVX-512 natively, where `cargo test` already covers it).
+# what CI does on a CPU that runs AVX-512 natively, where `cargo test` already covers it). It
+# builds with the dev profile, a minute and a half quicker than release: linking statically
+# does not depend on the profile, and the emulator run keeps release for its speed.
 set -euo pipefail
 
 build_only=0
@@ -26,8 +28,10 @@ target=x86_64-unknown-linux-gnu
 # --target keeps +crt-static away from build scripts (they cannot be static); the JSON
 # messages name the test executable wherever the target directory is.
 echo "test-avx512: building the static test binary" >&2
+profile=(--release)
+[ "$build_only" -eq 1 ] && profile=()
 bin=$(RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo test --release --target "$target" --test avx512 --no-run --message-format=json |
+  cargo test "${profile[@]}" --target "$target" --test avx512 --no-run --message-format=json |
   grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//' | tail -n 1)
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "test-avx512: no test executable found" >&2; exit 1; }
 if readelf -lW "$bin" | grep -q 'program interpreter'; then
