@@ -73,8 +73,9 @@
  * Streaming passes issue software prefetches except on AMD Zen 4 (family 19h with AVX-512),
  * where the hardware prefetchers alone are faster with every ISA's kernels; the environment
  * variable `SOFTMAX_PREFETCH` (`1` or `0`, read once) turns them on or off for every ISA.
- * Results do not depend on it. On CPUs with AVX-512 BF16 and AVX-512DQ other than AMD's, the
- * AVX-512 kernels round bf16 outputs with `vcvtneps2bf16` (the same bits as elsewhere).
+ * Results do not depend on it. On CPUs with AVX-512 BF16, BW and DQ other than AMD's, the
+ * AVX-512 kernels round bf16 outputs with `vcvtneps2bf16` and `vcvtne2ps2bf16` (the same
+ * bits as elsewhere).
  *
  * THREADS: one thread by default. `softmax_set_num_threads` (or the environment variable
  * `SOFTMAX_NUM_THREADS`) lets batches and long rows use more, and `softmax_set_parallel_for`

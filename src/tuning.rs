@@ -145,7 +145,13 @@ fn amd_family() -> Option<u32> {
 /// alternating runs each, bf16 elements/ns as a ratio to f32 in the same rounds, integer ->
 /// `vcvtneps2bf16`: softmax of 4096 0.68-0.69x -> 0.77-0.80x, log-softmax of 4096 0.73-0.76x
 /// -> 0.78-0.82x, softmax 512 x 1000 0.73-0.75x -> 0.80-0.82x, softmax of 16M 1.44-1.47x ->
-/// 1.54-1.60x. AMD CPUs keep the integer rounding: on Zen 5 a loop that only narrows ran it at
+/// 1.54-1.60x. Narrowing the unrolled output loops' vectors in pairs (`vcvtne2ps2bf16`,
+/// three alternating runs against the single-vector form): softmax of 4096 0.77-0.78x ->
+/// 0.82-0.83x (f16 0.84-0.87x in the same runs); log-softmax and the batches within the
+/// runs' spread. Pairing f16 and the other ISAs' stores the same way (each vector taken
+/// before either is stored) was slower (f16 log-softmax of 4096 0.88-0.97x -> 0.83-0.86x),
+/// so only these loops pair ([`Simd::pairs_half`](crate::kernels::simd::Simd::pairs_half)).
+/// AMD CPUs keep the integer rounding: on Zen 5 a loop that only narrows ran it at
 /// 27.8 elements/ns against 23.0-25.2 with the instruction (see `kernels::avx512`).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn native_bf16_narrowing() -> bool {

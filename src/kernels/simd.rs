@@ -152,6 +152,37 @@ pub(crate) unsafe trait Simd: Copy {
         // SAFETY: the caller's contract.
         unsafe { self.store_half(format, p) }
     }
+    /// Whether [`Simd::store_half2`] narrows two vectors of `format` in one instruction (so
+    /// that a loop should hand it pairs; elsewhere each vector is stored as it is made).
+    #[inline(always)]
+    fn pairs_half(_format: Half) -> bool {
+        false
+    }
+    /// [`Simd::store_half`] of two vectors, `self` to `p` and `next` to `p + LANES`: the same
+    /// bits. ISAs that narrow two vectors in one instruction override it.
+    ///
+    /// # Safety
+    /// `p..p + 2 * LANES` must be writable.
+    #[inline(always)]
+    unsafe fn store_half2(self, next: Self, format: Half, p: *mut u16) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.store_half(format, p);
+            next.store_half(format, p.add(Self::LANES));
+        }
+    }
+    /// [`Simd::store_half2`] of lanes that hold no NaN, as [`Simd::store_half_no_nan`].
+    ///
+    /// # Safety
+    /// `p..p + 2 * LANES` must be writable.
+    #[inline(always)]
+    unsafe fn store_half2_no_nan(self, next: Self, format: Half, p: *mut u16) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.store_half_no_nan(format, p);
+            next.store_half_no_nan(format, p.add(Self::LANES));
+        }
+    }
     /// Stores the first `n < LANES` lanes to `p`, rounded as by [`Simd::store_half`]; memory
     /// past `p + n` is untouched.
     ///
@@ -751,6 +782,34 @@ mod tests {
                     0xdead,
                     "{name} store_half_no_nan past the end"
                 );
+            }
+            // store_half2 and store_half2_no_nan: each vector's bits, whether a pair holds a
+            // zero, a subnormal, a NaN (the first form only) or none of them, in either vector.
+            let ordinary = from::<V>(isa, |l| 0.37 + l as f32 * 1.5e-3);
+            let odd = |p: f32| from::<V>(isa, |l| if l == V::LANES / 2 { p } else { 0.25 });
+            let specials = [0.0, -0.0, 1e-40, -3e-39, f32::from_bits(1), f32::NAN, 2.5];
+            for (a, b) in specials
+                .iter()
+                .flat_map(|&p| [(odd(p), ordinary), (ordinary, odd(p))])
+                .chain(patterns.chunks(2 * V::LANES).map(|c| {
+                    let v = |o: usize| from::<V>(isa, |l| c[(o + l) % c.len()]);
+                    (v(0), v(V::LANES))
+                }))
+            {
+                let want: Vec<u16> = lanes(a).into_iter().chain(lanes(b)).map(to_half).collect();
+                let n = 2 * V::LANES;
+                let mut out = [0xdeadu16; 33];
+                // SAFETY: `out` holds 33 > 2 * LANES values.
+                unsafe { a.store_half2(b, format, out.as_mut_ptr()) };
+                assert_eq!(&out[..n], &want[..], "{name} store_half2 {format:?}");
+                assert_eq!(out[n], 0xdead, "{name} store_half2 past the end");
+                if !super::has_nan(a) && !super::has_nan(b) {
+                    let mut out = [0xdeadu16; 33];
+                    // SAFETY: as above.
+                    unsafe { a.store_half2_no_nan(b, format, out.as_mut_ptr()) };
+                    assert_eq!(&out[..n], &want[..], "{name} store_half2_no_nan {format:?}");
+                    assert_eq!(out[n], 0xdead, "{name} store_half2_no_nan past the end");
+                }
             }
             for n in 0..V::LANES {
                 // SAFETY: `h` holds 16 > n values.

@@ -704,12 +704,31 @@ pub(crate) unsafe fn map_to_half<
         };
     }
     let prefetch = prefetches::<V, S, PF>(isa);
+    let pairs = !NT && V::pairs_half(format);
     while i + step <= n {
         if prefetch {
             src.prefetch::<PF>(isa, i, step);
         }
-        for j in 0..U {
+        let mut j = 0;
+        while j < U {
             let o = i + j * l;
+            if pairs && j + 1 < U {
+                // Two vectors narrowed and stored together (one instruction for both where
+                // the ISA has it), each taken as the single steps below take it.
+                // SAFETY: `o + 2 * l <= i + step <= n`, inside the source and `y` (the
+                // contract).
+                unsafe {
+                    let a = body.take(j, o, src.at(isa, o));
+                    let b = body.take(j + 1, o + l, src.at(isa, o + l));
+                    if B::NAN_FREE {
+                        a.store_half2_no_nan(b, format, y.add(o));
+                    } else {
+                        a.store_half2(b, format, y.add(o));
+                    }
+                }
+                j += 2;
+                continue;
+            }
             // SAFETY: `o + l <= i + step <= n`, inside the source and `y` (the contract); with
             // `NT`, `o` is a multiple of `l` past the aligned head, so `y + o` is aligned.
             unsafe {
@@ -724,6 +743,7 @@ pub(crate) unsafe fn map_to_half<
                     r.store_half(format, y.add(o));
                 }
             }
+            j += 1;
         }
         body.stepped();
         i += step;
