@@ -247,6 +247,32 @@ pub(crate) fn bf16_supported() -> bool {
         && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
+impl<const BF16: bool> Avx512<BF16> {
+    /// [`Simd::store_half2`] (`NAN`) or [`Simd::store_half2_no_nan`]: one `vcvtne2ps2bf16`
+    /// for the pair where [`Simd::pairs_half`] says so, else each vector's own store.
+    ///
+    /// # Safety
+    /// `p..p + 32` must be writable.
+    #[inline(always)]
+    unsafe fn store_pair<const NAN: bool>(self, next: Self, format: Half, p: *mut u16) {
+        debug_assert!(NAN || !(super::simd::has_nan(self) || super::simd::has_nan(next)));
+        // SAFETY: `p..p + 32` is writable (the caller's contract); the vectors prove
+        // AVX-512F, and `pairs_half` only holds for `BF16`, whose vectors prove AVX-512 BF16,
+        // BW and DQ.
+        unsafe {
+            if Self::pairs_half(format) {
+                store_bf16_pair::<NAN>(self.0, next.0, p);
+            } else if NAN {
+                self.store_half(format, p);
+                next.store_half(format, p.add(16));
+            } else {
+                self.store_half_no_nan(format, p);
+                next.store_half_no_nan(format, p.add(16));
+            }
+        }
+    }
+}
+
 // SAFETY: an `Avx512` is only made by the methods below (the field is private to this
 // module), each from a token or another `Avx512`, and they use AVX-512F instructions only (and
 // the SSE/AVX2/FMA/F16C ones `avx512f` implies); a token exists only after
@@ -349,28 +375,13 @@ unsafe impl<const BF16: bool> Simd for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_half2(self, next: Self, format: Half, p: *mut u16) {
-        // SAFETY: `p..p + 32` is writable (the caller's contract); the vectors prove AVX-512F,
-        // and with `BF16` AVX-512 BF16, BW and DQ.
-        unsafe {
-            if BF16 && format == Half::Bf16 {
-                store_bf16_pair::<true>(self.0, next.0, p);
-            } else {
-                self.store_half(format, p);
-                next.store_half(format, p.add(16));
-            }
-        }
+        // SAFETY: the caller's contract.
+        unsafe { self.store_pair::<true>(next, format, p) }
     }
     #[inline(always)]
     unsafe fn store_half2_no_nan(self, next: Self, format: Half, p: *mut u16) {
-        // SAFETY: as `store_half2`.
-        unsafe {
-            if BF16 && format == Half::Bf16 {
-                store_bf16_pair::<false>(self.0, next.0, p);
-            } else {
-                self.store_half_no_nan(format, p);
-                next.store_half_no_nan(format, p.add(16));
-            }
-        }
+        // SAFETY: the caller's contract.
+        unsafe { self.store_pair::<false>(next, format, p) }
     }
     #[inline(always)]
     unsafe fn store_half_tail(self, format: Half, p: *mut u16, n: usize) {
