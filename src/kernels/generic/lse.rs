@@ -226,7 +226,9 @@ pub(crate) struct Shard {
 /// One shard's contribution to the loss of a row whose merged state is `st`:
 /// `[t here] (1 - eps) (lse - x_t) + eps / C * sum_{j here} (lse - x_j)`. Every term is
 /// non-negative (`x_j <= lse`), so the shards' contributions add up to
-/// `lse - (1 - eps) x_t - eps * mean(x)` without cancellation.
+/// `lse - (1 - eps) x_t - eps * mean(x)` without cancellation. Rounding can put the computed
+/// `lse` an ULP below a logit equal to it (a row whose other entries vanish), so a
+/// contribution below 0 is clamped to 0 (NaN kept), as [`super::training::loss_of`] does.
 #[inline(always)]
 pub(crate) fn cross_entropy_shard<V: Simd, const U: usize>(
     isa: Token<V>,
@@ -261,7 +263,11 @@ pub(crate) fn cross_entropy_shard<V: Simd, const U: usize>(
         let sum = x.len() as f64 * (lse - c as f64) - below;
         loss += eps / shard.total_cols as f64 * sum;
     }
-    loss
+    if loss < 0.0 {
+        0.0
+    } else {
+        loss
+    }
 }
 
 /// [`cross_entropy_shard`] that also writes the shard's gradient,
