@@ -178,7 +178,7 @@ impl LseState {
         } else if self.is_empty() {
             f64::NEG_INFINITY
         } else {
-            self.exponent * LN_2 + self.mantissa.ln()
+            crate::kernels::ln::ln_scaled(self.mantissa, self.exponent)
         }
     }
 

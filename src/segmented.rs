@@ -33,6 +33,7 @@ use crate::kernels::generic::forward::{classify, Special};
 use crate::kernels::generic::passes::{pow2_f64, Stored};
 use crate::kernels::generic::short::log_softmax_offset;
 use crate::kernels::generic::training::{loss_of, loss_shift};
+use crate::kernels::ln::{ln, ln_scaled};
 use crate::kernels::{Flags, SegmentKernels};
 use crate::parallel::{Exec, Shared};
 use crate::rows::InOut;
@@ -382,7 +383,7 @@ pub(crate) fn logsumexp(sm: &Softmax, x: &[f32]) -> f32 {
         n: x.len(),
     };
     match pair_sum(&row, &exec, sm.kernels.segment.pair_sum) {
-        Some((s, e)) => (e as f64 * std::f64::consts::LN_2 + s.ln()) as f32,
+        Some((s, e)) => ln_scaled(s, e as f64) as f32,
         // SAFETY: as in `Softmax::logsumexp`.
         None => unsafe { (sm.kernels.logsumexp)(x) },
     }
@@ -431,7 +432,7 @@ pub(crate) fn cross_entropy_pass1_by(
     exec.run(count, &|i| slots.set(i, seg(i, c)));
     let (s, e) = combine(slots.values().map(|v| v.0))?;
     // The kernel's loss (`generic::training`): lse = base + rest, the mean taken of x - c.
-    let (base, rest) = (e as f64 * std::f64::consts::LN_2, s.ln());
+    let (base, rest) = (e as f64 * std::f64::consts::LN_2, ln(s));
     let mean_minus_c = if eps > 0.0 {
         slots.values().map(|v| v.1).sum::<f64>() / n as f64
     } else {

@@ -7,6 +7,7 @@
 pub(crate) mod convert;
 pub(crate) mod exp;
 pub(crate) mod generic;
+pub(crate) mod ln;
 pub(crate) mod simd;
 
 pub(crate) mod portable;

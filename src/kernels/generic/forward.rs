@@ -16,6 +16,7 @@ use super::passes::{
 use super::short::{self, log_softmax_offset, lse_of};
 use super::storage::AsF32;
 use crate::kernels::exp::{shift_for_max, Exp, LARGE};
+use crate::kernels::ln::ln;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::rows::{InOut, Rows, RowsIn};
@@ -445,7 +446,7 @@ pub(crate) fn logsumexp_special_parts(x: &[f32]) -> (f64, f64) {
         Special::Shift(m) => {
             let m64 = m as f64;
             let s: f64 = x.iter().map(|&v| (v as f64 - m64).exp()).sum();
-            (m64, s.ln())
+            (m64, ln(s))
         }
     }
 }

@@ -17,6 +17,7 @@ use super::inputs::Input;
 use super::passes::{k_min, tree_sum, LaneMap, Scale, Shift};
 use super::storage::Storage;
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
+use crate::kernels::ln::{ln, ln_scaled};
 use crate::kernels::simd::{Simd, Token};
 
 /// The most vectors a short row takes. Sixteen on AVX-512 (rows of 256) measured slower than
@@ -311,14 +312,14 @@ pub(crate) unsafe fn logsumexp<
 /// `ln(S * 2^k)`, rounded to f32.
 #[inline(always)]
 pub(crate) fn lse_of(s: f64, k: f32) -> f32 {
-    (k as f64 * std::f64::consts::LN_2 + s.ln()) as f32
+    ln_scaled(s, k as f64) as f32
 }
 
 /// `ln S + k*LN2_LO`: the part of `k*ln2 + ln S` that log-softmax subtracts after the exact
 /// `x - k*LN2_HI`.
 #[inline(always)]
 pub(crate) fn log_softmax_offset(s: f64, k: f32) -> f32 {
-    (k as f64 * LN2_LO_F64 + s.ln()) as f32
+    (k as f64 * LN2_LO_F64 + ln(s)) as f32
 }
 
 /// An operation on a batch of short rows, one group of rows at a time.

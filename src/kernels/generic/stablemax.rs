@@ -23,6 +23,7 @@ use super::passes::{map2_store_nt, map_store_nt, LaneMap, LaneMap2};
 use super::passes::{BLOCK, PREFETCH};
 use super::walk::{self, Body, One, Two};
 use crate::kernels::exp::ROUND;
+use crate::kernels::ln::ln;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::rows::{Grad, InOut};
@@ -487,7 +488,7 @@ impl<V: Simd> LaneMap<V> for LogNormalise<V> {
 fn log_parts64(s: f64) -> (f32, f32) {
     let e = ((s.to_bits() >> 52) & 0x7ff) as i64 - 1023;
     let m = s / 2f64.powi(e as i32);
-    (e as f32, m.ln() as f32)
+    (e as f32, ln(m) as f32)
 }
 
 /// Log-StableMax of one row: `y_i = ln s(x_i) - ln S`.
@@ -554,7 +555,7 @@ fn loss_of<V: Simd, const U: usize>(
             }
         }
         Mass::Finite(s) => {
-            let mut loss = s.ln();
+            let mut loss = ln(s);
             if eps < 1.0 {
                 loss -= (1.0 - eps64) * log_s64(x[target]);
             }

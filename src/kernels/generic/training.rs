@@ -12,6 +12,7 @@ use super::passes::{
 use super::walk::{self, Halves, Pair};
 use crate::kernels::convert::Half;
 use crate::kernels::exp::Exp;
+use crate::kernels::ln::ln;
 use crate::kernels::simd::{Simd, Token};
 use crate::kernels::Flags;
 use crate::rows::{Grad, InOut};
@@ -246,7 +247,7 @@ fn cross_entropy_parts<V: Simd, const U: usize>(
     let loss_from = |base: f64, rest: f64| loss_of(xt, eps, mean_minus_c, base, rest);
     match pair_sum::<V, U>(isa, &Plain, x) {
         Some((s, k)) if !s.is_nan() => (
-            loss_from(k as f64 * std::f64::consts::LN_2, s.ln()),
+            loss_from(k as f64 * std::f64::consts::LN_2, ln(s)),
             Some((s, k)),
         ),
         _ => {
@@ -375,7 +376,7 @@ pub(crate) unsafe fn cross_entropy_grad_half<V: Simd, const U: usize>(
         eps,
         mean_minus_c,
         k as f64 * std::f64::consts::LN_2,
-        s.ln(),
+        ln(s),
     );
     if d.is_null() {
         return Some(loss as f32);
