@@ -21,8 +21,8 @@
 //! Every multiply-add is `f64::mul_add`, which is correctly rounded by definition (one
 //! instruction on x86 with FMA, which every SIMD kernel here has, and on aarch64; a library
 //! call elsewhere), so the result is the same bits on every ISA and in every caller, and batch
-//! and one-row calls agree. The error is within one unit in the last place of f64 (checked
-//! against the C library's `log` in the tests), far below the rounding of the f32 results.
+//! and one-row calls agree. The results are within one unit in the last place of the C
+//! library's `log` (checked in the tests), far below the rounding of the f32 results.
 //! Near `x = 1` (`e = 0, i = 0`, or `e = -1, i = 128`) the high part is exactly 0 and `r` is
 //! exact, so the relative accuracy holds there too.
 //!
