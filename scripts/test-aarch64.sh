@@ -176,8 +176,8 @@ target_dir=${CARGO_TARGET_DIR:-$repo/target}
 case $target_dir in /*) ;; *) target_dir=$repo/$target_dir ;; esac
 lib_profile=${AARCH64_LIB_PROFILE:-release}
 case $lib_profile in
-  release) lib_dir=$target_dir/$TRIPLE/release; profile_args=(--release) ;;
-  dev) lib_dir=$target_dir/$TRIPLE/debug; profile_args=() ;;
+  release) lib_dir=$target_dir/$TRIPLE/release ;;
+  dev) lib_dir=$target_dir/$TRIPLE/debug ;;
   *) echo "test-aarch64: AARCH64_LIB_PROFILE must be release or dev, not $lib_profile" >&2; exit 2 ;;
 esac
 if [ "$loop_stats_only" -eq 1 ] && [ "$lib_profile" != release ]; then
