@@ -23,8 +23,8 @@
 #   3. the release static library for aarch64, c_examples/example.c linked against it and run
 #      under each CPU model (it must start on NEON, and on scalar with SOFTMAX_ISA=scalar);
 #   4. instruction counts of the NEON hot loops (`scripts/loop-stats.sh neon`).
-# AARCH64_LIB_PROFILE=dev builds step 3's library with the dev profile instead (about a third
-# of the release build's time; CI uses it) and skips step 4, whose counts need release code.
+# AARCH64_LIB_PROFILE=dev builds step 3's library with the dev profile instead (about a
+# quarter of the release build's time; CI uses it) and skips step 4, whose counts need release code.
 # With --loop-stats only steps 1, 3's library build and 4 run. Every step prints its elapsed
 # time; the script goes on after a failed step and exits non-zero if any failed.
 #
