@@ -234,7 +234,13 @@ impl Softmax {
             };
             // SAFETY: `self.kernels` came from `dispatch` (the CPU has its ISA); the
             // sub-batch and `out` hold `len` rows of `cols` inputs and `k` outputs.
-            unsafe { (self.kernels.topk_rows)(batch.sub(range), &gate, out) }
+            unsafe {
+                if gate.renormalize {
+                    (self.kernels.topk_rows_renorm)(batch.sub(range), &gate, out)
+                } else {
+                    (self.kernels.topk_rows)(batch.sub(range), &gate, out)
+                }
+            }
         });
     }
 

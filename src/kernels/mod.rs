@@ -85,8 +85,10 @@ pub(crate) struct Kernels {
     pub stablemax_backward: unsafe fn(Grad<'_>, bool),
     /// Log-StableMax backward pass (`Grad::y` holds the forward input `x`).
     pub log_stablemax_backward: unsafe fn(Grad<'_>, bool),
-    /// Top-k gating of a batch of rows.
+    /// Top-k gating of a batch of rows, weights over the whole row.
     pub topk_rows: unsafe fn(RowsIn<'_>, &generic::topk::Gate, generic::topk::GateOut<'_>),
+    /// Top-k gating of a batch of rows, weights renormalised over the `k`.
+    pub topk_rows_renorm: unsafe fn(RowsIn<'_>, &generic::topk::Gate, generic::topk::GateOut<'_>),
     /// One draw from a row's restricted softmax (`None` when the row holds a NaN).
     pub sample: unsafe fn(&[f32], &generic::sample::Draw) -> Option<usize>,
     /// The passes of long rows over one segment (`crate::segmented`).
@@ -398,7 +400,19 @@ macro_rules! kernel_table {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
                 let isa = unsafe { Token::<$V>::new_unchecked() };
-                generic::topk::topk_rows::<$V, { $unroll }>(isa, rows, gate, out)
+                generic::topk::topk_rows::<$V, { $unroll }, false>(isa, rows, gate, out)
+            }
+
+            $(#[$attr])*
+            pub(super) unsafe fn topk_rows_renorm(
+                rows: RowsIn<'_>,
+                gate: &generic::topk::Gate,
+                out: generic::topk::GateOut<'_>,
+            ) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                generic::topk::topk_rows::<$V, { $unroll }, true>(isa, rows, gate, out)
             }
 
             $(#[$attr])*
@@ -725,6 +739,7 @@ macro_rules! kernel_table {
             cross_entropy_shard: entry::cross_entropy_shard,
             cross_entropy_shard_grad: entry::cross_entropy_shard_grad,
             topk_rows: entry::topk_rows,
+            topk_rows_renorm: entry::topk_rows_renorm,
             sample: entry::sample,
             stablemax: entry::stablemax,
             log_stablemax: entry::log_stablemax,

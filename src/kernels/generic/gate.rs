@@ -4,9 +4,11 @@
 //! 1. A first read takes [`SPREAD`] lane maxima (vector `j` into accumulator `j % G`, with
 //!    `G * LANES == SPREAD`). They are `SPREAD` different entries of the row, so their `k`-th
 //!    largest is a bar no larger than the row's `k`-th largest entry.
-//! 2. A second read sums the exponentials and packs the entries at or above the bar, with
-//!    their positions, into a list of at most [`CAP`] candidates: one compare and a lane
-//!    permutation per vector on AVX-512 and AVX2, no branch per entry.
+//! 2. A second read sums the exponentials (for renormalised weights, which need only the
+//!    `k` selected entries, the entries themselves, for the row's NaN test alone) and packs
+//!    the entries at or above the bar, with their positions, into a list of at most [`CAP`]
+//!    candidates: one compare and a lane permutation per vector on AVX-512 and AVX2, no
+//!    branch per entry.
 //! 3. Each candidate's slot is the count of candidates at or above it, less one (vector
 //!    compares, no branch); the first `k` slots are the selection, and their weights are the
 //!    softmax map of their values, computed a vector of candidates at a time.
@@ -68,7 +70,8 @@ struct Row<V, const G: usize> {
     m: f32,
     /// The shift of the exponentials (`shift_for_max(m)`).
     shift: f32,
-    /// The sum of the row's exponentials.
+    /// The sum of the row's exponentials (with renormalised weights, of its entries: only
+    /// its NaN test is used).
     s: f64,
     /// Candidate values in index order, `-inf` after them.
     cv: [f32; CAP + 16],
@@ -83,10 +86,10 @@ struct Row<V, const G: usize> {
 /// Gating of the first `live` of the `R` rows `xs` (each `x.len() <= FAST_LEN`, with
 /// `1 <= k <= FAST_K` and `k <= x.len()` for `k = out.k`) into rows `r0..r0 + live` of `out`.
 /// Returns each row's [`Fast`]; the outputs of a row that is not `Done` are unspecified, and
-/// the rows past `live` are neither read nor written.
+/// the rows past `live` are neither read nor written. `RENORM` is `gate.renormalize`.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn gate_group<V: Simd, const G: usize>(
+pub(crate) fn gate_group<V: Simd, const G: usize, const RENORM: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     xs: [&[f32]; R],
@@ -97,6 +100,7 @@ pub(crate) fn gate_group<V: Simd, const G: usize>(
 ) -> [Fast; R] {
     let k = out.k;
     debug_assert!(G * V::LANES == SPREAD && (1..=FAST_K).contains(&k) && live <= R);
+    debug_assert!(RENORM == gate.renormalize);
     let ninf = V::splat(isa, f32::NEG_INFINITY);
     // (Plain arrays and loops here: `core::array` helpers are not always inlined into the
     // ISA's entry point, and vector code outside it is not compiled for the ISA.)
@@ -132,7 +136,11 @@ pub(crate) fn gate_group<V: Simd, const G: usize>(
             _ => kth_largest(isa, &row.acc, k),
         };
         row.shift = shift_for_max(row.m);
-        collect(isa, inp, x, floor, row);
+        if RENORM {
+            collect::<V, G, false>(isa, inp, x, floor, row);
+        } else {
+            collect::<V, G, true>(isa, inp, x, floor, row);
+        }
         if row.s.is_nan() {
             row.state = Fast::Special;
         } else if row.found > CAP || row.found < k {
@@ -207,21 +215,27 @@ pub(crate) fn kth_largest<V: Simd, const G: usize>(isa: Token<V>, acc: &[V; G], 
     reached.reduce_max()
 }
 
-/// The body of [`collect`]: the sum of exponentials, and the entries above `bar` packed with
-/// their positions into `cv` / `cp`.
-struct Collect<'r, 'e, V: Simd, const G: usize> {
+/// The body of [`collect`]: the sum of exponentials (`SUM`) or of the entries themselves
+/// (their NaN test, for renormalised weights), and the entries above `bar` packed with their
+/// positions into `cv` / `cp`.
+struct Collect<'r, 'e, V: Simd, const G: usize, const SUM: bool> {
     isa: Token<V>,
     sum: Steps<'e, V>,
+    plain: V,
     bar: V,
     iota: V,
     row: &'r mut Row<V, G>,
     c: usize,
 }
 
-impl<V: Simd, const G: usize> Body<V, V> for Collect<'_, '_, V, G> {
+impl<V: Simd, const G: usize, const SUM: bool> Body<V, V> for Collect<'_, '_, V, G, SUM> {
     #[inline(always)]
     fn take(&mut self, _j: usize, i: usize, v: V) -> V {
-        self.sum.take(0, i, v);
+        if SUM {
+            self.sum.take(0, i, v);
+        } else {
+            self.plain = self.plain.add(v);
+        }
         // The lanes past the row are `-inf`: never above the bar.
         let mask = V::gt_mask(v, self.bar);
         // `2^23 + position`: exact below `2^24`, the position in the low 23 bits.
@@ -238,10 +252,12 @@ impl<V: Simd, const G: usize> Body<V, V> for Collect<'_, '_, V, G> {
     }
 }
 
-/// The second read: the row's sum of exponentials (against `row.shift`), and its entries at
-/// or above `floor` packed into the candidate list (the first `CAP` of them) and counted.
+/// The second read: the row's sum of exponentials (against `row.shift`) with `SUM`, else
+/// the sum of its entries (NaN when the row holds a NaN: the test that renormalised weights,
+/// which need no sum over the row, still need); and its entries at or above `floor` packed
+/// into the candidate list (the first `CAP` of them) and counted.
 #[inline(always)]
-fn collect<V: Simd, const G: usize>(
+fn collect<V: Simd, const G: usize, const SUM: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
@@ -257,17 +273,44 @@ fn collect<V: Simd, const G: usize>(
     };
     let ex = Exp::new(isa, row.shift, 1.0);
     row.found = 0;
-    let mut body = Collect {
+    let mut body = Collect::<V, G, SUM> {
         isa,
         sum: Steps(ExpSum::<V, 1, false>::new(isa, &ex)),
+        plain: V::splat(isa, 0.0),
         bar: V::splat(isa, bar),
         iota: iota(isa),
         row,
         c: 0,
     };
     walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
-    let s = body.sum.0.total();
+    let s = if SUM {
+        body.sum.0.total()
+    } else {
+        body.plain.reduce_add()
+    };
     row.s = s;
+}
+
+/// The body of [`total`].
+struct Total<V>(V);
+
+impl<V: Simd> Body<V, V> for Total<V> {
+    #[inline(always)]
+    fn take(&mut self, _j: usize, _i: usize, v: V) -> V {
+        self.0 = self.0.add(v);
+        v
+    }
+}
+
+/// The sum of the row's entries, for its NaN test alone: NaN when the row holds a NaN (or
+/// both infinities, or `+inf` and an overflow to `-inf`: rows whose `+inf` maximum sends them
+/// to the special-value rules anyway). Renormalised weights need no sum of exponentials.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn total<V: Simd>(isa: Token<V>, inp: &impl Input<V>, x: &[f32]) -> f64 {
+    let mut body = Total(V::splat(isa, 0.0));
+    walk::scan(isa, &One::new(inp, x, f32::NEG_INFINITY), &mut body);
+    body.0.reduce_add()
 }
 
 /// The body of [`scan_sum`]: one accumulator, a step per vector.
@@ -475,7 +518,11 @@ mod tests {
             i_stride: k,
             k,
         };
-        let states = gate_group::<V, G>(isa, &Plain, xs, rows.len(), &gate, &mut out, 0);
+        let states = if renormalize {
+            gate_group::<V, G, true>(isa, &Plain, xs, rows.len(), &gate, &mut out, 0)
+        } else {
+            gate_group::<V, G, false>(isa, &Plain, xs, rows.len(), &gate, &mut out, 0)
+        };
         (states, w, idx)
     }
 
@@ -519,6 +566,15 @@ mod tests {
         // Equal candidates and missing candidates go back to the general path; NaN and
         // infinities to the special-value rules.
         let ninf = f32::NEG_INFINITY;
+        // A NaN that the lane maxima lose (x86 `max` keeps the second operand when the first
+        // is NaN): only the second read's sum finds it, for either kind of weights.
+        let mut hidden = values(&mut seed, 40);
+        hidden[1] = f32::NAN;
+        hidden[17] = 20.0;
+        for renormalize in [false, true] {
+            let (states, _, _) = group::<V, G>(isa, std::slice::from_ref(&hidden), 2, renormalize);
+            assert_eq!(states[0], Fast::Special, "{name} hidden NaN {renormalize}");
+        }
         for (row, k, want) in [
             (vec![1.0, 2.0, 2.0, 0.0], 2, Fast::Crowded),
             (vec![3.0; 40], 1, Fast::Crowded),

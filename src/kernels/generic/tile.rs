@@ -12,7 +12,9 @@
 //! 2. every column is offered to `k` sorted slots per lane (values and positions), the
 //!    insertion done with compares and blends: no branch, no horizontal step; from `k = 5`
 //!    on, sort keys and selection networks instead ([`keyed`]);
-//! 3. the sum of exponentials against each lane's own shift ([`Exp::per_lane`]);
+//! 3. the sum of exponentials against each lane's own shift ([`Exp::per_lane`]), for weights
+//!    over the whole row (renormalised weights need only the `k` selected entries: the
+//!    columns are then added up for the row's NaN test alone);
 //! 4. the weights of the `k` slots, a vector of rows at a time, written back to the rows
 //!    (interleaved into one run when the rows are contiguous and `k` is a power of two,
 //!    else lane by lane, or transposed again from `k = 5` on).
@@ -90,10 +92,11 @@ impl Tile {
 
 /// Gating of the `LANES` rows `xs` (all of length `n`, `k <= n <= TILE_MAX`,
 /// `1 <= k <= 8` for `k = out.k`) into rows `r0..r0 + LANES` of `out`. Returns the mask of
-/// the rows handed back (bit `r` for `xs[r]`), whose outputs are not written.
+/// the rows handed back (bit `r` for `xs[r]`), whose outputs are not written. `RENORM` is
+/// `gate.renormalize` (a constant: the two kinds of weights get their own code).
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn gate_tile<V: Simd>(
+pub(crate) fn gate_tile<V: Simd, const RENORM: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     xs: &[&[f32]],
@@ -106,9 +109,12 @@ pub(crate) fn gate_tile<V: Simd>(
     let n = xs[0].len();
     debug_assert!(xs.len() == l && xs.iter().all(|x| x.len() == n));
     debug_assert!((1..=8).contains(&k) && k <= n && n <= TILE_MAX);
+    debug_assert!(RENORM == gate.renormalize);
     let blocks = n.div_ceil(l);
     let len = blocks * l * l;
-    transpose_in(isa, inp, xs, &mut tile.buf[..len]);
+    // With renormalised weights there is no sum of exponentials to find a NaN: the columns
+    // are added up as they are stored.
+    let added = transpose_in::<V, RENORM>(isa, inp, xs, &mut tile.buf[..len]);
     // SAFETY: `transpose_in` wrote all `len` elements (every block of `LANES` columns).
     let cols: &[f32] = unsafe { core::slice::from_raw_parts(tile.buf.as_ptr().cast(), len) };
     let (mut top, mut pos) = ([V::splat(isa, 0.0); 8], [V::splat(isa, 0.0); 8]);
@@ -128,7 +134,12 @@ pub(crate) fn gate_tile<V: Simd>(
     // `shift_for_max` lane-wise: the same f32 operations.
     let round = V::splat(isa, ROUND);
     let shift = m.mul(V::splat(isa, LOG2E)).add(round).sub(round);
-    let totals = sums(isa, cols, blocks, shift);
+    // Renormalised weights need no sum over the whole row.
+    let totals = if RENORM {
+        [0.0; 16]
+    } else {
+        sums(isa, cols, blocks, shift)
+    };
     // Fewer than `k` entries above `-inf`, or a NaN in the row (the sum is NaN).
     back |= !V::gt_mask(top[k - 1], V::splat(isa, f32::NEG_INFINITY)) & lane_bits::<V>();
     for (r, total) in totals.iter().enumerate().take(l) {
@@ -137,15 +148,18 @@ pub(crate) fn gate_tile<V: Simd>(
         }
     }
     let mut scale = [0.0f64; 16];
-    if gate.renormalize {
-        // The sum over the `k` slots in slot order, as the candidate path adds it.
+    if RENORM {
+        back |= nan_lanes(isa, added);
+        // The sum over the `k` slots in slot order, as the candidate path adds it (in f64
+        // from 0, lane-wise).
         let one = Exp::per_lane(isa, shift);
-        let mut e = [[0.0f32; 16]; 8];
-        for (e, t) in e.iter_mut().zip(&top).take(k) {
-            one.eval(*t).to_array(e);
+        let mut t = V::wide_zero(isa);
+        for top in &top[..k] {
+            t = one.eval(*top).wide_add(t);
         }
-        for (r, s) in scale.iter_mut().enumerate().take(l) {
-            let t: f64 = e[..k].iter().map(|e| e[r] as f64).sum();
+        let mut totals = [0.0f64; 16];
+        V::wide_to_array(t, &mut totals);
+        for (s, t) in scale.iter_mut().zip(&totals).take(l) {
             *s = 1.0 / t;
         }
     } else {
@@ -278,15 +292,20 @@ fn write_rows<V: Simd>(
 }
 
 /// Step 1: the rows `xs` into `cols`, transposed a block of `LANES` columns at a time (the
-/// columns past the rows' end hold `-inf`).
+/// columns past the rows' end hold `-inf`). With `ADD`, returns the columns added up (NaN in
+/// the lanes of rows holding a NaN, see [`nan_lanes`]), else zeros.
 #[inline(always)]
-fn transpose_in<V: Simd>(
+fn transpose_in<V: Simd, const ADD: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     xs: &[&[f32]],
     cols: &mut [MaybeUninit<f32>],
-) {
+) -> V {
     let (l, n) = (V::LANES, xs[0].len());
+    let zero = V::splat(isa, 0.0);
+    // Two chains of additions (`LANES` is even).
+    debug_assert!(l % 2 == 0);
+    let (mut even, mut odd) = (zero, zero);
     let mut t = [V::splat(isa, f32::NEG_INFINITY); 16];
     let mut c0 = 0;
     while c0 < n {
@@ -307,8 +326,15 @@ fn transpose_in<V: Simd>(
             // SAFETY: `block` holds `LANES * LANES` elements.
             unsafe { v.store(block.as_mut_ptr().add(c * l).cast()) };
         }
+        if ADD {
+            for pair in t[..l].chunks_exact(2) {
+                even = even.add(pair[0]);
+                odd = odd.add(pair[1]);
+            }
+        }
         c0 += l;
     }
+    even.add(odd)
 }
 
 /// Column `c` of the transposed rows.
@@ -403,25 +429,32 @@ fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 
     let (l, h) = (V::LANES, V::LANES / 2);
     let ex = Exp::per_lane(isa, shift);
     let zero = V::splat(isa, 0.0);
-    let mut acc = [zero; 16];
     // The partials of positions `j` and `h + j`: two arrays of 8 (one of 16 is cleared by a
     // call to memset, which costs more than the rest of the step on short rows).
     let (mut lo, mut hi) = ([V::wide_zero(isa); 8], [V::wide_zero(isa); 8]);
-    let mut b = 0;
-    while b < blocks {
-        let end = (b + FOLD).min(blocks);
-        for b in b..end {
-            for (j, a) in acc.iter_mut().enumerate().take(l) {
-                *a = ex.eval_add(column(isa, cols, b * l + j), *a);
+    // At most 8 positions at a time, so that their accumulators stay in registers (the
+    // loop over them is unrolled); each position's sum is its own, in the same order.
+    let w = l.min(8);
+    for p0 in (0..l).step_by(w) {
+        let mut b = 0;
+        while b < blocks {
+            let end = (b + FOLD).min(blocks);
+            let mut acc = [zero; 8];
+            for b in b..end {
+                for (j, a) in acc.iter_mut().enumerate().take(w) {
+                    *a = ex.eval_add(column(isa, cols, b * l + p0 + j), *a);
+                }
             }
+            for (j, a) in acc.iter().enumerate().take(w) {
+                let p = p0 + j;
+                if p < h {
+                    lo[p] = a.wide_add(lo[p]);
+                } else {
+                    hi[p - h] = a.wide_add(hi[p - h]);
+                }
+            }
+            b = end;
         }
-        for j in 0..h {
-            lo[j] = acc[j].wide_add(lo[j]);
-            hi[j] = acc[h + j].wide_add(hi[j]);
-            acc[j] = zero;
-            acc[h + j] = zero;
-        }
-        b = end;
     }
     // `passes::pairwise` over the positions, lane-wise: its first level adds `j` and `h + j`.
     for j in 0..h {
@@ -431,6 +464,17 @@ fn sums<V: Simd>(isa: Token<V>, cols: &[f32], blocks: usize, shift: V) -> [f64; 
     let mut totals = [0.0f64; 16];
     V::wide_to_array(lo[0], &mut totals);
     totals
+}
+
+/// The lanes whose row holds a NaN, for renormalised weights (which need no sum of
+/// exponentials), from `s`, the row's columns added up: NaN there. The sum is also NaN for a
+/// row holding both infinities (or `+inf` and an overflow to `-inf`), whose `+inf` maximum
+/// hands it back anyway.
+#[inline(always)]
+fn nan_lanes<V: Simd>(isa: Token<V>, s: V) -> u32 {
+    let (zero, ninf) = (V::splat(isa, 0.0), V::splat(isa, f32::NEG_INFINITY));
+    // `1` where `s` is NaN (no other lane fails `s >= -inf`).
+    V::gt_mask(V::pick_ge(s, ninf, zero, V::splat(isa, 1.0)), zero)
 }
 
 /// Bits `0..LANES`.
@@ -479,7 +523,12 @@ mod tests {
             i_stride: k,
             k,
         };
-        topk_rows::<V, U>(isa, RowsIn::new(x, n, rows, n).unwrap(), gate, out);
+        let rows = RowsIn::new(x, n, rows, n).unwrap();
+        if gate.renormalize {
+            topk_rows::<V, U, true>(isa, rows, gate, out);
+        } else {
+            topk_rows::<V, U, false>(isa, rows, gate, out);
+        }
         (w, idx)
     }
 
@@ -581,7 +630,7 @@ mod tests {
         };
         let mut tile = Tile::new();
         let inp = super::super::inputs::Plain;
-        gate_tile(isa, &inp, &rs, &mut tile, &gate, &mut out, 0)
+        gate_tile::<V, false>(isa, &inp, &rs, &mut tile, &gate, &mut out, 0)
     }
 
     /// The rows a tile hands back: exactly those with NaN, infinities, huge magnitudes or
@@ -708,7 +757,12 @@ mod tests {
                         i_stride: stride,
                         k,
                     };
-                    topk_rows::<V, U>(isa, RowsIn::new(&x, n, rows, n).unwrap(), &gate, out);
+                    let batch = RowsIn::new(&x, n, rows, n).unwrap();
+                    if gate.renormalize {
+                        topk_rows::<V, U, true>(isa, batch, &gate, out);
+                    } else {
+                        topk_rows::<V, U, false>(isa, batch, &gate, out);
+                    }
                     (w, idx)
                 };
                 let (w, idx) = run(k);

@@ -263,7 +263,7 @@ pub(crate) struct Gate {
 
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn gate_of<V: Simd, const U: usize>(
+fn gate_of<V: Simd, const U: usize, const RENORM: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     x: &[f32],
@@ -280,7 +280,10 @@ fn gate_of<V: Simd, const U: usize>(
     }
     let shift = shift_for_max(m);
     let ex = Exp::new(isa, shift, 1.0);
-    let s = if k <= FAST_K && n <= FAST_LEN {
+    let s = if RENORM {
+        // The weights need only the selected entries: the row's NaN test alone.
+        gate::total(isa, inp, x)
+    } else if k <= FAST_K && n <= FAST_LEN {
         // The order of the candidate and tile paths, which hand such rows here.
         gate::scan_sum(isa, inp, x, &ex)
     } else {
@@ -361,19 +364,22 @@ pub(crate) struct GateOut<'a> {
 }
 
 /// Gating of every row of a batch (see [`Gate`]). `out` holds `rows` rows of `k` values at
-/// its strides; `1 <= k <= cols`.
+/// its strides; `1 <= k <= cols`. `RENORM` is `gate.renormalize`: each kind of weights has
+/// its own entry point (`Kernels::topk_rows` and `topk_rows_renorm`), so that the code of
+/// one is not laid out around the other's.
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn topk_rows<V: Simd, const U: usize>(
+pub(crate) fn topk_rows<V: Simd, const U: usize, const RENORM: bool>(
     isa: Token<V>,
     rows: RowsIn<'_>,
     gate: &Gate,
     out: GateOut<'_>,
 ) {
+    debug_assert!(RENORM == gate.renormalize);
     if gate.scale == 1.0 {
-        gate_rows::<V, U>(isa, &Plain, rows, gate, out);
+        gate_rows::<V, U, RENORM>(isa, &Plain, rows, gate, out);
     } else {
-        gate_rows::<V, U>(isa, &Scaled::<V>::new(isa, gate.scale), rows, gate, out);
+        gate_rows::<V, U, RENORM>(isa, &Scaled::<V>::new(isa, gate.scale), rows, gate, out);
     }
 }
 
@@ -381,7 +387,7 @@ pub(crate) fn topk_rows<V: Simd, const U: usize>(
 /// where it applies, every other row (and every row it hands back) through [`gate_of`].
 #[cfg_attr(debug_assertions, inline(never))]
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn gate_rows<V: Simd, const U: usize>(
+fn gate_rows<V: Simd, const U: usize, const RENORM: bool>(
     isa: Token<V>,
     inp: &impl Input<V>,
     rows: RowsIn<'_>,
@@ -393,7 +399,7 @@ fn gate_rows<V: Simd, const U: usize>(
         for r in 0..rows.rows() {
             let w = &mut out.w[r * out.w_stride..][..k];
             let idx = &mut out.idx[r * out.i_stride..][..k];
-            gate_of::<V, U>(isa, inp, rows.row(r), gate, w, idx);
+            gate_of::<V, U, RENORM>(isa, inp, rows.row(r), gate, w, idx);
         }
         return;
     }
@@ -408,12 +414,12 @@ fn gate_rows<V: Simd, const U: usize>(
             for (i, x) in xs.iter_mut().enumerate().take(l) {
                 *x = rows.row(first + i);
             }
-            let back = gate_tile(isa, inp, &xs[..l], &mut tile, gate, &mut out, first);
+            let back = gate_tile::<V, RENORM>(isa, inp, &xs[..l], &mut tile, gate, &mut out, first);
             for (i, x) in xs.iter().enumerate().take(l) {
                 if back & (1 << i) != 0 {
                     let w = &mut out.w[(first + i) * out.w_stride..][..k];
                     let idx = &mut out.idx[(first + i) * out.i_stride..][..k];
-                    gate_of::<V, U>(isa, inp, x, gate, w, idx);
+                    gate_of::<V, U, RENORM>(isa, inp, x, gate, w, idx);
                 }
             }
             first += l;
@@ -427,15 +433,15 @@ fn gate_rows<V: Simd, const U: usize>(
             *x = rows.row(r + i.min(live - 1));
         }
         let fast = match V::LANES {
-            16 => gate_group::<V, 1>(isa, inp, xs, live, gate, &mut out, r),
-            8 => gate_group::<V, 2>(isa, inp, xs, live, gate, &mut out, r),
-            _ => gate_group::<V, 4>(isa, inp, xs, live, gate, &mut out, r),
+            16 => gate_group::<V, 1, RENORM>(isa, inp, xs, live, gate, &mut out, r),
+            8 => gate_group::<V, 2, RENORM>(isa, inp, xs, live, gate, &mut out, r),
+            _ => gate_group::<V, 4, RENORM>(isa, inp, xs, live, gate, &mut out, r),
         };
         for (i, &f) in fast[..live].iter().enumerate() {
             if f != Fast::Done {
                 let w = &mut out.w[(r + i) * out.w_stride..][..k];
                 let idx = &mut out.idx[(r + i) * out.i_stride..][..k];
-                gate_of::<V, U>(isa, inp, xs[i], gate, w, idx);
+                gate_of::<V, U, RENORM>(isa, inp, xs[i], gate, w, idx);
             }
         }
     }
