@@ -131,15 +131,28 @@ const OPS: &[Op] = &[
     Op {
         name: "topk_rows_64/k2",
         // Mixture-of-experts gating: rows of 64, the top 2 and their softmax weights.
-        run: |sm, x, _, y| topk_call(sm, x, y, 64, 2),
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 2, false),
     },
     Op {
         name: "topk_rows_64/k8",
-        run: |sm, x, _, y| topk_call(sm, x, y, 64, 8),
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 8, false),
     },
     Op {
         name: "topk_rows_256/k8",
-        run: |sm, x, _, y| topk_call(sm, x, y, 256, 8),
+        run: |sm, x, _, y| topk_call(sm, x, y, 256, 8, false),
+    },
+    Op {
+        name: "topk_rows_64/k2_renorm",
+        // The weights renormalised over the k (softmax of the top-k logits).
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 2, true),
+    },
+    Op {
+        name: "topk_rows_64/k8_renorm",
+        run: |sm, x, _, y| topk_call(sm, x, y, 64, 8, true),
+    },
+    Op {
+        name: "topk_rows_256/k8_renorm",
+        run: |sm, x, _, y| topk_call(sm, x, y, 256, 8, true),
     },
     Op {
         name: "sample/top_p_0.9",

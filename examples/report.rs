@@ -347,7 +347,7 @@ fn ops() -> Vec<Op> {
             reads: 1.0,
             copies: 0.0,
             // Gating: the top 2 of each row of 64 and their softmax weights.
-            run: |sm, x, _, y| topk_call(sm, x, y, 64, 2),
+            run: |sm, x, _, y| topk_call(sm, x, y, 64, 2, false),
             accuracy: None,
         },
         Op {
@@ -355,7 +355,7 @@ fn ops() -> Vec<Op> {
             group: Group::Other,
             reads: 1.0,
             copies: 0.0,
-            run: |sm, x, _, y| topk_call(sm, x, y, 64, 8),
+            run: |sm, x, _, y| topk_call(sm, x, y, 64, 8, false),
             accuracy: None,
         },
         Op {
@@ -363,7 +363,32 @@ fn ops() -> Vec<Op> {
             group: Group::Other,
             reads: 1.0,
             copies: 0.0,
-            run: |sm, x, _, y| topk_call(sm, x, y, 256, 8),
+            run: |sm, x, _, y| topk_call(sm, x, y, 256, 8, false),
+            accuracy: None,
+        },
+        Op {
+            name: "topk2-renorm-rows-of-64",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            // The weights renormalised over the 2 (softmax of the top-k logits).
+            run: |sm, x, _, y| topk_call(sm, x, y, 64, 2, true),
+            accuracy: None,
+        },
+        Op {
+            name: "topk8-renorm-rows-of-64",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, y| topk_call(sm, x, y, 64, 8, true),
+            accuracy: None,
+        },
+        Op {
+            name: "topk8-renorm-rows-of-256",
+            group: Group::Other,
+            reads: 1.0,
+            copies: 0.0,
+            run: |sm, x, _, y| topk_call(sm, x, y, 256, 8, true),
             accuracy: None,
         },
         Op {
