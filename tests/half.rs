@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use rand::Rng;
 use softmax::{bf16, f16, Algorithm, Element, Softmax};
 
 /// What the tests need of a 16-bit format beyond [`Element`].
@@ -319,6 +320,52 @@ fn f16_reload_threshold() {
 #[test]
 fn bf16_reload_threshold() {
     reload_threshold::<bf16>();
+}
+
+/// Rows where one entry holds (nearly) all the mass, so that its exponential times the
+/// rounded reciprocal of the sum lands within an f32 ULP or two of 1, on either side: the
+/// 16-bit output passes leave the clamp to 1 to the rounding, which must give the bits of the
+/// clamped f32 result (1 for the dominant entry). 48 maxima, so that the reciprocal rounds up
+/// for some; the rest lie 40 to 120 below, across the exponentials' underflow.
+fn dominant_entry<T: Half>() {
+    for_each_isa(&format!("dominant_entry_{}", T::NAME), |isa, sm| {
+        for n in [1025, 4096, 8193, 200_003] {
+            let mut rng = rng(n as u64);
+            for m in 0..48 {
+                let top = T::from_f32(-20.0 + m as f32 * 0.83).to_f32();
+                let mut x: Vec<T> = (0..n)
+                    .map(|_| T::from_f32(top - rng.random_range(40.0f32..120.0)))
+                    .collect();
+                let at = rng.random_range(0..n);
+                x[at] = T::from_f32(top);
+                let w: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+                let ctx = format!("{} {isa:?} n={n} max={top}", T::NAME);
+                let (mut y, mut yf) = (vec![T::default(); n], vec![0.0f32; n]);
+                for alg in [
+                    Algorithm::Auto,
+                    Algorithm::ThreePassReload,
+                    Algorithm::TwoPass,
+                ] {
+                    sm.softmax_with(&x, &mut y, alg).unwrap();
+                    sm.softmax_with(&w, &mut yf, alg).unwrap();
+                    let want: Vec<u16> = yf.iter().map(|&f| T::from_f32(f).bits()).collect();
+                    let bits: Vec<u16> = y.iter().map(|t| t.bits()).collect();
+                    assert_eq!(bits, want, "{ctx} {alg:?}");
+                    assert!(y[at].to_f32() <= 1.0, "{ctx} {alg:?}");
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn f16_dominant_entry() {
+    dominant_entry::<f16>();
+}
+
+#[test]
+fn bf16_dominant_entry() {
+    dominant_entry::<bf16>();
 }
 
 /// Scaled softmax of rows past 4096 elements (read and written in the format, the row as

@@ -10,7 +10,7 @@ use super::inputs::{Input, Offset, Plain};
 use super::pair_sum::{one_loop, pair_sum_src, BLOCKED_MAX};
 use super::passes::{
     block_sum_by, dot_src, exp_store_max_src, exp_store_sum, one_walk_reload, tests_stored, Blocks,
-    ExpMinus, ExpSum, LaneMap, Map, Maxima, Prob, ReloadSum, Scale, ScaleAbove, Shift, Stored,
+    ExpMinus, ExpSum, LaneMap, Map, Maxima, Prob, ReloadSum, ScaleAbove, Shift, Stored, Times,
     PREFETCH,
 };
 use super::short::{self, log_softmax_offset, lse_of};
@@ -296,7 +296,7 @@ pub(crate) unsafe fn widen_max<V: Simd, const U: usize>(
 /// `(e, y, n)`): the output pass of three-pass reload, f32's on the same values. Where `lo`
 /// is given (`|lo| >=` [`STORED_TEST`](super::passes::STORED_TEST)), the exponentials were stored against the shift `k0`
 /// by [`exp_store_max_src`] and those of inputs below `lo` give 0 ([`ScaleAbove`], as
-/// `passes::reload_out` tests them).
+/// `passes::reload_out` tests them). The clamp to 1 is left to the rounding ([`Times`]).
 ///
 /// # Safety
 /// `e` is readable for `n` values, none NaN, and `y` writable for `n` elements, disjoint
@@ -314,8 +314,8 @@ pub(crate) unsafe fn reload_out_half<V: Simd, const U: usize>(
     // SAFETY: the contract; exponentials without NaN times a finite scale: no NaN.
     unsafe {
         match lo {
-            None => map_out::<V, U>(isa, format, row, &Scale::new(isa, r)),
-            Some(lo) => map_out::<V, U>(isa, format, row, &ScaleAbove::new(isa, r, lo, k0)),
+            None => map_out::<V, U>(isa, format, row, &Times::new(isa, r)),
+            Some(lo) => map_out::<V, U>(isa, format, row, &ScaleAbove::unclamped(isa, r, lo, k0)),
         }
     }
 }

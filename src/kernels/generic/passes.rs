@@ -415,6 +415,28 @@ impl<V: Simd> LaneMap<V> for Scale<V> {
     }
 }
 
+/// `e -> e * s`: [`Scale`] without its clamp, for the output passes that round to a 16-bit
+/// format. The clamp only removes the excess of a product above 1, and that excess is a few
+/// f32 ULPs: `e` is one of the terms of the sum whose reciprocal (rounded) is `s`, and that sum
+/// is within `2^-21` of the exact one (at most [`FOLD`] terms per f32 chain, then f64), so
+/// `e * s < 1 + 2^-20`. f16 rounds everything below `1 + 2^-11` to 1 (bf16 below `1 + 2^-8`),
+/// so the rounded outputs are the clamped ones, bit for bit, with one operation fewer.
+pub(crate) struct Times<V>(V);
+
+impl<V: Simd> Times<V> {
+    #[inline(always)]
+    pub(crate) fn new(isa: Token<V>, s: f32) -> Self {
+        Times(V::splat(isa, s))
+    }
+}
+
+impl<V: Simd> LaneMap<V> for Times<V> {
+    #[inline(always)]
+    fn apply(&self, v: V) -> V {
+        v.mul(self.0)
+    }
+}
+
 /// A lane-wise map of two inputs, applied by [`map2_store_nt`].
 pub(crate) trait LaneMap2<V> {
     /// The map.
@@ -777,9 +799,10 @@ pub(crate) fn tests_stored(lo: Option<f32>) -> bool {
     lo.is_none_or(|lo| lo.abs() >= STORED_TEST)
 }
 
-/// `e -> min(1, e * s)` where `e >= t`, 0 below ([`reload_out`]).
-pub(crate) struct ScaleAbove<V> {
-    scale: Scale<V>,
+/// `e -> min(1, e * s)` where `e >= t`, 0 below ([`reload_out`]); with `M` = [`Times`], the
+/// same without the clamp (for outputs rounded to a 16-bit format).
+pub(crate) struct ScaleAbove<V, M = Scale<V>> {
+    scale: M,
     t: V,
 }
 
@@ -789,16 +812,33 @@ impl<V: Simd> ScaleAbove<V> {
     /// computed as the stored values are (see [`reload_out`]).
     #[inline(always)]
     pub(crate) fn new(isa: Token<V>, r: f32, lo: f32, k0: f32) -> Self {
-        debug_assert!(lo.abs() >= STORED_TEST);
-        let t = Exp::new(isa, k0, 1.0).eval(V::splat(isa, lo)).reduce_max();
         ScaleAbove {
             scale: Scale::new(isa, r),
-            t: V::splat(isa, t),
+            t: Self::threshold(isa, lo, k0),
         }
+    }
+
+    /// [`ScaleAbove::new`] without the clamp ([`Times`]).
+    #[inline(always)]
+    pub(crate) fn unclamped(isa: Token<V>, r: f32, lo: f32, k0: f32) -> ScaleAbove<V, Times<V>> {
+        ScaleAbove {
+            scale: Times::new(isa, r),
+            t: Self::threshold(isa, lo, k0),
+        }
+    }
+
+    /// `exp(lo - k0*ln2)` as the stored values are computed, in every lane.
+    #[inline(always)]
+    fn threshold(isa: Token<V>, lo: f32, k0: f32) -> V {
+        debug_assert!(lo.abs() >= STORED_TEST);
+        V::splat(
+            isa,
+            Exp::new(isa, k0, 1.0).eval(V::splat(isa, lo)).reduce_max(),
+        )
     }
 }
 
-impl<V: Simd> LaneMap<V> for ScaleAbove<V> {
+impl<V: Simd, M: LaneMap<V>> LaneMap<V> for ScaleAbove<V, M> {
     #[inline(always)]
     fn apply(&self, e: V) -> V {
         V::zero_below(self.scale.apply(e), e, self.t)
