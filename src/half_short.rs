@@ -1,30 +1,40 @@
-//! Short 16-bit rows of log-sum-exp and log-softmax read and written in their format by the
-//! short-row kernels, several rows at a time, converting in the registers: a batch is read
-//! once (and written once), with no f32 copy in memory. Staging, which these replace for such
-//! rows, widens each group of rows into a buffer, runs the f32 kernels on it and rounds the
-//! output back.
+//! Short 16-bit rows of log-sum-exp, log-softmax and (where it pays) softmax read and written
+//! in their format by the short-row kernels, several rows at a time, converting in the
+//! registers: a batch is read once (and written once), with no f32 copy in memory. Staging,
+//! which these replace for such rows, widens each group of rows into a buffer, runs the f32
+//! kernels on it and rounds the output back.
 //!
 //! The kernels are the f32 ones over a 16-bit storage (`kernels::generic::storage`), so the
 //! results are the bits of staging: widening is exact, and each output is the f32 kernel's
-//! value rounded once. Rows that need the special-value rules are staged one at a time inside
-//! the kernels.
+//! value rounded once (softmax leaves its clamp to 1 to that rounding, `passes::Times`).
+//! Rows that need the special-value rules are staged one at a time inside the kernels.
 //!
 //! Only rows of whole vectors (2 to `short_len` elements, a multiple of the ISA's lanes: 16,
-//! 32, ..., 128 on AVX-512) take them, and softmax rows do not. Measured on Zen 4 (AVX-512,
-//! bf16, batches of 256K elements, elements/ns, staged -> in the format, three runs each):
-//! log-sum-exp of rows of 32 / 64 / 128 1.9 -> 2.1, 2.7 -> 2.9, 2.9 -> 3.2; log-softmax 1.3
-//! -> 1.4, 1.6 -> 1.8, 2.0 -> 2.0. Rows with a partial vector measured slower in the format
-//! (rows of 100: log-sum-exp 2.5 -> 1.9, log-softmax 1.5 -> 1.3): their last 16-bit load
-//! goes through a copy on AVX-512F (no 16-bit masked loads), and the compiler then keeps the
-//! group's vectors in memory. Softmax rows measured slower in the format for whole vectors
-//! (32 / 64 / 128: 1.9 -> 1.8, 2.2 -> 2.0, 2.2 -> 1.8): the rounding lengthens each group's
-//! dependent chain, which the narrowing pass of staging runs apart from it. AVX2 measured the
-//! same either way (rows of 32 and 64).
+//! 32, ..., 128 on AVX-512) take them. Measured on Zen 4 (AVX-512, bf16, batches of 256K
+//! elements, elements/ns, staged -> in the format, three runs each): log-sum-exp of rows of
+//! 32 / 64 / 128 1.9 -> 2.1, 2.7 -> 2.9, 2.9 -> 3.2; log-softmax 1.3 -> 1.4, 1.6 -> 1.8, 2.0
+//! -> 2.0. Rows with a partial vector measured slower in the format (rows of 100: log-sum-exp
+//! 2.5 -> 1.9, log-softmax 1.5 -> 1.3): their last 16-bit load goes through a copy on
+//! AVX-512F (no 16-bit masked loads), and the compiler then keeps the group's vectors in
+//! memory.
+//!
+//! Softmax rows take them only with the kernel table that says so
+//! (`Kernels::half_softmax_short`: AVX-512 on Intel CPUs with AVX-512 BF16, the table of
+//! `tuning::native_bf16_narrowing`). On Zen 4 they measured slower in the format, when the
+//! output was still clamped to 1 before the rounding (32 / 64 / 128: 1.9 -> 1.8, 2.2 -> 2.0,
+//! 2.2 -> 1.8): the rounding lengthens each group's dependent chain, which the narrowing pass
+//! of staging runs apart from it. On an Intel Xeon (family 6 model 207), without the clamp
+//! (`softmax_rows_bf16` / `_f16` through the C ABI, ns per row, staged -> in the format,
+//! medians of 11 rounds, two runs alternating the libraries): bf16 rows of 32 / 64 / 128
+//! 15.0-16.4 -> 15.2-15.8, 29.4-30.5 -> 28.8, 58.9-59.0 -> 54.7-56.1; f16 15.1-15.9 -> 13.5,
+//! 26.2-28.7 -> 23.0-23.7, 49.2-53.0 -> 45.0-45.6. With AVX2 on the same CPU it was slower
+//! (bf16 rows of 64: 45-49 -> 63-65; 16 registers, the group spills), so AVX2 stages them, as
+//! AMD's AVX-512 does, and NEON (not measured).
 
 use crate::kernels::convert::Half;
 use crate::parallel::{self, Shared};
 use crate::rows::{Rows, RowsIn};
-use crate::Softmax;
+use crate::{Algorithm, Softmax};
 
 impl Softmax {
     /// Whether log-softmax and log-sum-exp rows of `cols` elements take the short-row kernels
@@ -38,6 +48,29 @@ impl Softmax {
         let cols = batch.cols();
         debug_assert!(self.half_short(cols));
         let (kernel, flags) = (self.kernels.half_log_softmax_short_rows, self.flags(cols));
+        self.half_chunks(&batch, |part| {
+            // SAFETY: the kernels' ISA runs here (dispatch checked it); the rows are short.
+            unsafe { kernel(format, part, flags) }
+        });
+    }
+
+    /// Whether softmax rows of `cols` elements with `algorithm` take the short-row kernel in
+    /// their format: rows of [`Softmax::half_short`] that resolve to three-pass reload, with
+    /// kernels where that measured faster than staging (see the module docs).
+    pub(crate) fn half_short_softmax(&self, cols: usize, algorithm: Algorithm) -> bool {
+        self.kernels.half_softmax_short
+            && self.half_short(cols)
+            && self.resolve(algorithm, cols) == Algorithm::ThreePassReload
+    }
+
+    /// Softmax (three-pass reload) of a batch of short 16-bit rows
+    /// ([`Softmax::half_short_softmax`]).
+    pub(crate) fn half_softmax_short(&self, format: Half, batch: Rows<'_, u16>) {
+        debug_assert!(self.half_short(batch.cols()));
+        let (kernel, flags) = (
+            self.kernels.half_softmax_short_rows,
+            self.flags(batch.cols()),
+        );
         self.half_chunks(&batch, |part| {
             // SAFETY: the kernels' ISA runs here (dispatch checked it); the rows are short.
             unsafe { kernel(format, part, flags) }
@@ -72,5 +105,97 @@ impl Softmax {
             // SAFETY: the chunks are disjoint ranges of rows, each handed out once.
             f(unsafe { batch.sub(range) })
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernels::Kernels;
+    use crate::{bf16, f16, Algorithm, Element, Isa, Softmax};
+
+    /// Every table this CPU runs (both AVX-512 ones where it runs both).
+    fn tables() -> Vec<&'static Kernels> {
+        let mut t: Vec<&'static Kernels> = Isa::ALL
+            .into_iter()
+            .filter_map(|isa| Softmax::with_isa(isa).ok())
+            .map(|sm| sm.kernels)
+            .collect();
+        #[cfg(target_arch = "x86_64")]
+        if Isa::Avx512.is_supported() && crate::kernels::avx512::bf16_supported() {
+            use crate::kernels::avx512::{KERNELS, KERNELS_BF16};
+            for k in [&KERNELS, &KERNELS_BF16] {
+                if !t.iter().any(|&u| std::ptr::eq(u, k)) {
+                    t.push(k);
+                }
+            }
+        }
+        t
+    }
+
+    /// A handle on `k` whose softmax batches of short 16-bit rows are read and written in
+    /// their format (`direct`) or staged.
+    fn handle(k: &'static Kernels, direct: bool, masked: bool) -> Softmax {
+        let kernels: &'static Kernels = Box::leak(Box::new(Kernels {
+            half_softmax_short: direct,
+            ..*k
+        }));
+        Softmax {
+            kernels,
+            ..Softmax::with_isa(k.isa).expect("a table of this CPU")
+        }
+        .zero_masked_rows(masked)
+    }
+
+    fn batches<T: Element + Default>(from_f32: impl Fn(f32) -> T) {
+        let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0e38, -3.0e38];
+        for k in tables() {
+            let lanes = k.lanes;
+            for masked in [false, true] {
+                let (staged, direct) = (handle(k, false, masked), handle(k, true, masked));
+                for cols in (lanes.max(2)..=k.short_len).step_by(lanes) {
+                    let (rows, stride) = (37, cols + 3);
+                    let mut x: Vec<T> = (0..rows * stride)
+                        .map(|i| from_f32(((i * 7919) % 2003) as f32 * 0.013 - 13.0))
+                        .collect();
+                    // Rows of special values among ordinary ones: one entry each, then a row
+                    // all -inf (masked), a row of one dominant entry, a row of equal entries.
+                    for (r, &v) in special.iter().enumerate() {
+                        x[(3 * r + 1) * stride + (r * 5) % cols] = from_f32(v);
+                    }
+                    let row = |r: usize| r * stride..r * stride + cols;
+                    x[row(20)].fill(from_f32(f32::NEG_INFINITY));
+                    x[row(21)].fill(from_f32(-200.0));
+                    x[21 * stride + cols / 2] = from_f32(5.0);
+                    x[row(22)].fill(from_f32(1.5));
+                    let ctx = format!("{:?} cols={cols} masked={masked}", k.isa);
+                    let mut outs = Vec::new();
+                    for sm in [&staged, &direct] {
+                        let mut y = vec![from_f32(0.25); rows * stride];
+                        sm.softmax_rows(&x, stride, &mut y, stride, rows, cols, Algorithm::Auto)
+                            .unwrap();
+                        let mut z = x.clone();
+                        sm.softmax_rows_in_place(&mut z, stride, rows, cols, Algorithm::Auto)
+                            .unwrap();
+                        let mut one = vec![from_f32(0.25); cols];
+                        sm.softmax(&x[row(4)], &mut one).unwrap();
+                        let bits = |v: &[T]| v.iter().map(|t| t.to_f32().to_bits()).collect();
+                        outs.push(
+                            (bits(&y), bits(&z), bits(&one)) as (Vec<u32>, Vec<u32>, Vec<u32>)
+                        );
+                    }
+                    assert_eq!(outs[0], outs[1], "{ctx}");
+                }
+            }
+        }
+    }
+
+    /// Softmax batches of short 16-bit rows read and written in their format give the bits
+    /// of staging (widening, the f32 kernels, rounding) on every table this CPU runs: every
+    /// row length of whole vectors, strides, in place, one row, special-value rows among
+    /// ordinary ones, masked-row mode.
+    #[test]
+    fn short_softmax_rows_in_format_match_staging() {
+        batches::<bf16>(bf16::from_f32);
+        batches::<f16>(f16::from_f32);
     }
 }

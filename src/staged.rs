@@ -102,6 +102,10 @@ impl Softmax {
                 self.half_log_softmax_short(format, batch);
                 true
             }
+            Direct::Softmax(alg) if self.half_short_softmax(batch.cols(), alg) => {
+                self.half_softmax_short(format, batch);
+                true
+            }
             Direct::Softmax(_) | Direct::Scaled(..) | Direct::Staged => false,
         }
     }

@@ -802,7 +802,9 @@ mod bf16 {
 }
 
 /// [`KERNELS`] with bf16 outputs narrowed by AVX-512 BF16 (`crate::dispatch` picks it where the
-/// CPU has the extension and narrowing with it measured faster).
+/// CPU has the extension and narrowing with it measured faster: Intel), and with softmax
+/// batches of short 16-bit rows read and written in their format, which measured faster on
+/// that CPU too (see `crate::half_short`).
 pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernels {
     narrow: bf16::TABLE.narrow,
     half_backward: bf16::TABLE.half_backward,
@@ -811,6 +813,8 @@ pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernel
     half_softmax_scaled_two_pass: bf16::TABLE.half_softmax_scaled_two_pass,
     half_log_softmax_widened: bf16::TABLE.half_log_softmax_widened,
     half_log_softmax_short_rows: bf16::TABLE.half_log_softmax_short_rows,
+    half_softmax_short_rows: bf16::TABLE.half_softmax_short_rows,
+    half_softmax_short: true,
     segment: crate::kernels::SegmentKernels {
         half_exp_out: bf16::TABLE.segment.half_exp_out,
         half_shift_out: bf16::TABLE.segment.half_shift_out,

@@ -34,6 +34,7 @@ pub(crate) struct Flags {
 
 /// One ISA's entry points. Every function requires the ISA to be available on the running
 /// CPU; [`crate::dispatch`] hands out a table only after checking that.
+#[derive(Clone, Copy)]
 pub(crate) struct Kernels {
     /// The ISA these kernels use.
     pub isa: Isa,
@@ -132,6 +133,13 @@ pub(crate) struct Kernels {
     /// written in the format: the bits of widening the rows, the f32 batch kernel and
     /// rounding.
     pub half_log_softmax_short_rows: unsafe fn(convert::Half, Rows<'_, u16>, Flags),
+    /// Softmax (three-pass reload) of a batch of short 16-bit rows, as
+    /// [`Kernels::half_log_softmax_short_rows`].
+    pub half_softmax_short_rows: unsafe fn(convert::Half, Rows<'_, u16>, Flags),
+    /// Whether softmax batches of short 16-bit rows of whole vectors take
+    /// [`Kernels::half_softmax_short_rows`] rather than staging (the same bits either way):
+    /// only in the table where that measured faster (see `crate::half_short`).
+    pub half_softmax_short: bool,
     /// Log-sum-exp of a batch of short 16-bit rows, one value per row into the slice (of
     /// `rows` values): the values of the widened rows.
     pub half_logsumexp_short_rows: unsafe fn(convert::Half, RowsIn<'_, u16>, &mut [f32]),
@@ -163,6 +171,7 @@ pub(crate) type HalfReloadOut =
     unsafe fn(convert::Half, (*const f32, *mut u16, usize), f32, Option<f32>, f32);
 
 /// One ISA's passes over one segment of a long row (see `generic::segmented`).
+#[derive(Clone, Copy)]
 pub(crate) struct SegmentKernels {
     /// Pass 1 of two-pass: `Some((S, k))` with `sum e^x = S * 2^k`, or `None`.
     pub pair_sum: unsafe fn(&[f32]) -> Option<(f64, f32)>,
@@ -692,6 +701,14 @@ macro_rules! kernel_table {
             }
 
             $(#[$attr])*
+            pub(super) unsafe fn half_softmax_short_rows(format: $crate::kernels::convert::Half, rows: $crate::rows::Rows<'_, u16>, flags: $crate::kernels::Flags) {
+                // SAFETY: the kernel table holding this entry point is handed out only where
+                // its ISA is available (`crate::dispatch`).
+                let isa = unsafe { Token::<$V>::new_unchecked() };
+                $crate::kernels::per_format!(format, F => generic::batch::softmax_short_rows_half::<$V>(isa, F, rows, flags))
+            }
+
+            $(#[$attr])*
             pub(super) unsafe fn half_logsumexp_short_rows(format: $crate::kernels::convert::Half, rows: $crate::rows::RowsIn<'_, u16>, out: &mut [f32]) {
                 // SAFETY: the kernel table holding this entry point is handed out only where
                 // its ISA is available (`crate::dispatch`).
@@ -784,6 +801,8 @@ macro_rules! kernel_table {
             half_log_softmax_widened: entry::half_log_softmax_widened,
             half_logsumexp_widened: entry::half_logsumexp_widened,
             half_log_softmax_short_rows: entry::half_log_softmax_short_rows,
+            half_softmax_short_rows: entry::half_softmax_short_rows,
+            half_softmax_short: false,
             half_logsumexp_short_rows: entry::half_logsumexp_short_rows,
             lanes: <$V as $crate::kernels::simd::Simd>::LANES,
             short_len: $crate::kernels::generic::short::SHORT_VECS * <$V as $crate::kernels::simd::Simd>::LANES,

@@ -123,6 +123,30 @@ impl<V: Simd, S: Storage<V>> ShortRows<V> for LogSumExpShort<'_, '_, S> {
     }
 }
 
+/// Softmax of a batch of short rows of 16-bit `format`, read and written in the format.
+#[inline(always)]
+pub(crate) fn softmax_short_rows_half<V: Simd>(
+    isa: Token<V>,
+    format: Half,
+    mut rows: Rows<'_, u16>,
+    flags: Flags,
+) {
+    let (count, n) = (rows.rows(), rows.cols());
+    debug_assert!(short::is_short::<V>(n));
+    let st = AsHalf(format);
+    short::run::<V, _>(
+        isa,
+        &mut SoftmaxShort {
+            inp: &Plain,
+            st,
+            rows: &mut rows,
+            flags,
+        },
+        count,
+        n,
+    );
+}
+
 /// Log-softmax of a batch of short rows of 16-bit `format`, read and written in the format.
 #[inline(always)]
 pub(crate) fn log_softmax_short_rows_half<V: Simd>(

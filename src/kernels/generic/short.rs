@@ -14,7 +14,7 @@
 //! same code with `R = 1`.
 
 use super::inputs::Input;
-use super::passes::{k_min, tree_sum, LaneMap, Scale, Shift};
+use super::passes::{k_min, tree_sum, LaneMap, Scale, Shift, Times};
 use super::storage::Storage;
 use crate::kernels::exp::{Exp, LARGE, LN2_LO_F64, LOG2E, ROUND};
 use crate::kernels::ln::{ln, ln_scaled};
@@ -195,9 +195,18 @@ pub(crate) unsafe fn softmax<
     }
     for ((row, s), &y) in v.iter_mut().zip(&sum).zip(&g.y) {
         // A NaN the maximum missed makes the sum, and so every output, NaN.
-        let r = Scale::new(isa, (1.0 / s.reduce_add()) as f32);
-        for vj in row.iter_mut() {
-            *vj = r.apply(*vj);
+        let r = (1.0 / s.reduce_add()) as f32;
+        if S::NARROWS {
+            // The rounding to the format clamps to 1 (`Times`).
+            let r = Times::new(isa, r);
+            for vj in row.iter_mut() {
+                *vj = r.apply(*vj);
+            }
+        } else {
+            let r = Scale::new(isa, r);
+            for vj in row.iter_mut() {
+                *vj = r.apply(*vj);
+            }
         }
         // SAFETY: the group's outputs are writable for `n` elements (the contract).
         unsafe { store::<V, S, NV, W>(st, row, y, n) };

@@ -15,6 +15,9 @@ use crate::rows::InOut;
 pub(crate) trait Stored: Copy {
     /// `f32`, or `u16` for the bits of a 16-bit format.
     type T: Copy;
+    /// Whether stores round to a 16-bit format (which rounds every value within a few f32
+    /// ULPs above 1 to 1: see `passes::Times`).
+    const NARROWS: bool;
 }
 
 /// Loads and stores of rows held in a storage, converting to and from f32 lanes.
@@ -72,6 +75,7 @@ pub(crate) struct AsF32;
 
 impl Stored for AsF32 {
     type T = f32;
+    const NARROWS: bool = false;
 }
 
 impl<V: Simd> Storage<V> for AsF32 {
@@ -127,6 +131,7 @@ pub(crate) struct AsHalf(pub Half);
 
 impl Stored for AsHalf {
     type T = u16;
+    const NARROWS: bool = true;
 }
 
 /// The most elements of a short row on any ISA (16 lanes at most).
