@@ -111,26 +111,7 @@ impl Softmax {
 #[cfg(test)]
 mod tests {
     use crate::kernels::Kernels;
-    use crate::{bf16, f16, Algorithm, Element, Isa, Softmax};
-
-    /// Every table this CPU runs (both AVX-512 ones where it runs both).
-    fn tables() -> Vec<&'static Kernels> {
-        let mut t: Vec<&'static Kernels> = Isa::ALL
-            .into_iter()
-            .filter_map(|isa| Softmax::with_isa(isa).ok())
-            .map(|sm| sm.kernels)
-            .collect();
-        #[cfg(target_arch = "x86_64")]
-        if Isa::Avx512.is_supported() && crate::kernels::avx512::bf16_supported() {
-            use crate::kernels::avx512::{KERNELS, KERNELS_BF16};
-            for k in [&KERNELS, &KERNELS_BF16] {
-                if !t.iter().any(|&u| std::ptr::eq(u, k)) {
-                    t.push(k);
-                }
-            }
-        }
-        t
-    }
+    use crate::{bf16, f16, Algorithm, Element, Softmax};
 
     /// A handle on `k` whose softmax batches of short 16-bit rows are read and written in
     /// their format (`direct`) or staged.
@@ -148,7 +129,7 @@ mod tests {
 
     fn batches<T: Element + Default>(from_f32: impl Fn(f32) -> T) {
         let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0e38, -3.0e38];
-        for k in tables() {
+        for k in crate::kernels::cpu_tables("short 16-bit softmax rows") {
             let lanes = k.lanes;
             for masked in [false, true] {
                 let (staged, direct) = (handle(k, false, masked), handle(k, true, masked));

@@ -811,3 +811,33 @@ macro_rules! kernel_table {
     };
 }
 pub(crate) use kernel_table;
+
+/// For tests: the tables of the ISAs this CPU runs, both AVX-512 ones where it runs both
+/// (dispatch hands out one of them); the other ISAs are named on stderr as skipped (`what`:
+/// what goes unchecked there).
+#[cfg(test)]
+pub(crate) fn cpu_tables(what: &str) -> Vec<&'static Kernels> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut tables: Vec<&'static Kernels> = crate::Isa::ALL
+        .into_iter()
+        .filter_map(|isa| {
+            let k = crate::dispatch::kernels_for(isa);
+            if k.is_none() {
+                eprintln!(
+                    "SKIP: {} not available here ({what} not checked)",
+                    isa.name()
+                );
+            }
+            k
+        })
+        .collect();
+    #[cfg(target_arch = "x86_64")]
+    if crate::Isa::Avx512.is_supported() && avx512::bf16_supported() {
+        for k in [&avx512::KERNELS, &avx512::KERNELS_BF16] {
+            if !tables.iter().any(|&t| std::ptr::eq(t, k)) {
+                tables.push(k);
+            }
+        }
+    }
+    tables
+}

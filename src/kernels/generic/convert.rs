@@ -83,7 +83,6 @@ mod tests {
     //! guard values around the output.
     use crate::kernels::convert::{self, Half};
     use crate::kernels::Kernels;
-    use crate::{dispatch, Isa};
 
     const FORMATS: [Half; 2] = [Half::F16, Half::Bf16];
     /// The most lanes of any ISA (AVX-512).
@@ -94,31 +93,7 @@ mod tests {
 
     /// The tables of the ISAs this CPU runs; the others are named on stderr as skipped.
     fn tables() -> Vec<&'static Kernels> {
-        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
-        let mut tables: Vec<&'static Kernels> = Isa::ALL
-            .into_iter()
-            .filter_map(|isa| {
-                let k = dispatch::kernels_for(isa);
-                if k.is_none() {
-                    eprintln!(
-                        "SKIP: {} not available here (conversions not checked)",
-                        isa.name()
-                    );
-                }
-                k
-            })
-            .collect();
-        // Both AVX-512 tables where this CPU runs both (dispatch hands out one of them).
-        #[cfg(target_arch = "x86_64")]
-        if Isa::Avx512.is_supported() && crate::kernels::avx512::bf16_supported() {
-            use crate::kernels::avx512::{KERNELS, KERNELS_BF16};
-            for k in [&KERNELS, &KERNELS_BF16] {
-                if !tables.iter().any(|&t| std::ptr::eq(t, k)) {
-                    tables.push(k);
-                }
-            }
-        }
-        tables
+        crate::kernels::cpu_tables("conversions")
     }
 
     /// f32 patterns: around every boundary of both formats, every f16 and bf16 value and the
