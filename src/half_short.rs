@@ -112,14 +112,27 @@ impl Softmax {
 mod tests {
     use crate::kernels::Kernels;
     use crate::{bf16, f16, Algorithm, Element, Softmax};
+    use std::sync::Mutex;
 
     /// A handle on `k` whose softmax batches of short 16-bit rows are read and written in
     /// their format (`direct`) or staged.
     fn handle(k: &'static Kernels, direct: bool, masked: bool) -> Softmax {
-        let kernels: &'static Kernels = Box::leak(Box::new(Kernels {
-            half_softmax_short: direct,
-            ..*k
-        }));
+        // A handle holds a `&'static` table: the modified copies live for the process, kept
+        // here (one per table and setting) so that they stay reachable.
+        static COPIES: Mutex<Vec<(usize, bool, &'static Kernels)>> = Mutex::new(Vec::new());
+        let mut copies = COPIES.lock().unwrap();
+        let key = (std::ptr::from_ref(k) as usize, direct);
+        let kernels = match copies.iter().find(|c| (c.0, c.1) == key) {
+            Some(c) => c.2,
+            None => {
+                let copy: &'static Kernels = Box::leak(Box::new(Kernels {
+                    half_softmax_short: direct,
+                    ..*k
+                }));
+                copies.push((key.0, key.1, copy));
+                copy
+            }
+        };
         Softmax {
             kernels,
             ..Softmax::with_isa(k.isa).expect("a table of this CPU")
