@@ -198,20 +198,22 @@ pub(crate) unsafe fn softmax<
         let r = (1.0 / s.reduce_add()) as f32;
         if S::NARROWS {
             // The rounding to the format clamps to 1 (`Times`).
-            let r = Times::new(isa, r);
-            for vj in row.iter_mut() {
-                *vj = r.apply(*vj);
-            }
+            map_row(row, &Times::new(isa, r));
         } else {
-            let r = Scale::new(isa, r);
-            for vj in row.iter_mut() {
-                *vj = r.apply(*vj);
-            }
+            map_row(row, &Scale::new(isa, r));
         }
         // SAFETY: the group's outputs are writable for `n` elements (the contract).
         unsafe { store::<V, S, NV, W>(st, row, y, n) };
     }
     true
+}
+
+/// `f` applied to every vector of a row.
+#[inline(always)]
+fn map_row<V: Simd>(row: &mut [V], f: &impl LaneMap<V>) {
+    for vj in row.iter_mut() {
+        *vj = f.apply(*vj);
+    }
 }
 
 /// Each row's shift `k = round(max * log2(e))` and `sum_i exp(x_i - k*ln2)` (f64), or `None`
