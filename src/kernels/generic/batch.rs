@@ -131,20 +131,13 @@ pub(crate) fn softmax_short_rows_half<V: Simd>(
     mut rows: Rows<'_, u16>,
     flags: Flags,
 ) {
-    let (count, n) = (rows.rows(), rows.cols());
-    debug_assert!(short::is_short::<V>(n));
     let st = AsHalf(format);
-    short::run::<V, _>(
-        isa,
-        &mut SoftmaxShort {
-            inp: &Plain,
-            st,
-            rows: &mut rows,
-            flags,
-        },
-        count,
-        n,
-    );
+    short_rows_half::<V, _>(isa, &mut rows, |rows| SoftmaxShort {
+        inp: &Plain,
+        st,
+        rows,
+        flags,
+    });
 }
 
 /// Log-softmax of a batch of short rows of 16-bit `format`, read and written in the format.
@@ -155,19 +148,20 @@ pub(crate) fn log_softmax_short_rows_half<V: Simd>(
     mut rows: Rows<'_, u16>,
     flags: Flags,
 ) {
+    let st = AsHalf(format);
+    short_rows_half::<V, _>(isa, &mut rows, |rows| LogSoftmaxShort { st, rows, flags });
+}
+
+/// Runs the short-row operation `op` makes of a batch of short 16-bit rows over all of them.
+#[inline(always)]
+fn short_rows_half<'a, 'r, V: Simd, O: ShortRows<V>>(
+    isa: Token<V>,
+    rows: &'a mut Rows<'r, u16>,
+    op: impl FnOnce(&'a mut Rows<'r, u16>) -> O,
+) {
     let (count, n) = (rows.rows(), rows.cols());
     debug_assert!(short::is_short::<V>(n));
-    let st = AsHalf(format);
-    short::run::<V, _>(
-        isa,
-        &mut LogSoftmaxShort {
-            st,
-            rows: &mut rows,
-            flags,
-        },
-        count,
-        n,
-    );
+    short::run::<V, _>(isa, &mut op(rows), count, n);
 }
 
 /// Log-sum-exp of a batch of short rows of 16-bit `format` into `out` (one value per row).
