@@ -18,18 +18,28 @@
 //! AVX-512F (no 16-bit masked loads), and the compiler then keeps the group's vectors in
 //! memory.
 //!
-//! Softmax rows take them only with the kernel table that says so
-//! (`Kernels::half_softmax_short`: AVX-512 on Intel CPUs with AVX-512 BF16, the table of
-//! `tuning::native_bf16_narrowing`). On Zen 4 they measured slower in the format, when the
-//! output was still clamped to 1 before the rounding (32 / 64 / 128: 1.9 -> 1.8, 2.2 -> 2.0,
-//! 2.2 -> 1.8): the rounding lengthens each group's dependent chain, which the narrowing pass
-//! of staging runs apart from it. On an Intel Xeon (family 6 model 207), without the clamp
+//! Softmax rows take them only for the formats the kernel table names
+//! (`Kernels::half_softmax_short`): f16 on AVX-512, and bf16 too in the AVX-512 table of
+//! Intel CPUs with AVX-512 BF16 (`tuning::native_bf16_narrowing`), which narrows with
+//! `vcvtneps2bf16`. On Zen 4 they measured slower in the format, when the output was still
+//! clamped to 1 before the rounding (bf16, 32 / 64 / 128: 1.9 -> 1.8, 2.2 -> 2.0, 2.2 ->
+//! 1.8): the rounding lengthens each group's dependent chain, which the narrowing pass of
+//! staging runs apart from it. Without the clamp, on the same Zen 4 (family 25 model 17;
+//! `softmax_rows_f16` / `_bf16` through the C ABI, ns per row, staged -> in the format,
+//! medians of 7 rounds, two alternating runs each): f16 rows of 16 / 32 / 64 / 128 10.4-10.5
+//! -> 9.3-9.5, 15.5-15.6 -> 14.6-15.8, 26.1-27.4 -> 24.4-24.5, 49.6-52.5 -> 46.3-46.4, but
+//! bf16 rows, whose integer rounding (the table without AVX-512 BF16's instruction) is a
+//! handful of operations per vector, 10.5-10.6 -> 11.1-11.2, 15.6-15.8 -> 17.6-18.9,
+//! 26.4-27.8 -> 31.1, 50.3-53.5 -> 68.7-68.8 (with `vcvtneps2bf16` instead, `report
+//! --half-only` put bf16 2048 x 128 at 0.68x of f32 in the format against 0.80-0.83x staged);
+//! so AMD's bf16 rows are staged. On an Intel Xeon (family 6 model 207), without the clamp
 //! (`softmax_rows_bf16` / `_f16` through the C ABI, ns per row, staged -> in the format,
 //! medians of 11 rounds, two runs alternating the libraries): bf16 rows of 32 / 64 / 128
 //! 15.0-16.4 -> 15.2-15.8, 29.4-30.5 -> 28.8, 58.9-59.0 -> 54.7-56.1; f16 15.1-15.9 -> 13.5,
 //! 26.2-28.7 -> 23.0-23.7, 49.2-53.0 -> 45.0-45.6. With AVX2 on the same CPU it was slower
-//! (bf16 rows of 64: 45-49 -> 63-65; 16 registers, the group spills), so AVX2 stages them, as
-//! AMD's AVX-512 does, and NEON (not measured).
+//! (bf16 rows of 64: 45-49 -> 63-65; 16 registers, the group spills), so AVX2 stages both
+//! formats, as NEON does (not measured). Zen 5's f16 rows take the AVX-512 table's choice,
+//! unmeasured there.
 
 use crate::kernels::convert::Half;
 use crate::parallel::{self, Shared};
@@ -57,8 +67,13 @@ impl Softmax {
     /// Whether softmax rows of `cols` elements with `algorithm` take the short-row kernel in
     /// their format: rows of [`Softmax::half_short`] that resolve to three-pass reload, with
     /// kernels where that measured faster than staging (see the module docs).
-    pub(crate) fn half_short_softmax(&self, cols: usize, algorithm: Algorithm) -> bool {
-        self.kernels.half_softmax_short
+    pub(crate) fn half_short_softmax(
+        &self,
+        format: Half,
+        cols: usize,
+        algorithm: Algorithm,
+    ) -> bool {
+        self.kernels.half_softmax_short.has(format)
             && self.half_short(cols)
             && self.resolve(algorithm, cols) == Algorithm::ThreePassReload
     }
@@ -110,7 +125,7 @@ impl Softmax {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernels::Kernels;
+    use crate::kernels::{Formats, Kernels};
     use crate::{bf16, f16, Algorithm, Element, Softmax};
     use std::sync::Mutex;
 
@@ -126,7 +141,7 @@ mod tests {
             Some(c) => c.2,
             None => {
                 let copy: &'static Kernels = Box::leak(Box::new(Kernels {
-                    half_softmax_short: direct,
+                    half_softmax_short: if direct { Formats::ALL } else { Formats::NONE },
                     ..*k
                 }));
                 copies.push((key.0, key.1, copy));

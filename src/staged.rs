@@ -102,7 +102,7 @@ impl Softmax {
                 self.half_log_softmax_short(format, batch);
                 true
             }
-            Direct::Softmax(alg) if self.half_short_softmax(batch.cols(), alg) => {
+            Direct::Softmax(alg) if self.half_short_softmax(format, batch.cols(), alg) => {
                 self.half_softmax_short(format, batch);
                 true
             }

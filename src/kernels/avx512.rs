@@ -785,8 +785,15 @@ crate::kernels::kernel_table!(
     #[target_feature(enable = "avx512f,popcnt")]
 );
 
-/// This ISA's kernel table.
-pub(crate) static KERNELS: crate::kernels::Kernels = TABLE;
+/// This ISA's kernel table: softmax batches of short f16 rows go through the short-row kernel
+/// in their format, bf16 ones are staged (see `crate::half_short` for the figures).
+pub(crate) static KERNELS: crate::kernels::Kernels = crate::kernels::Kernels {
+    half_softmax_short: crate::kernels::Formats {
+        f16: true,
+        bf16: false,
+    },
+    ..TABLE
+};
 
 /// The kernel table for CPUs with AVX-512 BF16: [`KERNELS`] with the entry points that write
 /// bf16 values replaced by ones that narrow with `vcvtneps2bf16` (same bits; an entry point
@@ -814,7 +821,7 @@ pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernel
     half_log_softmax_widened: bf16::TABLE.half_log_softmax_widened,
     half_log_softmax_short_rows: bf16::TABLE.half_log_softmax_short_rows,
     half_softmax_short_rows: bf16::TABLE.half_softmax_short_rows,
-    half_softmax_short: true,
+    half_softmax_short: crate::kernels::Formats::ALL,
     segment: crate::kernels::SegmentKernels {
         half_exp_out: bf16::TABLE.segment.half_exp_out,
         half_shift_out: bf16::TABLE.segment.half_shift_out,

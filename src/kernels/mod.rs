@@ -23,6 +23,37 @@ pub(crate) mod neon;
 use crate::rows::{Grad, InOut, Rows, RowsIn};
 use crate::{Algorithm, Isa};
 
+/// A set of 16-bit formats (a per-format choice of a kernel table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Formats {
+    /// IEEE binary16.
+    pub f16: bool,
+    /// bfloat16.
+    pub bf16: bool,
+}
+
+impl Formats {
+    /// Neither format.
+    pub const NONE: Formats = Formats {
+        f16: false,
+        bf16: false,
+    };
+    /// Both formats.
+    pub const ALL: Formats = Formats {
+        f16: true,
+        bf16: true,
+    };
+
+    /// Whether `format` is in the set.
+    #[inline]
+    pub fn has(self, format: convert::Half) -> bool {
+        match format {
+            convert::Half::F16 => self.f16,
+            convert::Half::Bf16 => self.bf16,
+        }
+    }
+}
+
 /// Per-call options of the kernels.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Flags {
@@ -136,10 +167,10 @@ pub(crate) struct Kernels {
     /// Softmax (three-pass reload) of a batch of short 16-bit rows, as
     /// [`Kernels::half_log_softmax_short_rows`].
     pub half_softmax_short_rows: unsafe fn(convert::Half, Rows<'_, u16>, Flags),
-    /// Whether softmax batches of short 16-bit rows of whole vectors take
+    /// The formats whose softmax batches of short 16-bit rows of whole vectors take
     /// [`Kernels::half_softmax_short_rows`] rather than staging (the same bits either way):
-    /// only in the table where that measured faster (see `crate::half_short`).
-    pub half_softmax_short: bool,
+    /// only where that measured faster (see `crate::half_short`).
+    pub half_softmax_short: Formats,
     /// Log-sum-exp of a batch of short 16-bit rows, one value per row into the slice (of
     /// `rows` values): the values of the widened rows.
     pub half_logsumexp_short_rows: unsafe fn(convert::Half, RowsIn<'_, u16>, &mut [f32]),
@@ -802,7 +833,7 @@ macro_rules! kernel_table {
             half_logsumexp_widened: entry::half_logsumexp_widened,
             half_log_softmax_short_rows: entry::half_log_softmax_short_rows,
             half_softmax_short_rows: entry::half_softmax_short_rows,
-            half_softmax_short: false,
+            half_softmax_short: $crate::kernels::Formats::NONE,
             half_logsumexp_short_rows: entry::half_logsumexp_short_rows,
             lanes: <$V as $crate::kernels::simd::Simd>::LANES,
             short_len: $crate::kernels::generic::short::SHORT_VECS * <$V as $crate::kernels::simd::Simd>::LANES,
