@@ -95,7 +95,8 @@ unsafe fn load<V: Simd, S: Storage<V>, const R: usize, const NV: usize, const W:
     v
 }
 
-/// Stores the first `n` lanes of the row's vectors to `y`.
+/// Stores the first `n` lanes of the row's vectors to `y`; with `no_nan` (the caller knows
+/// that no lane is NaN) the whole vectors through [`Storage::store_no_nan`].
 ///
 /// # Safety
 /// `y` is writable for `n <= NV * LANES` elements.
@@ -105,13 +106,21 @@ unsafe fn store<V: Simd, S: Storage<V>, const NV: usize, const W: bool>(
     row: &[V; NV],
     y: *mut S::T,
     n: usize,
+    no_nan: bool,
 ) {
     let l = V::LANES;
     debug_assert!(n <= NV * l);
     for (j, vj) in row.iter().enumerate() {
         if j * l < n && (W || (j + 1) * l <= n) {
-            // SAFETY: `(j + 1) * l <= n` elements are writable (the contract).
-            unsafe { st.store(*vj, y.add(j * l)) };
+            // SAFETY: `(j + 1) * l <= n` elements are writable (the contract); with `no_nan`
+            // the lanes hold no NaN (the caller's word).
+            unsafe {
+                if no_nan {
+                    st.store_no_nan(*vj, y.add(j * l));
+                } else {
+                    st.store(*vj, y.add(j * l));
+                }
+            }
         } else if j * l < n {
             // SAFETY: the `n - j * l < l` elements after `j * l` are the row's last.
             unsafe { st.store_tail(*vj, y.add(j * l), n - j * l) };
@@ -196,14 +205,17 @@ pub(crate) unsafe fn softmax<
     for ((row, s), &y) in v.iter_mut().zip(&sum).zip(&g.y) {
         // A NaN the maximum missed makes the sum, and so every output, NaN.
         let r = (1.0 / s.reduce_add()) as f32;
+        // Otherwise every output is a finite exponential (0 to about 1) times the finite `r`.
+        let no_nan = !r.is_nan();
         if S::NARROWS {
             // The rounding to the format clamps to 1 (`Times`).
             map_row(row, &Times::new(isa, r));
         } else {
             map_row(row, &Scale::new(isa, r));
         }
-        // SAFETY: the group's outputs are writable for `n` elements (the contract).
-        unsafe { store::<V, S, NV, W>(st, row, y, n) };
+        // SAFETY: the group's outputs are writable for `n` elements (the contract); without
+        // a NaN in `r`, the outputs hold none.
+        unsafe { store::<V, S, NV, W>(st, row, y, n, no_nan) };
     }
     true
 }
@@ -278,12 +290,16 @@ pub(crate) unsafe fn log_softmax<
     };
     for ((row, &(s, k)), &y) in v.iter_mut().zip(&sums).zip(&g.y) {
         // A NaN the maximum missed makes `s`, and so every output, NaN.
-        let f = Shift::new(isa, k, log_softmax_offset(s, k));
+        let offset = log_softmax_offset(s, k);
+        // Otherwise every output is an input (finite or `-inf`) less finite amounts.
+        let no_nan = !offset.is_nan();
+        let f = Shift::new(isa, k, offset);
         for vj in row.iter_mut() {
             *vj = f.apply(*vj);
         }
-        // SAFETY: the group's outputs are writable for `n` elements (the contract).
-        unsafe { store::<V, S, NV, W>(st, row, y, n) };
+        // SAFETY: the group's outputs are writable for `n` elements (the contract); without
+        // a NaN in the offset, the outputs hold none.
+        unsafe { store::<V, S, NV, W>(st, row, y, n, no_nan) };
     }
     true
 }

@@ -42,6 +42,16 @@ pub(crate) trait Storage<V: Simd>: Stored {
     /// # Safety
     /// `p..p + n` is writable.
     unsafe fn store_tail(self, v: V, p: *mut Self::T, n: usize);
+    /// [`Storage::store`] of lanes that hold no NaN (the caller knows): the same bits, with
+    /// the NaN step of the rounding left out where it has one.
+    ///
+    /// # Safety
+    /// `p..p + LANES` is writable.
+    #[inline(always)]
+    unsafe fn store_no_nan(self, v: V, p: *mut Self::T) {
+        // SAFETY: the caller's contract.
+        unsafe { self.store(v, p) }
+    }
     /// Runs an f32 one-row operation on the short row `(x, y, n)` (the special-value rules):
     /// on the row itself for f32, through an f32 copy on the stack for 16-bit rows (widened,
     /// the operation in place, rounded into `y`).
@@ -183,6 +193,11 @@ impl<V: Simd> Storage<V> for AsHalf {
     unsafe fn store_tail(self, v: V, p: *mut u16, n: usize) {
         // SAFETY: the caller's contract.
         unsafe { v.store_half_tail(self.0, p, n) }
+    }
+    #[inline(always)]
+    unsafe fn store_no_nan(self, v: V, p: *mut u16) {
+        // SAFETY: the caller's contract.
+        unsafe { v.store_half_no_nan(self.0, p) }
     }
     #[inline(always)]
     unsafe fn with_row(
