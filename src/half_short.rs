@@ -141,7 +141,10 @@ mod tests {
             Some(c) => c.2,
             None => {
                 let copy: &'static Kernels = Box::leak(Box::new(Kernels {
-                    half_softmax_short: if direct { Formats::ALL } else { Formats::NONE },
+                    half_softmax_short: Formats {
+                        f16: direct,
+                        bf16: direct,
+                    },
                     ..*k
                 }));
                 copies.push((key.0, key.1, copy));

@@ -821,7 +821,10 @@ pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernel
     half_log_softmax_widened: bf16::TABLE.half_log_softmax_widened,
     half_log_softmax_short_rows: bf16::TABLE.half_log_softmax_short_rows,
     half_softmax_short_rows: bf16::TABLE.half_softmax_short_rows,
-    half_softmax_short: crate::kernels::Formats::ALL,
+    half_softmax_short: crate::kernels::Formats {
+        f16: true,
+        bf16: true,
+    },
     segment: crate::kernels::SegmentKernels {
         half_exp_out: bf16::TABLE.segment.half_exp_out,
         half_shift_out: bf16::TABLE.segment.half_shift_out,

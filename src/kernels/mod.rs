@@ -38,11 +38,6 @@ impl Formats {
         f16: false,
         bf16: false,
     };
-    /// Both formats.
-    pub const ALL: Formats = Formats {
-        f16: true,
-        bf16: true,
-    };
 
     /// Whether `format` is in the set.
     #[inline]
