@@ -64,9 +64,10 @@ impl Softmax {
         });
     }
 
-    /// Whether softmax rows of `cols` elements with `algorithm` take the short-row kernel in
-    /// their format: rows of [`Softmax::half_short`] that resolve to three-pass reload, with
-    /// kernels where that measured faster than staging (see the module docs).
+    /// Whether softmax rows of `cols` elements of `format` with `algorithm` take the short-row
+    /// kernel in their format: rows of [`Softmax::half_short`] that resolve to three-pass
+    /// reload, of a format the kernel table takes that way (where that measured faster than
+    /// staging, see the module docs).
     pub(crate) fn half_short_softmax(
         &self,
         format: Half,

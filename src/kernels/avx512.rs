@@ -810,8 +810,8 @@ mod bf16 {
 
 /// [`KERNELS`] with bf16 outputs narrowed by AVX-512 BF16 (`crate::dispatch` picks it where the
 /// CPU has the extension and narrowing with it measured faster: Intel), and with softmax
-/// batches of short 16-bit rows read and written in their format, which measured faster on
-/// that CPU too (see `crate::half_short`).
+/// batches of short bf16 rows read and written in their format (as f16 ones are in every
+/// AVX-512 table), which measured faster on that CPU too (see `crate::half_short`).
 pub(crate) static KERNELS_BF16: crate::kernels::Kernels = crate::kernels::Kernels {
     narrow: bf16::TABLE.narrow,
     half_backward: bf16::TABLE.half_backward,
