@@ -293,10 +293,7 @@ pub(crate) unsafe fn log_softmax<
         let offset = log_softmax_offset(s, k);
         // Otherwise every output is an input (finite or `-inf`) less finite amounts.
         let no_nan = !offset.is_nan();
-        let f = Shift::new(isa, k, offset);
-        for vj in row.iter_mut() {
-            *vj = f.apply(*vj);
-        }
+        map_row(row, &Shift::new(isa, k, offset));
         // SAFETY: the group's outputs are writable for `n` elements (the contract); without
         // a NaN in the offset, the outputs hold none.
         unsafe { store::<V, S, NV, W>(st, row, y, n, no_nan) };
