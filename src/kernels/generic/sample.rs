@@ -4,10 +4,10 @@
 //! A small `top_k` reads the row twice (lane maxima, then a selection against a running bar
 //! into a sorted list of `top_k` entries). Without a top-k cut the draw is an inverse-CDF
 //! search over the masses in descending order. With a nucleus cut it first tries one pool
-//! ([`nucleus_by_pool`]): the row's total, a lower bound from a strided sample below which
-//! the sample puts less mass than the nucleus leaves out, one scan packing every entry above
-//! it; the nucleus's end and the draw are then both in that pool, in bands that the sample
-//! places. Otherwise (no cut, or the sample misled) the search is a narrowing of value
+//! ([`by_pool`]): the row's total (with its maximum, in one pass), a lower bound from a
+//! strided sample below which the sample puts less mass than the nucleus leaves out, one scan
+//! packing every entry above it; the nucleus's end and the draw are then both in that pool,
+//! in bands that the sample places. Otherwise (no cut, or the sample misled) the search is a narrowing of value
 //! ranges:
 //!
 //! 1. the maximum (lane maxima);
@@ -27,8 +27,8 @@
 //! The pools are kept per thread between draws (up to [`RETAIN`] entries), so a draw does not
 //! fault in fresh memory every time. Cost: a ladder pass over a 128K row is about 1.5 times
 //! the row's softmax on Zen 5, 2.4 on Zen 4 (the twelve compares and masked adds per vector,
-//! not the memory, bound it); the pool path reads the row three times without them (maximum,
-//! total, scan), then runs one ladder of eight thresholds over a pool of a quarter of the row
+//! not the memory, bound it); the pool path reads the row twice without them (the total
+//! with the maximum, pass 1 of the two-pass algorithm; the scan), then runs one ladder of eight thresholds over a pool of a quarter of the row
 //! or less and narrows two small bands of it.
 //!
 //! Every mass is the kernels' f32 `exp(v - shift*ln2)`, the same for an entry whichever pass
@@ -39,6 +39,7 @@
 
 use super::gate::{iota, load_slice};
 use super::inputs::{Input, Plain, Scaled};
+use super::pair_sum::pair_sum;
 use super::passes::{lane_max, sum_exp, wide_total};
 use super::topk::{floor_of, select, Best};
 use super::walk::{self, Body, One};
@@ -123,6 +124,16 @@ fn sample_of<V: Simd, const U: usize>(
     d: &Draw,
 ) -> Option<usize> {
     let n = x.len();
+    if d.top_k == 0 && d.top_p < 1.0 && (POOL_MIN..=MAX_POS).contains(&n) {
+        // No closure here: it would not be compiled inside the ISA's entry point.
+        let mut pools = take_pools();
+        let [pool, spare, third] = &mut *pools;
+        let got = by_pool::<V, U>(isa, inp, x, d, [pool, spare, third]);
+        keep_pools(pools);
+        if got.is_some() {
+            return got;
+        }
+    }
     let lanes = lane_max::<V, U, 0>(isa, inp, x);
     let m = lanes.reduce_max();
     if m.is_nan() || m.abs() >= LARGE || n > MAX_POS {
@@ -689,13 +700,7 @@ fn nucleus<V: Simd>(
 ) -> Option<usize> {
     // No closure here: it would not be compiled inside the ISA's entry point.
     let mut pools = take_pools();
-    let [pool, spare, third] = &mut *pools;
-    if d.top_p < 1.0 {
-        if let Some(i) = nucleus_by_pool::<V>(isa, inp, x, ex, d, [pool, spare, third]) {
-            keep_pools(pools);
-            return Some(i);
-        }
-    }
+    let [pool, spare, _] = &mut *pools;
     let mut t = [0.0f32; RUNGS];
     for (t, &depth) in t.iter_mut().zip(&DEPTHS) {
         *t = m - depth;
@@ -758,16 +763,41 @@ const HALF: usize = SAMPLE / 2;
 /// The smallest gap between two ranks that a rank halfway between refines.
 const REFINE: usize = 32;
 
+/// The pool path ([`nucleus_by_pool`]) with the row's total mass and shift from one pass,
+/// pass 1 of the two-pass algorithm ([`pair_sum`]): no pass for the maximum before it. `None`
+/// where the pool path does not apply, and for rows the two-pass sum leaves to the
+/// special-value rules (those go on to the maximum and the ladders, which apply them).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn by_pool<V: Simd, const U: usize>(
+    isa: Token<V>,
+    inp: &impl Input<V>,
+    x: &[f32],
+    d: &Draw,
+    pools: [&mut Pool; 3],
+) -> Option<usize> {
+    if x.len() < POOL_MIN {
+        return None;
+    }
+    let (total, k) = pair_sum::<V, U>(isa, inp, x)?;
+    // A NaN entry (the total NaN) or no mass.
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    nucleus_by_pool::<V>(isa, inp, x, &Exp::new(isa, k, 1.0), d, total, pools)
+}
+
 /// The draw with a nucleus cut (`top_p < 1`) from one pool of every entry at or above a
 /// lower bound `lo`, or `None` (nothing drawn, the pools left to the ladders) where it does
 /// not apply. A nucleus of `top_p` of the mass is its top entries, so when the entries at or
 /// above `lo` hold at least that much, the pool holds the nucleus and therefore the draw
 /// too, and both are located in the pool ([`crossing`], from one ladder over the pool):
 ///
-/// 1. the row's total mass (one pass, no compares);
+/// 1. the row's total mass, `total` (one pass, no compares: see [`by_pool`]);
 /// 2. `lo` from a strided sample of [`SAMPLE`] elements: the highest of the sample's values
-///    at the ranks [`RANKS`] (from three eighths of the sample down, or half of it, the last step halved to 16 ranks) whose entries below it,
-///    scaled to the row, hold at most three quarters of the mass the nucleus leaves out;
+///    at the ranks [`RANKS`] (from three eighths of the sample down, or half of it; the last
+///    step halved down to 16 ranks) whose entries below it, scaled to the row, hold at most
+///    three quarters of the mass the nucleus leaves out;
 /// 3. one scan packs the entries at or above `lo` (at most half the row and at most
 ///    [`RETAIN`], or the path is left);
 /// 4. one ladder over the pool, its [`POOL_RUNGS`] thresholds sample values around the
@@ -793,14 +823,12 @@ fn nucleus_by_pool<V: Simd>(
     x: &[f32],
     ex: &Exp<V>,
     d: &Draw,
+    total: f64,
     [pool, spare, third]: [&mut Pool; 3],
 ) -> Option<usize> {
     let n = x.len();
+    debug_assert!(total > 0.0);
     if n < POOL_MIN {
-        return None;
-    }
-    let total = sum_exp::<V, 4, 0>(isa, inp, x, ex);
-    if total.is_nan() || total <= 0.0 {
         return None;
     }
     // Step 2: every `stride`-th element (offsets spread over the whole row).
@@ -1266,7 +1294,7 @@ mod tests {
     /// Draws from `softmax(scale * x)` with `top_p` and each of `us` through the pool path
     /// alone, each one it takes checked against the reference where that is unambiguous:
     /// how many it took and how many were checked.
-    fn pool_draws<V: Simd>(
+    fn pool_draws<V: Simd, const U: usize>(
         isa: Token<V>,
         x: &[f32],
         scale: f32,
@@ -1275,8 +1303,6 @@ mod tests {
         pools: &mut [Pool; 3],
         ctx: &str,
     ) -> (usize, usize) {
-        let m = x.iter().fold(f32::MIN, |a, &b| a.max(b)) * scale;
-        let ex = Exp::new(isa, shift_for_max(m), 1.0);
         let inp = Scaled::<V>::new(isa, scale);
         let (mut taken, mut checked) = (0, 0);
         for u in us {
@@ -1287,7 +1313,7 @@ mod tests {
                 u,
             };
             let [a, b, c] = pools;
-            let got = nucleus_by_pool::<V>(isa, &inp, x, &ex, &d, [a, b, c]);
+            let got = by_pool::<V, U>(isa, &inp, x, &d, [a, b, c]);
             taken += usize::from(got.is_some());
             if let (Some(got), Some(want)) = (got, reference(x, scale, top_p, u)) {
                 checked += 1;
@@ -1315,7 +1341,7 @@ mod tests {
             for top_p in [0.9, 0.5, 0.95] {
                 let us = (0..4).map(|j| j as f64 / 4.0 + 0.0731);
                 let ctx = format!("{name} scale {scale}");
-                let (t, c) = pool_draws(isa, &lm, scale, top_p, us, &mut pools, &ctx);
+                let (t, c) = pool_draws::<V, U>(isa, &lm, scale, top_p, us, &mut pools, &ctx);
                 (taken, checked) = (taken + t, checked + c);
             }
         }
@@ -1325,7 +1351,6 @@ mod tests {
             taken == 20 && checked >= 18,
             "{name}: {taken} taken, {checked} checked"
         );
-        let ex = Exp::new(isa, shift_for_max(1e-3), 1.0);
         let d = Draw {
             scale: Some(1.0),
             top_k: 0,
@@ -1333,7 +1358,7 @@ mod tests {
             u: 0.5,
         };
         let [a, b, c] = &mut pools;
-        let got = nucleus_by_pool::<V>(isa, &Plain, &flat, &ex, &d, [a, b, c]);
+        let got = by_pool::<V, U>(isa, &Plain, &flat, &d, [a, b, c]);
         assert_eq!(got, None, "{name}: a flat row's nucleus is most of the row");
     }
 
@@ -1355,7 +1380,7 @@ mod tests {
             for top_p in [0.9, 0.7, 0.95] {
                 let us = (0..24).map(|j| j as f64 / 24.0 + 0.013);
                 let ctx = format!("{name} {row}");
-                let (t, c) = pool_draws(isa, x, 1.0, top_p, us, &mut pools, &ctx);
+                let (t, c) = pool_draws::<V, U>(isa, x, 1.0, top_p, us, &mut pools, &ctx);
                 (taken, checked) = (taken + t, checked + c);
             }
             // Every draw takes the pool path; the reference leaves some of the grid's open.
