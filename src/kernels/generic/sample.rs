@@ -7,8 +7,8 @@
 //! ([`by_pool`]): the row's total (with its maximum, in one pass), a lower bound from a
 //! strided sample below which the sample puts less mass than the nucleus leaves out, one scan
 //! packing every entry above it; the nucleus's end and the draw are then both in that pool,
-//! in bands that the sample places. Otherwise (no cut, or the sample misled) the search is a narrowing of value
-//! ranges:
+//! in bands that the sample places. Otherwise (no cut, or the sample misled) the search is a
+//! narrowing of value ranges:
 //!
 //! 1. the maximum (lane maxima);
 //! 2. one pass of exponentials that sums the row's mass in total and at or above a ladder of
@@ -28,8 +28,9 @@
 //! fault in fresh memory every time. Cost: a ladder pass over a 128K row is about 1.5 times
 //! the row's softmax on Zen 5, 2.4 on Zen 4 (the twelve compares and masked adds per vector,
 //! not the memory, bound it); the pool path reads the row twice without them (the total
-//! with the maximum, pass 1 of the two-pass algorithm; the scan), then runs one ladder of eight thresholds over a pool of a quarter of the row
-//! or less and narrows two small bands of it.
+//! with the maximum, pass 1 of the two-pass algorithm; the scan), then runs one ladder of
+//! eight thresholds over a pool of a quarter of the row or less and narrows two small bands
+//! of it.
 //!
 //! Every mass is the kernels' f32 `exp(v - shift*ln2)`, the same for an entry whichever pass
 //! computes it; the ladders add them in f32 a few terms per lane and then in f64, so a band's
@@ -827,10 +828,8 @@ fn nucleus_by_pool<V: Simd>(
     [pool, spare, third]: [&mut Pool; 3],
 ) -> Option<usize> {
     let n = x.len();
-    debug_assert!(total > 0.0);
-    if n < POOL_MIN {
-        return None;
-    }
+    // The caller's word ([`by_pool`]): a row long enough to sample, and a mass.
+    debug_assert!(n >= POOL_MIN && total > 0.0);
     // Step 2: every `stride`-th element (offsets spread over the whole row).
     let stride = n / SAMPLE;
     let mut v = [0.0f32; SAMPLE];
